@@ -1,0 +1,51 @@
+# Loa Xã — two commands: `make run` and `make test`. `make bench` for figures.
+SHELL := /bin/bash
+CARGO ?= cargo
+DATA ?= ./data
+LISTEN ?= 127.0.0.1:8080
+
+# Debian packages the build, the tests and the demo need.
+PKGS_BUILD := pkg-config libasound2-dev
+PKGS_RUN := espeak-ng
+PKGS_TEST := sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
+PKGS_BROWSER := chromium chromium-driver
+
+.PHONY: run test bench deps deps-test check-tools build clean
+
+# Install what is missing: apt-get when root, else print the exact command and stop.
+define ensure_pkgs
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "Missing system packages. Run:  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+deps:
+	$(call ensure_pkgs,$(PKGS_BUILD) $(PKGS_RUN))
+
+deps-test:
+	$(call ensure_pkgs,$(PKGS_BUILD) $(PKGS_TEST) $(PKGS_BROWSER))
+	@command -v cargo-nextest >/dev/null || true
+
+build: deps
+	$(CARGO) build --release --bin loaxa-web --bin loaxa-controller
+
+run: build
+	@scripts/run-demo.sh "$(DATA)" "$(LISTEN)"
+
+test: deps-test
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace --no-fail-fast
+
+bench: deps-test
+	@scripts/bench.sh
+
+clean:
+	$(CARGO) clean

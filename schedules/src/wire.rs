@@ -1,0 +1,387 @@
+//! The wire types the server and the controller exchange.
+//!
+//! Compatibility rule: fields may be added, never renamed or removed; new fields are
+//! `Option` or `#[serde(default)]`, and unknown fields are ignored (no `deny_unknown_fields`),
+//! so controllers of an older version keep working against a newer server.
+//!
+//! Device endpoints (all with `Authorization: Bearer DEVICE_TOKEN`, under `/api/v1`):
+//! - `GET /device/schedule` → [`ScheduleDocument`], `ETag: "<version>"`, `If-None-Match` → 304;
+//! - `GET /device/events` → server-sent events: `schedule` ([`ScheduleChanged`]),
+//!   `urgent` ([`UrgentNotice`]), `cancel` ([`UrgentCancel`]); keep-alive comments; `Last-Event-ID`;
+//! - `POST /device/logs` [`LogBatch`] → [`LogAck`] (idempotent by entry id);
+//! - `POST /device/heartbeat` [`Heartbeat`] → 204 (the `Date` header gives the clock offset);
+//! - `POST /device/urgent/{id}/state` [`UrgentAck`] → 204;
+//! - `GET /media/{sha256}` → the file (Range, ETag).
+
+use crate::rule::{Rule, When, DEFAULT_MAX_WAIT_MS};
+use crate::types::{ParseError, PlayStatus, Priority, Sha256, StationCode};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+fn default_max_wait_ms() -> u64 {
+    DEFAULT_MAX_WAIT_MS
+}
+
+fn default_repeat() -> u32 {
+    1
+}
+
+/// Everything a station needs to play on its own: its rules, the media they need and the
+/// urgent notices still active for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleDocument {
+    /// The station this document is for.
+    pub station: StationCode,
+    /// The station's name.
+    #[serde(default)]
+    pub name: String,
+    /// IANA time zone the station's rules are read in.
+    pub timezone: String,
+    /// Changes whenever anything in the document changes (also sent as the ETag).
+    pub version: String,
+    /// Schedule rules that target this station (approved, not paused).
+    #[serde(default)]
+    pub rules: Vec<WireRule>,
+    /// Every media file the rules and notices refer to.
+    #[serde(default)]
+    pub media: Vec<MediaEntry>,
+    /// Urgent notices for this station that are neither cancelled nor expired.
+    #[serde(default)]
+    pub urgent: Vec<UrgentNotice>,
+}
+
+impl ScheduleDocument {
+    /// The station's time zone (an unknown name falls back to `Asia/Ho_Chi_Minh`).
+    pub fn tz(&self) -> Tz {
+        self.timezone.parse().unwrap_or(crate::rule::DEFAULT_TZ)
+    }
+
+    /// The manifest entry of a media file.
+    pub fn media_entry(&self, sha256: &Sha256) -> Option<&MediaEntry> {
+        self.media.iter().find(|m| &m.sha256 == sha256)
+    }
+}
+
+/// One schedule rule as sent to controllers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireRule {
+    /// The schedule's id.
+    pub id: String,
+    /// Title, as logged.
+    pub title: String,
+    /// Category (free text, e.g. "cải cách hành chính").
+    #[serde(default)]
+    pub category: String,
+    /// `normal` or `priority`.
+    #[serde(default)]
+    pub priority: Priority,
+    /// A crontab(5) expression, in the station's time zone (exactly one of `cron`, `at`).
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// A one-off instant (exactly one of `cron`, `at`).
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    /// First local date (inclusive).
+    #[serde(default)]
+    pub starts_on: Option<NaiveDate>,
+    /// Last local date (inclusive).
+    #[serde(default)]
+    pub ends_on: Option<NaiveDate>,
+    /// Local dates it does not fire on.
+    #[serde(default)]
+    pub excluded_dates: Vec<NaiveDate>,
+    /// The media it plays.
+    pub media_sha256: Sha256,
+    /// The media's duration.
+    pub duration_ms: u64,
+    /// How long it may wait behind another item before it is skipped.
+    #[serde(default = "default_max_wait_ms")]
+    pub max_wait_ms: u64,
+}
+
+impl WireRule {
+    /// The rule as the timeline sees it, read in `tz`.
+    pub fn to_rule(&self, tz: Tz) -> Result<Rule, ParseError> {
+        let when = match (&self.cron, self.at) {
+            (Some(c), None) => When::Cron(c.parse()?),
+            (None, Some(at)) => When::At(at),
+            _ => {
+                return Err(ParseError(format!(
+                    "rule {}: exactly one of cron and at is required",
+                    self.id
+                )))
+            }
+        };
+        Ok(Rule {
+            id: self.id.clone(),
+            when,
+            tz,
+            starts_on: self.starts_on,
+            ends_on: self.ends_on,
+            excluded_dates: self.excluded_dates.clone(),
+            priority: self.priority,
+            duration_ms: self.duration_ms,
+            max_wait_ms: self.max_wait_ms,
+        })
+    }
+}
+
+/// A media file in a station's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaEntry {
+    /// Content hash, also the download name.
+    pub sha256: Sha256,
+    /// File size in bytes.
+    pub size_bytes: u64,
+    /// Exact duration.
+    pub duration_ms: u64,
+    /// Gain in dB that brings it to the target loudness (applied at playback).
+    pub gain_db: f32,
+    /// Codec name, e.g. "mp3".
+    #[serde(default)]
+    pub codec: String,
+}
+
+/// An urgent notice: plays at `emergency` priority, `repeat` times, `interval_s` apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UrgentNotice {
+    /// The notice's id.
+    pub id: String,
+    /// Title, as logged.
+    pub title: String,
+    /// Category, e.g. "phòng chống thiên tai".
+    #[serde(default)]
+    pub category: String,
+    /// The media to play (the chime, if any, is already part of it).
+    pub media_sha256: Sha256,
+    /// Its duration.
+    pub duration_ms: u64,
+    /// First airing (the instant the notice was pushed).
+    pub starts_at: DateTime<Utc>,
+    /// How many times it airs in all (≥ 1).
+    #[serde(default = "default_repeat")]
+    pub repeat: u32,
+    /// Seconds between the starts of two airings.
+    #[serde(default)]
+    pub interval_s: u64,
+    /// No airing starts at or after this instant.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl UrgentNotice {
+    /// The instants at which this notice airs.
+    pub fn airings(&self) -> Vec<DateTime<Utc>> {
+        let n = self.repeat.max(1);
+        let step = Duration::seconds(self.interval_s.min(i64::MAX as u64 / 1000) as i64);
+        (0..n)
+            .map(|k| self.starts_at + step * k as i32)
+            .filter(|t| self.expires_at.is_none_or(|e| *t < e))
+            .collect()
+    }
+}
+
+/// SSE `schedule`: the station's document changed; fetch it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleChanged {
+    /// The new version.
+    pub version: String,
+}
+
+/// SSE `cancel`: stop this urgent notice now and drop its further airings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrgentCancel {
+    /// The notice's id.
+    pub id: String,
+}
+
+/// Delivery state of an urgent notice at one station.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UrgentState {
+    /// Not yet acknowledged by the station.
+    Pending,
+    /// The station has it.
+    Received,
+    /// Airing now.
+    Playing,
+    /// Aired (every repeat).
+    Played,
+    /// Could not be aired; see the reason.
+    Failed,
+    /// Cancelled before it finished.
+    Cancelled,
+}
+
+impl UrgentState {
+    /// The wire/database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UrgentState::Pending => "pending",
+            UrgentState::Received => "received",
+            UrgentState::Playing => "playing",
+            UrgentState::Played => "played",
+            UrgentState::Failed => "failed",
+            UrgentState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A station's acknowledgement of an urgent notice's progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UrgentAck {
+    /// The new state.
+    pub state: UrgentState,
+    /// When the station reached it.
+    pub at: DateTime<Utc>,
+    /// Why it failed, if it did.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One as-run log entry: what became of one occurrence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The occurrence key (`schedules::timeline::occurrence_key`): unique, made by the device.
+    pub id: String,
+    /// The schedule it came from, if any.
+    #[serde(default)]
+    pub schedule_id: Option<String>,
+    /// The urgent notice it came from, if any.
+    #[serde(default)]
+    pub urgent_id: Option<String>,
+    /// Title at the time.
+    pub title: String,
+    /// Category at the time.
+    #[serde(default)]
+    pub category: String,
+    /// Level.
+    #[serde(default)]
+    pub priority: Priority,
+    /// The media.
+    #[serde(default)]
+    pub media_sha256: Option<Sha256>,
+    /// When it was due.
+    pub scheduled_at: DateTime<Utc>,
+    /// When its first sample reached the output.
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it stopped.
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Milliseconds that aired.
+    #[serde(default)]
+    pub played_ms: u64,
+    /// What became of it.
+    pub status: PlayStatus,
+    /// Why (for anything but `played`).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// RMS level sent to the output, dBFS.
+    #[serde(default)]
+    pub rms_dbfs: Option<f32>,
+    /// Peak level sent to the output, dBFS.
+    #[serde(default)]
+    pub peak_dbfs: Option<f32>,
+}
+
+/// A batch of log entries from one station.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogBatch {
+    /// The entries (at most 500 a batch).
+    pub entries: Vec<LogEntry>,
+}
+
+/// The server's answer to a [`LogBatch`]: the ids it now holds (new or already there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogAck {
+    /// Ids stored; the device may delete them from its outbox.
+    pub accepted: Vec<String>,
+}
+
+/// What a station is playing now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NowPlaying {
+    /// Occurrence key.
+    pub key: String,
+    /// Title.
+    pub title: String,
+    /// Level.
+    pub priority: Priority,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+}
+
+/// A controller's heartbeat, at start and every 30 s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Controller software version.
+    pub version: String,
+    /// The controller's clock when it sent this.
+    pub sent_at: DateTime<Utc>,
+    /// What plays now.
+    #[serde(default)]
+    pub now_playing: Option<NowPlaying>,
+    /// The schedule version it holds.
+    #[serde(default)]
+    pub schedule_version: Option<String>,
+    /// Last successful sync.
+    #[serde(default)]
+    pub last_sync: Option<DateTime<Utc>>,
+    /// True when every bulletin of the next 7 days is cached and verified.
+    #[serde(default)]
+    pub cache_ready: bool,
+    /// Media needed in the next 7 days that is not cached yet.
+    #[serde(default)]
+    pub missing_media: Vec<Sha256>,
+    /// Log entries waiting to be uploaded.
+    #[serde(default)]
+    pub outbox_len: u64,
+    /// Free bytes on the controller's data disk.
+    #[serde(default)]
+    pub disk_free_bytes: Option<u64>,
+    /// Controller clock minus server clock, milliseconds (from the last `Date` header).
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
+    /// The output in use ("default", "null", "wav:…").
+    #[serde(default)]
+    pub output: String,
+    /// The output's last error, if it is failing.
+    #[serde(default)]
+    pub output_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn older_controllers_ignore_fields_they_do_not_know() {
+        let json = r#"{"station":"X1","timezone":"Asia/Ho_Chi_Minh","version":"v1",
+            "rules":[],"media":[],"urgent":[],"a_field_from_the_future":{"x":1}}"#;
+        let doc: ScheduleDocument = serde_json::from_str(json).unwrap();
+        assert_eq!(doc.version, "v1");
+    }
+
+    #[test]
+    fn urgent_airings_repeat_until_expiry() {
+        let t0 = Utc.with_ymd_and_hms(2026, 9, 1, 3, 0, 0).unwrap();
+        let n = UrgentNotice {
+            id: "u1".into(),
+            title: "Bão".into(),
+            category: String::new(),
+            media_sha256: Sha256::parse(&"a".repeat(64)).unwrap(),
+            duration_ms: 1000,
+            starts_at: t0,
+            repeat: 4,
+            interval_s: 1800,
+            expires_at: Some(t0 + Duration::minutes(61)),
+        };
+        assert_eq!(
+            n.airings(),
+            vec![t0, t0 + Duration::minutes(30), t0 + Duration::minutes(60)]
+        );
+    }
+}
