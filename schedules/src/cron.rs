@@ -142,10 +142,7 @@ impl FieldSpec {
             } else {
                 v.to_string()
             };
-            return Err(self.err(format!(
-                "{shown} is out of range {}-{}",
-                self.min, self.max
-            )));
+            return Err(self.err(format!("{shown} is out of range {}-{}", self.min, self.max)));
         }
         Ok(v)
     }
@@ -167,7 +164,9 @@ impl FieldSpec {
                     }
                     let n = s.parse::<u32>().unwrap_or(u32::MAX);
                     if n == 0 {
-                        return Err(self.err(format!("step 0 in {item:?}: a step must be at least 1")));
+                        return Err(
+                            self.err(format!("step 0 in {item:?}: a step must be at least 1"))
+                        );
                     }
                     (b, Some(n))
                 }
@@ -319,22 +318,6 @@ impl CronExpr {
         !self.dom_star && !self.dow_star
     }
 
-    pub(crate) fn minute_bits(&self) -> u64 {
-        self.minutes
-    }
-    pub(crate) fn hour_bits(&self) -> u32 {
-        self.hours
-    }
-    pub(crate) fn dom_bits(&self) -> u32 {
-        self.days_of_month
-    }
-    pub(crate) fn month_bits(&self) -> u16 {
-        self.months
-    }
-    pub(crate) fn dow_bits(&self) -> u8 {
-        self.days_of_week
-    }
-
     /// The expression's text.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -438,9 +421,9 @@ mod tests {
         // 2026-06-15 a Monday; 2026-07-01 a Wednesday; 2026-07-15 a Wednesday.
         let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         let cases: &[(&str, NaiveDate, bool)] = &[
-            ("0 0 1,15 * mon", day(2026, 7, 1), true),  // the 1st, a Wednesday
+            ("0 0 1,15 * mon", day(2026, 7, 1), true), // the 1st, a Wednesday
             ("0 0 1,15 * mon", day(2026, 7, 15), true), // the 15th, a Wednesday
-            ("0 0 1,15 * mon", day(2026, 6, 8), true),  // a Monday, the 8th
+            ("0 0 1,15 * mon", day(2026, 6, 8), true), // a Monday, the 8th
             ("0 0 1,15 * mon", day(2026, 6, 2), false), // a Tuesday, the 2nd
             ("0 0 * * mon", day(2026, 6, 8), true),
             ("0 0 * * mon", day(2026, 7, 1), false),
@@ -476,23 +459,47 @@ mod tests {
     #[test]
     fn bad_expressions_are_refused_with_a_message_naming_the_field() {
         let cases = [
-            ("", "expected 5 fields (minute hour day-of-month month day-of-week), got 0"),
-            ("* * * *", "expected 5 fields (minute hour day-of-month month day-of-week), got 4"),
-            ("* * * * * *", "expected 5 fields (minute hour day-of-month month day-of-week), got 6"),
+            (
+                "",
+                "expected 5 fields (minute hour day-of-month month day-of-week), got 0",
+            ),
+            (
+                "* * * *",
+                "expected 5 fields (minute hour day-of-month month day-of-week), got 4",
+            ),
+            (
+                "* * * * * *",
+                "expected 5 fields (minute hour day-of-month month day-of-week), got 6",
+            ),
             ("0 25 * * *", "hour: 25 is out of range 0-23"),
             ("60 0 * * *", "minute: 60 is out of range 0-59"),
             ("0 0 0 * *", "day-of-month: 0 is out of range 1-31"),
             ("0 0 32 * *", "day-of-month: 32 is out of range 1-31"),
             ("0 0 * 13 *", "month: 13 is out of range 1-12"),
             ("0 0 * * 8", "day-of-week: 8 is out of range 0-7"),
-            ("0 0 * * 99999999999", "day-of-week: 99999999999 is out of range 0-7"),
-            ("5-3 * * * *", "minute: range 5-3 starts after it ends (ranges do not wrap around)"),
-            ("*/0 * * * *", "minute: step 0 in \"*/0\": a step must be at least 1"),
+            (
+                "0 0 * * 99999999999",
+                "day-of-week: 99999999999 is out of range 0-7",
+            ),
+            (
+                "5-3 * * * *",
+                "minute: range 5-3 starts after it ends (ranges do not wrap around)",
+            ),
+            (
+                "*/0 * * * *",
+                "minute: step 0 in \"*/0\": a step must be at least 1",
+            ),
             ("1,,2 * * * *", "minute: empty list item in \"1,,2\""),
             ("1, * * * *", "minute: empty list item in \"1,\""),
             ("x * * * *", "minute: \"x\" is not a number"),
-            ("0 0 * foo *", "month: \"foo\" is not a number or a month name (jan..dec)"),
-            ("0 0 * * funday", "day-of-week: \"funday\" is not a number or a day name (sun..sat)"),
+            (
+                "0 0 * foo *",
+                "month: \"foo\" is not a number or a month name (jan..dec)",
+            ),
+            (
+                "0 0 * * funday",
+                "day-of-week: \"funday\" is not a number or a day name (sun..sat)",
+            ),
             ("0 0 * * mon-", "day-of-week: missing number"),
             ("*/ * * * *", "minute: missing step after '/' in \"*/\""),
             ("*/x * * * *", "minute: step \"x\" is not a number"),

@@ -18,7 +18,7 @@ pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cron::CronExpr;
-pub use describe::{describe_cron, Lang};
+pub use describe::{describe_cron, describe_rule, Lang};
 pub use rule::{next_occurrences, occurrences, Rule, When, DEFAULT_MAX_WAIT_MS, DEFAULT_TZ};
 pub use timeline::{next_start_after, occurrence_key, playing_at, resolve, Item, Slot};
 pub use types::{ParseError, PlayStatus, Priority, Sha256, StationCode};

@@ -100,8 +100,16 @@ fn cron_occurrences(
 ) -> Vec<DateTime<Utc>> {
     let tz = rule.tz;
     // One day of margin on each side: a local date may start before `from` in UTC terms.
-    let first = from.with_timezone(&tz).date_naive().pred_opt().unwrap_or(NaiveDate::MIN);
-    let last = to.with_timezone(&tz).date_naive().succ_opt().unwrap_or(NaiveDate::MAX);
+    let first = from
+        .with_timezone(&tz)
+        .date_naive()
+        .pred_opt()
+        .unwrap_or(NaiveDate::MIN);
+    let last = to
+        .with_timezone(&tz)
+        .date_naive()
+        .succ_opt()
+        .unwrap_or(NaiveDate::MAX);
     let hours: Vec<u32> = expr.hours().collect();
     let minutes: Vec<u32> = expr.minutes().collect();
     let mut out = Vec::new();
@@ -171,7 +179,6 @@ pub fn next_occurrences(rule: &Rule, after: DateTime<Utc>, count: usize) -> Vec<
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,7 +210,11 @@ mod tests {
 
     fn local_strings(v: &[DateTime<Utc>], tz: Tz) -> Vec<String> {
         v.iter()
-            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %:z").to_string())
+            .map(|t| {
+                t.with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M %:z")
+                    .to_string()
+            })
             .collect()
     }
 
@@ -287,9 +298,16 @@ mod tests {
         let got = occurrences(&r, utc(2026, 8, 25, 0, 0), utc(2026, 9, 10, 0, 0));
         let days: Vec<String> = got
             .iter()
-            .map(|t| t.with_timezone(&DEFAULT_TZ).format("%d/%m %H:%M").to_string())
+            .map(|t| {
+                t.with_timezone(&DEFAULT_TZ)
+                    .format("%d/%m %H:%M")
+                    .to_string()
+            })
             .collect();
-        assert_eq!(days, vec!["01/09 05:30", "03/09 05:30", "04/09 05:30", "05/09 05:30"]);
+        assert_eq!(
+            days,
+            vec!["01/09 05:30", "03/09 05:30", "04/09 05:30", "05/09 05:30"]
+        );
     }
 
     #[test]
@@ -303,7 +321,10 @@ mod tests {
         r.excluded_dates = vec![date(2026, 9, 2)];
         assert!(occurrences(&r, utc(2026, 9, 1, 0, 0), utc(2026, 9, 3, 0, 0)).is_empty());
         r.excluded_dates = vec![date(2026, 9, 1)];
-        assert_eq!(occurrences(&r, utc(2026, 9, 1, 0, 0), utc(2026, 9, 3, 0, 0)), vec![at]);
+        assert_eq!(
+            occurrences(&r, utc(2026, 9, 1, 0, 0), utc(2026, 9, 3, 0, 0)),
+            vec![at]
+        );
         r.ends_on = Some(date(2026, 9, 1));
         assert!(occurrences(&r, utc(2026, 9, 1, 0, 0), utc(2026, 9, 3, 0, 0)).is_empty());
     }
@@ -341,12 +362,21 @@ mod tests {
 
     /// Brute force: every UTC minute in the window, converted to local time, checked with
     /// `matches`, keeping only the first of two instants with the same local time.
-    fn brute_force(rule: &Rule, expr: &CronExpr, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    fn brute_force(
+        rule: &Rule,
+        expr: &CronExpr,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<DateTime<Utc>> {
         let mut out = Vec::new();
         let mut t = from;
         while t < to {
             let local: NaiveDateTime = t.with_timezone(&rule.tz).naive_local();
-            let first = rule.tz.from_local_datetime(&local).earliest().map(|x| x.with_timezone(&Utc));
+            let first = rule
+                .tz
+                .from_local_datetime(&local)
+                .earliest()
+                .map(|x| x.with_timezone(&Utc));
             if expr.matches(local) && rule.allows_date(local.date()) && first == Some(t) {
                 out.push(t);
             }
@@ -361,15 +391,22 @@ mod tests {
             (min..=max).prop_map(|v| v.to_string()),
             (min..=max, min..=max).prop_map(|(a, b)| format!("{}-{}", a.min(b), a.max(b))),
             (1..=max.max(2)).prop_map(|s| format!("*/{s}")),
-            (min..=max, min..=max, 1..=max.max(2))
-                .prop_map(|(a, b, s)| format!("{}-{}/{s}", a.min(b), a.max(b))),
+            (min..=max, min..=max, 1..=max.max(2)).prop_map(|(a, b, s)| format!(
+                "{}-{}/{s}",
+                a.min(b),
+                a.max(b)
+            )),
             (min..=max, 1..=max.max(2)).prop_map(|(a, s)| format!("{a}/{s}")),
-            (0..names.len().max(1)).prop_map(move |i| names.get(i).map_or_else(|| min.to_string(), |n| n.to_string())),
+            (0..names.len().max(1)).prop_map(move |i| names
+                .get(i)
+                .map_or_else(|| min.to_string(), |n| n.to_string())),
         ];
         prop::collection::vec(item, 1..=3).prop_map(|v| v.join(","))
     }
 
-    const MONTHS: &[&str] = &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const MONTHS: &[&str] = &[
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     const DAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
     fn expression() -> impl Strategy<Value = String> {
@@ -384,7 +421,12 @@ mod tests {
     }
 
     fn zone() -> impl Strategy<Value = Tz> {
-        prop_oneof![Just(DEFAULT_TZ), Just(Berlin), Just(New_York), Just(chrono_tz::Australia::Lord_Howe)]
+        prop_oneof![
+            Just(DEFAULT_TZ),
+            Just(Berlin),
+            Just(New_York),
+            Just(chrono_tz::Australia::Lord_Howe)
+        ]
     }
 
     proptest! {

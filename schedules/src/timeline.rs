@@ -68,13 +68,20 @@ pub struct Slot {
 pub fn resolve(items: &[Item]) -> Vec<Slot> {
     let mut items: Vec<&Item> = items.iter().collect();
     items.sort_by(|a, b| {
-        (a.scheduled_at, b.priority, &a.key, a.duration_ms, a.max_wait_ms).cmp(&(
-            b.scheduled_at,
-            a.priority,
-            &b.key,
-            b.duration_ms,
-            b.max_wait_ms,
-        ))
+        (
+            a.scheduled_at,
+            b.priority,
+            &a.key,
+            a.duration_ms,
+            a.max_wait_ms,
+        )
+            .cmp(&(
+                b.scheduled_at,
+                a.priority,
+                &b.key,
+                b.duration_ms,
+                b.max_wait_ms,
+            ))
     });
     let mut sim = Sim {
         items: &items,
@@ -104,7 +111,11 @@ pub fn playing_at(slots: &[Slot], now: DateTime<Utc>) -> Option<&Slot> {
 
 /// The earliest `starts_at` strictly after `now`, if any: when the controller should wake.
 pub fn next_start_after(slots: &[Slot], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    slots.iter().filter_map(|s| s.starts_at).filter(|t| *t > now).min()
+    slots
+        .iter()
+        .filter_map(|s| s.starts_at)
+        .filter(|t| *t > now)
+        .min()
 }
 
 /// `t + ms`, saturating at the largest representable instant.
@@ -182,7 +193,10 @@ impl<'a> Sim<'a> {
         self.waiting.sort_by(|a, b| queue_order(a, b));
         // 3. An emergency cuts off a non-emergency at once.
         if let Some(p) = &self.playing {
-            let emergency = self.waiting.iter().find(|i| i.priority == Priority::Emergency);
+            let emergency = self
+                .waiting
+                .iter()
+                .find(|i| i.priority == Priority::Emergency);
             if let (true, Some(e)) = (p.item.priority != Priority::Emergency, emergency) {
                 let reason = format!("interrupted by emergency {}", e.key);
                 if let Some(p) = self.playing.take() {
@@ -284,7 +298,14 @@ mod tests {
     }
 
     /// (key, status, starts_at, ends_at) in output order.
-    fn summary(slots: &[Slot]) -> Vec<(String, PlayStatus, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    fn summary(
+        slots: &[Slot],
+    ) -> Vec<(
+        String,
+        PlayStatus,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    )> {
         slots
             .iter()
             .map(|s| (s.item.key.clone(), s.status, s.starts_at, s.ends_at))
@@ -312,7 +333,10 @@ mod tests {
         assert_eq!(news.status, PlayStatus::Interrupted);
         assert_eq!(news.ends_at, Some(t(5, 34, 30)));
         assert_eq!(news.played_ms, 4 * MIN + 30_000);
-        assert_eq!(news.reason.as_deref(), Some("interrupted by emergency storm"));
+        assert_eq!(
+            news.reason.as_deref(),
+            Some("interrupted by emergency storm")
+        );
         let storm = slot(&slots, "storm");
         assert_eq!(storm.status, PlayStatus::Played);
         assert_eq!(storm.starts_at, Some(t(5, 34, 30)));
@@ -343,9 +367,24 @@ mod tests {
         assert_eq!(
             summary(&slots),
             vec![
-                ("long".into(), PlayStatus::Played, Some(t(5, 0, 0)), Some(t(5, 10, 0))),
-                ("district".into(), PlayStatus::Played, Some(t(5, 10, 0)), Some(t(5, 15, 0))),
-                ("commune".into(), PlayStatus::Played, Some(t(5, 15, 0)), Some(t(5, 20, 0))),
+                (
+                    "long".into(),
+                    PlayStatus::Played,
+                    Some(t(5, 0, 0)),
+                    Some(t(5, 10, 0))
+                ),
+                (
+                    "district".into(),
+                    PlayStatus::Played,
+                    Some(t(5, 10, 0)),
+                    Some(t(5, 15, 0))
+                ),
+                (
+                    "commune".into(),
+                    PlayStatus::Played,
+                    Some(t(5, 15, 0)),
+                    Some(t(5, 20, 0))
+                ),
             ]
         );
     }
@@ -368,8 +407,14 @@ mod tests {
         ]);
         let short = slot(&slots, "short");
         assert_eq!(short.status, PlayStatus::Skipped);
-        assert_eq!((short.starts_at, short.ends_at, short.played_ms), (None, None, 0));
-        assert_eq!(short.reason.as_deref(), Some("waited more than 10 min behind long"));
+        assert_eq!(
+            (short.starts_at, short.ends_at, short.played_ms),
+            (None, None, 0)
+        );
+        assert_eq!(
+            short.reason.as_deref(),
+            Some("waited more than 10 min behind long")
+        );
         // Ordered by scheduled time: the skipped item comes after the one that started earlier.
         assert_eq!(slots[0].item.key, "long");
         assert_eq!(slots[1].item.key, "short");
@@ -391,11 +436,17 @@ mod tests {
         let mut b = item("b", t(5, 0, 1), 1, Priority::Normal);
         b.max_wait_ms = 90_000;
         let slots = resolve(&[a.clone(), b.clone()]);
-        assert_eq!(slot(&slots, "b").reason.as_deref(), Some("waited more than 90 s behind a"));
+        assert_eq!(
+            slot(&slots, "b").reason.as_deref(),
+            Some("waited more than 90 s behind a")
+        );
         b.max_wait_ms = 1500;
         a.key = "z".into();
         let slots = resolve(&[a, b]);
-        assert_eq!(slot(&slots, "b").reason.as_deref(), Some("waited more than 1500 ms behind z"));
+        assert_eq!(
+            slot(&slots, "b").reason.as_deref(),
+            Some("waited more than 1500 ms behind z")
+        );
     }
 
     #[test]
@@ -433,8 +484,18 @@ mod tests {
         assert_eq!(
             summary(&slots),
             vec![
-                ("storm".into(), PlayStatus::Played, Some(t(5, 0, 0)), Some(t(5, 5, 0))),
-                ("flood".into(), PlayStatus::Played, Some(t(5, 5, 0)), Some(t(5, 10, 0))),
+                (
+                    "storm".into(),
+                    PlayStatus::Played,
+                    Some(t(5, 0, 0)),
+                    Some(t(5, 5, 0))
+                ),
+                (
+                    "flood".into(),
+                    PlayStatus::Played,
+                    Some(t(5, 5, 0)),
+                    Some(t(5, 10, 0))
+                ),
             ]
         );
     }
@@ -451,14 +512,32 @@ mod tests {
         assert_eq!(
             summary(&slots),
             vec![
-                ("a".into(), PlayStatus::Played, Some(t(5, 0, 0)), Some(t(5, 6, 0))),
+                (
+                    "a".into(),
+                    PlayStatus::Played,
+                    Some(t(5, 0, 0)),
+                    Some(t(5, 6, 0))
+                ),
                 // d's bound passes at 05:13, while c plays; skipped slots sort by due time.
                 ("d".into(), PlayStatus::Skipped, None, None),
-                ("b".into(), PlayStatus::Played, Some(t(5, 6, 0)), Some(t(5, 12, 0))),
-                ("c".into(), PlayStatus::Played, Some(t(5, 12, 0)), Some(t(5, 18, 0))),
+                (
+                    "b".into(),
+                    PlayStatus::Played,
+                    Some(t(5, 6, 0)),
+                    Some(t(5, 12, 0))
+                ),
+                (
+                    "c".into(),
+                    PlayStatus::Played,
+                    Some(t(5, 12, 0)),
+                    Some(t(5, 18, 0))
+                ),
             ]
         );
-        assert_eq!(slot(&slots, "d").reason.as_deref(), Some("waited more than 10 min behind c"));
+        assert_eq!(
+            slot(&slots, "d").reason.as_deref(),
+            Some("waited more than 10 min behind c")
+        );
     }
 
     #[test]
@@ -478,9 +557,20 @@ mod tests {
             item("blip", t(5, 0, 0), 0, Priority::Priority),
             item("news", t(5, 0, 0), 5, Priority::Normal),
         ]);
-        assert_eq!(summary(&slots)[0], ("blip".into(), PlayStatus::Played, Some(t(5, 0, 0)), Some(t(5, 0, 0))));
+        assert_eq!(
+            summary(&slots)[0],
+            (
+                "blip".into(),
+                PlayStatus::Played,
+                Some(t(5, 0, 0)),
+                Some(t(5, 0, 0))
+            )
+        );
         assert_eq!(slot(&slots, "news").starts_at, Some(t(5, 0, 0)));
-        assert_eq!(playing_at(&slots, t(5, 0, 0)).map(|s| s.item.key.as_str()), Some("news"));
+        assert_eq!(
+            playing_at(&slots, t(5, 0, 0)).map(|s| s.item.key.as_str()),
+            Some("news")
+        );
     }
 
     #[test]
@@ -504,7 +594,8 @@ mod tests {
     }
 
     fn arb_items() -> impl Strategy<Value = Vec<Item>> {
-        let one = (0u32..120, 0u64..20, 0u8..3, 0u64..15).prop_map(|(at, dur, p, wait)| (at, dur, p, wait));
+        let one = (0u32..120, 0u64..20, 0u8..3, 0u64..15)
+            .prop_map(|(at, dur, p, wait)| (at, dur, p, wait));
         prop::collection::vec(one, 0..12).prop_map(|v| {
             v.into_iter()
                 .enumerate()
@@ -512,7 +603,8 @@ mod tests {
                     key: format!("k{i:02}"),
                     scheduled_at: t(5, 0, 0) + Duration::minutes(at.into()),
                     duration_ms: dur * MIN,
-                    priority: [Priority::Normal, Priority::Priority, Priority::Emergency][p as usize],
+                    priority: [Priority::Normal, Priority::Priority, Priority::Emergency]
+                        [p as usize],
                     max_wait_ms: wait * MIN,
                 })
                 .collect()
