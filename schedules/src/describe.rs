@@ -110,7 +110,7 @@ fn compress(values: &[u32], fmt: impl Fn(u32) -> String, sep: &str) -> Vec<Strin
 /// with `n` dividing `modulus` (so the gap is `n` across the wrap too).
 fn even_step(values: &[u32], modulus: u32) -> Option<u32> {
     let n = *values.get(1)?;
-    if values[0] != 0 || n < 2 || modulus % n != 0 {
+    if values[0] != 0 || n < 2 || modulus.rem_euclid(n) != 0 {
         return None;
     }
     let want: Vec<u32> = (0..modulus).step_by(n as usize).collect();
