@@ -337,6 +337,21 @@ impl FromStr for CronExpr {
     }
 }
 
+/// Serialized as its text.
+impl serde::Serialize for CronExpr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+/// Deserialized from its text, refusing what [`CronExpr::parse`] refuses.
+impl<'de> serde::Deserialize<'de> for CronExpr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,6 +421,17 @@ mod tests {
             m2.text = f.text.clone();
             assert_eq!(m2, f, "{mac}");
         }
+    }
+
+    #[test]
+    fn serde_uses_the_text_and_refuses_bad_expressions() {
+        let e: CronExpr = serde_json::from_str("\"30 5 * * 1-5\"").unwrap();
+        assert_eq!(serde_json::to_string(&e).unwrap(), "\"30 5 * * 1-5\"");
+        let err = serde_json::from_str::<CronExpr>("\"0 25 * * *\"").unwrap_err();
+        assert!(
+            err.to_string().contains("hour: 25 is out of range 0-23"),
+            "{err}"
+        );
     }
 
     #[test]

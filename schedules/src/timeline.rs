@@ -590,6 +590,22 @@ mod tests {
     }
 
     #[test]
+    fn a_week_of_every_minute_items_resolves() {
+        let items: Vec<Item> = (0..7 * 24 * 60)
+            .map(|i| Item {
+                key: format!("m{i:05}"),
+                scheduled_at: t(0, 0, 0) + Duration::minutes(i),
+                duration_ms: 30_000,
+                priority: Priority::Normal,
+                max_wait_ms: 0,
+            })
+            .collect();
+        let slots = resolve(&items);
+        assert_eq!(slots.len(), 10_080);
+        assert!(slots.iter().all(|s| s.status == PlayStatus::Played));
+    }
+
+    #[test]
     fn occurrence_keys_are_stable() {
         assert_eq!(occurrence_key("s1", t(0, 0, 0)), "s1@1788307200000");
     }
