@@ -8,6 +8,7 @@
 //! - [`types`]: priorities, statuses, station codes, media hashes;
 //! - [`wire`]: what the server and the controllers exchange.
 
+pub mod cap;
 pub mod clock;
 pub mod cron;
 pub mod describe;
