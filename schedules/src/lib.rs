@@ -62,6 +62,7 @@
 //! assert_eq!(times[0], Utc.with_ymd_and_hms(2026, 8, 31, 22, 30, 0).unwrap());
 //! ```
 
+pub mod cap;
 pub mod clock;
 pub mod cron;
 pub mod describe;
