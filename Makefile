@@ -30,7 +30,7 @@ deps:
 	$(call ensure_pkgs,$(PKGS_BUILD) $(PKGS_RUN))
 
 deps-test:
-	$(call ensure_pkgs,$(PKGS_BUILD) $(PKGS_TEST) $(PKGS_BROWSER))
+	$(call ensure_pkgs,$(PKGS_BUILD) $(PKGS_TEST))
 	@command -v cargo-nextest >/dev/null || true
 
 build: deps
