@@ -52,6 +52,7 @@ pub struct Decoder {
     sample_rate: u32,
     channels: u16,
     gain: f32,
+    trim: stream::Trim,
     buf: Option<SampleBuffer<f32>>,
     pos: usize,
     len: usize,
@@ -78,13 +79,21 @@ impl Decoder {
         if file.metadata()?.len() == 0 {
             return Err(MediaError::EmptyFile);
         }
+        let mut file = Some(file);
         let stream::Opened {
             format,
             decoder,
             track_id,
             params,
+            trim,
             ..
-        } = stream::open(path, Box::new(file))?;
+        } = stream::open(path, &mut |seekable| {
+            let file = match file.take() {
+                Some(f) => f,
+                None => File::open(path)?,
+            };
+            Ok(Box::new(PlainSource { file, seekable }))
+        })?;
         let gain = if gain_db.is_finite() {
             db_to_linear(gain_db)
         } else {
@@ -97,6 +106,7 @@ impl Decoder {
             sample_rate: params.sample_rate.unwrap_or(0),
             channels: params.channels.map_or(0, |c| c.count() as u16),
             gain,
+            trim,
             buf: None,
             pos: 0,
             len: 0,
@@ -165,6 +175,10 @@ impl Decoder {
             if frames == 0 {
                 continue;
             }
+            let (keep_from, keep_to) = self.trim.window(frames);
+            if keep_from >= keep_to {
+                continue;
+            }
             let spec = *decoded.spec();
             let channels = spec.channels.count() as u16;
             if self.sample_rate == 0 {
@@ -190,7 +204,7 @@ impl Decoder {
             }
             self.pos = 0;
             self.len = buf.len();
-            if self.len > 0 {
+            if self.pos < self.len {
                 return true;
             }
         }
@@ -235,4 +249,32 @@ pub fn decode_all(path: &Path) -> Result<Pcm, MediaError> {
         sample_rate,
         channels,
     })
+}
+
+/// A plain file as a symphonia source, seekable or not as asked.
+struct PlainSource {
+    file: File,
+    seekable: bool,
+}
+
+impl std::io::Read for PlainSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+impl std::io::Seek for PlainSource {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+impl symphonia::core::io::MediaSource for PlainSource {
+    fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        self.file.metadata().ok().map(|m| m.len())
+    }
 }

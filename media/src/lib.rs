@@ -22,6 +22,7 @@ mod error;
 mod hash;
 mod loudness;
 mod mp3_tail;
+mod mp4_edit;
 mod probe;
 pub mod signal;
 mod stream;

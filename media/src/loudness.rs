@@ -32,22 +32,28 @@ impl Meter {
         Ok(Meter { inner, scratch })
     }
 
-    /// Feed one decoded buffer (any sample format). Buffers whose channel
-    /// count differs from the meter's are ignored.
-    pub(crate) fn add(&mut self, buf: &AudioBufferRef<'_>) {
+    /// Feed frames `start..end` of one decoded buffer (any sample format).
+    /// Buffers whose channel count differs from the meter's are ignored.
+    pub(crate) fn add(&mut self, buf: &AudioBufferRef<'_>, start: usize, end: usize) {
         let frames = buf.frames();
-        if frames == 0 || buf.spec().channels.count() != self.inner.channels() as usize {
+        let end = end.min(frames);
+        if start >= end || buf.spec().channels.count() != self.inner.channels() as usize {
             return;
         }
-        if self.scratch.capacity() < frames || self.scratch.spec() != buf.spec() {
-            self.scratch = AudioBuffer::new(frames as u64, *buf.spec());
+        if self.scratch.capacity() < buf.capacity() || self.scratch.spec() != buf.spec() {
+            self.scratch = AudioBuffer::new(buf.capacity() as u64, *buf.spec());
         }
         buf.convert(&mut self.scratch);
         let planes = self.scratch.planes();
-        // The channel count was checked above and every plane has `frames`
-        // samples, so ebur128 cannot refuse this; ignore its Result rather
-        // than panic.
-        let _ = self.inner.add_frames_planar_f32(planes.planes());
+        let mut slices = [&[][..]; 64];
+        let mut n = 0;
+        for (slot, plane) in slices.iter_mut().zip(planes.planes()) {
+            *slot = plane.get(start..end).unwrap_or(&[]);
+            n += 1;
+        }
+        // Channel count and plane lengths are consistent, so ebur128 cannot
+        // refuse this; ignore its Result rather than panic.
+        let _ = self.inner.add_frames_planar_f32(&slices[..n]);
     }
 
     /// Feed interleaved f32 samples.

@@ -84,14 +84,22 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
         });
     }
 
-    let (source, hash) = HashingSource::new(File::open(path)?, size_bytes);
+    let mut hash = None;
     let stream::Opened {
         mut format,
         mut decoder,
         track_id,
         codec,
         params,
-    } = stream::open(path, Box::new(source))?;
+        mut trim,
+    } = stream::open(path, &mut |seekable| {
+        let (source, handle) = HashingSource::new(File::open(path)?, size_bytes, seekable);
+        hash = Some(handle);
+        Ok(Box::new(source))
+    })?;
+    let Some(hash) = hash else {
+        return Err(MediaError::NotAudio);
+    };
 
     let mut frames: u64 = 0;
     let mut spec: Option<(u32, u16)> = None;
@@ -144,9 +152,10 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
                     }
                     Some(_) => {}
                 }
-                frames += buf.frames() as u64;
+                let (from, to) = trim.window(buf.frames());
+                frames += (to - from) as u64;
                 if let Some(m) = meter.as_mut() {
-                    m.add(&buf);
+                    m.add(&buf, from, to);
                 }
                 let so_far = ms(frames, spec);
                 if so_far > opts.max_duration_ms {
