@@ -23,6 +23,7 @@ mod hash;
 mod loudness;
 mod mp3_tail;
 mod mp4_edit;
+mod ogg_tail;
 mod probe;
 pub mod signal;
 mod stream;

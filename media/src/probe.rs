@@ -11,7 +11,7 @@ use symphonia::core::errors::Error as SymError;
 use crate::error::MediaError;
 use crate::hash::HashingSource;
 use crate::loudness::{gain_db, Meter};
-use crate::{mp3_tail, stream};
+use crate::{mp3_tail, ogg_tail, stream};
 
 /// Decode errors tolerated in a whole file, as players do for a damaged
 /// frame or two; more than this and the file is refused as corrupt.
@@ -206,6 +206,23 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
                 ),
             });
         }
+    }
+    if let Some(expected) = trim.expected_frames() {
+        if frames < expected {
+            return Err(MediaError::Corrupt {
+                at_ms: ms(frames, spec),
+                detail: format!(
+                    "the file ends early: its header promises {:.1} s",
+                    expected as f64 / f64::from(sample_rate.max(1))
+                ),
+            });
+        }
+    }
+    if codec == "vorbis" && ogg_tail::ends_early(path)? {
+        return Err(MediaError::Corrupt {
+            at_ms: ms(frames, spec),
+            detail: "the Ogg stream has no end page".into(),
+        });
     }
     if codec == "mp3" && mp3_tail::ends_mid_frame(path)? {
         return Err(MediaError::Corrupt {

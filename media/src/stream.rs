@@ -38,6 +38,11 @@ pub(crate) struct Trim {
 }
 
 impl Trim {
+    /// Frames the edit promises, if it says.
+    pub(crate) fn expected_frames(&self) -> Option<u64> {
+        self.keep
+    }
+
     /// For a decoded buffer of `n` frames, the range of frames to keep.
     pub(crate) fn window(&mut self, n: usize) -> (usize, usize) {
         let start = self.seen;
@@ -171,7 +176,7 @@ mod tests {
     #[test]
     fn trim_keeps_only_the_edited_frames_across_buffers() {
         let mut t = Trim { skip: 1500, keep: Some(1000), seen: 0 };
-        assert_eq!(t.window(1024), (0, 0));
+        assert_eq!(t.window(1024), (1024, 1024));
         assert_eq!(t.window(1024), (476, 1024));
         assert_eq!(t.window(1024), (0, 452));
         assert_eq!(t.window(1024), (0, 0));

@@ -173,3 +173,18 @@ fn every_refusal_has_a_distinct_operator_message() {
     assert_eq!(messages.len(), errors.len());
     assert!(messages.iter().all(|m| !m.contains("symphonia") && !m.contains("Error")));
 }
+
+#[test]
+fn truncated_streamable_m4a_is_refused_as_corrupt() {
+    let fast = fixtures().join("fast.m4a");
+    run("ffmpeg", &["-v", "error", "-y", "-i", fixture("a.m4a").to_str().unwrap(), "-c", "copy", "-movflags", "+faststart", fast.to_str().unwrap()]);
+    match probe(&truncated("fast.m4a", "cut_fast.m4a", 0.5, 0)) {
+        Err(MediaError::Corrupt { .. }) | Err(MediaError::NotAudio) => {}
+        other => panic!("expected Corrupt or NotAudio, got {other:?}"),
+    }
+}
+
+#[test]
+fn truncated_ogg_vorbis_is_refused_as_corrupt() {
+    assert_corrupt_near(&truncated("a.ogg", "cut.ogg", 0.5, 0), 5.0);
+}
