@@ -194,16 +194,18 @@ impl Decoder {
                 _ => self.buf.insert(SampleBuffer::new(frames as u64, spec)),
             };
             buf.copy_interleaved_ref(decoded);
+            let ch = usize::from(channels);
+            let (from, to) = (keep_from * ch, (keep_to * ch).min(buf.len()));
             let gain = self.gain;
-            for s in buf.samples_mut() {
+            for s in buf.samples_mut().get_mut(from..to).unwrap_or(&mut []) {
                 *s = if s.is_finite() {
                     (*s * gain).clamp(-1.0, 1.0)
                 } else {
                     0.0
                 };
             }
-            self.pos = 0;
-            self.len = buf.len();
+            self.pos = from;
+            self.len = to;
             if self.pos < self.len {
                 return true;
             }
