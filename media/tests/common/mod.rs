@@ -60,6 +60,14 @@ fn make_fixtures(d: &Path) {
         run("sox", &[s(&src), "-b", bits, s(&d.join(format!("s{bits}.wav")))]);
     }
     run("sox", &[s(&src), "-e", "floating-point", "-b", "32", s(&d.join("f32.wav"))]);
+    // Small (1 s) files of every format for the fuzz tests.
+    let small = d.join("small_src.wav");
+    run("sox", &["-R", "-n", "-r", "22050", "-c", "1", "-b", "16", s(&small), "synth", "1", "pinknoise", "gain", "-n", "-12"]);
+    run("lame", &["--quiet", "-b", "64", s(&small), s(&d.join("small.mp3"))]);
+    run("flac", &["-s", "-f", "-o", s(&d.join("small.flac")), s(&small)]);
+    run("oggenc", &["-Q", "-o", s(&d.join("small.ogg")), s(&small)]);
+    run("ffmpeg", &["-v", "error", "-y", "-i", s(&small), "-c:a", "aac", "-b:a", "64k", s(&d.join("small.m4a"))]);
+    run("sox", &[s(&small), "-b", "24", s(&d.join("small.wav"))]);
     // A 5 s mono 1 kHz tone at -20 dBFS, 48 kHz.
     run("sox", &["-n", "-r", "48000", "-c", "1", "-b", "16", s(&d.join("tone.wav")), "synth", "5", "sine", "1000", "vol", "0.1"]);
     // A loud tone with peaks near full scale.
