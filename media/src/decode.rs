@@ -6,9 +6,11 @@
 //! upload, so at air time a bad packet is skipped and the bulletin goes on.
 
 use std::fs::File;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
-use symphonia::core::audio::SampleBuffer;
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
+use symphonia::core::formats::Packet;
 use symphonia::core::codecs;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatReader;
@@ -79,6 +81,14 @@ impl Decoder {
         if file.metadata()?.len() == 0 {
             return Err(MediaError::EmptyFile);
         }
+        match panic::catch_unwind(AssertUnwindSafe(|| Self::open_inner(path, file, gain_db))) {
+            Ok(result) => result,
+            // symphonia can panic on some malformed headers.
+            Err(_) => Err(MediaError::NotAudio),
+        }
+    }
+
+    fn open_inner(path: &Path, file: File, gain_db: f64) -> Result<Self, MediaError> {
         let mut file = Some(file);
         let stream::Opened {
             format,
@@ -139,7 +149,14 @@ impl Decoder {
                 self.done = true;
                 break;
             }
-            let packet = match self.format.next_packet() {
+            // symphonia can panic on malformed data; a panic ends this
+            // bulletin instead of the audio thread.
+            let next = panic::catch_unwind(AssertUnwindSafe(|| self.format.next_packet()));
+            let Ok(next) = next else {
+                self.done = true;
+                break;
+            };
+            let packet = match next {
                 Ok(p) => p,
                 Err(SymError::IoError(_)) | Err(SymError::ResetRequired) => {
                     // End of file, a read error, or a chained stream whose
@@ -155,7 +172,11 @@ impl Decoder {
             if packet.track_id() != self.track_id {
                 continue;
             }
-            let decoded = match self.decoder.decode(&packet) {
+            let Some(decoded) = decode_caught(self.decoder.as_mut(), &packet) else {
+                self.done = true;
+                break;
+            };
+            let decoded = match decoded {
                 Ok(buf) => buf,
                 Err(SymError::ResetRequired) => {
                     self.decoder.reset();
@@ -212,6 +233,18 @@ impl Decoder {
         }
         false
     }
+}
+
+/// `decoder.decode(packet)`, or `None` if symphonia panicked.
+fn decode_caught<'a>(
+    decoder: &'a mut dyn codecs::Decoder,
+    packet: &Packet,
+) -> Option<symphonia::core::errors::Result<AudioBufferRef<'a>>> {
+    panic::catch_unwind(AssertUnwindSafe(move || {
+        let decoder = decoder;
+        decoder.decode(packet)
+    }))
+    .ok()
 }
 
 impl Iterator for Decoder {

@@ -2,7 +2,9 @@
 //! that it is intact), and measure what the library stores about it —
 //! duration from the decoded frames, format, sha256, loudness and gain.
 
+use std::cell::Cell;
 use std::fs::File;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
 use symphonia::core::codecs::CodecParameters;
@@ -68,7 +70,27 @@ pub struct MediaInfo {
 /// Validate and measure an audio file. Reads the file once (hashing while
 /// decoding), decodes every packet, and refuses anything it could not play
 /// in full with a [`MediaError`] an operator can act on.
+///
+/// symphonia 0.5 can panic on some malformed files (e.g. a damaged MP4
+/// `esds` box); such a panic is caught here and reported as a damaged file,
+/// so no input can take down the server.
 pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaError> {
+    let progress_ms = Cell::new(0u64);
+    match panic::catch_unwind(AssertUnwindSafe(|| probe_inner(path, opts, &progress_ms))) {
+        Ok(result) => result,
+        Err(_) if progress_ms.get() == 0 => Err(MediaError::NotAudio),
+        Err(_) => Err(MediaError::Corrupt {
+            at_ms: progress_ms.get(),
+            detail: "the decoder could not read the data".into(),
+        }),
+    }
+}
+
+fn probe_inner(
+    path: &Path,
+    opts: &ProbeOptions,
+    progress_ms: &Cell<u64>,
+) -> Result<MediaInfo, MediaError> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
         return Err(MediaError::NotAudio);
@@ -158,6 +180,7 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
                     m.add(&buf, from, to);
                 }
                 let so_far = ms(frames, spec);
+                progress_ms.set(so_far);
                 if so_far > opts.max_duration_ms {
                     return Err(MediaError::TooLong {
                         duration_ms: so_far,
