@@ -71,6 +71,9 @@ pub(crate) fn open(path: &Path, make_source: &mut SourceFactory<'_>) -> Result<O
 }
 
 fn open_source(path: &Path, source: Box<dyn MediaSource>) -> Result<Opened, MediaError> {
+    if !crate::mp4_edit::tables_are_sane(path) {
+        return Err(MediaError::NotAudio);
+    }
     let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {

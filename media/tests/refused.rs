@@ -188,3 +188,16 @@ fn truncated_streamable_m4a_is_refused_as_corrupt() {
 fn truncated_ogg_vorbis_is_refused_as_corrupt() {
     assert_corrupt_near(&truncated("a.ogg", "cut.ogg", 0.5, 0), 5.0);
 }
+
+/// symphonia preallocates MP4 sample tables from their counts; a damaged
+/// count must be refused before it can ask for gigabytes.
+#[test]
+fn m4a_with_an_impossible_sample_table_count_is_refused_without_allocating() {
+    let mut bytes = std::fs::read(fixture("a.m4a")).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"stts").expect("stts box");
+    // stts payload: version/flags (4 bytes), then the entry count.
+    bytes[at + 8..at + 12].copy_from_slice(&0x7fff_fff0u32.to_be_bytes());
+    let path = write("bomb.m4a", &bytes);
+    assert!(matches!(probe(&path), Err(MediaError::NotAudio)));
+    assert!(media::Decoder::open(&path, 0.0).is_err());
+}
