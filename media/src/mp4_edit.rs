@@ -63,17 +63,24 @@ pub(crate) fn audio_edit(path: &Path, rate: u32) -> Option<Edit> {
         let (seg_dur, media_time) = first_edit(&mut r, elst.0).ok()??;
         let rate = u128::from(rate);
         let conv = |v: u64, ts: u32| -> Option<u64> {
-            (ts > 0).then(|| (u128::from(v) * rate / u128::from(ts)).min(u128::from(u64::MAX)) as u64)
+            (ts > 0)
+                .then(|| (u128::from(v) * rate / u128::from(ts)).min(u128::from(u64::MAX)) as u64)
         };
         let skip = conv(media_time, media_ts)?;
-        let keep = if seg_dur > 0 { conv(seg_dur, movie_ts) } else { None };
+        let keep = if seg_dur > 0 {
+            conv(seg_dur, movie_ts)
+        } else {
+            None
+        };
         return Some(Edit { skip, keep });
     }
     None
 }
 
 /// Container boxes on the way to the sample tables.
-const CONTAINERS: [&[u8; 4]; 7] = [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex"];
+const CONTAINERS: [&[u8; 4]; 7] = [
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex",
+];
 
 /// `false` if the file is an MP4 whose sample tables claim more entries than
 /// their boxes hold. Files that are not MP4 are "sane" (not ours to judge).
@@ -134,7 +141,11 @@ fn walk_tables<R: Read + Seek>(
             r.read_exact(&mut f[..n])?;
             let count = u64::from(u32::from_be_bytes([f[n - 4], f[n - 3], f[n - 2], f[n - 1]]));
             // stsz with a constant sample size has no table.
-            let entry = if &kind == b"stsz" && f[4..8] != [0, 0, 0, 0] { 0 } else { entry };
+            let entry = if &kind == b"stsz" && f[4..8] != [0, 0, 0, 0] {
+                0
+            } else {
+                entry
+            };
             if count.saturating_mul(entry) > end - body - n as u64 {
                 return Ok(false);
             }
