@@ -1,0 +1,338 @@
+//! Decoding for playback: a streaming [`Decoder`] that yields interleaved
+//! `f32` samples with the bulletin's gain applied (the controller wraps it in
+//! a rodio `Source`), and [`decode_all`] for server-side mixing.
+//!
+//! Playback is lenient where the prober is strict: a file was validated on
+//! upload, so at air time a bad packet is skipped and the bulletin goes on.
+
+use std::fs::File;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
+use symphonia::core::codecs;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatReader;
+use symphonia::core::formats::Packet;
+
+use crate::error::MediaError;
+use crate::loudness::db_to_linear;
+use crate::stream;
+
+/// Errors in a row after which playback gives up on a file (a stream that
+/// fails forever must not spin the audio thread).
+const MAX_CONSECUTIVE_ERRORS: u32 = 64;
+
+/// Decoded audio in memory, samples interleaved.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Pcm {
+    /// Interleaved samples in [-1, 1].
+    pub samples: Vec<f32>,
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// Samples per frame.
+    pub channels: u16,
+}
+
+impl Pcm {
+    /// Number of frames (samples per channel).
+    pub fn frames(&self) -> usize {
+        self.samples.len() / usize::from(self.channels.max(1))
+    }
+
+    /// Duration in milliseconds, rounded.
+    pub fn duration_ms(&self) -> u64 {
+        crate::probe::frames_to_ms(self.frames() as u64, self.sample_rate)
+    }
+}
+
+/// Streaming decoder: an iterator over interleaved `f32` samples.
+pub struct Decoder {
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn codecs::Decoder>,
+    track_id: u32,
+    sample_rate: u32,
+    channels: u16,
+    gain: f32,
+    trim: stream::Trim,
+    buf: Option<SampleBuffer<f32>>,
+    pos: usize,
+    len: usize,
+    done: bool,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("sample_rate", &self.sample_rate)
+            .field("channels", &self.channels)
+            .field("gain", &self.gain)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decoder {
+    /// Open `path` for playback with `gain_db` applied to every sample
+    /// (output is clamped to [-1, 1]). Decodes the first packet so the
+    /// format is known; a file with no decodable audio is an error.
+    pub fn open(path: &Path, gain_db: f64) -> Result<Self, MediaError> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            return Err(MediaError::EmptyFile);
+        }
+        match panic::catch_unwind(AssertUnwindSafe(|| Self::open_inner(path, file, gain_db))) {
+            Ok(result) => result,
+            // symphonia can panic on some malformed headers.
+            Err(_) => Err(MediaError::NotAudio),
+        }
+    }
+
+    fn open_inner(path: &Path, file: File, gain_db: f64) -> Result<Self, MediaError> {
+        let mut file = Some(file);
+        let stream::Opened {
+            format,
+            decoder,
+            track_id,
+            params,
+            trim,
+            ..
+        } = stream::open(path, &mut |seekable| {
+            let file = match file.take() {
+                Some(f) => f,
+                None => File::open(path)?,
+            };
+            Ok(Box::new(PlainSource { file, seekable }))
+        })?;
+        let gain = if gain_db.is_finite() {
+            db_to_linear(gain_db)
+        } else {
+            1.0
+        };
+        let mut d = Decoder {
+            format,
+            decoder,
+            track_id,
+            sample_rate: params.sample_rate.unwrap_or(0),
+            channels: params.channels.map_or(0, |c| c.count() as u16),
+            gain,
+            trim,
+            buf: None,
+            pos: 0,
+            len: 0,
+            done: false,
+        };
+        // The first decoded buffer fixes the output format.
+        d.sample_rate = 0;
+        if !d.fill() {
+            return Err(MediaError::NoAudio);
+        }
+        Ok(d)
+    }
+
+    /// Output sample rate, Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Output channel count.
+    pub fn channels(&self) -> u16 {
+        self.channels
+    }
+
+    /// Decode packets until one yields samples in the stream's format.
+    /// Returns false at the end of the stream.
+    fn fill(&mut self) -> bool {
+        let mut errors = 0u32;
+        while !self.done {
+            if errors >= MAX_CONSECUTIVE_ERRORS {
+                self.done = true;
+                break;
+            }
+            // symphonia can panic on malformed data; a panic ends this
+            // bulletin instead of the audio thread.
+            let next = panic::catch_unwind(AssertUnwindSafe(|| self.format.next_packet()));
+            let Ok(next) = next else {
+                self.done = true;
+                break;
+            };
+            let packet = match next {
+                Ok(p) => p,
+                Err(SymError::IoError(_)) | Err(SymError::ResetRequired) => {
+                    // End of file, a read error, or a chained stream whose
+                    // format may differ: the bulletin ends here.
+                    self.done = true;
+                    break;
+                }
+                Err(_) => {
+                    errors += 1;
+                    continue;
+                }
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            let Some(decoded) = decode_caught(self.decoder.as_mut(), &packet) else {
+                self.done = true;
+                break;
+            };
+            let decoded = match decoded {
+                Ok(buf) => buf,
+                Err(SymError::ResetRequired) => {
+                    self.decoder.reset();
+                    errors += 1;
+                    continue;
+                }
+                Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
+                    errors += 1;
+                    continue;
+                }
+                Err(_) => {
+                    self.done = true;
+                    break;
+                }
+            };
+            let frames = decoded.frames();
+            if frames == 0 {
+                continue;
+            }
+            let (keep_from, keep_to) = self.trim.window(frames);
+            if keep_from >= keep_to {
+                continue;
+            }
+            let spec = *decoded.spec();
+            let channels = spec.channels.count() as u16;
+            if self.sample_rate == 0 {
+                self.sample_rate = spec.rate;
+                self.channels = channels;
+            } else if spec.rate != self.sample_rate || channels != self.channels {
+                // A frame in another format cannot be played in this stream.
+                errors += 1;
+                continue;
+            }
+            let buf = match self.buf.as_mut() {
+                Some(b) if b.capacity() >= frames * usize::from(channels) => b,
+                _ => self.buf.insert(SampleBuffer::new(frames as u64, spec)),
+            };
+            buf.copy_interleaved_ref(decoded);
+            let ch = usize::from(channels);
+            let (from, to) = (keep_from * ch, (keep_to * ch).min(buf.len()));
+            let gain = self.gain;
+            for s in buf.samples_mut().get_mut(from..to).unwrap_or(&mut []) {
+                *s = if s.is_finite() {
+                    (*s * gain).clamp(-1.0, 1.0)
+                } else {
+                    0.0
+                };
+            }
+            self.pos = from;
+            self.len = to;
+            if self.pos < self.len {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// `decoder.decode(packet)`, or `None` if symphonia panicked.
+fn decode_caught<'a>(
+    decoder: &'a mut dyn codecs::Decoder,
+    packet: &Packet,
+) -> Option<symphonia::core::errors::Result<AudioBufferRef<'a>>> {
+    panic::catch_unwind(AssertUnwindSafe(move || {
+        let decoder = decoder;
+        decoder.decode(packet)
+    }))
+    .ok()
+}
+
+impl Iterator for Decoder {
+    type Item = f32;
+
+    fn next(&mut self) -> Option<f32> {
+        loop {
+            if self.pos < self.len {
+                let s = self
+                    .buf
+                    .as_ref()
+                    .and_then(|b| b.samples().get(self.pos).copied());
+                self.pos += 1;
+                return s;
+            }
+            if !self.fill() {
+                return None;
+            }
+        }
+    }
+}
+
+/// Decode a whole file into memory (no gain), e.g. to mix a chime before a
+/// bulletin on the server.
+pub fn decode_all(path: &Path) -> Result<Pcm, MediaError> {
+    let mut d = Decoder::open(path, 0.0)?;
+    let (sample_rate, channels) = (d.sample_rate(), d.channels());
+    let mut samples = Vec::new();
+    while d.pos < d.len || d.fill() {
+        if let Some(b) = d.buf.as_ref() {
+            samples.extend_from_slice(b.samples().get(d.pos..d.len).unwrap_or(&[]));
+        }
+        d.pos = d.len;
+    }
+    Ok(Pcm {
+        samples,
+        sample_rate,
+        channels,
+    })
+}
+
+/// A plain file as a symphonia source, seekable or not as asked.
+struct PlainSource {
+    file: File,
+    seekable: bool,
+}
+
+impl std::io::Read for PlainSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+impl std::io::Seek for PlainSource {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+impl symphonia::core::io::MediaSource for PlainSource {
+    fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        self.file.metadata().ok().map(|m| m.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoder_can_move_to_the_audio_thread() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<Decoder>();
+        assert_send::<Pcm>();
+    }
+
+    #[test]
+    fn pcm_duration_counts_frames_not_samples() {
+        let pcm = Pcm {
+            samples: vec![0.0; 96_000],
+            sample_rate: 48_000,
+            channels: 2,
+        };
+        assert_eq!((pcm.frames(), pcm.duration_ms()), (48_000, 1000));
+        assert_eq!(Pcm::default().duration_ms(), 0);
+    }
+}
