@@ -1,1 +1,16 @@
-fn main() {}
+//! `loaxa-web`: the Loa Xã central server. See `loaxa-web --help`.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = web::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    web::cli::run(cli)
+}
