@@ -292,3 +292,15 @@ impl FromRequestParts<AppState> for Caller {
         }
     }
 }
+
+/// The client's address as an extractor (absent when served without connection info).
+#[derive(Debug, Clone)]
+pub struct Remote(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Remote {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Remote(remote_addr(parts)))
+    }
+}

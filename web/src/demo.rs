@@ -207,9 +207,9 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
     store(state, storm, "Tin khẩn: phòng chống bão", "TT").await?;
 
     let programme = [
-        ("Bản tin cải cách hành chính (sáng)", "30 5 * * *", &bulletin, "TT", Priority::Priority, "cải cách hành chính", "admin"),
-        ("Bản tin cải cách hành chính (chiều)", "0 17 * * *", &bulletin, "TT", Priority::Priority, "cải cách hành chính", "admin"),
-        ("Thông báo tiêm phòng gia súc", "0 18 * * 1-5", &notice, "LQ", Priority::Normal, "thông báo", "lienquan"),
+        ("Bản tin cải cách hành chính (sáng)", "30 5 * * *", bulletin.clone(), "TT", Priority::Priority, "cải cách hành chính", "admin"),
+        ("Bản tin cải cách hành chính (chiều)", "0 17 * * *", bulletin.clone(), "TT", Priority::Priority, "cải cách hành chính", "admin"),
+        ("Thông báo tiêm phòng gia súc", "0 18 * * 1-5", notice.clone(), "LQ", Priority::Normal, "thông báo", "lienquan"),
     ];
     state
         .db

@@ -1,18 +1,17 @@
 //! Signing in and out: bearer tokens for scripts, a session cookie for browsers.
 
-use crate::auth::{self, User, CSRF_HEADER, SESSION_COOKIE};
+use crate::auth::{self, Remote, User, CSRF_HEADER, SESSION_COOKIE};
 use crate::db::{self, tokens::Kind};
 use crate::error::{AppError, AppResult, JsonBody};
 use crate::routes::api::audit;
 use crate::state::{AppState, Now};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
 
 /// `POST /auth/token` and `POST /auth/login` body.
 #[derive(Debug, Deserialize)]
@@ -98,18 +97,14 @@ async fn sign_in(
     })
 }
 
-fn remote(ci: Option<ConnectInfo<SocketAddr>>) -> Option<String> {
-    ci.map(|c| c.0.ip().to_string())
-}
-
 /// `POST /auth/token`: a bearer token.
 pub async fn token(
     State(state): State<AppState>,
     Now(now): Now,
-    ci: Option<ConnectInfo<SocketAddr>>,
+    Remote(remote): Remote,
     JsonBody(creds): JsonBody<Credentials>,
 ) -> AppResult<Json<serde_json::Value>> {
-    let i = sign_in(&state, now, remote(ci), creds, Kind::Bearer).await?;
+    let i = sign_in(&state, now, remote, creds, Kind::Bearer).await?;
     Ok(Json(json!({
         "token": i.token,
         "expires_at": i.expires_at,
@@ -123,10 +118,10 @@ pub async fn token(
 pub async fn login(
     State(state): State<AppState>,
     Now(now): Now,
-    ci: Option<ConnectInfo<SocketAddr>>,
+    Remote(remote): Remote,
     JsonBody(creds): JsonBody<Credentials>,
 ) -> AppResult<Response> {
-    let i = sign_in(&state, now, remote(ci), creds, Kind::Session).await?;
+    let i = sign_in(&state, now, remote, creds, Kind::Session).await?;
     let max_age = state.config.token_ttl.num_seconds();
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}",
