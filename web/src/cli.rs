@@ -60,6 +60,13 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Does this command run the server (and so log as a server does)?
+    pub fn is_server(&self) -> bool {
+        matches!(self, Command::Serve { .. } | Command::Demo { .. })
+    }
+}
+
 /// `area` actions.
 #[derive(Debug, Subcommand)]
 pub enum AreaCmd {

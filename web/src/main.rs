@@ -5,10 +5,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = web::cli::Cli::parse();
+    // The server logs what it does; one-shot commands print only their result and errors.
+    let default = if cli.command.is_server() {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=info".into()),
+                .unwrap_or_else(|_| default.into()),
         )
         .with_writer(std::io::stderr)
         .init();

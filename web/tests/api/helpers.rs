@@ -24,7 +24,6 @@ pub const PASSWORD: &str = "correct horse battery";
 /// (operator, BP).
 pub struct TestApp {
     pub base: String,
-    pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
     pub lq_device: String,
@@ -69,7 +68,7 @@ impl TestApp {
         }));
         TestApp {
             base: format!("http://{addr}/api/v1"),
-            state,
+
             clock,
             client: reqwest::Client::new(),
             lq_device,
