@@ -6,7 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Circular 39/2020/TT-BTTTT's three levels. Ordered: `Normal < Priority < Emergency`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// The commune's own programming.
@@ -113,7 +115,8 @@ impl StationCode {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
             && !s.starts_with('.');
         if ok {
             Ok(Self(s.to_string()))
