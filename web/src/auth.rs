@@ -177,10 +177,7 @@ impl FromRequestParts<AppState> for User {
         };
         if is_cookie {
             let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-            let sent = parts
-                .headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok());
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             if !safe && (found.csrf.is_none() || sent != found.csrf.as_deref()) {
                 return Err(AppError::forbidden(
                     "missing or wrong X-CSRF-Token header (required with the session cookie)",

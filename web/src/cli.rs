@@ -118,6 +118,26 @@ pub enum UserCmd {
     },
 }
 
+/// Report a command-line parsing error: help and version print as usual; anything else is
+/// one line on stderr and exit status 2.
+pub fn argument_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            fail(format!("{first} (see loaxa-web --help)"), 2)
+        }
+    }
+}
+
 fn fail(message: impl std::fmt::Display, code: u8) -> ExitCode {
     let one_line = message.to_string().replace('\n', " ");
     eprintln!("error: {one_line}");
@@ -161,15 +181,16 @@ pub fn run(cli: Cli) -> ExitCode {
                     area,
                     timezone,
                 },
-        } => match admin::add_station(&state.db, "cli", &code, &name, &area, Some(&timezone), now)
-        {
-            Ok(token) => {
-                println!("station {code} added; its device token (shown once):");
-                println!("{token}");
-                ExitCode::SUCCESS
+        } => {
+            match admin::add_station(&state.db, "cli", &code, &name, &area, Some(&timezone), now) {
+                Ok(token) => {
+                    println!("station {code} added; its device token (shown once):");
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => app_fail(e),
             }
-            Err(e) => app_fail(e),
-        },
+        }
         Command::User {
             action:
                 UserCmd::Add {
@@ -199,7 +220,10 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn serve_blocking(state: AppState, listen: SocketAddr, demo: bool) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the runtime: {e}"), 1),
     };

@@ -57,7 +57,10 @@ pub struct Seeded {
 impl Seeded {
     /// Print the demo's credentials (once: only hashes are stored).
     pub fn print(&self) {
-        println!("Demo district Thạch Thất seeded: {} stations.", self.stations);
+        println!(
+            "Demo district Thạch Thất seeded: {} stations.",
+            self.stations
+        );
         for (u, role, area, pw) in &self.users {
             println!("  user {u:<10} ({role} on {area})  password: {pw}");
         }
@@ -146,7 +149,14 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
         admin::add_area(&db, "demo", "TT", "Huyện Thạch Thất", Some("HN"), now)?;
         let mut lq_token = String::new();
         for (code, kind, name) in COMMUNES {
-            admin::add_area(&db, "demo", code, &format!("{} {name}", capitalised(kind)), Some("TT"), now)?;
+            admin::add_area(
+                &db,
+                "demo",
+                code,
+                &format!("{} {name}", capitalised(kind)),
+                Some("TT"),
+                now,
+            )?;
             let token = admin::add_station(
                 &db,
                 "demo",
@@ -161,8 +171,18 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
             }
         }
         let users = vec![
-            ("admin".to_string(), Role::Admin, "TT".to_string(), password()),
-            ("lienquan".to_string(), Role::Operator, "LQ".to_string(), password()),
+            (
+                "admin".to_string(),
+                Role::Admin,
+                "TT".to_string(),
+                password(),
+            ),
+            (
+                "lienquan".to_string(),
+                Role::Operator,
+                "LQ".to_string(),
+                password(),
+            ),
         ];
         for (u, role, area, pw) in &users {
             admin::add_user(&db, "demo", u, pw, *role, area, now)?;
@@ -184,7 +204,10 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
                        của huyện Thạch Thất.";
     let notice_text = "Thông báo của thị trấn Liên Quan về lịch tiêm phòng cho đàn gia súc.";
     let (bulletin_voice, notice_voice) = tokio::task::spawn_blocking(move || {
-        (speak(spoken_text, &dir), speak(notice_text, &PathBuf::from(&dir)))
+        (
+            speak(spoken_text, &dir),
+            speak(notice_text, &PathBuf::from(&dir)),
+        )
     })
     .await
     .map_err(AppError::internal)?;
@@ -194,11 +217,23 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
     let mut bulletin = vec![signal::chime(rate)];
     bulletin.extend(bulletin_voice);
     bulletin.push(bed.clone());
-    let bulletin = store(state, signal::concat(&bulletin), "Bản tin cải cách hành chính", "TT").await?;
+    let bulletin = store(
+        state,
+        signal::concat(&bulletin),
+        "Bản tin cải cách hành chính",
+        "TT",
+    )
+    .await?;
     let mut notice = vec![signal::chime(rate)];
     notice.extend(notice_voice);
     notice.push(tune(&[(440.0, 600), (554.4, 600), (659.3, 900)]));
-    let notice = store(state, signal::concat(&notice), "Thông báo tiêm phòng gia súc", "LQ").await?;
+    let notice = store(
+        state,
+        signal::concat(&notice),
+        "Thông báo tiêm phòng gia súc",
+        "LQ",
+    )
+    .await?;
     let storm = signal::concat(&[
         signal::chime(rate),
         signal::chime(rate),
@@ -207,9 +242,33 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
     store(state, storm, "Tin khẩn: phòng chống bão", "TT").await?;
 
     let programme = [
-        ("Bản tin cải cách hành chính (sáng)", "30 5 * * *", bulletin.clone(), "TT", Priority::Priority, "cải cách hành chính", "admin"),
-        ("Bản tin cải cách hành chính (chiều)", "0 17 * * *", bulletin.clone(), "TT", Priority::Priority, "cải cách hành chính", "admin"),
-        ("Thông báo tiêm phòng gia súc", "0 18 * * 1-5", notice.clone(), "LQ", Priority::Normal, "thông báo", "lienquan"),
+        (
+            "Bản tin cải cách hành chính (sáng)",
+            "30 5 * * *",
+            bulletin.clone(),
+            "TT",
+            Priority::Priority,
+            "cải cách hành chính",
+            "admin",
+        ),
+        (
+            "Bản tin cải cách hành chính (chiều)",
+            "0 17 * * *",
+            bulletin.clone(),
+            "TT",
+            Priority::Priority,
+            "cải cách hành chính",
+            "admin",
+        ),
+        (
+            "Thông báo tiêm phòng gia súc",
+            "0 18 * * 1-5",
+            notice.clone(),
+            "LQ",
+            Priority::Normal,
+            "thông báo",
+            "lienquan",
+        ),
     ];
     state
         .db

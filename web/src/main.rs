@@ -1,10 +1,13 @@
 //! `loaxa-web`: the Loa Xã central server. See `loaxa-web --help`.
 
-use clap::Parser;
+use clap::Parser as _;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = web::cli::Cli::parse();
+    let cli = match web::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return web::cli::argument_error(e),
+    };
     // The server logs what it does; one-shot commands print only their result and errors.
     let default = if cli.command.is_server() {
         "info"

@@ -30,7 +30,9 @@ pub fn check(
             continue;
         }
         let Some(st) = db::stations::get(conn, code)? else {
-            return Err(AppError::invalid(format!("stations: unknown station {code:?}")));
+            return Err(AppError::invalid(format!(
+                "stations: unknown station {code:?}"
+            )));
         };
         if !db::areas::in_subtree(conn, &user.area, &st.area)? {
             return Err(AppError::forbidden(format!(

@@ -2,8 +2,8 @@
 
 use crate::db::{opt_ts, parse_ts, ts, SUBTREE};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Transaction};
 use rusqlite::Connection;
+use rusqlite::{params, Transaction};
 use schedules::wire::LogEntry;
 use serde::Serialize;
 

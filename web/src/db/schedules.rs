@@ -107,7 +107,11 @@ fn load_targets(conn: &Connection, s: &mut ScheduleRow) -> rusqlite::Result<()> 
     Ok(())
 }
 
-fn collect(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> rusqlite::Result<Vec<ScheduleRow>> {
+fn collect(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<ScheduleRow>> {
     let mut st = conn.prepare(sql)?;
     let mut out: Vec<ScheduleRow> = st.query_map(p, row)?.collect::<Result<_, _>>()?;
     for s in &mut out {

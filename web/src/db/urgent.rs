@@ -219,7 +219,9 @@ pub fn cancel(conn: &Connection, id: &str, now: DateTime<Utc>) -> rusqlite::Resu
         "SELECT station FROM urgent_stations
          WHERE urgent_id = ?1 AND state NOT IN ('played', 'cancelled') ORDER BY station",
     )?;
-    let stations: Vec<String> = st.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let stations: Vec<String> = st
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     conn.execute(
         "UPDATE urgent_stations SET state = 'cancelled', updated_at = ?2
          WHERE urgent_id = ?1 AND state NOT IN ('played', 'cancelled')",

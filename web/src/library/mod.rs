@@ -103,7 +103,15 @@ pub async fn ingest(
         .map_err(|e| AppError::internal(format!("probe task failed: {e}")))??;
     state
         .db
-        .call(move |conn| Ok(db::media::insert_or_keep(conn, &row, &area, &uploaded_by, now)?))
+        .call(move |conn| {
+            Ok(db::media::insert_or_keep(
+                conn,
+                &row,
+                &area,
+                &uploaded_by,
+                now,
+            )?)
+        })
         .await
 }
 

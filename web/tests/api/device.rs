@@ -7,7 +7,13 @@ async fn the_schedule_document_has_an_etag_and_answers_304_while_unchanged() {
     let app = TestApp::spawn().await;
     let t = app.token("op_lq").await;
     let url = app.url("/device/schedule");
-    let res = app.client.get(&url).bearer_auth(&app.lq_device).send().await.unwrap();
+    let res = app
+        .client
+        .get(&url)
+        .bearer_auth(&app.lq_device)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let etag = res.headers()["etag"].to_str().unwrap().to_string();
     let doc: schedules::wire::ScheduleDocument = res.json().await.unwrap();
@@ -96,12 +102,16 @@ async fn the_same_log_batch_twice_gives_one_row() {
     let app = TestApp::spawn().await;
     let batch = json!({"entries": [entry("s1@1", "played"), entry("s1@2", "skipped")]});
     for _ in 0..2 {
-        let (s, ack) = app.post("/device/logs", &app.lq_device, batch.clone()).await;
+        let (s, ack) = app
+            .post("/device/logs", &app.lq_device, batch.clone())
+            .await;
         assert_eq!(s, StatusCode::OK, "{ack}");
         assert_eq!(ack["accepted"], json!(["s1@1", "s1@2"]));
     }
     // The same ids from another station are that station's own rows.
-    let (s, _) = app.post("/device/logs", &app.bp_device, batch.clone()).await;
+    let (s, _) = app
+        .post("/device/logs", &app.bp_device, batch.clone())
+        .await;
     assert_eq!(s, StatusCode::OK);
     let t = app.token("op_lq").await;
     let (_, rows) = app.get("/logs?station=LQ", &t).await;
@@ -109,9 +119,15 @@ async fn the_same_log_batch_twice_gives_one_row() {
     assert_eq!(rows[0]["station"], "LQ");
     assert_eq!(rows[0]["played_ms"], 59880);
     let (_, all) = app.get("/logs", &t).await;
-    assert_eq!(all.as_array().unwrap().len(), 2, "LQ's operator sees LQ's rows only");
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        2,
+        "LQ's operator sees LQ's rows only"
+    );
 
-    let too_many: Vec<_> = (0..501).map(|i| entry(&format!("x@{i}"), "played")).collect();
+    let too_many: Vec<_> = (0..501)
+        .map(|i| entry(&format!("x@{i}"), "played"))
+        .collect();
     let (s, v) = app
         .post("/device/logs", &app.lq_device, json!({"entries": too_many}))
         .await;
@@ -125,12 +141,20 @@ async fn a_station_cannot_touch_another_stations_urgent_notice() {
     let t = app.token("admin_tt").await;
     let m = app.upload_tone(&t, 440.0, 1000).await;
     let (_, v) = app
-        .post("/urgent", &t, json!({"title": "Cháy", "media_id": m, "stations": ["BP"]}))
+        .post(
+            "/urgent",
+            &t,
+            json!({"title": "Cháy", "media_id": m, "stations": ["BP"]}),
+        )
         .await;
     let id = v["id"].as_str().unwrap();
     let ack = json!({"state": "played", "at": "2026-11-29T17:00:05Z"});
     let (s, _) = app
-        .post(&format!("/device/urgent/{id}/state"), &app.lq_device, ack.clone())
+        .post(
+            &format!("/device/urgent/{id}/state"),
+            &app.lq_device,
+            ack.clone(),
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = app.get(&format!("/media/{m}"), &app.lq_device).await;
@@ -140,6 +164,10 @@ async fn a_station_cannot_touch_another_stations_urgent_notice() {
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = app.get(&format!("/media/{m}"), &app.bp_device).await;
-    assert_eq!(s, StatusCode::NOT_FOUND, "a played notice leaves the document");
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "a played notice leaves the document"
+    );
     app.stop().await;
 }

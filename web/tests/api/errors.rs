@@ -15,7 +15,10 @@ async fn unknown_fields_and_bad_values_are_refused_naming_the_problem() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    assert!(b["error"]["message"].as_str().unwrap().contains("colour"), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("colour"),
+        "{b}"
+    );
 
     let res = app
         .client
@@ -32,7 +35,10 @@ async fn unknown_fields_and_bad_values_are_refused_naming_the_problem() {
 
     let (s, b) = app.get("/logs?limit=lots", &t).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(b["error"]["message"].as_str().unwrap().contains("limit"), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("limit"),
+        "{b}"
+    );
 
     let (s, b) = app.get("/logs?colour=red", &t).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
@@ -52,7 +58,12 @@ async fn requests_without_credentials_are_401_with_a_json_body() {
     )
     .unwrap();
     let app = web::startup::app(state);
-    for path in ["/api/v1/stations", "/api/v1/media", "/api/v1/device/schedule", "/api/v1/audit"] {
+    for path in [
+        "/api/v1/stations",
+        "/api/v1/media",
+        "/api/v1/device/schedule",
+        "/api/v1/audit",
+    ] {
         let res = app
             .clone()
             .oneshot(
@@ -63,7 +74,9 @@ async fn requests_without_credentials_are_401_with_a_json_body() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
-        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["error"]["code"], "unauthorized", "{path}");
     }

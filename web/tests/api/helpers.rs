@@ -169,7 +169,13 @@ impl TestApp {
     }
 
     /// Create a daily schedule at `cron` on `stations`; answers its id.
-    pub async fn schedule(&self, token: &str, media: &str, stations: &[&str], cron: &str) -> String {
+    pub async fn schedule(
+        &self,
+        token: &str,
+        media: &str,
+        stations: &[&str],
+        cron: &str,
+    ) -> String {
         let (s, v) = self
             .post(
                 "/schedules",

@@ -50,7 +50,14 @@ async fn the_same_file_uploaded_twice_is_stored_once() {
     let (s1, a) = app.upload(&lq, "a.wav", bytes.clone()).await;
     let (s2, b) = app.upload(&lq, "b.wav", bytes.clone()).await;
     let (s3, c) = app.upload(&bp, "c.wav", bytes.clone()).await;
-    assert_eq!((s1, s2, s3), (StatusCode::CREATED, StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(
+        (s1, s2, s3),
+        (
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::CREATED
+        )
+    );
     assert_eq!(a["id"], b["id"]);
     assert_eq!(a["id"], c["id"]);
     let files = files_under(&app.dir.path().join("media"));
@@ -141,7 +148,10 @@ async fn downloads_support_a_single_range_and_etag() {
         .await
         .unwrap();
     assert_eq!(tail.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(tail.bytes().await.unwrap().to_vec(), bytes[bytes.len() - 4..].to_vec());
+    assert_eq!(
+        tail.bytes().await.unwrap().to_vec(),
+        bytes[bytes.len() - 4..].to_vec()
+    );
 
     let outside = app
         .client
@@ -176,9 +186,13 @@ async fn media_in_use_cannot_be_deleted_and_unused_media_can() {
     let used = app.upload_tone(&t, 440.0, 500).await;
     let unused = app.upload_tone(&t, 660.0, 500).await;
     app.schedule(&t, &used, &["LQ"], "30 5 * * *").await;
-    let (s, v) = app.call(Method::DELETE, &format!("/media/{used}"), &t, None).await;
+    let (s, v) = app
+        .call(Method::DELETE, &format!("/media/{used}"), &t, None)
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
-    let (s, _) = app.call(Method::DELETE, &format!("/media/{unused}"), &t, None).await;
+    let (s, _) = app
+        .call(Method::DELETE, &format!("/media/{unused}"), &t, None)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = app.get(&format!("/media/{unused}"), &t).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

@@ -22,11 +22,17 @@ async fn logs_filter_and_the_airtime_report_counts_by_station_and_category() {
     let t = app.token("admin_tt").await;
 
     let (_, rows) = app
-        .get("/logs?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z", &t)
+        .get(
+            "/logs?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+            &t,
+        )
         .await;
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 4);
-    let at: Vec<_> = rows.iter().map(|r| r["scheduled_at"].as_str().unwrap().to_string()).collect();
+    let at: Vec<_> = rows
+        .iter()
+        .map(|r| r["scheduled_at"].as_str().unwrap().to_string())
+        .collect();
     let mut sorted = at.clone();
     sorted.sort();
     assert_eq!(at, sorted, "sorted by scheduled_at");
@@ -47,7 +53,10 @@ async fn logs_filter_and_the_airtime_report_counts_by_station_and_category() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let bytes = res.bytes().await.unwrap();
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "starts with a BOM");
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
@@ -57,9 +66,18 @@ async fn logs_filter_and_the_airtime_report_counts_by_station_and_category() {
         "station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes"
     );
     assert_eq!(lines.len(), 4, "{text}");
-    assert!(lines.contains(&"BP,Đài Bình Phú,thông báo,1,0,0,0,0,1,0.0"), "{text}");
-    assert!(lines.contains(&"LQ,Đài Liên Quan,thông báo,2,1,1,0,0,0,2.5"), "{text}");
-    assert!(lines.contains(&"LQ,Đài Liên Quan,\"cải cách, hành chính\",1,0,0,1,0,0,0.0"), "{text}");
+    assert!(
+        lines.contains(&"BP,Đài Bình Phú,thông báo,1,0,0,0,0,1,0.0"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"LQ,Đài Liên Quan,thông báo,2,1,1,0,0,0,2.5"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"LQ,Đài Liên Quan,\"cải cách, hành chính\",1,0,0,1,0,0,0.0"),
+        "{text}"
+    );
 
     // The LQ viewer's report covers LQ only.
     let v = app.token("viewer_lq").await;
@@ -83,7 +101,8 @@ async fn every_change_is_in_the_audit_log_which_only_admins_read() {
     let op = app.token("op_lq").await;
     let m = app.upload_tone(&op, 440.0, 500).await;
     let id = app.schedule(&op, &m, &["LQ"], "0 6 * * *").await;
-    app.call(Method::DELETE, &format!("/schedules/{id}"), &op, None).await;
+    app.call(Method::DELETE, &format!("/schedules/{id}"), &op, None)
+        .await;
     let (s, _) = app.get("/audit", &op).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let admin = app.token("admin_tt").await;

@@ -21,22 +21,28 @@ async fn a_schedule_can_be_created_read_changed_paused_and_deleted() {
             Method::PUT,
             &format!("/schedules/{id}"),
             &t,
-            Some(json!({"title": "Bản tin chiều", "media_id": m, "stations": ["LQ"],
+            Some(
+                json!({"title": "Bản tin chiều", "media_id": m, "stations": ["LQ"],
                         "cron": "0 17 * * 1-5", "category": "thông báo",
                         "starts_on": "2026-12-01", "ends_on": "2026-12-31",
-                        "excluded_dates": ["2026-12-25"], "max_wait_minutes": 5})),
+                        "excluded_dates": ["2026-12-25"], "max_wait_minutes": 5}),
+            ),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["title"], "Bản tin chiều");
     assert_eq!(v["max_wait_minutes"], 5);
 
-    let (s, v) = app.post(&format!("/schedules/{id}/pause"), &t, json!({})).await;
+    let (s, v) = app
+        .post(&format!("/schedules/{id}/pause"), &t, json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["paused"], true);
     let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
     assert_eq!(doc["rules"].as_array().unwrap().len(), 0);
-    let (s, v) = app.post(&format!("/schedules/{id}/resume"), &t, json!({})).await;
+    let (s, v) = app
+        .post(&format!("/schedules/{id}/resume"), &t, json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["paused"], false);
     let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
@@ -46,7 +52,9 @@ async fn a_schedule_can_be_created_read_changed_paused_and_deleted() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 1);
 
-    let (s, _) = app.call(Method::DELETE, &format!("/schedules/{id}"), &t, None).await;
+    let (s, _) = app
+        .call(Method::DELETE, &format!("/schedules/{id}"), &t, None)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = app.get(&format!("/schedules/{id}"), &t).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -97,10 +105,18 @@ async fn validation_errors_name_the_field() {
         let (s, v) = app.post("/schedules", &t, body.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body} → {v}");
         let msg = v["error"]["message"].as_str().unwrap();
-        assert!(msg.starts_with(prefix), "{body}: {msg:?} should start with {prefix:?}");
+        assert!(
+            msg.starts_with(prefix),
+            "{body}: {msg:?} should start with {prefix:?}"
+        );
     }
-    let (_, v) = app.post("/schedules", &t, with("cron", json!("0 25 * * *"))).await;
-    assert!(v["error"]["message"].as_str().unwrap().contains("25"), "{v}");
+    let (_, v) = app
+        .post("/schedules", &t, with("cron", json!("0 25 * * *")))
+        .await;
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("25"),
+        "{v}"
+    );
     app.stop().await;
 }
 
@@ -119,7 +135,9 @@ async fn star_targets_every_station_of_the_users_area() {
     let op = app.token("op_lq").await;
     let (s, _) = app.get(&format!("/schedules/{id}"), &op).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = app.post(&format!("/schedules/{id}/pause"), &op, json!({})).await;
+    let (s, _) = app
+        .post(&format!("/schedules/{id}/pause"), &op, json!({}))
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     app.stop().await;
 }
@@ -151,13 +169,21 @@ async fn preview_reads_cron_as_crontab_5_does() {
             "0 12 1 * 1",
             "UTC",
             "2026-11-29T00:00:00Z",
-            vec![z("2026-11-30T12:00:00Z"), z("2026-12-01T12:00:00Z"), z("2026-12-07T12:00:00Z")],
+            vec![
+                z("2026-11-30T12:00:00Z"),
+                z("2026-12-01T12:00:00Z"),
+                z("2026-12-07T12:00:00Z"),
+            ],
         ),
         (
             "*/20 9 * * sun",
             "UTC",
             "2026-11-29T09:00:00Z",
-            vec![z("2026-11-29T09:20:00Z"), z("2026-11-29T09:40:00Z"), z("2026-12-06T09:00:00Z")],
+            vec![
+                z("2026-11-29T09:20:00Z"),
+                z("2026-11-29T09:40:00Z"),
+                z("2026-12-06T09:00:00Z"),
+            ],
         ),
         (
             "0 0 29 2 *",
@@ -180,13 +206,21 @@ async fn preview_reads_cron_as_crontab_5_does() {
         assert!(v["description_vi"].is_string());
         assert!(v["description_en"].is_string());
     }
-    let (s, v) = app.get("/schedules/preview?cron=0%2025%20*%20*%20*", &t).await;
+    let (s, v) = app
+        .get("/schedules/preview?cron=0%2025%20*%20*%20*", &t)
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    let (s, _) = app.get("/schedules/preview?cron=*%20*%20*%20*%20*&count=101", &t).await;
+    let (s, _) = app
+        .get("/schedules/preview?cron=*%20*%20*%20*%20*&count=101", &t)
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, _) = app.get("/schedules/preview?cron=*%20*%20*%20*%20*&tz=Mars/Base", &t).await;
+    let (s, _) = app
+        .get("/schedules/preview?cron=*%20*%20*%20*%20*&tz=Mars/Base", &t)
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, v) = app.get("/schedules/preview?cron=*%20*%20*%20*%20*&count=100", &t).await;
+    let (s, v) = app
+        .get("/schedules/preview?cron=*%20*%20*%20*%20*&count=100", &t)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(times(&v).len(), 100);
     assert_eq!(times(&v)[0], t0() + Duration::minutes(1));
@@ -247,7 +281,11 @@ async fn the_plan_shows_what_is_interrupted_and_what_is_skipped() {
     // An urgent notice now interrupts whatever plays at its start.
     app.clock.set("2026-11-29T22:30:01Z".parse().unwrap());
     let (s, v) = app
-        .post("/urgent", &t, json!({"title": "Bão", "media_id": long, "stations": ["LQ"]}))
+        .post(
+            "/urgent",
+            &t,
+            json!({"title": "Bão", "media_id": long, "stations": ["LQ"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let (_, plan) = app
@@ -261,7 +299,10 @@ async fn the_plan_shows_what_is_interrupted_and_what_is_skipped() {
     assert!(bao["schedule_id"].is_null());
 
     let (s, _) = app
-        .get("/stations/LQ/plan?from=2026-11-01T00:00:00Z&to=2026-12-30T00:00:00Z", &t)
+        .get(
+            "/stations/LQ/plan?from=2026-11-01T00:00:00Z&to=2026-12-30T00:00:00Z",
+            &t,
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;

@@ -118,10 +118,18 @@ async fn the_session_cookie_needs_the_csrf_header_for_changes() {
 async fn unknown_users_and_wrong_passwords_get_the_same_answer() {
     let app = TestApp::spawn().await;
     let (s1, b1) = app
-        .post("/auth/token", "x", json!({"username": "nobody", "password": "whatever1"}))
+        .post(
+            "/auth/token",
+            "x",
+            json!({"username": "nobody", "password": "whatever1"}),
+        )
         .await;
     let (s2, b2) = app
-        .post("/auth/token", "x", json!({"username": "op_lq", "password": "whatever1"}))
+        .post(
+            "/auth/token",
+            "x",
+            json!({"username": "op_lq", "password": "whatever1"}),
+        )
         .await;
     assert_eq!(s1, StatusCode::UNAUTHORIZED);
     assert_eq!(b1, b2);

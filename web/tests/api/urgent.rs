@@ -38,7 +38,12 @@ async fn an_urgent_notice_is_pushed_at_once_and_tracked_station_by_station() {
     assert_eq!(doc["urgent"][0]["id"], id.as_str());
 
     let (_, u) = app.get(&format!("/urgent/{id}"), &t).await;
-    let states: Vec<_> = u["stations"].as_array().unwrap().iter().map(|s| s["state"].clone()).collect();
+    let states: Vec<_> = u["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].clone())
+        .collect();
     assert_eq!(states, vec![json!("pending"), json!("pending")]);
 
     for state in ["received", "playing"] {
@@ -59,7 +64,12 @@ async fn an_urgent_notice_is_pushed_at_once_and_tracked_station_by_station() {
     )
     .await;
     let (_, u) = app.get(&format!("/urgent/{id}"), &t).await;
-    let lq_state = u["stations"].as_array().unwrap().iter().find(|s| s["code"] == "LQ").unwrap();
+    let lq_state = u["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "LQ")
+        .unwrap();
     assert_eq!(lq_state["state"], "playing");
 
     // The LQ operator sees only LQ's delivery.
@@ -69,7 +79,9 @@ async fn an_urgent_notice_is_pushed_at_once_and_tracked_station_by_station() {
     assert_eq!(u["stations"].as_array().unwrap().len(), 1);
 
     // Cancel: both stations are told to stop; the notice leaves their documents.
-    let (s, u) = app.post(&format!("/urgent/{id}/cancel"), &t, json!({})).await;
+    let (s, u) = app
+        .post(&format!("/urgent/{id}/cancel"), &t, json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{u}");
     assert!(u["cancelled_at"].is_string());
     for sse in [&mut lq, &mut bp] {
@@ -80,7 +92,11 @@ async fn an_urgent_notice_is_pushed_at_once_and_tracked_station_by_station() {
     let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
     assert!(doc["urgent"].as_array().unwrap().is_empty());
     let (_, u) = app.get(&format!("/urgent/{id}"), &t).await;
-    assert!(u["stations"].as_array().unwrap().iter().all(|s| s["state"] == "cancelled"));
+    assert!(u["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["state"] == "cancelled"));
     let (_, list) = app.get("/urgent", &t).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     drop((lq, bp));
@@ -110,16 +126,37 @@ async fn urgent_validation_names_the_field() {
     let t = app.token("admin_tt").await;
     let m = app.upload_tone(&t, 880.0, 500).await;
     for (body, prefix) in [
-        (json!({"title": "", "media_id": m, "stations": ["LQ"]}), "title: "),
-        (json!({"title": "x", "media_id": m, "stations": ["LQ"], "repeat": 0}), "repeat: "),
-        (json!({"title": "x", "media_id": m, "stations": ["LQ"], "repeat": 2}), "interval_minutes: "),
-        (json!({"title": "x", "media_id": m, "stations": ["LQ"], "expires_at": "2020-01-01T00:00:00Z"}), "expires_at: "),
-        (json!({"title": "x", "media_id": "zz", "stations": ["LQ"]}), "media_id: "),
-        (json!({"title": "x", "media_id": m, "stations": ["NOPE"]}), "stations: "),
+        (
+            json!({"title": "", "media_id": m, "stations": ["LQ"]}),
+            "title: ",
+        ),
+        (
+            json!({"title": "x", "media_id": m, "stations": ["LQ"], "repeat": 0}),
+            "repeat: ",
+        ),
+        (
+            json!({"title": "x", "media_id": m, "stations": ["LQ"], "repeat": 2}),
+            "interval_minutes: ",
+        ),
+        (
+            json!({"title": "x", "media_id": m, "stations": ["LQ"], "expires_at": "2020-01-01T00:00:00Z"}),
+            "expires_at: ",
+        ),
+        (
+            json!({"title": "x", "media_id": "zz", "stations": ["LQ"]}),
+            "media_id: ",
+        ),
+        (
+            json!({"title": "x", "media_id": m, "stations": ["NOPE"]}),
+            "stations: ",
+        ),
     ] {
         let (s, v) = app.post("/urgent", &t, body.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().starts_with(prefix), "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().starts_with(prefix),
+            "{v}"
+        );
     }
     app.stop().await;
 }

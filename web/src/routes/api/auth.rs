@@ -53,9 +53,10 @@ async fn sign_in(
         .await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let password = creds.password;
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()))
-        .await
-        .map_err(AppError::internal)?;
+    let ok =
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()))
+            .await
+            .map_err(AppError::internal)?;
     let user = match (ok, user) {
         (true, Some(u)) => u,
         _ => {

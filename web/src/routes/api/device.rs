@@ -46,7 +46,10 @@ pub async fn schedule(
 }
 
 fn event(p: Push) -> Event {
-    Event::default().id(p.id.to_string()).event(p.event).data(p.data)
+    Event::default()
+        .id(p.id.to_string())
+        .event(p.event)
+        .data(p.data)
 }
 
 async fn current_schedule_event(state: &AppState, code: &str) -> Option<Event> {
@@ -174,7 +177,8 @@ pub async fn urgent_state(
                 let r: String = r.chars().take(500).collect();
                 r
             });
-            let found = db::urgent::acknowledge(conn, &id, &code, ack.state, ack.at, reason.as_deref())?;
+            let found =
+                db::urgent::acknowledge(conn, &id, &code, ack.state, ack.at, reason.as_deref())?;
             db::stations::touch(conn, &code, now)?;
             Ok(found.then_some(()).ok_or_else(|| {
                 AppError::not_found(format!("no urgent notice {id:?} for station {code}"))

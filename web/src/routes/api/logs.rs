@@ -37,10 +37,11 @@ pub async fn list(
     QueryArgs(q): QueryArgs<LogQuery>,
 ) -> AppResult<Json<Vec<LogRow>>> {
     if let Some(s) = &q.status {
-        s.parse::<PlayStatus>()
-            .map_err(|_| AppError::invalid(format!(
+        s.parse::<PlayStatus>().map_err(|_| {
+            AppError::invalid(format!(
                 "status: {s:?} must be played, interrupted, skipped, failed or missed"
-            )))?;
+            ))
+        })?;
     }
     let limit = q.limit.unwrap_or(1000);
     if limit == 0 || limit > MAX_LIMIT {

@@ -44,7 +44,9 @@ pub async fn upload(
         match field.name() {
             Some("file") => {
                 if file.is_some() {
-                    return Err(AppError::bad_request("multipart: more than one \"file\" field"));
+                    return Err(AppError::bad_request(
+                        "multipart: more than one \"file\" field",
+                    ));
                 }
                 let filename = field.file_name().map(str::to_string);
                 let tmp = state.media.temp_file()?;
@@ -229,32 +231,42 @@ async fn serve_file(
 ) -> AppResult<Response> {
     let etag = format!("\"{sha}\"");
     let mut h = HeaderMap::new();
-    h.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(AppError::internal)?);
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).map_err(AppError::internal)?,
+    );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=31536000, immutable"),
     );
-    let inm = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    let inm = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
     if etag_matches(inm, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
     let path = state.media.path_of(sha);
     let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
-        AppError::internal(format!("media {sha} indexed but unreadable at {}: {e}", path.display()))
+        AppError::internal(format!(
+            "media {sha} indexed but unreadable at {}: {e}",
+            path.display()
+        ))
     })?;
     let len = file.metadata().await?.len();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type(&row.codec)),
     );
-    let range = parse_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), len);
+    let range = parse_range(
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        len,
+    );
     match range {
         Range::Unsatisfiable => {
-            let mut e = AppError::range_not_satisfiable(format!(
-                "range outside the file's {len} bytes"
-            ))
-            .into_response();
+            let mut e =
+                AppError::range_not_satisfiable(format!("range outside the file's {len} bytes"))
+                    .into_response();
             e.headers_mut().insert(
                 header::CONTENT_RANGE,
                 HeaderValue::from_str(&format!("bytes */{len}")).map_err(AppError::internal)?,
@@ -263,7 +275,12 @@ async fn serve_file(
         }
         Range::Full => {
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            Ok((StatusCode::OK, h, Body::from_stream(ReaderStream::new(file))).into_response())
+            Ok((
+                StatusCode::OK,
+                h,
+                Body::from_stream(ReaderStream::new(file)),
+            )
+                .into_response())
         }
         Range::Part(start, end) => {
             file.seek(SeekFrom::Start(start)).await?;

@@ -30,7 +30,10 @@ pub fn router() -> Router<AppState> {
                 .post(media::upload)
                 .layer(DefaultBodyLimit::disable()),
         )
-        .route("/media/{sha256}", get(media::download).delete(media::remove))
+        .route(
+            "/media/{sha256}",
+            get(media::download).delete(media::remove),
+        )
         .route("/schedules", get(schedules::list).post(schedules::create))
         .route("/schedules/preview", get(schedules::preview))
         .route(

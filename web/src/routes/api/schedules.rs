@@ -10,10 +10,11 @@ use crate::targets;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rusqlite::Connection;
-use schedules::{describe_cron, occurrences, CronExpr, Lang, Priority, Rule, Sha256, When};
+use schedules::rule::next_occurrences;
+use schedules::{describe_cron, CronExpr, Lang, Priority, Rule, Sha256, When};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -105,7 +106,8 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
     if title.chars().count() > 200 {
         return Err(AppError::invalid("title: at most 200 characters"));
     }
-    let sha = Sha256::parse(&b.media_id).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
+    let sha =
+        Sha256::parse(&b.media_id).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
     if db::media::get(conn, sha.as_str())?.is_none()
         || !db::media::visible_to(conn, sha.as_str(), &user.area)?
     {
@@ -292,10 +294,7 @@ pub async fn show(
     user: User,
     PathArg(id): PathArg<String>,
 ) -> AppResult<Json<ScheduleView>> {
-    let row = state
-        .db
-        .call(move |conn| visible(conn, &user, &id))
-        .await?;
+    let row = state.db.call(move |conn| visible(conn, &user, &id)).await?;
     Ok(Json(view(row)))
 }
 
@@ -342,7 +341,11 @@ async fn set_paused(
         .call(move |conn| {
             manageable(conn, &user, &id)?;
             db::schedules::set_paused(conn, &id, paused, now)?;
-            let action = if paused { "schedule.pause" } else { "schedule.resume" };
+            let action = if paused {
+                "schedule.pause"
+            } else {
+                "schedule.resume"
+            };
             audit(conn, now, &user, action, &id, json!({}))?;
             let row = db::schedules::get(conn, &id)?
                 .ok_or_else(|| AppError::not_found(format!("no schedule {id:?}")))?;
@@ -440,8 +443,8 @@ pub async fn preview(
     })))
 }
 
-/// The first `count` firings strictly after `after`, looking at most about 8 years ahead
-/// (far enough for a 29 February rule).
+/// The first `count` firings strictly after `after` (the `schedules` crate looks about
+/// eight years ahead, far enough for a 29 February rule).
 fn next_times(expr: &CronExpr, tz: Tz, after: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
     let rule = Rule {
         id: "preview".into(),
@@ -454,16 +457,5 @@ fn next_times(expr: &CronExpr, tz: Tz, after: DateTime<Utc>, count: usize) -> Ve
         duration_ms: 0,
         max_wait_ms: 0,
     };
-    let mut out = Vec::new();
-    let mut from = after + Duration::milliseconds(1);
-    let mut span = Duration::days(2);
-    let limit = after + Duration::days(366 * 8 + 2);
-    while out.len() < count && from < limit {
-        let to = (from + span).min(limit);
-        out.extend(occurrences(&rule, from, to).into_iter().filter(|t| *t > after));
-        from = to;
-        span = (span * 2).min(Duration::days(366));
-    }
-    out.truncate(count);
-    out
+    next_occurrences(&rule, after, count)
 }

@@ -74,7 +74,8 @@ pub async fn create(
         return Err(AppError::invalid("expires_at: is already past"));
     }
     let category = b.category.unwrap_or_default().trim().to_string();
-    let sha = Sha256::parse(&b.media_id).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
+    let sha =
+        Sha256::parse(&b.media_id).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
     let row = UrgentRow {
         id: uuid::Uuid::new_v4().to_string(),
         title,
@@ -93,9 +94,9 @@ pub async fn create(
     let (notice, stations) = state
         .db
         .call(move |conn| {
-            let Some(m) = db::media::get(conn, &r.media_sha256)?
-                .filter(|_| db::media::visible_to(conn, &r.media_sha256, &user.area).unwrap_or(false))
-            else {
+            let Some(m) = db::media::get(conn, &r.media_sha256)?.filter(|_| {
+                db::media::visible_to(conn, &r.media_sha256, &user.area).unwrap_or(false)
+            }) else {
                 return Err(AppError::invalid(format!(
                     "media_id: no media {} in your library",
                     r.media_sha256
@@ -104,7 +105,9 @@ pub async fn create(
             let t = targets::check(conn, &user, &b.stations, &b.areas)?;
             let stations = targets::expand(conn, &t)?;
             if stations.is_empty() {
-                return Err(AppError::invalid("stations: the targets contain no station"));
+                return Err(AppError::invalid(
+                    "stations: the targets contain no station",
+                ));
             }
             let tx = conn.transaction()?;
             db::urgent::insert(&tx, &r, &stations)?;
@@ -226,7 +229,14 @@ pub async fn cancel(
             }
             let tx = conn.transaction()?;
             let stations = db::urgent::cancel(&tx, &id, now)?;
-            audit(&tx, now, &user, "urgent.cancel", &id, json!({"stations": stations}))?;
+            audit(
+                &tx,
+                now,
+                &user,
+                "urgent.cancel",
+                &id,
+                json!({"stations": stations}),
+            )?;
             tx.commit()?;
             let u = visible(conn, &user, &id)?;
             Ok((view(conn, &user, u)?, stations))
