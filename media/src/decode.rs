@@ -10,10 +10,10 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
 use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
-use symphonia::core::formats::Packet;
 use symphonia::core::codecs;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatReader;
+use symphonia::core::formats::Packet;
 
 use crate::error::MediaError;
 use crate::loudness::db_to_linear;

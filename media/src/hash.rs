@@ -144,7 +144,8 @@ mod tests {
         let bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
         File::create(&path).unwrap().write_all(&bytes).unwrap();
 
-        let (mut src, handle) = HashingSource::new(File::open(&path).unwrap(), bytes.len() as u64, true);
+        let (mut src, handle) =
+            HashingSource::new(File::open(&path).unwrap(), bytes.len() as u64, true);
         let mut buf = vec![0u8; 1000];
         src.read_exact(&mut buf).unwrap();
         // Skip ahead (like an MP4 reader looking for `moov`), read, come back.

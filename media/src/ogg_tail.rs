@@ -26,8 +26,8 @@ pub(crate) fn ends_early(path: &Path) -> io::Result<bool> {
 
 fn tail_ends_early(tail: &[u8]) -> bool {
     // The first page boundary in the window: capture pattern, version 0.
-    let Some(mut pos) = (0..tail.len().saturating_sub(5))
-        .find(|&i| &tail[i..i + 4] == b"OggS" && tail[i + 4] == 0)
+    let Some(mut pos) =
+        (0..tail.len().saturating_sub(5)).find(|&i| &tail[i..i + 4] == b"OggS" && tail[i + 4] == 0)
     else {
         return false;
     };

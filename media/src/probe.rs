@@ -12,7 +12,7 @@ use symphonia::core::errors::Error as SymError;
 
 use crate::error::MediaError;
 use crate::hash::HashingSource;
-use crate::loudness::{gain_db, Meter};
+use crate::loudness::{gain_db, ThreadedMeter};
 use crate::{mp3_tail, ogg_tail, stream};
 
 /// Decode errors tolerated in a whole file, as players do for a damaged
@@ -125,7 +125,7 @@ fn probe_inner(
 
     let mut frames: u64 = 0;
     let mut spec: Option<(u32, u16)> = None;
-    let mut meter: Option<Meter> = None;
+    let mut meter: Option<ThreadedMeter> = None;
     let mut bad: u32 = 0;
     let mut first_bad_ms: Option<u64> = None;
     let ms = |frames: u64, spec: Option<(u32, u16)>| -> u64 {
@@ -160,7 +160,7 @@ fn probe_inner(
                 match spec {
                     None => {
                         spec = Some(this);
-                        meter = Some(Meter::new(this.1, this.0)?);
+                        meter = Some(ThreadedMeter::new(this.1, this.0)?);
                     }
                     Some(s) if s != this => {
                         // A frame whose format differs from the stream's is
@@ -255,7 +255,7 @@ fn probe_inner(
     }
 
     let sha256 = hash.finish(path)?;
-    let loudness = meter.finish();
+    let loudness = meter.finish()?;
     if !loudness.integrated_lufs.is_finite() {
         return Err(MediaError::Silent);
     }

@@ -27,7 +27,8 @@ pub(crate) struct Opened {
 
 /// Makes a fresh source for the file; `seekable` says whether the format
 /// reader may seek in it.
-pub(crate) type SourceFactory<'a> = dyn FnMut(bool) -> Result<Box<dyn MediaSource>, MediaError> + 'a;
+pub(crate) type SourceFactory<'a> =
+    dyn FnMut(bool) -> Result<Box<dyn MediaSource>, MediaError> + 'a;
 
 /// Keeps frames `skip .. skip + keep` of the decoded stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,6 +72,9 @@ pub(crate) fn open(path: &Path, make_source: &mut SourceFactory<'_>) -> Result<O
 }
 
 fn open_source(path: &Path, source: Box<dyn MediaSource>) -> Result<Opened, MediaError> {
+    if !crate::mp4_edit::tables_are_sane(path) {
+        return Err(MediaError::NotAudio);
+    }
     let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -175,7 +179,11 @@ mod tests {
 
     #[test]
     fn trim_keeps_only_the_edited_frames_across_buffers() {
-        let mut t = Trim { skip: 1500, keep: Some(1000), seen: 0 };
+        let mut t = Trim {
+            skip: 1500,
+            keep: Some(1000),
+            seen: 0,
+        };
         assert_eq!(t.window(1024), (1024, 1024));
         assert_eq!(t.window(1024), (476, 1024));
         assert_eq!(t.window(1024), (0, 452));

@@ -7,11 +7,24 @@ use media::{db_to_linear, decode_all, measure, probe_file, signal, Decoder, Prob
 
 #[test]
 fn decoder_output_length_matches_the_probed_duration_for_every_format() {
-    for name in ["cbr.mp3", "vbr_noxing.mp3", "a.flac", "a.ogg", "a.m4a", "s8.wav", "s24.wav", "f32.wav"] {
+    for name in [
+        "cbr.mp3",
+        "vbr_noxing.mp3",
+        "a.flac",
+        "a.ogg",
+        "a.m4a",
+        "s8.wav",
+        "s24.wav",
+        "f32.wav",
+    ] {
         let path = fixture(name);
         let info = probe_file(&path, &ProbeOptions::default()).unwrap();
         let d = Decoder::open(&path, 0.0).unwrap();
-        assert_eq!((d.sample_rate(), d.channels()), (info.sample_rate, info.channels), "{name}");
+        assert_eq!(
+            (d.sample_rate(), d.channels()),
+            (info.sample_rate, info.channels),
+            "{name}"
+        );
         let (rate, ch) = (u64::from(d.sample_rate()), u64::from(d.channels()));
         let n = d.count() as u64;
         assert_eq!(n % ch, 0, "{name}");
@@ -41,18 +54,30 @@ fn gain_never_lets_true_peak_exceed_the_ceiling() {
     for name in ["loud.wav", "tone.wav", "cbr.mp3", "a.flac", "a.m4a"] {
         let path = fixture(name);
         let info = probe_file(&path, &opts).unwrap();
-        assert!(info.true_peak_dbtp + info.gain_db <= opts.max_true_peak_dbtp + 1e-9, "{name}: {info:?}");
+        assert!(
+            info.true_peak_dbtp + info.gain_db <= opts.max_true_peak_dbtp + 1e-9,
+            "{name}: {info:?}"
+        );
         // And measured on what the decoder actually plays:
         let d = Decoder::open(&path, info.gain_db).unwrap();
         let (rate, ch) = (d.sample_rate(), d.channels());
         let played: Vec<f32> = d.collect();
         let l = measure(&played, ch, rate).unwrap();
-        assert!(l.true_peak_dbtp <= opts.max_true_peak_dbtp + 0.05, "{name}: played at {l:?}");
+        assert!(
+            l.true_peak_dbtp <= opts.max_true_peak_dbtp + 0.05,
+            "{name}: played at {l:?}"
+        );
         // Quiet files reach the target; loud ones are held by the ceiling.
         if info.gain_db < opts.target_lufs - info.loudness_lufs - 1e-9 {
-            assert!((l.true_peak_dbtp - opts.max_true_peak_dbtp).abs() < 0.1, "{name}: {l:?}");
+            assert!(
+                (l.true_peak_dbtp - opts.max_true_peak_dbtp).abs() < 0.1,
+                "{name}: {l:?}"
+            );
         } else {
-            assert!((l.integrated_lufs - opts.target_lufs).abs() < 0.1, "{name}: {l:?}");
+            assert!(
+                (l.integrated_lufs - opts.target_lufs).abs() < 0.1,
+                "{name}: {l:?}"
+            );
         }
     }
 }

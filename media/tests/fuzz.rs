@@ -15,14 +15,27 @@ use media::{decode_all, probe_file, Decoder, ProbeOptions};
 use proptest::prelude::*;
 
 const EXTENSIONS: [&str; 6] = ["mp3", "wav", "flac", "ogg", "m4a", "bin"];
-const SMALL: [&str; 5] = ["small.mp3", "small.wav", "small.flac", "small.ogg", "small.m4a"];
+const SMALL: [&str; 5] = [
+    "small.mp3",
+    "small.wav",
+    "small.flac",
+    "small.ogg",
+    "small.m4a",
+];
 
 fn cases(default: u32) -> u32 {
-    std::env::var("LOAXA_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var("LOAXA_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn config(default: u32) -> ProptestConfig {
-    ProptestConfig { cases: cases(default), failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: cases(default),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 /// Write `bytes` to a fresh file with extension `ext`.
@@ -37,12 +50,18 @@ fn write_case(bytes: &[u8], ext: &str) -> PathBuf {
 }
 
 /// Everything a caller can do with a file must return, not panic.
-fn exercise(path: &PathBuf) {
-    let opts = ProbeOptions { max_duration_ms: 60_000, ..ProbeOptions::default() };
+fn exercise(path: &std::path::Path) {
+    let opts = ProbeOptions {
+        max_duration_ms: 60_000,
+        ..ProbeOptions::default()
+    };
     let probed = probe_file(path, &opts);
     if let Ok(d) = Decoder::open(path, 3.0) {
         // Bounded: a minute of 8-channel 192 kHz audio at most.
-        let n = d.take(192_000 * 8 * 60).filter(|s| !(-1.0..=1.0).contains(s)).count();
+        let n = d
+            .take(192_000 * 8 * 60)
+            .filter(|s| !(-1.0..=1.0).contains(s))
+            .count();
         assert_eq!(n, 0, "decoder output out of range");
     }
     let _ = decode_all(path);

@@ -17,7 +17,11 @@ fn check_format_against(name: &str, codec: &str, truth_ms: u64) {
     assert_eq!(info.codec, codec, "{name}");
     assert_eq!((info.sample_rate, info.channels), (44_100, 2), "{name}");
     let off = info.duration_ms.abs_diff(truth_ms);
-    assert!(off <= 20, "{name}: duration {} ms, truth {truth_ms} ms", info.duration_ms);
+    assert!(
+        off <= 20,
+        "{name}: duration {} ms, truth {truth_ms} ms",
+        info.duration_ms
+    );
     assert_eq!(info.size_bytes, std::fs::metadata(&path).unwrap().len());
     assert_eq!(info.sha256, sha256_file(&path).unwrap(), "{name}");
     let theirs = ffmpeg_lufs(&path);

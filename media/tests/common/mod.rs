@@ -47,37 +47,180 @@ fn make_fixtures(d: &Path) {
     // Pink noise with a 4 Hz tremolo: loudness that moves like speech.
     run(
         "sox",
-        &["-R", "-n", "-r", "44100", "-c", "2", "-b", "16", s(&src), "synth", "10", "pinknoise",
-          "tremolo", "4", "70", "gain", "-n", "-12"],
+        &[
+            "-R",
+            "-n",
+            "-r",
+            "44100",
+            "-c",
+            "2",
+            "-b",
+            "16",
+            s(&src),
+            "synth",
+            "10",
+            "pinknoise",
+            "tremolo",
+            "4",
+            "70",
+            "gain",
+            "-n",
+            "-12",
+        ],
     );
-    run("lame", &["--quiet", "-b", "128", s(&src), s(&d.join("cbr.mp3"))]);
+    run(
+        "lame",
+        &["--quiet", "-b", "128", s(&src), s(&d.join("cbr.mp3"))],
+    );
     // VBR without a Xing header: no frame count for a reader to trust.
-    run("lame", &["--quiet", "-V", "2", "-t", s(&src), s(&d.join("vbr_noxing.mp3"))]);
+    run(
+        "lame",
+        &[
+            "--quiet",
+            "-V",
+            "2",
+            "-t",
+            s(&src),
+            s(&d.join("vbr_noxing.mp3")),
+        ],
+    );
     run("flac", &["-s", "-f", "-o", s(&d.join("a.flac")), s(&src)]);
     run("oggenc", &["-Q", "-o", s(&d.join("a.ogg")), s(&src)]);
-    run("ffmpeg", &["-v", "error", "-y", "-i", s(&src), "-c:a", "aac", "-b:a", "128k", s(&d.join("a.m4a"))]);
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            s(&src),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            s(&d.join("a.m4a")),
+        ],
+    );
     for bits in ["8", "16", "24", "32"] {
-        run("sox", &[s(&src), "-b", bits, s(&d.join(format!("s{bits}.wav")))]);
+        run(
+            "sox",
+            &[s(&src), "-b", bits, s(&d.join(format!("s{bits}.wav")))],
+        );
     }
-    run("sox", &[s(&src), "-e", "floating-point", "-b", "32", s(&d.join("f32.wav"))]);
+    run(
+        "sox",
+        &[
+            s(&src),
+            "-e",
+            "floating-point",
+            "-b",
+            "32",
+            s(&d.join("f32.wav")),
+        ],
+    );
     // Small (1 s) files of every format for the fuzz tests.
     let small = d.join("small_src.wav");
-    run("sox", &["-R", "-n", "-r", "22050", "-c", "1", "-b", "16", s(&small), "synth", "1", "pinknoise", "gain", "-n", "-12"]);
-    run("lame", &["--quiet", "-b", "64", s(&small), s(&d.join("small.mp3"))]);
-    run("flac", &["-s", "-f", "-o", s(&d.join("small.flac")), s(&small)]);
+    run(
+        "sox",
+        &[
+            "-R",
+            "-n",
+            "-r",
+            "22050",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            s(&small),
+            "synth",
+            "1",
+            "pinknoise",
+            "gain",
+            "-n",
+            "-12",
+        ],
+    );
+    run(
+        "lame",
+        &["--quiet", "-b", "64", s(&small), s(&d.join("small.mp3"))],
+    );
+    run(
+        "flac",
+        &["-s", "-f", "-o", s(&d.join("small.flac")), s(&small)],
+    );
     run("oggenc", &["-Q", "-o", s(&d.join("small.ogg")), s(&small)]);
-    run("ffmpeg", &["-v", "error", "-y", "-i", s(&small), "-c:a", "aac", "-b:a", "64k", s(&d.join("small.m4a"))]);
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            s(&small),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            s(&d.join("small.m4a")),
+        ],
+    );
     run("sox", &[s(&small), "-b", "24", s(&d.join("small.wav"))]);
     // A 5 s mono 1 kHz tone at -20 dBFS, 48 kHz.
-    run("sox", &["-n", "-r", "48000", "-c", "1", "-b", "16", s(&d.join("tone.wav")), "synth", "5", "sine", "1000", "vol", "0.1"]);
+    run(
+        "sox",
+        &[
+            "-n",
+            "-r",
+            "48000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            s(&d.join("tone.wav")),
+            "synth",
+            "5",
+            "sine",
+            "1000",
+            "vol",
+            "0.1",
+        ],
+    );
     // A loud tone with peaks near full scale.
-    run("sox", &["-n", "-r", "48000", "-c", "1", "-b", "16", s(&d.join("loud.wav")), "synth", "5", "square", "200", "vol", "0.95"]);
+    run(
+        "sox",
+        &[
+            "-n",
+            "-r",
+            "48000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            s(&d.join("loud.wav")),
+            "synth",
+            "5",
+            "square",
+            "200",
+            "vol",
+            "0.95",
+        ],
+    );
 }
 
 /// Integrated loudness `ffmpeg -af ebur128` reports for `path`.
 pub fn ffmpeg_lufs(path: &Path) -> f64 {
     let out = Command::new("ffmpeg")
-        .args(["-nostats", "-hide_banner", "-i", s(path), "-af", "ebur128", "-f", "null", "-"])
+        .args([
+            "-nostats",
+            "-hide_banner",
+            "-i",
+            s(path),
+            "-af",
+            "ebur128",
+            "-f",
+            "null",
+            "-",
+        ])
         .output()
         .expect("ffmpeg runs");
     let text = String::from_utf8_lossy(&out.stderr);
@@ -105,8 +248,21 @@ pub fn ffmpeg_decoded_ms(path: &Path) -> u64 {
 
 fn probe_rate(path: &Path) -> u64 {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate", "-of", "csv=p=0", s(path)])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=sample_rate",
+            "-of",
+            "csv=p=0",
+            s(path),
+        ])
         .output()
         .expect("ffprobe runs");
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("sample rate")
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("sample rate")
 }
