@@ -270,7 +270,7 @@ pub enum Caller {
     /// A signed-in person.
     User(User),
     /// A station's controller.
-    Device(Device),
+    Device(Box<Device>),
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -281,7 +281,7 @@ impl FromRequestParts<AppState> for Caller {
             Ok(u) => Ok(Caller::User(u)),
             Err(e) if e.status == axum::http::StatusCode::FORBIDDEN => {
                 match Device::from_request_parts(parts, state).await {
-                    Ok(d) => Ok(Caller::Device(d)),
+                    Ok(d) => Ok(Caller::Device(Box::new(d))),
                     Err(_) => Err(e),
                 }
             }

@@ -5,6 +5,9 @@ use crate::helpers::{tone_wav, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+/// (what, method, path, body, expected status for [admin, operator, viewer]).
+type Case = (&'static str, Method, String, Option<Value>, [u16; 3]);
+
 const S: fn(u16) -> StatusCode = |c| StatusCode::from_u16(c).unwrap();
 
 #[tokio::test]
@@ -84,7 +87,7 @@ async fn every_endpoint_checks_role_and_area() {
         let urgent_body =
             |stations: &[&str]| json!({"title": "u", "media_id": m_lq, "stations": stations});
         // (what, method, path, body, [admin, operator, viewer])
-        let cases: Vec<(&str, Method, String, Option<Value>, [u16; 3])> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "list stations",
                 Method::GET,
