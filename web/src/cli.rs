@@ -246,7 +246,7 @@ fn serve_blocking(state: AppState, listen: SocketAddr, demo: bool) -> ExitCode {
         tracing::info!(%addr, data = %state.data_dir.display(), "loaxa-web listening");
         println!("loaxa-web listening on http://{addr}");
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            stop_signal().await;
             tracing::info!("shutting down");
         };
         match crate::startup::serve(listener, state, shutdown).await {
@@ -254,4 +254,27 @@ fn serve_blocking(state: AppState, listen: SocketAddr, demo: bool) -> ExitCode {
             Err(e) => fail(format!("server failed: {e}"), 1),
         }
     })
+}
+
+/// Ctrl-C, or SIGTERM (what service managers send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

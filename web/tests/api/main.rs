@@ -5,6 +5,7 @@ mod helpers;
 
 mod authz;
 mod cli;
+mod demo;
 mod device;
 mod errors;
 mod media;

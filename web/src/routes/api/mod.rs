@@ -1,5 +1,6 @@
 //! The JSON API, `/api/v1`: one file per resource.
 
+pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod device;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/token", post(auth::token).delete(auth::revoke))
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
+        .route("/areas", get(areas::list))
         .route(
             "/media",
             get(media::list)
