@@ -124,6 +124,9 @@ impl From<serde_json::Error> for AppError {
 
 impl From<JsonRejection> for AppError {
     fn from(r: JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return AppError::too_large(r.body_text());
+        }
         match r {
             JsonRejection::JsonDataError(e) => AppError::invalid(e.body_text()),
             JsonRejection::MissingJsonContentType(_) => {

@@ -10,6 +10,7 @@ mod device;
 mod errors;
 mod media;
 mod reports;
+mod router;
 mod schedules;
 mod sign_in;
 mod urgent;

@@ -57,13 +57,13 @@ pub async fn create(
         )));
     }
     let interval_s = match (repeat, b.interval_minutes) {
-        (1, m) => u64::from(m.unwrap_or(0)) * 60,
-        (_, Some(m)) if (1..=24 * 60).contains(&m) => u64::from(m) * 60,
-        (_, Some(m)) => {
+        (_, Some(m)) if !(1..=24 * 60).contains(&m) => {
             return Err(AppError::invalid(format!(
                 "interval_minutes: {m} must be between 1 and 1440"
             )))
         }
+        (_, Some(m)) => u64::from(m) * 60,
+        (1, None) => 0,
         (_, None) => {
             return Err(AppError::invalid(
                 "interval_minutes: required when repeat is more than 1",
