@@ -125,3 +125,14 @@ pub fn by_username(conn: &Connection, username: &str) -> rusqlite::Result<Option
     )
     .optional()
 }
+
+/// Users whose area is in `root`'s subtree, by name.
+pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<UserRow>> {
+    let mut st = conn.prepare(&format!(
+        "{} SELECT {COLS} FROM users WHERE users.area IN (SELECT code FROM sub)
+         ORDER BY users.username",
+        crate::db::SUBTREE
+    ))?;
+    let rows = st.query_map([root], row)?;
+    rows.collect()
+}

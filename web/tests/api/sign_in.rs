@@ -136,3 +136,49 @@ async fn unknown_users_and_wrong_passwords_get_the_same_answer() {
     assert_eq!(s2, StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_adds_a_user_who_can_then_sign_in_within_their_area() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("admin_tt").await;
+    let (s, v) = app
+        .post(
+            "/users",
+            &admin,
+            json!({"username": "thuha", "password": "mật khẩu mới", "role": "operator", "area": "BP"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = app
+        .post(
+            "/users",
+            &admin,
+            json!({"username": "thuha", "password": "mật khẩu mới", "role": "operator", "area": "BP"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, v) = app
+        .post(
+            "/users",
+            &admin,
+            json!({"username": "x", "password": "short", "role": "operator", "area": "BP"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let res = app
+        .client
+        .post(app.url("/auth/token"))
+        .json(&json!({"username": "thuha", "password": "mật khẩu mới"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let t = res.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, stations) = app.get("/stations", &t).await;
+    assert_eq!(stations.as_array().unwrap().len(), 1);
+    assert_eq!(stations[0]["code"], "BP");
+    app.stop().await;
+}

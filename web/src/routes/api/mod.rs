@@ -9,6 +9,7 @@ pub mod media;
 pub mod schedules;
 pub mod stations;
 pub mod urgent;
+pub mod users;
 
 use crate::auth::User;
 use crate::db;
@@ -25,7 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/auth/token", post(auth::token).delete(auth::revoke))
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
-        .route("/areas", get(areas::list))
+        .route("/areas", get(areas::list).post(areas::create))
+        .route("/users", get(users::list).post(users::create))
         .route(
             "/media",
             get(media::list)
@@ -46,7 +48,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/schedules/{id}/pause", post(schedules::pause))
         .route("/schedules/{id}/resume", post(schedules::resume))
-        .route("/stations", get(stations::list))
+        .route("/stations", get(stations::list).post(stations::create))
         .route("/stations/{code}", get(stations::show))
         .route("/stations/{code}/plan", get(stations::plan))
         .route("/stations/{code}/token", post(stations::rotate_token))

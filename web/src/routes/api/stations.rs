@@ -1,14 +1,18 @@
 //! Stations: the list with online state and what is next, one station, its plan, and
 //! rotating its device token.
 
+use crate::admin::{self, Actor};
 use crate::auth::{self, User};
 use crate::db::{self, stations::Station, users::Role};
+use crate::error::JsonBody;
 use crate::error::{AppError, AppResult, PathArg, QueryArgs};
 use crate::planning::{plan::plan as plan_of, plan::PlanEntry, publish_schedules};
 use crate::routes::api::audit;
+use crate::routes::api::users::area_in_reach;
 use crate::state::{AppState, Now};
 use crate::targets;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
@@ -193,4 +197,50 @@ pub async fn rotate_token(
         .await?;
     publish_schedules(&state, vec![code.clone()], now).await?;
     Ok(Json(json!({"station": code, "token": token})))
+}
+
+/// `POST /stations` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewStation {
+    code: String,
+    name: String,
+    area: String,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+/// `POST /stations` (admin): a station in an area of the admin's subtree → 201 with its
+/// device token (shown once).
+pub async fn create(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    JsonBody(b): JsonBody<NewStation>,
+) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+    user.require(Role::Admin)?;
+    let code = b.code.clone();
+    let token = state
+        .db
+        .call(move |conn| {
+            area_in_reach(conn, &user, &b.area)?;
+            let actor = Actor {
+                name: &user.username,
+                remote: user.remote.as_deref(),
+            };
+            admin::insert_station(
+                conn,
+                actor,
+                &b.code,
+                &b.name,
+                &b.area,
+                b.timezone.as_deref(),
+                now,
+            )
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"code": code, "token": token})),
+    ))
 }
