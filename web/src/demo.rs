@@ -295,6 +295,7 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
                     &tx,
                     now,
                     "demo",
+                    area,
                     "schedule.create",
                     &id,
                     &serde_json::json!({"title": title, "cron": cron}),

@@ -1,6 +1,6 @@
 //! The audit log: who changed what, when, from where.
 
-use crate::db::{parse_ts, ts};
+use crate::db::{parse_ts, ts, SUBTREE};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use serde::Serialize;
@@ -12,8 +12,10 @@ pub struct AuditEntry {
     pub id: i64,
     /// When.
     pub at: DateTime<Utc>,
-    /// Who (a username, `station:CODE` or `cli`).
+    /// Who (a username, `cli` or `demo`).
     pub user: String,
+    /// The area the change belongs to.
+    pub area: String,
     /// What, e.g. `schedule.create`.
     pub action: String,
     /// On what, e.g. the schedule id.
@@ -29,35 +31,50 @@ pub fn record(
     conn: &Connection,
     at: DateTime<Utc>,
     user: &str,
+    area: &str,
     action: &str,
     target: &str,
     detail: &serde_json::Value,
     remote: Option<&str>,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO audit (at, username, action, target, detail, remote)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![ts(at), user, action, target, detail.to_string(), remote],
+        "INSERT INTO audit (at, username, area, action, target, detail, remote)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            ts(at),
+            user,
+            area,
+            action,
+            target,
+            detail.to_string(),
+            remote
+        ],
     )?;
     Ok(())
 }
 
-/// Newest entries first.
-pub fn list(conn: &Connection, limit: u32, offset: u32) -> rusqlite::Result<Vec<AuditEntry>> {
-    let mut st = conn.prepare(
-        "SELECT id, at, username, action, target, detail, remote FROM audit
-         ORDER BY id DESC LIMIT ?1 OFFSET ?2",
-    )?;
-    let rows = st.query_map(params![limit, offset], |r| {
-        let detail: String = r.get(5)?;
+/// Entries of `root`'s subtree, newest first.
+pub fn list(
+    conn: &Connection,
+    root: &str,
+    limit: u32,
+    offset: u32,
+) -> rusqlite::Result<Vec<AuditEntry>> {
+    let mut st = conn.prepare(&format!(
+        "{SUBTREE} SELECT id, at, username, area, action, target, detail, remote FROM audit
+         WHERE area IN (SELECT code FROM sub) ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = st.query_map(params![root, limit, offset], |r| {
+        let detail: String = r.get(6)?;
         Ok(AuditEntry {
             id: r.get(0)?,
             at: parse_ts(&r.get::<_, String>(1)?).unwrap_or_default(),
             user: r.get(2)?,
-            action: r.get(3)?,
-            target: r.get(4)?,
+            area: r.get(3)?,
+            action: r.get(4)?,
+            target: r.get(5)?,
             detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            remote: r.get(6)?,
+            remote: r.get(7)?,
         })
     })?;
     rows.collect()

@@ -147,12 +147,16 @@ CREATE TABLE audit (
     id       INTEGER PRIMARY KEY,
     at       TEXT NOT NULL,
     username TEXT NOT NULL,
+    -- The area the change belongs to: the actor's area, or for set-up commands the area
+    -- concerned. Administrators read the entries of their subtree.
+    area     TEXT NOT NULL,
     action   TEXT NOT NULL,
     target   TEXT NOT NULL,
     detail   TEXT NOT NULL DEFAULT '{}',
     remote   TEXT
 );
 CREATE INDEX audit_at ON audit(at);
+CREATE INDEX audit_area ON audit(area);
 "#,
 ];
 

@@ -127,5 +127,21 @@ async fn every_change_is_in_the_audit_log_which_only_admins_read() {
     assert_eq!(create["target"], id.as_str());
     assert_eq!(create["remote"], "127.0.0.1");
     assert_eq!(create["detail"]["cron"], "0 6 * * *");
+    assert_eq!(create["area"], "LQ");
+
+    // An administrator reads the changes of their own area and below only.
+    let bp = app.token("op_bp").await;
+    app.upload_tone(&bp, 550.0, 500).await;
+    let lq_admin = app.token("admin_lq").await;
+    let (_, rows) = app.get("/audit", &lq_admin).await;
+    let rows = rows.as_array().unwrap();
+    assert!(rows.iter().any(|r| r["user"] == "op_lq"));
+    assert!(rows.iter().all(|r| r["user"] != "op_bp"), "{rows:?}");
+    let (_, rows) = app.get("/audit", &admin).await;
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["user"] == "op_bp"));
     app.stop().await;
 }

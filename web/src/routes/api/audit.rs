@@ -16,7 +16,7 @@ pub struct AuditQuery {
     offset: Option<u32>,
 }
 
-/// `GET /audit` (admin): newest first.
+/// `GET /audit` (admin): changes in the admin's area and below, newest first.
 pub async fn list(
     State(state): State<AppState>,
     user: User,
@@ -32,7 +32,7 @@ pub async fn list(
     let offset = q.offset.unwrap_or(0);
     let rows = state
         .db
-        .call(move |conn| Ok(db::audit::list(conn, limit, offset)?))
+        .call(move |conn| Ok(db::audit::list(conn, &user.area, limit, offset)?))
         .await?;
     Ok(Json(rows))
 }

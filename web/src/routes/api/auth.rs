@@ -68,11 +68,12 @@ async fn sign_in(
     let token = auth::new_token();
     let csrf = (kind == Kind::Session).then(auth::new_token);
     let expires_at = now + state.config.token_ttl;
-    let (hash, c, uid, uname) = (
+    let (hash, c, uid, uname, uarea) = (
         auth::token_hash(&token),
         csrf.clone(),
         user.id,
         user.username.clone(),
+        user.area.clone(),
     );
     state
         .db
@@ -82,6 +83,7 @@ async fn sign_in(
                 conn,
                 now,
                 &uname,
+                &uarea,
                 "auth.sign_in",
                 &uname,
                 &json!({"kind": if kind == Kind::Session { "session" } else { "bearer" }}),

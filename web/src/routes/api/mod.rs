@@ -78,6 +78,7 @@ pub fn audit(
         conn,
         now,
         &user.username,
+        &user.area,
         action,
         target,
         &detail,
