@@ -36,13 +36,15 @@ pub fn insert_area(
     db::areas::insert(&tx, code, name, parent, now)?;
     db::audit::record(
         &tx,
-        now,
-        actor.name,
-        parent.unwrap_or(code),
-        "area.create",
-        code,
-        &json!({"name": name, "parent": parent}),
-        actor.remote,
+        &db::audit::Change {
+            at: now,
+            user: actor.name,
+            area: parent.unwrap_or(code),
+            action: "area.create",
+            target: code,
+            detail: &json!({"name": name, "parent": parent}),
+            remote: actor.remote,
+        },
     )?;
     tx.commit()?;
     Ok(())
@@ -66,13 +68,15 @@ pub fn insert_station(
     db::stations::insert(&tx, code, name, area, tz, &hash, now)?;
     db::audit::record(
         &tx,
-        now,
-        actor.name,
-        area,
-        "station.create",
-        code,
-        &json!({"name": name, "area": area, "timezone": tz}),
-        actor.remote,
+        &db::audit::Change {
+            at: now,
+            user: actor.name,
+            area,
+            action: "station.create",
+            target: code,
+            detail: &json!({"name": name, "area": area, "timezone": tz}),
+            remote: actor.remote,
+        },
     )?;
     tx.commit()?;
     Ok(token)
@@ -92,13 +96,15 @@ pub fn insert_user(
     db::users::insert(&tx, username, password_hash, role, area, now)?;
     db::audit::record(
         &tx,
-        now,
-        actor.name,
-        area,
-        "user.create",
-        username,
-        &json!({"role": role, "area": area}),
-        actor.remote,
+        &db::audit::Change {
+            at: now,
+            user: actor.name,
+            area,
+            action: "user.create",
+            target: username,
+            detail: &json!({"role": role, "area": area}),
+            remote: actor.remote,
+        },
     )?;
     tx.commit()?;
     Ok(())

@@ -291,15 +291,18 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
                 };
                 let id = uuid::Uuid::new_v4().to_string();
                 db::schedules::insert(&tx, &id, &spec, area, by, now)?;
+                let detail = serde_json::json!({"title": title, "cron": cron});
                 db::audit::record(
                     &tx,
-                    now,
-                    "demo",
-                    area,
-                    "schedule.create",
-                    &id,
-                    &serde_json::json!({"title": title, "cron": cron}),
-                    None,
+                    &db::audit::Change {
+                        at: now,
+                        user: "demo",
+                        area,
+                        action: "schedule.create",
+                        target: &id,
+                        detail: &detail,
+                        remote: None,
+                    },
                 )?;
             }
             tx.commit()?;

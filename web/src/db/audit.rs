@@ -26,28 +26,38 @@ pub struct AuditEntry {
     pub remote: Option<String>,
 }
 
+/// One change to record.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub user: &'a str,
+    /// The area it belongs to.
+    pub area: &'a str,
+    /// What, e.g. `schedule.create`.
+    pub action: &'a str,
+    /// On what.
+    pub target: &'a str,
+    /// Details.
+    pub detail: &'a serde_json::Value,
+    /// Client address.
+    pub remote: Option<&'a str>,
+}
+
 /// Record a change.
-pub fn record(
-    conn: &Connection,
-    at: DateTime<Utc>,
-    user: &str,
-    area: &str,
-    action: &str,
-    target: &str,
-    detail: &serde_json::Value,
-    remote: Option<&str>,
-) -> rusqlite::Result<()> {
+pub fn record(conn: &Connection, c: &Change<'_>) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO audit (at, username, area, action, target, detail, remote)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
-            ts(at),
-            user,
-            area,
-            action,
-            target,
-            detail.to_string(),
-            remote
+            ts(c.at),
+            c.user,
+            c.area,
+            c.action,
+            c.target,
+            c.detail.to_string(),
+            c.remote
         ],
     )?;
     Ok(())

@@ -79,15 +79,18 @@ async fn sign_in(
         .db
         .call(move |conn| {
             db::tokens::insert(conn, &hash, uid, kind, c.as_deref(), now, expires_at)?;
+            let detail = json!({"kind": if kind == Kind::Session { "session" } else { "bearer" }});
             db::audit::record(
                 conn,
-                now,
-                &uname,
-                &uarea,
-                "auth.sign_in",
-                &uname,
-                &json!({"kind": if kind == Kind::Session { "session" } else { "bearer" }}),
-                remote.as_deref(),
+                &db::audit::Change {
+                    at: now,
+                    user: &uname,
+                    area: &uarea,
+                    action: "auth.sign_in",
+                    target: &uname,
+                    detail: &detail,
+                    remote: remote.as_deref(),
+                },
             )?;
             Ok(())
         })

@@ -76,12 +76,14 @@ pub fn audit(
 ) -> rusqlite::Result<()> {
     db::audit::record(
         conn,
-        now,
-        &user.username,
-        &user.area,
-        action,
-        target,
-        &detail,
-        user.remote.as_deref(),
+        &db::audit::Change {
+            at: now,
+            user: &user.username,
+            area: &user.area,
+            action,
+            target,
+            detail: &detail,
+            remote: user.remote.as_deref(),
+        },
     )
 }
