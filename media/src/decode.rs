@@ -313,3 +313,26 @@ impl symphonia::core::io::MediaSource for PlainSource {
         self.file.metadata().ok().map(|m| m.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoder_can_move_to_the_audio_thread() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<Decoder>();
+        assert_send::<Pcm>();
+    }
+
+    #[test]
+    fn pcm_duration_counts_frames_not_samples() {
+        let pcm = Pcm {
+            samples: vec![0.0; 96_000],
+            sample_rate: 48_000,
+            channels: 2,
+        };
+        assert_eq!((pcm.frames(), pcm.duration_ms()), (48_000, 1000));
+        assert_eq!(Pcm::default().duration_ms(), 0);
+    }
+}

@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 
 use crate::error::MediaError;
 
-/// Measures a stream fed decoded buffer by buffer.
+/// A synchronous EBU R128 meter (integrated loudness and true peak).
 pub(crate) struct Meter {
     inner: EbuR128,
 }

@@ -127,6 +127,7 @@ fn probe_inner(
     let mut spec: Option<(u32, u16)> = None;
     let mut meter: Option<ThreadedMeter> = None;
     let mut bad: u32 = 0;
+    let mut lost: u64 = 0;
     let mut first_bad_ms: Option<u64> = None;
     let ms = |frames: u64, spec: Option<(u32, u16)>| -> u64 {
         let rate = spec.map(|s| s.0).or(params.sample_rate).unwrap_or(0);
@@ -189,6 +190,9 @@ fn probe_inner(
                 }
             }
             Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
+                // A tolerated bad packet still counts towards the length
+                // the header promises.
+                lost = lost.saturating_add(packet.dur);
                 bad += 1;
                 first_bad_ms.get_or_insert(ms(frames, spec));
                 if bad > MAX_BAD_PACKETS {
@@ -219,8 +223,11 @@ fn probe_inner(
         });
     };
 
+    // A damaged frame can also be skipped by the demuxer resyncing, with no
+    // error at all; allow that much (100 ms) before calling the file short.
+    let slack = u64::from(sample_rate / 10);
     if let Some(expected) = promised_frames(&codec, &params) {
-        if frames < expected {
+        if frames.saturating_add(lost).saturating_add(slack) < expected {
             return Err(MediaError::Corrupt {
                 at_ms: ms(frames, spec),
                 detail: format!(
@@ -231,7 +238,7 @@ fn probe_inner(
         }
     }
     if let Some(expected) = trim.expected_frames() {
-        if frames < expected {
+        if frames.saturating_add(lost).saturating_add(slack) < expected {
             return Err(MediaError::Corrupt {
                 at_ms: ms(frames, spec),
                 detail: format!(

@@ -310,3 +310,37 @@ fn m4a_with_an_impossible_sample_table_count_is_refused_without_allocating() {
     assert!(matches!(probe(&path), Err(MediaError::NotAudio)));
     assert!(media::Decoder::open(&path, 0.0).is_err());
 }
+
+/// Like players, the prober rides over a damaged frame or two.
+#[test]
+fn mp3_with_one_damaged_frame_is_accepted() {
+    let mut bytes = std::fs::read(fixture("cbr.mp3")).unwrap();
+    let mid = bytes.len() / 2;
+    // Scribble over part of one frame's audio data, not its header.
+    let at = mid
+        + bytes[mid..]
+            .windows(2)
+            .position(|w| w[0] == 0xff && w[1] & 0xe0 == 0xe0)
+            .unwrap()
+        + 40;
+    for b in &mut bytes[at..at + 60] {
+        *b = 0x55;
+    }
+    let info = probe(&write("one_bad_frame.mp3", &bytes)).expect("one damaged frame is tolerated");
+    assert!(info.duration_ms.abs_diff(10_000) <= 30, "{info:?}");
+}
+
+#[test]
+fn flac_with_a_stretch_of_garbage_is_refused_as_corrupt_near_it() {
+    let mut bytes = std::fs::read(fixture("a.flac")).unwrap();
+    let n = bytes.len();
+    let mut junk = vec![0u8; n / 5];
+    rand::rngs::StdRng::seed_from_u64(3).fill_bytes(&mut junk);
+    bytes[n * 2 / 5..n * 2 / 5 + junk.len()].copy_from_slice(&junk);
+    match probe(&write("garbage.flac", &bytes)) {
+        Err(MediaError::Corrupt { at_ms, .. }) => {
+            assert!(at_ms > 2_000 && at_ms < 9_000, "{at_ms}")
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
