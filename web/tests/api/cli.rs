@@ -130,3 +130,59 @@ fn a_database_from_a_newer_version_is_refused() {
     assert_ne!(code, 0);
     assert!(err.contains("newer than this program"), "{err}");
 }
+
+#[tokio::test]
+async fn the_token_printed_by_station_add_lets_the_controller_read_its_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        assert_eq!(
+            loaxa(&d, &["area", "add", "TT", "--name", "Thạch Thất"], "").0,
+            0
+        );
+        loaxa(
+            &d,
+            &[
+                "station",
+                "add",
+                "LQ",
+                "--name",
+                "Đài Liên Quan",
+                "--area",
+                "TT",
+                "--timezone",
+                "Asia/Bangkok",
+            ],
+            "",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.0, 0, "{}", out.2);
+    let token = out.1.lines().last().unwrap().to_string();
+
+    let clock = std::sync::Arc::new(schedules::ManualClock::new(crate::helpers::t0()));
+    let state = web::state::AppState::open(dir.path(), clock).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/api/v1/device/schedule",
+        listener.local_addr().unwrap()
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(web::startup::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    let doc: schedules::wire::ScheduleDocument = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc.station.as_str(), "LQ");
+    assert_eq!(doc.timezone, "Asia/Bangkok");
+    let _ = tx.send(());
+    server.await.unwrap().unwrap();
+}
