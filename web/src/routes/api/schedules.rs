@@ -193,22 +193,17 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
 fn visible(conn: &Connection, user: &User, id: &str) -> AppResult<ScheduleRow> {
     let s = db::schedules::get(conn, id)?
         .ok_or_else(|| AppError::not_found(format!("no schedule {id:?}")))?;
-    let owner_inside = db::areas::in_subtree(conn, &user.area, &s.owner_area)?;
-    let reaches = db::schedules::target_stations(conn, id)?
-        .iter()
-        .map(|code| db::stations::get(conn, code))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .map(|st| db::areas::in_subtree(conn, &user.area, &st.area))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .any(|b| b);
-    if owner_inside || reaches {
-        Ok(s)
-    } else {
-        Err(AppError::not_found(format!("no schedule {id:?}")))
+    if db::areas::in_subtree(conn, &user.area, &s.owner_area)? {
+        return Ok(s);
     }
+    for code in db::schedules::target_stations(conn, id)? {
+        if let Some(st) = db::stations::get(conn, &code)? {
+            if db::areas::in_subtree(conn, &user.area, &st.area)? {
+                return Ok(s);
+            }
+        }
+    }
+    Err(AppError::not_found(format!("no schedule {id:?}")))
 }
 
 /// A schedule the user may change: visible, every target inside their area, operator+.
@@ -430,10 +425,10 @@ pub async fn preview(
         )));
     }
     let after = q.after.unwrap_or(now);
-    let times = tokio::task::spawn_blocking(move || next_times(&expr, tz, after, count as usize))
+    let e = expr.clone();
+    let times = tokio::task::spawn_blocking(move || next_times(&e, tz, after, count as usize))
         .await
         .map_err(AppError::internal)?;
-    let expr = CronExpr::parse(&q.cron).map_err(|e| AppError::invalid(format!("cron: {e}")))?;
     Ok(Json(json!({
         "cron": expr.as_str(),
         "tz": tz.name(),

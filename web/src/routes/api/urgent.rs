@@ -94,13 +94,14 @@ pub async fn create(
     let (notice, stations) = state
         .db
         .call(move |conn| {
-            let Some(m) = db::media::get(conn, &r.media_sha256)?.filter(|_| {
-                db::media::visible_to(conn, &r.media_sha256, &user.area).unwrap_or(false)
-            }) else {
-                return Err(AppError::invalid(format!(
-                    "media_id: no media {} in your library",
-                    r.media_sha256
-                )));
+            let m = match db::media::get(conn, &r.media_sha256)? {
+                Some(m) if db::media::visible_to(conn, &m.sha256, &user.area)? => m,
+                _ => {
+                    return Err(AppError::invalid(format!(
+                        "media_id: no media {} in your library",
+                        r.media_sha256
+                    )))
+                }
             };
             let t = targets::check(conn, &user, &b.stations, &b.areas)?;
             let stations = targets::expand(conn, &t)?;
