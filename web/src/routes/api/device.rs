@@ -52,7 +52,10 @@ fn event(p: Push) -> Event {
         .data(p.data)
 }
 
-async fn current_schedule_event(state: &AppState, code: &str) -> Option<Event> {
+/// A `schedule` event with the station's current version. The id is taken before the
+/// document is read, so every change published after it has a larger id.
+async fn current_schedule_event(state: &AppState, code: &str) -> Option<(u64, Event)> {
+    let id = state.hub.next_id();
     let now = state.clock.now();
     let code = code.to_string();
     let version = state
@@ -65,11 +68,14 @@ async fn current_schedule_event(state: &AppState, code: &str) -> Option<Event> {
         .await
         .ok()?;
     let data = serde_json::to_string(&ScheduleChanged { version }).ok()?;
-    Some(event(Push {
-        id: state.hub.next_id(),
-        event: "schedule",
-        data,
-    }))
+    Some((
+        id,
+        event(Push {
+            id,
+            event: "schedule",
+            data,
+        }),
+    ))
 }
 
 /// `GET /device/events`: server-sent events. The first is always `schedule` with the
@@ -85,22 +91,28 @@ pub async fn events(
         .await
         .ok_or_else(|| AppError::internal("cannot build the schedule document"))?;
     let closed = Box::pin(state.hub.closed());
+    // Ids only grow on a stream: an event published while the first one was being built is
+    // older than the document it announces, so it is dropped (the document covers it).
     let stream = stream::unfold(
-        (Some(first), sub, state, closed),
-        |(first, mut sub, state, mut closed)| async move {
-            if let Some(ev) = first {
-                return Some((Ok(ev), (None, sub, state, closed)));
+        (Some(first), 0u64, sub, state, closed),
+        |(first, mut last, mut sub, state, mut closed)| async move {
+            if let Some((id, ev)) = first {
+                return Some((Ok(ev), (None, id, sub, state, closed)));
             }
             loop {
                 tokio::select! {
                     _ = &mut closed => return None,
                     got = sub.rx.recv() => match got {
-                        Ok(p) => return Some((Ok(event(p)), (None, sub, state, closed))),
+                        Ok(p) if p.id <= last => continue,
+                        Ok(p) => {
+                            last = p.id;
+                            return Some((Ok(event(p)), (None, last, sub, state, closed)));
+                        }
                         Err(RecvError::Lagged(_)) => {
                             // Missed events: make the controller fetch everything again.
                             let code = sub.station().to_string();
-                            if let Some(ev) = current_schedule_event(&state, &code).await {
-                                return Some((Ok(ev), (None, sub, state, closed)));
+                            if let Some((id, ev)) = current_schedule_event(&state, &code).await {
+                                return Some((Ok(ev), (None, id, sub, state, closed)));
                             }
                         }
                         Err(RecvError::Closed) => return None,
