@@ -228,6 +228,9 @@ fn serve_blocking(state: AppState, listen: SocketAddr, demo: bool) -> ExitCode {
         Err(e) => return fail(format!("cannot start the runtime: {e}"), 1),
     };
     rt.block_on(async move {
+        if let Err(e) = state.media.clean_tmp() {
+            tracing::warn!(error = %e, "could not clean the upload directory");
+        }
         if demo {
             match crate::demo::seed_if_empty(&state).await {
                 Ok(Some(seeded)) => seeded.print(),

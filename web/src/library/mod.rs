@@ -22,19 +22,12 @@ pub struct MediaStore {
 }
 
 impl MediaStore {
-    /// The store under `data_dir`, creating `media/` and `tmp/`; stale uploads in `tmp/`
-    /// (left by a crash) are removed.
+    /// The store under `data_dir`, creating `media/` and `tmp/`.
     pub fn open(data_dir: &Path, max_bytes: u64) -> io::Result<Self> {
         let dir = data_dir.join("media");
         let tmp = data_dir.join("tmp");
         std::fs::create_dir_all(&dir)?;
         std::fs::create_dir_all(&tmp)?;
-        for entry in std::fs::read_dir(&tmp)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
         Ok(Self {
             dir,
             tmp,
@@ -46,6 +39,18 @@ impl MediaStore {
     pub fn path_of(&self, sha256: &schedules::Sha256) -> PathBuf {
         let s = sha256.as_str();
         self.dir.join(&s[..2]).join(s)
+    }
+
+    /// Remove uploads left in `tmp/` by a crash. Only the server calls this, at start:
+    /// a command run beside a live server must not delete its uploads in progress.
+    pub fn clean_tmp(&self) -> io::Result<()> {
+        for entry in std::fs::read_dir(&self.tmp)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
     }
 
     /// Largest accepted file, bytes.
