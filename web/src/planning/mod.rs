@@ -6,20 +6,17 @@ pub mod document;
 pub mod plan;
 
 use crate::db;
-use crate::error::AppError;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use schedules::wire::ScheduleChanged;
 
 /// Tell each of `stations` (codes) that its schedule document may have changed: publishes
-/// a `schedule` event with the document's current version.
-pub async fn publish_schedules(
-    state: &AppState,
-    stations: Vec<String>,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+/// a `schedule` event with the document's current version. Called after a change has been
+/// committed, so a failure here is logged, not answered: the change stands, and stations
+/// resynchronise on their next connection or heartbeat cycle.
+pub async fn publish_schedules(state: &AppState, stations: Vec<String>, now: DateTime<Utc>) {
     if stations.is_empty() {
-        return Ok(());
+        return;
     }
     let versions = state
         .db
@@ -32,10 +29,18 @@ pub async fn publish_schedules(
             }
             Ok(out)
         })
-        .await?;
+        .await;
+    let versions = match versions {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "could not tell stations of a schedule change");
+            return;
+        }
+    };
     for (code, version) in versions {
-        let data = serde_json::to_string(&ScheduleChanged { version })?;
-        state.hub.publish(&code, "schedule", data);
+        match serde_json::to_string(&ScheduleChanged { version }) {
+            Ok(data) => state.hub.publish(&code, "schedule", data),
+            Err(e) => tracing::error!(error = %e, station = %code, "cannot encode event"),
+        }
     }
-    Ok(())
 }

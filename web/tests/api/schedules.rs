@@ -322,6 +322,19 @@ async fn stations_list_shows_next_and_online_state() {
     assert_eq!(lq["online"], false);
     assert_eq!(lq["next"]["starts_at"], "2026-11-29T22:30:00Z");
     assert_eq!(lq["area"], "LQ");
+    let res = app
+        .client
+        .post(app.url("/device/heartbeat"))
+        .bearer_auth(&app.lq_device)
+        .json(&json!({"version": "0.1.0", "sent_at": "2026-11-29T17:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(
+        res.headers().contains_key("date"),
+        "the Date header gives the clock offset"
+    );
     let (s, _) = app
         .post(
             "/device/heartbeat",

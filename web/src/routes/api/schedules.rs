@@ -245,7 +245,7 @@ pub async fn create(
             Ok(stations)
         })
         .await?;
-    publish_schedules(&state, stations, now).await?;
+    publish_schedules(&state, stations, now).await;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
@@ -320,7 +320,7 @@ pub async fn replace(
             Ok((row, stations))
         })
         .await?;
-    publish_schedules(&state, stations, now).await?;
+    publish_schedules(&state, stations, now).await;
     Ok(Json(view(row)))
 }
 
@@ -347,7 +347,7 @@ async fn set_paused(
             Ok((row, db::schedules::target_stations(conn, &id)?))
         })
         .await?;
-    publish_schedules(&state, stations, now).await?;
+    publish_schedules(&state, stations, now).await;
     Ok(Json(view(row)))
 }
 
@@ -390,7 +390,7 @@ pub async fn remove(
             Ok(stations)
         })
         .await?;
-    publish_schedules(&state, stations, now).await?;
+    publish_schedules(&state, stations, now).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

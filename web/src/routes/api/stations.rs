@@ -195,7 +195,7 @@ pub async fn rotate_token(
             Ok(())
         })
         .await?;
-    publish_schedules(&state, vec![code.clone()], now).await?;
+    publish_schedules(&state, vec![code.clone()], now).await;
     Ok(Json(json!({"station": code, "token": token})))
 }
 

@@ -129,7 +129,7 @@ pub async fn create(
     for s in &stations {
         state.hub.publish(s, "urgent", data.clone());
     }
-    publish_schedules(&state, stations, now).await?;
+    publish_schedules(&state, stations, now).await;
     Ok((StatusCode::CREATED, Json(json!({"id": row.id}))))
 }
 
@@ -248,6 +248,6 @@ pub async fn cancel(
     for s in &stations {
         state.hub.publish(s, "cancel", data.clone());
     }
-    publish_schedules(&state, stations, now).await?;
+    publish_schedules(&state, stations, now).await;
     Ok(Json(out))
 }
