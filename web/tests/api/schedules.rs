@@ -354,3 +354,34 @@ async fn stations_list_shows_next_and_online_state() {
     assert_eq!(lq["online"], false);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_area_target_covers_stations_added_later() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let m = app.upload_tone(&t, 440.0, 1000).await;
+    let (s, v) = app
+        .post(
+            "/schedules",
+            &t,
+            json!({"title": "Huyện", "media_id": m, "areas": ["TT"], "cron": "0 17 * * *",
+                   "priority": "priority"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let (s, v) = app
+        .post(
+            "/stations",
+            &t,
+            json!({"code": "LQ2", "name": "Đài thôn Đông", "area": "LQ"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    let (s, doc) = app.get("/device/schedule", &token).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["rules"][0]["id"], id.as_str());
+    assert_eq!(doc["rules"][0]["priority"], "priority");
+    app.stop().await;
+}
