@@ -68,7 +68,15 @@ pub fn plan(
     let mut items = Vec::new();
     let mut sources: HashMap<String, Source> = HashMap::new();
     for w in &rules {
-        let rule = w.to_rule(tz).map_err(AppError::internal)?;
+        // Stored rules were validated on the way in; one that no longer reads (a newer
+        // program read it differently) is left out of the plan rather than failing it.
+        let rule = match w.to_rule(tz) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(schedule = %w.id, error = %e, "stored rule does not read");
+                continue;
+            }
+        };
         for t in occurrences(&rule, from - LOOKBACK, to) {
             let key = occurrence_key(&w.id, t);
             items.push(Item {
