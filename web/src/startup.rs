@@ -4,6 +4,7 @@ use crate::error::AppError;
 use crate::routes;
 use crate::state::{AppState, Now};
 use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
@@ -23,10 +24,17 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Read the clock once per request; handlers and extractors take it as [`Now`].
+/// Read the clock once per request; handlers and extractors take it as [`Now`]. The
+/// `Date` header is written from the same clock (controllers measure their offset by it).
 async fn stamp_now(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    req.extensions_mut().insert(Now(state.clock.now()));
-    next.run(req).await
+    let now = state.clock.now();
+    req.extensions_mut().insert(Now(now));
+    let mut res = next.run(req).await;
+    let date = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        res.headers_mut().insert(header::DATE, v);
+    }
+    res
 }
 
 async fn not_found() -> AppError {
