@@ -7,7 +7,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::Router;
+use axum::routing::get;
+use axum::{Json, Router};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use tower_http::trace::TraceLayer;
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/healthz", get(healthz))
         .nest("/api/v1", routes::api::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -35,6 +37,15 @@ async fn stamp_now(State(state): State<AppState>, mut req: Request, next: Next) 
         res.headers_mut().insert(header::DATE, v);
     }
     res
+}
+
+/// `GET /healthz`: 200 when the database answers (for scripts and load balancers).
+async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
+    state
+        .db
+        .call(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .await?;
+    Ok(Json(serde_json::json!({"status": "ok"})))
 }
 
 async fn not_found() -> AppError {

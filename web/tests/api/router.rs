@@ -86,3 +86,14 @@ async fn wrong_methods_and_oversized_bodies_answer_json_errors() {
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body(res).await["error"]["code"], "too_large");
 }
+
+#[tokio::test]
+async fn healthz_answers_without_credentials() {
+    let (_dir, state, _) = setup();
+    let res = web::startup::app(state)
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body(res).await["status"], "ok");
+}
