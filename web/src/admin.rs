@@ -1,0 +1,158 @@
+//! Setting up a deployment: areas, stations and users. Used by the command line, the demo,
+//! the admin API and tests; every change is audited as done by `actor`.
+//!
+//! The `insert_*` functions work inside a caller's connection (the API, with the caller's
+//! address); the `add_*` ones take the whole [`Db`] and block (command line, tests).
+
+use crate::auth;
+use crate::db::{self, users::Role, Db};
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde_json::json;
+
+/// The default time zone of a new station.
+pub const DEFAULT_TIMEZONE: &str = "Asia/Ho_Chi_Minh";
+
+/// Who made a change and from where.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    /// A username, `cli`, `demo`…
+    pub name: &'a str,
+    /// Client address, if any.
+    pub remote: Option<&'a str>,
+}
+
+/// Add an area inside a transaction of `conn`.
+pub fn insert_area(
+    conn: &mut Connection,
+    actor: Actor<'_>,
+    code: &str,
+    name: &str,
+    parent: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let tx = conn.transaction()?;
+    db::areas::insert(&tx, code, name, parent, now)?;
+    db::audit::record(
+        &tx,
+        &db::audit::Change {
+            at: now,
+            user: actor.name,
+            area: parent.unwrap_or(code),
+            action: "area.create",
+            target: code,
+            detail: &json!({"name": name, "parent": parent}),
+            remote: actor.remote,
+        },
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Add a station inside a transaction of `conn`; answers its device token (shown once:
+/// only its hash is stored).
+pub fn insert_station(
+    conn: &mut Connection,
+    actor: Actor<'_>,
+    code: &str,
+    name: &str,
+    area: &str,
+    timezone: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    let token = auth::new_token();
+    let hash = auth::token_hash(&token);
+    let tz = timezone.unwrap_or(DEFAULT_TIMEZONE);
+    let tx = conn.transaction()?;
+    db::stations::insert(&tx, code, name, area, tz, &hash, now)?;
+    db::audit::record(
+        &tx,
+        &db::audit::Change {
+            at: now,
+            user: actor.name,
+            area,
+            action: "station.create",
+            target: code,
+            detail: &json!({"name": name, "area": area, "timezone": tz}),
+            remote: actor.remote,
+        },
+    )?;
+    tx.commit()?;
+    Ok(token)
+}
+
+/// Add a user whose password is already hashed, inside a transaction of `conn`.
+pub fn insert_user(
+    conn: &mut Connection,
+    actor: Actor<'_>,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+    area: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let tx = conn.transaction()?;
+    db::users::insert(&tx, username, password_hash, role, area, now)?;
+    db::audit::record(
+        &tx,
+        &db::audit::Change {
+            at: now,
+            user: actor.name,
+            area,
+            action: "user.create",
+            target: username,
+            detail: &json!({"role": role, "area": area}),
+            remote: actor.remote,
+        },
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn local(actor: &str) -> Actor<'_> {
+    Actor {
+        name: actor,
+        remote: None,
+    }
+}
+
+/// Add an area (under `parent`, or as a root).
+pub fn add_area(
+    db: &Db,
+    actor: &str,
+    code: &str,
+    name: &str,
+    parent: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    db.call_blocking(|conn| insert_area(conn, local(actor), code, name, parent, now))
+}
+
+/// Add a station; answers its device token (shown once: only its hash is stored).
+pub fn add_station(
+    db: &Db,
+    actor: &str,
+    code: &str,
+    name: &str,
+    area: &str,
+    timezone: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    db.call_blocking(|conn| insert_station(conn, local(actor), code, name, area, timezone, now))
+}
+
+/// Add a user with a password (hashed here with Argon2id).
+pub fn add_user(
+    db: &Db,
+    actor: &str,
+    username: &str,
+    password: &str,
+    role: Role,
+    area: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    auth::check_password_rules(password)?;
+    let hash = auth::hash_password(password)?;
+    db.call_blocking(|conn| insert_user(conn, local(actor), username, &hash, role, area, now))
+}

@@ -1,0 +1,283 @@
+//! The command line, exactly as CONTRACT.md says: `serve`, `demo`, `area add`,
+//! `station add`, `user add`. Bad arguments and refused values exit 2 with one line.
+
+use crate::admin;
+use crate::db::users::Role;
+use crate::error::AppError;
+use crate::state::AppState;
+use clap::{Parser, Subcommand};
+use schedules::{Clock, SystemClock};
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// `loaxa-web`: the Loa Xã central server.
+#[derive(Debug, Parser)]
+#[command(name = "loaxa-web", version, about = "Loa Xã central server")]
+pub struct Cli {
+    /// Data directory: database, media files.
+    #[arg(long, env = "LOAXA_DATA", default_value = "./data", global = true)]
+    pub data: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application and API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "LOAXA_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Seed the demo district (Thạch Thất) if the data directory is empty, then serve.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, env = "LOAXA_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Areas (province, district, commune…).
+    Area {
+        /// The action.
+        #[command(subcommand)]
+        action: AreaCmd,
+    },
+    /// Stations (one controller each).
+    Station {
+        /// The action.
+        #[command(subcommand)]
+        action: StationCmd,
+    },
+    /// People who sign in.
+    User {
+        /// The action.
+        #[command(subcommand)]
+        action: UserCmd,
+    },
+}
+
+impl Command {
+    /// Does this command run the server (and so log as a server does)?
+    pub fn is_server(&self) -> bool {
+        matches!(self, Command::Serve { .. } | Command::Demo { .. })
+    }
+}
+
+/// `area` actions.
+#[derive(Debug, Subcommand)]
+pub enum AreaCmd {
+    /// Add an area.
+    Add {
+        /// Its code (letters, digits, '-', '_', '.').
+        code: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// The area it belongs to.
+        #[arg(long)]
+        parent: Option<String>,
+    },
+}
+
+/// `station` actions.
+#[derive(Debug, Subcommand)]
+pub enum StationCmd {
+    /// Add a station; prints its device token alone on the last line.
+    Add {
+        /// Its code.
+        code: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Its area.
+        #[arg(long)]
+        area: String,
+        /// IANA time zone.
+        #[arg(long, default_value = admin::DEFAULT_TIMEZONE)]
+        timezone: String,
+    },
+}
+
+/// `user` actions.
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a user; the password is read from stdin (one line).
+    Add {
+        /// Login name.
+        username: String,
+        /// Role over the area's subtree.
+        #[arg(long, value_parser = ["admin", "operator", "viewer"])]
+        role: String,
+        /// The area whose subtree the user acts in.
+        #[arg(long)]
+        area: String,
+    },
+}
+
+/// Report a command-line parsing error: help and version print as usual; anything else is
+/// one line on stderr and exit status 2.
+pub fn argument_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            fail(format!("{first} (see loaxa-web --help)"), 2)
+        }
+    }
+}
+
+fn fail(message: impl std::fmt::Display, code: u8) -> ExitCode {
+    let one_line = message.to_string().replace('\n', " ");
+    eprintln!("error: {one_line}");
+    ExitCode::from(code)
+}
+
+fn app_fail(e: AppError) -> ExitCode {
+    let code = if e.status.is_client_error() { 2 } else { 1 };
+    fail(e.message, code)
+}
+
+fn open(data: &Path, clock: Arc<dyn Clock>) -> Result<AppState, ExitCode> {
+    AppState::open(data, clock).map_err(|e| fail(e, 1))
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = match open(&cli.data, clock.clone()) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let now = clock.now();
+    match cli.command {
+        Command::Serve { listen } => serve_blocking(state, listen, false),
+        Command::Demo { listen } => serve_blocking(state, listen, true),
+        Command::Area {
+            action: AreaCmd::Add { code, name, parent },
+        } => match admin::add_area(&state.db, "cli", &code, &name, parent.as_deref(), now) {
+            Ok(()) => {
+                println!("area {code} added");
+                ExitCode::SUCCESS
+            }
+            Err(e) => app_fail(e),
+        },
+        Command::Station {
+            action:
+                StationCmd::Add {
+                    code,
+                    name,
+                    area,
+                    timezone,
+                },
+        } => {
+            match admin::add_station(&state.db, "cli", &code, &name, &area, Some(&timezone), now) {
+                Ok(token) => {
+                    println!("station {code} added; its device token (shown once):");
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => app_fail(e),
+            }
+        }
+        Command::User {
+            action:
+                UserCmd::Add {
+                    username,
+                    role,
+                    area,
+                },
+        } => {
+            let role: Role = match role.parse() {
+                Ok(r) => r,
+                Err(e) => return fail(e, 2),
+            };
+            let mut line = String::new();
+            if let Err(e) = std::io::stdin().lock().read_line(&mut line) {
+                return fail(format!("cannot read the password from stdin: {e}"), 2);
+            }
+            let password = line.trim_end_matches(['\n', '\r']);
+            match admin::add_user(&state.db, "cli", &username, password, role, &area, now) {
+                Ok(()) => {
+                    println!("user {username} added ({role} on {area})");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => app_fail(e),
+            }
+        }
+    }
+}
+
+fn serve_blocking(state: AppState, listen: SocketAddr, demo: bool) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the runtime: {e}"), 1),
+    };
+    rt.block_on(async move {
+        if let Err(e) = state.media.clean_tmp() {
+            tracing::warn!(error = %e, "could not clean the upload directory");
+        }
+        if demo {
+            match crate::demo::seed_if_empty(&state).await {
+                Ok(Some(seeded)) => seeded.print(),
+                Ok(None) => println!(
+                    "{} is not empty: serving it as it is (the demo seeds only an empty data directory)",
+                    state.data_dir.display()
+                ),
+                Err(e) => return app_fail(e),
+            }
+        }
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => return fail(format!("cannot listen on {listen}: {e}"), 1),
+        };
+        let addr = listener.local_addr().map_or(listen, |a| a);
+        tracing::info!(%addr, data = %state.data_dir.display(), "loaxa-web listening");
+        println!("loaxa-web listening on http://{addr}");
+        let shutdown = async {
+            stop_signal().await;
+            tracing::info!("shutting down");
+        };
+        match crate::startup::serve(listener, state, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("server failed: {e}"), 1),
+        }
+    })
+}
+
+/// Ctrl-C, or SIGTERM (what service managers send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,148 @@
+//! Areas: a tree (province → district → commune…); depth is data, not schema.
+
+use crate::db::ts;
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use schedules::StationCode;
+use serde::Serialize;
+
+/// The recursive query giving `?1` and every area below it, as `sub(code)`.
+pub const SUBTREE_CTE: &str = "WITH RECURSIVE sub(code) AS (
+    SELECT code FROM areas WHERE code = ?1
+    UNION SELECT a.code FROM areas a JOIN sub ON a.parent = sub.code)";
+
+/// One area.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Area {
+    /// Its code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// The area it belongs to.
+    pub parent: Option<String>,
+}
+
+/// Add an area under `parent` (or as a root).
+pub fn insert(
+    conn: &Connection,
+    code: &str,
+    name: &str,
+    parent: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let code = StationCode::parse(code).map_err(|e| AppError::invalid(format!("code: {e}")))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::invalid("name: must not be empty"));
+    }
+    if let Some(p) = parent {
+        if get(conn, p)?.is_none() {
+            return Err(AppError::invalid(format!("parent: unknown area {p:?}")));
+        }
+    }
+    if get(conn, code.as_str())?.is_some() {
+        return Err(AppError::conflict(format!("area {code} already exists")));
+    }
+    conn.execute(
+        "INSERT INTO areas (code, name, parent, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![code.as_str(), name, parent, ts(now)],
+    )?;
+    Ok(())
+}
+
+/// One area by code.
+pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<Area>> {
+    conn.query_row(
+        "SELECT code, name, parent FROM areas WHERE code = ?1",
+        [code],
+        |r| {
+            Ok(Area {
+                code: r.get(0)?,
+                name: r.get(1)?,
+                parent: r.get(2)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// `root` and every area below it.
+pub fn subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<String>> {
+    let mut st = conn.prepare(&format!("{SUBTREE_CTE} SELECT code FROM sub ORDER BY code"))?;
+    let rows = st.query_map([root], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Is `code` inside the subtree of `root` (or `root` itself)?
+pub fn in_subtree(conn: &Connection, root: &str, code: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        &format!("{SUBTREE_CTE} SELECT EXISTS (SELECT 1 FROM sub WHERE code = ?2)"),
+        params![root, code],
+        |r| r.get(0),
+    )
+}
+
+/// `code` and every area above it, nearest first.
+pub fn ancestors(conn: &Connection, code: &str) -> rusqlite::Result<Vec<String>> {
+    let mut st = conn.prepare(
+        "WITH RECURSIVE up(code, parent, depth) AS (
+            SELECT code, parent, 0 FROM areas WHERE code = ?1
+            UNION SELECT a.code, a.parent, up.depth + 1 FROM areas a JOIN up ON a.code = up.parent)
+         SELECT code FROM up ORDER BY depth",
+    )?;
+    let rows = st.query_map([code], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// The areas of `root`'s subtree.
+pub fn list_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Area>> {
+    let mut st = conn.prepare(&format!(
+        "{SUBTREE_CTE} SELECT a.code, a.name, a.parent FROM areas a JOIN sub ON sub.code = a.code
+         ORDER BY a.code"
+    ))?;
+    let rows = st.query_map([root], |r| {
+        Ok(Area {
+            code: r.get(0)?,
+            name: r.get(1)?,
+            parent: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// How many areas there are.
+pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM areas", [], |r| r.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrations::migrations;
+    use chrono::TimeZone;
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrations().to_latest(&mut c).unwrap();
+        c
+    }
+
+    #[test]
+    fn rights_follow_the_tree_downwards_only() {
+        let c = db();
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        insert(&c, "HN", "Hà Nội", None, now).unwrap();
+        insert(&c, "TT", "Thạch Thất", Some("HN"), now).unwrap();
+        insert(&c, "LQ", "Liên Quan", Some("TT"), now).unwrap();
+        insert(&c, "BP", "Bình Phú", Some("TT"), now).unwrap();
+        assert!(in_subtree(&c, "HN", "LQ").unwrap());
+        assert!(in_subtree(&c, "LQ", "LQ").unwrap());
+        assert!(!in_subtree(&c, "LQ", "TT").unwrap());
+        assert!(!in_subtree(&c, "LQ", "BP").unwrap());
+        assert_eq!(subtree(&c, "TT").unwrap(), vec!["BP", "LQ", "TT"]);
+        assert_eq!(ancestors(&c, "LQ").unwrap(), vec!["LQ", "TT", "HN"]);
+        assert!(insert(&c, "X", "x", Some("NOPE"), now).is_err());
+        assert!(insert(&c, "LQ", "again", None, now).is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! The audit log: who changed what, when, from where.
+
+use crate::db::{parse_ts, ts, SUBTREE};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Row id (increasing).
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (a username, `cli` or `demo`).
+    pub user: String,
+    /// The area the change belongs to.
+    pub area: String,
+    /// What, e.g. `schedule.create`.
+    pub action: String,
+    /// On what, e.g. the schedule id.
+    pub target: String,
+    /// Details.
+    pub detail: serde_json::Value,
+    /// Remote address.
+    pub remote: Option<String>,
+}
+
+/// One change to record.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub user: &'a str,
+    /// The area it belongs to.
+    pub area: &'a str,
+    /// What, e.g. `schedule.create`.
+    pub action: &'a str,
+    /// On what.
+    pub target: &'a str,
+    /// Details.
+    pub detail: &'a serde_json::Value,
+    /// Client address.
+    pub remote: Option<&'a str>,
+}
+
+/// Record a change.
+pub fn record(conn: &Connection, c: &Change<'_>) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO audit (at, username, area, action, target, detail, remote)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            ts(c.at),
+            c.user,
+            c.area,
+            c.action,
+            c.target,
+            c.detail.to_string(),
+            c.remote
+        ],
+    )?;
+    Ok(())
+}
+
+/// Entries of `root`'s subtree, newest first.
+pub fn list(
+    conn: &Connection,
+    root: &str,
+    limit: u32,
+    offset: u32,
+) -> rusqlite::Result<Vec<AuditEntry>> {
+    let mut st = conn.prepare(&format!(
+        "{SUBTREE} SELECT id, at, username, area, action, target, detail, remote FROM audit
+         WHERE area IN (SELECT code FROM sub) ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = st.query_map(params![root, limit, offset], |r| {
+        let detail: String = r.get(6)?;
+        Ok(AuditEntry {
+            id: r.get(0)?,
+            at: parse_ts(&r.get::<_, String>(1)?).unwrap_or_default(),
+            user: r.get(2)?,
+            area: r.get(3)?,
+            action: r.get(4)?,
+            target: r.get(5)?,
+            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            remote: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}

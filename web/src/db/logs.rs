@@ -1,0 +1,224 @@
+//! The as-run log: one row per occurrence per station, uploaded by the controllers.
+
+use crate::db::{opt_ts, parse_ts, ts, SUBTREE};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use rusqlite::{params, Transaction};
+use schedules::wire::LogEntry;
+use serde::Serialize;
+
+/// One log row as answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogRow {
+    /// The device-made id (occurrence key).
+    pub id: String,
+    /// Station code.
+    pub station: String,
+    /// Title at the time.
+    pub title: String,
+    /// When it was due.
+    pub scheduled_at: DateTime<Utc>,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it stopped.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// played, interrupted, skipped, failed or missed.
+    pub status: String,
+    /// Milliseconds aired.
+    pub played_ms: u64,
+    /// Category at the time.
+    pub category: String,
+    /// Level.
+    pub priority: String,
+    /// Why, for anything but played.
+    pub reason: Option<String>,
+    /// Source schedule.
+    pub schedule_id: Option<String>,
+    /// Source urgent notice.
+    pub urgent_id: Option<String>,
+    /// The media.
+    pub media_id: Option<String>,
+    /// RMS level, dBFS.
+    pub rms_dbfs: Option<f64>,
+    /// Peak level, dBFS.
+    pub peak_dbfs: Option<f64>,
+}
+
+/// Store a station's entries, ignoring ids it already holds. Answers every id now held.
+pub fn insert_batch(
+    tx: &Transaction<'_>,
+    station: &str,
+    entries: &[LogEntry],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Vec<String>> {
+    let mut st = tx.prepare_cached(
+        "INSERT OR IGNORE INTO logs (station, id, schedule_id, urgent_id, title, category,
+            priority, media_sha256, scheduled_at, started_at, ended_at, played_ms, status,
+            reason, rms_dbfs, peak_dbfs, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?;
+    let mut accepted = Vec::with_capacity(entries.len());
+    for e in entries {
+        st.execute(params![
+            station,
+            e.id,
+            e.schedule_id,
+            e.urgent_id,
+            e.title,
+            e.category,
+            e.priority.as_str(),
+            e.media_sha256.as_ref().map(|m| m.as_str()),
+            ts(e.scheduled_at),
+            e.started_at.map(ts),
+            e.ended_at.map(ts),
+            e.played_ms.min(i64::MAX as u64) as i64,
+            e.status.as_str(),
+            e.reason,
+            e.rms_dbfs.map(f64::from),
+            e.peak_dbfs.map(f64::from),
+            ts(now)
+        ])?;
+        accepted.push(e.id.clone());
+    }
+    Ok(accepted)
+}
+
+/// What to select.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this station.
+    pub station: Option<String>,
+    /// Only stations in this area's subtree.
+    pub area: Option<String>,
+    /// Only this category.
+    pub category: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Due at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Due before.
+    pub to: Option<DateTime<Utc>>,
+    /// At most this many.
+    pub limit: u32,
+    /// Skip this many.
+    pub offset: u32,
+}
+
+const FILTERED: &str = ", sub2(code) AS (
+        SELECT code FROM areas WHERE code = ?3
+        UNION SELECT a.code FROM areas a JOIN sub2 ON a.parent = sub2.code)
+    SELECT {cols} FROM logs l JOIN stations s ON s.code = l.station
+    WHERE s.area IN (SELECT code FROM sub)
+      AND (?2 IS NULL OR l.station = ?2)
+      AND (?3 IS NULL OR s.area IN (SELECT code FROM sub2))
+      AND (?4 IS NULL OR l.category = ?4)
+      AND (?5 IS NULL OR l.status = ?5)
+      AND (?6 IS NULL OR l.scheduled_at >= ?6)
+      AND (?7 IS NULL OR l.scheduled_at < ?7)";
+
+/// Log rows of stations in `root`'s subtree, by due time.
+pub fn query(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<Vec<LogRow>> {
+    let cols = "l.id, l.station, l.title, l.scheduled_at, l.started_at, l.ended_at, l.status, \
+        l.played_ms, l.category, l.priority, l.reason, l.schedule_id, l.urgent_id, \
+        l.media_sha256, l.rms_dbfs, l.peak_dbfs";
+    let sql = format!(
+        "{SUBTREE}{} ORDER BY l.scheduled_at, l.station, l.id LIMIT ?8 OFFSET ?9",
+        FILTERED.replace("{cols}", cols)
+    );
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(
+        params![
+            root,
+            f.station,
+            f.area,
+            f.category,
+            f.status,
+            f.from.map(ts),
+            f.to.map(ts),
+            f.limit,
+            f.offset
+        ],
+        |r| {
+            Ok(LogRow {
+                id: r.get(0)?,
+                station: r.get(1)?,
+                title: r.get(2)?,
+                scheduled_at: parse_ts(&r.get::<_, String>(3)?).unwrap_or_default(),
+                started_at: opt_ts(r.get(4)?),
+                ended_at: opt_ts(r.get(5)?),
+                status: r.get(6)?,
+                played_ms: r.get::<_, i64>(7)?.max(0) as u64,
+                category: r.get(8)?,
+                priority: r.get(9)?,
+                reason: r.get(10)?,
+                schedule_id: r.get(11)?,
+                urgent_id: r.get(12)?,
+                media_id: r.get(13)?,
+                rms_dbfs: r.get(14)?,
+                peak_dbfs: r.get(15)?,
+            })
+        },
+    )?;
+    rows.collect()
+}
+
+/// One row of the airtime report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Airtime {
+    /// Station code.
+    pub station: String,
+    /// Station name.
+    pub station_name: String,
+    /// Category.
+    pub category: String,
+    /// Occurrences due.
+    pub scheduled: i64,
+    /// Played to the end.
+    pub played: i64,
+    /// Cut off.
+    pub interrupted: i64,
+    /// Skipped.
+    pub skipped: i64,
+    /// Failed.
+    pub failed: i64,
+    /// Missed.
+    pub missed: i64,
+    /// Minutes on air.
+    pub aired_minutes: f64,
+}
+
+/// Airtime per station and category for stations in `root`'s subtree, due in `[from, to)`.
+pub fn airtime(
+    conn: &Connection,
+    root: &str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> rusqlite::Result<Vec<Airtime>> {
+    let cols = "l.station, s.name, l.category, COUNT(*),
+        SUM(l.status = 'played'), SUM(l.status = 'interrupted'), SUM(l.status = 'skipped'),
+        SUM(l.status = 'failed'), SUM(l.status = 'missed'), SUM(l.played_ms)";
+    let sql = format!(
+        "{SUBTREE}{} GROUP BY l.station, l.category ORDER BY l.station, l.category",
+        FILTERED.replace("{cols}", cols)
+    );
+    let mut st = conn.prepare(&sql)?;
+    let none: Option<String> = None;
+    let rows = st.query_map(
+        params![root, none, none, none, none, from.map(ts), to.map(ts)],
+        |r| {
+            Ok(Airtime {
+                station: r.get(0)?,
+                station_name: r.get(1)?,
+                category: r.get(2)?,
+                scheduled: r.get(3)?,
+                played: r.get(4)?,
+                interrupted: r.get(5)?,
+                skipped: r.get(6)?,
+                failed: r.get(7)?,
+                missed: r.get(8)?,
+                aired_minutes: r.get::<_, i64>(9)? as f64 / 60_000.0,
+            })
+        },
+    )?;
+    rows.collect()
+}

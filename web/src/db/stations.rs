@@ -1,0 +1,146 @@
+//! Stations: a loudspeaker network's controller, its area, time zone and device token.
+
+use crate::db::{opt_ts, ts, SUBTREE};
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use schedules::wire::Heartbeat;
+use schedules::StationCode;
+
+/// One station as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Station {
+    /// Its code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its area.
+    pub area: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Last heartbeat or request from its controller.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// The last heartbeat body.
+    pub heartbeat: Option<Heartbeat>,
+}
+
+impl Station {
+    /// The station's time zone.
+    pub fn tz(&self) -> Tz {
+        self.timezone.parse().unwrap_or(schedules::DEFAULT_TZ)
+    }
+}
+
+const COLS: &str = "code, name, area, timezone, last_seen, heartbeat";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<Station> {
+    let hb: Option<String> = r.get(5)?;
+    Ok(Station {
+        code: r.get(0)?,
+        name: r.get(1)?,
+        area: r.get(2)?,
+        timezone: r.get(3)?,
+        last_seen: opt_ts(r.get(4)?),
+        heartbeat: hb.and_then(|s| serde_json::from_str(&s).ok()),
+    })
+}
+
+/// Add a station; its device token is given as its sha256 hash.
+pub fn insert(
+    conn: &Connection,
+    code: &str,
+    name: &str,
+    area: &str,
+    timezone: &str,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let code = StationCode::parse(code).map_err(|e| AppError::invalid(format!("code: {e}")))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::invalid("name: must not be empty"));
+    }
+    if timezone.parse::<Tz>().is_err() {
+        return Err(AppError::invalid(format!(
+            "timezone: unknown IANA time zone {timezone:?}"
+        )));
+    }
+    if crate::db::areas::get(conn, area)?.is_none() {
+        return Err(AppError::invalid(format!("area: unknown area {area:?}")));
+    }
+    if get(conn, code.as_str())?.is_some() {
+        return Err(AppError::conflict(format!("station {code} already exists")));
+    }
+    conn.execute(
+        "INSERT INTO stations (code, name, area, timezone, token_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![code.as_str(), name, area, timezone, token_hash, ts(now)],
+    )?;
+    Ok(())
+}
+
+/// One station by code.
+pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<Station>> {
+    conn.query_row(
+        &format!("SELECT {COLS} FROM stations WHERE code = ?1"),
+        [code],
+        row,
+    )
+    .optional()
+}
+
+/// The station whose device token hashes to `hash`.
+pub fn by_token_hash(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Station>> {
+    conn.query_row(
+        &format!("SELECT {COLS} FROM stations WHERE token_hash = ?1"),
+        [hash],
+        row,
+    )
+    .optional()
+}
+
+/// Every station in `root`'s subtree, by code.
+pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Station>> {
+    let mut st = conn.prepare(&format!(
+        "{SUBTREE} SELECT {COLS} FROM stations WHERE area IN (SELECT code FROM sub) ORDER BY code"
+    ))?;
+    let rows = st.query_map([root], row)?;
+    rows.collect()
+}
+
+/// Replace a station's device token hash.
+pub fn set_token(conn: &Connection, code: &str, token_hash: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE stations SET token_hash = ?2 WHERE code = ?1",
+        params![code, token_hash],
+    )? == 1)
+}
+
+/// Store a heartbeat.
+pub fn record_heartbeat(
+    conn: &Connection,
+    code: &str,
+    hb: &Heartbeat,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    conn.execute(
+        "UPDATE stations SET last_seen = ?2, heartbeat = ?3 WHERE code = ?1",
+        params![code, ts(now), serde_json::to_string(hb)?],
+    )?;
+    Ok(())
+}
+
+/// Note that the station's controller was heard from.
+pub fn touch(conn: &Connection, code: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE stations SET last_seen = ?2 WHERE code = ?1",
+        params![code, ts(now)],
+    )?;
+    Ok(())
+}
+
+/// How many stations there are.
+pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM stations", [], |r| r.get(0))
+}

@@ -1,0 +1,231 @@
+//! Urgent notices and their delivery state at each target station.
+
+use crate::db::{opt_ts, parse_ts, ts, SUBTREE};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use schedules::wire::UrgentState;
+
+/// One notice as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrgentRow {
+    /// Its id.
+    pub id: String,
+    /// Title, as logged.
+    pub title: String,
+    /// Media played.
+    pub media_sha256: String,
+    /// Category.
+    pub category: String,
+    /// Total airings.
+    pub repeat: u32,
+    /// Seconds between airings.
+    pub interval_s: u64,
+    /// First airing.
+    pub starts_at: DateTime<Utc>,
+    /// No airing starts at or after this.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Area of its creator.
+    pub owner_area: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// Delivery at one station.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Delivery {
+    /// Station code.
+    pub code: String,
+    /// State.
+    pub state: UrgentState,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Why it failed, if it did.
+    pub reason: Option<String>,
+}
+
+/// Parse a stored state.
+pub fn parse_state(s: &str) -> UrgentState {
+    match s {
+        "received" => UrgentState::Received,
+        "playing" => UrgentState::Playing,
+        "played" => UrgentState::Played,
+        "failed" => UrgentState::Failed,
+        "cancelled" => UrgentState::Cancelled,
+        _ => UrgentState::Pending,
+    }
+}
+
+const COLS: &str = "u.id, u.title, u.media_sha256, u.category, u.repeat, u.interval_s, \
+    u.starts_at, u.expires_at, u.owner_area, u.created_by, u.created_at, u.cancelled_at";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<UrgentRow> {
+    Ok(UrgentRow {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        media_sha256: r.get(2)?,
+        category: r.get(3)?,
+        repeat: r.get::<_, i64>(4)?.clamp(1, u32::MAX as i64) as u32,
+        interval_s: r.get::<_, i64>(5)?.max(0) as u64,
+        starts_at: parse_ts(&r.get::<_, String>(6)?).unwrap_or_default(),
+        expires_at: opt_ts(r.get(7)?),
+        owner_area: r.get(8)?,
+        created_by: r.get(9)?,
+        created_at: parse_ts(&r.get::<_, String>(10)?).unwrap_or_default(),
+        cancelled_at: opt_ts(r.get(11)?),
+    })
+}
+
+/// Store a notice and a `pending` delivery for each station.
+pub fn insert(tx: &Transaction<'_>, u: &UrgentRow, stations: &[String]) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO urgent (id, title, media_sha256, category, repeat, interval_s, starts_at,
+            expires_at, owner_area, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            u.id,
+            u.title,
+            u.media_sha256,
+            u.category,
+            u.repeat,
+            u.interval_s as i64,
+            ts(u.starts_at),
+            u.expires_at.map(ts),
+            u.owner_area,
+            u.created_by,
+            ts(u.created_at)
+        ],
+    )?;
+    let mut st = tx.prepare_cached(
+        "INSERT OR IGNORE INTO urgent_stations (urgent_id, station, state, updated_at)
+         VALUES (?1, ?2, 'pending', ?3)",
+    )?;
+    for s in stations {
+        st.execute(params![u.id, s, ts(u.created_at)])?;
+    }
+    Ok(())
+}
+
+/// One notice by id.
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<UrgentRow>> {
+    conn.query_row(
+        &format!("SELECT {COLS} FROM urgent u WHERE u.id = ?1"),
+        [id],
+        row,
+    )
+    .optional()
+}
+
+/// Delivery at every target station, by code.
+pub fn deliveries(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Delivery>> {
+    let mut st = conn.prepare(
+        "SELECT station, state, updated_at, reason FROM urgent_stations
+         WHERE urgent_id = ?1 ORDER BY station",
+    )?;
+    let rows = st.query_map([id], |r| {
+        Ok(Delivery {
+            code: r.get(0)?,
+            state: parse_state(&r.get::<_, String>(1)?),
+            updated_at: parse_ts(&r.get::<_, String>(2)?).unwrap_or_default(),
+            reason: r.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Notices users of `area` see: created in their subtree or sent to a station in it; newest first.
+pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<UrgentRow>> {
+    let mut st = conn.prepare(&format!(
+        "{SUBTREE} SELECT {COLS} FROM urgent u
+         WHERE u.owner_area IN (SELECT code FROM sub) OR EXISTS (
+            SELECT 1 FROM urgent_stations us JOIN stations s ON s.code = us.station
+            WHERE us.urgent_id = u.id AND s.area IN (SELECT code FROM sub))
+         ORDER BY u.created_at DESC, u.id"
+    ))?;
+    let rows = st.query_map([area], row)?;
+    rows.collect()
+}
+
+/// Notices sent to a station that were not cancelled, with the station's delivery state.
+pub fn for_station(
+    conn: &Connection,
+    station: &str,
+) -> rusqlite::Result<Vec<(UrgentRow, UrgentState)>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT {COLS}, us.state FROM urgent u JOIN urgent_stations us ON us.urgent_id = u.id
+         WHERE us.station = ?1 AND u.cancelled_at IS NULL AND us.state <> 'cancelled'
+         ORDER BY u.starts_at, u.id"
+    ))?;
+    let rows = st.query_map([station], |r| {
+        Ok((row(r)?, parse_state(&r.get::<_, String>(12)?)))
+    })?;
+    rows.collect()
+}
+
+fn rank(s: UrgentState) -> u8 {
+    match s {
+        UrgentState::Pending => 0,
+        UrgentState::Received => 1,
+        UrgentState::Playing => 2,
+        UrgentState::Played | UrgentState::Failed => 3,
+        UrgentState::Cancelled => 4,
+    }
+}
+
+/// Apply a station's acknowledgement. States only move forward (a late `received` after
+/// `played` changes nothing); a cancelled delivery stays cancelled. Answers false when the
+/// station is not a target of the notice.
+pub fn acknowledge(
+    conn: &Connection,
+    id: &str,
+    station: &str,
+    state: UrgentState,
+    at: DateTime<Utc>,
+    reason: Option<&str>,
+) -> rusqlite::Result<bool> {
+    let current: Option<String> = conn
+        .query_row(
+            "SELECT state FROM urgent_stations WHERE urgent_id = ?1 AND station = ?2",
+            params![id, station],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(current) = current else {
+        return Ok(false);
+    };
+    let current = parse_state(&current);
+    let forward = rank(state) > rank(current) && current != UrgentState::Cancelled;
+    if forward && state != UrgentState::Cancelled {
+        conn.execute(
+            "UPDATE urgent_stations SET state = ?3, updated_at = ?4, reason = ?5
+             WHERE urgent_id = ?1 AND station = ?2",
+            params![id, station, state.as_str(), ts(at), reason],
+        )?;
+    }
+    Ok(true)
+}
+
+/// Cancel a notice: every delivery not yet played becomes `cancelled`. Answers the stations
+/// that were cancelled (they must be told to stop).
+pub fn cancel(conn: &Connection, id: &str, now: DateTime<Utc>) -> rusqlite::Result<Vec<String>> {
+    conn.execute(
+        "UPDATE urgent SET cancelled_at = ?2 WHERE id = ?1 AND cancelled_at IS NULL",
+        params![id, ts(now)],
+    )?;
+    let mut st = conn.prepare(
+        "SELECT station FROM urgent_stations
+         WHERE urgent_id = ?1 AND state NOT IN ('played', 'cancelled') ORDER BY station",
+    )?;
+    let stations: Vec<String> = st
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    conn.execute(
+        "UPDATE urgent_stations SET state = 'cancelled', updated_at = ?2
+         WHERE urgent_id = ?1 AND state NOT IN ('played', 'cancelled')",
+        params![id, ts(now)],
+    )?;
+    Ok(stations)
+}

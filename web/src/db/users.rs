@@ -1,0 +1,138 @@
+//! Users: people who sign in, with a role over an area's subtree.
+
+use crate::db::ts;
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// What a user may do inside their area's subtree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads and reports.
+    Viewer,
+    /// Media, schedules and urgent notices.
+    Operator,
+    /// Everything, including users and stations.
+    Admin,
+}
+
+impl Role {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "operator" => Ok(Role::Operator),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role {other:?}: expected admin, operator or viewer"
+            )),
+        }
+    }
+}
+
+/// One user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Row id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Role.
+    pub role: Role,
+    /// The root of the user's rights.
+    pub area: String,
+}
+
+/// The columns [`row`] reads, for joins.
+pub const COLS: &str = "users.id, users.username, users.password_hash, users.role, users.area";
+
+/// Read a user from [`COLS`].
+pub fn row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
+    let role: String = r.get(3)?;
+    Ok(UserRow {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        password_hash: r.get(2)?,
+        role: role.parse().unwrap_or(Role::Viewer),
+        area: r.get(4)?,
+    })
+}
+
+/// Add a user; `password_hash` is already hashed.
+pub fn insert(
+    conn: &Connection,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+    area: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    let ok = !username.is_empty()
+        && username.len() <= 64
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+    if !ok {
+        return Err(AppError::invalid(format!(
+            "username: {username:?} must be 1 to 64 letters, digits, '-', '_', '.' or '@'"
+        )));
+    }
+    if crate::db::areas::get(conn, area)?.is_none() {
+        return Err(AppError::invalid(format!("area: unknown area {area:?}")));
+    }
+    if by_username(conn, username)?.is_some() {
+        return Err(AppError::conflict(format!(
+            "user {username} already exists"
+        )));
+    }
+    conn.execute(
+        "INSERT INTO users (username, password_hash, role, area, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![username, password_hash, role.as_str(), area, ts(now)],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// One user by login name.
+pub fn by_username(conn: &Connection, username: &str) -> rusqlite::Result<Option<UserRow>> {
+    conn.query_row(
+        &format!("SELECT {COLS} FROM users WHERE username = ?1"),
+        [username],
+        row,
+    )
+    .optional()
+}
+
+/// Users whose area is in `root`'s subtree, by name.
+pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<UserRow>> {
+    let mut st = conn.prepare(&format!(
+        "{} SELECT {COLS} FROM users WHERE users.area IN (SELECT code FROM sub)
+         ORDER BY users.username",
+        crate::db::SUBTREE
+    ))?;
+    let rows = st.query_map([root], row)?;
+    rows.collect()
+}

@@ -1,0 +1,121 @@
+//! The schedule document of one station: its active rules, the urgent notices it still has
+//! to air and every media file they need, with a version that is the sha256 of the
+//! document's canonical JSON.
+
+use crate::db::{self, media::MediaRow, stations::Station, urgent::UrgentRow};
+use crate::error::AppError;
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::Connection;
+use schedules::wire::{MediaEntry, ScheduleDocument, UrgentNotice, UrgentState, WireRule};
+use schedules::{Sha256, StationCode};
+use sha2::Digest;
+use std::collections::BTreeMap;
+
+fn sha(s: &str) -> Result<Sha256, AppError> {
+    Sha256::parse(s).map_err(AppError::internal)
+}
+
+fn media(conn: &Connection, sha256: &str) -> Result<MediaRow, AppError> {
+    db::media::get(conn, sha256)?
+        .ok_or_else(|| AppError::internal(format!("media {sha256} is referenced but missing")))
+}
+
+/// A stored notice as the wire sends it.
+pub fn notice(u: &UrgentRow, m: &MediaRow) -> Result<UrgentNotice, AppError> {
+    Ok(UrgentNotice {
+        id: u.id.clone(),
+        title: u.title.clone(),
+        category: u.category.clone(),
+        media_sha256: sha(&u.media_sha256)?,
+        duration_ms: m.duration_ms,
+        starts_at: u.starts_at,
+        repeat: u.repeat,
+        interval_s: u.interval_s,
+        expires_at: u.expires_at,
+    })
+}
+
+/// Has the notice an airing still to come or still on air at `now`?
+pub fn still_airing(n: &UrgentNotice, now: DateTime<Utc>) -> bool {
+    let len = Duration::milliseconds(n.duration_ms.min(i64::MAX as u64 / 2) as i64);
+    n.airings().iter().any(|t| *t + len > now)
+}
+
+/// The rules of a station (paused ones left out), as the wire sends them.
+pub fn rules(
+    conn: &Connection,
+    station: &Station,
+    media_out: &mut BTreeMap<String, MediaRow>,
+) -> Result<Vec<WireRule>, AppError> {
+    let mut out = Vec::new();
+    for s in db::schedules::for_station(conn, &station.code, &station.area, false)? {
+        let m = media(conn, &s.spec.media_sha256)?;
+        out.push(WireRule {
+            id: s.id.clone(),
+            title: s.spec.title.clone(),
+            category: s.spec.category.clone(),
+            priority: s.spec.priority,
+            cron: s.spec.cron.clone(),
+            at: s.spec.at,
+            starts_on: s.spec.starts_on,
+            ends_on: s.spec.ends_on,
+            excluded_dates: s.spec.excluded_dates.clone(),
+            media_sha256: sha(&m.sha256)?,
+            duration_ms: m.duration_ms,
+            max_wait_ms: s.spec.max_wait_ms,
+        });
+        media_out.insert(m.sha256.clone(), m);
+    }
+    Ok(out)
+}
+
+/// Build the document of `station` as of `now`.
+pub fn build(
+    conn: &Connection,
+    station: &Station,
+    now: DateTime<Utc>,
+) -> Result<ScheduleDocument, AppError> {
+    let mut media_rows = BTreeMap::new();
+    let rules = rules(conn, station, &mut media_rows)?;
+    let mut urgent = Vec::new();
+    for (u, state) in db::urgent::for_station(conn, &station.code)? {
+        if matches!(state, UrgentState::Played | UrgentState::Cancelled) {
+            continue;
+        }
+        let m = media(conn, &u.media_sha256)?;
+        let n = notice(&u, &m)?;
+        if still_airing(&n, now) {
+            urgent.push(n);
+            media_rows.insert(m.sha256.clone(), m);
+        }
+    }
+    let mut media = Vec::with_capacity(media_rows.len());
+    for m in media_rows.values() {
+        media.push(MediaEntry {
+            sha256: sha(&m.sha256)?,
+            size_bytes: m.size_bytes,
+            duration_ms: m.duration_ms,
+            gain_db: m.gain_db as f32,
+            codec: m.codec.clone(),
+        });
+    }
+    let mut doc = ScheduleDocument {
+        station: StationCode::parse(&station.code).map_err(AppError::internal)?,
+        name: station.name.clone(),
+        timezone: station.timezone.clone(),
+        version: String::new(),
+        rules,
+        media,
+        urgent,
+    };
+    doc.version = version(&doc)?;
+    Ok(doc)
+}
+
+/// The version of a document: hex sha256 of its canonical JSON (with an empty version).
+pub fn version(doc: &ScheduleDocument) -> Result<String, AppError> {
+    let mut d = doc.clone();
+    d.version.clear();
+    let json = serde_json::to_vec(&d)?;
+    Ok(hex::encode(sha2::Sha256::digest(&json)))
+}

@@ -1,0 +1,202 @@
+//! The endpoints station controllers use (device token): schedule document, event
+//! stream, log upload, heartbeat, urgent acknowledgements. See `schedules::wire`.
+
+use crate::auth::Device;
+use crate::db;
+use crate::error::{AppError, AppResult, JsonBody, PathArg};
+use crate::planning::document;
+use crate::push::Push;
+use crate::state::{AppState, Now};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::{self, Stream};
+use schedules::wire::{Heartbeat, LogAck, LogBatch, ScheduleChanged, UrgentAck};
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Most entries one log batch may carry.
+pub const MAX_BATCH: usize = 500;
+
+/// `GET /device/schedule`: the station's document, `ETag: "<version>"`, 304 when unchanged.
+pub async fn schedule(
+    State(state): State<AppState>,
+    Now(now): Now,
+    device: Device,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let st = device.station;
+    let doc = state
+        .db
+        .call(move |conn| document::build(conn, &st, now))
+        .await?;
+    let etag = format!("\"{}\"", doc.version);
+    let etag_value = HeaderValue::from_str(&etag).map_err(AppError::internal)?;
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok(([(header::ETAG, etag_value)], Json(doc)).into_response())
+}
+
+fn event(p: Push) -> Event {
+    Event::default()
+        .id(p.id.to_string())
+        .event(p.event)
+        .data(p.data)
+}
+
+/// A `schedule` event with the station's current version. The id is taken before the
+/// document is read, so every change published after it has a larger id.
+async fn current_schedule_event(state: &AppState, code: &str) -> Option<(u64, Event)> {
+    let id = state.hub.next_id();
+    let now = state.clock.now();
+    let code = code.to_string();
+    let version = state
+        .db
+        .call(move |conn| {
+            let st = db::stations::get(conn, &code)?
+                .ok_or_else(|| AppError::not_found("station removed"))?;
+            Ok(document::build(conn, &st, now)?.version)
+        })
+        .await
+        .ok()?;
+    let data = serde_json::to_string(&ScheduleChanged { version }).ok()?;
+    Some((
+        id,
+        event(Push {
+            id,
+            event: "schedule",
+            data,
+        }),
+    ))
+}
+
+/// `GET /device/events`: server-sent events. The first is always `schedule` with the
+/// current version, so a reconnecting controller resynchronises; then `schedule`, `urgent`
+/// and `cancel` as they happen; a keep-alive comment every 15 s.
+pub async fn events(
+    State(state): State<AppState>,
+    device: Device,
+) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // Subscribe before reading the version, so that nothing published in between is lost.
+    let sub = state.hub.subscribe(&device.station.code);
+    let first = current_schedule_event(&state, &device.station.code)
+        .await
+        .ok_or_else(|| AppError::internal("cannot build the schedule document"))?;
+    let closed = Box::pin(state.hub.closed());
+    // Ids only grow on a stream: an event published while the first one was being built is
+    // older than the document it announces, so it is dropped (the document covers it).
+    let stream = stream::unfold(
+        (Some(first), 0u64, sub, state, closed),
+        |(first, mut last, mut sub, state, mut closed)| async move {
+            if let Some((id, ev)) = first {
+                return Some((Ok(ev), (None, id, sub, state, closed)));
+            }
+            loop {
+                tokio::select! {
+                    _ = &mut closed => return None,
+                    got = sub.rx.recv() => match got {
+                        Ok(p) if p.id <= last => continue,
+                        Ok(p) => {
+                            last = p.id;
+                            return Some((Ok(event(p)), (None, last, sub, state, closed)));
+                        }
+                        Err(RecvError::Lagged(_)) => {
+                            // Missed events: make the controller fetch everything again.
+                            let code = sub.station().to_string();
+                            if let Some((id, ev)) = current_schedule_event(&state, &code).await {
+                                return Some((Ok(ev), (None, id, sub, state, closed)));
+                            }
+                        }
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// `POST /device/logs`: store entries (idempotent by id) for the token's station.
+pub async fn logs(
+    State(state): State<AppState>,
+    Now(now): Now,
+    device: Device,
+    JsonBody(batch): JsonBody<LogBatch>,
+) -> AppResult<Json<LogAck>> {
+    if batch.entries.len() > MAX_BATCH {
+        return Err(AppError::invalid(format!(
+            "entries: {} in one batch; at most {MAX_BATCH}",
+            batch.entries.len()
+        )));
+    }
+    for (i, e) in batch.entries.iter().enumerate() {
+        if e.id.is_empty() || e.id.len() > 200 {
+            return Err(AppError::invalid(format!(
+                "entries[{i}].id: must be 1 to 200 bytes"
+            )));
+        }
+    }
+    let code = device.station.code;
+    let accepted = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let accepted = db::logs::insert_batch(&tx, &code, &batch.entries, now)?;
+            db::stations::touch(&tx, &code, now)?;
+            tx.commit()?;
+            Ok(accepted)
+        })
+        .await?;
+    Ok(Json(LogAck { accepted }))
+}
+
+/// `POST /device/heartbeat` → 204 (the `Date` header lets the controller measure its clock).
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    Now(now): Now,
+    device: Device,
+    JsonBody(hb): JsonBody<Heartbeat>,
+) -> AppResult<StatusCode> {
+    let code = device.station.code;
+    state
+        .db
+        .call(move |conn| db::stations::record_heartbeat(conn, &code, &hb, now))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /device/urgent/{id}/state` → 204.
+pub async fn urgent_state(
+    State(state): State<AppState>,
+    Now(now): Now,
+    device: Device,
+    PathArg(id): PathArg<String>,
+    JsonBody(ack): JsonBody<UrgentAck>,
+) -> AppResult<StatusCode> {
+    let code = device.station.code;
+    let found = state
+        .db
+        .call(move |conn| {
+            let reason = ack.reason.as_deref().map(|r| {
+                let r: String = r.chars().take(500).collect();
+                r
+            });
+            let found =
+                db::urgent::acknowledge(conn, &id, &code, ack.state, ack.at, reason.as_deref())?;
+            db::stations::touch(conn, &code, now)?;
+            Ok(found.then_some(()).ok_or_else(|| {
+                AppError::not_found(format!("no urgent notice {id:?} for station {code}"))
+            }))
+        })
+        .await?;
+    found?;
+    Ok(StatusCode::NO_CONTENT)
+}

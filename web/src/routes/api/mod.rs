@@ -1,0 +1,89 @@
+//! The JSON API, `/api/v1`: one file per resource.
+
+pub mod areas;
+pub mod audit;
+pub mod auth;
+pub mod device;
+pub mod logs;
+pub mod media;
+pub mod schedules;
+pub mod stations;
+pub mod urgent;
+pub mod users;
+
+use crate::auth::User;
+use crate::db;
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+/// Every API route, relative to `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/token", post(auth::token).delete(auth::revoke))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/me", get(auth::me))
+        .route("/areas", get(areas::list).post(areas::create))
+        .route("/users", get(users::list).post(users::create))
+        .route(
+            "/media",
+            get(media::list)
+                .post(media::upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/media/{sha256}",
+            get(media::download).delete(media::remove),
+        )
+        .route("/schedules", get(schedules::list).post(schedules::create))
+        .route("/schedules/preview", get(schedules::preview))
+        .route(
+            "/schedules/{id}",
+            get(schedules::show)
+                .put(schedules::replace)
+                .delete(schedules::remove),
+        )
+        .route("/schedules/{id}/pause", post(schedules::pause))
+        .route("/schedules/{id}/resume", post(schedules::resume))
+        .route("/stations", get(stations::list).post(stations::create))
+        .route("/stations/{code}", get(stations::show))
+        .route("/stations/{code}/plan", get(stations::plan))
+        .route("/stations/{code}/token", post(stations::rotate_token))
+        .route("/urgent", get(urgent::list).post(urgent::create))
+        .route("/urgent/{id}", get(urgent::show))
+        .route("/urgent/{id}/cancel", post(urgent::cancel))
+        .route("/logs", get(logs::list))
+        .route("/reports/airtime.csv", get(logs::airtime_csv))
+        .route("/audit", get(audit::list))
+        .route("/device/schedule", get(device::schedule))
+        .route("/device/events", get(device::events))
+        .route("/device/logs", post(device::logs))
+        .route("/device/heartbeat", post(device::heartbeat))
+        .route("/device/urgent/{id}/state", post(device::urgent_state))
+}
+
+/// Record a change made by `user` in the audit log.
+pub fn audit(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    user: &User,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> rusqlite::Result<()> {
+    db::audit::record(
+        conn,
+        &db::audit::Change {
+            at: now,
+            user: &user.username,
+            area: &user.area,
+            action,
+            target,
+            detail: &detail,
+            remote: user.remote.as_deref(),
+        },
+    )
+}

@@ -1,0 +1,456 @@
+//! Schedules: create, list, show, replace, pause, resume, delete; and the cron preview.
+
+use crate::auth::User;
+use crate::db::{self, schedules::ScheduleRow, schedules::ScheduleSpec, users::Role};
+use crate::error::{AppError, AppResult, JsonBody, PathArg, QueryArgs};
+use crate::planning::publish_schedules;
+use crate::routes::api::audit;
+use crate::state::{AppState, Now};
+use crate::targets;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use rusqlite::Connection;
+use schedules::rule::next_occurrences;
+use schedules::{describe_cron, CronExpr, Lang, Priority, Rule, Sha256, When};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// `POST /schedules` and `PUT /schedules/{id}` body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleBody {
+    title: String,
+    media_id: String,
+    #[serde(default)]
+    stations: Vec<String>,
+    #[serde(default)]
+    areas: Vec<String>,
+    #[serde(default)]
+    cron: Option<String>,
+    #[serde(default)]
+    at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    starts_on: Option<NaiveDate>,
+    #[serde(default)]
+    ends_on: Option<NaiveDate>,
+    #[serde(default)]
+    excluded_dates: Vec<NaiveDate>,
+    #[serde(default)]
+    priority: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    max_wait_minutes: Option<u32>,
+}
+
+/// A schedule as answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleView {
+    id: String,
+    title: String,
+    media_id: String,
+    stations: Vec<String>,
+    areas: Vec<String>,
+    cron: Option<String>,
+    at: Option<DateTime<Utc>>,
+    starts_on: Option<NaiveDate>,
+    ends_on: Option<NaiveDate>,
+    excluded_dates: Vec<NaiveDate>,
+    priority: Priority,
+    category: String,
+    max_wait_minutes: u64,
+    paused: bool,
+    description_vi: Option<String>,
+    description_en: Option<String>,
+    owner_area: String,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn view(s: ScheduleRow) -> ScheduleView {
+    let expr = s.spec.cron.as_deref().and_then(|c| CronExpr::parse(c).ok());
+    ScheduleView {
+        description_vi: expr.as_ref().map(|e| describe_cron(e, Lang::Vi)),
+        description_en: expr.as_ref().map(|e| describe_cron(e, Lang::En)),
+        id: s.id,
+        title: s.spec.title,
+        media_id: s.spec.media_sha256,
+        stations: s.spec.stations,
+        areas: s.spec.areas,
+        cron: s.spec.cron,
+        at: s.spec.at,
+        starts_on: s.spec.starts_on,
+        ends_on: s.spec.ends_on,
+        excluded_dates: s.spec.excluded_dates,
+        priority: s.spec.priority,
+        category: s.spec.category,
+        max_wait_minutes: s.spec.max_wait_ms / 60_000,
+        paused: s.paused,
+        owner_area: s.owner_area,
+        created_by: s.created_by,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+/// Check a body against the store and the user's rights; errors name the field.
+fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<ScheduleSpec> {
+    let title = b.title.trim().to_string();
+    if title.is_empty() {
+        return Err(AppError::invalid("title: must not be empty"));
+    }
+    if title.chars().count() > 200 {
+        return Err(AppError::invalid("title: at most 200 characters"));
+    }
+    let sha =
+        Sha256::parse(&b.media_id).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
+    if db::media::get(conn, sha.as_str())?.is_none()
+        || !db::media::visible_to(conn, sha.as_str(), &user.area)?
+    {
+        return Err(AppError::invalid(format!(
+            "media_id: no media {sha} in your library"
+        )));
+    }
+    let cron = match (&b.cron, b.at) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid("cron: give either cron or at, not both"))
+        }
+        (None, None) => {
+            return Err(AppError::invalid(
+                "cron: give a crontab(5) expression in cron, or a one-off time in at",
+            ))
+        }
+        (Some(c), None) => Some(
+            CronExpr::parse(c)
+                .map_err(|e| AppError::invalid(format!("cron: {e}")))?
+                .as_str()
+                .to_string(),
+        ),
+        (None, Some(_)) => None,
+    };
+    if let (Some(s), Some(e)) = (b.starts_on, b.ends_on) {
+        if e < s {
+            return Err(AppError::invalid(format!(
+                "ends_on: {e} is before starts_on {s}"
+            )));
+        }
+    }
+    if b.excluded_dates.len() > 1000 {
+        return Err(AppError::invalid("excluded_dates: at most 1000 dates"));
+    }
+    let priority = match b.priority.as_deref() {
+        None | Some("normal") => Priority::Normal,
+        Some("priority") => Priority::Priority,
+        Some("emergency") => {
+            return Err(AppError::invalid(
+                "priority: emergency is for urgent notices (POST /api/v1/urgent)",
+            ))
+        }
+        Some(other) => {
+            return Err(AppError::invalid(format!(
+                "priority: {other:?} must be normal or priority"
+            )))
+        }
+    };
+    let category = b.category.unwrap_or_default().trim().to_string();
+    if category.chars().count() > 100 {
+        return Err(AppError::invalid("category: at most 100 characters"));
+    }
+    let max_wait_ms = match b.max_wait_minutes {
+        None => schedules::DEFAULT_MAX_WAIT_MS,
+        Some(m) if m <= 24 * 60 => u64::from(m) * 60_000,
+        Some(m) => {
+            return Err(AppError::invalid(format!(
+                "max_wait_minutes: {m} is more than a day (1440)"
+            )))
+        }
+    };
+    let t = targets::check(conn, user, &b.stations, &b.areas)?;
+    let mut excluded = b.excluded_dates;
+    excluded.sort();
+    excluded.dedup();
+    Ok(ScheduleSpec {
+        title,
+        media_sha256: sha.to_string(),
+        stations: t.stations,
+        areas: t.areas,
+        cron,
+        at: b.at,
+        starts_on: b.starts_on,
+        ends_on: b.ends_on,
+        excluded_dates: excluded,
+        priority,
+        category,
+        max_wait_ms,
+    })
+}
+
+/// A schedule the user may see (404 otherwise).
+fn visible(conn: &Connection, user: &User, id: &str) -> AppResult<ScheduleRow> {
+    let s = db::schedules::get(conn, id)?
+        .ok_or_else(|| AppError::not_found(format!("no schedule {id:?}")))?;
+    if db::areas::in_subtree(conn, &user.area, &s.owner_area)? {
+        return Ok(s);
+    }
+    for code in db::schedules::target_stations(conn, id)? {
+        if let Some(st) = db::stations::get(conn, &code)? {
+            if db::areas::in_subtree(conn, &user.area, &st.area)? {
+                return Ok(s);
+            }
+        }
+    }
+    Err(AppError::not_found(format!("no schedule {id:?}")))
+}
+
+/// A schedule the user may change: visible, every target inside their area, operator+.
+fn manageable(conn: &Connection, user: &User, id: &str) -> AppResult<ScheduleRow> {
+    let s = visible(conn, user, id)?;
+    user.require(Role::Operator)?;
+    targets::check(conn, user, &s.spec.stations, &s.spec.areas).map_err(|e| {
+        if e.status == StatusCode::FORBIDDEN {
+            AppError::forbidden(format!(
+                "schedule {id} also plays outside your area {}: {}",
+                user.area, e.message
+            ))
+        } else {
+            e
+        }
+    })?;
+    Ok(s)
+}
+
+/// `POST /schedules` → 201 `{"id"}`.
+pub async fn create(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    JsonBody(body): JsonBody<ScheduleBody>,
+) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+    user.require(Role::Operator)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let (i, u) = (id.clone(), user.clone());
+    let stations = state
+        .db
+        .call(move |conn| {
+            let spec = validate(conn, &u, body)?;
+            let tx = conn.transaction()?;
+            db::schedules::insert(&tx, &i, &spec, &u.area, &u.username, now)?;
+            audit(&tx, now, &u, "schedule.create", &i, detail(&spec))?;
+            let stations = db::schedules::target_stations(&tx, &i)?;
+            tx.commit()?;
+            Ok(stations)
+        })
+        .await?;
+    publish_schedules(&state, stations, now).await;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+fn detail(spec: &ScheduleSpec) -> serde_json::Value {
+    json!({
+        "title": spec.title, "media_id": spec.media_sha256, "stations": spec.stations,
+        "areas": spec.areas, "cron": spec.cron, "at": spec.at, "priority": spec.priority,
+        "category": spec.category, "starts_on": spec.starts_on, "ends_on": spec.ends_on,
+    })
+}
+
+/// `GET /schedules` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    station: Option<String>,
+}
+
+/// `GET /schedules[?station=CODE]`.
+pub async fn list(
+    State(state): State<AppState>,
+    user: User,
+    QueryArgs(q): QueryArgs<ListQuery>,
+) -> AppResult<Json<Vec<ScheduleView>>> {
+    let rows = state
+        .db
+        .call(move |conn| match q.station {
+            Some(code) => {
+                let st = targets::station_in_reach(conn, &user, &code)?;
+                Ok(db::schedules::for_station(conn, &st.code, &st.area, true)?)
+            }
+            None => Ok(db::schedules::list_visible(conn, &user.area)?),
+        })
+        .await?;
+    Ok(Json(rows.into_iter().map(view).collect()))
+}
+
+/// `GET /schedules/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    user: User,
+    PathArg(id): PathArg<String>,
+) -> AppResult<Json<ScheduleView>> {
+    let row = state.db.call(move |conn| visible(conn, &user, &id)).await?;
+    Ok(Json(view(row)))
+}
+
+/// `PUT /schedules/{id}`: replace with a new body (same shape as create).
+pub async fn replace(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(id): PathArg<String>,
+    JsonBody(body): JsonBody<ScheduleBody>,
+) -> AppResult<Json<ScheduleView>> {
+    let (row, stations) = state
+        .db
+        .call(move |conn| {
+            manageable(conn, &user, &id)?;
+            let before = db::schedules::target_stations(conn, &id)?;
+            let spec = validate(conn, &user, body)?;
+            let tx = conn.transaction()?;
+            db::schedules::update(&tx, &id, &spec, now)?;
+            audit(&tx, now, &user, "schedule.update", &id, detail(&spec))?;
+            let mut stations = db::schedules::target_stations(&tx, &id)?;
+            stations.extend(before);
+            stations.sort();
+            stations.dedup();
+            let row = db::schedules::get(&tx, &id)?
+                .ok_or_else(|| AppError::internal("schedule vanished during update"))?;
+            tx.commit()?;
+            Ok((row, stations))
+        })
+        .await?;
+    publish_schedules(&state, stations, now).await;
+    Ok(Json(view(row)))
+}
+
+async fn set_paused(
+    state: AppState,
+    now: DateTime<Utc>,
+    user: User,
+    id: String,
+    paused: bool,
+) -> AppResult<Json<ScheduleView>> {
+    let (row, stations) = state
+        .db
+        .call(move |conn| {
+            manageable(conn, &user, &id)?;
+            db::schedules::set_paused(conn, &id, paused, now)?;
+            let action = if paused {
+                "schedule.pause"
+            } else {
+                "schedule.resume"
+            };
+            audit(conn, now, &user, action, &id, json!({}))?;
+            let row = db::schedules::get(conn, &id)?
+                .ok_or_else(|| AppError::not_found(format!("no schedule {id:?}")))?;
+            Ok((row, db::schedules::target_stations(conn, &id)?))
+        })
+        .await?;
+    publish_schedules(&state, stations, now).await;
+    Ok(Json(view(row)))
+}
+
+/// `POST /schedules/{id}/pause`.
+pub async fn pause(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(id): PathArg<String>,
+) -> AppResult<Json<ScheduleView>> {
+    set_paused(state, now, user, id, true).await
+}
+
+/// `POST /schedules/{id}/resume`.
+pub async fn resume(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(id): PathArg<String>,
+) -> AppResult<Json<ScheduleView>> {
+    set_paused(state, now, user, id, false).await
+}
+
+/// `DELETE /schedules/{id}` → 204.
+pub async fn remove(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(id): PathArg<String>,
+) -> AppResult<StatusCode> {
+    let stations = state
+        .db
+        .call(move |conn| {
+            let s = manageable(conn, &user, &id)?;
+            let stations = db::schedules::target_stations(conn, &id)?;
+            let tx = conn.transaction()?;
+            db::schedules::delete(&tx, &id)?;
+            audit(&tx, now, &user, "schedule.delete", &id, detail(&s.spec))?;
+            tx.commit()?;
+            Ok(stations)
+        })
+        .await?;
+    publish_schedules(&state, stations, now).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /schedules/preview` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewQuery {
+    cron: String,
+    tz: Option<String>,
+    after: Option<DateTime<Utc>>,
+    count: Option<u32>,
+}
+
+/// `GET /schedules/preview?cron&tz&after&count` → the next `count` (≤ 100, default 10)
+/// firing times strictly after `after` (default now), and the rule in words.
+pub async fn preview(
+    Now(now): Now,
+    _user: User,
+    QueryArgs(q): QueryArgs<PreviewQuery>,
+) -> AppResult<Json<serde_json::Value>> {
+    let expr = CronExpr::parse(&q.cron).map_err(|e| AppError::invalid(format!("cron: {e}")))?;
+    let tz: Tz = match q.tz.as_deref() {
+        None | Some("") => schedules::DEFAULT_TZ,
+        Some(t) => t
+            .parse()
+            .map_err(|_| AppError::invalid(format!("tz: unknown IANA time zone {t:?}")))?,
+    };
+    let count = q.count.unwrap_or(10);
+    if count == 0 || count > 100 {
+        return Err(AppError::invalid(format!(
+            "count: {count} must be between 1 and 100"
+        )));
+    }
+    let after = q.after.unwrap_or(now);
+    let e = expr.clone();
+    let times = tokio::task::spawn_blocking(move || next_times(&e, tz, after, count as usize))
+        .await
+        .map_err(AppError::internal)?;
+    Ok(Json(json!({
+        "cron": expr.as_str(),
+        "tz": tz.name(),
+        "times": times,
+        "description_vi": describe_cron(&expr, Lang::Vi),
+        "description_en": describe_cron(&expr, Lang::En),
+    })))
+}
+
+/// The first `count` firings strictly after `after` (the `schedules` crate looks about
+/// eight years ahead, far enough for a 29 February rule).
+fn next_times(expr: &CronExpr, tz: Tz, after: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
+    let rule = Rule {
+        id: "preview".into(),
+        when: When::Cron(expr.clone()),
+        tz,
+        starts_on: None,
+        ends_on: None,
+        excluded_dates: Vec::new(),
+        priority: Priority::Normal,
+        duration_ms: 0,
+        max_wait_ms: 0,
+    };
+    next_occurrences(&rule, after, count)
+}

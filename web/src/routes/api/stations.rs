@@ -1,0 +1,246 @@
+//! Stations: the list with online state and what is next, one station, its plan, and
+//! rotating its device token.
+
+use crate::admin::{self, Actor};
+use crate::auth::{self, User};
+use crate::db::{self, stations::Station, users::Role};
+use crate::error::JsonBody;
+use crate::error::{AppError, AppResult, PathArg, QueryArgs};
+use crate::planning::{plan::plan as plan_of, plan::PlanEntry, publish_schedules};
+use crate::routes::api::audit;
+use crate::routes::api::users::area_in_reach;
+use crate::state::{AppState, Now};
+use crate::targets;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::Connection;
+use schedules::wire::NowPlaying;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The next item a station will air.
+#[derive(Debug, Clone, Serialize)]
+pub struct Next {
+    starts_at: DateTime<Utc>,
+    title: String,
+    priority: schedules::Priority,
+    schedule_id: Option<String>,
+    urgent_id: Option<String>,
+}
+
+/// A station as answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct StationView {
+    code: String,
+    name: String,
+    area: String,
+    timezone: String,
+    online: bool,
+    connected: bool,
+    last_seen: Option<DateTime<Utc>>,
+    now_playing: Option<NowPlaying>,
+    next: Option<Next>,
+    schedule_version: String,
+    controller_schedule_version: Option<String>,
+    controller_version: Option<String>,
+    cache_ready: Option<bool>,
+    missing_media: usize,
+    outbox_len: Option<u64>,
+    clock_offset_ms: Option<i64>,
+    output: Option<String>,
+    output_error: Option<String>,
+}
+
+/// How far ahead `next` looks.
+const NEXT_WINDOW: Duration = Duration::days(2);
+
+fn station_view(
+    conn: &Connection,
+    state: &AppState,
+    st: Station,
+    now: DateTime<Utc>,
+) -> AppResult<StationView> {
+    let connected = state.hub.is_connected(&st.code);
+    let recent = st
+        .last_seen
+        .is_some_and(|t| now - t < state.config.online_window);
+    let version = crate::planning::document::build(conn, &st, now)?.version;
+    let next = plan_of(conn, &st, now, now + NEXT_WINDOW)?
+        .into_iter()
+        .find(|p: &PlanEntry| p.starts_at >= now && p.status != "skipped")
+        .map(|p| Next {
+            starts_at: p.starts_at,
+            title: p.title,
+            priority: p.priority,
+            schedule_id: p.schedule_id,
+            urgent_id: p.urgent_id,
+        });
+    let hb = st.heartbeat.clone();
+    Ok(StationView {
+        online: connected || recent,
+        connected,
+        last_seen: st.last_seen,
+        now_playing: hb.as_ref().and_then(|h| h.now_playing.clone()),
+        next,
+        schedule_version: version,
+        controller_schedule_version: hb.as_ref().and_then(|h| h.schedule_version.clone()),
+        controller_version: hb.as_ref().map(|h| h.version.clone()),
+        cache_ready: hb.as_ref().map(|h| h.cache_ready),
+        missing_media: hb.as_ref().map_or(0, |h| h.missing_media.len()),
+        outbox_len: hb.as_ref().map(|h| h.outbox_len),
+        clock_offset_ms: hb.as_ref().and_then(|h| h.clock_offset_ms),
+        output: hb.as_ref().map(|h| h.output.clone()),
+        output_error: hb.as_ref().and_then(|h| h.output_error.clone()),
+        code: st.code,
+        name: st.name,
+        area: st.area,
+        timezone: st.timezone,
+    })
+}
+
+/// `GET /stations`: the stations in the user's area.
+pub async fn list(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+) -> AppResult<Json<Vec<StationView>>> {
+    let s = state.clone();
+    let out = state
+        .db
+        .call(move |conn| {
+            db::stations::list_in_subtree(conn, &user.area)?
+                .into_iter()
+                .map(|st| station_view(conn, &s, st, now))
+                .collect()
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /stations/{code}`.
+pub async fn show(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(code): PathArg<String>,
+) -> AppResult<Json<StationView>> {
+    let s = state.clone();
+    let out = state
+        .db
+        .call(move |conn| {
+            let st = targets::station_in_reach(conn, &user, &code)?;
+            station_view(conn, &s, st, now)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /stations/{code}/plan` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanQuery {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
+/// `GET /stations/{code}/plan?from&to` (default: the next 24 hours; at most 31 days).
+pub async fn plan(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(code): PathArg<String>,
+    QueryArgs(q): QueryArgs<PlanQuery>,
+) -> AppResult<Json<Vec<PlanEntry>>> {
+    let from = q.from.unwrap_or(now);
+    let to = q.to.unwrap_or(from + Duration::days(1));
+    if to <= from {
+        return Err(AppError::invalid("to: must be after from"));
+    }
+    let max = state.config.max_plan_window;
+    if to - from > max {
+        return Err(AppError::invalid(format!(
+            "to: the window may span at most {} days",
+            max.num_days()
+        )));
+    }
+    let out = state
+        .db
+        .call(move |conn| {
+            let st = targets::station_in_reach(conn, &user, &code)?;
+            plan_of(conn, &st, from, to)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `POST /stations/{code}/token` (admin): a new device token; the old one stops working.
+pub async fn rotate_token(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(code): PathArg<String>,
+) -> AppResult<Json<serde_json::Value>> {
+    user.require(Role::Admin)?;
+    let token = auth::new_token();
+    let hash = auth::token_hash(&token);
+    let c = code.clone();
+    state
+        .db
+        .call(move |conn| {
+            targets::station_in_reach(conn, &user, &c)?;
+            db::stations::set_token(conn, &c, &hash)?;
+            audit(conn, now, &user, "station.rotate_token", &c, json!({}))?;
+            Ok(())
+        })
+        .await?;
+    publish_schedules(&state, vec![code.clone()], now).await;
+    Ok(Json(json!({"station": code, "token": token})))
+}
+
+/// `POST /stations` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewStation {
+    code: String,
+    name: String,
+    area: String,
+    #[serde(default)]
+    timezone: Option<String>,
+}
+
+/// `POST /stations` (admin): a station in an area of the admin's subtree → 201 with its
+/// device token (shown once).
+pub async fn create(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    JsonBody(b): JsonBody<NewStation>,
+) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+    user.require(Role::Admin)?;
+    let code = b.code.clone();
+    let token = state
+        .db
+        .call(move |conn| {
+            area_in_reach(conn, &user, &b.area)?;
+            let actor = Actor {
+                name: &user.username,
+                remote: user.remote.as_deref(),
+            };
+            admin::insert_station(
+                conn,
+                actor,
+                &b.code,
+                &b.name,
+                &b.area,
+                b.timezone.as_deref(),
+                now,
+            )
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"code": code, "token": token})),
+    ))
+}

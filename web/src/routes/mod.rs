@@ -1,0 +1,3 @@
+//! HTTP routes: the JSON API under `/api/v1`.
+
+pub mod api;

@@ -1,0 +1,80 @@
+//! Building the router and serving it on a bound listener until a shutdown future resolves.
+
+use crate::error::AppError;
+use crate::routes;
+use crate::state::{AppState, Now};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use tower_http::trace::TraceLayer;
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", routes::api::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), stamp_now))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Read the clock once per request; handlers and extractors take it as [`Now`]. The
+/// `Date` header is written from the same clock (controllers measure their offset by it).
+async fn stamp_now(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let now = state.clock.now();
+    req.extensions_mut().insert(Now(now));
+    let mut res = next.run(req).await;
+    let date = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        res.headers_mut().insert(header::DATE, v);
+    }
+    res
+}
+
+/// `GET /healthz`: 200 when the database answers (for scripts and load balancers).
+async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
+    state
+        .db
+        .call(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .await?;
+    Ok(Json(serde_json::json!({"status": "ok"})))
+}
+
+async fn not_found() -> AppError {
+    AppError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> AppError {
+    let mut e = AppError::bad_request("method not allowed on this endpoint");
+    e.status = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    e.code = "method_not_allowed";
+    e
+}
+
+/// Serve `state` on `listener` until `shutdown` resolves; open event streams are then
+/// closed so that the server can finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let hub = state.hub.clone();
+    let app = app(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        hub.close();
+    })
+    .await
+}

@@ -1,0 +1,193 @@
+//! What every request can reach: the store, the clock, the push hub, the media files.
+
+use crate::db::{Db, OpenError};
+use crate::library::MediaStore;
+use crate::push::Hub;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::{DateTime, Duration, Utc};
+use schedules::Clock;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Tunables.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest accepted upload, bytes.
+    pub max_upload_bytes: u64,
+    /// How long a sign-in token lives.
+    pub token_ttl: Duration,
+    /// A station is online when heard from this recently (or connected to the event stream).
+    pub online_window: Duration,
+    /// Widest window `GET /stations/{code}/plan` computes.
+    pub max_plan_window: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 200 * 1024 * 1024,
+            token_ttl: Duration::days(30),
+            online_window: Duration::seconds(90),
+            max_plan_window: Duration::days(31),
+        }
+    }
+}
+
+/// Shared application state; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The one clock.
+    pub clock: Arc<dyn Clock>,
+    /// Per-station push channels.
+    pub hub: Arc<Hub>,
+    /// Content-addressed media files.
+    pub media: Arc<MediaStore>,
+    /// Tunables.
+    pub config: Arc<Config>,
+    /// Failed sign-ins, for throttling.
+    pub throttle: Arc<LoginThrottle>,
+    /// The data directory.
+    pub data_dir: PathBuf,
+}
+
+/// Why the state could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory is not usable.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The database is not usable.
+    #[error(transparent)]
+    Db(#[from] OpenError),
+}
+
+impl AppState {
+    /// Open (creating if needed) the data directory `data_dir`: `loaxa.db`, `media/`, `tmp/`.
+    pub fn open(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+        Self::open_with(data_dir, clock, Config::default())
+    }
+
+    /// [`AppState::open`] with other tunables.
+    pub fn open_with(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Result<AppState, StartError> {
+        let io = |source| StartError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(data_dir).map_err(io)?;
+        let media = MediaStore::open(data_dir, config.max_upload_bytes).map_err(io)?;
+        let db = Db::open(&data_dir.join("loaxa.db"))?;
+        let first_event_id = clock.now().timestamp_millis().max(0) as u64 * 1000;
+        Ok(AppState {
+            db,
+            hub: Arc::new(Hub::new(first_event_id)),
+            clock,
+            media: Arc::new(media),
+            config: Arc::new(config),
+            throttle: Arc::new(LoginThrottle::default()),
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+}
+
+/// The instant a request is handled at, read once from the clock by a middleware layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now(pub DateTime<Utc>);
+
+impl FromRequestParts<AppState> for Now {
+    type Rejection = Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(match parts.extensions.get::<Now>() {
+            Some(n) => *n,
+            None => {
+                let n = Now(state.clock.now());
+                parts.extensions.insert(n);
+                n
+            }
+        })
+    }
+}
+
+/// Repeated failed sign-ins per username and address: after [`LoginThrottle::FREE`]
+/// failures, each further attempt waits twice as long as the one before (30 s, 1 min, …,
+/// at most an hour).
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, DateTime<Utc>)>>,
+}
+
+impl LoginThrottle {
+    /// Failures allowed before waiting.
+    pub const FREE: u32 = 5;
+
+    /// Seconds to wait before `key` may try again, if any.
+    pub fn wait(&self, key: &str, now: DateTime<Utc>) -> Option<u64> {
+        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let (n, last) = *map.get(key)?;
+        if n < Self::FREE {
+            return None;
+        }
+        let delay = Duration::seconds((30i64 << (n - Self::FREE).min(7)).min(3600));
+        let left = (last + delay - now).num_seconds();
+        (left > 0).then_some(left as u64)
+    }
+
+    /// Count a failure.
+    pub fn fail(&self, key: &str, now: DateTime<Utc>) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, (_, last)| now - *last < Duration::hours(2));
+        }
+        let e = map.entry(key.to_string()).or_insert((0, now));
+        e.0 = e.0.saturating_add(1);
+        e.1 = now;
+    }
+
+    /// Forget the failures after a success.
+    pub fn succeed(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn sign_in_waits_grow_after_five_failures() {
+        let t = LoginThrottle::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        for _ in 0..4 {
+            t.fail("a|ip", t0);
+        }
+        assert_eq!(t.wait("a|ip", t0), None);
+        t.fail("a|ip", t0);
+        assert_eq!(t.wait("a|ip", t0), Some(30));
+        assert_eq!(t.wait("a|ip", t0 + Duration::seconds(31)), None);
+        t.fail("a|ip", t0);
+        assert_eq!(t.wait("a|ip", t0), Some(60));
+        assert_eq!(t.wait("b|ip", t0), None);
+        t.succeed("a|ip");
+        assert_eq!(t.wait("a|ip", t0), None);
+    }
+}

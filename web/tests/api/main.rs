@@ -1,0 +1,16 @@
+//! End-to-end tests of the API: the real server on 127.0.0.1:0 with a temporary data
+//! directory and a manual clock, reqwest as the client.
+
+mod helpers;
+
+mod authz;
+mod cli;
+mod demo;
+mod device;
+mod errors;
+mod media;
+mod reports;
+mod router;
+mod schedules;
+mod sign_in;
+mod urgent;

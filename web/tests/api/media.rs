@@ -1,0 +1,216 @@
+use crate::helpers::{tone_wav, TestApp};
+use reqwest::{Method, StatusCode};
+use web::state::Config;
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_upload_is_measured_and_stored_by_its_hash() {
+    let app = TestApp::spawn().await;
+    let t = app.token("op_lq").await;
+    let bytes = tone_wav(440.0, 1500);
+    let (s, v) = app.upload(&t, "Bản tin sáng.wav", bytes.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let sha = v["sha256"].as_str().unwrap();
+    assert_eq!(v["id"], v["sha256"]);
+    assert_eq!(v["title"], "Bản tin sáng");
+    assert_eq!(v["size_bytes"], bytes.len() as u64);
+    assert_eq!(v["duration_ms"], 1500);
+    assert_eq!(v["sample_rate"], 16000);
+    assert_eq!(v["channels"], 1);
+    assert!(v["loudness_lufs"].is_number());
+    assert!(v["gain_db"].is_number());
+    let stored = app.dir.path().join("media").join(&sha[..2]).join(sha);
+    assert_eq!(std::fs::read(stored).unwrap(), bytes);
+    let (s, list) = app.get("/media", &t).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_file_uploaded_twice_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let lq = app.token("op_lq").await;
+    let bp = app.token("op_bp").await;
+    let bytes = tone_wav(523.0, 800);
+    let (s1, a) = app.upload(&lq, "a.wav", bytes.clone()).await;
+    let (s2, b) = app.upload(&lq, "b.wav", bytes.clone()).await;
+    let (s3, c) = app.upload(&bp, "c.wav", bytes.clone()).await;
+    assert_eq!(
+        (s1, s2, s3),
+        (
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::CREATED
+        )
+    );
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(a["id"], c["id"]);
+    let files = files_under(&app.dir.path().join("media"));
+    assert_eq!(files.len(), 1, "{files:?}");
+    // Both areas see it.
+    let (_, list) = app.get("/media", &bp).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_upload_answers_422_and_leaves_nothing_behind() {
+    let app = TestApp::spawn().await;
+    let t = app.token("op_lq").await;
+    for (name, bytes) in [
+        ("notes.txt", b"this is not audio at all, just text".to_vec()),
+        ("empty.wav", Vec::new()),
+        ("silence.wav", {
+            media::signal::wav_bytes(&media::Pcm {
+                samples: vec![0.0; 16000],
+                sample_rate: 16000,
+                channels: 1,
+            })
+        }),
+    ] {
+        let (s, v) = app.upload(&t, name, bytes).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {v}");
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+    }
+    assert!(files_under(&app.dir.path().join("media")).is_empty());
+    assert!(files_under(&app.dir.path().join("tmp")).is_empty());
+    let (_, list) = app.get("/media", &t).await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_upload_over_the_size_cap_is_413_and_leaves_nothing_behind() {
+    let app = TestApp::spawn_with(Config {
+        max_upload_bytes: 10_000,
+        ..Config::default()
+    })
+    .await;
+    let t = app.token("op_lq").await;
+    let (s, v) = app.upload(&t, "big.wav", tone_wav(440.0, 2000)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert!(files_under(&app.dir.path().join("tmp")).is_empty());
+    assert!(files_under(&app.dir.path().join("media")).is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn downloads_support_a_single_range_and_etag() {
+    let app = TestApp::spawn().await;
+    let t = app.token("op_lq").await;
+    let bytes = tone_wav(440.0, 500);
+    let id = app.upload_tone(&t, 440.0, 500).await;
+    let url = app.url(&format!("/media/{id}"));
+
+    let full = app.client.get(&url).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(full.status(), StatusCode::OK);
+    let etag = full.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(etag, format!("\"{id}\""));
+    assert_eq!(full.headers()["accept-ranges"], "bytes");
+    assert_eq!(full.bytes().await.unwrap().to_vec(), bytes);
+
+    let part = app
+        .client
+        .get(&url)
+        .bearer_auth(&t)
+        .header("range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        part.headers()["content-range"].to_str().unwrap(),
+        format!("bytes 10-19/{}", bytes.len())
+    );
+    assert_eq!(part.bytes().await.unwrap().to_vec(), bytes[10..20].to_vec());
+
+    let tail = app
+        .client
+        .get(&url)
+        .bearer_auth(&t)
+        .header("range", "bytes=-4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        tail.bytes().await.unwrap().to_vec(),
+        bytes[bytes.len() - 4..].to_vec()
+    );
+
+    let outside = app
+        .client
+        .get(&url)
+        .bearer_auth(&t)
+        .header("range", format!("bytes={}-", bytes.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        outside.headers()["content-range"].to_str().unwrap(),
+        format!("bytes */{}", bytes.len())
+    );
+
+    let cached = app
+        .client
+        .get(&url)
+        .bearer_auth(&t)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn media_in_use_cannot_be_deleted_and_unused_media_can() {
+    let app = TestApp::spawn().await;
+    let t = app.token("op_lq").await;
+    let used = app.upload_tone(&t, 440.0, 500).await;
+    let unused = app.upload_tone(&t, 660.0, 500).await;
+    app.schedule(&t, &used, &["LQ"], "30 5 * * *").await;
+    let (s, v) = app
+        .call(Method::DELETE, &format!("/media/{used}"), &t, None)
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, _) = app
+        .call(Method::DELETE, &format!("/media/{unused}"), &t, None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.get(&format!("/media/{unused}"), &t).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(files_under(&app.dir.path().join("media")).len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_station_may_download_only_media_of_its_own_schedule() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let lq_media = app.upload_tone(&t, 440.0, 500).await;
+    let bp_media = app.upload_tone(&t, 550.0, 500).await;
+    app.schedule(&t, &lq_media, &["LQ"], "0 6 * * *").await;
+    app.schedule(&t, &bp_media, &["BP"], "0 6 * * *").await;
+    let (s, _) = app.get(&format!("/media/{lq_media}"), &app.lq_device).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app.get(&format!("/media/{bp_media}"), &app.lq_device).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    app.stop().await;
+}

@@ -1,0 +1,162 @@
+use crate::helpers::{Sse, TestApp};
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn an_urgent_notice_is_pushed_at_once_and_tracked_station_by_station() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let m = app.upload_tone(&t, 880.0, 2000).await;
+    let mut lq = Sse::connect(&app, &app.lq_device).await;
+    let mut bp = Sse::connect(&app, &app.bp_device).await;
+    lq.next().await;
+    bp.next().await;
+
+    let (s, v) = app
+        .post(
+            "/urgent",
+            &t,
+            json!({"title": "Bão số 3", "media_id": m, "stations": ["*"], "repeat": 3,
+                   "interval_minutes": 30, "category": "phòng chống thiên tai"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    for sse in [&mut lq, &mut bp] {
+        let ev = sse.next().await;
+        assert_eq!(ev.event, "urgent");
+        let n: schedules::wire::UrgentNotice = serde_json::from_value(ev.data).unwrap();
+        assert_eq!(n.id, id);
+        assert_eq!(n.repeat, 3);
+        assert_eq!(n.interval_s, 1800);
+        assert_eq!(n.duration_ms, 2000);
+        assert_eq!(n.starts_at, crate::helpers::t0());
+        assert_eq!(sse.next().await.event, "schedule");
+    }
+    let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
+    assert_eq!(doc["urgent"][0]["id"], id.as_str());
+
+    let (_, u) = app.get(&format!("/urgent/{id}"), &t).await;
+    let states: Vec<_> = u["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].clone())
+        .collect();
+    assert_eq!(states, vec![json!("pending"), json!("pending")]);
+
+    for state in ["received", "playing"] {
+        let (s, _) = app
+            .post(
+                &format!("/device/urgent/{id}/state"),
+                &app.lq_device,
+                json!({"state": state, "at": "2026-11-29T17:00:01Z"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+    }
+    // A late "received" does not move the state back.
+    app.post(
+        &format!("/device/urgent/{id}/state"),
+        &app.lq_device,
+        json!({"state": "received", "at": "2026-11-29T17:00:02Z"}),
+    )
+    .await;
+    let (_, u) = app.get(&format!("/urgent/{id}"), &t).await;
+    let lq_state = u["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "LQ")
+        .unwrap();
+    assert_eq!(lq_state["state"], "playing");
+
+    // The LQ operator sees only LQ's delivery.
+    let op = app.token("op_lq").await;
+    let (s, u) = app.get(&format!("/urgent/{id}"), &op).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(u["stations"].as_array().unwrap().len(), 1);
+
+    // Cancel: both stations are told to stop; the notice leaves their documents.
+    let (s, u) = app
+        .post(&format!("/urgent/{id}/cancel"), &t, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{u}");
+    assert!(u["cancelled_at"].is_string());
+    for sse in [&mut lq, &mut bp] {
+        let ev = sse.next().await;
+        assert_eq!(ev.event, "cancel");
+        assert_eq!(ev.data["id"], id.as_str());
+    }
+    let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
+    assert!(doc["urgent"].as_array().unwrap().is_empty());
+    let (_, u) = app.get(&format!("/urgent/{id}"), &t).await;
+    assert!(u["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["state"] == "cancelled"));
+    let (_, list) = app.get("/urgent", &t).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    drop((lq, bp));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_offline_station_finds_active_notices_in_its_document_until_they_are_over() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let m = app.upload_tone(&t, 880.0, 2000).await;
+    let (s, v) = app
+        .post("/urgent", &t, json!({"title": "Lũ", "media_id": m, "stations": ["LQ"], "repeat": 2, "interval_minutes": 10}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
+    assert_eq!(doc["urgent"].as_array().unwrap().len(), 1);
+    app.clock.advance(Duration::minutes(11));
+    let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
+    assert!(doc["urgent"].as_array().unwrap().is_empty(), "{doc}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn urgent_validation_names_the_field() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let m = app.upload_tone(&t, 880.0, 500).await;
+    for (body, prefix) in [
+        (
+            json!({"title": "", "media_id": m, "stations": ["LQ"]}),
+            "title: ",
+        ),
+        (
+            json!({"title": "x", "media_id": m, "stations": ["LQ"], "repeat": 0}),
+            "repeat: ",
+        ),
+        (
+            json!({"title": "x", "media_id": m, "stations": ["LQ"], "repeat": 2}),
+            "interval_minutes: ",
+        ),
+        (
+            json!({"title": "x", "media_id": m, "stations": ["LQ"], "expires_at": "2020-01-01T00:00:00Z"}),
+            "expires_at: ",
+        ),
+        (
+            json!({"title": "x", "media_id": "zz", "stations": ["LQ"]}),
+            "media_id: ",
+        ),
+        (
+            json!({"title": "x", "media_id": m, "stations": ["NOPE"]}),
+            "stations: ",
+        ),
+    ] {
+        let (s, v) = app.post("/urgent", &t, body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().starts_with(prefix),
+            "{v}"
+        );
+    }
+    app.stop().await;
+}
