@@ -301,8 +301,13 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
 
 fn publish(cache: &MediaCache, shared: &Shared, need: &[Sha256]) {
     let missing: Vec<Sha256> = need.iter().filter(|s| !cache.has(s.as_str())).cloned().collect();
+    let mut changed = false;
     shared.status_mut(|s| {
+        changed = s.cache_ready != missing.is_empty() || s.missing_media != missing;
         s.cache_ready = missing.is_empty();
         s.missing_media = missing;
     });
+    if changed {
+        shared.heartbeat_now.notify_one();
+    }
 }

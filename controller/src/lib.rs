@@ -99,6 +99,8 @@ pub struct Shared {
     pub refetch: Notify,
     /// Ask the uploader to upload now.
     pub upload: Notify,
+    /// Send a heartbeat now (the document changed, the cache became ready).
+    pub heartbeat_now: Notify,
     acks: mpsc::UnboundedSender<(String, UrgentAck)>,
 }
 
@@ -183,7 +185,10 @@ async fn heartbeat_loop(
                 d
             }
         };
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.heartbeat_now.notified() => {}
+        }
     }
 }
 
@@ -241,6 +246,7 @@ pub async fn run(
         status: Mutex::new(Status::default()),
         refetch: Notify::new(),
         upload: Notify::new(),
+        heartbeat_now: Notify::new(),
         acks: acks_tx,
     });
 

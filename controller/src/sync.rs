@@ -220,6 +220,7 @@ pub async fn sync_once(
             i.doc = Some(Arc::new(*doc));
             i.etag = etag;
         });
+        shared.heartbeat_now.notify_one();
     }
     shared.status_mut(|s| s.last_sync = Some(now));
     Ok(())
