@@ -1,0 +1,104 @@
+//! Crash, restart and offline behaviour of a real controller (in-process) against an
+//! in-test server.
+
+mod common;
+
+use chrono::{Duration as CDuration, Utc};
+use common::*;
+use controller::OutputSpec;
+use schedules::{occurrence_key, PlayStatus, Priority};
+
+async fn wait_journal(db: &std::path::Path, key: &str, state: &str) {
+    for _ in 0..300 {
+        if let Ok(conn) = rusqlite::Connection::open(db) {
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM plays WHERE key = ?1 AND state = ?2", [key, state], |r| r.get(0))
+                .unwrap_or(0);
+            if n > 0 {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{key} never reached {state}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulletin_cut_by_a_crash_is_logged_interrupted_once_and_not_replayed() {
+    let server = TestServer::start().await;
+    let m = server.add_media(tone_wav(440.0, 20_000, 0.3), 20_000);
+    let at = Utc::now() + CDuration::milliseconds(2500);
+    server.set_doc(doc("v1", vec![one_off("r1", at, &m, Priority::Normal)], vec![m.clone()]));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = occurrence_key("r1", at);
+
+    let first = start(config(&server, data.clone(), OutputSpec::Null));
+    wait_journal(&data.join("controller.sqlite"), &key, "started").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // Crash: the task is dropped mid-airing, nothing gets to clean up.
+    first.task.abort();
+    let _ = first.task.await;
+
+    let second = start(config(&server, data.clone(), OutputSpec::Null));
+    server.wait_for(30, "the interrupted log", |i| i.logs.iter().any(|l| l.id == key)).await;
+    let l = server.log(&key).unwrap();
+    assert_eq!(l.status, PlayStatus::Interrupted, "{l:?}");
+    assert!(l.played_ms >= 1000 && l.played_ms < 20_000, "{l:?}");
+    // Give the restarted controller a few ticks: it must not air the bulletin again.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let conn = rusqlite::Connection::open(data.join("controller.sqlite")).unwrap();
+    let started: i64 = conn
+        .query_row("SELECT count(*) FROM plays WHERE state = 'started'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(started, 0, "nothing airs after the restart");
+    second.stop().await;
+
+    // A third boot logs nothing more.
+    let before = server.inner.lock().unwrap().heartbeats.len();
+    let third = start(config(&server, data.clone(), OutputSpec::Null));
+    server
+        .wait_for(30, "the third boot synced", move |i| {
+            i.heartbeats[before..].iter().any(|h| h.cache_ready && h.schedule_version.is_some())
+        })
+        .await;
+    third.stop().await;
+    let logs = server.inner.lock().unwrap().logs.clone();
+    assert_eq!(logs.iter().filter(|l| l.id == key).count(), 1);
+    assert_eq!(logs.len(), 1, "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_server_gone_the_controller_plays_from_its_cache_and_uploads_later() {
+    let server = TestServer::start().await;
+    let m = server.add_media(tone_wav(440.0, 500, 0.3), 500);
+    let at = Utc::now() + CDuration::seconds(8);
+    server.set_doc(doc("v1", vec![one_off("r1", at, &m, Priority::Normal)], vec![m.clone()]));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // First run: sync and cache, then stop.
+    let c = start(config(&server, data.clone(), OutputSpec::Null));
+    server.wait_for(30, "the cache ready", |i| i.heartbeats.iter().any(|h| h.cache_ready && h.schedule_version.is_some())).await;
+    c.stop().await;
+
+    // Second run: the server is unreachable (nothing listens on this port).
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let mut cfg = config(&server, data.clone(), OutputSpec::Null);
+    cfg.server = dead;
+    let offline = start(cfg);
+    wait_journal(&data.join("controller.sqlite"), &occurrence_key("r1", at), "done").await;
+    offline.stop().await;
+    let conn = rusqlite::Connection::open(data.join("controller.sqlite")).unwrap();
+    let json: String = conn.query_row("SELECT json FROM outbox", [], |r| r.get(0)).unwrap();
+    assert!(json.contains("\"played\""), "{json}");
+    drop(conn);
+
+    // Third run, server back: the outbox drains.
+    let c = start(config(&server, data.clone(), OutputSpec::Null));
+    server.wait_for(30, "the uploaded log", |i| !i.logs.is_empty()).await;
+    c.stop().await;
+    assert_eq!(server.log(&occurrence_key("r1", at)).unwrap().status, PlayStatus::Played);
+}
