@@ -6,12 +6,14 @@
 //! upload, so at air time a bad packet is skipped and the bulletin goes on.
 
 use std::fs::File;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
-use symphonia::core::audio::SampleBuffer;
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatReader;
+use symphonia::core::formats::Packet;
 
 use crate::error::MediaError;
 use crate::loudness::db_to_linear;
@@ -52,6 +54,7 @@ pub struct Decoder {
     sample_rate: u32,
     channels: u16,
     gain: f32,
+    trim: stream::Trim,
     buf: Option<SampleBuffer<f32>>,
     pos: usize,
     len: usize,
@@ -78,13 +81,29 @@ impl Decoder {
         if file.metadata()?.len() == 0 {
             return Err(MediaError::EmptyFile);
         }
+        match panic::catch_unwind(AssertUnwindSafe(|| Self::open_inner(path, file, gain_db))) {
+            Ok(result) => result,
+            // symphonia can panic on some malformed headers.
+            Err(_) => Err(MediaError::NotAudio),
+        }
+    }
+
+    fn open_inner(path: &Path, file: File, gain_db: f64) -> Result<Self, MediaError> {
+        let mut file = Some(file);
         let stream::Opened {
             format,
             decoder,
             track_id,
             params,
+            trim,
             ..
-        } = stream::open(path, Box::new(file))?;
+        } = stream::open(path, &mut |seekable| {
+            let file = match file.take() {
+                Some(f) => f,
+                None => File::open(path)?,
+            };
+            Ok(Box::new(PlainSource { file, seekable }))
+        })?;
         let gain = if gain_db.is_finite() {
             db_to_linear(gain_db)
         } else {
@@ -97,6 +116,7 @@ impl Decoder {
             sample_rate: params.sample_rate.unwrap_or(0),
             channels: params.channels.map_or(0, |c| c.count() as u16),
             gain,
+            trim,
             buf: None,
             pos: 0,
             len: 0,
@@ -129,7 +149,14 @@ impl Decoder {
                 self.done = true;
                 break;
             }
-            let packet = match self.format.next_packet() {
+            // symphonia can panic on malformed data; a panic ends this
+            // bulletin instead of the audio thread.
+            let next = panic::catch_unwind(AssertUnwindSafe(|| self.format.next_packet()));
+            let Ok(next) = next else {
+                self.done = true;
+                break;
+            };
+            let packet = match next {
                 Ok(p) => p,
                 Err(SymError::IoError(_)) | Err(SymError::ResetRequired) => {
                     // End of file, a read error, or a chained stream whose
@@ -145,7 +172,11 @@ impl Decoder {
             if packet.track_id() != self.track_id {
                 continue;
             }
-            let decoded = match self.decoder.decode(&packet) {
+            let Some(decoded) = decode_caught(self.decoder.as_mut(), &packet) else {
+                self.done = true;
+                break;
+            };
+            let decoded = match decoded {
                 Ok(buf) => buf,
                 Err(SymError::ResetRequired) => {
                     self.decoder.reset();
@@ -165,6 +196,10 @@ impl Decoder {
             if frames == 0 {
                 continue;
             }
+            let (keep_from, keep_to) = self.trim.window(frames);
+            if keep_from >= keep_to {
+                continue;
+            }
             let spec = *decoded.spec();
             let channels = spec.channels.count() as u16;
             if self.sample_rate == 0 {
@@ -180,22 +215,36 @@ impl Decoder {
                 _ => self.buf.insert(SampleBuffer::new(frames as u64, spec)),
             };
             buf.copy_interleaved_ref(decoded);
+            let ch = usize::from(channels);
+            let (from, to) = (keep_from * ch, (keep_to * ch).min(buf.len()));
             let gain = self.gain;
-            for s in buf.samples_mut() {
+            for s in buf.samples_mut().get_mut(from..to).unwrap_or(&mut []) {
                 *s = if s.is_finite() {
                     (*s * gain).clamp(-1.0, 1.0)
                 } else {
                     0.0
                 };
             }
-            self.pos = 0;
-            self.len = buf.len();
-            if self.len > 0 {
+            self.pos = from;
+            self.len = to;
+            if self.pos < self.len {
                 return true;
             }
         }
         false
     }
+}
+
+/// `decoder.decode(packet)`, or `None` if symphonia panicked.
+fn decode_caught<'a>(
+    decoder: &'a mut dyn codecs::Decoder,
+    packet: &Packet,
+) -> Option<symphonia::core::errors::Result<AudioBufferRef<'a>>> {
+    panic::catch_unwind(AssertUnwindSafe(move || {
+        let decoder = decoder;
+        decoder.decode(packet)
+    }))
+    .ok()
 }
 
 impl Iterator for Decoder {
@@ -235,4 +284,55 @@ pub fn decode_all(path: &Path) -> Result<Pcm, MediaError> {
         sample_rate,
         channels,
     })
+}
+
+/// A plain file as a symphonia source, seekable or not as asked.
+struct PlainSource {
+    file: File,
+    seekable: bool,
+}
+
+impl std::io::Read for PlainSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+impl std::io::Seek for PlainSource {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+impl symphonia::core::io::MediaSource for PlainSource {
+    fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        self.file.metadata().ok().map(|m| m.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoder_can_move_to_the_audio_thread() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<Decoder>();
+        assert_send::<Pcm>();
+    }
+
+    #[test]
+    fn pcm_duration_counts_frames_not_samples() {
+        let pcm = Pcm {
+            samples: vec![0.0; 96_000],
+            sample_rate: 48_000,
+            channels: 2,
+        };
+        assert_eq!((pcm.frames(), pcm.duration_ms()), (48_000, 1000));
+        assert_eq!(Pcm::default().duration_ms(), 0);
+    }
 }

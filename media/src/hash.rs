@@ -41,6 +41,7 @@ pub(crate) struct HashingSource {
     file: File,
     pos: u64,
     len: u64,
+    seekable: bool,
     state: Arc<Mutex<HashState>>,
 }
 
@@ -50,7 +51,7 @@ pub(crate) struct HashHandle {
 }
 
 impl HashingSource {
-    pub(crate) fn new(file: File, len: u64) -> (Self, HashHandle) {
+    pub(crate) fn new(file: File, len: u64, seekable: bool) -> (Self, HashHandle) {
         let state = Arc::new(Mutex::new(HashState {
             hasher: Sha256::new(),
             hashed_upto: 0,
@@ -60,6 +61,7 @@ impl HashingSource {
                 file,
                 pos: 0,
                 len,
+                seekable,
                 state: Arc::clone(&state),
             },
             HashHandle { state },
@@ -118,7 +120,7 @@ impl Seek for HashingSource {
 
 impl MediaSource for HashingSource {
     fn is_seekable(&self) -> bool {
-        true
+        self.seekable
     }
 
     fn byte_len(&self) -> Option<u64> {
@@ -142,7 +144,8 @@ mod tests {
         let bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
         File::create(&path).unwrap().write_all(&bytes).unwrap();
 
-        let (mut src, handle) = HashingSource::new(File::open(&path).unwrap(), bytes.len() as u64);
+        let (mut src, handle) =
+            HashingSource::new(File::open(&path).unwrap(), bytes.len() as u64, true);
         let mut buf = vec![0u8; 1000];
         src.read_exact(&mut buf).unwrap();
         // Skip ahead (like an MP4 reader looking for `moov`), read, come back.

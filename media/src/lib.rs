@@ -22,6 +22,8 @@ mod error;
 mod hash;
 mod loudness;
 mod mp3_tail;
+mod mp4_edit;
+mod ogg_tail;
 mod probe;
 pub mod signal;
 mod stream;

@@ -5,12 +5,14 @@
 use ebur128::{EbuR128, Mode};
 use symphonia::core::audio::{AudioBuffer, AudioBufferRef};
 
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::{self, JoinHandle};
+
 use crate::error::MediaError;
 
-/// Measures a stream fed decoded buffer by buffer.
+/// A synchronous EBU R128 meter (integrated loudness and true peak).
 pub(crate) struct Meter {
     inner: EbuR128,
-    scratch: AudioBuffer<f32>,
 }
 
 /// The result of a measurement.
@@ -28,32 +30,13 @@ impl Meter {
             .map_err(|_| MediaError::UnsupportedCodec {
                 codec: format!("{channels} channels at {sample_rate} Hz"),
             })?;
-        let scratch = AudioBuffer::unused();
-        Ok(Meter { inner, scratch })
-    }
-
-    /// Feed one decoded buffer (any sample format). Buffers whose channel
-    /// count differs from the meter's are ignored.
-    pub(crate) fn add(&mut self, buf: &AudioBufferRef<'_>) {
-        let frames = buf.frames();
-        if frames == 0 || buf.spec().channels.count() != self.inner.channels() as usize {
-            return;
-        }
-        if self.scratch.capacity() < frames || self.scratch.spec() != buf.spec() {
-            self.scratch = AudioBuffer::new(frames as u64, *buf.spec());
-        }
-        buf.convert(&mut self.scratch);
-        let planes = self.scratch.planes();
-        // The channel count was checked above and every plane has `frames`
-        // samples, so ebur128 cannot refuse this; ignore its Result rather
-        // than panic.
-        let _ = self.inner.add_frames_planar_f32(planes.planes());
+        Ok(Meter { inner })
     }
 
     /// Feed interleaved f32 samples.
     pub(crate) fn add_interleaved(&mut self, samples: &[f32]) {
         let ch = self.inner.channels() as usize;
-        if ch == 0 || samples.len() % ch != 0 {
+        if ch == 0 || !samples.chunks_exact(ch).remainder().is_empty() {
             return;
         }
         let _ = self.inner.add_frames_f32(samples);
@@ -77,6 +60,107 @@ impl Meter {
             true_peak_dbtp,
         }
     }
+}
+
+/// Frames per chunk handed to the measuring thread: large enough that the
+/// hand-off costs nothing, small enough to keep memory flat.
+const CHUNK_FRAMES: usize = 32 * 1024;
+
+/// Planar chunk: one `Vec` per channel, equal lengths.
+type Chunk = Vec<Vec<f32>>;
+
+/// A [`Meter`] whose EBU R128 work runs on its own thread, so measuring
+/// (true peak is the costly part) overlaps with decoding. Chunks are
+/// recycled through a return channel: no allocation per packet.
+pub(crate) struct ThreadedMeter {
+    channels: usize,
+    scratch: AudioBuffer<f32>,
+    chunk: Chunk,
+    tx: Option<SyncSender<Chunk>>,
+    recycled: Receiver<Chunk>,
+    worker: Option<JoinHandle<Loudness>>,
+}
+
+impl ThreadedMeter {
+    pub(crate) fn new(channels: u16, sample_rate: u32) -> Result<Self, MediaError> {
+        let Meter { mut inner } = Meter::new(channels, sample_rate)?;
+        let (tx, rx) = mpsc::sync_channel::<Chunk>(4);
+        let (ret_tx, recycled) = mpsc::channel::<Chunk>();
+        let worker = thread::Builder::new()
+            .name("loudness".into())
+            .spawn(move || {
+                for chunk in rx {
+                    let planes: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
+                    let _ = inner.add_frames_planar_f32(&planes);
+                    drop(planes);
+                    let _ = ret_tx.send(chunk);
+                }
+                Meter { inner }.finish()
+            })?;
+        let channels = usize::from(channels);
+        Ok(ThreadedMeter {
+            channels,
+            scratch: AudioBuffer::unused(),
+            chunk: new_chunk(channels),
+            tx: Some(tx),
+            recycled,
+            worker: Some(worker),
+        })
+    }
+
+    /// Feed frames `start..end` of one decoded buffer (any sample format).
+    pub(crate) fn add(&mut self, buf: &AudioBufferRef<'_>, start: usize, end: usize) {
+        let end = end.min(buf.frames());
+        if start >= end || buf.spec().channels.count() != self.channels {
+            return;
+        }
+        if self.scratch.capacity() < buf.capacity() || self.scratch.spec() != buf.spec() {
+            self.scratch = AudioBuffer::new(buf.capacity() as u64, *buf.spec());
+        }
+        buf.convert(&mut self.scratch);
+        for (dst, plane) in self.chunk.iter_mut().zip(self.scratch.planes().planes()) {
+            dst.extend_from_slice(plane.get(start..end).unwrap_or(&[]));
+        }
+        if self.chunk.first().map_or(0, Vec::len) >= CHUNK_FRAMES {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let fresh = match self.recycled.try_recv() {
+            Ok(mut c) => {
+                c.iter_mut().for_each(Vec::clear);
+                c
+            }
+            Err(_) => new_chunk(self.channels),
+        };
+        let full = std::mem::replace(&mut self.chunk, fresh);
+        if let Some(tx) = &self.tx {
+            // If the worker is gone, `finish` reports it.
+            let _ = tx.send(full);
+        }
+    }
+
+    /// Wait for the measuring thread and return the measurement.
+    pub(crate) fn finish(mut self) -> Result<Loudness, MediaError> {
+        if self.chunk.first().is_some_and(|c| !c.is_empty()) {
+            self.flush();
+        }
+        drop(self.tx.take());
+        match self.worker.take().map(JoinHandle::join) {
+            Some(Ok(loudness)) => Ok(loudness),
+            _ => Err(MediaError::Corrupt {
+                at_ms: 0,
+                detail: "loudness measurement failed".into(),
+            }),
+        }
+    }
+}
+
+fn new_chunk(channels: usize) -> Chunk {
+    (0..channels)
+        .map(|_| Vec::with_capacity(CHUNK_FRAMES + 8192))
+        .collect()
 }
 
 /// Measure interleaved samples (e.g. a generated chime).

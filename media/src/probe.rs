@@ -2,7 +2,9 @@
 //! that it is intact), and measure what the library stores about it —
 //! duration from the decoded frames, format, sha256, loudness and gain.
 
+use std::cell::Cell;
 use std::fs::File;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
 use symphonia::core::codecs::CodecParameters;
@@ -10,8 +12,8 @@ use symphonia::core::errors::Error as SymError;
 
 use crate::error::MediaError;
 use crate::hash::HashingSource;
-use crate::loudness::{gain_db, Meter};
-use crate::{mp3_tail, stream};
+use crate::loudness::{gain_db, ThreadedMeter};
+use crate::{mp3_tail, ogg_tail, stream};
 
 /// Decode errors tolerated in a whole file, as players do for a damaged
 /// frame or two; more than this and the file is refused as corrupt.
@@ -68,7 +70,27 @@ pub struct MediaInfo {
 /// Validate and measure an audio file. Reads the file once (hashing while
 /// decoding), decodes every packet, and refuses anything it could not play
 /// in full with a [`MediaError`] an operator can act on.
+///
+/// symphonia 0.5 can panic on some malformed files (e.g. a damaged MP4
+/// `esds` box); such a panic is caught here and reported as a damaged file,
+/// so no input can take down the server.
 pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaError> {
+    let progress_ms = Cell::new(0u64);
+    match panic::catch_unwind(AssertUnwindSafe(|| probe_inner(path, opts, &progress_ms))) {
+        Ok(result) => result,
+        Err(_) if progress_ms.get() == 0 => Err(MediaError::NotAudio),
+        Err(_) => Err(MediaError::Corrupt {
+            at_ms: progress_ms.get(),
+            detail: "the decoder could not read the data".into(),
+        }),
+    }
+}
+
+fn probe_inner(
+    path: &Path,
+    opts: &ProbeOptions,
+    progress_ms: &Cell<u64>,
+) -> Result<MediaInfo, MediaError> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
         return Err(MediaError::NotAudio);
@@ -84,19 +106,28 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
         });
     }
 
-    let (source, hash) = HashingSource::new(File::open(path)?, size_bytes);
+    let mut hash = None;
     let stream::Opened {
         mut format,
         mut decoder,
         track_id,
         codec,
         params,
-    } = stream::open(path, Box::new(source))?;
+        mut trim,
+    } = stream::open(path, &mut |seekable| {
+        let (source, handle) = HashingSource::new(File::open(path)?, size_bytes, seekable);
+        hash = Some(handle);
+        Ok(Box::new(source))
+    })?;
+    let Some(hash) = hash else {
+        return Err(MediaError::NotAudio);
+    };
 
     let mut frames: u64 = 0;
     let mut spec: Option<(u32, u16)> = None;
-    let mut meter: Option<Meter> = None;
+    let mut meter: Option<ThreadedMeter> = None;
     let mut bad: u32 = 0;
+    let mut lost: u64 = 0;
     let mut first_bad_ms: Option<u64> = None;
     let ms = |frames: u64, spec: Option<(u32, u16)>| -> u64 {
         let rate = spec.map(|s| s.0).or(params.sample_rate).unwrap_or(0);
@@ -130,7 +161,7 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
                 match spec {
                     None => {
                         spec = Some(this);
-                        meter = Some(Meter::new(this.1, this.0)?);
+                        meter = Some(ThreadedMeter::new(this.1, this.0)?);
                     }
                     Some(s) if s != this => {
                         // A frame whose format differs from the stream's is
@@ -144,11 +175,13 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
                     }
                     Some(_) => {}
                 }
-                frames += buf.frames() as u64;
+                let (from, to) = trim.window(buf.frames());
+                frames += (to - from) as u64;
                 if let Some(m) = meter.as_mut() {
-                    m.add(&buf);
+                    m.add(&buf, from, to);
                 }
                 let so_far = ms(frames, spec);
+                progress_ms.set(so_far);
                 if so_far > opts.max_duration_ms {
                     return Err(MediaError::TooLong {
                         duration_ms: so_far,
@@ -157,6 +190,9 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
                 }
             }
             Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
+                // A tolerated bad packet still counts towards the length
+                // the header promises.
+                lost = lost.saturating_add(packet.dur);
                 bad += 1;
                 first_bad_ms.get_or_insert(ms(frames, spec));
                 if bad > MAX_BAD_PACKETS {
@@ -187,8 +223,11 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
         });
     };
 
+    // A damaged frame can also be skipped by the demuxer resyncing, with no
+    // error at all; allow that much (100 ms) before calling the file short.
+    let slack = u64::from(sample_rate / 10);
     if let Some(expected) = promised_frames(&codec, &params) {
-        if frames < expected {
+        if frames.saturating_add(lost).saturating_add(slack) < expected {
             return Err(MediaError::Corrupt {
                 at_ms: ms(frames, spec),
                 detail: format!(
@@ -198,6 +237,23 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
             });
         }
     }
+    if let Some(expected) = trim.expected_frames() {
+        if frames.saturating_add(lost).saturating_add(slack) < expected {
+            return Err(MediaError::Corrupt {
+                at_ms: ms(frames, spec),
+                detail: format!(
+                    "the file ends early: its header promises {:.1} s",
+                    expected as f64 / f64::from(sample_rate.max(1))
+                ),
+            });
+        }
+    }
+    if codec == "vorbis" && ogg_tail::ends_early(path)? {
+        return Err(MediaError::Corrupt {
+            at_ms: ms(frames, spec),
+            detail: "the Ogg stream has no end page".into(),
+        });
+    }
     if codec == "mp3" && mp3_tail::ends_mid_frame(path)? {
         return Err(MediaError::Corrupt {
             at_ms: ms(frames, spec),
@@ -206,7 +262,7 @@ pub fn probe_file(path: &Path, opts: &ProbeOptions) -> Result<MediaInfo, MediaEr
     }
 
     let sha256 = hash.finish(path)?;
-    let loudness = meter.finish();
+    let loudness = meter.finish()?;
     if !loudness.integrated_lufs.is_finite() {
         return Err(MediaError::Silent);
     }

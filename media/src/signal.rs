@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::decode::Pcm;
+pub use crate::decode::Pcm;
 use crate::error::MediaError;
 
 /// Fade in/out length for tones: long enough to avoid clicks, short enough

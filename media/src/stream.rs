@@ -20,11 +20,61 @@ pub(crate) struct Opened {
     pub(crate) track_id: u32,
     pub(crate) codec: String,
     pub(crate) params: CodecParameters,
+    /// Which decoded frames are real audio (encoder priming and padding
+    /// removed).
+    pub(crate) trim: Trim,
 }
 
-/// Probe `source` (whose name is `path`, used only as a hint), pick the first
-/// audio track and make its decoder.
-pub(crate) fn open(path: &Path, source: Box<dyn MediaSource>) -> Result<Opened, MediaError> {
+/// Makes a fresh source for the file; `seekable` says whether the format
+/// reader may seek in it.
+pub(crate) type SourceFactory<'a> =
+    dyn FnMut(bool) -> Result<Box<dyn MediaSource>, MediaError> + 'a;
+
+/// Keeps frames `skip .. skip + keep` of the decoded stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Trim {
+    skip: u64,
+    keep: Option<u64>,
+    seen: u64,
+}
+
+impl Trim {
+    /// Frames the edit promises, if it says.
+    pub(crate) fn expected_frames(&self) -> Option<u64> {
+        self.keep
+    }
+
+    /// For a decoded buffer of `n` frames, the range of frames to keep.
+    pub(crate) fn window(&mut self, n: usize) -> (usize, usize) {
+        let start = self.seen;
+        let end = start.saturating_add(n as u64);
+        let lo = self.skip.clamp(start, end);
+        let hi = match self.keep {
+            Some(k) => self.skip.saturating_add(k).clamp(lo, end),
+            None => end,
+        };
+        self.seen = end;
+        // Both are within 0..=n.
+        ((lo - start) as usize, (hi - start) as usize)
+    }
+}
+
+/// Probe the file at `path`, pick the first audio track and make its decoder.
+pub(crate) fn open(path: &Path, make_source: &mut SourceFactory<'_>) -> Result<Opened, MediaError> {
+    let opened = open_source(path, make_source(true)?)?;
+    // An MP3 without a LAME tag has only a bitrate *estimate* of its length,
+    // which symphonia's gapless mode would cut the audio to. Reopen without
+    // seeking so no estimate is made and every frame is kept.
+    if opened.codec == "mp3" && opened.params.delay.is_none() && opened.params.n_frames.is_some() {
+        return open_source(path, make_source(false)?);
+    }
+    Ok(opened)
+}
+
+fn open_source(path: &Path, source: Box<dyn MediaSource>) -> Result<Opened, MediaError> {
+    if !crate::mp4_edit::tables_are_sane(path) {
+        return Err(MediaError::NotAudio);
+    }
     let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -67,12 +117,24 @@ pub(crate) fn open(path: &Path, source: Box<dyn MediaSource>) -> Result<Opened, 
             },
         })?;
 
+    let trim = match (codec.as_str(), params.sample_rate) {
+        ("aac", Some(rate)) => crate::mp4_edit::audio_edit(path, rate)
+            .map(|e| Trim {
+                skip: e.skip,
+                keep: e.keep,
+                seen: 0,
+            })
+            .unwrap_or_default(),
+        _ => Trim::default(),
+    };
+
     Ok(Opened {
         format,
         decoder,
         track_id,
         codec,
         params,
+        trim,
     })
 }
 
@@ -109,4 +171,24 @@ pub(crate) fn codec_name(codec: CodecType) -> String {
         other => return format!("unknown codec {other}"),
     };
     name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Trim;
+
+    #[test]
+    fn trim_keeps_only_the_edited_frames_across_buffers() {
+        let mut t = Trim {
+            skip: 1500,
+            keep: Some(1000),
+            seen: 0,
+        };
+        assert_eq!(t.window(1024), (1024, 1024));
+        assert_eq!(t.window(1024), (476, 1024));
+        assert_eq!(t.window(1024), (0, 452));
+        assert_eq!(t.window(1024), (0, 0));
+        let mut all = Trim::default();
+        assert_eq!(all.window(7), (0, 7));
+    }
 }

@@ -337,6 +337,21 @@ impl FromStr for CronExpr {
     }
 }
 
+/// Serialized as its text.
+impl serde::Serialize for CronExpr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+/// Deserialized from its text, refusing what [`CronExpr::parse`] refuses.
+impl<'de> serde::Deserialize<'de> for CronExpr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,6 +421,17 @@ mod tests {
             m2.text = f.text.clone();
             assert_eq!(m2, f, "{mac}");
         }
+    }
+
+    #[test]
+    fn serde_uses_the_text_and_refuses_bad_expressions() {
+        let e: CronExpr = serde_json::from_str("\"30 5 * * 1-5\"").unwrap();
+        assert_eq!(serde_json::to_string(&e).unwrap(), "\"30 5 * * 1-5\"");
+        let err = serde_json::from_str::<CronExpr>("\"0 25 * * *\"").unwrap_err();
+        assert!(
+            err.to_string().contains("hour: 25 is out of range 0-23"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -513,5 +539,52 @@ mod tests {
         assert!(reboot.contains("@reboot is not a time"), "{reboot}");
         let unknown = CronExpr::parse("@often").unwrap_err().to_string();
         assert!(unknown.starts_with("unknown macro \"@often\""), "{unknown}");
+    }
+
+    use proptest::prelude::*;
+
+    /// The reference reading of one `a-b/s` item: every s-th value from a to b.
+    fn reference(a: u32, b: u32, s: u32) -> Vec<u32> {
+        (a..=b).step_by(s as usize).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn ranges_with_steps_read_as_every_nth_value(
+            x in 0u32..60, y in 0u32..60, step in 1u32..70, list_extra in 0u32..60,
+        ) {
+            let (a, b) = (x.min(y), x.max(y));
+            let e = CronExpr::parse(&format!("{a}-{b}/{step},{list_extra} * * * *")).unwrap();
+            let mut want = reference(a, b, step);
+            want.push(list_extra);
+            want.sort_unstable();
+            want.dedup();
+            prop_assert_eq!(e.minutes().collect::<Vec<_>>(), want);
+            // `a/n` is `a-59/n`.
+            let e = CronExpr::parse(&format!("{a}/{step} * * * *")).unwrap();
+            prop_assert_eq!(e.minutes().collect::<Vec<_>>(), reference(a, 59, step));
+        }
+
+        #[test]
+        fn day_of_week_7_is_read_as_sunday_in_ranges_and_steps(
+            x in 0u32..8, y in 0u32..8, step in 1u32..9,
+        ) {
+            let (a, b) = (x.min(y), x.max(y));
+            let e = CronExpr::parse(&format!("0 0 * * {a}-{b}/{step}")).unwrap();
+            let mut want: Vec<u32> = reference(a, b, step).into_iter().map(|d| d % 7).collect();
+            want.sort_unstable();
+            want.dedup();
+            prop_assert_eq!(e.days_of_week().collect::<Vec<_>>(), want);
+        }
+
+        #[test]
+        fn text_parses_back_to_the_same_expression(
+            m in 0u32..60, h in 0u32..24, d in 1u32..32, mo in 1u32..13, w in 0u32..8,
+        ) {
+            let e = CronExpr::parse(&format!(" {m}  {h} {d}\t{mo} {w} ")).unwrap();
+            prop_assert_eq!(CronExpr::parse(&e.to_string()).unwrap(), e);
+        }
     }
 }

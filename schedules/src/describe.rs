@@ -110,7 +110,7 @@ fn compress(values: &[u32], fmt: impl Fn(u32) -> String, sep: &str) -> Vec<Strin
 /// with `n` dividing `modulus` (so the gap is `n` across the wrap too).
 fn even_step(values: &[u32], modulus: u32) -> Option<u32> {
     let n = *values.get(1)?;
-    if values[0] != 0 || n < 2 || modulus % n != 0 {
+    if values[0] != 0 || n < 2 || modulus.rem_euclid(n) != 0 {
         return None;
     }
     let want: Vec<u32> = (0..modulus).step_by(n as usize).collect();
@@ -267,9 +267,15 @@ fn day_words(expr: &CronExpr, lang: Lang) -> Option<String> {
         (Lang::Vi, false) => format!(" trong {}", months(&ms, lang)),
         (Lang::En, false) => format!(" in {}", months(&ms, lang)),
     };
-    let on_days = |ds: &[u32]| match lang {
+    // Days of month alone take the months ("ngày 1 tháng 1, 7"); combined with weekdays,
+    // they say "of the month" and the months come last, as they restrict both.
+    let on_days = |ds: &[u32], of_month: &str| match lang {
         Lang::Vi => format!("ngày {} {of_month}", month_days(ds, lang)),
         Lang::En => format!("on day {} {of_month}", month_days(ds, lang)),
+    };
+    let every_month = match lang {
+        Lang::Vi => "hằng tháng",
+        Lang::En => "of the month",
     };
     if expr.days_either() && !(all_dom && all_dow) {
         // Both restricted: crontab(5) fires on either. (`1-31` and `0-7` are "restricted"
@@ -281,8 +287,16 @@ fn day_words(expr: &CronExpr, lang: Lang) -> Option<String> {
             });
         }
         return Some(match lang {
-            Lang::Vi => format!("{} hoặc {}", on_days(&dom), weekdays(&dow, lang)),
-            Lang::En => format!("{} or on {}", on_days(&dom), weekdays(&dow, lang)),
+            Lang::Vi => format!(
+                "{} hoặc {}{in_months}",
+                on_days(&dom, every_month),
+                or_days(&dow, lang)
+            ),
+            Lang::En => format!(
+                "{} or on {}{in_months}",
+                on_days(&dom, every_month),
+                or_days(&dow, lang)
+            ),
         });
     }
     match (all_dom, all_dow) {
@@ -294,10 +308,18 @@ fn day_words(expr: &CronExpr, lang: Lang) -> Option<String> {
             }
         }),
         (true, false) => Some(format!("{}{in_months}", weekdays(&dow, lang))),
-        (false, true) => Some(on_days(&dom)),
+        (false, true) => Some(on_days(&dom, &of_month)),
         (false, false) => Some(match lang {
-            Lang::Vi => format!("{}, nếu là {}", on_days(&dom), or_days(&dow, lang)),
-            Lang::En => format!("{} if it is a {}", on_days(&dom), or_days(&dow, lang)),
+            Lang::Vi => format!(
+                "{}, nếu là {}{in_months}",
+                on_days(&dom, every_month),
+                or_days(&dow, lang)
+            ),
+            Lang::En => format!(
+                "{} if it is a {}{in_months}",
+                on_days(&dom, every_month),
+                or_days(&dow, lang)
+            ),
         }),
     }
 }

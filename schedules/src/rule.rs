@@ -253,6 +253,40 @@ mod tests {
     }
 
     #[test]
+    fn crontab5_examples_over_june_2026() {
+        // June 2026 starts on a Monday. (expression, days of June it fires on, fires per day)
+        let cases: &[(&str, &[u32], usize)] = &[
+            ("0 0 * * mon", &[1, 8, 15, 22, 29], 1),
+            ("0 0 1 * *", &[1], 1),
+            ("0 0 1,15 * mon", &[1, 8, 15, 22, 29], 1),
+            ("0 0 10,20 * sun", &[7, 10, 14, 20, 21, 28], 1),
+            ("0 0 * * 0", &[7, 14, 21, 28], 1),
+            ("0 0 * * 7", &[7, 14, 21, 28], 1),
+            ("0 0 1-30/7 * *", &[1, 8, 15, 22, 29], 1),
+            ("@weekly", &[7, 14, 21, 28], 1),
+            ("@monthly", &[1], 1),
+            ("@yearly", &[], 1),
+            ("0 0 * jul *", &[], 1),
+            ("*/15 6 * * sat", &[6, 13, 20, 27], 4),
+            (
+                "0 5,17 * * 1-5",
+                &[
+                    1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 22, 23, 24, 25, 26, 29, 30,
+                ],
+                2,
+            ),
+        ];
+        for (text, days, per_day) in cases {
+            let r = cron_rule(text, Tz::UTC);
+            let got = occurrences(&r, utc(2026, 6, 1, 0, 0), utc(2026, 7, 1, 0, 0));
+            let mut got_days: Vec<u32> = got.iter().map(|t| t.date_naive().day()).collect();
+            assert_eq!(got.len(), days.len() * per_day, "{text}");
+            got_days.dedup();
+            assert_eq!(&got_days, days, "{text}");
+        }
+    }
+
+    #[test]
     fn spring_forward_gap_is_skipped() {
         // Europe/Berlin: 2026-03-29 02:00 CET jumps to 03:00 CEST; 02:30 does not exist.
         let r = cron_rule("30 2 * * *", Berlin);

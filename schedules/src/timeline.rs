@@ -58,8 +58,8 @@ pub struct Slot {
     pub ends_at: Option<DateTime<Utc>>,
     /// Milliseconds it airs.
     pub played_ms: u64,
-    /// Why it is skipped or interrupted, in English (e.g. "interrupted by emergency <key>",
-    /// "waited more than 10 min behind <key>").
+    /// Why it is skipped or interrupted, in English (e.g. `"interrupted by emergency <key>"`,
+    /// `"waited more than 10 min behind <key>"`).
     pub reason: Option<String>,
 }
 
@@ -134,9 +134,9 @@ fn ms_between(a: DateTime<Utc>, b: DateTime<Utc>) -> u64 {
 
 /// A bound in words: "10 min", "90 s", "1500 ms".
 fn bound_words(ms: u64) -> String {
-    if ms % 60_000 == 0 {
+    if ms.rem_euclid(60_000) == 0 {
         format!("{} min", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.rem_euclid(1000) == 0 {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
@@ -297,15 +297,16 @@ mod tests {
         slots.iter().find(|s| s.item.key == key).unwrap()
     }
 
-    /// (key, status, starts_at, ends_at) in output order.
-    fn summary(
-        slots: &[Slot],
-    ) -> Vec<(
+    /// (key, status, starts_at, ends_at).
+    type Summary = (
         String,
         PlayStatus,
         Option<DateTime<Utc>>,
         Option<DateTime<Utc>>,
-    )> {
+    );
+
+    /// Slots as summaries, in output order.
+    fn summary(slots: &[Slot]) -> Vec<Summary> {
         slots
             .iter()
             .map(|s| (s.item.key.clone(), s.status, s.starts_at, s.ends_at))
@@ -586,6 +587,22 @@ mod tests {
         assert_eq!(next_start_after(&slots, t(4, 0, 0)), Some(t(5, 0, 0)));
         assert_eq!(next_start_after(&slots, t(5, 0, 0)), Some(t(6, 0, 0)));
         assert_eq!(next_start_after(&slots, t(6, 0, 0)), None);
+    }
+
+    #[test]
+    fn a_week_of_every_minute_items_resolves() {
+        let items: Vec<Item> = (0..7 * 24 * 60)
+            .map(|i| Item {
+                key: format!("m{i:05}"),
+                scheduled_at: t(0, 0, 0) + Duration::minutes(i),
+                duration_ms: 30_000,
+                priority: Priority::Normal,
+                max_wait_ms: 0,
+            })
+            .collect();
+        let slots = resolve(&items);
+        assert_eq!(slots.len(), 10_080);
+        assert!(slots.iter().all(|s| s.status == PlayStatus::Played));
     }
 
     #[test]
