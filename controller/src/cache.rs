@@ -165,9 +165,11 @@ pub fn store_doc(
 /// The cached document, if any.
 pub fn load_doc(conn: &Connection) -> Result<Option<CachedDoc>, CacheError> {
     let row: Option<(String, Option<String>, i64)> = conn
-        .query_row("SELECT json, etag, fetched_at_ms FROM doc WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(
+            "SELECT json, etag, fetched_at_ms FROM doc WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .optional()?;
     match row {
         None => Ok(None),
@@ -184,7 +186,9 @@ pub fn load_doc(conn: &Connection) -> Result<Option<CachedDoc>, CacheError> {
 /// Read a setting.
 pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>, CacheError> {
     Ok(conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
         .optional()?)
 }
 
@@ -228,9 +232,14 @@ pub fn cancel_urgent(conn: &Connection, id: &str, now: DateTime<Utc>) -> Result<
 pub fn load_urgent(
     conn: &Connection,
 ) -> Result<(Vec<UrgentNotice>, std::collections::HashSet<String>), CacheError> {
-    let mut stmt = conn.prepare("SELECT id, json, cancelled FROM urgent ORDER BY received_at_ms")?;
+    let mut stmt =
+        conn.prepare("SELECT id, json, cancelled FROM urgent ORDER BY received_at_ms")?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, bool>(2)?,
+        ))
     })?;
     let mut notices = Vec::new();
     let mut cancelled = std::collections::HashSet::new();
@@ -366,7 +375,9 @@ fn record_outcome_tx(
     now: DateTime<Utc>,
 ) -> Result<bool, CacheError> {
     let state: Option<String> = tx
-        .query_row("SELECT state FROM plays WHERE key = ?1", [&entry.id], |r| r.get(0))
+        .query_row("SELECT state FROM plays WHERE key = ?1", [&entry.id], |r| {
+            r.get(0)
+        })
         .optional()?;
     if state.as_deref() == Some("done") {
         return Ok(false);
@@ -412,7 +423,8 @@ pub fn recover_interrupted(
     now: DateTime<Utc>,
 ) -> Result<Vec<LogEntry>, CacheError> {
     let tx = conn.transaction()?;
-    let rows: Vec<(String, i64, i64, Option<i64>, Option<String>)> = {
+    type Row = (String, i64, i64, Option<i64>, Option<String>);
+    let rows: Vec<Row> = {
         let mut stmt = tx.prepare(
             "SELECT key, scheduled_at_ms, progress_ms, started_at_ms, json FROM plays
              WHERE state = 'started' ORDER BY scheduled_at_ms",
@@ -472,8 +484,7 @@ pub fn prune_plays(conn: &Connection, before: DateTime<Utc>) -> Result<usize, Ca
 
 /// Up to `limit` outbox entries, oldest first.
 pub fn outbox_batch(conn: &Connection, limit: usize) -> Result<Vec<LogEntry>, CacheError> {
-    let mut stmt =
-        conn.prepare("SELECT json FROM outbox ORDER BY created_at_ms, id LIMIT ?1")?;
+    let mut stmt = conn.prepare("SELECT json FROM outbox ORDER BY created_at_ms, id LIMIT ?1")?;
     let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for json in rows {
@@ -552,7 +563,10 @@ mod tests {
         let batch = outbox_batch(&c, 10).unwrap();
         assert_eq!(batch[0].status, PlayStatus::Played);
         // The server acknowledged only one (and one it never got): only that one goes.
-        assert_eq!(outbox_ack(&mut c, &["r1@1".into(), "nope".into()]).unwrap(), 1);
+        assert_eq!(
+            outbox_ack(&mut c, &["r1@1".into(), "nope".into()]).unwrap(),
+            1
+        );
         assert_eq!(outbox_len(&c).unwrap(), 1);
         // Once acknowledged and gone from the outbox, it still cannot be logged again.
         assert!(!record_outcome(&mut c, &entry("r1@1", PlayStatus::Played), t(4)).unwrap());

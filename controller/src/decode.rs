@@ -18,12 +18,19 @@ struct Source {
 
 fn open_source(path: &Path, gain_db: f64) -> Result<Source, String> {
     let dec = media::Decoder::open(path, gain_db).map_err(|e| e.to_string())?;
-    let rate = dec.sample_rate() as u32;
-    let channels = dec.channels() as u16;
+    let rate = dec.sample_rate();
+    let channels = dec.channels();
     if rate == 0 || channels == 0 {
-        return Err(format!("{}: no audio (rate {rate}, channels {channels})", path.display()));
+        return Err(format!(
+            "{}: no audio (rate {rate}, channels {channels})",
+            path.display()
+        ));
     }
-    Ok(Source { samples: Box::new(dec), rate, channels })
+    Ok(Source {
+        samples: Box::new(dec),
+        rate,
+        channels,
+    })
 }
 
 /// Open `path` and start decoding it into the output format on a thread that keeps about
@@ -171,17 +178,36 @@ mod tests {
     #[test]
     fn same_format_passes_samples_through_unchanged() {
         let input: Vec<f32> = (0..20).map(|i| i as f32 / 20.0).collect();
-        let out = convert(&input, 48000, 2, Format { rate: 48000, channels: 2 });
+        let out = convert(
+            &input,
+            48000,
+            2,
+            Format {
+                rate: 48000,
+                channels: 2,
+            },
+        );
         assert_eq!(out, input);
     }
 
     #[test]
     fn mono_is_copied_to_both_channels_and_resampled_to_the_output_rate() {
         let input: Vec<f32> = (0..24000).map(|i| (i % 100) as f32 / 100.0).collect();
-        let out = convert(&input, 24000, 1, Format { rate: 48000, channels: 2 });
+        let out = convert(
+            &input,
+            24000,
+            1,
+            Format {
+                rate: 48000,
+                channels: 2,
+            },
+        );
         let frames = out.len() / 2;
         assert!((frames as i64 - 48000).abs() <= 2, "{frames}");
         assert_eq!(out[2], out[3]);
-        assert!((out[2] - 0.005).abs() < 1e-6, "halfway between 0.00 and 0.01");
+        assert!(
+            (out[2] - 0.005).abs() < 1e-6,
+            "halfway between 0.00 and 0.01"
+        );
     }
 }

@@ -177,11 +177,17 @@ impl MediaCache {
             }
             match sha256_file(&path) {
                 Ok(h) if h == r.sha256 => {
-                    let row = MediaRow { verified_at: now, ..r.clone() };
+                    let row = MediaRow {
+                        verified_at: now,
+                        ..r.clone()
+                    };
                     let _ = self.db.with(|c| cache::put_media(c, &row));
                 }
                 Ok(h) => {
-                    tracing::error!("media {}: cached file is corrupt (hash {h}); deleting, will fetch again", r.sha256);
+                    tracing::error!(
+                        "media {}: cached file is corrupt (hash {h}); deleting, will fetch again",
+                        r.sha256
+                    );
                     let _ = std::fs::remove_file(&path);
                     let _ = self.db.with(|c| cache::delete_media(c, &r.sha256));
                     bad.push(r.sha256.clone());
@@ -230,8 +236,13 @@ impl MediaCache {
             }
             let rows = this.db.with(|c| cache::list_media(c)).unwrap_or_default();
             for r in rows {
-                if !needed.contains(&r.sha256) && now - r.last_needed_at > CDuration::days(GRACE_DAYS) {
-                    tracing::info!("media {}: not needed for {GRACE_DAYS} days; removing", r.sha256);
+                if !needed.contains(&r.sha256)
+                    && now - r.last_needed_at > CDuration::days(GRACE_DAYS)
+                {
+                    tracing::info!(
+                        "media {}: not needed for {GRACE_DAYS} days; removing",
+                        r.sha256
+                    );
                     let _ = std::fs::remove_file(this.path(&r.sha256));
                     let _ = this.db.with(|c| cache::delete_media(c, &r.sha256));
                 }
@@ -300,7 +311,11 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
 }
 
 fn publish(cache: &MediaCache, shared: &Shared, need: &[Sha256]) {
-    let missing: Vec<Sha256> = need.iter().filter(|s| !cache.has(s.as_str())).cloned().collect();
+    let missing: Vec<Sha256> = need
+        .iter()
+        .filter(|s| !cache.has(s.as_str()))
+        .cloned()
+        .collect();
     let mut changed = false;
     shared.status_mut(|s| {
         changed = s.cache_ready != missing.is_empty() || s.missing_media != missing;

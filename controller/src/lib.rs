@@ -112,7 +112,10 @@ impl Shared {
 
     /// A copy of the status.
     pub fn status(&self) -> Status {
-        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Queue an urgent acknowledgement.
@@ -147,13 +150,21 @@ async fn heartbeat_loop(
         let st = shared.status();
         let outbox_len = db.call(|c| cache::outbox_len(c)).await.unwrap_or(0);
         let dir = data_dir.clone();
-        let disk = tokio::task::spawn_blocking(move || disk_free(&dir)).await.ok().flatten();
+        let disk = tokio::task::spawn_blocking(move || disk_free(&dir))
+            .await
+            .ok()
+            .flatten();
         let sent_at = clock.now();
         let hb = Heartbeat {
             version: env!("CARGO_PKG_VERSION").to_string(),
             sent_at,
             now_playing: st.now_playing,
-            schedule_version: shared.inputs.borrow().doc.as_ref().map(|d| d.version.clone()),
+            schedule_version: shared
+                .inputs
+                .borrow()
+                .doc
+                .as_ref()
+                .map(|d| d.version.clone()),
             last_sync: st.last_sync,
             cache_ready: st.cache_ready,
             missing_media: st.missing_media,
@@ -161,7 +172,10 @@ async fn heartbeat_loop(
             disk_free_bytes: disk,
             clock_offset_ms: st.clock_offset_ms,
             output: output.clone(),
-            output_error: output_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            output_error: output_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         };
         let t0 = Instant::now();
         let wait = match client.heartbeat(&hb).await {
@@ -209,7 +223,9 @@ pub async fn run(
     let now = clock.now();
 
     // Crash recovery first: whatever was airing when we stopped is logged interrupted, once.
-    let recovered = db.with(|c| cache::recover_interrupted(c, now)).map_err(|e| startup("recovery", &e))?;
+    let recovered = db
+        .with(|c| cache::recover_interrupted(c, now))
+        .map_err(|e| startup("recovery", &e))?;
     for e in &recovered {
         tracing::warn!(key = %e.id, played_ms = e.played_ms, "was airing when the controller stopped: logged interrupted");
     }
@@ -227,7 +243,11 @@ pub async fn run(
     });
     if let Some(c) = &cached {
         if c.doc.station != config.station {
-            tracing::warn!("cached schedule is for station {}, not {}; ignoring it", c.doc.station, config.station);
+            tracing::warn!(
+                "cached schedule is for station {}, not {}; ignoring it",
+                c.doc.station,
+                config.station
+            );
         }
     }
     let cached = cached.filter(|c| c.doc.station == config.station);
@@ -252,7 +272,11 @@ pub async fn run(
 
     // The output and the mixer it pulls.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let mixer = mixer::Mixer::new(output::initial_format(&config.output), (Instant::now(), clock.now()), events_tx);
+    let mixer = mixer::Mixer::new(
+        output::initial_format(&config.output),
+        (Instant::now(), clock.now()),
+        events_tx,
+    );
     let out = output::start(&config.output, mixer.clone()).map_err(|e| match e {
         output::OutputError::NoSoundCard(m) => RunError::NoSoundCard(m),
         other => RunError::Startup(other.to_string()),
@@ -264,11 +288,29 @@ pub async fn run(
     let media_cache = fetch::MediaCache::new(media_dir.clone(), db.clone(), client.clone())
         .map_err(|e| startup("media cache", &e))?;
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(sync::sync_loop(client.clone(), db.clone(), shared.clone(), clock.clone()));
-    tasks.spawn(sync::sse_loop(client.clone(), db.clone(), shared.clone(), clock.clone()));
-    tasks.spawn(sync::upload_loop(client.clone(), db.clone(), shared.clone()));
+    tasks.spawn(sync::sync_loop(
+        client.clone(),
+        db.clone(),
+        shared.clone(),
+        clock.clone(),
+    ));
+    tasks.spawn(sync::sse_loop(
+        client.clone(),
+        db.clone(),
+        shared.clone(),
+        clock.clone(),
+    ));
+    tasks.spawn(sync::upload_loop(
+        client.clone(),
+        db.clone(),
+        shared.clone(),
+    ));
     tasks.spawn(sync::ack_loop(client.clone(), acks_rx));
-    tasks.spawn(fetch::cache_loop(media_cache, shared.clone(), clock.clone()));
+    tasks.spawn(fetch::cache_loop(
+        media_cache,
+        shared.clone(),
+        clock.clone(),
+    ));
     tasks.spawn(heartbeat_loop(
         client,
         db.clone(),
@@ -278,7 +320,15 @@ pub async fn run(
         out.error_handle(),
         config.data_dir.clone(),
     ));
-    let player = player::Player::new(db, mixer, clock, media_dir, shared, out.error_handle(), floor);
+    let player = player::Player::new(
+        db,
+        mixer,
+        clock,
+        media_dir,
+        shared,
+        out.error_handle(),
+        floor,
+    );
     player.run(events_rx, shutdown).await;
     tasks.abort_all();
     out.stop();

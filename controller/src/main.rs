@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "loaxa-controller", version, about = "Loa Xã station controller")]
+#[command(
+    name = "loaxa-controller",
+    version,
+    about = "Loa Xã station controller"
+)]
 struct Args {
     /// The server's base URL, e.g. http://127.0.0.1:8080.
     #[arg(long, env = "LOAXA_SERVER")]
@@ -24,7 +28,11 @@ struct Args {
     #[arg(long, env = "LOAXA_TOKEN_FILE")]
     token_file: PathBuf,
     /// Data directory (local database and media cache).
-    #[arg(long, env = "LOAXA_CONTROLLER_DATA", default_value = "./controller-data")]
+    #[arg(
+        long,
+        env = "LOAXA_CONTROLLER_DATA",
+        default_value = "./controller-data"
+    )]
     data: PathBuf,
     /// Where the sound goes: default (the sound card), null, or wav:FILE.
     #[arg(long, env = "LOAXA_OUTPUT", default_value = "default")]
@@ -35,13 +43,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -84,6 +93,10 @@ fn real_main(args: Args) -> anyhow::Result<()> {
         output: args.output,
     };
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    rt.block_on(controller::run(config, Arc::new(SystemClock), shutdown_signal()))?;
+    rt.block_on(controller::run(
+        config,
+        Arc::new(SystemClock),
+        shutdown_signal(),
+    ))?;
     Ok(())
 }

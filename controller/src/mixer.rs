@@ -121,7 +121,12 @@ impl Playing {
             }
         }
         for s in frame.iter_mut() {
-            let v = self.buf.get(self.pos).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
+            let v = self
+                .buf
+                .get(self.pos)
+                .copied()
+                .unwrap_or(0.0)
+                .clamp(-1.0, 1.0);
             self.pos += 1;
             *s = v;
             self.sum_sq += (v as f64) * (v as f64);
@@ -173,7 +178,9 @@ impl State {
             .pending
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.start_frame <= f && (!preempting || c.priority == Priority::Emergency))
+            .filter(|(_, c)| {
+                c.start_frame <= f && (!preempting || c.priority == Priority::Emergency)
+            })
             .max_by(|(_, a), (_, b)| {
                 a.priority
                     .cmp(&b.priority)
@@ -183,10 +190,15 @@ impl State {
         let Some(i) = best else { return };
         let cue = self.pending.remove(i);
         if let Some(cur) = self.current.take() {
-            let ev = cur.end(EndReason::Preempted { by: cue.key.clone() });
+            let ev = cur.end(EndReason::Preempted {
+                by: cue.key.clone(),
+            });
             self.emit(ev);
         }
-        self.emit(MixerEvent::Started { key: cue.key.clone(), frame: f });
+        self.emit(MixerEvent::Started {
+            key: cue.key.clone(),
+            frame: f,
+        });
         self.current = Some(Playing {
             key: cue.key,
             audio: cue.audio,
@@ -337,7 +349,9 @@ impl Mixer {
         st.pending.retain(|c| c.key != key);
         if st.current.as_ref().is_some_and(|c| c.key == key) {
             if let Some(cur) = st.current.take() {
-                let ev = cur.end(EndReason::Stopped { reason: reason.into() });
+                let ev = cur.end(EndReason::Stopped {
+                    reason: reason.into(),
+                });
                 st.emit(ev);
             }
         }
@@ -370,9 +384,16 @@ mod tests {
     use std::sync::mpsc::sync_channel;
     use std::time::Duration;
 
-    const FMT: Format = Format { rate: 1000, channels: 2 };
+    const FMT: Format = Format {
+        rate: 1000,
+        channels: 2,
+    };
 
-    fn mixer() -> (Mixer, tokio::sync::mpsc::UnboundedReceiver<MixerEvent>, Instant) {
+    fn mixer() -> (
+        Mixer,
+        tokio::sync::mpsc::UnboundedReceiver<MixerEvent>,
+        Instant,
+    ) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let i0 = Instant::now();
         let utc0 = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap();
@@ -385,7 +406,12 @@ mod tests {
         for chunk in vec![value; frames * 2].chunks(20) {
             tx.send(chunk.to_vec()).unwrap();
         }
-        Cue { key: key.into(), start_frame: start, priority: prio, audio: rx }
+        Cue {
+            key: key.into(),
+            start_frame: start,
+            priority: prio,
+            audio: rx,
+        }
     }
 
     fn run(m: &Mixer, i0: Instant, frames: usize) -> Vec<f32> {
@@ -410,10 +436,26 @@ mod tests {
         assert_eq!(first + 10, 57);
         assert_eq!(out.iter().filter(|&&s| s != 0.0).count(), 60);
         let evs = drain(&mut rx);
-        assert_eq!(evs[0], MixerEvent::Started { key: "a".into(), frame: 57 });
+        assert_eq!(
+            evs[0],
+            MixerEvent::Started {
+                key: "a".into(),
+                frame: 57
+            }
+        );
         match &evs[1] {
-            MixerEvent::Ended { key, reason, frames, rms_dbfs, peak_dbfs, .. } => {
-                assert_eq!((key.as_str(), reason, *frames), ("a", &EndReason::Finished, 30));
+            MixerEvent::Ended {
+                key,
+                reason,
+                frames,
+                rms_dbfs,
+                peak_dbfs,
+                ..
+            } => {
+                assert_eq!(
+                    (key.as_str(), reason, *frames),
+                    ("a", &EndReason::Finished, 30)
+                );
                 assert!((rms_dbfs.unwrap() + 6.02).abs() < 0.1);
                 assert!((peak_dbfs.unwrap() + 6.02).abs() < 0.1);
             }
@@ -431,17 +473,26 @@ mod tests {
         assert_eq!(out[2 * 49], 0.1);
         assert_eq!(out[2 * 50], 0.9);
         assert_eq!(out[2 * 69], 0.9);
-        assert_eq!(out[2 * 70], 0.3, "the waiting cue starts right when the emergency ends");
+        assert_eq!(
+            out[2 * 70],
+            0.3,
+            "the waiting cue starts right when the emergency ends"
+        );
         let evs = drain(&mut rx);
         assert!(evs.contains(&MixerEvent::Ended {
             key: "normal".into(),
-            reason: EndReason::Preempted { by: "emergency".into() },
+            reason: EndReason::Preempted {
+                by: "emergency".into()
+            },
             frames: 40,
             rms_dbfs: Some(-20.0),
             peak_dbfs: Some(-20.0),
             underrun_frames: 0,
         }));
-        assert!(evs.contains(&MixerEvent::Started { key: "later".into(), frame: 70 }));
+        assert!(evs.contains(&MixerEvent::Started {
+            key: "later".into(),
+            frame: 70
+        }));
     }
 
     #[test]

@@ -21,7 +21,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The pacer outputs' format.
-pub const PACED_FORMAT: Format = Format { rate: 48_000, channels: 2 };
+pub const PACED_FORMAT: Format = Format {
+    rate: 48_000,
+    channels: 2,
+};
+
+/// A device that pulls no samples for this long has failed.
+const STALL: Duration = Duration::from_secs(2);
 
 /// How often a failed sound device is retried.
 const DEVICE_RETRY: Duration = Duration::from_secs(10);
@@ -45,7 +51,9 @@ impl FromStr for OutputSpec {
             "null" => Ok(Self::Null),
             _ => match s.strip_prefix("wav:") {
                 Some(p) if !p.is_empty() => Ok(Self::Wav(PathBuf::from(p))),
-                _ => Err(format!("unknown output {s:?}: use default, null or wav:FILE")),
+                _ => Err(format!(
+                    "unknown output {s:?}: use default, null or wav:FILE"
+                )),
             },
         }
     }
@@ -168,7 +176,12 @@ pub fn start(spec: &OutputSpec, mixer: Mixer) -> Result<Output, OutputError> {
             }
         }
     };
-    Ok(Output { stop, thread: Some(thread), error, spec: spec.clone() })
+    Ok(Output {
+        stop,
+        thread: Some(thread),
+        error,
+        spec: spec.clone(),
+    })
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, OutputError> {
@@ -217,7 +230,10 @@ struct WavSink {
 
 impl WavSink {
     fn create(path: &Path) -> Result<Self, OutputError> {
-        let err = |e: &dyn fmt::Display| OutputError::Wav { path: path.into(), message: e.to_string() };
+        let err = |e: &dyn fmt::Display| OutputError::Wav {
+            path: path.into(),
+            message: e.to_string(),
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
         }
@@ -228,11 +244,18 @@ impl WavSink {
             sample_format: hound::SampleFormat::Float,
         };
         let writer = hound::WavWriter::create(path, spec).map_err(|e| err(&e))?;
-        Ok(Self { path: path.into(), writer: Some(writer), sidecar_written: false, since_flush: 0 })
+        Ok(Self {
+            path: path.into(),
+            writer: Some(writer),
+            sidecar_written: false,
+            since_flush: 0,
+        })
     }
 
     fn write(&mut self, block: &[f32], mixer: &Mixer) {
-        let Some(w) = self.writer.as_mut() else { return };
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
         for &s in block {
             if let Err(e) = w.write_sample(s) {
                 tracing::error!("wav output {}: {e}; no longer writing", self.path.display());
@@ -243,7 +266,9 @@ impl WavSink {
         if !self.sidecar_written {
             self.sidecar_written = true;
             // Sample 0 of the file is mixer frame (frames - block) — the first block rendered.
-            let first = mixer.frames().saturating_sub((block.len() / PACED_FORMAT.channels as usize) as u64);
+            let first = mixer
+                .frames()
+                .saturating_sub((block.len() / PACED_FORMAT.channels as usize) as u64);
             if let Some(start) = mixer.utc_of_frame(first) {
                 let json = serde_json::json!({
                     "start_utc": start.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
@@ -346,12 +371,25 @@ fn open_device(
         .map_err(|e| describe(&e))?;
     sink.log_on_drop(false);
     let cfg = sink.config();
-    let fmt = Format { rate: cfg.sample_rate().get(), channels: cfg.channel_count().get() };
+    let fmt = Format {
+        rate: cfg.sample_rate().get(),
+        channels: cfg.channel_count().get(),
+    };
     mixer.set_format(fmt);
     let block = vec![0.0; (fmt.rate / 100).max(1) as usize * fmt.channels as usize];
     let pos = block.len();
-    sink.mixer().add(DeviceSource { mixer: mixer.clone(), fmt, block, pos, last: None });
-    tracing::info!("sound device open: {} Hz, {} channels", fmt.rate, fmt.channels);
+    sink.mixer().add(DeviceSource {
+        mixer: mixer.clone(),
+        fmt,
+        block,
+        pos,
+        last: None,
+    });
+    tracing::info!(
+        "sound device open: {} Hz, {} channels",
+        fmt.rate,
+        fmt.channels
+    );
     Ok(sink)
 }
 
@@ -384,13 +422,34 @@ fn device_loop(
             return;
         }
     };
+    // ALSA reports transient errors (e.g. through PulseAudio's plugin) on streams that keep
+    // playing; what counts is whether the device keeps pulling samples.
+    let mut last_frames = mixer.frames();
+    let mut last_progress = Instant::now();
+    let mut warned = false;
     while !stop.load(Ordering::SeqCst) {
         if sink.is_some() {
             std::thread::sleep(Duration::from_millis(100));
-            let f = failed.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if let Some(e) = f {
-                tracing::error!("sound device failed: {e}; retrying every {} s", DEVICE_RETRY.as_secs());
-                set_error(Some(format!("sound device failed: {e}")));
+            let frames = mixer.frames();
+            if frames != last_frames {
+                last_frames = frames;
+                last_progress = Instant::now();
+            }
+            let err = failed.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(e) = &err {
+                if !warned {
+                    warned = true;
+                    tracing::warn!("sound device reported: {e}");
+                }
+            }
+            if last_progress.elapsed() >= STALL {
+                let why =
+                    err.unwrap_or_else(|| format!("no samples pulled for {} s", STALL.as_secs()));
+                tracing::error!(
+                    "sound device failed: {why}; retrying every {} s",
+                    DEVICE_RETRY.as_secs()
+                );
+                set_error(Some(format!("sound device failed: {why}")));
                 sink = None;
             }
             continue;
@@ -407,6 +466,9 @@ fn device_loop(
                 tracing::warn!("sound device back");
                 set_error(None);
                 sink = Some(s);
+                last_frames = mixer.frames();
+                last_progress = Instant::now();
+                warned = false;
             }
             Err(e) => set_error(Some(format!("sound device unavailable: {e}"))),
         }
@@ -424,6 +486,9 @@ mod tests {
         }
         assert!("wav:".parse::<OutputSpec>().is_err());
         assert!("alsa".parse::<OutputSpec>().is_err());
-        assert_eq!(sidecar_path(Path::new("x/aired.wav")), PathBuf::from("x/aired.wav.json"));
+        assert_eq!(
+            sidecar_path(Path::new("x/aired.wav")),
+            PathBuf::from("x/aired.wav.json")
+        );
     }
 }

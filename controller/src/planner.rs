@@ -80,10 +80,18 @@ pub fn active_urgent<'a>(
     cancelled: &HashSet<String>,
 ) -> Vec<&'a UrgentNotice> {
     let mut by_id: BTreeMap<&str, &UrgentNotice> = BTreeMap::new();
-    for n in doc.map(|d| d.urgent.as_slice()).unwrap_or(&[]).iter().chain(pushed) {
+    for n in doc
+        .map(|d| d.urgent.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .chain(pushed)
+    {
         by_id.insert(n.id.as_str(), n);
     }
-    by_id.into_values().filter(|n| !cancelled.contains(&n.id)).collect()
+    by_id
+        .into_values()
+        .filter(|n| !cancelled.contains(&n.id))
+        .collect()
 }
 
 /// Every occurrence due in `[from, to)`, unresolved.
@@ -97,7 +105,9 @@ pub fn occurrences_in(
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let gain = |sha: &Sha256| {
-        doc.and_then(|d| d.media_entry(sha)).map(|m| m.gain_db).unwrap_or(0.0)
+        doc.and_then(|d| d.media_entry(sha))
+            .map(|m| m.gain_db)
+            .unwrap_or(0.0)
     };
     if let Some(doc) = doc {
         let tz = doc.tz();
@@ -165,7 +175,10 @@ pub fn plan(
     let items: Vec<Item> = planned.iter().map(|p| p.item.clone()).collect();
     let slots = resolve(&items);
     Plan {
-        planned: planned.into_iter().map(|p| (p.item.key.clone(), p)).collect(),
+        planned: planned
+            .into_iter()
+            .map(|p| (p.item.key.clone(), p))
+            .collect(),
         slots,
         errors,
     }
@@ -205,7 +218,13 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0).unwrap()
     }
 
-    fn rule(id: &str, cron: Option<&str>, at: Option<DateTime<Utc>>, prio: Priority, ms: u64) -> WireRule {
+    fn rule(
+        id: &str,
+        cron: Option<&str>,
+        at: Option<DateTime<Utc>>,
+        prio: Priority,
+        ms: u64,
+    ) -> WireRule {
         WireRule {
             id: id.into(),
             title: format!("title {id}"),
@@ -230,8 +249,20 @@ mod tests {
             version: "v1".into(),
             rules,
             media: vec![
-                MediaEntry { sha256: sha('a'), size_bytes: 1, duration_ms: 1, gain_db: -3.5, codec: "mp3".into() },
-                MediaEntry { sha256: sha('b'), size_bytes: 1, duration_ms: 1, gain_db: 2.0, codec: "mp3".into() },
+                MediaEntry {
+                    sha256: sha('a'),
+                    size_bytes: 1,
+                    duration_ms: 1,
+                    gain_db: -3.5,
+                    codec: "mp3".into(),
+                },
+                MediaEntry {
+                    sha256: sha('b'),
+                    size_bytes: 1,
+                    duration_ms: 1,
+                    gain_db: 2.0,
+                    codec: "mp3".into(),
+                },
             ],
             urgent,
         }
@@ -254,8 +285,23 @@ mod tests {
     #[test]
     fn daily_cron_rules_expand_in_the_station_time_zone_with_stable_keys() {
         // 05:30 in Hà Nội is 22:30 UTC the day before.
-        let d = doc(vec![rule("r1", Some("30 5 * * *"), None, Priority::Normal, 60_000)], vec![]);
-        let p = plan(Some(&d), &[], &HashSet::new(), utc(0, 0), utc(0, 0) + Duration::days(2));
+        let d = doc(
+            vec![rule(
+                "r1",
+                Some("30 5 * * *"),
+                None,
+                Priority::Normal,
+                60_000,
+            )],
+            vec![],
+        );
+        let p = plan(
+            Some(&d),
+            &[],
+            &HashSet::new(),
+            utc(0, 0),
+            utc(0, 0) + Duration::days(2),
+        );
         let starts: Vec<_> = p.slots.iter().map(|s| s.item.scheduled_at).collect();
         assert_eq!(starts, vec![utc(22, 30), utc(22, 30) + Duration::days(1)]);
         let key = occurrence_key("r1", utc(22, 30));
@@ -266,7 +312,10 @@ mod tests {
 
     #[test]
     fn an_urgent_notice_interrupts_a_normal_bulletin_and_keeps_its_repeats() {
-        let d = doc(vec![rule("r1", None, Some(utc(3, 0)), Priority::Normal, 300_000)], vec![]);
+        let d = doc(
+            vec![rule("r1", None, Some(utc(3, 0)), Priority::Normal, 300_000)],
+            vec![],
+        );
         let pushed = vec![notice("u1", utc(3, 1), 2)];
         let p = plan(Some(&d), &pushed, &HashSet::new(), utc(2, 0), utc(5, 0));
         let by_key: HashMap<_, _> = p.slots.iter().map(|s| (s.item.key.clone(), s)).collect();
@@ -274,7 +323,10 @@ mod tests {
         assert_eq!(normal.status, PlayStatus::Interrupted);
         assert_eq!(normal.played_ms, 60_000);
         let u = by_key[&occurrence_key("u1", utc(3, 1))];
-        assert_eq!((u.status, u.starts_at), (PlayStatus::Played, Some(utc(3, 1))));
+        assert_eq!(
+            (u.status, u.starts_at),
+            (PlayStatus::Played, Some(utc(3, 1)))
+        );
         assert_eq!(u.item.priority, Priority::Emergency);
         assert!(by_key.contains_key(&occurrence_key("u1", utc(3, 11))));
     }
@@ -307,14 +359,20 @@ mod tests {
             vec![],
         );
         let p = plan(Some(&d), &[], &HashSet::new(), utc(2, 0), utc(5, 0));
-        let short = p.slots.iter().find(|s| s.item.key.starts_with("short@")).unwrap();
+        let short = p
+            .slots
+            .iter()
+            .find(|s| s.item.key.starts_with("short@"))
+            .unwrap();
         assert_eq!(short.status, PlayStatus::Skipped);
         assert!(short.reason.is_some());
     }
 
     #[test]
     fn no_document_and_no_notices_plan_nothing_and_bad_rules_are_reported() {
-        assert!(plan(None, &[], &HashSet::new(), utc(0, 0), utc(5, 0)).slots.is_empty());
+        assert!(plan(None, &[], &HashSet::new(), utc(0, 0), utc(5, 0))
+            .slots
+            .is_empty());
         let d = doc(vec![rule("bad", None, None, Priority::Normal, 1)], vec![]);
         let p = plan(Some(&d), &[], &HashSet::new(), utc(0, 0), utc(5, 0));
         assert_eq!(p.errors.len(), 1);

@@ -136,7 +136,10 @@ impl Player {
     }
 
     fn output_error(&self) -> Option<String> {
-        self.output_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.output_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn write_horizon(&self, now: DateTime<Utc>) {
@@ -195,7 +198,12 @@ impl Player {
             .filter(|s| s.status != PlayStatus::Skipped)
             .map(|s| s.item.key.as_str())
             .collect();
-        let gone: Vec<String> = self.cued.keys().filter(|k| !live.contains(k.as_str())).cloned().collect();
+        let gone: Vec<String> = self
+            .cued
+            .keys()
+            .filter(|k| !live.contains(k.as_str()))
+            .cloned()
+            .collect();
         for k in gone {
             if self.mixer.uncue(&k) {
                 self.cued.remove(&k);
@@ -206,12 +214,18 @@ impl Player {
             if slot.item.scheduled_at < self.floor
                 || self.known.contains(key)
                 || self.cued.contains_key(key)
-                || self.airing.as_ref().is_some_and(|a| &a.planned.item.key == key)
+                || self
+                    .airing
+                    .as_ref()
+                    .is_some_and(|a| &a.planned.item.key == key)
             {
                 continue;
             }
-            let Some(planned) = plan.planned.get(key) else { continue };
-            let wait_bound = slot.item.scheduled_at + CDuration::milliseconds(slot.item.max_wait_ms as i64);
+            let Some(planned) = plan.planned.get(key) else {
+                continue;
+            };
+            let wait_bound =
+                slot.item.scheduled_at + CDuration::milliseconds(slot.item.max_wait_ms as i64);
             if slot.status == PlayStatus::Skipped {
                 if slot.item.scheduled_at <= now {
                     let entry = planned.log_entry(PlayStatus::Skipped, slot.reason.clone());
@@ -231,7 +245,10 @@ impl Player {
                 }
                 self.cue(planned, None, now);
             } else if self.reported_errors.contains(&format!("wait {key}")) {
-                let reason = format!("media {} did not reach the local cache in time", planned.media);
+                let reason = format!(
+                    "media {} did not reach the local cache in time",
+                    planned.media
+                );
                 self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), now);
             } else {
                 let entry = planned.log_entry(
@@ -246,7 +263,10 @@ impl Player {
     fn cue(&mut self, planned: &Planned, start: Option<DateTime<Utc>>, now: DateTime<Utc>) {
         let key = planned.item.key.clone();
         if let Some(err) = self.output_error() {
-            self.log(planned.log_entry(PlayStatus::Failed, Some(err)), now);
+            // Failed when it comes due with the device still down (not before: it may return).
+            if start.is_none_or(|t| t <= now) {
+                self.log(planned.log_entry(PlayStatus::Failed, Some(err)), now);
+            }
             return;
         }
         let path = self.media_dir.join(planned.media.as_str());
@@ -276,7 +296,12 @@ impl Player {
         };
         match decode::prepare(&path, planned.gain_db as f64, self.mixer.format(), 5.0) {
             Ok(audio) => {
-                self.mixer.cue(Cue { key: key.clone(), start_frame, priority: planned.item.priority, audio });
+                self.mixer.cue(Cue {
+                    key: key.clone(),
+                    start_frame,
+                    priority: planned.item.priority,
+                    audio,
+                });
                 tracing::debug!(key = %key, start_frame, "cued");
                 self.cued.insert(key, planned.clone());
             }
@@ -318,7 +343,9 @@ impl Player {
         let now = self.clock.now();
         match ev {
             MixerEvent::Started { key, frame } => {
-                let Some(planned) = self.cued.remove(&key) else { return };
+                let Some(planned) = self.cued.remove(&key) else {
+                    return;
+                };
                 let started_at = self.mixer.utc_of_frame(frame).unwrap_or(now);
                 let mut template = planned.log_entry(PlayStatus::Interrupted, None);
                 template.started_at = Some(started_at);
@@ -337,21 +364,43 @@ impl Player {
                     })
                 });
                 if let Origin::Urgent(id) = &planned.origin {
-                    self.shared.ack(id, UrgentAck { state: UrgentState::Playing, at: started_at, reason: None });
+                    self.shared.ack(
+                        id,
+                        UrgentAck {
+                            state: UrgentState::Playing,
+                            at: started_at,
+                            reason: None,
+                        },
+                    );
                 }
                 self.last_progress = Instant::now();
-                self.airing = Some(Airing { planned, started_at });
+                self.airing = Some(Airing {
+                    planned,
+                    started_at,
+                });
             }
-            MixerEvent::Ended { key, reason, frames, rms_dbfs, peak_dbfs, underrun_frames } => {
-                let Some(a) = self.airing.take_if(|a| a.planned.item.key == key) else { return };
+            MixerEvent::Ended {
+                key,
+                reason,
+                frames,
+                rms_dbfs,
+                peak_dbfs,
+                underrun_frames,
+            } => {
+                let Some(a) = self.airing.take_if(|a| a.planned.item.key == key) else {
+                    return;
+                };
                 let rate = self.mixer.format().rate.max(1) as u64;
                 let played_ms = frames * 1000 / rate;
                 let (status, why) = match &reason {
                     EndReason::Finished => (PlayStatus::Played, None),
-                    EndReason::Preempted { by } => {
-                        (PlayStatus::Interrupted, Some(format!("interrupted by emergency {by}")))
+                    EndReason::Preempted { by } => (
+                        PlayStatus::Interrupted,
+                        Some(format!("interrupted by emergency {by}")),
+                    ),
+                    EndReason::Stopped { reason } => {
+                        (PlayStatus::Interrupted, Some(reason.clone()))
                     }
-                    EndReason::Stopped { reason } => (PlayStatus::Interrupted, Some(reason.clone())),
                 };
                 if underrun_frames > 0 {
                     tracing::warn!(key = %key, "decoder fell behind: {} ms of silence inserted", underrun_frames * 1000 / rate);
@@ -366,7 +415,14 @@ impl Player {
                 self.shared.status_mut(|s| s.now_playing = None);
                 if let (Origin::Urgent(id), EndReason::Finished) = (&a.planned.origin, &reason) {
                     if self.is_last_airing(id, &key) {
-                        self.shared.ack(id, UrgentAck { state: UrgentState::Played, at: now, reason: None });
+                        self.shared.ack(
+                            id,
+                            UrgentAck {
+                                state: UrgentState::Played,
+                                at: now,
+                                reason: None,
+                            },
+                        );
                     }
                 }
             }
@@ -375,7 +431,8 @@ impl Player {
 
     fn is_last_airing(&self, id: &str, key: &str) -> bool {
         let inputs = self.shared.inputs.borrow();
-        let notices = planner::active_urgent(inputs.doc.as_deref(), &inputs.pushed, &inputs.cancelled);
+        let notices =
+            planner::active_urgent(inputs.doc.as_deref(), &inputs.pushed, &inputs.cancelled);
         notices
             .iter()
             .find(|n| n.id == id)

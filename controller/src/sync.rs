@@ -97,13 +97,18 @@ async fn check(resp: reqwest::Response) -> Result<reqwest::Response, SyncError> 
         return Ok(resp);
     }
     let body = resp.text().await.unwrap_or_default();
-    Err(SyncError::Status { status, body: body.chars().take(300).collect() })
+    Err(SyncError::Status {
+        status,
+        body: body.chars().take(300).collect(),
+    })
 }
 
 /// The server's clock from a response's `Date` header (to the second).
 pub fn server_date(resp: &reqwest::Response) -> Option<DateTime<Utc>> {
     let v = resp.headers().get(header::DATE)?.to_str().ok()?;
-    DateTime::parse_from_rfc2822(v).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 impl Client {
@@ -114,7 +119,11 @@ impl Client {
             .user_agent(concat!("loaxa-controller/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        Self { http, base: base.trim_end_matches('/').to_string(), token: token.trim().to_string() }
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token: token.trim().to_string(),
+        }
     }
 
     /// The absolute URL of an API path (`/device/schedule`).
@@ -132,7 +141,9 @@ impl Client {
 
     /// `GET /device/schedule` with `If-None-Match`.
     pub async fn fetch_schedule(&self, etag: Option<&str>) -> Result<Fetched, SyncError> {
-        let mut req = self.get("/device/schedule").timeout(Duration::from_secs(30));
+        let mut req = self
+            .get("/device/schedule")
+            .timeout(Duration::from_secs(30));
         if let Some(e) = etag {
             req = req.header(header::IF_NONE_MATCH, e);
         }
@@ -153,14 +164,24 @@ impl Client {
 
     /// `POST /device/logs`.
     pub async fn post_logs(&self, batch: &LogBatch) -> Result<LogAck, SyncError> {
-        let resp = self.post("/device/logs").timeout(Duration::from_secs(30)).json(batch).send().await?;
+        let resp = self
+            .post("/device/logs")
+            .timeout(Duration::from_secs(30))
+            .json(batch)
+            .send()
+            .await?;
         let resp = check(resp).await?;
         Ok(serde_json::from_slice(&resp.bytes().await?)?)
     }
 
     /// `POST /device/heartbeat`; returns the server's `Date`.
     pub async fn heartbeat(&self, hb: &Heartbeat) -> Result<Option<DateTime<Utc>>, SyncError> {
-        let resp = self.post("/device/heartbeat").timeout(Duration::from_secs(15)).json(hb).send().await?;
+        let resp = self
+            .post("/device/heartbeat")
+            .timeout(Duration::from_secs(15))
+            .json(hb)
+            .send()
+            .await?;
         let resp = check(resp).await?;
         Ok(server_date(&resp))
     }
@@ -168,14 +189,21 @@ impl Client {
     /// `POST /device/urgent/{id}/state`.
     pub async fn ack_urgent(&self, id: &str, ack: &UrgentAck) -> Result<(), SyncError> {
         let path = format!("/device/urgent/{id}/state");
-        let resp = self.post(&path).timeout(Duration::from_secs(15)).json(ack).send().await?;
+        let resp = self
+            .post(&path)
+            .timeout(Duration::from_secs(15))
+            .json(ack)
+            .send()
+            .await?;
         check(resp).await?;
         Ok(())
     }
 
     /// `GET /device/events` (the response streams).
     pub async fn events(&self, last_id: Option<&str>) -> Result<reqwest::Response, SyncError> {
-        let mut req = self.get("/device/events").header(header::ACCEPT, "text/event-stream");
+        let mut req = self
+            .get("/device/events")
+            .header(header::ACCEPT, "text/event-stream");
         if let Some(id) = last_id {
             req = req.header("Last-Event-ID", id);
         }
@@ -210,7 +238,8 @@ pub async fn sync_once(
         let stored = {
             let doc = (*doc).clone();
             let etag = etag.clone();
-            db.call(move |c| cache::store_doc(c, &doc, etag.as_deref(), now)).await
+            db.call(move |c| cache::store_doc(c, &doc, etag.as_deref(), now))
+                .await
         };
         if let Err(e) = stored {
             tracing::error!("cannot store the schedule document: {e}");
@@ -240,7 +269,10 @@ pub async fn sync_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<d
             }
             Err(e) => {
                 let d = backoff.next_delay();
-                tracing::warn!("schedule sync failed: {e}; retrying in {:.1} s", d.as_secs_f64());
+                tracing::warn!(
+                    "schedule sync failed: {e}; retrying in {:.1} s",
+                    d.as_secs_f64()
+                );
                 tokio::select! {
                     _ = shared.refetch.notified() => {}
                     _ = tokio::time::sleep(d) => {}
@@ -256,7 +288,12 @@ pub async fn handle_event(ev: &sse::Event, db: &Db, shared: &Shared, clock: &dyn
     match ev.event.as_str() {
         "schedule" => {
             if let Ok(c) = serde_json::from_str::<ScheduleChanged>(&ev.data) {
-                let held = shared.inputs.borrow().doc.as_ref().map(|d| d.version.clone());
+                let held = shared
+                    .inputs
+                    .borrow()
+                    .doc
+                    .as_ref()
+                    .map(|d| d.version.clone());
                 if held.as_deref() == Some(c.version.as_str()) {
                     return;
                 }
@@ -277,7 +314,14 @@ pub async fn handle_event(ev: &sse::Event, db: &Db, shared: &Shared, clock: &dyn
                 if let Err(e) = db.call(move |c| cache::store_urgent(c, &n2, now)).await {
                     tracing::error!("cannot store urgent notice {}: {e}", n.id);
                 }
-                shared.ack(&n.id, UrgentAck { state: UrgentState::Received, at: now, reason: None });
+                shared.ack(
+                    &n.id,
+                    UrgentAck {
+                        state: UrgentState::Received,
+                        at: now,
+                        reason: None,
+                    },
+                );
             }
             Err(e) => tracing::warn!("bad urgent event: {e}"),
         },
@@ -290,10 +334,20 @@ pub async fn handle_event(ev: &sse::Event, db: &Db, shared: &Shared, clock: &dyn
                     i.cancelled = Arc::new(set);
                 });
                 let id = c.id.clone();
-                if let Err(e) = db.call(move |conn| cache::cancel_urgent(conn, &id, now)).await {
+                if let Err(e) = db
+                    .call(move |conn| cache::cancel_urgent(conn, &id, now))
+                    .await
+                {
                     tracing::error!("cannot store the cancel of {}: {e}", c.id);
                 }
-                shared.ack(&c.id, UrgentAck { state: UrgentState::Cancelled, at: now, reason: None });
+                shared.ack(
+                    &c.id,
+                    UrgentAck {
+                        state: UrgentState::Cancelled,
+                        at: now,
+                        reason: None,
+                    },
+                );
             }
             Err(e) => tracing::warn!("bad cancel event: {e}"),
         },
@@ -339,7 +393,10 @@ pub async fn sse_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<dy
             Err(e) => e.to_string(),
         };
         let d = backoff.next_delay();
-        tracing::warn!("event stream lost: {err}; reconnecting in {:.1} s", d.as_secs_f64());
+        tracing::warn!(
+            "event stream lost: {err}; reconnecting in {:.1} s",
+            d.as_secs_f64()
+        );
         tokio::time::sleep(d).await;
     }
 }
@@ -370,7 +427,9 @@ pub async fn upload_loop(client: Client, db: Db, shared: Arc<Shared>) {
                 let accepted = ack.accepted;
                 let k = accepted.len();
                 match db.call(move |c| cache::outbox_ack(c, &accepted)).await {
-                    Ok(del) => tracing::debug!("uploaded {n} log entries; {k} acknowledged, {del} deleted"),
+                    Ok(del) => {
+                        tracing::debug!("uploaded {n} log entries; {k} acknowledged, {del} deleted")
+                    }
                     Err(e) => tracing::error!("cannot delete acknowledged log entries: {e}"),
                 }
                 if k == 0 {
@@ -380,7 +439,10 @@ pub async fn upload_loop(client: Client, db: Db, shared: Arc<Shared>) {
             }
             Err(e) => {
                 let d = backoff.next_delay();
-                tracing::warn!("log upload failed ({n} entries): {e}; retrying in {:.1} s", d.as_secs_f64());
+                tracing::warn!(
+                    "log upload failed ({n} entries): {e}; retrying in {:.1} s",
+                    d.as_secs_f64()
+                );
                 tokio::time::sleep(d).await;
             }
         }
@@ -400,7 +462,11 @@ pub async fn ack_loop(client: Client, mut rx: UnboundedReceiver<(String, UrgentA
                 }
                 Err(e) => {
                     let d = backoff.next_delay();
-                    tracing::warn!("urgent {id}: ack {} failed: {e}; retrying in {:.1} s", ack.state.as_str(), d.as_secs_f64());
+                    tracing::warn!(
+                        "urgent {id}: ack {} failed: {e}; retrying in {:.1} s",
+                        ack.state.as_str(),
+                        d.as_secs_f64()
+                    );
                     tokio::time::sleep(d).await;
                 }
             }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use chrono::{Duration as CDuration, Utc};
+use chrono::Duration as CDuration;
 use common::*;
 use controller::OutputSpec;
 use schedules::{occurrence_key, PlayStatus, Priority};
@@ -12,7 +12,11 @@ async fn wait_journal(db: &std::path::Path, key: &str, state: &str) {
     for _ in 0..300 {
         if let Ok(conn) = rusqlite::Connection::open(db) {
             let n: i64 = conn
-                .query_row("SELECT count(*) FROM plays WHERE key = ?1 AND state = ?2", [key, state], |r| r.get(0))
+                .query_row(
+                    "SELECT count(*) FROM plays WHERE key = ?1 AND state = ?2",
+                    [key, state],
+                    |r| r.get(0),
+                )
                 .unwrap_or(0);
             if n > 0 {
                 return;
@@ -27,8 +31,12 @@ async fn wait_journal(db: &std::path::Path, key: &str, state: &str) {
 async fn a_bulletin_cut_by_a_crash_is_logged_interrupted_once_and_not_replayed() {
     let server = TestServer::start().await;
     let m = server.add_media(tone_wav(440.0, 20_000, 0.3), 20_000);
-    let at = Utc::now() + CDuration::milliseconds(2500);
-    server.set_doc(doc("v1", vec![one_off("r1", at, &m, Priority::Normal)], vec![m.clone()]));
+    let at = now() + CDuration::milliseconds(2500);
+    server.set_doc(doc(
+        "v1",
+        vec![one_off("r1", at, &m, Priority::Normal)],
+        vec![m.clone()],
+    ));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let key = occurrence_key("r1", at);
@@ -41,7 +49,11 @@ async fn a_bulletin_cut_by_a_crash_is_logged_interrupted_once_and_not_replayed()
     let _ = first.task.await;
 
     let second = start(config(&server, data.clone(), OutputSpec::Null));
-    server.wait_for(30, "the interrupted log", |i| i.logs.iter().any(|l| l.id == key)).await;
+    server
+        .wait_for(30, "the interrupted log", |i| {
+            i.logs.iter().any(|l| l.id == key)
+        })
+        .await;
     let l = server.log(&key).unwrap();
     assert_eq!(l.status, PlayStatus::Interrupted, "{l:?}");
     assert!(l.played_ms >= 1000 && l.played_ms < 20_000, "{l:?}");
@@ -49,7 +61,11 @@ async fn a_bulletin_cut_by_a_crash_is_logged_interrupted_once_and_not_replayed()
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let conn = rusqlite::Connection::open(data.join("controller.sqlite")).unwrap();
     let started: i64 = conn
-        .query_row("SELECT count(*) FROM plays WHERE state = 'started'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM plays WHERE state = 'started'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(started, 0, "nothing airs after the restart");
     second.stop().await;
@@ -59,7 +75,9 @@ async fn a_bulletin_cut_by_a_crash_is_logged_interrupted_once_and_not_replayed()
     let third = start(config(&server, data.clone(), OutputSpec::Null));
     server
         .wait_for(30, "the third boot synced", move |i| {
-            i.heartbeats[before..].iter().any(|h| h.cache_ready && h.schedule_version.is_some())
+            i.heartbeats[before..]
+                .iter()
+                .any(|h| h.cache_ready && h.schedule_version.is_some())
         })
         .await;
     third.stop().await;
@@ -72,13 +90,23 @@ async fn a_bulletin_cut_by_a_crash_is_logged_interrupted_once_and_not_replayed()
 async fn with_the_server_gone_the_controller_plays_from_its_cache_and_uploads_later() {
     let server = TestServer::start().await;
     let m = server.add_media(tone_wav(440.0, 500, 0.3), 500);
-    let at = Utc::now() + CDuration::seconds(8);
-    server.set_doc(doc("v1", vec![one_off("r1", at, &m, Priority::Normal)], vec![m.clone()]));
+    let at = now() + CDuration::seconds(8);
+    server.set_doc(doc(
+        "v1",
+        vec![one_off("r1", at, &m, Priority::Normal)],
+        vec![m.clone()],
+    ));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // First run: sync and cache, then stop.
     let c = start(config(&server, data.clone(), OutputSpec::Null));
-    server.wait_for(30, "the cache ready", |i| i.heartbeats.iter().any(|h| h.cache_ready && h.schedule_version.is_some())).await;
+    server
+        .wait_for(30, "the cache ready", |i| {
+            i.heartbeats
+                .iter()
+                .any(|h| h.cache_ready && h.schedule_version.is_some())
+        })
+        .await;
     c.stop().await;
 
     // Second run: the server is unreachable (nothing listens on this port).
@@ -89,16 +117,28 @@ async fn with_the_server_gone_the_controller_plays_from_its_cache_and_uploads_la
     let mut cfg = config(&server, data.clone(), OutputSpec::Null);
     cfg.server = dead;
     let offline = start(cfg);
-    wait_journal(&data.join("controller.sqlite"), &occurrence_key("r1", at), "done").await;
+    wait_journal(
+        &data.join("controller.sqlite"),
+        &occurrence_key("r1", at),
+        "done",
+    )
+    .await;
     offline.stop().await;
     let conn = rusqlite::Connection::open(data.join("controller.sqlite")).unwrap();
-    let json: String = conn.query_row("SELECT json FROM outbox", [], |r| r.get(0)).unwrap();
+    let json: String = conn
+        .query_row("SELECT json FROM outbox", [], |r| r.get(0))
+        .unwrap();
     assert!(json.contains("\"played\""), "{json}");
     drop(conn);
 
     // Third run, server back: the outbox drains.
     let c = start(config(&server, data.clone(), OutputSpec::Null));
-    server.wait_for(30, "the uploaded log", |i| !i.logs.is_empty()).await;
+    server
+        .wait_for(30, "the uploaded log", |i| !i.logs.is_empty())
+        .await;
     c.stop().await;
-    assert_eq!(server.log(&occurrence_key("r1", at)).unwrap().status, PlayStatus::Played);
+    assert_eq!(
+        server.log(&occurrence_key("r1", at)).unwrap().status,
+        PlayStatus::Played
+    );
 }

@@ -77,7 +77,8 @@ async fn events(State(s): State<TestServer>, h: HeaderMap) -> Response {
         };
         Some((Ok::<_, std::io::Error>(text), (rx, n + 1)))
     });
-    let first = futures_util::stream::once(async { Ok::<_, std::io::Error>(": hello\n\n".to_string()) });
+    let first =
+        futures_util::stream::once(async { Ok::<_, std::io::Error>(": hello\n\n".to_string()) });
     use futures_util::StreamExt;
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
@@ -122,7 +123,10 @@ async fn media(State(s): State<TestServer>, Path(sha): Path<String>, h: HeaderMa
     if !authorized(&h) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let range = h.get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let range = h
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let mut inner = s.inner.lock().unwrap();
     inner.range_requests.push((sha.clone(), range.clone()));
     let bytes = match inner.corrupt_once.remove(&sha) {
@@ -141,7 +145,10 @@ async fn media(State(s): State<TestServer>, Path(sha): Path<String>, h: HeaderMa
         Some(n) if n >= bytes.len() => StatusCode::RANGE_NOT_SATISFIABLE.into_response(),
         Some(n) => (
             StatusCode::PARTIAL_CONTENT,
-            [(header::CONTENT_RANGE, format!("bytes {n}-{}/{}", bytes.len() - 1, bytes.len()))],
+            [(
+                header::CONTENT_RANGE,
+                format!("bytes {n}-{}/{}", bytes.len() - 1, bytes.len()),
+            )],
             bytes[n..].to_vec(),
         )
             .into_response(),
@@ -207,13 +214,22 @@ impl TestServer {
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 let inner = self.inner.lock().unwrap();
-                panic!("timed out waiting for {what}; logs: {:#?}; acks: {:?}", inner.logs, inner.acks);
+                panic!(
+                    "timed out waiting for {what}; logs: {:#?}; acks: {:?}",
+                    inner.logs, inner.acks
+                );
             }
         }
     }
 
     pub fn log(&self, key: &str) -> Option<LogEntry> {
-        self.inner.lock().unwrap().logs.iter().find(|l| l.id == key).cloned()
+        self.inner
+            .lock()
+            .unwrap()
+            .logs
+            .iter()
+            .find(|l| l.id == key)
+            .cloned()
     }
 }
 
@@ -286,7 +302,10 @@ pub fn start(config: Config) -> Running {
     let task = tokio::spawn(controller::run(config, Arc::new(SystemClock), async move {
         let _ = rx.await;
     }));
-    Running { stop: Some(tx), task }
+    Running {
+        stop: Some(tx),
+        task,
+    }
 }
 
 /// Read a WAV written by the controller and its sidecar: (samples, channels, rate, start).
@@ -294,8 +313,10 @@ pub fn read_aired(path: &std::path::Path) -> (Vec<f32>, u16, u32, DateTime<Utc>)
     let mut r = hound::WavReader::open(path).unwrap();
     let spec = r.spec();
     let samples: Vec<f32> = r.samples::<f32>().map(|s| s.unwrap()).collect();
-    let side: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(controller::output::sidecar_path(path)).unwrap()).unwrap();
+    let side: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(controller::output::sidecar_path(path)).unwrap(),
+    )
+    .unwrap();
     let start: DateTime<Utc> = side["start_utc"].as_str().unwrap().parse().unwrap();
     assert_eq!(side["sample_rate"], spec.sample_rate);
     assert_eq!(side["channels"], spec.channels);
@@ -314,7 +335,21 @@ pub fn first_loud(samples: &[f32], channels: u16, from: usize, thr: f32) -> Opti
 
 /// Dominant frequency estimate of frames [from, to) of channel 0 by zero crossings.
 pub fn zero_crossing_hz(samples: &[f32], channels: u16, rate: u32, from: usize, to: usize) -> f64 {
-    let ch: Vec<f32> = samples.chunks(channels as usize).skip(from).take(to - from).map(|f| f[0]).collect();
-    let crossings = ch.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count();
+    let ch: Vec<f32> = samples
+        .chunks(channels as usize)
+        .skip(from)
+        .take(to - from)
+        .map(|f| f[0])
+        .collect();
+    let crossings = ch
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count();
     crossings as f64 / 2.0 / ((to - from) as f64 / rate as f64)
+}
+
+/// The wall clock, through the one `Clock`.
+pub fn now() -> DateTime<Utc> {
+    use schedules::Clock;
+    SystemClock.now()
 }
