@@ -102,6 +102,7 @@ pub struct Shared {
     /// Send a heartbeat now (the document changed, the cache became ready).
     pub heartbeat_now: Notify,
     acks: mpsc::UnboundedSender<(String, UrgentAck)>,
+    received: Mutex<HashSet<String>>,
 }
 
 impl Shared {
@@ -116,6 +117,25 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Acknowledge `received` for a notice once per run (pushed or found in the document).
+    pub fn ack_received(&self, id: &str, at: DateTime<Utc>) {
+        let first = self
+            .received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string());
+        if first {
+            self.ack(
+                id,
+                UrgentAck {
+                    state: schedules::wire::UrgentState::Received,
+                    at,
+                    reason: None,
+                },
+            );
+        }
     }
 
     /// Queue an urgent acknowledgement.
@@ -268,6 +288,7 @@ pub async fn run(
         upload: Notify::new(),
         heartbeat_now: Notify::new(),
         acks: acks_tx,
+        received: Mutex::new(HashSet::new()),
     });
 
     // The output and the mixer it pulls.

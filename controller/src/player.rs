@@ -317,9 +317,22 @@ impl Player {
         let key = entry.id.clone();
         tracing::info!(key = %key, status = %entry.status, reason = ?entry.reason, played_ms = entry.played_ms, "logged");
         match self.db.with(|c| cache::record_outcome(c, &entry, now)) {
-            Ok(_) => {
+            Ok(fresh) => {
                 self.known.insert(key);
                 self.shared.upload.notify_one();
+                if let (true, Some(id)) = (fresh, &entry.urgent_id) {
+                    if matches!(
+                        entry.status,
+                        PlayStatus::Failed | PlayStatus::Missed | PlayStatus::Skipped
+                    ) {
+                        let ack = UrgentAck {
+                            state: UrgentState::Failed,
+                            at: now,
+                            reason: entry.reason.clone(),
+                        };
+                        self.shared.ack(id, ack);
+                    }
+                }
             }
             Err(e) => tracing::error!(key = %key, "cannot write the log entry: {e}"),
         }

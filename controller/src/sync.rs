@@ -245,6 +245,10 @@ pub async fn sync_once(
             tracing::error!("cannot store the schedule document: {e}");
         }
         tracing::info!(version = %doc.version, rules = doc.rules.len(), "schedule document updated");
+        let cancelled = shared.inputs.borrow().cancelled.clone();
+        for n in doc.urgent.iter().filter(|n| !cancelled.contains(&n.id)) {
+            shared.ack_received(&n.id, now);
+        }
         shared.inputs.send_modify(|i: &mut Inputs| {
             i.doc = Some(Arc::new(*doc));
             i.etag = etag;
@@ -314,14 +318,7 @@ pub async fn handle_event(ev: &sse::Event, db: &Db, shared: &Shared, clock: &dyn
                 if let Err(e) = db.call(move |c| cache::store_urgent(c, &n2, now)).await {
                     tracing::error!("cannot store urgent notice {}: {e}", n.id);
                 }
-                shared.ack(
-                    &n.id,
-                    UrgentAck {
-                        state: UrgentState::Received,
-                        at: now,
-                        reason: None,
-                    },
-                );
+                shared.ack_received(&n.id, now);
             }
             Err(e) => tracing::warn!("bad urgent event: {e}"),
         },
