@@ -62,6 +62,7 @@ pub struct Player {
     last_anchor: Instant,
     last_horizon: Instant,
     reported_errors: HashSet<String>,
+    last_output_error: Option<String>,
 }
 
 impl std::fmt::Debug for Player {
@@ -103,6 +104,7 @@ impl Player {
             last_anchor: now,
             last_horizon: now - Duration::from_secs(60),
             reported_errors: HashSet::new(),
+            last_output_error: None,
         }
     }
 
@@ -185,6 +187,11 @@ impl Player {
                     self.mixer.stop(&key, "cancelled");
                 }
             }
+        }
+        let output_error = self.output_error();
+        if output_error != self.last_output_error {
+            self.last_output_error = output_error;
+            self.shared.heartbeat_now.notify_one();
         }
         // The sound device died mid-airing: cut it, say why.
         if let (Some(a), Some(err)) = (&self.airing, self.output_error()) {

@@ -142,3 +142,55 @@ async fn with_the_server_gone_the_controller_plays_from_its_cache_and_uploads_la
         PlayStatus::Played
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_push_triggers_a_refetch_and_a_lost_stream_resumes_with_last_event_id() {
+    let server = TestServer::start().await;
+    let m = server.add_media(tone_wav(440.0, 300, 0.3), 300);
+    server.set_doc(doc("v1", vec![], vec![m.clone()]));
+    server.inner.lock().unwrap().close_after_one = true;
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(config(&server, dir.path().join("data"), OutputSpec::Null));
+    server
+        .wait_for(30, "v1 synced and the stream open", |i| {
+            !i.last_event_ids.is_empty()
+                && i.heartbeats
+                    .iter()
+                    .any(|h| h.schedule_version.as_deref() == Some("v1"))
+        })
+        .await;
+    let at = now() + CDuration::hours(1);
+    server.set_doc(doc(
+        "v2",
+        vec![one_off("r2", at, &m, Priority::Normal)],
+        vec![m.clone()],
+    ));
+    server.push("schedule", r#"{"version":"v2"}"#.to_string());
+    server
+        .wait_for(30, "v2 in a heartbeat and a reconnect", |i| {
+            i.last_event_ids.len() >= 2
+                && i.heartbeats
+                    .iter()
+                    .any(|h| h.schedule_version.as_deref() == Some("v2"))
+        })
+        .await;
+    c.stop().await;
+    let ids = server.inner.lock().unwrap().last_event_ids.clone();
+    assert_eq!(ids[0], None);
+    assert_eq!(
+        ids[1].as_deref(),
+        Some("100"),
+        "the reconnect says which event it saw last"
+    );
+    let hb = server
+        .inner
+        .lock()
+        .unwrap()
+        .heartbeats
+        .last()
+        .cloned()
+        .unwrap();
+    assert!(hb.cache_ready && hb.missing_media.is_empty(), "{hb:?}");
+    assert!(hb.disk_free_bytes.is_some_and(|b| b > 0), "{hb:?}");
+    assert_eq!(hb.output, "null");
+}

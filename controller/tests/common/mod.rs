@@ -33,6 +33,10 @@ pub struct Inner {
     pub acks: Vec<(String, UrgentAck)>,
     pub heartbeats: Vec<Heartbeat>,
     pub schedule_fetches: usize,
+    /// `Last-Event-ID` of every event-stream connection (None when absent).
+    pub last_event_ids: Vec<Option<String>>,
+    /// End each event stream right after its first event.
+    pub close_after_one: bool,
 }
 
 #[derive(Clone)]
@@ -68,7 +72,21 @@ async fn events(State(s): State<TestServer>, h: HeaderMap) -> Response {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let rx = s.events.subscribe();
-    let stream = futures_util::stream::unfold((rx, 0u64), |(mut rx, n)| async move {
+    let close_after_one = {
+        let mut inner = s.inner.lock().unwrap();
+        let id = h
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        inner.last_event_ids.push(id);
+        inner.close_after_one
+    };
+    s.changed.notify_waiters();
+    let start: u64 = 100 * s.inner.lock().unwrap().last_event_ids.len() as u64;
+    let stream = futures_util::stream::unfold((rx, start), move |(mut rx, n)| async move {
+        if close_after_one && n > start {
+            return None;
+        }
         let text = match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
             Err(_) => ": keep-alive\n\n".to_string(),
             Ok(Ok((event, data))) => format!("event: {event}\nid: {n}\ndata: {data}\n\n"),
