@@ -34,8 +34,13 @@ pub struct Format {
 pub struct Cue {
     /// Occurrence key.
     pub key: String,
-    /// The output frame at which it should start (0 = as soon as possible).
+    /// The output frame at which it should start (0 = as soon as possible). Recomputed from
+    /// `at` before every block when `at` is set.
     pub start_frame: u64,
+    /// The UTC instant at which it should start. Converted to a frame with the output's
+    /// latest anchor at every block, so a device that stalls (PulseAudio's start-up, an
+    /// overloaded machine) does not shift it.
+    pub at: Option<DateTime<Utc>>,
     /// Its level; `Emergency` preempts.
     pub priority: Priority,
     /// Decoded audio in the output format, whole frames per chunk.
@@ -212,7 +217,26 @@ impl State {
         });
     }
 
+    fn frame_at(&self, t: DateTime<Utc>) -> Option<u64> {
+        let (af, ai) = self.anchor?;
+        let (bi, bu) = self.base;
+        let anchor_utc = bu + signed_duration(ai, bi);
+        let secs = (t - anchor_utc).num_nanoseconds().unwrap_or(i64::MAX) as f64 / 1e9;
+        let f = af as f64 + secs * self.format.rate as f64;
+        Some(f.round().max(0.0) as u64)
+    }
+
     fn render(&mut self, out: &mut [f32]) {
+        let at: Vec<Option<u64>> = self
+            .pending
+            .iter()
+            .map(|c| c.at.and_then(|t| self.frame_at(t)))
+            .collect();
+        for (c, f) in self.pending.iter_mut().zip(at) {
+            if let Some(f) = f {
+                c.start_frame = f;
+            }
+        }
         let ch = self.format.channels as usize;
         let n = out.len() / ch;
         for i in 0..n {
@@ -319,13 +343,7 @@ impl Mixer {
     /// The output frame that goes out at `t` (None before the output ran). Instants already
     /// past give frames already rendered, i.e. "at once".
     pub fn frame_at(&self, t: DateTime<Utc>) -> Option<u64> {
-        let st = self.lock();
-        let (af, ai) = st.anchor?;
-        let (bi, bu) = st.base;
-        let anchor_utc = bu + signed_duration(ai, bi);
-        let secs = (t - anchor_utc).num_nanoseconds().unwrap_or(i64::MAX) as f64 / 1e9;
-        let f = af as f64 + secs * st.format.rate as f64;
-        Some(f.round().max(0.0) as u64)
+        self.lock().frame_at(t)
     }
 
     /// Queue a cue (replacing a pending cue with the same key).
@@ -409,6 +427,7 @@ mod tests {
         Cue {
             key: key.into(),
             start_frame: start,
+            at: None,
             priority: prio,
             audio: rx,
         }
@@ -493,6 +512,25 @@ mod tests {
             key: "later".into(),
             frame: 70
         }));
+    }
+
+    #[test]
+    fn a_cue_for_an_instant_keeps_its_instant_when_the_device_stalls() {
+        let (m, _rx, i0) = mixer();
+        let utc0 = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap();
+        let mut block = vec![0.0; 20];
+        m.render(&mut block, i0); // frames 0..10 go out at i0
+        let mut c = cue("a", 0, Priority::Normal, 10, 0.5);
+        c.at = Some(utc0 + CDuration::milliseconds(500));
+        m.cue(c);
+        // The device stalls 300 ms, then pulls on: frame 10 goes out at +300 ms, so the
+        // cue starts at frame 10 + 200, not at frame 500.
+        let mut out = vec![0.0; 2 * 400];
+        for (k, b) in out.chunks_mut(20).enumerate() {
+            m.render(b, i0 + Duration::from_millis(300 + 10 * k as u64));
+        }
+        let first = out.iter().position(|&s| s != 0.0).unwrap() / 2;
+        assert_eq!(first + 10, 210);
     }
 
     #[test]

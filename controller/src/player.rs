@@ -306,6 +306,7 @@ impl Player {
                 self.mixer.cue(Cue {
                     key: key.clone(),
                     start_frame,
+                    at: start,
                     priority: planned.item.priority,
                     audio,
                 });
