@@ -1,1 +1,358 @@
-//! controller crate.
+//! The Loa Xã station controller: keeps the station's schedule and media in a local cache,
+//! plays on time through the sound card even when the server is unreachable for days, and
+//! reports every occurrence exactly once.
+//!
+//! - [`sync`]: the schedule document, the event stream (urgent notices within a second),
+//!   log upload, heartbeats — retried with backoff, forever;
+//! - [`fetch`]: the content-addressed media cache (Range resume, hash check, cleanup);
+//! - [`cache`]: local SQLite (document, media index, outbox, play journal, settings);
+//! - [`planner`]: pure — (document, notices, now) → the resolved timeline;
+//! - [`player`]: executes the timeline on the [`mixer`], logs outcomes;
+//! - [`mixer`]: the one continuous sample stream, sample-exact starts;
+//! - [`output`]: rodio sound card, `null` or `wav:FILE` (with a `FILE.json` sidecar);
+//! - [`decode`]: decoding ahead, resampling to the output format;
+//! - [`sse`]: the `text/event-stream` parser.
+
+pub mod cache;
+pub mod decode;
+pub mod fetch;
+pub mod mixer;
+pub mod output;
+pub mod planner;
+pub mod player;
+pub mod sse;
+pub mod sync;
+
+pub use output::OutputSpec;
+
+use chrono::{DateTime, Duration as CDuration, Utc};
+use schedules::wire::{Heartbeat, NowPlaying, ScheduleDocument, UrgentAck, UrgentNotice};
+use schedules::{Clock, Sha256, StationCode};
+use std::collections::HashSet;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Notify};
+
+/// The controller's configuration (the command line).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The server's base URL, e.g. `http://127.0.0.1:8080`.
+    pub server: String,
+    /// The station this controller plays for.
+    pub station: StationCode,
+    /// The device token.
+    pub token: String,
+    /// The data directory (SQLite database and media cache).
+    pub data_dir: PathBuf,
+    /// Where the sound goes.
+    pub output: OutputSpec,
+}
+
+/// Why the controller could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// `--output default` and no sound device opens.
+    #[error("no sound card: {0}")]
+    NoSoundCard(String),
+    /// Anything else that stops it from starting (data directory, database, output file).
+    #[error("{0}")]
+    Startup(String),
+}
+
+/// What the planner works from; published on a watch channel.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// The cached schedule document.
+    pub doc: Option<Arc<ScheduleDocument>>,
+    /// Its ETag.
+    pub etag: Option<String>,
+    /// Urgent notices pushed over the event stream (the document may not list them yet).
+    pub pushed: Arc<Vec<UrgentNotice>>,
+    /// Ids of cancelled notices.
+    pub cancelled: Arc<HashSet<String>>,
+}
+
+/// What the heartbeat reports.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    /// What airs now.
+    pub now_playing: Option<NowPlaying>,
+    /// Last successful schedule sync.
+    pub last_sync: Option<DateTime<Utc>>,
+    /// Every bulletin of the next 7 days is cached.
+    pub cache_ready: bool,
+    /// Media needed in the next 7 days and not cached.
+    pub missing_media: Vec<Sha256>,
+    /// Controller clock minus server clock, ms.
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// State shared by the controller's tasks.
+#[derive(Debug)]
+pub struct Shared {
+    /// The planner's inputs.
+    pub inputs: watch::Sender<Inputs>,
+    status: Mutex<Status>,
+    /// Ask the sync loop to fetch the document now.
+    pub refetch: Notify,
+    /// Ask the uploader to upload now.
+    pub upload: Notify,
+    /// Send a heartbeat now (the document changed, the cache became ready).
+    pub heartbeat_now: Notify,
+    acks: mpsc::UnboundedSender<(String, UrgentAck)>,
+    received: Mutex<HashSet<String>>,
+}
+
+impl Shared {
+    /// Update the status.
+    pub fn status_mut(&self, f: impl FnOnce(&mut Status)) {
+        f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// A copy of the status.
+    pub fn status(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Acknowledge `received` for a notice once per run (pushed or found in the document).
+    pub fn ack_received(&self, id: &str, at: DateTime<Utc>) {
+        let first = self
+            .received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string());
+        if first {
+            self.ack(
+                id,
+                UrgentAck {
+                    state: schedules::wire::UrgentState::Received,
+                    at,
+                    reason: None,
+                },
+            );
+        }
+    }
+
+    /// Queue an urgent acknowledgement.
+    pub fn ack(&self, id: &str, ack: UrgentAck) {
+        let _ = self.acks.send((id.to_string(), ack));
+    }
+}
+
+/// Free bytes on the file system holding `dir`, from `stat -f` (None when unavailable).
+fn disk_free(dir: &Path) -> Option<u64> {
+    let out = std::process::Command::new("stat")
+        .args(["-f", "-c", "%a %S"])
+        .arg(dir)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(|s| s.parse::<u64>().ok());
+    Some(it.next()??.saturating_mul(it.next()??))
+}
+
+async fn heartbeat_loop(
+    client: sync::Client,
+    db: cache::Db,
+    shared: Arc<Shared>,
+    clock: Arc<dyn Clock>,
+    output: String,
+    output_error: Arc<Mutex<Option<String>>>,
+    data_dir: PathBuf,
+) {
+    let mut backoff = sync::Backoff::default();
+    loop {
+        let st = shared.status();
+        let outbox_len = db.call(|c| cache::outbox_len(c)).await.unwrap_or(0);
+        let dir = data_dir.clone();
+        let disk = tokio::task::spawn_blocking(move || disk_free(&dir))
+            .await
+            .ok()
+            .flatten();
+        let sent_at = clock.now();
+        let hb = Heartbeat {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            sent_at,
+            now_playing: st.now_playing,
+            schedule_version: shared
+                .inputs
+                .borrow()
+                .doc
+                .as_ref()
+                .map(|d| d.version.clone()),
+            last_sync: st.last_sync,
+            cache_ready: st.cache_ready,
+            missing_media: st.missing_media,
+            outbox_len,
+            disk_free_bytes: disk,
+            clock_offset_ms: st.clock_offset_ms,
+            output: output.clone(),
+            output_error: output_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        };
+        let t0 = Instant::now();
+        let wait = match client.heartbeat(&hb).await {
+            Ok(date) => {
+                backoff.reset();
+                if let Some(server) = date {
+                    // `Date` has 1 s resolution: compare with the middle of its second, at
+                    // the middle of the round trip.
+                    let mid = sent_at + CDuration::from_std(t0.elapsed() / 2).unwrap_or_default();
+                    let offset = (mid - (server + CDuration::milliseconds(500))).num_milliseconds();
+                    if offset.abs() > 1000 {
+                        tracing::warn!("clock offset vs server: {offset} ms (check NTP)");
+                    }
+                    shared.status_mut(|s| s.clock_offset_ms = Some(offset));
+                }
+                Duration::from_secs(30)
+            }
+            Err(e) => {
+                let d = backoff.next_delay().min(Duration::from_secs(30));
+                tracing::warn!("heartbeat failed: {e}");
+                d
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.heartbeat_now.notified() => {}
+        }
+    }
+}
+
+/// Run the controller until `shutdown` resolves. Opens the local store (recovering from a
+/// crash), starts the output (fails at once with [`RunError::NoSoundCard`] if `default` has
+/// no device), then syncs, caches, plays and reports until shutdown. Works offline from the
+/// cached document; network failures are retried forever.
+pub async fn run(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let startup = |what: &str, e: &dyn std::fmt::Display| RunError::Startup(format!("{what}: {e}"));
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| startup(&format!("cannot create {}", config.data_dir.display()), &e))?;
+    let db = cache::Db::open(&config.data_dir.join("controller.sqlite"))
+        .map_err(|e| startup("local database", &e))?;
+    let now = clock.now();
+
+    // Crash recovery first: whatever was airing when we stopped is logged interrupted, once.
+    let recovered = db
+        .with(|c| cache::recover_interrupted(c, now))
+        .map_err(|e| startup("recovery", &e))?;
+    for e in &recovered {
+        tracing::warn!(key = %e.id, played_ms = e.played_ms, "was airing when the controller stopped: logged interrupted");
+    }
+    let floor = db
+        .with(|c| cache::get_setting(c, "horizon"))
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(|ms| cache::from_ms(ms) - CDuration::minutes(10))
+        .unwrap_or(now)
+        .min(now);
+    let cached = db.with(|c| cache::load_doc(c)).unwrap_or_else(|e| {
+        tracing::error!("cached schedule unreadable: {e}");
+        None
+    });
+    if let Some(c) = &cached {
+        if c.doc.station != config.station {
+            tracing::warn!(
+                "cached schedule is for station {}, not {}; ignoring it",
+                c.doc.station,
+                config.station
+            );
+        }
+    }
+    let cached = cached.filter(|c| c.doc.station == config.station);
+    let _ = db.with(|c| cache::prune_urgent(c, now - CDuration::days(8)));
+    let _ = db.with(|c| cache::prune_plays(c, now - CDuration::days(9)));
+    let (pushed, cancelled) = db.with(|c| cache::load_urgent(c)).unwrap_or_default();
+    let (inputs_tx, _) = watch::channel(Inputs {
+        etag: cached.as_ref().and_then(|c| c.etag.clone()),
+        doc: cached.map(|c| Arc::new(c.doc)),
+        pushed: Arc::new(pushed),
+        cancelled: Arc::new(cancelled),
+    });
+    let (acks_tx, acks_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        inputs: inputs_tx,
+        status: Mutex::new(Status::default()),
+        refetch: Notify::new(),
+        upload: Notify::new(),
+        heartbeat_now: Notify::new(),
+        acks: acks_tx,
+        received: Mutex::new(HashSet::new()),
+    });
+
+    // The output and the mixer it pulls.
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let mixer = mixer::Mixer::new(
+        output::initial_format(&config.output),
+        (Instant::now(), clock.now()),
+        events_tx,
+    );
+    let out = output::start(&config.output, mixer.clone()).map_err(|e| match e {
+        output::OutputError::NoSoundCard(m) => RunError::NoSoundCard(m),
+        other => RunError::Startup(other.to_string()),
+    })?;
+    tracing::info!(station = %config.station, output = %config.output, "controller started");
+
+    let client = sync::Client::new(&config.server, &config.token);
+    let media_dir = config.data_dir.join("media");
+    let media_cache = fetch::MediaCache::new(media_dir.clone(), db.clone(), client.clone())
+        .map_err(|e| startup("media cache", &e))?;
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(sync::sync_loop(
+        client.clone(),
+        db.clone(),
+        shared.clone(),
+        clock.clone(),
+    ));
+    tasks.spawn(sync::sse_loop(
+        client.clone(),
+        db.clone(),
+        shared.clone(),
+        clock.clone(),
+    ));
+    tasks.spawn(sync::upload_loop(
+        client.clone(),
+        db.clone(),
+        shared.clone(),
+    ));
+    tasks.spawn(sync::ack_loop(client.clone(), acks_rx));
+    tasks.spawn(fetch::cache_loop(
+        media_cache,
+        shared.clone(),
+        clock.clone(),
+    ));
+    tasks.spawn(heartbeat_loop(
+        client,
+        db.clone(),
+        shared.clone(),
+        clock.clone(),
+        config.output.to_string(),
+        out.error_handle(),
+        config.data_dir.clone(),
+    ));
+    let player = player::Player::new(
+        db,
+        mixer,
+        clock,
+        media_dir,
+        shared,
+        out.error_handle(),
+        floor,
+    );
+    player.run(events_rx, shutdown).await;
+    tasks.abort_all();
+    out.stop();
+    tracing::info!("controller stopped");
+    Ok(())
+}

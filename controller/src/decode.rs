@@ -1,0 +1,213 @@
+//! Decoding ahead of time: a thread per airing opens the media file with `media`'s decoder
+//! (gain applied there), converts it to the output format (channel map + linear
+//! resampling) and fills a bounded channel a few seconds ahead of the mixer.
+
+use crate::mixer::Format;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+
+/// Frames per chunk sent to the mixer.
+const CHUNK_FRAMES: usize = 2048;
+
+/// Decoded audio in its own format.
+struct Source {
+    samples: Box<dyn Iterator<Item = f32> + Send>,
+    rate: u32,
+    channels: u16,
+}
+
+fn open_source(path: &Path, gain_db: f64) -> Result<Source, String> {
+    let dec = media::Decoder::open(path, gain_db).map_err(|e| e.to_string())?;
+    let rate = dec.sample_rate();
+    let channels = dec.channels();
+    if rate == 0 || channels == 0 {
+        return Err(format!(
+            "{}: no audio (rate {rate}, channels {channels})",
+            path.display()
+        ));
+    }
+    Ok(Source {
+        samples: Box::new(dec),
+        rate,
+        channels,
+    })
+}
+
+/// Open `path` and start decoding it into the output format on a thread that keeps about
+/// `ahead_secs` seconds buffered. Fails (without starting anything) when the file does not
+/// open.
+pub fn prepare(
+    path: &Path,
+    gain_db: f64,
+    out: Format,
+    ahead_secs: f64,
+) -> Result<Receiver<Vec<f32>>, String> {
+    let (ready_tx, ready_rx) = sync_channel::<Result<(), String>>(1);
+    let bound = ((ahead_secs * out.rate as f64 / CHUNK_FRAMES as f64).ceil() as usize).max(2);
+    let (tx, rx) = sync_channel::<Vec<f32>>(bound);
+    let path: PathBuf = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("decode".into())
+        .spawn(move || {
+            let src = match open_source(&path, gain_db) {
+                Ok(s) => {
+                    let _ = ready_tx.send(Ok(()));
+                    s
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let mut conv = Converter::new(src.rate, src.channels, out);
+            let ch = src.channels as usize;
+            let mut samples = src.samples;
+            let mut frame = vec![0.0f32; ch];
+            let mut chunk = Vec::with_capacity(CHUNK_FRAMES * out.channels as usize);
+            'outer: loop {
+                for s in frame.iter_mut() {
+                    match samples.next() {
+                        Some(v) => *s = v,
+                        None => break 'outer,
+                    }
+                }
+                conv.push(&frame, &mut chunk);
+                if chunk.len() >= CHUNK_FRAMES * out.channels as usize {
+                    let full = std::mem::replace(
+                        &mut chunk,
+                        Vec::with_capacity(CHUNK_FRAMES * out.channels as usize),
+                    );
+                    if tx.send(full).is_err() {
+                        return; // the cue was dropped
+                    }
+                }
+            }
+            conv.finish(&mut chunk);
+            if !chunk.is_empty() {
+                let _ = tx.send(chunk);
+            }
+        })
+        .map_err(|e| format!("cannot start a decoder thread: {e}"))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(rx),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err("the decoder thread died".into()),
+    }
+}
+
+/// Streaming channel mapping and linear resampling, frame by frame.
+#[derive(Debug)]
+pub struct Converter {
+    in_channels: usize,
+    out: Format,
+    step: f64,
+    t: f64,
+    prev: Option<Vec<f32>>,
+    mapped: Vec<f32>,
+}
+
+impl Converter {
+    /// Convert from (`rate`, `channels`) to `out`.
+    pub fn new(rate: u32, channels: u16, out: Format) -> Self {
+        Self {
+            in_channels: channels.max(1) as usize,
+            out,
+            step: rate as f64 / out.rate as f64,
+            t: 0.0,
+            prev: None,
+            mapped: vec![0.0; out.channels as usize],
+        }
+    }
+
+    fn map(&mut self, frame: &[f32]) {
+        let oc = self.out.channels as usize;
+        let ic = self.in_channels;
+        if oc == ic {
+            self.mapped.copy_from_slice(&frame[..oc]);
+        } else if oc == 1 {
+            self.mapped[0] = frame.iter().sum::<f32>() / ic as f32;
+        } else if ic == 1 {
+            self.mapped.fill(frame[0]);
+        } else {
+            for (o, m) in self.mapped.iter_mut().enumerate() {
+                *m = frame[o % ic];
+            }
+        }
+    }
+
+    /// Push one input frame; output frames are appended to `out`.
+    pub fn push(&mut self, frame: &[f32], out: &mut Vec<f32>) {
+        self.map(frame);
+        let Some(prev) = self.prev.as_mut() else {
+            self.prev = Some(self.mapped.clone());
+            return;
+        };
+        while self.t < 1.0 {
+            let t = self.t as f32;
+            out.extend(prev.iter().zip(&self.mapped).map(|(a, b)| a + (b - a) * t));
+            self.t += self.step;
+        }
+        self.t -= 1.0;
+        prev.copy_from_slice(&self.mapped);
+    }
+
+    /// Flush the last input frame.
+    pub fn finish(&mut self, out: &mut Vec<f32>) {
+        if let Some(prev) = self.prev.take() {
+            if self.t < 1.0 {
+                out.extend_from_slice(&prev);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn convert(input: &[f32], rate: u32, ch: u16, out: Format) -> Vec<f32> {
+        let mut c = Converter::new(rate, ch, out);
+        let mut v = Vec::new();
+        for f in input.chunks(ch as usize) {
+            c.push(f, &mut v);
+        }
+        c.finish(&mut v);
+        v
+    }
+
+    #[test]
+    fn same_format_passes_samples_through_unchanged() {
+        let input: Vec<f32> = (0..20).map(|i| i as f32 / 20.0).collect();
+        let out = convert(
+            &input,
+            48000,
+            2,
+            Format {
+                rate: 48000,
+                channels: 2,
+            },
+        );
+        assert_eq!(out, input);
+    }
+
+    #[test]
+    fn mono_is_copied_to_both_channels_and_resampled_to_the_output_rate() {
+        let input: Vec<f32> = (0..24000).map(|i| (i % 100) as f32 / 100.0).collect();
+        let out = convert(
+            &input,
+            24000,
+            1,
+            Format {
+                rate: 48000,
+                channels: 2,
+            },
+        );
+        let frames = out.len() / 2;
+        assert!((frames as i64 - 48000).abs() <= 2, "{frames}");
+        assert_eq!(out[2], out[3]);
+        assert!(
+            (out[2] - 0.005).abs() < 1e-6,
+            "halfway between 0.00 and 0.01"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! The media cache: `DATA/media/<sha256>`, content-addressed. Downloads what the next 7 days
+//! need, earliest first, into `<sha256>.part` with `Range` resume; the hash is checked before
+//! the file is renamed into place (the rename is the commit: a file under its final name has
+//! been verified). Cached files are re-hashed at start and daily: one that fails is deleted
+//! and fetched again. Files no schedule has needed for 2 days are removed.
+
+use crate::cache::{self, Db, MediaRow};
+use crate::planner;
+use crate::sync::{Backoff, Client, SyncError};
+use crate::Shared;
+use chrono::{DateTime, Duration as CDuration, Utc};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use schedules::{Clock, Sha256};
+use sha2::Digest;
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How far ahead media is fetched.
+pub const HORIZON_DAYS: i64 = 7;
+/// How long an unneeded file is kept.
+pub const GRACE_DAYS: i64 = 2;
+/// Cached files are re-hashed when last checked longer ago than this.
+const REVERIFY_HOURS: i64 = 24;
+
+/// A failed download.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The server could not be reached or refused.
+    #[error("{0}")]
+    Sync(#[from] SyncError),
+    /// The transfer broke.
+    #[error("download interrupted: {0}")]
+    Http(#[from] reqwest::Error),
+    /// Disk I/O failed.
+    #[error("disk: {0}")]
+    Io(#[from] std::io::Error),
+    /// What arrived is not what was asked for.
+    #[error("downloaded file has sha256 {got}, expected {want}; discarded")]
+    Mismatch {
+        /// Expected.
+        want: String,
+        /// Computed.
+        got: String,
+    },
+    /// The local database failed.
+    #[error("{0}")]
+    Cache(#[from] cache::CacheError),
+}
+
+/// The sha256 of a file, lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// The media cache in one directory.
+#[derive(Debug, Clone)]
+pub struct MediaCache {
+    dir: PathBuf,
+    db: Db,
+    client: Client,
+}
+
+impl MediaCache {
+    /// The cache in `dir` (created if missing).
+    pub fn new(dir: PathBuf, db: Db, client: Client) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self { dir, db, client })
+    }
+
+    /// Where a verified file lives.
+    pub fn path(&self, sha: &str) -> PathBuf {
+        self.dir.join(sha)
+    }
+
+    fn part(&self, sha: &str) -> PathBuf {
+        self.dir.join(format!("{sha}.part"))
+    }
+
+    /// Is it cached (under its final name, i.e. verified)?
+    pub fn has(&self, sha: &str) -> bool {
+        self.path(sha).is_file()
+    }
+
+    /// Make sure `sha` is cached: download (resuming a `.part`), verify, rename.
+    pub async fn ensure(&self, sha: &Sha256, now: DateTime<Utc>) -> Result<PathBuf, FetchError> {
+        let s = sha.as_str().to_string();
+        let dest = self.path(&s);
+        if dest.is_file() {
+            return Ok(dest);
+        }
+        let part = self.part(&s);
+        let offset = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        let resp = self.client.media(&s, offset).await?;
+        let append = match resp.status() {
+            StatusCode::PARTIAL_CONTENT => true,
+            // The .part already holds everything: just verify it.
+            StatusCode::RANGE_NOT_SATISFIABLE => true,
+            _ => false,
+        };
+        if resp.status() != StatusCode::RANGE_NOT_SATISFIABLE {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(append)
+                .write(true)
+                .truncate(!append)
+                .open(&part)?;
+            if offset > 0 && append {
+                tracing::info!("media {s}: resuming at byte {offset}");
+            }
+            let mut stream = resp.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                file.write_all(&chunk?)?;
+            }
+            file.sync_all()?;
+        }
+        let (got, size) = {
+            let part = part.clone();
+            tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
+                Ok((sha256_file(&part)?, std::fs::metadata(&part)?.len()))
+            })
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??
+        };
+        if got != s {
+            let _ = std::fs::remove_file(&part);
+            return Err(FetchError::Mismatch { want: s, got });
+        }
+        std::fs::rename(&part, &dest)?;
+        let row = MediaRow {
+            sha256: s.clone(),
+            path: dest.display().to_string(),
+            size,
+            verified_at: now,
+            last_needed_at: now,
+        };
+        self.db.call(move |c| cache::put_media(c, &row)).await?;
+        tracing::info!("media {s}: cached ({size} bytes)");
+        Ok(dest)
+    }
+
+    /// Re-hash cached files (all of them, or those last checked over a day ago); delete the
+    /// ones that fail so they are fetched again. Also indexes verified files the database
+    /// does not know and removes stray files. Returns the hashes deleted.
+    pub async fn verify(&self, now: DateTime<Utc>, all: bool) -> Vec<String> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.verify_blocking(now, all))
+            .await
+            .unwrap_or_default()
+    }
+
+    fn verify_blocking(&self, now: DateTime<Utc>, all: bool) -> Vec<String> {
+        let rows = self.db.with(|c| cache::list_media(c)).unwrap_or_default();
+        let known: HashSet<String> = rows.iter().map(|r| r.sha256.clone()).collect();
+        let mut bad = Vec::new();
+        for r in &rows {
+            let path = self.path(&r.sha256);
+            if !path.is_file() {
+                let _ = self.db.with(|c| cache::delete_media(c, &r.sha256));
+                continue;
+            }
+            if !all && now - r.verified_at < CDuration::hours(REVERIFY_HOURS) {
+                continue;
+            }
+            match sha256_file(&path) {
+                Ok(h) if h == r.sha256 => {
+                    let row = MediaRow {
+                        verified_at: now,
+                        ..r.clone()
+                    };
+                    let _ = self.db.with(|c| cache::put_media(c, &row));
+                }
+                Ok(h) => {
+                    tracing::error!(
+                        "media {}: cached file is corrupt (hash {h}); deleting, will fetch again",
+                        r.sha256
+                    );
+                    let _ = std::fs::remove_file(&path);
+                    let _ = self.db.with(|c| cache::delete_media(c, &r.sha256));
+                    bad.push(r.sha256.clone());
+                }
+                Err(e) => tracing::error!("media {}: cannot read: {e}", r.sha256),
+            }
+        }
+        // Files on disk the index does not know (e.g. a crash between rename and insert).
+        if let Ok(dir) = std::fs::read_dir(&self.dir) {
+            for entry in dir.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.ends_with(".part") || known.contains(&name) {
+                    continue;
+                }
+                let path = entry.path();
+                match (Sha256::parse(&name), sha256_file(&path)) {
+                    (Ok(sha), Ok(h)) if h == sha.as_str() => {
+                        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                        let row = MediaRow {
+                            sha256: h,
+                            path: path.display().to_string(),
+                            size,
+                            verified_at: now,
+                            last_needed_at: now,
+                        };
+                        let _ = self.db.with(|c| cache::put_media(c, &row));
+                    }
+                    _ => {
+                        tracing::warn!("removing stray or corrupt file {}", path.display());
+                        let _ = std::fs::remove_file(&path);
+                        bad.push(name);
+                    }
+                }
+            }
+        }
+        bad
+    }
+
+    /// Mark `needed` as needed now and delete files not needed for [`GRACE_DAYS`].
+    pub async fn touch_and_clean(&self, needed: &[Sha256], now: DateTime<Utc>) {
+        let needed: Vec<String> = needed.iter().map(|s| s.as_str().to_string()).collect();
+        let this = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for s in &needed {
+                let _ = this.db.with(|c| cache::touch_media(c, s, now));
+            }
+            let rows = this.db.with(|c| cache::list_media(c)).unwrap_or_default();
+            for r in rows {
+                if !needed.contains(&r.sha256)
+                    && now - r.last_needed_at > CDuration::days(GRACE_DAYS)
+                {
+                    tracing::info!(
+                        "media {}: not needed for {GRACE_DAYS} days; removing",
+                        r.sha256
+                    );
+                    let _ = std::fs::remove_file(this.path(&r.sha256));
+                    let _ = this.db.with(|c| cache::delete_media(c, &r.sha256));
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// What the next 7 days need, earliest first, given the current inputs.
+pub fn needed(shared: &Shared, now: DateTime<Utc>) -> Vec<Sha256> {
+    let inputs = shared.inputs.borrow().clone();
+    planner::needed_media(
+        inputs.doc.as_deref(),
+        &inputs.pushed,
+        &inputs.cancelled,
+        now - CDuration::hours(1),
+        now + CDuration::days(HORIZON_DAYS),
+    )
+    .into_iter()
+    .map(|(s, _)| s)
+    .collect()
+}
+
+/// Keep the cache complete: at start (after hashing everything), whenever the plan changes,
+/// and every 5 minutes; retries failed downloads with backoff. Publishes readiness.
+pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn Clock>) {
+    cache.verify(clock.now(), true).await;
+    let mut inputs_rx = shared.inputs.subscribe();
+    let mut backoff = Backoff::default();
+    loop {
+        let now = clock.now();
+        let need = needed(&shared, now);
+        cache.touch_and_clean(&need, now).await;
+        let mut failed = false;
+        for sha in &need {
+            if cache.has(sha.as_str()) {
+                continue;
+            }
+            publish(&cache, &shared, &need);
+            match cache.ensure(sha, clock.now()).await {
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("media {sha}: {e}");
+                    failed = true;
+                    break; // earliest first: retry this one before the later ones
+                }
+            }
+        }
+        publish(&cache, &shared, &need);
+        let wait = if failed {
+            backoff.next_delay()
+        } else {
+            backoff.reset();
+            Duration::from_secs(300)
+        };
+        tokio::select! {
+            _ = inputs_rx.changed() => {}
+            _ = tokio::time::sleep(wait) => {
+                if !failed {
+                    cache.verify(clock.now(), false).await;
+                }
+            }
+        }
+    }
+}
+
+fn publish(cache: &MediaCache, shared: &Shared, need: &[Sha256]) {
+    let missing: Vec<Sha256> = need
+        .iter()
+        .filter(|s| !cache.has(s.as_str()))
+        .cloned()
+        .collect();
+    let mut changed = false;
+    shared.status_mut(|s| {
+        changed = s.cache_ready != missing.is_empty() || s.missing_media != missing;
+        s.cache_ready = missing.is_empty();
+        s.missing_media = missing;
+    });
+    if changed {
+        shared.heartbeat_now.notify_one();
+    }
+}

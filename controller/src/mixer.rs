@@ -1,0 +1,546 @@
+//! The mixer: one continuous output sample stream that the output pulls at the hardware rate
+//! (rodio's device callback, or a real-time pacer for `null`/`wav:`), silence when nothing
+//! airs. It knows which output frame maps to which UTC instant, so a bulletin cued for
+//! instant T starts exactly at frame `round((T - anchor) * rate)`.
+//!
+//! Rules, applied per frame (sample-exact):
+//! - a cue whose start frame has come starts at once if nothing airs;
+//! - an `emergency` cue (preempt) cuts whatever airs at its start frame;
+//! - any other cue waits for the airing item to end, then starts (highest priority first,
+//!   then earliest start frame).
+//!
+//! Audio arrives already decoded and converted to the output format, in chunks over a
+//! bounded channel filled ahead of time by a decoder thread ([`crate::decode`]). An empty
+//! channel mid-airing is an underrun (silence, counted); a closed one is the end.
+
+use chrono::{DateTime, Duration as CDuration, Utc};
+use schedules::Priority;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// The output's sample format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Format {
+    /// Frames per second.
+    pub rate: u32,
+    /// Interleaved channels.
+    pub channels: u16,
+}
+
+/// Something to air.
+#[derive(Debug)]
+pub struct Cue {
+    /// Occurrence key.
+    pub key: String,
+    /// The output frame at which it should start (0 = as soon as possible). Recomputed from
+    /// `at` before every block when `at` is set.
+    pub start_frame: u64,
+    /// The UTC instant at which it should start. Converted to a frame with the output's
+    /// latest anchor at every block, so a device that stalls (PulseAudio's start-up, an
+    /// overloaded machine) does not shift it.
+    pub at: Option<DateTime<Utc>>,
+    /// Its level; `Emergency` preempts.
+    pub priority: Priority,
+    /// Decoded audio in the output format, whole frames per chunk.
+    pub audio: Receiver<Vec<f32>>,
+}
+
+/// Why an airing ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// It played to its end.
+    Finished,
+    /// An emergency cut it.
+    Preempted {
+        /// The emergency's key.
+        by: String,
+    },
+    /// It was stopped (cancelled, shutdown).
+    Stopped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What the mixer reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MixerEvent {
+    /// The first sample of `key` went out at output frame `frame`.
+    Started {
+        /// Occurrence key.
+        key: String,
+        /// Output frame of its first sample.
+        frame: u64,
+    },
+    /// `key` stopped airing.
+    Ended {
+        /// Occurrence key.
+        key: String,
+        /// Why.
+        reason: EndReason,
+        /// Frames it aired.
+        frames: u64,
+        /// RMS of what was sent, dBFS (None when nothing was).
+        rms_dbfs: Option<f32>,
+        /// Peak of what was sent, dBFS.
+        peak_dbfs: Option<f32>,
+        /// Frames of silence inserted because the decoder fell behind.
+        underrun_frames: u64,
+    },
+}
+
+struct Playing {
+    key: String,
+    audio: Receiver<Vec<f32>>,
+    buf: Vec<f32>,
+    pos: usize,
+    frames: u64,
+    sum_sq: f64,
+    samples: u64,
+    peak: f32,
+    underrun_frames: u64,
+}
+
+impl Playing {
+    /// Write one frame; false when the audio has ended.
+    fn fill(&mut self, frame: &mut [f32]) -> bool {
+        if self.pos >= self.buf.len() {
+            loop {
+                match self.audio.try_recv() {
+                    Ok(chunk) if chunk.is_empty() => continue,
+                    Ok(chunk) => {
+                        self.buf = chunk;
+                        self.pos = 0;
+                        break;
+                    }
+                    Err(TryRecvError::Empty) => {
+                        frame.fill(0.0);
+                        self.underrun_frames += 1;
+                        self.frames += 1;
+                        return true;
+                    }
+                    Err(TryRecvError::Disconnected) => return false,
+                }
+            }
+        }
+        for s in frame.iter_mut() {
+            let v = self
+                .buf
+                .get(self.pos)
+                .copied()
+                .unwrap_or(0.0)
+                .clamp(-1.0, 1.0);
+            self.pos += 1;
+            *s = v;
+            self.sum_sq += (v as f64) * (v as f64);
+            self.samples += 1;
+            self.peak = self.peak.max(v.abs());
+        }
+        self.frames += 1;
+        true
+    }
+
+    fn end(self, reason: EndReason) -> MixerEvent {
+        let rms = if self.samples > 0 {
+            (self.sum_sq / self.samples as f64).sqrt()
+        } else {
+            0.0
+        };
+        let db = |x: f64| (self.samples > 0).then(|| (20.0 * x.max(1e-10).log10()) as f32);
+        MixerEvent::Ended {
+            key: self.key,
+            reason,
+            frames: self.frames,
+            rms_dbfs: db(rms),
+            peak_dbfs: db(self.peak as f64),
+            underrun_frames: self.underrun_frames,
+        }
+    }
+}
+
+struct State {
+    format: Format,
+    frames: u64,
+    /// (output frame, monotonic instant at which it goes out), from the latest render.
+    anchor: Option<(u64, Instant)>,
+    /// Monotonic ↔ UTC mapping, from the injected clock.
+    base: (Instant, DateTime<Utc>),
+    pending: Vec<Cue>,
+    current: Option<Playing>,
+    events: UnboundedSender<MixerEvent>,
+}
+
+impl State {
+    fn emit(&self, ev: MixerEvent) {
+        let _ = self.events.send(ev);
+    }
+
+    fn maybe_start(&mut self, f: u64) {
+        let preempting = self.current.is_some();
+        let best = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                c.start_frame <= f && (!preempting || c.priority == Priority::Emergency)
+            })
+            .max_by(|(_, a), (_, b)| {
+                a.priority
+                    .cmp(&b.priority)
+                    .then(b.start_frame.cmp(&a.start_frame))
+            })
+            .map(|(i, _)| i);
+        let Some(i) = best else { return };
+        let cue = self.pending.remove(i);
+        if let Some(cur) = self.current.take() {
+            let ev = cur.end(EndReason::Preempted {
+                by: cue.key.clone(),
+            });
+            self.emit(ev);
+        }
+        self.emit(MixerEvent::Started {
+            key: cue.key.clone(),
+            frame: f,
+        });
+        self.current = Some(Playing {
+            key: cue.key,
+            audio: cue.audio,
+            buf: Vec::new(),
+            pos: 0,
+            frames: 0,
+            sum_sq: 0.0,
+            samples: 0,
+            peak: 0.0,
+            underrun_frames: 0,
+        });
+    }
+
+    fn frame_at(&self, t: DateTime<Utc>) -> Option<u64> {
+        let (af, ai) = self.anchor?;
+        let (bi, bu) = self.base;
+        let anchor_utc = bu + signed_duration(ai, bi);
+        let secs = (t - anchor_utc).num_nanoseconds().unwrap_or(i64::MAX) as f64 / 1e9;
+        let f = af as f64 + secs * self.format.rate as f64;
+        Some(f.round().max(0.0) as u64)
+    }
+
+    fn render(&mut self, out: &mut [f32]) {
+        let at: Vec<Option<u64>> = self
+            .pending
+            .iter()
+            .map(|c| c.at.and_then(|t| self.frame_at(t)))
+            .collect();
+        for (c, f) in self.pending.iter_mut().zip(at) {
+            if let Some(f) = f {
+                c.start_frame = f;
+            }
+        }
+        let ch = self.format.channels as usize;
+        let n = out.len() / ch;
+        for i in 0..n {
+            let f = self.frames + i as u64;
+            if !self.pending.is_empty() {
+                self.maybe_start(f);
+            }
+            let frame = &mut out[i * ch..(i + 1) * ch];
+            let mut wrote = false;
+            while let Some(cur) = self.current.as_mut() {
+                if cur.fill(frame) {
+                    wrote = true;
+                    break;
+                }
+                let ended = self.current.take().map(|c| c.end(EndReason::Finished));
+                if let Some(ev) = ended {
+                    self.emit(ev);
+                }
+                if !self.pending.is_empty() {
+                    self.maybe_start(f);
+                }
+            }
+            if !wrote {
+                frame.fill(0.0);
+            }
+        }
+        // A partial trailing frame (never produced by our outputs) stays silent.
+        out[n * ch..].fill(0.0);
+        self.frames += n as u64;
+    }
+}
+
+/// Handle to the mixer; cheap to clone.
+#[derive(Clone)]
+pub struct Mixer(Arc<Mutex<State>>);
+
+impl std::fmt::Debug for Mixer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mixer")
+    }
+}
+
+impl Mixer {
+    /// A silent mixer for `format`; `base` maps a monotonic instant to UTC (read from the
+    /// injected clock once); events go to `events`.
+    pub fn new(
+        format: Format,
+        base: (Instant, DateTime<Utc>),
+        events: UnboundedSender<MixerEvent>,
+    ) -> Self {
+        Self(Arc::new(Mutex::new(State {
+            format,
+            frames: 0,
+            anchor: None,
+            base,
+            pending: Vec::new(),
+            current: None,
+            events,
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The output format.
+    pub fn format(&self) -> Format {
+        self.lock().format
+    }
+
+    /// Change the output format (only while nothing airs: a new sound device was opened).
+    pub fn set_format(&self, format: Format) {
+        self.lock().format = format;
+    }
+
+    /// Re-anchor the monotonic ↔ UTC mapping (the wall clock may have been corrected).
+    pub fn set_base(&self, instant: Instant, utc: DateTime<Utc>) {
+        self.lock().base = (instant, utc);
+    }
+
+    /// Render the next `out.len()` samples; the first of them goes out at `first_out`.
+    pub fn render(&self, out: &mut [f32], first_out: Instant) {
+        let mut st = self.lock();
+        st.anchor = Some((st.frames, first_out));
+        st.render(out);
+    }
+
+    /// Total frames rendered so far.
+    pub fn frames(&self) -> u64 {
+        self.lock().frames
+    }
+
+    /// The UTC instant at which output frame `frame` goes out (None before the output ran).
+    pub fn utc_of_frame(&self, frame: u64) -> Option<DateTime<Utc>> {
+        let st = self.lock();
+        let (af, ai) = st.anchor?;
+        let (bi, bu) = st.base;
+        let rate = st.format.rate as f64;
+        let anchor_utc = bu + signed_duration(ai, bi);
+        let df = frame as f64 - af as f64;
+        Some(anchor_utc + CDuration::nanoseconds((df / rate * 1e9).round() as i64))
+    }
+
+    /// The output frame that goes out at `t` (None before the output ran). Instants already
+    /// past give frames already rendered, i.e. "at once".
+    pub fn frame_at(&self, t: DateTime<Utc>) -> Option<u64> {
+        self.lock().frame_at(t)
+    }
+
+    /// Queue a cue (replacing a pending cue with the same key).
+    pub fn cue(&self, cue: Cue) {
+        let mut st = self.lock();
+        st.pending.retain(|c| c.key != cue.key);
+        st.pending.push(cue);
+    }
+
+    /// Drop a pending cue; true if there was one.
+    pub fn uncue(&self, key: &str) -> bool {
+        let mut st = self.lock();
+        let before = st.pending.len();
+        st.pending.retain(|c| c.key != key);
+        st.pending.len() != before
+    }
+
+    /// Stop `key` now if it airs (reported as `Ended { Stopped }`), and drop it if pending.
+    pub fn stop(&self, key: &str, reason: &str) {
+        let mut st = self.lock();
+        st.pending.retain(|c| c.key != key);
+        if st.current.as_ref().is_some_and(|c| c.key == key) {
+            if let Some(cur) = st.current.take() {
+                let ev = cur.end(EndReason::Stopped {
+                    reason: reason.into(),
+                });
+                st.emit(ev);
+            }
+        }
+    }
+
+    /// What airs now: its key and the frames it has aired.
+    pub fn now_playing(&self) -> Option<(String, u64)> {
+        let st = self.lock();
+        st.current.as_ref().map(|c| (c.key.clone(), c.frames))
+    }
+
+    /// Keys of pending cues.
+    pub fn pending_keys(&self) -> Vec<String> {
+        self.lock().pending.iter().map(|c| c.key.clone()).collect()
+    }
+}
+
+fn signed_duration(a: Instant, b: Instant) -> CDuration {
+    if a >= b {
+        CDuration::from_std(a - b).unwrap_or(CDuration::zero())
+    } else {
+        -CDuration::from_std(b - a).unwrap_or(CDuration::zero())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::sync::mpsc::sync_channel;
+    use std::time::Duration;
+
+    const FMT: Format = Format {
+        rate: 1000,
+        channels: 2,
+    };
+
+    fn mixer() -> (
+        Mixer,
+        tokio::sync::mpsc::UnboundedReceiver<MixerEvent>,
+        Instant,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let i0 = Instant::now();
+        let utc0 = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap();
+        (Mixer::new(FMT, (i0, utc0), tx), rx, i0)
+    }
+
+    /// A cue of `frames` frames of constant `value`.
+    fn cue(key: &str, start: u64, prio: Priority, frames: usize, value: f32) -> Cue {
+        let (tx, rx) = sync_channel(1000);
+        for chunk in vec![value; frames * 2].chunks(20) {
+            tx.send(chunk.to_vec()).unwrap();
+        }
+        Cue {
+            key: key.into(),
+            start_frame: start,
+            at: None,
+            priority: prio,
+            audio: rx,
+        }
+    }
+
+    fn run(m: &Mixer, i0: Instant, frames: usize) -> Vec<f32> {
+        let mut out = vec![0.0; frames * 2];
+        for (k, block) in out.chunks_mut(20).enumerate() {
+            m.render(block, i0 + Duration::from_millis(10 * k as u64));
+        }
+        out
+    }
+
+    fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<MixerEvent>) -> Vec<MixerEvent> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[test]
+    fn a_cue_starts_exactly_at_its_frame_and_silence_surrounds_it() {
+        let (m, mut rx, i0) = mixer();
+        run(&m, i0, 10);
+        m.cue(cue("a", 57, Priority::Normal, 30, 0.5));
+        let out = run(&m, i0, 200);
+        let first = out.iter().position(|&s| s != 0.0).unwrap() / 2;
+        assert_eq!(first + 10, 57);
+        assert_eq!(out.iter().filter(|&&s| s != 0.0).count(), 60);
+        let evs = drain(&mut rx);
+        assert_eq!(
+            evs[0],
+            MixerEvent::Started {
+                key: "a".into(),
+                frame: 57
+            }
+        );
+        match &evs[1] {
+            MixerEvent::Ended {
+                key,
+                reason,
+                frames,
+                rms_dbfs,
+                peak_dbfs,
+                ..
+            } => {
+                assert_eq!(
+                    (key.as_str(), reason, *frames),
+                    ("a", &EndReason::Finished, 30)
+                );
+                assert!((rms_dbfs.unwrap() + 6.02).abs() < 0.1);
+                assert!((peak_dbfs.unwrap() + 6.02).abs() < 0.1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_emergency_cuts_a_normal_airing_and_a_normal_cue_waits_its_turn() {
+        let (m, mut rx, i0) = mixer();
+        m.cue(cue("normal", 10, Priority::Normal, 100, 0.1));
+        m.cue(cue("emergency", 50, Priority::Emergency, 20, 0.9));
+        m.cue(cue("later", 60, Priority::Priority, 10, 0.3));
+        let out = run(&m, i0, 200);
+        assert_eq!(out[2 * 49], 0.1);
+        assert_eq!(out[2 * 50], 0.9);
+        assert_eq!(out[2 * 69], 0.9);
+        assert_eq!(
+            out[2 * 70],
+            0.3,
+            "the waiting cue starts right when the emergency ends"
+        );
+        let evs = drain(&mut rx);
+        assert!(evs.contains(&MixerEvent::Ended {
+            key: "normal".into(),
+            reason: EndReason::Preempted {
+                by: "emergency".into()
+            },
+            frames: 40,
+            rms_dbfs: Some(-20.0),
+            peak_dbfs: Some(-20.0),
+            underrun_frames: 0,
+        }));
+        assert!(evs.contains(&MixerEvent::Started {
+            key: "later".into(),
+            frame: 70
+        }));
+    }
+
+    #[test]
+    fn a_cue_for_an_instant_keeps_its_instant_when_the_device_stalls() {
+        let (m, _rx, i0) = mixer();
+        let utc0 = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap();
+        let mut block = vec![0.0; 20];
+        m.render(&mut block, i0); // frames 0..10 go out at i0
+        let mut c = cue("a", 0, Priority::Normal, 10, 0.5);
+        c.at = Some(utc0 + CDuration::milliseconds(500));
+        m.cue(c);
+        // The device stalls 300 ms, then pulls on: frame 10 goes out at +300 ms, so the
+        // cue starts at frame 10 + 200, not at frame 500.
+        let mut out = vec![0.0; 2 * 400];
+        for (k, b) in out.chunks_mut(20).enumerate() {
+            m.render(b, i0 + Duration::from_millis(300 + 10 * k as u64));
+        }
+        let first = out.iter().position(|&s| s != 0.0).unwrap() / 2;
+        assert_eq!(first + 10, 210);
+    }
+
+    #[test]
+    fn frames_and_utc_instants_map_both_ways() {
+        let (m, _rx, i0) = mixer();
+        let utc0 = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap();
+        assert_eq!(m.frame_at(utc0), None, "no mapping before the output ran");
+        run(&m, i0, 100);
+        assert_eq!(m.utc_of_frame(0), Some(utc0));
+        assert_eq!(m.frame_at(utc0 + CDuration::milliseconds(2500)), Some(2500));
+        m.stop("none", "x");
+    }
+}

@@ -1,0 +1,494 @@
+//! Outputs: where the mixer's sample stream goes. One owner thread per output owns the
+//! device (a cpal stream is not `Send`), and pulls the mixer at the output's rate.
+//!
+//! - `default`: the sound card through rodio. The device's callback pulls our mixer as a
+//!   `rodio::Source`. If the device fails, one clear line is logged, the output error is
+//!   published (heartbeat, and due bulletins are logged `failed`), a real-time pacer keeps
+//!   the mixer's clock running, and the device is retried every 10 s.
+//! - `null`: a real-time pacer that discards.
+//! - `wav:FILE`: a real-time pacer that writes exactly what would reach the sound card,
+//!   silence included (32-bit float, 48 kHz stereo), plus `FILE.json`:
+//!   `{"start_utc", "sample_rate", "channels"}` — the UTC instant of sample 0.
+
+use crate::mixer::{Format, Mixer};
+use std::fmt;
+use std::num::NonZero;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The pacer outputs' format.
+pub const PACED_FORMAT: Format = Format {
+    rate: 48_000,
+    channels: 2,
+};
+
+/// A device that pulls no samples for this long has failed.
+const STALL: Duration = Duration::from_secs(2);
+
+/// How often a failed sound device is retried.
+const DEVICE_RETRY: Duration = Duration::from_secs(10);
+
+/// Which output to use (`--output`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// The default sound device, through rodio.
+    Default,
+    /// Discard in real time.
+    Null,
+    /// Write a WAV file in real time.
+    Wav(PathBuf),
+}
+
+impl FromStr for OutputSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "default" => Ok(Self::Default),
+            "null" => Ok(Self::Null),
+            _ => match s.strip_prefix("wav:") {
+                Some(p) if !p.is_empty() => Ok(Self::Wav(PathBuf::from(p))),
+                _ => Err(format!(
+                    "unknown output {s:?}: use default, null or wav:FILE"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for OutputSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("default"),
+            Self::Null => f.write_str("null"),
+            Self::Wav(p) => write!(f, "wav:{}", p.display()),
+        }
+    }
+}
+
+/// The output could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// No sound device could be opened.
+    #[error("no sound card: {0}")]
+    NoSoundCard(String),
+    /// The WAV file could not be created.
+    #[error("cannot write {path}: {message}")]
+    Wav {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// The output thread could not start.
+    #[error("cannot start the output thread: {0}")]
+    Thread(String),
+}
+
+/// A running output. Dropping it stops it (and finalises a WAV file).
+pub struct Output {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    error: Arc<Mutex<Option<String>>>,
+    spec: OutputSpec,
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Output({})", self.spec)
+    }
+}
+
+impl Output {
+    /// The output's current error (e.g. the sound device failed), if any.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A shared view of the current error.
+    pub fn error_handle(&self) -> Arc<Mutex<Option<String>>> {
+        self.error.clone()
+    }
+
+    /// Stop the output and wait for its thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The format `spec` will run at; for `default` this opens nothing and guesses 48 kHz
+/// stereo — the real device format is set on the mixer when the device opens.
+pub fn initial_format(_spec: &OutputSpec) -> Format {
+    PACED_FORMAT
+}
+
+/// Start `spec`, pulling `mixer`. For `default`, fails when no sound device opens now.
+pub fn start(spec: &OutputSpec, mixer: Mixer) -> Result<Output, OutputError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let error = Arc::new(Mutex::new(None));
+    let thread = match spec {
+        OutputSpec::Null => spawn("output-null", {
+            let stop = stop.clone();
+            move || pace(&mixer, &stop, |_| {})
+        })?,
+        OutputSpec::Wav(path) => {
+            mixer.set_format(PACED_FORMAT);
+            let mut wav = WavSink::create(path)?;
+            spawn("output-wav", {
+                let stop = stop.clone();
+                let m = mixer.clone();
+                move || {
+                    pace(&m, &stop, |block| wav.write(block, &m));
+                    wav.finish();
+                }
+            })?
+        }
+        OutputSpec::Default => {
+            let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+            let t = spawn("output-device", {
+                let stop = stop.clone();
+                let error = error.clone();
+                move || device_loop(mixer, stop, error, ready_tx)
+            })?;
+            match ready_rx.recv() {
+                Ok(Ok(())) => t,
+                Ok(Err(e)) => {
+                    let _ = t.join();
+                    return Err(OutputError::NoSoundCard(e));
+                }
+                Err(_) => return Err(OutputError::NoSoundCard("the output thread died".into())),
+            }
+        }
+    };
+    Ok(Output {
+        stop,
+        thread: Some(thread),
+        error,
+        spec: spec.clone(),
+    })
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, OutputError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(|e| OutputError::Thread(e.to_string()))
+}
+
+/// Pull the mixer in real time, 10 ms blocks against the monotonic clock, until `stop`.
+fn pace(mixer: &Mixer, stop: &AtomicBool, mut sink: impl FnMut(&[f32])) {
+    pace_until(mixer, stop, &mut sink, || false);
+}
+
+/// As [`pace`], also returning when `also_stop()` says so (checked every block).
+fn pace_until(
+    mixer: &Mixer,
+    stop: &AtomicBool,
+    sink: &mut dyn FnMut(&[f32]),
+    mut also_stop: impl FnMut() -> bool,
+) {
+    let fmt = mixer.format();
+    let block_frames = (fmt.rate / 100).max(1) as u64;
+    let mut block = vec![0.0f32; block_frames as usize * fmt.channels as usize];
+    let t0 = Instant::now();
+    let mut frames: u64 = 0;
+    while !stop.load(Ordering::SeqCst) && !also_stop() {
+        let due = t0 + Duration::from_secs_f64(frames as f64 / fmt.rate as f64);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep((due - now).min(Duration::from_millis(5)));
+            continue;
+        }
+        mixer.render(&mut block, due);
+        sink(&block);
+        frames += block_frames;
+    }
+}
+
+struct WavSink {
+    path: PathBuf,
+    writer: Option<hound::WavWriter<std::io::BufWriter<std::fs::File>>>,
+    sidecar_written: bool,
+    since_flush: usize,
+}
+
+impl WavSink {
+    fn create(path: &Path) -> Result<Self, OutputError> {
+        let err = |e: &dyn fmt::Display| OutputError::Wav {
+            path: path.into(),
+            message: e.to_string(),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+        }
+        let spec = hound::WavSpec {
+            channels: PACED_FORMAT.channels,
+            sample_rate: PACED_FORMAT.rate,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let writer = hound::WavWriter::create(path, spec).map_err(|e| err(&e))?;
+        Ok(Self {
+            path: path.into(),
+            writer: Some(writer),
+            sidecar_written: false,
+            since_flush: 0,
+        })
+    }
+
+    fn write(&mut self, block: &[f32], mixer: &Mixer) {
+        let Some(w) = self.writer.as_mut() else {
+            return;
+        };
+        for &s in block {
+            if let Err(e) = w.write_sample(s) {
+                tracing::error!("wav output {}: {e}; no longer writing", self.path.display());
+                self.writer = None;
+                return;
+            }
+        }
+        if !self.sidecar_written {
+            self.sidecar_written = true;
+            // Sample 0 of the file is mixer frame (frames - block) — the first block rendered.
+            let first = mixer
+                .frames()
+                .saturating_sub((block.len() / PACED_FORMAT.channels as usize) as u64);
+            if let Some(start) = mixer.utc_of_frame(first) {
+                let json = serde_json::json!({
+                    "start_utc": start.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    "sample_rate": PACED_FORMAT.rate,
+                    "channels": PACED_FORMAT.channels,
+                });
+                let side = sidecar_path(&self.path);
+                if let Err(e) = std::fs::write(&side, json.to_string()) {
+                    tracing::error!("cannot write {}: {e}", side.display());
+                }
+            }
+        }
+        self.since_flush += block.len();
+        if self.since_flush >= PACED_FORMAT.rate as usize * PACED_FORMAT.channels as usize / 4 {
+            self.since_flush = 0;
+            // Keeps the header valid on disk, so the file is readable while we run.
+            let _ = w.flush();
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(w) = self.writer.take() {
+            if let Err(e) = w.finalize() {
+                tracing::error!("wav output {}: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+/// The sidecar of a WAV output: `FILE.json`.
+pub fn sidecar_path(wav: &Path) -> PathBuf {
+    let mut s = wav.as_os_str().to_owned();
+    s.push(".json");
+    PathBuf::from(s)
+}
+
+/// The mixer as a rodio source, pulled by the device callback.
+struct DeviceSource {
+    mixer: Mixer,
+    fmt: Format,
+    block: Vec<f32>,
+    pos: usize,
+    /// (frame, instant) estimate of when the last rendered block goes out: pulls happen
+    /// ahead of playback by up to a buffer, in bursts; the latest pull (extrapolated, with
+    /// a slow leak to follow the device's own rate) is the closest to the truth.
+    last: Option<(u64, Instant)>,
+}
+
+impl Iterator for DeviceSource {
+    type Item = f32;
+    fn next(&mut self) -> Option<f32> {
+        if self.pos >= self.block.len() {
+            let now = Instant::now();
+            let frame = self.mixer.frames();
+            let at = match self.last {
+                Some((f, i)) => {
+                    let secs = (frame - f) as f64 / self.fmt.rate as f64 * (1.0 - 1e-3);
+                    (i + Duration::from_secs_f64(secs)).max(now)
+                }
+                None => now,
+            };
+            self.last = Some((frame, at));
+            self.mixer.render(&mut self.block, at);
+            self.pos = 0;
+        }
+        let v = self.block[self.pos];
+        self.pos += 1;
+        Some(v)
+    }
+}
+
+impl rodio::Source for DeviceSource {
+    fn current_span_len(&self) -> Option<usize> {
+        None
+    }
+    fn channels(&self) -> rodio::ChannelCount {
+        NonZero::new(self.fmt.channels).unwrap_or(NonZero::<u16>::MIN)
+    }
+    fn sample_rate(&self) -> rodio::SampleRate {
+        NonZero::new(self.fmt.rate).unwrap_or(NonZero::<u32>::MIN)
+    }
+    fn total_duration(&self) -> Option<Duration> {
+        None
+    }
+}
+
+fn open_device(
+    mixer: &Mixer,
+    failed: Arc<Mutex<Option<String>>>,
+) -> Result<rodio::MixerDeviceSink, String> {
+    let builder = rodio::DeviceSinkBuilder::from_default_device().map_err(|e| describe(&e))?;
+    let mut sink = builder
+        .with_error_callback(move |e| {
+            let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());
+            if f.is_none() {
+                *f = Some(e.to_string());
+            }
+        })
+        .open_stream()
+        .map_err(|e| describe(&e))?;
+    sink.log_on_drop(false);
+    let cfg = sink.config();
+    let fmt = Format {
+        rate: cfg.sample_rate().get(),
+        channels: cfg.channel_count().get(),
+    };
+    mixer.set_format(fmt);
+    let block = vec![0.0; (fmt.rate / 100).max(1) as usize * fmt.channels as usize];
+    let pos = block.len();
+    sink.mixer().add(DeviceSource {
+        mixer: mixer.clone(),
+        fmt,
+        block,
+        pos,
+        last: None,
+    });
+    tracing::info!(
+        "sound device open: {} Hz, {} channels",
+        fmt.rate,
+        fmt.channels
+    );
+    Ok(sink)
+}
+
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+fn device_loop(
+    mixer: Mixer,
+    stop: Arc<AtomicBool>,
+    error: Arc<Mutex<Option<String>>>,
+    ready: std::sync::mpsc::SyncSender<Result<(), String>>,
+) {
+    let set_error = |e: Option<String>| *error.lock().unwrap_or_else(|p| p.into_inner()) = e;
+    let failed = Arc::new(Mutex::new(None::<String>));
+    let mut sink = match open_device(&mixer, failed.clone()) {
+        Ok(s) => {
+            let _ = ready.send(Ok(()));
+            Some(s)
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    // ALSA reports transient errors (e.g. through PulseAudio's plugin) on streams that keep
+    // playing; what counts is whether the device keeps pulling samples.
+    let mut last_frames = mixer.frames();
+    let mut last_progress = Instant::now();
+    let mut warned = false;
+    while !stop.load(Ordering::SeqCst) {
+        if sink.is_some() {
+            std::thread::sleep(Duration::from_millis(100));
+            let frames = mixer.frames();
+            if frames != last_frames {
+                last_frames = frames;
+                last_progress = Instant::now();
+            }
+            let err = failed.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(e) = &err {
+                if !warned {
+                    warned = true;
+                    tracing::warn!("sound device reported: {e}");
+                }
+            }
+            if last_progress.elapsed() >= STALL {
+                let why =
+                    err.unwrap_or_else(|| format!("no samples pulled for {} s", STALL.as_secs()));
+                tracing::error!(
+                    "sound device failed: {why}; retrying every {} s",
+                    DEVICE_RETRY.as_secs()
+                );
+                set_error(Some(format!("sound device failed: {why}")));
+                sink = None;
+            }
+            continue;
+        }
+        // Device down: keep the mixer's clock running in real time (nothing is heard),
+        // and try the device again every 10 s.
+        let retry_at = Instant::now() + DEVICE_RETRY;
+        pace_until(&mixer, &stop, &mut |_| {}, || Instant::now() >= retry_at);
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match open_device(&mixer, failed.clone()) {
+            Ok(s) => {
+                tracing::warn!("sound device back");
+                set_error(None);
+                sink = Some(s);
+                last_frames = mixer.frames();
+                last_progress = Instant::now();
+                warned = false;
+            }
+            Err(e) => set_error(Some(format!("sound device unavailable: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_specs_parse_and_print_back() {
+        for s in ["default", "null", "wav:/tmp/a.wav"] {
+            assert_eq!(s.parse::<OutputSpec>().unwrap().to_string(), s);
+        }
+        assert!("wav:".parse::<OutputSpec>().is_err());
+        assert!("alsa".parse::<OutputSpec>().is_err());
+        assert_eq!(
+            sidecar_path(Path::new("x/aired.wav")),
+            PathBuf::from("x/aired.wav.json")
+        );
+    }
+}

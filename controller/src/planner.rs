@@ -1,0 +1,390 @@
+//! The planner, pure: given the cached schedule document, the urgent notices the station
+//! knows (pushed ones included), the ids of cancelled notices and a window, it returns every
+//! occurrence in the window and the resolved timeline (`schedules::resolve`): what airs when,
+//! what waits, what is cut, what is skipped. No I/O, no clock.
+
+use chrono::{DateTime, Utc};
+use schedules::wire::{LogEntry, ScheduleDocument, UrgentNotice};
+use schedules::{occurrence_key, occurrences, resolve, Item, PlayStatus, Priority, Sha256, Slot};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Where an occurrence comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A schedule rule.
+    Rule(String),
+    /// An urgent notice.
+    Urgent(String),
+}
+
+/// One occurrence and everything needed to air and log it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    /// The timeline item (key, due time, duration, level, wait bound).
+    pub item: Item,
+    /// Its rule or notice.
+    pub origin: Origin,
+    /// Title, as logged.
+    pub title: String,
+    /// Category, as logged.
+    pub category: String,
+    /// The media it plays.
+    pub media: Sha256,
+    /// Gain to apply, dB (from the manifest; 0 when unknown).
+    pub gain_db: f32,
+}
+
+impl Planned {
+    /// Its log entry with the given outcome, to be completed by the caller.
+    pub fn log_entry(&self, status: PlayStatus, reason: Option<String>) -> LogEntry {
+        let (schedule_id, urgent_id) = match &self.origin {
+            Origin::Rule(id) => (Some(id.clone()), None),
+            Origin::Urgent(id) => (None, Some(id.clone())),
+        };
+        LogEntry {
+            id: self.item.key.clone(),
+            schedule_id,
+            urgent_id,
+            title: self.title.clone(),
+            category: self.category.clone(),
+            priority: self.item.priority,
+            media_sha256: Some(self.media.clone()),
+            scheduled_at: self.item.scheduled_at,
+            started_at: None,
+            ended_at: None,
+            played_ms: 0,
+            status,
+            reason,
+            rms_dbfs: None,
+            peak_dbfs: None,
+        }
+    }
+}
+
+/// The plan over a window.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Occurrences by key.
+    pub planned: HashMap<String, Planned>,
+    /// The resolved timeline, ordered by start.
+    pub slots: Vec<Slot>,
+    /// Rules that could not be read (logged by the caller).
+    pub errors: Vec<String>,
+}
+
+/// The urgent notices that count: the document's and the pushed ones (by id, pushed last
+/// wins), minus the cancelled.
+pub fn active_urgent<'a>(
+    doc: Option<&'a ScheduleDocument>,
+    pushed: &'a [UrgentNotice],
+    cancelled: &HashSet<String>,
+) -> Vec<&'a UrgentNotice> {
+    let mut by_id: BTreeMap<&str, &UrgentNotice> = BTreeMap::new();
+    for n in doc
+        .map(|d| d.urgent.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .chain(pushed)
+    {
+        by_id.insert(n.id.as_str(), n);
+    }
+    by_id
+        .into_values()
+        .filter(|n| !cancelled.contains(&n.id))
+        .collect()
+}
+
+/// Every occurrence due in `[from, to)`, unresolved.
+pub fn occurrences_in(
+    doc: Option<&ScheduleDocument>,
+    pushed: &[UrgentNotice],
+    cancelled: &HashSet<String>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> (Vec<Planned>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let gain = |sha: &Sha256| {
+        doc.and_then(|d| d.media_entry(sha))
+            .map(|m| m.gain_db)
+            .unwrap_or(0.0)
+    };
+    if let Some(doc) = doc {
+        let tz = doc.tz();
+        for wr in &doc.rules {
+            let rule = match wr.to_rule(tz) {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push(format!("rule {} ({}): {e}", wr.id, wr.title));
+                    continue;
+                }
+            };
+            for at in occurrences(&rule, from, to) {
+                out.push(Planned {
+                    item: Item {
+                        key: occurrence_key(&wr.id, at),
+                        scheduled_at: at,
+                        duration_ms: wr.duration_ms,
+                        priority: wr.priority,
+                        max_wait_ms: wr.max_wait_ms,
+                    },
+                    origin: Origin::Rule(wr.id.clone()),
+                    title: wr.title.clone(),
+                    category: wr.category.clone(),
+                    media: wr.media_sha256.clone(),
+                    gain_db: gain(&wr.media_sha256),
+                });
+            }
+        }
+    }
+    for n in active_urgent(doc, pushed, cancelled) {
+        for at in n.airings() {
+            if at < from || at >= to {
+                continue;
+            }
+            out.push(Planned {
+                item: Item {
+                    key: occurrence_key(&n.id, at),
+                    scheduled_at: at,
+                    duration_ms: n.duration_ms,
+                    priority: Priority::Emergency,
+                    max_wait_ms: schedules::DEFAULT_MAX_WAIT_MS,
+                },
+                origin: Origin::Urgent(n.id.clone()),
+                title: n.title.clone(),
+                category: n.category.clone(),
+                media: n.media_sha256.clone(),
+                gain_db: gain(&n.media_sha256),
+            });
+        }
+    }
+    out.sort_by(|a, b| (a.item.scheduled_at, &a.item.key).cmp(&(b.item.scheduled_at, &b.item.key)));
+    out.dedup_by(|a, b| a.item.key == b.item.key);
+    (out, errors)
+}
+
+/// The resolved plan over `[from, to)`.
+pub fn plan(
+    doc: Option<&ScheduleDocument>,
+    pushed: &[UrgentNotice],
+    cancelled: &HashSet<String>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Plan {
+    let (planned, errors) = occurrences_in(doc, pushed, cancelled, from, to);
+    let items: Vec<Item> = planned.iter().map(|p| p.item.clone()).collect();
+    let slots = resolve(&items);
+    Plan {
+        planned: planned
+            .into_iter()
+            .map(|p| (p.item.key.clone(), p))
+            .collect(),
+        slots,
+        errors,
+    }
+}
+
+/// The media needed in `[from, to)`, each with the first instant it is needed, earliest
+/// first (the download order).
+pub fn needed_media(
+    doc: Option<&ScheduleDocument>,
+    pushed: &[UrgentNotice],
+    cancelled: &HashSet<String>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(Sha256, DateTime<Utc>)> {
+    let (planned, _) = occurrences_in(doc, pushed, cancelled, from, to);
+    let mut first: HashMap<Sha256, DateTime<Utc>> = HashMap::new();
+    for p in planned {
+        let e = first.entry(p.media).or_insert(p.item.scheduled_at);
+        *e = (*e).min(p.item.scheduled_at);
+    }
+    let mut v: Vec<_> = first.into_iter().collect();
+    v.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+    use schedules::wire::{MediaEntry, WireRule};
+
+    fn sha(c: char) -> Sha256 {
+        Sha256::parse(&c.to_string().repeat(64)).unwrap()
+    }
+
+    fn utc(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0).unwrap()
+    }
+
+    fn rule(
+        id: &str,
+        cron: Option<&str>,
+        at: Option<DateTime<Utc>>,
+        prio: Priority,
+        ms: u64,
+    ) -> WireRule {
+        WireRule {
+            id: id.into(),
+            title: format!("title {id}"),
+            category: "tin tức".into(),
+            priority: prio,
+            cron: cron.map(Into::into),
+            at,
+            starts_on: None,
+            ends_on: None,
+            excluded_dates: vec![],
+            media_sha256: sha('a'),
+            duration_ms: ms,
+            max_wait_ms: 60_000,
+        }
+    }
+
+    fn doc(rules: Vec<WireRule>, urgent: Vec<UrgentNotice>) -> ScheduleDocument {
+        ScheduleDocument {
+            station: "TT-01".parse().unwrap(),
+            name: "Xã".into(),
+            timezone: "Asia/Ho_Chi_Minh".into(),
+            version: "v1".into(),
+            rules,
+            media: vec![
+                MediaEntry {
+                    sha256: sha('a'),
+                    size_bytes: 1,
+                    duration_ms: 1,
+                    gain_db: -3.5,
+                    codec: "mp3".into(),
+                },
+                MediaEntry {
+                    sha256: sha('b'),
+                    size_bytes: 1,
+                    duration_ms: 1,
+                    gain_db: 2.0,
+                    codec: "mp3".into(),
+                },
+            ],
+            urgent,
+        }
+    }
+
+    fn notice(id: &str, at: DateTime<Utc>, repeat: u32) -> UrgentNotice {
+        UrgentNotice {
+            id: id.into(),
+            title: "Bão số 3".into(),
+            category: "thiên tai".into(),
+            media_sha256: sha('b'),
+            duration_ms: 120_000,
+            starts_at: at,
+            repeat,
+            interval_s: 600,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn daily_cron_rules_expand_in_the_station_time_zone_with_stable_keys() {
+        // 05:30 in Hà Nội is 22:30 UTC the day before.
+        let d = doc(
+            vec![rule(
+                "r1",
+                Some("30 5 * * *"),
+                None,
+                Priority::Normal,
+                60_000,
+            )],
+            vec![],
+        );
+        let p = plan(
+            Some(&d),
+            &[],
+            &HashSet::new(),
+            utc(0, 0),
+            utc(0, 0) + Duration::days(2),
+        );
+        let starts: Vec<_> = p.slots.iter().map(|s| s.item.scheduled_at).collect();
+        assert_eq!(starts, vec![utc(22, 30), utc(22, 30) + Duration::days(1)]);
+        let key = occurrence_key("r1", utc(22, 30));
+        assert_eq!(p.slots[0].item.key, key);
+        assert_eq!(p.planned[&key].gain_db, -3.5);
+        assert_eq!(p.planned[&key].title, "title r1");
+    }
+
+    #[test]
+    fn an_urgent_notice_interrupts_a_normal_bulletin_and_keeps_its_repeats() {
+        let d = doc(
+            vec![rule("r1", None, Some(utc(3, 0)), Priority::Normal, 300_000)],
+            vec![],
+        );
+        let pushed = vec![notice("u1", utc(3, 1), 2)];
+        let p = plan(Some(&d), &pushed, &HashSet::new(), utc(2, 0), utc(5, 0));
+        let by_key: HashMap<_, _> = p.slots.iter().map(|s| (s.item.key.clone(), s)).collect();
+        let normal = by_key[&occurrence_key("r1", utc(3, 0))];
+        assert_eq!(normal.status, PlayStatus::Interrupted);
+        assert_eq!(normal.played_ms, 60_000);
+        let u = by_key[&occurrence_key("u1", utc(3, 1))];
+        assert_eq!(
+            (u.status, u.starts_at),
+            (PlayStatus::Played, Some(utc(3, 1)))
+        );
+        assert_eq!(u.item.priority, Priority::Emergency);
+        assert!(by_key.contains_key(&occurrence_key("u1", utc(3, 11))));
+    }
+
+    #[test]
+    fn cancelled_notices_drop_out_of_the_plan_even_if_the_document_still_lists_them() {
+        let d = doc(vec![], vec![notice("u1", utc(3, 0), 3)]);
+        let cancelled: HashSet<String> = ["u1".to_string()].into();
+        let p = plan(Some(&d), &[], &cancelled, utc(2, 0), utc(5, 0));
+        assert!(p.slots.is_empty());
+        let p = plan(Some(&d), &[], &HashSet::new(), utc(2, 0), utc(5, 0));
+        assert_eq!(p.slots.len(), 3);
+    }
+
+    #[test]
+    fn a_notice_in_both_the_document_and_the_push_is_planned_once() {
+        let n = notice("u1", utc(3, 0), 1);
+        let d = doc(vec![], vec![n.clone()]);
+        let p = plan(Some(&d), &[n], &HashSet::new(), utc(2, 0), utc(5, 0));
+        assert_eq!(p.slots.len(), 1);
+    }
+
+    #[test]
+    fn a_bulletin_that_would_wait_past_its_bound_is_skipped() {
+        let d = doc(
+            vec![
+                rule("long", None, Some(utc(3, 0)), Priority::Normal, 600_000),
+                rule("short", None, Some(utc(3, 1)), Priority::Normal, 60_000),
+            ],
+            vec![],
+        );
+        let p = plan(Some(&d), &[], &HashSet::new(), utc(2, 0), utc(5, 0));
+        let short = p
+            .slots
+            .iter()
+            .find(|s| s.item.key.starts_with("short@"))
+            .unwrap();
+        assert_eq!(short.status, PlayStatus::Skipped);
+        assert!(short.reason.is_some());
+    }
+
+    #[test]
+    fn no_document_and_no_notices_plan_nothing_and_bad_rules_are_reported() {
+        assert!(plan(None, &[], &HashSet::new(), utc(0, 0), utc(5, 0))
+            .slots
+            .is_empty());
+        let d = doc(vec![rule("bad", None, None, Priority::Normal, 1)], vec![]);
+        let p = plan(Some(&d), &[], &HashSet::new(), utc(0, 0), utc(5, 0));
+        assert_eq!(p.errors.len(), 1);
+    }
+
+    #[test]
+    fn media_is_needed_earliest_first() {
+        let d = doc(
+            vec![rule("r1", None, Some(utc(4, 0)), Priority::Normal, 1000)],
+            vec![notice("u1", utc(3, 0), 1)],
+        );
+        let need = needed_media(Some(&d), &[], &HashSet::new(), utc(0, 0), utc(5, 0));
+        assert_eq!(need, vec![(sha('b'), utc(3, 0)), (sha('a'), utc(4, 0))]);
+    }
+}

@@ -1,0 +1,463 @@
+//! The player: a thin loop that executes the planner's timeline on the mixer and writes
+//! what became of every occurrence to the outbox, exactly once.
+//!
+//! Each tick (every 200 ms, and at once when the inputs change) it plans
+//! `[now - 6 h, now + 24 h]` and, for every occurrence not handled yet:
+//! - `skipped` by the timeline and due → logged `skipped` with the reason;
+//! - starting within 5 s → decoded ahead and cued on the mixer at its exact frame;
+//! - start more than 1 s past but still within its `max_wait` (e.g. an urgent notice that
+//!   just arrived, or a bulletin due while the controller was booting) → cued at once;
+//! - past its `max_wait` and never aired → logged `missed`;
+//! - media not cached, undecodable, or the sound device down → logged `failed`.
+//!
+//! Mixer events do the rest: `Started` is journalled durably (crash recovery), `Ended`
+//! becomes `played` or `interrupted`. Progress is journalled every 2 s.
+
+use crate::cache::{self, Db};
+use crate::decode;
+use crate::mixer::{Cue, EndReason, Mixer, MixerEvent};
+use crate::planner::{self, Origin, Planned};
+use crate::Shared;
+use chrono::{DateTime, Duration as CDuration, Utc};
+use schedules::wire::{LogEntry, NowPlaying, UrgentAck, UrgentState};
+use schedules::{occurrence_key, Clock, PlayStatus};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// How far ahead an occurrence is decoded and cued.
+pub const LOOKAHEAD: CDuration = CDuration::seconds(5);
+/// A start this late is "late": played at once if still within its wait bound.
+const LATE: CDuration = CDuration::seconds(1);
+/// How far back the regular plan looks.
+const LOOKBACK: CDuration = CDuration::hours(6);
+/// How far back the first plan after boot may look (occurrences missed while down).
+const CATCH_UP: CDuration = CDuration::days(7);
+/// How long a due occurrence waits for its media to arrive before it is logged `failed`.
+const MEDIA_WAIT: CDuration = CDuration::seconds(60);
+/// How often progress is journalled while airing.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+struct Airing {
+    planned: Planned,
+    started_at: DateTime<Utc>,
+}
+
+/// The executor. Owns the decisions; the mixer owns the samples.
+pub struct Player {
+    db: Db,
+    mixer: Mixer,
+    clock: Arc<dyn Clock>,
+    media_dir: PathBuf,
+    shared: Arc<Shared>,
+    output_error: Arc<Mutex<Option<String>>>,
+    known: HashSet<String>,
+    cued: HashMap<String, Planned>,
+    airing: Option<Airing>,
+    floor: DateTime<Utc>,
+    first_pass: bool,
+    last_progress: Instant,
+    last_anchor: Instant,
+    last_horizon: Instant,
+    reported_errors: HashSet<String>,
+    last_output_error: Option<String>,
+}
+
+impl std::fmt::Debug for Player {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Player")
+    }
+}
+
+impl Player {
+    /// A player. `floor`: occurrences due before it are none of our business (the last
+    /// instant the previous run accounted for, or the first boot).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        db: Db,
+        mixer: Mixer,
+        clock: Arc<dyn Clock>,
+        media_dir: PathBuf,
+        shared: Arc<Shared>,
+        output_error: Arc<Mutex<Option<String>>>,
+        floor: DateTime<Utc>,
+    ) -> Self {
+        let known = db
+            .with(|c| cache::known_keys(c, floor - CATCH_UP - CDuration::days(1)))
+            .unwrap_or_default();
+        let now = Instant::now();
+        Self {
+            db,
+            mixer,
+            clock,
+            media_dir,
+            shared,
+            output_error,
+            known,
+            cued: HashMap::new(),
+            airing: None,
+            floor,
+            first_pass: true,
+            last_progress: now,
+            last_anchor: now,
+            last_horizon: now - Duration::from_secs(60),
+            reported_errors: HashSet::new(),
+            last_output_error: None,
+        }
+    }
+
+    /// Run until `shutdown`; then stop what airs (logged `interrupted`, reason "controller
+    /// stopped").
+    pub async fn run(
+        mut self,
+        mut events: UnboundedReceiver<MixerEvent>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let mut inputs = self.shared.inputs.subscribe();
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some(ev) = events.recv() => self.on_event(ev),
+                Ok(()) = inputs.changed() => self.tick(),
+                _ = tick.tick() => self.tick(),
+            }
+        }
+        if let Some(a) = &self.airing {
+            let key = a.planned.item.key.clone();
+            self.mixer.stop(&key, "the controller was stopped");
+        }
+        while let Ok(ev) = events.try_recv() {
+            self.on_event(ev);
+        }
+        self.write_horizon(self.clock.now());
+    }
+
+    fn output_error(&self) -> Option<String> {
+        self.output_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn write_horizon(&self, now: DateTime<Utc>) {
+        let v = cache::ms(now).to_string();
+        if let Err(e) = self.db.with(|c| cache::set_setting(c, "horizon", &v)) {
+            tracing::error!("cannot write the horizon: {e}");
+        }
+    }
+
+    /// One planning pass.
+    pub fn tick(&mut self) {
+        let now = self.clock.now();
+        if self.last_anchor.elapsed() >= Duration::from_secs(30) {
+            self.last_anchor = Instant::now();
+            self.mixer.set_base(self.last_anchor, now);
+        }
+        if self.last_horizon.elapsed() >= Duration::from_secs(5) {
+            self.last_horizon = Instant::now();
+            self.write_horizon(now);
+        }
+        self.journal_progress();
+        let inputs = self.shared.inputs.borrow().clone();
+        let back = if self.first_pass { CATCH_UP } else { LOOKBACK };
+        self.first_pass = false;
+        let from = (now - back).max(self.floor).min(now);
+        let plan = planner::plan(
+            inputs.doc.as_deref(),
+            &inputs.pushed,
+            &inputs.cancelled,
+            from,
+            now + CDuration::hours(24),
+        );
+        for e in &plan.errors {
+            if self.reported_errors.insert(e.clone()) {
+                tracing::error!("cannot read schedule {e}");
+            }
+        }
+        // Cancelled notice airing now: stop it.
+        if let Some(a) = &self.airing {
+            if let Origin::Urgent(id) = &a.planned.origin {
+                if inputs.cancelled.contains(id) {
+                    let key = a.planned.item.key.clone();
+                    self.mixer.stop(&key, "cancelled");
+                }
+            }
+        }
+        let output_error = self.output_error();
+        if output_error != self.last_output_error {
+            self.last_output_error = output_error;
+            self.shared.heartbeat_now.notify_one();
+        }
+        // The sound device died mid-airing: cut it, say why.
+        if let (Some(a), Some(err)) = (&self.airing, self.output_error()) {
+            let key = a.planned.item.key.clone();
+            self.mixer.stop(&key, &err);
+        }
+        // Cued occurrences the plan no longer airs (rule removed, notice cancelled, now skipped).
+        let live: HashSet<&str> = plan
+            .slots
+            .iter()
+            .filter(|s| s.status != PlayStatus::Skipped)
+            .map(|s| s.item.key.as_str())
+            .collect();
+        let gone: Vec<String> = self
+            .cued
+            .keys()
+            .filter(|k| !live.contains(k.as_str()))
+            .cloned()
+            .collect();
+        for k in gone {
+            if self.mixer.uncue(&k) {
+                self.cued.remove(&k);
+            }
+        }
+        for slot in &plan.slots {
+            let key = &slot.item.key;
+            if slot.item.scheduled_at < self.floor
+                || self.known.contains(key)
+                || self.cued.contains_key(key)
+                || self
+                    .airing
+                    .as_ref()
+                    .is_some_and(|a| &a.planned.item.key == key)
+            {
+                continue;
+            }
+            let Some(planned) = plan.planned.get(key) else {
+                continue;
+            };
+            let wait_bound =
+                slot.item.scheduled_at + CDuration::milliseconds(slot.item.max_wait_ms as i64);
+            if slot.status == PlayStatus::Skipped {
+                if slot.item.scheduled_at <= now {
+                    let entry = planned.log_entry(PlayStatus::Skipped, slot.reason.clone());
+                    self.log(entry, now);
+                }
+                continue;
+            }
+            let start = slot.starts_at.unwrap_or(slot.item.scheduled_at);
+            if start > now + LOOKAHEAD {
+                continue;
+            }
+            if start >= now - LATE {
+                self.cue(planned, Some(start), now);
+            } else if now < wait_bound {
+                if self.reported_errors.insert(format!("late {key}")) {
+                    tracing::warn!(key = %key, "starting {} s late", (now - start).num_seconds());
+                }
+                self.cue(planned, None, now);
+            } else if self.reported_errors.contains(&format!("wait {key}")) {
+                let reason = format!(
+                    "media {} did not reach the local cache in time",
+                    planned.media
+                );
+                self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), now);
+            } else {
+                let entry = planned.log_entry(
+                    PlayStatus::Missed,
+                    Some("its time passed while the controller was not running".into()),
+                );
+                self.log(entry, now);
+            }
+        }
+    }
+
+    fn cue(&mut self, planned: &Planned, start: Option<DateTime<Utc>>, now: DateTime<Utc>) {
+        let key = planned.item.key.clone();
+        if let Some(err) = self.output_error() {
+            // Failed when it comes due with the device still down (not before: it may return).
+            if start.is_none_or(|t| t <= now) {
+                self.log(planned.log_entry(PlayStatus::Failed, Some(err)), now);
+            }
+            return;
+        }
+        let path = self.media_dir.join(planned.media.as_str());
+        if !path.is_file() {
+            // The cache may be fetching it right now (an urgent notice with new media):
+            // wait for it until the occurrence is due, or while it may still start late.
+            let bound = planned.item.scheduled_at
+                + CDuration::milliseconds(planned.item.max_wait_ms as i64);
+            let due = start.unwrap_or(now);
+            if now < due || now < bound.min(due + MEDIA_WAIT) {
+                if self.reported_errors.insert(format!("wait {key}")) {
+                    tracing::warn!(key = %key, "media {} not cached yet; waiting for it", planned.media);
+                }
+                return;
+            }
+            let reason = format!("media {} is not in the local cache", planned.media);
+            tracing::error!(key = %key, "{reason}");
+            self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), now);
+            return;
+        }
+        let start_frame = match start {
+            Some(t) => match self.mixer.frame_at(t) {
+                Some(f) => f,
+                None => return, // the output has not produced its first block yet
+            },
+            None => 0,
+        };
+        match decode::prepare(&path, planned.gain_db as f64, self.mixer.format(), 5.0) {
+            Ok(audio) => {
+                self.mixer.cue(Cue {
+                    key: key.clone(),
+                    start_frame,
+                    at: start,
+                    priority: planned.item.priority,
+                    audio,
+                });
+                tracing::debug!(key = %key, start_frame, "cued");
+                self.cued.insert(key, planned.clone());
+            }
+            Err(e) => {
+                let reason = format!("cannot decode media {}: {e}", planned.media);
+                tracing::error!(key = %key, "{reason}");
+                self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), now);
+            }
+        }
+    }
+
+    fn log(&mut self, entry: LogEntry, now: DateTime<Utc>) {
+        let key = entry.id.clone();
+        tracing::info!(key = %key, status = %entry.status, reason = ?entry.reason, played_ms = entry.played_ms, "logged");
+        match self.db.with(|c| cache::record_outcome(c, &entry, now)) {
+            Ok(fresh) => {
+                self.known.insert(key);
+                self.shared.upload.notify_one();
+                if let (true, Some(id)) = (fresh, &entry.urgent_id) {
+                    if matches!(
+                        entry.status,
+                        PlayStatus::Failed | PlayStatus::Missed | PlayStatus::Skipped
+                    ) {
+                        let ack = UrgentAck {
+                            state: UrgentState::Failed,
+                            at: now,
+                            reason: entry.reason.clone(),
+                        };
+                        self.shared.ack(id, ack);
+                    }
+                }
+            }
+            Err(e) => tracing::error!(key = %key, "cannot write the log entry: {e}"),
+        }
+    }
+
+    fn journal_progress(&mut self) {
+        if self.last_progress.elapsed() < PROGRESS_EVERY {
+            return;
+        }
+        self.last_progress = Instant::now();
+        if let Some((key, frames)) = self.mixer.now_playing() {
+            let ms = frames * 1000 / self.mixer.format().rate.max(1) as u64;
+            if let Err(e) = self.db.with(|c| cache::play_progress(c, &key, ms)) {
+                tracing::error!("cannot journal progress: {e}");
+            }
+        }
+    }
+
+    /// Handle one mixer event.
+    pub fn on_event(&mut self, ev: MixerEvent) {
+        let now = self.clock.now();
+        match ev {
+            MixerEvent::Started { key, frame } => {
+                let Some(planned) = self.cued.remove(&key) else {
+                    return;
+                };
+                let started_at = self.mixer.utc_of_frame(frame).unwrap_or(now);
+                let mut template = planned.log_entry(PlayStatus::Interrupted, None);
+                template.started_at = Some(started_at);
+                if let Err(e) = self.db.with(|c| cache::play_started(c, &template)) {
+                    tracing::error!(key = %key, "cannot journal the start: {e}");
+                }
+                let late_ms = (started_at - planned.item.scheduled_at).num_milliseconds();
+                tracing::info!(key = %key, title = %planned.title, late_ms, "airing");
+                self.known.insert(key.clone());
+                self.shared.status_mut(|s| {
+                    s.now_playing = Some(NowPlaying {
+                        key: key.clone(),
+                        title: planned.title.clone(),
+                        priority: planned.item.priority,
+                        started_at,
+                    })
+                });
+                if let Origin::Urgent(id) = &planned.origin {
+                    self.shared.ack(
+                        id,
+                        UrgentAck {
+                            state: UrgentState::Playing,
+                            at: started_at,
+                            reason: None,
+                        },
+                    );
+                }
+                self.last_progress = Instant::now();
+                self.airing = Some(Airing {
+                    planned,
+                    started_at,
+                });
+            }
+            MixerEvent::Ended {
+                key,
+                reason,
+                frames,
+                rms_dbfs,
+                peak_dbfs,
+                underrun_frames,
+            } => {
+                let Some(a) = self.airing.take_if(|a| a.planned.item.key == key) else {
+                    return;
+                };
+                let rate = self.mixer.format().rate.max(1) as u64;
+                let played_ms = frames * 1000 / rate;
+                let (status, why) = match &reason {
+                    EndReason::Finished => (PlayStatus::Played, None),
+                    EndReason::Preempted { by } => (
+                        PlayStatus::Interrupted,
+                        Some(format!("interrupted by emergency {by}")),
+                    ),
+                    EndReason::Stopped { reason } => {
+                        (PlayStatus::Interrupted, Some(reason.clone()))
+                    }
+                };
+                if underrun_frames > 0 {
+                    tracing::warn!(key = %key, "decoder fell behind: {} ms of silence inserted", underrun_frames * 1000 / rate);
+                }
+                let mut entry = a.planned.log_entry(status, why);
+                entry.started_at = Some(a.started_at);
+                entry.ended_at = Some(a.started_at + CDuration::milliseconds(played_ms as i64));
+                entry.played_ms = played_ms;
+                entry.rms_dbfs = rms_dbfs;
+                entry.peak_dbfs = peak_dbfs;
+                self.log(entry, now);
+                self.shared.status_mut(|s| s.now_playing = None);
+                if let (Origin::Urgent(id), EndReason::Finished) = (&a.planned.origin, &reason) {
+                    if self.is_last_airing(id, &key) {
+                        self.shared.ack(
+                            id,
+                            UrgentAck {
+                                state: UrgentState::Played,
+                                at: now,
+                                reason: None,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_last_airing(&self, id: &str, key: &str) -> bool {
+        let inputs = self.shared.inputs.borrow();
+        let notices =
+            planner::active_urgent(inputs.doc.as_deref(), &inputs.pushed, &inputs.cancelled);
+        notices
+            .iter()
+            .find(|n| n.id == id)
+            .and_then(|n| n.airings().last().map(|t| occurrence_key(id, *t) == key))
+            .unwrap_or(true)
+    }
+}

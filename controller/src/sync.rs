@@ -1,0 +1,491 @@
+//! Talking to the server: the schedule document (ETag / If-None-Match, kept in SQLite),
+//! the event stream (SSE: `schedule`, `urgent`, `cancel`), log upload from the outbox,
+//! heartbeats and urgent acknowledgements. Every network failure is logged and retried with
+//! exponential backoff and jitter (cap 30 s); nothing here ever gives up.
+
+use crate::cache::{self, Db};
+use crate::sse;
+use crate::{Inputs, Shared};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use rand::Rng;
+use reqwest::{header, StatusCode};
+use schedules::wire::{
+    Heartbeat, LogAck, LogBatch, ScheduleChanged, ScheduleDocument, UrgentAck, UrgentCancel,
+    UrgentNotice, UrgentState,
+};
+use schedules::Clock;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// How often the document is polled even without a push.
+pub const POLL_EVERY: Duration = Duration::from_secs(60);
+/// An event stream silent this long (not even a keep-alive) is reconnected.
+const SSE_IDLE: Duration = Duration::from_secs(90);
+/// Log entries per upload.
+const BATCH: usize = 500;
+
+/// A failed exchange with the server.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The request did not complete.
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+    /// The server answered with an error status.
+    #[error("server answered {status}: {body}")]
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// The start of the body.
+        body: String,
+    },
+    /// The answer did not parse.
+    #[error("bad answer from the server: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl SyncError {
+    /// A refusal that retrying will not fix (4xx other than 408/429).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, SyncError::Status { status, .. }
+            if status.is_client_error() && *status != StatusCode::REQUEST_TIMEOUT && *status != StatusCode::TOO_MANY_REQUESTS)
+    }
+}
+
+/// Exponential backoff with jitter: 0.5 s, 1 s, 2 s … capped at 30 s, each scaled by a
+/// random factor in [0.5, 1].
+#[derive(Debug, Default)]
+pub struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    /// The next delay.
+    pub fn next_delay(&mut self) -> Duration {
+        let base = 0.5 * 2f64.powi(self.attempt.min(10) as i32);
+        self.attempt = self.attempt.saturating_add(1);
+        let capped = base.min(30.0);
+        Duration::from_secs_f64(capped * rand::thread_rng().gen_range(0.5..=1.0))
+    }
+    /// Back to the shortest delay (after a success).
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// The device side of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// The answer to a schedule fetch.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The server's version is the one we hold.
+    NotModified,
+    /// A new document, with its ETag.
+    Doc(Box<ScheduleDocument>, Option<String>),
+}
+
+async fn check(resp: reqwest::Response) -> Result<reqwest::Response, SyncError> {
+    let status = resp.status();
+    if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        return Ok(resp);
+    }
+    let body = resp.text().await.unwrap_or_default();
+    Err(SyncError::Status {
+        status,
+        body: body.chars().take(300).collect(),
+    })
+}
+
+/// The server's clock from a response's `Date` header (to the second).
+pub fn server_date(resp: &reqwest::Response) -> Option<DateTime<Utc>> {
+    let v = resp.headers().get(header::DATE)?.to_str().ok()?;
+    DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+impl Client {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`) with a device token.
+    pub fn new(base: &str, token: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("loaxa-controller/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token: token.trim().to_string(),
+        }
+    }
+
+    /// The absolute URL of an API path (`/device/schedule`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{}", self.base, path)
+    }
+
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(&self.token)
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// `GET /device/schedule` with `If-None-Match`.
+    pub async fn fetch_schedule(&self, etag: Option<&str>) -> Result<Fetched, SyncError> {
+        let mut req = self
+            .get("/device/schedule")
+            .timeout(Duration::from_secs(30));
+        if let Some(e) = etag {
+            req = req.header(header::IF_NONE_MATCH, e);
+        }
+        let resp = check(req.send().await?).await?;
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        let etag = resp
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = resp.bytes().await?;
+        let doc: ScheduleDocument = serde_json::from_slice(&bytes)?;
+        let etag = etag.or_else(|| Some(format!("\"{}\"", doc.version)));
+        Ok(Fetched::Doc(Box::new(doc), etag))
+    }
+
+    /// `POST /device/logs`.
+    pub async fn post_logs(&self, batch: &LogBatch) -> Result<LogAck, SyncError> {
+        let resp = self
+            .post("/device/logs")
+            .timeout(Duration::from_secs(30))
+            .json(batch)
+            .send()
+            .await?;
+        let resp = check(resp).await?;
+        Ok(serde_json::from_slice(&resp.bytes().await?)?)
+    }
+
+    /// `POST /device/heartbeat`; returns the server's `Date`.
+    pub async fn heartbeat(&self, hb: &Heartbeat) -> Result<Option<DateTime<Utc>>, SyncError> {
+        let resp = self
+            .post("/device/heartbeat")
+            .timeout(Duration::from_secs(15))
+            .json(hb)
+            .send()
+            .await?;
+        let resp = check(resp).await?;
+        Ok(server_date(&resp))
+    }
+
+    /// `POST /device/urgent/{id}/state`.
+    pub async fn ack_urgent(&self, id: &str, ack: &UrgentAck) -> Result<(), SyncError> {
+        let path = format!("/device/urgent/{id}/state");
+        let resp = self
+            .post(&path)
+            .timeout(Duration::from_secs(15))
+            .json(ack)
+            .send()
+            .await?;
+        check(resp).await?;
+        Ok(())
+    }
+
+    /// `GET /device/events` (the response streams).
+    pub async fn events(&self, last_id: Option<&str>) -> Result<reqwest::Response, SyncError> {
+        let mut req = self
+            .get("/device/events")
+            .header(header::ACCEPT, "text/event-stream");
+        if let Some(id) = last_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        check(req.send().await?).await
+    }
+
+    /// `GET /media/{sha256}`, from byte `offset` on.
+    pub async fn media(&self, sha256: &str, offset: u64) -> Result<reqwest::Response, SyncError> {
+        let mut req = self.get(&format!("/media/{sha256}"));
+        if offset > 0 {
+            req = req.header(header::RANGE, format!("bytes={offset}-"));
+        }
+        let resp = req.send().await?;
+        if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE {
+            return Ok(resp);
+        }
+        check(resp).await
+    }
+}
+
+/// Fetch the document once; store it (one transaction) and publish it when it changed.
+pub async fn sync_once(
+    client: &Client,
+    db: &Db,
+    shared: &Shared,
+    clock: &dyn Clock,
+) -> Result<(), SyncError> {
+    let etag = shared.inputs.borrow().etag.clone();
+    let fetched = client.fetch_schedule(etag.as_deref()).await?;
+    let now = clock.now();
+    if let Fetched::Doc(doc, etag) = fetched {
+        let stored = {
+            let doc = (*doc).clone();
+            let etag = etag.clone();
+            db.call(move |c| cache::store_doc(c, &doc, etag.as_deref(), now))
+                .await
+        };
+        if let Err(e) = stored {
+            tracing::error!("cannot store the schedule document: {e}");
+        }
+        tracing::info!(version = %doc.version, rules = doc.rules.len(), "schedule document updated");
+        let cancelled = shared.inputs.borrow().cancelled.clone();
+        for n in doc.urgent.iter().filter(|n| !cancelled.contains(&n.id)) {
+            shared.ack_received(&n.id, now);
+        }
+        shared.inputs.send_modify(|i: &mut Inputs| {
+            i.doc = Some(Arc::new(*doc));
+            i.etag = etag;
+        });
+        shared.heartbeat_now.notify_one();
+    }
+    shared.status_mut(|s| s.last_sync = Some(now));
+    Ok(())
+}
+
+/// Keep the document fresh: on start, on every `schedule` push, and every 60 s.
+pub async fn sync_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<dyn Clock>) {
+    let mut backoff = Backoff::default();
+    loop {
+        match sync_once(&client, &db, &shared, clock.as_ref()).await {
+            Ok(()) => {
+                backoff.reset();
+                tokio::select! {
+                    _ = shared.refetch.notified() => {}
+                    _ = tokio::time::sleep(POLL_EVERY) => {}
+                }
+            }
+            Err(e) => {
+                let d = backoff.next_delay();
+                tracing::warn!(
+                    "schedule sync failed: {e}; retrying in {:.1} s",
+                    d.as_secs_f64()
+                );
+                tokio::select! {
+                    _ = shared.refetch.notified() => {}
+                    _ = tokio::time::sleep(d) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Handle one server-sent event.
+pub async fn handle_event(ev: &sse::Event, db: &Db, shared: &Shared, clock: &dyn Clock) {
+    let now = clock.now();
+    match ev.event.as_str() {
+        "schedule" => {
+            if let Ok(c) = serde_json::from_str::<ScheduleChanged>(&ev.data) {
+                let held = shared
+                    .inputs
+                    .borrow()
+                    .doc
+                    .as_ref()
+                    .map(|d| d.version.clone());
+                if held.as_deref() == Some(c.version.as_str()) {
+                    return;
+                }
+            }
+            shared.refetch.notify_one();
+        }
+        "urgent" => match serde_json::from_str::<UrgentNotice>(&ev.data) {
+            Ok(n) => {
+                tracing::warn!(id = %n.id, title = %n.title, "urgent notice received");
+                // Into the plan first (it must reach the speaker within a second), then disk.
+                shared.inputs.send_modify(|i| {
+                    let mut pushed = (*i.pushed).clone();
+                    pushed.retain(|p| p.id != n.id);
+                    pushed.push(n.clone());
+                    i.pushed = Arc::new(pushed);
+                });
+                let n2 = n.clone();
+                if let Err(e) = db.call(move |c| cache::store_urgent(c, &n2, now)).await {
+                    tracing::error!("cannot store urgent notice {}: {e}", n.id);
+                }
+                shared.ack_received(&n.id, now);
+            }
+            Err(e) => tracing::warn!("bad urgent event: {e}"),
+        },
+        "cancel" => match serde_json::from_str::<UrgentCancel>(&ev.data) {
+            Ok(c) => {
+                tracing::warn!(id = %c.id, "urgent notice cancelled");
+                shared.inputs.send_modify(|i| {
+                    let mut set = (*i.cancelled).clone();
+                    set.insert(c.id.clone());
+                    i.cancelled = Arc::new(set);
+                });
+                let id = c.id.clone();
+                if let Err(e) = db
+                    .call(move |conn| cache::cancel_urgent(conn, &id, now))
+                    .await
+                {
+                    tracing::error!("cannot store the cancel of {}: {e}", c.id);
+                }
+                shared.ack(
+                    &c.id,
+                    UrgentAck {
+                        state: UrgentState::Cancelled,
+                        at: now,
+                        reason: None,
+                    },
+                );
+            }
+            Err(e) => tracing::warn!("bad cancel event: {e}"),
+        },
+        other => tracing::debug!("ignoring event {other:?}"),
+    }
+}
+
+/// Stay subscribed to the event stream, forever; reconnect with backoff and `Last-Event-ID`.
+pub async fn sse_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<dyn Clock>) {
+    let mut backoff = Backoff::default();
+    let mut last_id: Option<String> = None;
+    loop {
+        let err = match client.events(last_id.as_deref()).await {
+            Ok(resp) => {
+                tracing::info!("event stream connected");
+                // Anything pushed while we were away: fetch the document now.
+                shared.refetch.notify_one();
+                let mut parser = sse::Parser::new();
+                let mut stream = resp.bytes_stream();
+                let mut got_any = false;
+                let reason = loop {
+                    match tokio::time::timeout(SSE_IDLE, stream.next()).await {
+                        Err(_) => break "no data for 90 s".to_string(),
+                        Ok(None) => break "the server closed the stream".to_string(),
+                        Ok(Some(Err(e))) => break e.to_string(),
+                        Ok(Some(Ok(bytes))) => {
+                            for ev in parser.feed(&bytes) {
+                                got_any = true;
+                                handle_event(&ev, &db, &shared, clock.as_ref()).await;
+                            }
+                            if let Some(id) = parser.last_id() {
+                                last_id = Some(id.to_string());
+                            }
+                            if !bytes.is_empty() {
+                                backoff.reset();
+                            }
+                        }
+                    }
+                };
+                let _ = got_any;
+                reason
+            }
+            Err(e) => e.to_string(),
+        };
+        let d = backoff.next_delay();
+        tracing::warn!(
+            "event stream lost: {err}; reconnecting in {:.1} s",
+            d.as_secs_f64()
+        );
+        tokio::time::sleep(d).await;
+    }
+}
+
+/// Upload the outbox, oldest first, in batches; delete what the server acknowledged.
+pub async fn upload_loop(client: Client, db: Db, shared: Arc<Shared>) {
+    let mut backoff = Backoff::default();
+    loop {
+        let batch = match db.call(|c| cache::outbox_batch(c, BATCH)).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("cannot read the outbox: {e}");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                _ = shared.upload.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            }
+            continue;
+        }
+        let n = batch.len();
+        match client.post_logs(&LogBatch { entries: batch }).await {
+            Ok(ack) => {
+                backoff.reset();
+                let accepted = ack.accepted;
+                let k = accepted.len();
+                match db.call(move |c| cache::outbox_ack(c, &accepted)).await {
+                    Ok(del) => {
+                        tracing::debug!("uploaded {n} log entries; {k} acknowledged, {del} deleted")
+                    }
+                    Err(e) => tracing::error!("cannot delete acknowledged log entries: {e}"),
+                }
+                if k == 0 {
+                    // The server took none: do not spin.
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+            }
+            Err(e) => {
+                let d = backoff.next_delay();
+                tracing::warn!(
+                    "log upload failed ({n} entries): {e}; retrying in {:.1} s",
+                    d.as_secs_f64()
+                );
+                tokio::time::sleep(d).await;
+            }
+        }
+    }
+}
+
+/// Send urgent acknowledgements in order; network failures retry forever, refusals are dropped.
+pub async fn ack_loop(client: Client, mut rx: UnboundedReceiver<(String, UrgentAck)>) {
+    while let Some((id, ack)) = rx.recv().await {
+        let mut backoff = Backoff::default();
+        loop {
+            match client.ack_urgent(&id, &ack).await {
+                Ok(()) => break,
+                Err(e) if e.is_permanent() => {
+                    tracing::warn!("urgent {id}: ack {} refused: {e}", ack.state.as_str());
+                    break;
+                }
+                Err(e) => {
+                    let d = backoff.next_delay();
+                    tracing::warn!(
+                        "urgent {id}: ack {} failed: {e}; retrying in {:.1} s",
+                        ack.state.as_str(),
+                        d.as_secs_f64()
+                    );
+                    tokio::time::sleep(d).await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped_at_30_seconds() {
+        let mut b = Backoff::default();
+        let first = b.next_delay();
+        assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500));
+        for _ in 0..20 {
+            assert!(b.next_delay() <= Duration::from_secs(30));
+        }
+        let late = b.next_delay();
+        assert!(late >= Duration::from_secs(15));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(500));
+    }
+}

@@ -1,0 +1,236 @@
+//! End to end through the `wav:` output: a real controller (in-process) against an in-test
+//! server, checking what aired sample by sample.
+
+mod common;
+
+use chrono::{Duration as CDuration, Utc};
+use common::*;
+use controller::OutputSpec;
+use schedules::wire::{UrgentCancel, UrgentNotice, UrgentState};
+use schedules::{occurrence_key, PlayStatus, Priority};
+
+const TOLERANCE_MS: i64 = 150;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_off_tone_airs_within_150_ms_of_its_scheduled_instant() {
+    let server = TestServer::start().await;
+    let tone = server.add_media(tone_wav(440.0, 1000, 0.5), 1000);
+    let at = now() + CDuration::milliseconds(3500);
+    server.set_doc(doc(
+        "v1",
+        vec![one_off("r1", at, &tone, Priority::Normal)],
+        vec![tone.clone()],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("aired.wav");
+    let c = start(config(
+        &server,
+        dir.path().join("data"),
+        OutputSpec::Wav(wav.clone()),
+    ));
+    let key = occurrence_key("r1", at);
+    server
+        .wait_for(30, "the played log", |i| i.logs.iter().any(|l| l.id == key))
+        .await;
+    c.stop().await;
+
+    let log = server.log(&key).unwrap();
+    assert_eq!(log.status, PlayStatus::Played, "{log:?}");
+    assert!((log.played_ms as i64 - 1000).abs() <= 25, "{log:?}");
+    assert!(
+        (log.rms_dbfs.unwrap() + 9.0).abs() < 0.5,
+        "a 0.5 sine is -9 dBFS RMS: {log:?}"
+    );
+    assert!((log.peak_dbfs.unwrap() + 6.0).abs() < 0.3, "{log:?}");
+
+    let (samples, ch, rate, start_utc) = read_aired(&wav);
+    let expected = (at - start_utc).num_milliseconds();
+    // The tone file's first sample is 0 (a sine starts at zero, with a 10 ms fade in): the
+    // first non-zero sample is its second one.
+    let first = first_loud(&samples, ch, 0, 0.0).expect("the tone is in the file") as i64 - 1;
+    let got = first * 1000 / rate as i64;
+    assert!(
+        (got - expected).abs() <= TOLERANCE_MS,
+        "tone at {got} ms, scheduled at {expected} ms"
+    );
+    let hz = zero_crossing_hz(
+        &samples,
+        ch,
+        rate,
+        first as usize + 4800,
+        first as usize + 28800,
+    );
+    assert!((hz - 440.0).abs() < 10.0, "{hz} Hz");
+    // Silence before and after: exactly the samples that reached the "sound card".
+    assert!(first_loud(&samples, ch, 0, 0.01).unwrap() as i64 - first < 48 * 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_urgent_notice_interrupts_a_normal_bulletin_at_once_and_is_acknowledged() {
+    let server = TestServer::start().await;
+    let normal = server.add_media(tone_wav(440.0, 6000, 0.3), 6000);
+    let alarm = server.add_media(tone_wav(1000.0, 1500, 0.6), 1500);
+    let at = now() + CDuration::milliseconds(3000);
+    // The alarm's media is not in the document: it arrives with the push.
+    server.set_doc(doc(
+        "v1",
+        vec![one_off("r1", at, &normal, Priority::Normal)],
+        vec![normal.clone()],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("aired.wav");
+    let c = start(config(
+        &server,
+        dir.path().join("data"),
+        OutputSpec::Wav(wav.clone()),
+    ));
+    let key = occurrence_key("r1", at);
+    server
+        .wait_for(30, "the normal bulletin airing", |i| {
+            i.heartbeats.iter().any(|h| h.schedule_version.is_some())
+        })
+        .await;
+    // Wait until the bulletin has aired for a while, then push.
+    let data_db = dir.path().join("data/controller.sqlite");
+    wait_started(&data_db, &key).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let pushed_at = now();
+    let notice = UrgentNotice {
+        id: "u1".into(),
+        title: "Bão khẩn cấp".into(),
+        category: "thiên tai".into(),
+        media_sha256: alarm.sha256.clone(),
+        duration_ms: 1500,
+        starts_at: pushed_at,
+        repeat: 1,
+        interval_s: 0,
+        expires_at: None,
+    };
+    server.push("urgent", serde_json::to_string(&notice).unwrap());
+    let ukey = occurrence_key("u1", pushed_at);
+    server
+        .wait_for(30, "both logs and the played ack", |i| {
+            i.logs.iter().any(|l| l.id == ukey)
+                && i.logs.iter().any(|l| l.id == key)
+                && i.acks.iter().any(|(_, a)| a.state == UrgentState::Played)
+        })
+        .await;
+    c.stop().await;
+
+    let n = server.log(&key).unwrap();
+    assert_eq!(n.status, PlayStatus::Interrupted, "{n:?}");
+    assert!(n.reason.as_deref().unwrap().contains("emergency"), "{n:?}");
+    assert!(n.played_ms > 1000 && n.played_ms < 6000, "{n:?}");
+    let u = server.log(&ukey).unwrap();
+    assert_eq!(u.status, PlayStatus::Played, "{u:?}");
+    assert_eq!(u.priority, Priority::Emergency);
+    let states: Vec<_> = server
+        .inner
+        .lock()
+        .unwrap()
+        .acks
+        .iter()
+        .map(|(_, a)| a.state)
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            UrgentState::Received,
+            UrgentState::Playing,
+            UrgentState::Played
+        ]
+    );
+
+    // In the audio: 440 Hz, then 1 kHz straight after (no gap, no overlap), then silence.
+    let (samples, ch, rate, start_utc) = read_aired(&wav);
+    let to_frame = |t: chrono::DateTime<Utc>| {
+        ((t - start_utc).num_milliseconds() * rate as i64 / 1000) as usize
+    };
+    let switch = to_frame(u.started_at.unwrap());
+    let a = to_frame(n.started_at.unwrap());
+    assert!((zero_crossing_hz(&samples, ch, rate, a + 4800, switch - 2400) - 440.0).abs() < 10.0);
+    assert!(
+        (zero_crossing_hz(&samples, ch, rate, switch + 2400, switch + 48000) - 1000.0).abs() < 20.0
+    );
+    // The urgent notice reached the output well within a second of the push.
+    let delay = (u.started_at.unwrap() - pushed_at).num_milliseconds();
+    assert!(delay < 1000, "urgent started {delay} ms after the push");
+    let end = switch + 1500 * rate as usize / 1000;
+    let tail = &samples[(end + 480) * ch as usize..];
+    assert!(
+        tail.iter().all(|&s| s == 0.0),
+        "nothing after the alarm: the normal bulletin is not resumed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_urgent_notice_stops_at_once_and_its_repeats_are_dropped() {
+    let server = TestServer::start().await;
+    let alarm = server.add_media(tone_wav(1000.0, 8000, 0.6), 8000);
+    server.set_doc(doc("v1", vec![], vec![alarm.clone()]));
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(config(&server, dir.path().join("data"), OutputSpec::Null));
+    server
+        .wait_for(30, "a heartbeat with the cache ready", |i| {
+            i.heartbeats
+                .iter()
+                .any(|h| h.cache_ready && h.schedule_version.is_some())
+        })
+        .await;
+    let pushed_at = now();
+    let notice = UrgentNotice {
+        id: "u9".into(),
+        title: "Cháy".into(),
+        category: String::new(),
+        media_sha256: alarm.sha256.clone(),
+        duration_ms: 8000,
+        starts_at: pushed_at,
+        repeat: 3,
+        interval_s: 20,
+        expires_at: None,
+    };
+    server.push("urgent", serde_json::to_string(&notice).unwrap());
+    let key = occurrence_key("u9", pushed_at);
+    wait_started(&dir.path().join("data/controller.sqlite"), &key).await;
+    server.push(
+        "cancel",
+        serde_json::to_string(&UrgentCancel { id: "u9".into() }).unwrap(),
+    );
+    server
+        .wait_for(30, "the interrupted log", |i| {
+            i.logs.iter().any(|l| l.id == key)
+        })
+        .await;
+    let l = server.log(&key).unwrap();
+    assert_eq!(l.status, PlayStatus::Interrupted);
+    assert_eq!(l.reason.as_deref(), Some("cancelled"));
+    assert!(l.played_ms < 8000);
+    server
+        .wait_for(10, "the cancelled ack", |i| {
+            i.acks
+                .iter()
+                .any(|(_, a)| a.state == UrgentState::Cancelled)
+        })
+        .await;
+    c.stop().await;
+    // The repeats are never logged: they were dropped, not missed.
+    assert_eq!(server.inner.lock().unwrap().logs.len(), 1);
+}
+
+/// Wait until the controller's journal says `key` started airing.
+pub async fn wait_started(db: &std::path::Path, key: &str) {
+    for _ in 0..300 {
+        if let Ok(conn) = rusqlite::Connection::open(db) {
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM plays WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .unwrap_or(0);
+            if n > 0 {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{key} never started");
+}

@@ -1,0 +1,174 @@
+//! The real sound path: rodio → ALSA → a private PulseAudio with a null sink, recorded from
+//! the sink's monitor with `parec`. Needs the `pulseaudio`, `pulseaudio-utils` and
+//! `libasound2-plugins` packages (`make test` installs them).
+//!
+//! This file holds one test on purpose: it sets process-wide environment variables
+//! (PULSE_SERVER…) that ALSA's pulse plugin reads inside the controller.
+
+mod common;
+
+use chrono::Duration as CDuration;
+use common::*;
+use controller::OutputSpec;
+use schedules::{occurrence_key, PlayStatus, Priority};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+struct Pulse {
+    home: PathBuf,
+    runtime: PathBuf,
+}
+
+impl Pulse {
+    fn cmd(&self, prog: &str) -> Command {
+        let mut c = Command::new(prog);
+        c.env("HOME", &self.home)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env("PULSE_SERVER", self.server());
+        c
+    }
+
+    fn server(&self) -> String {
+        format!("unix:{}", self.runtime.join("pulse/native").display())
+    }
+
+    fn start(dir: &Path) -> Pulse {
+        let p = Pulse {
+            home: dir.join("home"),
+            runtime: dir.join("run"),
+        };
+        std::fs::create_dir_all(&p.home).unwrap();
+        std::fs::create_dir_all(&p.runtime).unwrap();
+        let status = p
+            .cmd("pulseaudio")
+            .env_remove("PULSE_SERVER")
+            .args([
+                "--daemonize=yes",
+                "--exit-idle-time=-1",
+                "-n",
+                "--load=module-native-protocol-unix",
+                "--load=module-null-sink sink_name=test",
+                "--load=module-always-sink",
+            ])
+            .status()
+            .expect("pulseaudio is installed (apt-get install pulseaudio pulseaudio-utils libasound2-plugins)");
+        assert!(status.success(), "pulseaudio did not start");
+        for _ in 0..100 {
+            if p.cmd("pactl")
+                .arg("info")
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
+                return p;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("pulseaudio did not answer");
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.cmd("pulseaudio").arg("--kill").status();
+    }
+}
+
+fn interrupt(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// Power of `freq` in `x` (Goertzel), normalised by length.
+fn goertzel(x: &[f32], rate: u32, freq: f64) -> f64 {
+    let w = std::f64::consts::TAU * freq / rate as f64;
+    let c = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &v in x {
+        let s = v as f64 + c * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    (s1 * s1 + s2 * s2 - c * s1 * s2) / (x.len() as f64).powi(2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tone_played_through_the_default_sound_device_reaches_the_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let pulse = Pulse::start(dir.path());
+    // ALSA's pulse plugin, loaded inside this process by cpal, finds the private server.
+    std::env::set_var("PULSE_SERVER", pulse.server());
+    std::env::set_var("XDG_RUNTIME_DIR", &pulse.runtime);
+    std::env::set_var("HOME", &pulse.home);
+
+    let recording = dir.path().join("recorded.wav");
+    let mut parec = pulse
+        .cmd("parec")
+        .args(["-d", "test.monitor", "--file-format=wav"])
+        .arg(&recording)
+        .spawn()
+        .expect("parec is installed");
+
+    let server = TestServer::start().await;
+    let tone = server.add_media(tone_wav(1000.0, 1500, 0.5), 1500);
+    let at = now() + CDuration::milliseconds(3000);
+    server.set_doc(doc(
+        "v1",
+        vec![one_off("r1", at, &tone, Priority::Normal)],
+        vec![tone.clone()],
+    ));
+    let c = start(config(
+        &server,
+        dir.path().join("data"),
+        OutputSpec::Default,
+    ));
+    let key = occurrence_key("r1", at);
+    server
+        .wait_for(30, "the played log", |i| i.logs.iter().any(|l| l.id == key))
+        .await;
+    // Let the device buffer drain into the recording.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.stop().await;
+    interrupt(&mut parec);
+
+    let log = server.log(&key).unwrap();
+    assert_eq!(log.status, PlayStatus::Played, "{log:?}");
+    let hb = server
+        .inner
+        .lock()
+        .unwrap()
+        .heartbeats
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(hb.output, "default");
+    assert_eq!(hb.output_error, None);
+
+    let mut r = hound::WavReader::open(&recording).expect("parec wrote a wav file");
+    let spec = r.spec();
+    let ch = spec.channels as usize;
+    let mono: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Int => {
+            let scale = (1i64 << (spec.bits_per_sample - 1)) as f32;
+            let s: Vec<i32> = r.samples::<i32>().filter_map(Result::ok).collect();
+            s.chunks(ch).map(|f| f[0] as f32 / scale).collect()
+        }
+        hound::SampleFormat::Float => {
+            let s: Vec<f32> = r.samples::<f32>().filter_map(Result::ok).collect();
+            s.chunks(ch).map(|f| f[0]).collect()
+        }
+    };
+    let rate = spec.sample_rate;
+    let first = mono
+        .iter()
+        .position(|v| v.abs() > 0.05)
+        .expect("the recording holds sound");
+    let window = &mono[first + rate as usize / 10..first + rate as usize];
+    let at_1k = goertzel(window, rate, 1000.0);
+    let at_440 = goertzel(window, rate, 440.0);
+    assert!(at_1k > 100.0 * at_440, "1 kHz {at_1k}, 440 Hz {at_440}");
+    let peak = window.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!((peak - 0.5).abs() < 0.1, "peak {peak}");
+}
