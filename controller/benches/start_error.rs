@@ -136,6 +136,8 @@ fn set_doc(s: &S, rules: Vec<WireRule>, media: Vec<MediaEntry>) {
         rules,
         media,
         urgent: vec![],
+        commands: vec![],
+        volume_schedule: vec![],
     });
 }
 

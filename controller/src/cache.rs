@@ -600,6 +600,8 @@ mod tests {
             rules: vec![],
             media: vec![],
             urgent: vec![],
+            commands: vec![],
+            volume_schedule: vec![],
         };
         store_doc(&mut c, &doc, Some("\"v1\""), t(0)).unwrap();
         doc.version = "v2".into();

@@ -196,6 +196,7 @@ async fn heartbeat_loop(
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            volume: Some(shared.master_volume()),
         };
         let t0 = Instant::now();
         let wait = match client.heartbeat(&hb).await {

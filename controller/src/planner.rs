@@ -265,6 +265,8 @@ mod tests {
                 },
             ],
             urgent,
+            commands: vec![],
+            volume_schedule: vec![],
         }
     }
 

@@ -66,9 +66,11 @@ pub mod cap;
 pub mod clock;
 pub mod cron;
 pub mod describe;
+pub mod remote;
 pub mod rule;
 pub mod timeline;
 pub mod types;
+pub mod volume;
 pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};

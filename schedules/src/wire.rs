@@ -7,10 +7,12 @@
 //! Device endpoints (all with `Authorization: Bearer DEVICE_TOKEN`, under `/api/v1`):
 //! - `GET /device/schedule` → [`ScheduleDocument`], `ETag: "<version>"`, `If-None-Match` → 304;
 //! - `GET /device/events` → server-sent events: `schedule` ([`ScheduleChanged`]),
-//!   `urgent` ([`UrgentNotice`]), `cancel` ([`UrgentCancel`]); keep-alive comments; `Last-Event-ID`;
+//!   `urgent` ([`UrgentNotice`]), `cancel` ([`UrgentCancel`]), `command`
+//!   ([`crate::remote::RemoteCommand`]); keep-alive comments; `Last-Event-ID`;
 //! - `POST /device/logs` [`LogBatch`] → [`LogAck`] (idempotent by entry id);
 //! - `POST /device/heartbeat` [`Heartbeat`] → 204 (the `Date` header gives the clock offset);
 //! - `POST /device/urgent/{id}/state` [`UrgentAck`] → 204;
+//! - `POST /device/commands/{id}/ack` [`crate::remote::CommandAck`] → 204;
 //! - `GET /media/{sha256}` → the file (Range, ETag).
 
 use crate::rule::{Rule, When, DEFAULT_MAX_WAIT_MS};
@@ -49,6 +51,12 @@ pub struct ScheduleDocument {
     /// Urgent notices for this station that are neither cancelled nor expired.
     #[serde(default)]
     pub urgent: Vec<UrgentNotice>,
+    /// Remote commands issued for this station and not acknowledged yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<crate::remote::RemoteCommand>,
+    /// The station's volume schedule (local times; empty: always 100 %).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_schedule: Vec<crate::volume::VolumeStep>,
 }
 
 impl ScheduleDocument {
@@ -350,6 +358,9 @@ pub struct Heartbeat {
     /// The output's last error, if it is failing.
     #[serde(default)]
     pub output_error: Option<String>,
+    /// The master volume set remotely, percent (None: an older controller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<u8>,
 }
 
 #[cfg(test)]

@@ -270,6 +270,8 @@ pub fn doc(version: &str, rules: Vec<WireRule>, media: Vec<MediaEntry>) -> Sched
         rules,
         media,
         urgent: vec![],
+        commands: vec![],
+        volume_schedule: vec![],
     }
 }
 

@@ -107,6 +107,8 @@ pub fn build(
         rules,
         media,
         urgent,
+        commands: crate::remote::pending_commands(conn, &station.code, now)?,
+        volume_schedule: crate::remote::volume_schedule(conn, &station.code)?,
     };
     doc.version = version(&doc)?;
     Ok(doc)
