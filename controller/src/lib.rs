@@ -11,6 +11,7 @@
 //! - [`mixer`]: the one continuous sample stream, sample-exact starts;
 //! - [`output`]: rodio sound card, `null` or `wav:FILE` (with a `FILE.json` sidecar);
 //! - [`decode`]: decoding ahead, resampling to the output format;
+//! - [`remote`]: remote commands (stop, master volume, resync);
 //! - [`sse`]: the `text/event-stream` parser.
 
 pub mod cache;
@@ -20,6 +21,7 @@ pub mod mixer;
 pub mod output;
 pub mod planner;
 pub mod player;
+pub mod remote;
 pub mod sse;
 pub mod sync;
 
@@ -103,6 +105,8 @@ pub struct Shared {
     pub heartbeat_now: Notify,
     acks: mpsc::UnboundedSender<(String, UrgentAck)>,
     received: Mutex<HashSet<String>>,
+    commands: mpsc::UnboundedSender<schedules::remote::RemoteCommand>,
+    master_volume: std::sync::atomic::AtomicU8,
 }
 
 impl Shared {
@@ -136,6 +140,23 @@ impl Shared {
                 },
             );
         }
+    }
+
+    /// Hand a remote command to the command loop (it runs each id once).
+    pub fn command(&self, c: schedules::remote::RemoteCommand) {
+        let _ = self.commands.send(c);
+    }
+
+    /// The master volume, percent.
+    pub fn master_volume(&self) -> u8 {
+        self.master_volume
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Set the master volume, percent (the player applies it on its next tick).
+    pub fn set_master_volume(&self, v: u8) {
+        self.master_volume
+            .store(v.min(100), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Queue an urgent acknowledgement.
@@ -282,6 +303,7 @@ pub async fn run(
         cancelled: Arc::new(cancelled),
     });
     let (acks_tx, acks_rx) = mpsc::unbounded_channel();
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         inputs: inputs_tx,
         status: Mutex::new(Status::default()),
@@ -290,6 +312,8 @@ pub async fn run(
         heartbeat_now: Notify::new(),
         acks: acks_tx,
         received: Mutex::new(HashSet::new()),
+        commands: commands_tx,
+        master_volume: std::sync::atomic::AtomicU8::new(remote::stored_volume(&db)),
     });
 
     // The output and the mixer it pulls.
@@ -328,6 +352,17 @@ pub async fn run(
         shared.clone(),
     ));
     tasks.spawn(sync::ack_loop(client.clone(), acks_rx));
+    tasks.spawn(remote::command_loop(
+        remote::Remote {
+            client: client.clone(),
+            db: db.clone(),
+            shared: shared.clone(),
+            clock: clock.clone(),
+            mixer: mixer.clone(),
+            media: media_cache.clone(),
+        },
+        commands_rx,
+    ));
     tasks.spawn(fetch::cache_loop(
         media_cache,
         shared.clone(),

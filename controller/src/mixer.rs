@@ -104,8 +104,8 @@ struct Playing {
 }
 
 impl Playing {
-    /// Write one frame; false when the audio has ended.
-    fn fill(&mut self, frame: &mut [f32]) -> bool {
+    /// Write one frame, scaled by `gain`; false when the audio has ended.
+    fn fill(&mut self, frame: &mut [f32], gain: f32) -> bool {
         if self.pos >= self.buf.len() {
             loop {
                 match self.audio.try_recv() {
@@ -131,7 +131,8 @@ impl Playing {
                 .get(self.pos)
                 .copied()
                 .unwrap_or(0.0)
-                .clamp(-1.0, 1.0);
+                .clamp(-1.0, 1.0)
+                * gain;
             self.pos += 1;
             *s = v;
             self.sum_sq += (v as f64) * (v as f64);
@@ -170,7 +171,14 @@ struct State {
     pending: Vec<Cue>,
     current: Option<Playing>,
     events: UnboundedSender<MixerEvent>,
+    /// The master gain (linear, 0 ..= 1) applied to everything that airs, and the gain in
+    /// force now: it moves towards the target in [`GAIN_RAMP_S`] so a change does not click.
+    gain_target: f32,
+    gain: f32,
 }
+
+/// How long a gain change takes to ramp from 0 to 1.
+const GAIN_RAMP_S: f32 = 0.05;
 
 impl State {
     fn emit(&self, ev: MixerEvent) {
@@ -246,8 +254,18 @@ impl State {
             }
             let frame = &mut out[i * ch..(i + 1) * ch];
             let mut wrote = false;
+            if self.gain != self.gain_target {
+                let step = 1.0 / (GAIN_RAMP_S * self.format.rate.max(1) as f32);
+                let d = self.gain_target - self.gain;
+                self.gain = if d.abs() <= step {
+                    self.gain_target
+                } else {
+                    self.gain + step * d.signum()
+                };
+            }
+            let gain = self.gain;
             while let Some(cur) = self.current.as_mut() {
-                if cur.fill(frame) {
+                if cur.fill(frame, gain) {
                     wrote = true;
                     break;
                 }
@@ -295,6 +313,8 @@ impl Mixer {
             pending: Vec::new(),
             current: None,
             events,
+            gain_target: 1.0,
+            gain: 1.0,
         })))
     }
 
@@ -373,6 +393,17 @@ impl Mixer {
                 st.emit(ev);
             }
         }
+    }
+
+    /// Set the master gain (linear, clamped to 0 ..= 1); it ramps there within 50 ms.
+    pub fn set_gain(&self, gain: f32) {
+        let g = if gain.is_finite() { gain.clamp(0.0, 1.0) } else { 1.0 };
+        self.lock().gain_target = g;
+    }
+
+    /// The master gain it ramps to.
+    pub fn gain(&self) -> f32 {
+        self.lock().gain_target
     }
 
     /// What airs now: its key and the frames it has aired.
@@ -531,6 +562,32 @@ mod tests {
         }
         let first = out.iter().position(|&s| s != 0.0).unwrap() / 2;
         assert_eq!(first + 10, 210);
+    }
+
+    #[test]
+    fn the_master_gain_scales_what_airs_and_ramps_without_a_jump() {
+        let (m, mut rx, i0) = mixer();
+        m.set_gain(0.5);
+        m.cue(cue("a", 0, Priority::Normal, 300, 0.8));
+        let out = run(&m, i0, 100);
+        // Starts at full gain and ramps down to 0.5 over 25 frames (50 ms per unit at 1 kHz).
+        assert!((out[0] - 0.8).abs() < 0.05, "{}", out[0]);
+        for w in out.chunks(2).collect::<Vec<_>>().windows(2) {
+            assert!((w[0][0] - w[1][0]).abs() <= 0.8 / 50.0 + 1e-6);
+        }
+        assert!((out[2 * 99] - 0.4).abs() < 1e-6);
+        m.set_gain(7.0);
+        assert_eq!(m.gain(), 1.0, "clamped");
+        let out = run(&m, i0, 200);
+        assert!((out[2 * 199] - 0.8).abs() < 1e-6);
+        m.set_gain(0.25);
+        run(&m, i0, 100);
+        match drain(&mut rx).last() {
+            Some(MixerEvent::Ended { peak_dbfs, .. }) => {
+                assert!((peak_dbfs.unwrap() - 20.0 * 0.8f32.log10()).abs() < 0.1)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

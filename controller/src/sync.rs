@@ -199,6 +199,22 @@ impl Client {
         Ok(())
     }
 
+    /// `POST /device/commands/{id}/ack`.
+    pub async fn ack_command(
+        &self,
+        id: &str,
+        ack: &schedules::remote::CommandAck,
+    ) -> Result<(), SyncError> {
+        let resp = self
+            .post(&format!("/device/commands/{id}/ack"))
+            .timeout(Duration::from_secs(15))
+            .json(ack)
+            .send()
+            .await?;
+        check(resp).await?;
+        Ok(())
+    }
+
     /// `GET /device/events` (the response streams).
     pub async fn events(&self, last_id: Option<&str>) -> Result<reqwest::Response, SyncError> {
         let mut req = self
@@ -248,6 +264,10 @@ pub async fn sync_once(
         let cancelled = shared.inputs.borrow().cancelled.clone();
         for n in doc.urgent.iter().filter(|n| !cancelled.contains(&n.id)) {
             shared.ack_received(&n.id, now);
+        }
+        // Commands not acknowledged yet (issued while we were away, or an ack was lost).
+        for c in &doc.commands {
+            shared.command(c.clone());
         }
         shared.inputs.send_modify(|i: &mut Inputs| {
             i.doc = Some(Arc::new(*doc));
@@ -347,6 +367,10 @@ pub async fn handle_event(ev: &sse::Event, db: &Db, shared: &Shared, clock: &dyn
                 );
             }
             Err(e) => tracing::warn!("bad cancel event: {e}"),
+        },
+        "command" => match serde_json::from_str::<schedules::remote::RemoteCommand>(&ev.data) {
+            Ok(c) => shared.command(c),
+            Err(e) => tracing::warn!("bad command event: {e}"),
         },
         other => tracing::debug!("ignoring event {other:?}"),
     }

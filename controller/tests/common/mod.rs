@@ -37,6 +37,8 @@ pub struct Inner {
     pub last_event_ids: Vec<Option<String>>,
     /// End each event stream right after its first event.
     pub close_after_one: bool,
+    /// Remote command acknowledgements, in arrival order.
+    pub command_acks: Vec<(String, schedules::remote::CommandAck)>,
 }
 
 #[derive(Clone)]
@@ -137,6 +139,16 @@ async fn urgent_state(
     StatusCode::NO_CONTENT.into_response()
 }
 
+async fn command_ack(
+    State(s): State<TestServer>,
+    Path(id): Path<String>,
+    Json(ack): Json<schedules::remote::CommandAck>,
+) -> Response {
+    s.inner.lock().unwrap().command_acks.push((id, ack));
+    s.changed.notify_waiters();
+    StatusCode::NO_CONTENT.into_response()
+}
+
 async fn media(State(s): State<TestServer>, Path(sha): Path<String>, h: HeaderMap) -> Response {
     if !authorized(&h) {
         return StatusCode::UNAUTHORIZED.into_response();
@@ -191,6 +203,7 @@ impl TestServer {
             .route("/api/v1/device/logs", post(logs))
             .route("/api/v1/device/heartbeat", post(heartbeat))
             .route("/api/v1/device/urgent/{id}/state", post(urgent_state))
+            .route("/api/v1/device/commands/{id}/ack", post(command_ack))
             .route("/api/v1/media/{sha}", get(media))
             .with_state(s.clone());
         tokio::spawn(async move {

@@ -158,6 +158,27 @@ CREATE TABLE audit (
 CREATE INDEX audit_at ON audit(at);
 CREATE INDEX audit_area ON audit(area);
 "#,
+    // 2: remote commands to stations and per-station volume schedules.
+    r#"
+CREATE TABLE station_commands (
+    id         TEXT PRIMARY KEY,
+    station    TEXT NOT NULL REFERENCES stations(code),
+    kind       TEXT NOT NULL CHECK (kind IN ('stop', 'volume', 'resync')),
+    volume     INTEGER,
+    issued_by  TEXT NOT NULL,
+    issued_at  TEXT NOT NULL,
+    state      TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'failed')),
+    reason     TEXT,
+    acked_at   TEXT
+);
+CREATE INDEX station_commands_station ON station_commands(station, issued_at);
+
+CREATE TABLE station_volume_schedules (
+    station    TEXT PRIMARY KEY REFERENCES stations(code),
+    steps      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"#,
 ];
 
 /// The migrations, in order.

@@ -9,6 +9,7 @@ mod demo;
 mod device;
 mod errors;
 mod media;
+mod remote;
 mod reports;
 mod router;
 mod schedules;

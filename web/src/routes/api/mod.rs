@@ -6,6 +6,7 @@ pub mod auth;
 pub mod device;
 pub mod logs;
 pub mod media;
+pub mod remote;
 pub mod schedules;
 pub mod stations;
 pub mod urgent;
@@ -63,6 +64,13 @@ pub fn router() -> Router<AppState> {
         .route("/device/logs", post(device::logs))
         .route("/device/heartbeat", post(device::heartbeat))
         .route("/device/urgent/{id}/state", post(device::urgent_state))
+        .route("/stations/{code}/commands", post(remote::issue))
+        .route("/stations/{code}/commands/{id}", get(remote::show))
+        .route(
+            "/stations/{code}/volume-schedule",
+            get(remote::volume_schedule).put(remote::set_volume_schedule),
+        )
+        .route("/device/commands/{id}/ack", post(remote::ack))
 }
 
 /// Record a change made by `user` in the audit log.

@@ -51,6 +51,10 @@ pub struct StationView {
     clock_offset_ms: Option<i64>,
     output: Option<String>,
     output_error: Option<String>,
+    /// The master volume the controller last reported, percent.
+    volume: Option<u8>,
+    /// The latest remote command and what became of it.
+    last_command: Option<crate::remote::CommandRow>,
 }
 
 /// How far ahead `next` looks.
@@ -93,6 +97,8 @@ fn station_view(
         clock_offset_ms: hb.as_ref().and_then(|h| h.clock_offset_ms),
         output: hb.as_ref().map(|h| h.output.clone()),
         output_error: hb.as_ref().and_then(|h| h.output_error.clone()),
+        volume: hb.as_ref().and_then(|h| h.volume),
+        last_command: crate::remote::last_command(conn, &st.code)?,
         code: st.code,
         name: st.name,
         area: st.area,
