@@ -397,7 +397,11 @@ impl Mixer {
 
     /// Set the master gain (linear, clamped to 0 ..= 1); it ramps there within 50 ms.
     pub fn set_gain(&self, gain: f32) {
-        let g = if gain.is_finite() { gain.clamp(0.0, 1.0) } else { 1.0 };
+        let g = if gain.is_finite() {
+            gain.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
         self.lock().gain_target = g;
     }
 

@@ -167,10 +167,8 @@ impl Player {
         let scheduled = inputs.doc.as_deref().map_or(100, |d| {
             schedules::volume::volume_at(&d.volume_schedule, d.tz(), now)
         });
-        self.mixer.set_gain(crate::remote::gain(
-            self.shared.master_volume(),
-            scheduled,
-        ));
+        self.mixer
+            .set_gain(crate::remote::gain(self.shared.master_volume(), scheduled));
         let back = if self.first_pass { CATCH_UP } else { LOOKBACK };
         self.first_pass = false;
         let from = (now - back).max(self.floor).min(now);

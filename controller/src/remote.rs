@@ -102,18 +102,18 @@ impl Remote {
             }
         };
         if let Ok(v) = serde_json::to_string(&ack) {
-            if let Err(e) = self
-                .db
-                .call(move |c| cache::set_setting(c, &key, &v))
-                .await
-            {
+            if let Err(e) = self.db.call(move |c| cache::set_setting(c, &key, &v)).await {
                 tracing::error!("cannot record the outcome of command {}: {e}", cmd.id);
             }
         }
         ack
     }
 
-    fn stop(&self, cmd: &RemoteCommand, now: chrono::DateTime<chrono::Utc>) -> Result<String, String> {
+    fn stop(
+        &self,
+        cmd: &RemoteCommand,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String, String> {
         let age = now - cmd.issued_at;
         if age > STOP_FRESH {
             return Err(format!(
@@ -181,7 +181,10 @@ pub async fn command_loop(remote: Remote, mut rx: UnboundedReceiver<RemoteComman
                     }
                     Err(e) => {
                         let d = backoff.next_delay();
-                        tracing::warn!("command {id}: ack failed: {e}; retrying in {:.1} s", d.as_secs_f64());
+                        tracing::warn!(
+                            "command {id}: ack failed: {e}; retrying in {:.1} s",
+                            d.as_secs_f64()
+                        );
                         tokio::time::sleep(d).await;
                     }
                 }

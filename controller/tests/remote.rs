@@ -123,7 +123,10 @@ async fn a_remote_volume_change_lowers_the_aired_level_and_survives_a_restart() 
     let head = rms(&samples, ch, first + r / 10, first + r);
     let tail = rms(&samples, ch, first + 6 * r, first + 7 * r);
     assert!((head - 0.5 / 2f64.sqrt()).abs() < 0.02, "head rms {head}");
-    assert!((tail / head - 0.25).abs() < 0.02, "tail rms {tail}, head {head}");
+    assert!(
+        (tail / head - 0.25).abs() < 0.02,
+        "tail rms {tail}, head {head}"
+    );
 
     // Persisted: a restarted controller reports it.
     server.inner.lock().unwrap().heartbeats.clear();
@@ -164,7 +167,10 @@ async fn commands_listed_in_the_document_run_once_and_a_repeat_gets_the_same_ack
         .await;
     c.stop().await;
     let acks = server.inner.lock().unwrap().command_acks.clone();
-    assert!(acks.iter().all(|(_, a)| a.state == CommandState::Done), "{acks:?}");
+    assert!(
+        acks.iter().all(|(_, a)| a.state == CommandState::Done),
+        "{acks:?}"
+    );
     assert_eq!(acks[0].1, acks[2].1, "the same recorded outcome: {acks:?}");
     let fetches = server.inner.lock().unwrap().schedule_fetches;
     assert!(fetches >= 2, "resync fetched the document: {fetches}");
@@ -195,8 +201,5 @@ async fn the_volume_schedule_sets_the_level_of_what_airs() {
     c.stop().await;
     let log = server.log(&key).unwrap();
     // A 0.5 sine is -9 dBFS RMS; at half level, -15 dBFS.
-    assert!(
-        (log.rms_dbfs.unwrap() + 15.0).abs() < 0.5,
-        "{log:?}"
-    );
+    assert!((log.rms_dbfs.unwrap() + 15.0).abs() < 0.5, "{log:?}");
 }

@@ -80,8 +80,8 @@ pub fn check(steps: &[VolumeStep]) -> Result<(), ParseError> {
 /// The volume (percent) in force at `now` for a station in `tz`.
 pub fn volume_at(steps: &[VolumeStep], tz: Tz, now: DateTime<Utc>) -> u8 {
     let local = now.with_timezone(&tz).time();
-    let local = NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second())
-        .unwrap_or(local);
+    let local =
+        NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second()).unwrap_or(local);
     steps
         .iter()
         .rev()
@@ -156,7 +156,10 @@ mod tests {
 
     #[test]
     fn bad_schedules_are_refused_with_the_step_named() {
-        assert!(check(&[step("06:00", 101)]).unwrap_err().0.contains("[0].volume"));
+        assert!(check(&[step("06:00", 101)])
+            .unwrap_err()
+            .0
+            .contains("[0].volume"));
         let e = check(&[step("06:00", 50), step("05:00", 60)]).unwrap_err();
         assert!(e.0.contains("[1].from"), "{e}");
         assert!(check(&[step("06:00", 50), step("06:00", 60)]).is_err());
@@ -171,6 +174,8 @@ mod tests {
             serde_json::to_string(&parsed).unwrap(),
             r#"[{"from":"05:30","volume":40}]"#
         );
-        assert!(serde_json::from_str::<Vec<VolumeStep>>(r#"[{"from":"25:00","volume":4}]"#).is_err());
+        assert!(
+            serde_json::from_str::<Vec<VolumeStep>>(r#"[{"from":"25:00","volume":4}]"#).is_err()
+        );
     }
 }

@@ -119,7 +119,10 @@ async fn bad_commands_and_users_out_of_reach_are_refused_clearly() {
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (_, station) = app.get("/stations/LQ", &op).await;
-    assert!(station["last_command"].is_null(), "nothing stored: {station}");
+    assert!(
+        station["last_command"].is_null(),
+        "nothing stored: {station}"
+    );
     app.stop().await;
 }
 
