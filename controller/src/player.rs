@@ -384,6 +384,8 @@ impl Player {
                         started_at,
                     })
                 });
+                // The dashboard shows what airs: tell the server now, not at the next beat.
+                self.shared.heartbeat_now.notify_one();
                 if let Origin::Urgent(id) = &planned.origin {
                     self.shared.ack(
                         id,
@@ -434,6 +436,7 @@ impl Player {
                 entry.peak_dbfs = peak_dbfs;
                 self.log(entry, now);
                 self.shared.status_mut(|s| s.now_playing = None);
+                self.shared.heartbeat_now.notify_one();
                 if let (Origin::Urgent(id), EndReason::Finished) = (&a.planned.origin, &reason) {
                     if self.is_last_airing(id, &key) {
                         self.shared.ack(
