@@ -333,7 +333,7 @@ pub async fn run(
         clock.clone(),
     ));
     tasks.spawn(heartbeat_loop(
-        client,
+        client.clone(),
         db.clone(),
         shared.clone(),
         clock.clone(),
@@ -342,7 +342,7 @@ pub async fn run(
         config.data_dir.clone(),
     ));
     let player = player::Player::new(
-        db,
+        db.clone(),
         mixer,
         clock,
         media_dir,
@@ -352,6 +352,12 @@ pub async fn run(
     );
     player.run(events_rx, shutdown).await;
     tasks.abort_all();
+    // Best effort: hand the last entries (e.g. the airing the stop cut) to the server now;
+    // whatever does not make it stays in the outbox for the next run.
+    let last = tokio::time::timeout(Duration::from_secs(3), sync::upload_once(&client, &db)).await;
+    if let Ok(Err(e)) = last {
+        tracing::info!("final log upload failed ({e}); entries stay in the outbox");
+    }
     out.stop();
     tracing::info!("controller stopped");
     Ok(())
