@@ -43,7 +43,21 @@ async fn a_bulletin_cut_by_a_crash_is_logged_interrupted_once_and_not_replayed()
 
     let first = start(config(&server, data.clone(), OutputSpec::Null));
     wait_journal(&data.join("controller.sqlite"), &key, "started").await;
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // Until a progress point (every 2 s) is journalled.
+    for _ in 0..300 {
+        let conn = rusqlite::Connection::open(data.join("controller.sqlite")).unwrap();
+        let p: i64 = conn
+            .query_row(
+                "SELECT progress_ms FROM plays WHERE key = ?1",
+                [&key],
+                |r| r.get(0),
+            )
+            .unwrap_or(0);
+        if p > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     // Crash: the task is dropped mid-airing, nothing gets to clean up.
     first.task.abort();
     let _ = first.task.await;
