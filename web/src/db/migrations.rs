@@ -158,6 +158,33 @@ CREATE TABLE audit (
 CREATE INDEX audit_at ON audit(at);
 CREATE INDEX audit_area ON audit(area);
 "#,
+    // 2: reports. `source` tells a device's entry from a `missed` entry the server made by
+    // reconciliation (a later device entry with the same id replaces it); `planned_ms` is
+    // the airtime the occurrence was due to fill (the media's duration when the entry
+    // arrived, at least what aired), kept in the row so that it survives media deletion;
+    // the covering index serves the period reports without touching the table.
+    r#"
+ALTER TABLE logs ADD COLUMN source TEXT NOT NULL DEFAULT 'device'
+    CHECK (source IN ('device', 'server'));
+ALTER TABLE logs ADD COLUMN planned_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE logs SET planned_ms = MAX(played_ms,
+    COALESCE((SELECT duration_ms FROM media WHERE sha256 = logs.media_sha256), 0));
+CREATE INDEX logs_report ON logs(scheduled_at, station, category, status, played_ms, planned_ms);
+CREATE INDEX logs_station_scheduled ON logs(station, scheduled_at);
+
+-- Up to where each station's plan has been compared with its log.
+CREATE TABLE reconcile_marks (
+    station TEXT PRIMARY KEY REFERENCES stations(code),
+    until   TEXT NOT NULL
+);
+
+-- Log retention: entries due before `pruned_before` may have been deleted.
+CREATE TABLE log_retention (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    pruned_before TEXT NOT NULL,
+    pruned_at     TEXT NOT NULL
+);
+"#,
 ];
 
 /// The migrations, in order.
