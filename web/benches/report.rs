@@ -63,8 +63,9 @@ fn main() {
                 let mut ins = tx.prepare(
                     "INSERT INTO logs (station, id, schedule_id, title, category, priority,
                         scheduled_at, started_at, ended_at, played_ms, planned_ms, status,
-                        received_at)
-                     VALUES (?1, ?2, ?3, 'Bản tin', ?4, 'normal', ?5, ?5, ?5, ?6, 300000, ?7, ?5)",
+                        received_at, local_date)
+                     VALUES (?1, ?2, ?3, 'Bản tin', ?4, 'normal', ?5, ?5, ?5, ?6, 300000, ?7, ?5,
+                        date(?5, '+7 hours'))",
                 )?;
                 let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
                 for s in 0..STATIONS {

@@ -2,6 +2,7 @@
 
 use crate::db::{opt_ts, parse_ts, ts, SUBTREE};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use rusqlite::Connection;
 use rusqlite::{params, Transaction};
 use schedules::wire::LogEntry;
@@ -62,10 +63,10 @@ pub fn insert_batch(
     let mut st = tx.prepare_cached(
         "INSERT INTO logs (station, id, schedule_id, urgent_id, title, category,
             priority, media_sha256, scheduled_at, started_at, ended_at, played_ms, status,
-            reason, rms_dbfs, peak_dbfs, received_at, source, planned_ms)
+            reason, rms_dbfs, peak_dbfs, received_at, source, planned_ms, local_date)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
             'device',
-            MAX(?12, COALESCE((SELECT duration_ms FROM media WHERE sha256 = ?8), 0)))
+            MAX(?12, COALESCE((SELECT duration_ms FROM media WHERE sha256 = ?8), 0)), ?18)
          ON CONFLICT (station, id) DO UPDATE SET
             schedule_id = excluded.schedule_id, urgent_id = excluded.urgent_id,
             title = excluded.title, category = excluded.category,
@@ -75,9 +76,19 @@ pub fn insert_batch(
             status = excluded.status, reason = excluded.reason,
             rms_dbfs = excluded.rms_dbfs, peak_dbfs = excluded.peak_dbfs,
             received_at = excluded.received_at, source = 'device',
+            local_date = excluded.local_date,
             planned_ms = MAX(excluded.planned_ms, logs.planned_ms)
          WHERE logs.source = 'server'",
     )?;
+    let tz: Tz = tx
+        .query_row(
+            "SELECT timezone FROM stations WHERE code = ?1",
+            [station],
+            |r| r.get::<_, String>(0),
+        )
+        .ok()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(schedules::DEFAULT_TZ);
     let mut accepted = Vec::with_capacity(entries.len());
     for e in entries {
         st.execute(params![
@@ -97,11 +108,17 @@ pub fn insert_batch(
             e.reason,
             e.rms_dbfs.map(f64::from),
             e.peak_dbfs.map(f64::from),
-            ts(now)
+            ts(now),
+            local_date(e.scheduled_at, tz),
         ])?;
         accepted.push(e.id.clone());
     }
     Ok(accepted)
+}
+
+/// The date, in the station's zone `tz`, of an instant: the `local_date` column.
+pub fn local_date(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d").to_string()
 }
 
 /// What to select.

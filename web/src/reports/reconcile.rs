@@ -145,9 +145,9 @@ pub fn station(
         let mut ins = tx.prepare_cached(
             "INSERT OR IGNORE INTO logs (station, id, schedule_id, urgent_id, title, category,
                 priority, media_sha256, scheduled_at, started_at, ended_at, played_ms, status,
-                reason, received_at, source, planned_ms)
+                reason, received_at, source, planned_ms, local_date)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL, 0, 'missed', ?10, ?11,
-                'server', COALESCE((SELECT duration_ms FROM media WHERE sha256 = ?8), ?12))",
+                'server', COALESCE((SELECT duration_ms FROM media WHERE sha256 = ?8), ?12), ?13)",
         )?;
         for p in &verdict.missed {
             n += ins.execute(params![
@@ -163,6 +163,7 @@ pub fn station(
                 "no log entry from the station (recorded by the server's reconciliation)",
                 ts(now),
                 p.played_ms as i64,
+                db::logs::local_date(p.scheduled_at, st.tz()),
             ])? as u64;
         }
         tx.execute(

@@ -63,21 +63,22 @@ async fn logs_filter_and_the_airtime_report_counts_by_station_and_category() {
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "starts with a BOM");
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
+    // CONTRACT.md's columns first, new ones only after them.
     assert_eq!(
         lines[0],
-        "station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes"
+        "station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes,scheduled_minutes,compliance_pct"
     );
     assert_eq!(lines.len(), 4, "{text}");
     assert!(
-        lines.contains(&"BP,Đài Bình Phú,thông báo,1,0,0,0,0,1,0.0"),
+        lines.contains(&"BP,Đài Bình Phú,thông báo,1,0,0,0,0,1,0.0,0.0,"),
         "{text}"
     );
     assert!(
-        lines.contains(&"LQ,Đài Liên Quan,thông báo,2,1,1,0,0,0,2.5"),
+        lines.contains(&"LQ,Đài Liên Quan,thông báo,2,1,1,0,0,0,2.5,2.5,100.0"),
         "{text}"
     );
     assert!(
-        lines.contains(&"LQ,Đài Liên Quan,\"cải cách, hành chính\",1,0,0,1,0,0,0.0"),
+        lines.contains(&"LQ,Đài Liên Quan,\"cải cách, hành chính\",1,0,0,1,0,0,0.0,0.0,"),
         "{text}"
     );
 
@@ -340,7 +341,7 @@ async fn a_month_report_over_fifty_thousand_generated_entries_adds_up() {
     let (mut played_ms, mut played) = (0i64, 0i64);
     conn.execute_batch("BEGIN").unwrap();
     {
-        let mut st = conn.prepare("INSERT INTO logs (station, id, title, category, priority, scheduled_at, played_ms, planned_ms, status, received_at) VALUES (?1, ?2, 'Bản tin', ?3, 'normal', ?4, ?5, 60000, ?6, ?4)").unwrap();
+        let mut st = conn.prepare("INSERT INTO logs (station, id, title, category, priority, scheduled_at, played_ms, planned_ms, status, received_at, local_date) VALUES (?1, ?2, 'Bản tin', ?3, 'normal', ?4, ?5, 60000, ?6, ?4, date(?4, '+7 hours'))").unwrap();
         for i in 0..50_000i64 {
             let station = if i % 2 == 0 { "LQ" } else { "BP" };
             let status = statuses[(i % 7) as usize];
