@@ -20,7 +20,6 @@ use crate::planning::plan::{plan, PlanEntry};
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use schedules::Clock;
 use serde::Serialize;
 use std::collections::HashSet;
 

@@ -2,7 +2,6 @@
 //! when a retention is set. Runs at start and every `Config::reconcile_every`.
 
 use crate::state::AppState;
-use schedules::Clock;
 
 /// One round: reconcile, then prune. Failures are logged; the next round tries again.
 pub async fn round(state: &AppState) {

@@ -7,7 +7,7 @@ use crate::auth::User;
 use crate::db;
 use crate::db::users::Role;
 use crate::error::{AppError, AppResult, PathArg, QueryArgs};
-use crate::reports::{self, charts, reconcile, Report};
+use crate::reports::{self, charts, Report};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue};
@@ -144,7 +144,7 @@ pub async fn chart(
 pub async fn reconcile(
     State(state): State<AppState>,
     user: User,
-) -> AppResult<Json<reconcile::Outcome>> {
+) -> AppResult<Json<reports::reconcile::Outcome>> {
     user.require(Role::Admin)?;
-    Ok(Json(reconcile::run(&state).await?))
+    Ok(Json(reports::reconcile::run(&state).await?))
 }
