@@ -24,7 +24,12 @@ pub struct Cli {
     #[arg(long, env = "LOAXA_LOG_RETENTION_DAYS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub log_retention_days: Option<u32>,
     /// An occurrence with no log entry this many minutes after its planned end is missed.
-    #[arg(long, env = "LOAXA_RECONCILE_GRACE_MINUTES", default_value_t = 120, global = true)]
+    #[arg(
+        long,
+        env = "LOAXA_RECONCILE_GRACE_MINUTES",
+        default_value_t = 120,
+        global = true
+    )]
     pub reconcile_grace_minutes: u32,
     /// What to do.
     #[command(subcommand)]

@@ -312,7 +312,9 @@ fn rollup(
         let Some(&si) = index.get(r.get_ref(0)?.as_str().unwrap_or_default()) else {
             continue;
         };
-        let Ok(day) = NaiveDate::parse_from_str(r.get_ref(1)?.as_str().unwrap_or_default(), "%Y-%m-%d") else {
+        let Ok(day) =
+            NaiveDate::parse_from_str(r.get_ref(1)?.as_str().unwrap_or_default(), "%Y-%m-%d")
+        else {
             continue;
         };
         add(si, r.get(2)?, day, counts(r, 3)?);
@@ -399,8 +401,15 @@ mod tests {
         let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
         let date = |d| NaiveDate::from_ymd_opt(2026, 11, d);
         // November in Hà Nội: 31 Oct 17:00Z to 30 Nov 17:00Z, whole days only.
-        let s = split(Some(utc(1, 0, 0) - chrono::Duration::hours(7)), Some(utc(30, 17, 0)), hn);
-        assert_eq!(s.days, Some((date(1), NaiveDate::from_ymd_opt(2026, 12, 1))));
+        let s = split(
+            Some(utc(1, 0, 0) - chrono::Duration::hours(7)),
+            Some(utc(30, 17, 0)),
+            hn,
+        );
+        assert_eq!(
+            s.days,
+            Some((date(1), NaiveDate::from_ymd_opt(2026, 12, 1)))
+        );
         assert!(s.edges.is_empty());
         // The UTC month: a partial first and last local day.
         let s = split(Some(utc(1, 0, 0)), Some(utc(30, 0, 0)), hn);

@@ -65,7 +65,13 @@ const ROW_H: f64 = 26.0;
 const TOP: f64 = 56.0;
 
 /// Horizontal bars: one row per (label, value, value text), scaled to `max`.
-fn hbars(title: &str, desc: &str, rows: &[(String, f64, String)], max: f64, note: Option<&str>) -> String {
+fn hbars(
+    title: &str,
+    desc: &str,
+    rows: &[(String, f64, String)],
+    max: f64,
+    note: Option<&str>,
+) -> String {
     let bottom = if note.is_some() { 40.0 } else { 20.0 };
     let h = TOP + ROW_H * rows.len().max(1) as f64 + bottom;
     let plot = WIDTH - LABEL_W - VALUE_W - 20.0;
@@ -79,7 +85,11 @@ fn hbars(title: &str, desc: &str, rows: &[(String, f64, String)], max: f64, note
     }
     for (i, (label, v, text)) in rows.iter().enumerate() {
         let y = TOP + ROW_H * i as f64;
-        let w = if max > 0.0 { (v / max).clamp(0.0, 1.0) * plot } else { 0.0 };
+        let w = if max > 0.0 {
+            (v / max).clamp(0.0, 1.0) * plot
+        } else {
+            0.0
+        };
         s.push_str(&format!(
             r#"<g><text x="{lx}" y="{ty}" text-anchor="end" class="label">{label}</text><rect x="{x}" y="{ry}" width="{w:.1}" height="{bh}" class="bar"><title>{label}: {text}</title></rect><text x="{vx:.1}" y="{ty}" class="value">{text}</text></g>"#,
             lx = LABEL_W - 8.0,
@@ -159,13 +169,24 @@ pub fn render(chart: Chart, r: &Report) -> String {
                     } else {
                         0.0
                     };
-                    let label = if cat.is_empty() { "(no category)".to_string() } else { cat.clone() };
-                    (label, share, format!("{share:.1} % ({:.1} min)", c.aired_minutes()))
+                    let label = if cat.is_empty() {
+                        "(no category)".to_string()
+                    } else {
+                        cat.clone()
+                    };
+                    (
+                        label,
+                        share,
+                        format!("{share:.1} % ({:.1} min)", c.aired_minutes()),
+                    )
                 })
                 .collect();
             hbars(
                 "Share of aired minutes by category",
-                &format!("Each category's share of the minutes on air; {}.", period(r)),
+                &format!(
+                    "Each category's share of the minutes on air; {}.",
+                    period(r)
+                ),
                 &rows,
                 100.0,
                 note,
@@ -206,7 +227,11 @@ fn compliance_by_day(r: &Report, note: Option<&str>) -> String {
         ));
     }
     let n = days.len();
-    let step = if n > 1 { (right - left - 20.0) / (n - 1) as f64 } else { 0.0 };
+    let step = if n > 1 {
+        (right - left - 20.0) / (n - 1) as f64
+    } else {
+        0.0
+    };
     let x_of = |i: usize| left + 10.0 + step * i as f64;
     let y_of = |p: f64| bottom - (bottom - top) * p.clamp(0.0, 100.0) / 100.0;
     if n > 1 {
@@ -215,7 +240,10 @@ fn compliance_by_day(r: &Report, note: Option<&str>) -> String {
             .enumerate()
             .map(|(i, (_, p))| format!("{:.1},{:.1}", x_of(i), y_of(*p)))
             .collect();
-        s.push_str(&format!(r#"<polyline points="{}" class="line"/>"#, pts.join(" ")));
+        s.push_str(&format!(
+            r#"<polyline points="{}" class="line"/>"#,
+            pts.join(" ")
+        ));
     }
     let label_every = n.div_ceil(10).max(1);
     for (i, (d, p)) in days.iter().enumerate() {
@@ -243,15 +271,27 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(escape("a<b & \"c\" 'd'"), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;");
+        assert_eq!(
+            escape("a<b & \"c\" 'd'"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;"
+        );
         assert_eq!(escape("Đài Bình Phú"), "Đài Bình Phú");
     }
 
     #[test]
     fn chart_names_read_as_in_the_url() {
-        assert_eq!(Chart::parse("aired-by-station"), Some(Chart::AiredByStation));
-        assert_eq!(Chart::parse("compliance-by-day"), Some(Chart::ComplianceByDay));
-        assert_eq!(Chart::parse("share-by-category"), Some(Chart::ShareByCategory));
+        assert_eq!(
+            Chart::parse("aired-by-station"),
+            Some(Chart::AiredByStation)
+        );
+        assert_eq!(
+            Chart::parse("compliance-by-day"),
+            Some(Chart::ComplianceByDay)
+        );
+        assert_eq!(
+            Chart::parse("share-by-category"),
+            Some(Chart::ShareByCategory)
+        );
         assert_eq!(Chart::parse("pie"), None);
     }
 }

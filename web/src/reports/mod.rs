@@ -58,8 +58,8 @@ impl Report {
         to: Option<DateTime<Utc>>,
     ) -> rusqlite::Result<Report> {
         let data = aggregate::aggregate(conn, area, from, to)?;
-        let incomplete_before = retention::pruned_before(conn)?
-            .filter(|p| from.is_none_or(|f| f < *p));
+        let incomplete_before =
+            retention::pruned_before(conn)?.filter(|p| from.is_none_or(|f| f < *p));
         Ok(Report {
             from,
             to,

@@ -176,7 +176,11 @@ pub fn station(
 }
 
 /// Reconcile every station.
-pub fn all(conn: &mut Connection, now: DateTime<Utc>, grace: Duration) -> Result<Outcome, AppError> {
+pub fn all(
+    conn: &mut Connection,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> Result<Outcome, AppError> {
     let stations = {
         let mut q = conn.prepare("SELECT code FROM stations ORDER BY code")?;
         let codes = q.query_map([], |r| r.get::<_, String>(0))?;
@@ -231,7 +235,11 @@ mod tests {
 
     #[test]
     fn occurrences_without_a_log_entry_are_missed_and_logged_ones_are_not() {
-        let planned = vec![entry("a", 10, Some(5)), entry("b", 30, Some(5)), entry("c", 50, None)];
+        let planned = vec![
+            entry("a", 10, Some(5)),
+            entry("b", 30, Some(5)),
+            entry("c", 50, None),
+        ];
         let logged: HashSet<String> = ["b".to_string()].into();
         let v = missing(&planned, &logged, at(0), at(120));
         let keys: Vec<_> = v.missed.iter().map(|p| p.key.as_str()).collect();
@@ -241,7 +249,11 @@ mod tests {
 
     #[test]
     fn an_occurrence_still_on_air_at_the_cutoff_waits_for_a_later_run() {
-        let planned = vec![entry("a", 10, Some(5)), entry("b", 100, Some(30)), entry("c", 110, Some(1))];
+        let planned = vec![
+            entry("a", 10, Some(5)),
+            entry("b", 100, Some(30)),
+            entry("c", 110, Some(1)),
+        ];
         let v = missing(&planned, &HashSet::new(), at(0), at(120));
         let keys: Vec<_> = v.missed.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["a"], "c is due after b, which is not settled");

@@ -153,7 +153,11 @@ async fn every_change_is_in_the_audit_log_which_only_admins_read() {
 
 const NOV: &str = "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z";
 
-async fn bytes(app: &TestApp, path: &str, token: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+async fn bytes(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
     let res = app
         .client
         .get(app.url(path))
@@ -180,7 +184,9 @@ async fn logs_uploaded_twice_count_once() {
         entry("x@2", "thông báo", "failed", 0, "2026-11-04T22:30:00Z"),
     ]});
     for _ in 0..2 {
-        let (s, ack) = app.post("/device/logs", &app.lq_device, batch.clone()).await;
+        let (s, ack) = app
+            .post("/device/logs", &app.lq_device, batch.clone())
+            .await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(ack["accepted"].as_array().unwrap().len(), 2);
     }
@@ -226,7 +232,10 @@ async fn an_offline_station_shows_missed_airtime_after_reconciliation_and_its_la
     assert_eq!(rows[0]["title"], "Bản tin");
 
     let (_, r) = app
-        .get("/reports/airtime?from=2026-11-29T00:00:00Z&to=2026-12-03T00:00:00Z", &admin)
+        .get(
+            "/reports/airtime?from=2026-11-29T00:00:00Z&to=2026-12-03T00:00:00Z",
+            &admin,
+        )
         .await;
     assert_eq!(r["totals"]["missed"], 3);
     assert_eq!(r["totals"]["scheduled"], 3);
@@ -243,7 +252,10 @@ async fn an_offline_station_shows_missed_airtime_after_reconciliation_and_its_la
     assert_eq!(s, StatusCode::OK, "{ack}");
     assert_eq!(ack["accepted"][0], key.as_str());
     let (_, r) = app
-        .get("/reports/airtime?from=2026-11-29T00:00:00Z&to=2026-12-03T00:00:00Z", &admin)
+        .get(
+            "/reports/airtime?from=2026-11-29T00:00:00Z&to=2026-12-03T00:00:00Z",
+            &admin,
+        )
         .await;
     assert_eq!(r["totals"]["scheduled"], 3);
     assert_eq!(r["totals"]["played"], 1);
@@ -267,21 +279,36 @@ async fn an_offline_station_shows_missed_airtime_after_reconciliation_and_its_la
 #[tokio::test]
 async fn csv_and_xlsx_figures_equal_what_the_logs_say_with_vietnamese_text_intact() {
     let app = TestApp::spawn().await;
-    app.post("/device/logs", &app.lq_device, json!({"entries": [
-        full("a@1", "thông tin tuyên truyền", "played", 90_000, "2026-11-01T22:30:00Z"),
-        full("a@2", "thông tin tuyên truyền", "interrupted", 30_000, "2026-11-02T22:30:00Z"),
-        full("a@3", "phòng chống thiên tai", "played", 45_000, "2026-11-02T10:00:00Z"),
-        full("a@4", "phòng chống thiên tai", "skipped", 0, "2026-11-30T16:59:00Z"),
-    ]})).await;
-    app.post("/device/logs", &app.bp_device, json!({"entries": [
-        full("b@1", "thông tin tuyên truyền", "missed", 0, "2026-11-01T22:30:00Z"),
-    ]})).await;
+    app.post(
+        "/device/logs",
+        &app.lq_device,
+        json!({"entries": [
+            full("a@1", "thông tin tuyên truyền", "played", 90_000, "2026-11-01T22:30:00Z"),
+            full("a@2", "thông tin tuyên truyền", "interrupted", 30_000, "2026-11-02T22:30:00Z"),
+            full("a@3", "phòng chống thiên tai", "played", 45_000, "2026-11-02T10:00:00Z"),
+            full("a@4", "phòng chống thiên tai", "skipped", 0, "2026-11-30T16:59:00Z"),
+        ]}),
+    )
+    .await;
+    app.post(
+        "/device/logs",
+        &app.bp_device,
+        json!({"entries": [
+            full("b@1", "thông tin tuyên truyền", "missed", 0, "2026-11-01T22:30:00Z"),
+        ]}),
+    )
+    .await;
     let t = app.token("admin_tt").await;
     let (_, json) = app.get(&format!("/reports/airtime?{NOV}"), &t).await;
     assert_eq!(json["totals"]["scheduled"], 5);
     assert_eq!(json["totals"]["aired_minutes"], 2.75);
     // Days are the stations' local dates: 2026-11-01T22:30Z is 2 November in Hà Nội.
-    let days: Vec<_> = json["days"].as_array().unwrap().iter().map(|d| d["date"].as_str().unwrap().to_string()).collect();
+    let days: Vec<_> = json["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(days, ["2026-11-02", "2026-11-03", "2026-11-30"]);
 
     // CSV: the same figures, row by row.
@@ -290,14 +317,26 @@ async fn csv_and_xlsx_figures_equal_what_the_logs_say_with_vietnamese_text_intac
     let text = String::from_utf8(csv[3..].to_vec()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes,"));
-    assert!(lines.contains(&"LQ,Đài Liên Quan,thông tin tuyên truyền,2,1,1,0,0,0,2.0,2.0,100.0"), "{text}");
-    assert!(lines.contains(&"LQ,Đài Liên Quan,phòng chống thiên tai,2,1,0,1,0,0,0.8,0.8,100.0"), "{text}");
-    assert!(lines.contains(&"BP,Đài Bình Phú,thông tin tuyên truyền,1,0,0,0,0,1,0.0,0.0,"), "{text}");
+    assert!(
+        lines.contains(&"LQ,Đài Liên Quan,thông tin tuyên truyền,2,1,1,0,0,0,2.0,2.0,100.0"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"LQ,Đài Liên Quan,phòng chống thiên tai,2,1,0,1,0,0,0.8,0.8,100.0"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"BP,Đài Bình Phú,thông tin tuyên truyền,1,0,0,0,0,1,0.0,0.0,"),
+        "{text}"
+    );
 
     // XLSX: read it back and compare with the JSON figures.
     let (s, h, xlsx) = bytes(&app, &format!("/reports/airtime.xlsx?{NOV}"), &t).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(h["content-type"].to_str().unwrap().contains("spreadsheetml"));
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("spreadsheetml"));
     let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
     assert_eq!(wb.sheet_names(), ["Station and category", "By day"]);
     let sheet = wb.worksheet_range("Station and category").unwrap();
@@ -311,8 +350,22 @@ async fn csv_and_xlsx_figures_equal_what_the_logs_say_with_vietnamese_text_intac
         assert_eq!(s(&c[0]), r["station"].as_str().unwrap());
         assert_eq!(s(&c[1]), r["station_name"].as_str().unwrap());
         assert_eq!(s(&c[2]), r["category"].as_str().unwrap());
-        for (j, k) in ["scheduled", "played", "interrupted", "skipped", "failed", "missed"].iter().enumerate() {
-            assert_eq!(c[3 + j], Data::Float(r[k].as_f64().unwrap()), "{k} of row {i}");
+        for (j, k) in [
+            "scheduled",
+            "played",
+            "interrupted",
+            "skipped",
+            "failed",
+            "missed",
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert_eq!(
+                c[3 + j],
+                Data::Float(r[k].as_f64().unwrap()),
+                "{k} of row {i}"
+            );
         }
         let aired = (r["aired_minutes"].as_f64().unwrap() * 10.0).round() / 10.0;
         assert_eq!(c[9], Data::Float(aired));
@@ -325,7 +378,10 @@ async fn csv_and_xlsx_figures_equal_what_the_logs_say_with_vietnamese_text_intac
     let days = wb.worksheet_range("By day").unwrap();
     let day_rows: Vec<Vec<Data>> = days.rows().map(|r| r.to_vec()).collect();
     assert_eq!(s(&day_rows[1][0]), "2026-11-02");
-    assert_eq!(day_rows[1][1], Data::Float(json["days"][0]["scheduled"].as_f64().unwrap()));
+    assert_eq!(
+        day_rows[1][1],
+        Data::Float(json["days"][0]["scheduled"].as_f64().unwrap())
+    );
     app.stop().await;
 }
 
@@ -334,8 +390,17 @@ async fn a_month_report_over_fifty_thousand_generated_entries_adds_up() {
     let app = TestApp::spawn().await;
     // Generate straight into the server's database file (WAL: a second connection is fine).
     let conn = rusqlite::Connection::open(app.dir.path().join("loaxa.db")).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    let statuses = ["played", "played", "played", "interrupted", "skipped", "failed", "missed"];
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    let statuses = [
+        "played",
+        "played",
+        "played",
+        "interrupted",
+        "skipped",
+        "failed",
+        "missed",
+    ];
     let cats = ["thông báo", "cải cách hành chính", "tiếp sóng"];
     let base = Utc.with_ymd_and_hms(2026, 10, 31, 17, 0, 0).unwrap();
     let (mut played_ms, mut played) = (0i64, 0i64);
@@ -345,18 +410,35 @@ async fn a_month_report_over_fifty_thousand_generated_entries_adds_up() {
         for i in 0..50_000i64 {
             let station = if i % 2 == 0 { "LQ" } else { "BP" };
             let status = statuses[(i % 7) as usize];
-            let ms = match status { "played" => 60_000, "interrupted" => 20_000, _ => 0 };
-            if status == "played" { played += 1; }
+            let ms = match status {
+                "played" => 60_000,
+                "interrupted" => 20_000,
+                _ => 0,
+            };
+            if status == "played" {
+                played += 1;
+            }
             played_ms += ms;
             // Spread over 30 days (plus a few minutes): the month of November in Hà Nội.
             let at = base + Duration::seconds(i * 51);
-            st.execute(rusqlite::params![station, format!("g@{i}"), cats[(i % 3) as usize], web::db::ts(at), ms, status]).unwrap();
+            st.execute(rusqlite::params![
+                station,
+                format!("g@{i}"),
+                cats[(i % 3) as usize],
+                web::db::ts(at),
+                ms,
+                status
+            ])
+            .unwrap();
         }
     }
     conn.execute_batch("COMMIT").unwrap();
     let t = app.token("admin_tt").await;
     let (s, r) = app
-        .get("/reports/airtime?from=2026-10-31T17:00:00Z&to=2026-11-30T17:00:00Z", &t)
+        .get(
+            "/reports/airtime?from=2026-10-31T17:00:00Z&to=2026-11-30T17:00:00Z",
+            &t,
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["totals"]["scheduled"], 50_000);
@@ -364,12 +446,26 @@ async fn a_month_report_over_fifty_thousand_generated_entries_adds_up() {
     assert_eq!(r["totals"]["aired_minutes"], played_ms as f64 / 60_000.0);
     assert_eq!(r["days"].as_array().unwrap().len(), 30);
     assert_eq!(r["rows"].as_array().unwrap().len(), 6);
-    let day_sum: i64 = r["days"].as_array().unwrap().iter().map(|d| d["scheduled"].as_i64().unwrap()).sum();
+    let day_sum: i64 = r["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["scheduled"].as_i64().unwrap())
+        .sum();
     assert_eq!(day_sum, 50_000);
     // The log pages through it with a total count.
-    let res = app.client.get(app.url("/logs?station=BP&limit=1000&offset=24000")).bearer_auth(&t).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/logs?station=BP&limit=1000&offset=24000"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["x-total-count"], "25000");
-    assert_eq!(res.json::<Value>().await.unwrap().as_array().unwrap().len(), 1000);
+    assert_eq!(
+        res.json::<Value>().await.unwrap().as_array().unwrap().len(),
+        1000
+    );
     let (s, _) = app.get("/logs?limit=1001", &t).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
@@ -378,14 +474,34 @@ async fn a_month_report_over_fifty_thousand_generated_entries_adds_up() {
 #[tokio::test]
 async fn a_viewer_reads_reports_of_their_own_area_only() {
     let app = TestApp::spawn().await;
-    app.post("/device/logs", &app.lq_device, json!({"entries": [entry("a@1", "x", "played", 60_000, "2026-11-01T22:30:00Z")]})).await;
-    app.post("/device/logs", &app.bp_device, json!({"entries": [entry("b@1", "x", "played", 60_000, "2026-11-01T22:30:00Z")]})).await;
+    app.post(
+        "/device/logs",
+        &app.lq_device,
+        json!({"entries": [entry("a@1", "x", "played", 60_000, "2026-11-01T22:30:00Z")]}),
+    )
+    .await;
+    app.post(
+        "/device/logs",
+        &app.bp_device,
+        json!({"entries": [entry("b@1", "x", "played", 60_000, "2026-11-01T22:30:00Z")]}),
+    )
+    .await;
     let v = app.token("viewer_lq").await;
     let (s, r) = app.get(&format!("/reports/airtime?{NOV}"), &v).await;
     assert_eq!(s, StatusCode::OK);
-    let stations: Vec<_> = r["stations"].as_array().unwrap().iter().map(|x| x["station"].clone()).collect();
+    let stations: Vec<_> = r["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["station"].clone())
+        .collect();
     assert_eq!(stations, [json!("LQ")]);
-    for path in ["/reports/airtime?area=BP", "/reports/airtime.csv?area=TT", "/reports/airtime.xlsx?area=BP", "/reports/charts/aired-by-station.svg?area=BP"] {
+    for path in [
+        "/reports/airtime?area=BP",
+        "/reports/airtime.csv?area=TT",
+        "/reports/airtime.xlsx?area=BP",
+        "/reports/charts/aired-by-station.svg?area=BP",
+    ] {
         let (s, _, _) = bytes(&app, path, &v).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
     }
@@ -396,11 +512,21 @@ async fn a_viewer_reads_reports_of_their_own_area_only() {
     let op = app.token("op_lq").await;
     let (s, _) = app.post("/reports/reconcile", &op, json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, e) = app.get("/reports/airtime?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z", &v).await;
+    let (s, e) = app
+        .get(
+            "/reports/airtime?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z",
+            &v,
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     let (s, _) = app.get("/reports/airtime?from=yesterday", &v).await;
     assert!(s.is_client_error());
-    let res = app.client.get(app.url("/reports/airtime")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/reports/airtime"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
@@ -408,26 +534,49 @@ async fn a_viewer_reads_reports_of_their_own_area_only() {
 #[tokio::test]
 async fn charts_are_labelled_accessible_svg_with_escaped_text() {
     let app = TestApp::spawn().await;
-    app.post("/device/logs", &app.lq_device, json!({"entries": [
-        entry("a@1", "an <b> & \"c\"", "played", 60_000, "2026-11-01T22:30:00Z"),
-        entry("a@2", "thông báo", "interrupted", 30_000, "2026-11-02T22:30:00Z"),
-    ]})).await;
+    app.post(
+        "/device/logs",
+        &app.lq_device,
+        json!({"entries": [
+            entry("a@1", "an <b> & \"c\"", "played", 60_000, "2026-11-01T22:30:00Z"),
+            entry("a@2", "thông báo", "interrupted", 30_000, "2026-11-02T22:30:00Z"),
+        ]}),
+    )
+    .await;
     let t = app.token("admin_tt").await;
     for name in ["aired-by-station", "compliance-by-day", "share-by-category"] {
         let (s, h, body) = bytes(&app, &format!("/reports/charts/{name}.svg?{NOV}"), &t).await;
         assert_eq!(s, StatusCode::OK, "{name}");
-        assert!(h["content-type"].to_str().unwrap().starts_with("image/svg+xml"));
+        assert!(h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/svg+xml"));
         let svg = String::from_utf8(body).unwrap();
-        assert!(svg.contains("<title id=\"t\">") && svg.contains("<desc id=\"d\">"), "{svg}");
+        assert!(
+            svg.contains("<title id=\"t\">") && svg.contains("<desc id=\"d\">"),
+            "{svg}"
+        );
         assert!(svg.contains("role=\"img\""));
         assert!(!svg.contains("<b>"), "{svg}");
         // Well-formed XML.
         roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}: {e}\n{svg}"));
     }
-    let (_, _, body) = bytes(&app, &format!("/reports/charts/aired-by-station.svg?{NOV}"), &t).await;
+    let (_, _, body) = bytes(
+        &app,
+        &format!("/reports/charts/aired-by-station.svg?{NOV}"),
+        &t,
+    )
+    .await;
     assert!(String::from_utf8(body).unwrap().contains("Đài Liên Quan"));
-    let (_, _, body) = bytes(&app, &format!("/reports/charts/share-by-category.svg?{NOV}"), &t).await;
-    assert!(String::from_utf8(body).unwrap().contains("an &lt;b&gt; &amp; &quot;c&quot;"));
+    let (_, _, body) = bytes(
+        &app,
+        &format!("/reports/charts/share-by-category.svg?{NOV}"),
+        &t,
+    )
+    .await;
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("an &lt;b&gt; &amp; &quot;c&quot;"));
     let (s, _, _) = bytes(&app, "/reports/charts/pie.svg", &t).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     app.stop().await;
@@ -436,26 +585,42 @@ async fn charts_are_labelled_accessible_svg_with_escaped_text() {
 #[tokio::test]
 async fn a_report_reaching_before_pruned_logs_says_it_is_incomplete() {
     let app = TestApp::spawn().await;
-    app.post("/device/logs", &app.lq_device, json!({"entries": [
-        entry("old@1", "x", "played", 60_000, "2026-10-01T22:30:00Z"),
-        entry("new@1", "x", "played", 60_000, "2026-11-20T22:30:00Z"),
-    ]})).await;
+    app.post(
+        "/device/logs",
+        &app.lq_device,
+        json!({"entries": [
+            entry("old@1", "x", "played", 60_000, "2026-10-01T22:30:00Z"),
+            entry("new@1", "x", "played", 60_000, "2026-11-20T22:30:00Z"),
+        ]}),
+    )
+    .await;
     let mut conn = rusqlite::Connection::open(app.dir.path().join("loaxa.db")).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
     // t0 is 2026-11-29T17:00Z; keep 30 days: entries before 2026-10-30T17:00Z go.
     let n = web::reports::retention::prune(&mut conn, Duration::days(30), helpers::t0()).unwrap();
     assert_eq!(n, 1);
     let t = app.token("admin_tt").await;
-    let (_, r) = app.get("/reports/airtime?from=2026-10-01T00:00:00Z&to=2026-12-01T00:00:00Z", &t).await;
+    let (_, r) = app
+        .get(
+            "/reports/airtime?from=2026-10-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+            &t,
+        )
+        .await;
     assert_eq!(r["incomplete_before"], "2026-10-30T17:00:00Z");
     assert!(r["warning"].as_str().unwrap().contains("incomplete"));
     assert_eq!(r["totals"]["scheduled"], 1);
     let (_, h, csv) = bytes(&app, "/reports/airtime.csv?from=2026-10-01T00:00:00Z", &t).await;
     assert_eq!(h["x-report-incomplete-before"], "2026-10-30T17:00:00.000Z");
     let text = String::from_utf8(csv).unwrap();
-    assert!(text.lines().last().unwrap().starts_with("# incomplete"), "{text}");
+    assert!(
+        text.lines().last().unwrap().starts_with("# incomplete"),
+        "{text}"
+    );
     // A period after the pruned instant is complete.
-    let (_, r) = app.get("/reports/airtime?from=2026-11-01T00:00:00Z", &t).await;
+    let (_, r) = app
+        .get("/reports/airtime?from=2026-11-01T00:00:00Z", &t)
+        .await;
     assert_eq!(r["incomplete_before"], Value::Null);
     app.stop().await;
 }

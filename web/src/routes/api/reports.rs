@@ -59,7 +59,12 @@ async fn build(state: &AppState, user: User, q: ReportQuery) -> AppResult<Report
         .await
 }
 
-fn with_headers(mut res: Response, r: &Report, ctype: &'static str, file: &'static str) -> Response {
+fn with_headers(
+    mut res: Response,
+    r: &Report,
+    ctype: &'static str,
+    file: &'static str,
+) -> Response {
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     if !file.is_empty() {
@@ -136,7 +141,12 @@ pub async fn chart(
         })?;
     let r = build(&state, user, q).await?;
     let svg = charts::render(chart, &r);
-    Ok(with_headers(svg.into_response(), &r, "image/svg+xml; charset=utf-8", ""))
+    Ok(with_headers(
+        svg.into_response(),
+        &r,
+        "image/svg+xml; charset=utf-8",
+        "",
+    ))
 }
 
 /// `POST /reports/reconcile` (administrators): reconcile every station now; answers
