@@ -230,6 +230,9 @@ pub fn aggregate(
     Ok(out)
 }
 
+/// A stretch of time `[lo, hi)`, unbounded on a side that is None.
+type Stretch = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// A period cut for one zone: whole local days (read from the daily rollup) and the
 /// stretches before and after them (read from the entries).
 #[derive(Debug, Clone, PartialEq)]
@@ -237,7 +240,7 @@ struct Split {
     /// Whole days `[lo, hi)` (None: unbounded on that side).
     days: Option<(Option<NaiveDate>, Option<NaiveDate>)>,
     /// Stretches `[lo, hi)` read entry by entry.
-    edges: Vec<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    edges: Vec<Stretch>,
 }
 
 /// The instant local date `d` starts in `tz`.
