@@ -4,7 +4,7 @@
 use crate::admin;
 use crate::db::users::Role;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{AppState, Config};
 use clap::{Parser, Subcommand};
 use schedules::{Clock, SystemClock};
 use std::io::BufRead;
@@ -20,6 +20,9 @@ pub struct Cli {
     /// Data directory: database, media files.
     #[arg(long, env = "LOAXA_DATA", default_value = "./data", global = true)]
     pub data: PathBuf,
+    /// Air CAP alerts whose status is `Exercise` (by default they are recorded, not aired).
+    #[arg(long, env = "LOAXA_CAP_AIR_EXERCISES", global = true)]
+    pub cap_air_exercises: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -149,14 +152,18 @@ fn app_fail(e: AppError) -> ExitCode {
     fail(e.message, code)
 }
 
-fn open(data: &Path, clock: Arc<dyn Clock>) -> Result<AppState, ExitCode> {
-    AppState::open(data, clock).map_err(|e| fail(e, 1))
+fn open(data: &Path, clock: Arc<dyn Clock>, config: Config) -> Result<AppState, ExitCode> {
+    AppState::open_with(data, clock, config).map_err(|e| fail(e, 1))
 }
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = match open(&cli.data, clock.clone()) {
+    let config = Config {
+        cap_air_exercises: cli.cap_air_exercises,
+        ..Config::default()
+    };
+    let state = match open(&cli.data, clock.clone(), config) {
         Ok(s) => s,
         Err(code) => return code,
     };

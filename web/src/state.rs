@@ -23,6 +23,12 @@ pub struct Config {
     pub online_window: Duration,
     /// Widest window `GET /stations/{code}/plan` computes.
     pub max_plan_window: Duration,
+    /// Air CAP alerts with status `Exercise` (Test, System and Draft never air).
+    pub cap_air_exercises: bool,
+    /// Largest CAP audio resource fetched by `uri`, bytes.
+    pub cap_max_audio_bytes: u64,
+    /// How long fetching a CAP audio resource may take.
+    pub cap_fetch_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -32,6 +38,9 @@ impl Default for Config {
             token_ttl: Duration::days(30),
             online_window: Duration::seconds(90),
             max_plan_window: Duration::days(31),
+            cap_air_exercises: false,
+            cap_max_audio_bytes: 50 * 1024 * 1024,
+            cap_fetch_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

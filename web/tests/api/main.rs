@@ -14,3 +14,5 @@ mod router;
 mod schedules;
 mod sign_in;
 mod urgent;
+mod urgent_text;
+mod cap;

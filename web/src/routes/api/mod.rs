@@ -9,6 +9,7 @@ pub mod media;
 pub mod schedules;
 pub mod stations;
 pub mod urgent;
+pub mod cap;
 pub mod users;
 
 use crate::auth::User;
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/urgent", get(urgent::list).post(urgent::create))
         .route("/urgent/{id}", get(urgent::show))
         .route("/urgent/{id}/cancel", post(urgent::cancel))
+        .route("/cap", post(cap::receive))
         .route("/logs", get(logs::list))
         .route("/reports/airtime.csv", get(logs::airtime_csv))
         .route("/audit", get(audit::list))
