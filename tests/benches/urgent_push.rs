@@ -91,7 +91,12 @@ async fn controllers(base: &str, tokens: &str) {
     // Wait for the parent to close stdin.
     let _ = tokio::task::spawn_blocking(|| {
         let mut s = String::new();
-        while std::io::stdin().lock().read_line(&mut s).map(|n| n > 0).unwrap_or(false) {}
+        while std::io::stdin()
+            .lock()
+            .read_line(&mut s)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {}
     })
     .await;
     for s in stops {
@@ -114,8 +119,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     let t_start = Instant::now();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let clock = Arc::new(SystemClock);
-    let state =
-        web::state::AppState::open(dir.path(), clock.clone()).map_err(|e| e.to_string())?;
+    let state = web::state::AppState::open(dir.path(), clock.clone()).map_err(|e| e.to_string())?;
     let now = clock.now();
     let e = |e: web::error::AppError| e.message;
     web::admin::add_area(&state.db, "bench", "TT", "Huyện", None, now).map_err(e)?;
@@ -126,14 +130,25 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
             .map_err(e)?;
         lines.push_str(&format!("{code} {t}\n"));
     }
-    web::admin::add_user(&state.db, "bench", "tt", "a long password", Role::Admin, "TT", now)
-        .map_err(e)?;
+    web::admin::add_user(
+        &state.db,
+        "bench",
+        "tt",
+        "a long password",
+        Role::Admin,
+        "TT",
+        now,
+    )
+    .map_err(e)?;
     let tokens = dir.path().join("tokens.txt");
     std::fs::write(&tokens, lines).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
-    let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let base = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
     let hub = state.hub.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(web::startup::serve(listener, state, async {
@@ -260,7 +275,10 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     println!("BENCH|urgent_push_p50_ms_n{n}|{p50:.1} ms|-|-");
     println!("BENCH|urgent_push_p99_ms_n{n}|{p99:.1} ms|<= 200 ms|-");
     println!("BENCH|urgent_push_max_ms_n{n}|{max:.1} ms|-|-");
-    println!("BENCH|urgent_push_reached_n{n}|{}/{n} stations|{n}/{n}|-", latencies.len());
+    println!(
+        "BENCH|urgent_push_reached_n{n}|{}/{n} stations|{n}/{n}|-",
+        latencies.len()
+    );
     println!("BENCH|urgent_server_kib_per_conn_n{n}|{per_conn:.1} KiB|-|-");
     Ok(())
 }

@@ -34,12 +34,20 @@ impl Server {
         web::admin::add_area(&state.db, "test", "TT", "Huyện Thạch Thất", None, now).unwrap();
         let mut devices = Vec::new();
         for code in stations {
-            let t = web::admin::add_station(&state.db, "test", code, code, "TT", None, now)
-                .unwrap();
+            let t =
+                web::admin::add_station(&state.db, "test", code, code, "TT", None, now).unwrap();
             devices.push((code.to_string(), t));
         }
-        web::admin::add_user(&state.db, "test", "tt", "a long password", Role::Admin, "TT", now)
-            .unwrap();
+        web::admin::add_user(
+            &state.db,
+            "test",
+            "tt",
+            "a long password",
+            Role::Admin,
+            "TT",
+            now,
+        )
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
@@ -334,7 +342,10 @@ async fn an_urgent_notice_interrupts_every_station_and_reaches_late_ones_unless_
     let alert = v["id"].as_str().unwrap().to_string();
     for st in ["TT-01", "TT-02"] {
         let d = server.wait_state(&alert, st, "played", 20).await;
-        assert!(d["received_at"].is_string() && d["playing_at"].is_string(), "{d}");
+        assert!(
+            d["received_at"].is_string() && d["playing_at"].is_string(),
+            "{d}"
+        );
         let logs = server.wait_logs(st, 2, 20).await;
         let status = |title: &str| {
             logs.iter()
@@ -354,8 +365,10 @@ async fn an_urgent_notice_interrupts_every_station_and_reaches_late_ones_unless_
     let expires_at = SystemClock.now() + CDuration::seconds(2);
     let (s, v) = server
         .call(
-            Some(json!({"title": "Hết hạn", "media_id": alarm, "stations": ["TT-04"],
-                        "expires_at": expires_at})),
+            Some(
+                json!({"title": "Hết hạn", "media_id": alarm, "stations": ["TT-04"],
+                        "expires_at": expires_at}),
+            ),
             "/urgent",
         )
         .await;
@@ -365,8 +378,10 @@ async fn an_urgent_notice_interrupts_every_station_and_reaches_late_ones_unless_
     // Meanwhile: a long notice with repeats on TT-01, cancelled while it plays.
     let (s, v) = server
         .call(
-            Some(json!({"title": "Cháy", "media_id": long_alarm, "stations": ["TT-01"],
-                        "repeat": 3, "interval_minutes": 1})),
+            Some(
+                json!({"title": "Cháy", "media_id": long_alarm, "stations": ["TT-01"],
+                        "repeat": 3, "interval_minutes": 1}),
+            ),
             "/urgent",
         )
         .await;
@@ -403,20 +418,40 @@ async fn an_urgent_notice_interrupts_every_station_and_reaches_late_ones_unless_
     // On TT-01 and TT-02: 440 Hz from the bulletin's time, cut ~2 s in by 1000 Hz for 1.5 s.
     for (name, a) in [("TT-01", &a1), ("TT-02", &a2)] {
         let runs = a.runs(&TONES);
-        let b = runs.iter().find(|r| r.0 == 440.0).unwrap_or_else(|| panic!("{name}: {runs:?}"));
+        let b = runs
+            .iter()
+            .find(|r| r.0 == 440.0)
+            .unwrap_or_else(|| panic!("{name}: {runs:?}"));
         let expect_b = a.seconds_from_start(bulletin_at);
-        assert!((b.1 - expect_b).abs() < 0.5, "{name}: bulletin at {} not {expect_b}: {runs:?}", b.1);
+        assert!(
+            (b.1 - expect_b).abs() < 0.5,
+            "{name}: bulletin at {} not {expect_b}: {runs:?}",
+            b.1
+        );
         assert!(b.2 < 6.0, "{name}: the bulletin was not cut off: {runs:?}");
-        let u = runs.iter().find(|r| r.0 == 1000.0).unwrap_or_else(|| panic!("{name}: {runs:?}"));
-        assert!((u.1 - (b.1 + b.2)).abs() < 0.5, "{name}: notice not right after the cut: {runs:?}");
+        let u = runs
+            .iter()
+            .find(|r| r.0 == 1000.0)
+            .unwrap_or_else(|| panic!("{name}: {runs:?}"));
+        assert!(
+            (u.1 - (b.1 + b.2)).abs() < 0.5,
+            "{name}: notice not right after the cut: {runs:?}"
+        );
         assert!((u.2 - 1.5).abs() < 0.4, "{name}: {runs:?}");
         // The push reached the speaker well within a couple of seconds of the POST.
         let push = a.seconds_from_start(posted);
-        assert!(u.1 - push < 2.0, "{name}: notice at {} s, posted at {push} s", u.1);
+        assert!(
+            u.1 - push < 2.0,
+            "{name}: notice at {} s, posted at {push} s",
+            u.1
+        );
     }
     // TT-01: the cancelled notice stopped long before its 10 s.
     let runs = a1.runs(&TONES);
-    let fire_run = runs.iter().find(|r| r.0 == 1500.0).unwrap_or_else(|| panic!("{runs:?}"));
+    let fire_run = runs
+        .iter()
+        .find(|r| r.0 == 1500.0)
+        .unwrap_or_else(|| panic!("{runs:?}"));
     assert!(fire_run.2 < 7.0, "{runs:?}");
     assert!(
         a1.seconds_from_start(cancelled_at) - (fire_run.1 + fire_run.2) > -1.5,

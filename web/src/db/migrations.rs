@@ -159,7 +159,7 @@ CREATE INDEX audit_at ON audit(at);
 CREATE INDEX audit_area ON audit(area);
 "#,
     // 2: urgent notices: spoken text, delivery times per state, CAP messages received.
-r#"
+    r#"
 ALTER TABLE urgent ADD COLUMN text TEXT;
 ALTER TABLE urgent ADD COLUMN cap_key TEXT;
 ALTER TABLE urgent_stations ADD COLUMN received_at TEXT;

@@ -210,11 +210,13 @@ async fn send(
         .collect();
     let sound = match alert.audio() {
         Some(res) => Sound::Stored(audio(state, user, now, &title, res).await?),
-        None => Sound::Text(urgent::tts::validate(&alert.spoken_text().ok_or_else(|| {
-            AppError::invalid(
-                "info: no audio resource and no headline, description or instruction to speak",
-            )
-        })?)?),
+        None => Sound::Text(urgent::tts::validate(&alert.spoken_text().ok_or_else(
+            || {
+                AppError::invalid(
+                    "info: no audio resource and no headline, description or instruction to speak",
+                )
+            },
+        )?)?),
     };
     let (id, _) = urgent::send(
         state,

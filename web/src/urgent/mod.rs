@@ -87,7 +87,12 @@ pub async fn send(
     n: NewNotice,
 ) -> AppResult<(String, Vec<String>)> {
     // 1. Targets and library media, before any work.
-    let (u, st, ar, sound) = (user.clone(), n.stations.clone(), n.areas.clone(), n.sound.clone());
+    let (u, st, ar, sound) = (
+        user.clone(),
+        n.stations.clone(),
+        n.areas.clone(),
+        n.sound.clone(),
+    );
     state
         .db
         .call(move |conn| {
@@ -104,7 +109,9 @@ pub async fn send(
             }
             let t = targets::check(conn, &u, &st, &ar)?;
             if targets::expand(conn, &t)?.is_empty() {
-                return Err(AppError::invalid("stations: the targets contain no station"));
+                return Err(AppError::invalid(
+                    "stations: the targets contain no station",
+                ));
             }
             Ok(())
         })
@@ -145,13 +152,14 @@ pub async fn send(
     let (notice, stations) = state
         .db
         .call(move |conn| {
-            let m = db::media::get(conn, &r.media_sha256)?.ok_or_else(|| {
-                AppError::internal(format!("media {} vanished", r.media_sha256))
-            })?;
+            let m = db::media::get(conn, &r.media_sha256)?
+                .ok_or_else(|| AppError::internal(format!("media {} vanished", r.media_sha256)))?;
             let t = targets::check(conn, &u, &st, &ar)?;
             let stations = targets::expand(conn, &t)?;
             if stations.is_empty() {
-                return Err(AppError::invalid("stations: the targets contain no station"));
+                return Err(AppError::invalid(
+                    "stations: the targets contain no station",
+                ));
             }
             let tx = conn.transaction()?;
             db::urgent::insert(&tx, &r, &stations)?;

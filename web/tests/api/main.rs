@@ -4,6 +4,7 @@
 mod helpers;
 
 mod authz;
+mod cap;
 mod cli;
 mod demo;
 mod device;
@@ -15,4 +16,3 @@ mod schedules;
 mod sign_in;
 mod urgent;
 mod urgent_text;
-mod cap;

@@ -78,7 +78,9 @@ async fn until_sets_the_number_of_airings() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    let (_, u) = app.get(&format!("/urgent/{}", v["id"].as_str().unwrap()), &t).await;
+    let (_, u) = app
+        .get(&format!("/urgent/{}", v["id"].as_str().unwrap()), &t)
+        .await;
     assert_eq!(u["repeat"], 4, "{u}");
     assert_eq!(u["interval_minutes"], 30);
     app.stop().await;
@@ -93,9 +95,18 @@ async fn text_and_repeat_validation_names_the_field() {
     let later = (crate::helpers::t0() + Duration::hours(2)).to_rfc3339();
     for (body, prefix) in [
         (json!({"title": "x", "stations": ["LQ"]}), "media_id: "),
-        (json!({"title": "x", "media_id": m, "text": "a", "stations": ["LQ"]}), "text: "),
-        (json!({"title": "x", "text": "   ", "stations": ["LQ"]}), "text: "),
-        (json!({"title": "x", "text": "a".repeat(5001), "stations": ["LQ"]}), "text: "),
+        (
+            json!({"title": "x", "media_id": m, "text": "a", "stations": ["LQ"]}),
+            "text: ",
+        ),
+        (
+            json!({"title": "x", "text": "   ", "stations": ["LQ"]}),
+            "text: ",
+        ),
+        (
+            json!({"title": "x", "text": "a".repeat(5001), "stations": ["LQ"]}),
+            "text: ",
+        ),
         (
             json!({"title": "x", "media_id": m, "stations": ["LQ"], "until": later}),
             "interval_minutes: ",
@@ -127,7 +138,11 @@ async fn text_and_repeat_validation_names_the_field() {
     let (_, list) = app.get("/urgent", &t).await;
     assert!(list.as_array().unwrap().is_empty());
     let (s, v) = app
-        .post("/urgent", &t, json!({"title": "x", "text": "Xin chào", "stations": ["NOPE"]}))
+        .post(
+            "/urgent",
+            &t,
+            json!({"title": "x", "text": "Xin chào", "stations": ["NOPE"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let (_, media) = app.get("/media", &t).await;
@@ -143,7 +158,11 @@ async fn delivery_shows_the_time_of_each_state_and_is_audited() {
     let mut lq = Sse::connect(&app, &app.lq_device).await;
     lq.next().await;
     let (_, v) = app
-        .post("/urgent", &t, json!({"title": "Dịch", "media_id": m, "stations": ["LQ", "BP"]}))
+        .post(
+            "/urgent",
+            &t,
+            json!({"title": "Dịch", "media_id": m, "stations": ["LQ", "BP"]}),
+        )
         .await;
     let id = v["id"].as_str().unwrap().to_string();
     assert_eq!(lq.next().await.event, "urgent");
@@ -186,7 +205,7 @@ async fn delivery_shows_the_time_of_each_state_and_is_audited() {
         .iter()
         .find(|e| e["action"] == "urgent.create")
         .unwrap();
-    assert_eq!(created["username"], "admin_tt");
+    assert_eq!(created["user"], "admin_tt");
     let moves: Vec<_> = entries
         .iter()
         .filter(|e| e["action"] == "urgent.delivery" && e["target"] == id.as_str())
@@ -218,7 +237,9 @@ async fn cancelling_a_repeated_notice_stops_it_where_it_already_played() {
     .await;
     let mut lq = Sse::connect(&app, &app.lq_device).await;
     lq.next().await;
-    let (s, u) = app.post(&format!("/urgent/{id}/cancel"), &t, json!({})).await;
+    let (s, u) = app
+        .post(&format!("/urgent/{id}/cancel"), &t, json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{u}");
     assert_eq!(u["stations"][0]["state"], "cancelled");
     assert!(u["stations"][0]["cancelled_at"].is_string());

@@ -29,7 +29,12 @@ pub async fn receive(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if !matches!(
         mime.as_str(),
         "application/cap+xml" | "application/xml" | "text/xml"
@@ -40,7 +45,11 @@ pub async fn receive(
     }
     let bytes = axum::body::to_bytes(body, MAX_CAP_BYTES)
         .await
-        .map_err(|_| AppError::too_large(format!("CAP message larger than {MAX_CAP_BYTES} bytes (1 MiB)")))?;
+        .map_err(|_| {
+            AppError::too_large(format!(
+                "CAP message larger than {MAX_CAP_BYTES} bytes (1 MiB)"
+            ))
+        })?;
     let xml = String::from_utf8(bytes.to_vec())
         .map_err(|e| AppError::bad_request(format!("CAP message is not UTF-8: {e}")))?;
     let alert = schedules::cap::parse_cap(&xml).map_err(cap::parse_error)?;
@@ -58,9 +67,6 @@ pub async fn receive(
             StatusCode::ACCEPTED,
             Json(json!({"id": null, "aired": false, "status": status})),
         ),
-        Outcome::Duplicate(id) => (
-            StatusCode::OK,
-            Json(json!({"id": id, "duplicate": true})),
-        ),
+        Outcome::Duplicate(id) => (StatusCode::OK, Json(json!({"id": id, "duplicate": true}))),
     })
 }

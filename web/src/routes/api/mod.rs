@@ -3,13 +3,13 @@
 pub mod areas;
 pub mod audit;
 pub mod auth;
+pub mod cap;
 pub mod device;
 pub mod logs;
 pub mod media;
 pub mod schedules;
 pub mod stations;
 pub mod urgent;
-pub mod cap;
 pub mod users;
 
 use crate::auth::User;

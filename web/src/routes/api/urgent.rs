@@ -50,9 +50,7 @@ fn validate(b: UrgentBody, now: DateTime<Utc>) -> AppResult<NewNotice> {
     }
     let sound = match (b.media_id, b.text) {
         (Some(_), Some(_)) => {
-            return Err(AppError::invalid(
-                "text: give media_id or text, not both",
-            ))
+            return Err(AppError::invalid("text: give media_id or text, not both"))
         }
         (Some(m), None) => Sound::Media(
             Sha256::parse(&m).map_err(|e| AppError::invalid(format!("media_id: {e}")))?,
@@ -78,9 +76,7 @@ fn validate(b: UrgentBody, now: DateTime<Utc>) -> AppResult<NewNotice> {
             return Err(AppError::invalid("until: give repeat or until, not both"))
         }
         (_, Some(_)) if interval_s == 0 => {
-            return Err(AppError::invalid(
-                "interval_minutes: required with until",
-            ))
+            return Err(AppError::invalid("interval_minutes: required with until"))
         }
         (None, Some(until)) => urgent::airings_until(now, until, interval_s)?,
         (r, None) => r.unwrap_or(1),
