@@ -333,7 +333,8 @@ async fn an_urgent_notice_interrupts_every_station_and_reaches_late_ones_unless_
     let (s, v) = server
         .call(
             Some(json!({"title": "Bão", "media_id": alarm,
-                        "stations": ["TT-01", "TT-02", "TT-03"]})),
+                        "stations": ["TT-01", "TT-02", "TT-03"],
+                        "expires_at": SystemClock.now() + CDuration::minutes(10)})),
             "/urgent",
         )
         .await;

@@ -167,6 +167,8 @@ ALTER TABLE urgent_stations ADD COLUMN playing_at TEXT;
 ALTER TABLE urgent_stations ADD COLUMN played_at TEXT;
 ALTER TABLE urgent_stations ADD COLUMN failed_at TEXT;
 ALTER TABLE urgent_stations ADD COLUMN cancelled_at TEXT;
+-- First airing at a station that came online after the notice's own airings were over.
+ALTER TABLE urgent_stations ADD COLUMN late_start TEXT;
 
 -- Every CAP message taken in, aired or not. `key` is "sender,identifier".
 CREATE TABLE cap_messages (

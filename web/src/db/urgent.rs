@@ -352,3 +352,28 @@ pub fn get_cap(conn: &Connection, key: &str) -> rusqlite::Result<Option<(bool, O
     )
     .optional()
 }
+
+/// The first airing of notice `id` at a station that came online after the notice's own
+/// airings were over: the instant stored the first time, else `now` (stored now). Every
+/// later document shows the same instant, so the station plays it once.
+pub fn late_start(
+    conn: &Connection,
+    id: &str,
+    station: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<DateTime<Utc>> {
+    conn.execute(
+        "UPDATE urgent_stations SET late_start = ?3
+         WHERE urgent_id = ?1 AND station = ?2 AND late_start IS NULL",
+        params![id, station, ts(now)],
+    )?;
+    let at: Option<String> = conn
+        .query_row(
+            "SELECT late_start FROM urgent_stations WHERE urgent_id = ?1 AND station = ?2",
+            params![id, station],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    Ok(opt_ts(at).unwrap_or(now))
+}
