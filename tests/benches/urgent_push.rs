@@ -228,8 +228,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         .ok_or("no notice id")?
         .to_string();
     // Wait for the acknowledgements.
-    let mut latencies = Vec::new();
-    loop {
+    let mut latencies = loop {
         let u: Value = client
             .get(format!("{base}/api/v1/urgent/{id}"))
             .bearer_auth(&token)
@@ -240,7 +239,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         let st = u["stations"].as_array().cloned().unwrap_or_default();
-        latencies = st
+        let lat: Vec<f64> = st
             .iter()
             .filter_map(|s| s["playing_at"].as_str()?.parse::<DateTime<Utc>>().ok())
             .map(|t| (t - posted).num_microseconds().unwrap_or(0) as f64 / 1000.0)
@@ -250,10 +249,10 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
             .filter(|s| s["state"] == "played" || s["playing_at"].is_string())
             .count();
         if done >= connected || Instant::now() > deadline {
-            break;
+            break lat;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    };
     drop(child.stdin.take());
     let _ = child.wait();
     let _ = stop.send(());
