@@ -31,6 +31,9 @@ pub struct Cli {
         global = true
     )]
     pub reconcile_grace_minutes: u32,
+    /// Air CAP alerts whose status is `Exercise` (by default they are recorded, not aired).
+    #[arg(long, env = "LOAXA_CAP_AIR_EXERCISES", global = true)]
+    pub cap_air_exercises: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -172,6 +175,7 @@ pub fn run(cli: Cli) -> ExitCode {
             .log_retention_days
             .map(|d| chrono::Duration::days(i64::from(d))),
         reconcile_grace: chrono::Duration::minutes(i64::from(cli.reconcile_grace_minutes)),
+        cap_air_exercises: cli.cap_air_exercises,
         ..Config::default()
     };
     let state = match open(&cli.data, clock.clone(), config) {

@@ -59,3 +59,4 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod targets;
+pub mod urgent;

@@ -29,6 +29,12 @@ pub struct Config {
     pub reconcile_every: std::time::Duration,
     /// Keep log entries this long (None: forever).
     pub log_retention: Option<Duration>,
+    /// Air CAP alerts with status `Exercise` (Test, System and Draft never air).
+    pub cap_air_exercises: bool,
+    /// Largest CAP audio resource fetched by `uri`, bytes.
+    pub cap_max_audio_bytes: u64,
+    /// How long fetching a CAP audio resource may take.
+    pub cap_fetch_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -41,6 +47,9 @@ impl Default for Config {
             reconcile_grace: Duration::hours(2),
             reconcile_every: std::time::Duration::from_secs(300),
             log_retention: None,
+            cap_air_exercises: false,
+            cap_max_audio_bytes: 50 * 1024 * 1024,
+            cap_fetch_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

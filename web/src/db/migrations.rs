@@ -259,6 +259,33 @@ CREATE TABLE log_retention (
     pruned_at     TEXT NOT NULL
 );
 "#,
+    // 3: urgent notices: spoken text, delivery times per state, CAP messages received.
+    r#"
+ALTER TABLE urgent ADD COLUMN text TEXT;
+ALTER TABLE urgent ADD COLUMN cap_key TEXT;
+ALTER TABLE urgent_stations ADD COLUMN received_at TEXT;
+ALTER TABLE urgent_stations ADD COLUMN playing_at TEXT;
+ALTER TABLE urgent_stations ADD COLUMN played_at TEXT;
+ALTER TABLE urgent_stations ADD COLUMN failed_at TEXT;
+ALTER TABLE urgent_stations ADD COLUMN cancelled_at TEXT;
+-- First airing at a station that came online after the notice's own airings were over.
+ALTER TABLE urgent_stations ADD COLUMN late_start TEXT;
+
+-- Every CAP message taken in, aired or not. `key` is "sender,identifier".
+CREATE TABLE cap_messages (
+    key         TEXT PRIMARY KEY,
+    sender      TEXT NOT NULL,
+    identifier  TEXT NOT NULL,
+    sent        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    msg_type    TEXT NOT NULL,
+    aired       INTEGER NOT NULL,
+    urgent_id   TEXT REFERENCES urgent(id),
+    received_by TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    xml         TEXT NOT NULL
+);
+"#,
 ];
 
 /// The migrations, in order.

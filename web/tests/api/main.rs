@@ -4,6 +4,7 @@
 mod helpers;
 
 mod authz;
+mod cap;
 mod cli;
 mod demo;
 mod device;
@@ -14,3 +15,4 @@ mod router;
 mod schedules;
 mod sign_in;
 mod urgent;
+mod urgent_text;

@@ -182,6 +182,8 @@ pub async fn urgent_state(
     JsonBody(ack): JsonBody<UrgentAck>,
 ) -> AppResult<StatusCode> {
     let code = device.station.code;
+    let area = device.station.area;
+    let remote = device.remote;
     let found = state
         .db
         .call(move |conn| {
@@ -189,12 +191,29 @@ pub async fn urgent_state(
                 let r: String = r.chars().take(500).collect();
                 r
             });
-            let found =
+            let acked =
                 db::urgent::acknowledge(conn, &id, &code, ack.state, ack.at, reason.as_deref())?;
+            if let db::urgent::Acked::Moved(from, to) = acked {
+                db::audit::record(
+                    conn,
+                    &db::audit::Change {
+                        at: now,
+                        user: &format!("device:{code}"),
+                        area: &area,
+                        action: "urgent.delivery",
+                        target: &id,
+                        detail: &serde_json::json!({"station": code, "from": from.as_str(),
+                            "to": to.as_str(), "at": ack.at, "reason": reason}),
+                        remote: remote.as_deref(),
+                    },
+                )?;
+            }
             db::stations::touch(conn, &code, now)?;
-            Ok(found.then_some(()).ok_or_else(|| {
-                AppError::not_found(format!("no urgent notice {id:?} for station {code}"))
-            }))
+            Ok((acked != db::urgent::Acked::Unknown)
+                .then_some(())
+                .ok_or_else(|| {
+                    AppError::not_found(format!("no urgent notice {id:?} for station {code}"))
+                }))
         })
         .await?;
     found?;

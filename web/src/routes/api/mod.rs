@@ -3,6 +3,7 @@
 pub mod areas;
 pub mod audit;
 pub mod auth;
+pub mod cap;
 pub mod device;
 pub mod logs;
 pub mod media;
@@ -56,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .route("/urgent", get(urgent::list).post(urgent::create))
         .route("/urgent/{id}", get(urgent::show))
         .route("/urgent/{id}/cancel", post(urgent::cancel))
+        .route("/cap", post(cap::receive))
         .route("/logs", get(logs::list))
         .route("/reports/airtime", get(reports::airtime))
         .route("/reports/airtime.csv", get(reports::airtime_csv))
