@@ -42,6 +42,7 @@
 //! - [`planning`]: schedule documents and plans (the `schedules` crate does the expanding);
 //! - [`push`]: per-station event channels;
 //! - [`library`]: media files on disk;
+//! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
 pub mod admin;
@@ -51,6 +52,8 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod library;
+pub mod metrics;
+pub mod openapi;
 pub mod planning;
 pub mod push;
 pub mod routes;
