@@ -270,6 +270,8 @@ mod tests {
         let text = m.render(0, 0);
         assert!(text.contains(r#"route="/a\"b",le="0.0025"} 1"#), "{text}");
         assert!(text.contains(r#"route="/a\"b",le="+Inf"} 2"#), "{text}");
-        assert!(text.contains(r#"loaxa_http_request_duration_seconds_count{method="GET",route="/a\"b"} 2"#));
+        assert!(text.contains(
+            r#"loaxa_http_request_duration_seconds_count{method="GET",route="/a\"b"} 2"#
+        ));
     }
 }

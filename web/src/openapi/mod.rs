@@ -135,7 +135,10 @@ impl Op {
         errors.sort_unstable();
         errors.dedup();
         for e in errors {
-            responses.insert(e.to_string(), json!({"$ref": "#/components/responses/Error"}));
+            responses.insert(
+                e.to_string(),
+                json!({"$ref": "#/components/responses/Error"}),
+            );
         }
         let mut op = json!({
             "summary": self.summary,

@@ -29,7 +29,10 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
             typed.insert(name.to_string());
             continue;
         }
-        assert!(!line.starts_with('#') && !line.is_empty(), "stray line {line:?}");
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "stray line {line:?}"
+        );
         let (series, value) = line.rsplit_once(' ').expect("series value");
         let v: f64 = value
             .parse()
@@ -112,7 +115,10 @@ async fn counters_move_with_documents_logs_heartbeats_and_requests() {
     let app = TestApp::spawn().await;
     let m = scrape(&app).await;
     assert_eq!(m["loaxa_controllers_connected"], 0.0);
-    assert_eq!(m[r#"loaxa_schedule_documents_served_total{status="200"}"#], 0.0);
+    assert_eq!(
+        m[r#"loaxa_schedule_documents_served_total{status="200"}"#],
+        0.0
+    );
 
     // A full document, then a 304.
     let res = app
@@ -136,7 +142,11 @@ async fn counters_move_with_documents_logs_heartbeats_and_requests() {
 
     // Two new entries, then one new and two again.
     let (s, _) = app
-        .post("/device/logs", &app.lq_device, json!({"entries": [entry("a"), entry("b")]}))
+        .post(
+            "/device/logs",
+            &app.lq_device,
+            json!({"entries": [entry("a"), entry("b")]}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let (s, _) = app
@@ -154,10 +164,19 @@ async fn counters_move_with_documents_logs_heartbeats_and_requests() {
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
 
     let m = scrape(&app).await;
-    assert_eq!(m[r#"loaxa_schedule_documents_served_total{status="200"}"#], 1.0);
-    assert_eq!(m[r#"loaxa_schedule_documents_served_total{status="304"}"#], 1.0);
+    assert_eq!(
+        m[r#"loaxa_schedule_documents_served_total{status="200"}"#],
+        1.0
+    );
+    assert_eq!(
+        m[r#"loaxa_schedule_documents_served_total{status="304"}"#],
+        1.0
+    );
     assert_eq!(m[r#"loaxa_log_entries_received_total{result="new"}"#], 3.0);
-    assert_eq!(m[r#"loaxa_log_entries_received_total{result="duplicate"}"#], 2.0);
+    assert_eq!(
+        m[r#"loaxa_log_entries_received_total{result="duplicate"}"#],
+        2.0
+    );
     assert_eq!(m["loaxa_heartbeats_received_total"], 1.0);
     // Requests by route template, never the raw path.
     assert_eq!(
@@ -205,7 +224,11 @@ async fn connected_controllers_go_up_with_an_event_stream_and_down_when_it_leave
     let t = app.token("admin_tt").await;
     let media = app.upload_tone(&t, 440.0, 500).await;
     let (s, v) = app
-        .post("/urgent", &t, json!({"title": "Bão", "media_id": media, "stations": ["LQ"]}))
+        .post(
+            "/urgent",
+            &t,
+            json!({"title": "Bão", "media_id": media, "stations": ["LQ"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(sse.next().await.event, "urgent");
@@ -222,6 +245,9 @@ async fn connected_controllers_go_up_with_an_event_stream_and_down_when_it_leave
         }
     })
     .await;
-    assert!(gone.is_ok(), "the stream was still counted 10 s after it closed");
+    assert!(
+        gone.is_ok(),
+        "the stream was still counted 10 s after it closed"
+    );
     app.stop().await;
 }

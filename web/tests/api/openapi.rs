@@ -49,13 +49,7 @@ fn routed_paths(app: &axum::Router) -> BTreeSet<String> {
 fn concrete(template: &str) -> String {
     template
         .split('/')
-        .map(|s| {
-            if s.starts_with('{') {
-                "probe-value"
-            } else {
-                s
-            }
-        })
+        .map(|s| if s.starts_with('{') { "probe-value" } else { s })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -66,13 +60,10 @@ async fn answer(app: &axum::Router, method: &str, path: &str) -> (StatusCode, St
         .uri(path)
         .body(Body::empty())
         .unwrap();
-    let res = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        app.clone().oneshot(req),
-    )
-    .await
-    .expect("answered within 10 s")
-    .unwrap();
+    let res = tokio::time::timeout(std::time::Duration::from_secs(10), app.clone().oneshot(req))
+        .await
+        .expect("answered within 10 s")
+        .unwrap();
     let status = res.status();
     let ctype = res
         .headers()
