@@ -43,6 +43,7 @@
 //! - [`push`]: per-station event channels;
 //! - [`reports`]: airtime reports, exports, charts, reconciliation and log retention;
 //! - [`library`]: media files on disk;
+//! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
 pub mod admin;
@@ -52,6 +53,8 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod library;
+pub mod metrics;
+pub mod openapi;
 pub mod planning;
 pub mod push;
 pub mod reports;

@@ -71,6 +71,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// Counters for `GET /metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why the state could not be opened.
@@ -117,6 +119,7 @@ impl AppState {
             config: Arc::new(config),
             throttle: Arc::new(LoginThrottle::default()),
             data_dir: data_dir.to_path_buf(),
+            metrics: Arc::default(),
         })
     }
 }

@@ -60,6 +60,17 @@ pub fn insert_batch(
     entries: &[LogEntry],
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Vec<String>> {
+    Ok(insert_batch_counted(tx, station, entries, now)?.0)
+}
+
+/// [`insert_batch`], also answering how many entries were new (the others were held already).
+pub fn insert_batch_counted(
+    tx: &Transaction<'_>,
+    station: &str,
+    entries: &[LogEntry],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<(Vec<String>, usize)> {
+    let mut new = 0;
     let mut st = tx.prepare_cached(
         "INSERT INTO logs (station, id, schedule_id, urgent_id, title, category,
             priority, media_sha256, scheduled_at, started_at, ended_at, played_ms, status,
@@ -91,7 +102,7 @@ pub fn insert_batch(
         .unwrap_or(schedules::DEFAULT_TZ);
     let mut accepted = Vec::with_capacity(entries.len());
     for e in entries {
-        st.execute(params![
+        new += st.execute(params![
             station,
             e.id,
             e.schedule_id,
@@ -113,7 +124,7 @@ pub fn insert_batch(
         ])?;
         accepted.push(e.id.clone());
     }
-    Ok(accepted)
+    Ok((accepted, new))
 }
 
 /// The date, in the station's zone `tz`, of an instant: the `local_date` column.

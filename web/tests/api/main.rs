@@ -10,6 +10,8 @@ mod demo;
 mod device;
 mod errors;
 mod media;
+mod metrics;
+mod openapi;
 mod reports;
 mod router;
 mod schedules;

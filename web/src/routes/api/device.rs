@@ -39,6 +39,7 @@ pub async fn schedule(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    state.metrics.document_served(unchanged);
     if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
     }
@@ -145,16 +146,20 @@ pub async fn logs(
         }
     }
     let code = device.station.code;
-    let accepted = state
+    let (accepted, new) = state
         .db
         .call(move |conn| {
             let tx = conn.transaction()?;
-            let accepted = db::logs::insert_batch(&tx, &code, &batch.entries, now)?;
+            let counted = db::logs::insert_batch_counted(&tx, &code, &batch.entries, now)?;
             db::stations::touch(&tx, &code, now)?;
             tx.commit()?;
-            Ok(accepted)
+            Ok(counted)
         })
         .await?;
+    let new = new as u64;
+    state
+        .metrics
+        .log_entries(new, (accepted.len() as u64).saturating_sub(new));
     Ok(Json(LogAck { accepted }))
 }
 
@@ -170,6 +175,7 @@ pub async fn heartbeat(
         .db
         .call(move |conn| db::stations::record_heartbeat(conn, &code, &hb, now))
         .await?;
+    state.metrics.heartbeat();
     Ok(StatusCode::NO_CONTENT)
 }
 
