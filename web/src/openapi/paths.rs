@@ -233,11 +233,22 @@ pub fn operations() -> Vec<Op> {
         .json(obj(
             json!({"title": s(), "media_id": s(),
                 "stations": {"type": "array", "items": s(), "description": "codes, or [\"*\"]"},
+                "text": {"type": "string", "description": "spoken in Vietnamese (espeak-ng) when there is no media_id"},
+                "chime": {"type": "boolean", "description": "a two-tone chime before the notice"},
                 "areas": {"type": "array", "items": s()}, "repeat": int(),
-                "interval_minutes": int(), "expires_at": time()}),
-            &["title", "media_id"],
+                "interval_minutes": int(), "until": time(), "expires_at": time(),
+                "category": s()}),
+            &["title"],
         ))
         .ok(201, obj(json!({"id": s()}), &["id"])),
+        Op::new(
+            "post",
+            "/api/v1/cap",
+            "Take in an OASIS CAP 1.2 alert (Alert, Update, Cancel) as an urgent notice.",
+        )
+        .body("application/cap+xml", s())
+        .ok(201, obj(json!({"id": s()}), &["id"]))
+        .errors(&[413]),
         Op::new(
             "get",
             "/api/v1/urgent/{id}",
@@ -276,6 +287,43 @@ pub fn operations() -> Vec<Op> {
         .query("from", time(), false, "RFC 3339")
         .query("to", time(), false, "RFC 3339")
         .ok_as(200, Some("text/csv"), s()),
+        Op::new(
+            "get",
+            "/api/v1/reports/airtime",
+            "Airtime report: per station and category, per station, per category, per day.",
+        )
+        .query("from", time(), false, "RFC 3339")
+        .query("to", time(), false, "RFC 3339")
+        .query("area", s(), false, "an area code in reach")
+        .ok(200, obj(json!({}), &[])),
+        Op::new(
+            "get",
+            "/api/v1/reports/airtime.xlsx",
+            "The airtime report as an XLSX workbook.",
+        )
+        .query("from", time(), false, "RFC 3339")
+        .query("to", time(), false, "RFC 3339")
+        .query("area", s(), false, "an area code in reach")
+        .ok_as(
+            200,
+            Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            s(),
+        ),
+        Op::new(
+            "get",
+            "/api/v1/reports/charts/{chart}",
+            "A report chart as SVG: aired-by-station.svg, compliance-by-day.svg, share-by-category.svg.",
+        )
+        .query("from", time(), false, "RFC 3339")
+        .query("to", time(), false, "RFC 3339")
+        .query("area", s(), false, "an area code in reach")
+        .ok_as(200, Some("image/svg+xml"), s()),
+        Op::new(
+            "post",
+            "/api/v1/reports/reconcile",
+            "Mark occurrences with no log entry as missed now (admin).",
+        )
+        .ok(200, obj(json!({}), &[])),
         Op::new("get", "/api/v1/audit", "The audit log (admin).")
             .query("limit", int(), false, "default 200")
             .query("offset", int(), false, "skip this many")

@@ -105,6 +105,10 @@ async fn every_routed_endpoint_is_documented_and_nothing_else() {
     let app = web::startup::app(state);
     let mut served = BTreeSet::new();
     for path in routed_paths(&app) {
+        // axum's own catch-all for the JSON 404 (and the root it nests under) is no endpoint.
+        if path.contains("__private__axum_fallback") || path == "/" {
+            continue;
+        }
         let probe = concrete(&path);
         if !path.starts_with("/api/") {
             // HTML pages (and their redirects to sign-in) are for browsers, not the API.
