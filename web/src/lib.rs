@@ -51,6 +51,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod library;
+pub mod pages;
 pub mod planning;
 pub mod push;
 pub mod routes;

@@ -9,6 +9,7 @@ pub mod areas;
 pub mod audit;
 pub mod logs;
 pub mod media;
+pub mod passwords;
 pub mod migrations;
 pub mod schedules;
 pub mod stations;

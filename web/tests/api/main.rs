@@ -9,6 +9,7 @@ mod demo;
 mod device;
 mod errors;
 mod media;
+mod pages;
 mod reports;
 mod router;
 mod schedules;
