@@ -128,7 +128,12 @@ async fn fill(c: &Client, css: &str, text: &str) {
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 fn tone_wav(path: &Path, ms: u32) {
@@ -153,12 +158,28 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
     let state = web::state::AppState::open(&dir.path().join("server"), clock.clone()).unwrap();
     let now = clock.now();
     web::admin::add_area(&state.db, "test", "TT", "Huyện Thạch Thất", None, now).unwrap();
-    web::admin::add_area(&state.db, "test", "LQ", "Thị trấn Liên Quan", Some("TT"), now).unwrap();
-    let device = web::admin::add_station(&state.db, "test", "LQ", "Đài Liên Quan", "LQ", None, now)
-        .unwrap();
+    web::admin::add_area(
+        &state.db,
+        "test",
+        "LQ",
+        "Thị trấn Liên Quan",
+        Some("TT"),
+        now,
+    )
+    .unwrap();
+    let device =
+        web::admin::add_station(&state.db, "test", "LQ", "Đài Liên Quan", "LQ", None, now).unwrap();
     web::admin::add_station(&state.db, "test", "BY", "Đài Bình Yên", "TT", None, now).unwrap();
-    web::admin::add_user(&state.db, "test", "op", PW, web::db::users::Role::Operator, "TT", now)
-        .unwrap();
+    web::admin::add_user(
+        &state.db,
+        "test",
+        "op",
+        PW,
+        web::db::users::Role::Operator,
+        "TT",
+        now,
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -206,7 +227,12 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
         fill(&c, "#up-title", "Bản tin <script>alert(1)</script>").await;
         click(&c, "#upload-form button[type=submit]").await;
         wait_text(&c, "#up-status", "0:03").await;
-        wait_text(&c, "#media-table tbody", "Bản tin <script>alert(1)</script>").await;
+        wait_text(
+            &c,
+            "#media-table tbody",
+            "Bản tin <script>alert(1)</script>",
+        )
+        .await;
         assert_eq!(text_of(&c, "#media-table td.duration").await, "0:03");
         shot(&c, "02-media").await;
 
@@ -262,7 +288,10 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
             .await
             .unwrap();
         click(&c, "#u-all").await;
-        let boxes = c.find_all(Locator::Css("input[name=ustation]")).await.unwrap();
+        let boxes = c
+            .find_all(Locator::Css("input[name=ustation]"))
+            .await
+            .unwrap();
         for b in boxes {
             if b.attr("value").await.unwrap().as_deref() == Some("LQ") {
                 b.click().await.unwrap();

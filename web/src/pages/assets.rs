@@ -8,8 +8,16 @@ use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
 const FILES: &[(&str, &str, &str)] = &[
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../static/app.js")),
-    ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app.js"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/app.css"),
+    ),
 ];
 
 /// A short hash of every asset, appended to their URLs so that caches refresh on change.

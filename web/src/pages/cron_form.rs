@@ -54,7 +54,11 @@ pub fn compile(days: &[u8], times: &str) -> Result<Vec<String>, FormError> {
         .into_iter()
         .map(|(m, mut hours)| {
             hours.sort_unstable();
-            let hs = hours.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            let hs = hours
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
             format!("{m} {hs} * * {dow}")
         })
         .collect())
@@ -62,10 +66,22 @@ pub fn compile(days: &[u8], times: &str) -> Result<Vec<String>, FormError> {
 
 /// Cases shared with the browser test: (days, times, expected expressions or `None` when
 /// the form is refused).
-pub const CASES: &[(&[u8], &str, Option<&[&str]>)] = &[
-    (&[1, 2, 3, 4, 5], "05:30, 17:30", Some(&["30 5,17 * * 1,2,3,4,5"])),
+/// One case: days, times, the expected expressions (`None`: refused).
+pub type Case = (&'static [u8], &'static str, Option<&'static [&'static str]>);
+
+/// The shared cases.
+pub const CASES: &[Case] = &[
+    (
+        &[1, 2, 3, 4, 5],
+        "05:30, 17:30",
+        Some(&["30 5,17 * * 1,2,3,4,5"]),
+    ),
     (&[0, 1, 2, 3, 4, 5, 6], "6:00", Some(&["0 6 * * *"])),
-    (&[6, 0], "17:00, 05:30", Some(&["0 17 * * 0,6", "30 5 * * 0,6"])),
+    (
+        &[6, 0],
+        "17:00, 05:30",
+        Some(&["0 17 * * 0,6", "30 5 * * 0,6"]),
+    ),
     (&[3], "7:05,7:05", Some(&["5 7 * * 3"])),
     (&[], "05:30", None),
     (&[1], "25:00", None),

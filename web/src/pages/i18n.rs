@@ -109,7 +109,11 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("username", "Tên đăng nhập", "Username"),
     ("password", "Mật khẩu", "Password"),
     ("login_button", "Đăng nhập", "Log in"),
-    ("err_login", "Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password."),
+    (
+        "err_login",
+        "Sai tên đăng nhập hoặc mật khẩu.",
+        "Wrong username or password.",
+    ),
     (
         "err_throttled",
         "Đăng nhập sai quá nhiều lần; hãy thử lại sau ít phút.",
@@ -123,7 +127,11 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ),
     ("pw_current", "Mật khẩu hiện tại", "Current password"),
     ("pw_new", "Mật khẩu mới", "New password"),
-    ("pw_confirm", "Nhập lại mật khẩu mới", "Repeat the new password"),
+    (
+        "pw_confirm",
+        "Nhập lại mật khẩu mới",
+        "Repeat the new password",
+    ),
     ("pw_hint", "Ít nhất 8 ký tự.", "At least 8 characters."),
     ("pw_save", "Lưu mật khẩu", "Save password"),
     (
@@ -131,13 +139,21 @@ pub const TABLE: &[(&str, &str, &str)] = &[
         "Đã đổi mật khẩu. Các phiên đăng nhập khác đã bị đăng xuất.",
         "Password changed. Other sessions were signed out.",
     ),
-    ("err_pw_wrong", "Mật khẩu hiện tại không đúng.", "The current password is wrong."),
+    (
+        "err_pw_wrong",
+        "Mật khẩu hiện tại không đúng.",
+        "The current password is wrong.",
+    ),
     (
         "err_pw_short",
         "Mật khẩu mới phải có ít nhất 8 ký tự.",
         "The new password must have at least 8 characters.",
     ),
-    ("err_pw_long", "Mật khẩu mới quá dài.", "The new password is too long."),
+    (
+        "err_pw_long",
+        "Mật khẩu mới quá dài.",
+        "The new password is too long.",
+    ),
     (
         "err_pw_mismatch",
         "Hai lần nhập mật khẩu mới không giống nhau.",
@@ -174,11 +190,19 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("clock_ok", "Đúng giờ", "On time"),
     ("clock_off", "Lệch {s} giây", "{s} s off"),
     ("updated_at", "Cập nhật lúc", "Updated at"),
-    ("load_failed", "Không tải được dữ liệu: ", "Could not load: "),
+    (
+        "load_failed",
+        "Không tải được dữ liệu: ",
+        "Could not load: ",
+    ),
     ("week_link", "Lịch tuần", "Week"),
     ("media_title", "Thư viện âm thanh", "Media library"),
     ("upload_heading", "Tải tệp lên", "Upload a file"),
-    ("upload_file", "Tệp âm thanh (MP3, WAV, FLAC, OGG, M4A)", "Audio file (MP3, WAV, FLAC, OGG, M4A)"),
+    (
+        "upload_file",
+        "Tệp âm thanh (MP3, WAV, FLAC, OGG, M4A)",
+        "Audio file (MP3, WAV, FLAC, OGG, M4A)",
+    ),
     ("upload_title", "Tiêu đề", "Title"),
     ("upload_button", "Tải lên", "Upload"),
     ("upload_progress", "Tiến độ tải lên", "Upload progress"),
@@ -197,9 +221,17 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("sched_new", "Lịch mới", "New schedule"),
     ("mode", "Cách đặt giờ", "How to set the times"),
     ("mode_weekly", "Theo ngày trong tuần", "By weekday"),
-    ("mode_cron", "Biểu thức crontab (cho người thành thạo)", "Crontab expression (experts)"),
+    (
+        "mode_cron",
+        "Biểu thức crontab (cho người thành thạo)",
+        "Crontab expression (experts)",
+    ),
     ("weekdays", "Các ngày", "Days"),
-    ("times", "Giờ phát (vd. 05:30, 17:00)", "Times (e.g. 05:30, 17:00)"),
+    (
+        "times",
+        "Giờ phát (vd. 05:30, 17:00)",
+        "Times (e.g. 05:30, 17:00)",
+    ),
     ("day_1", "Thứ Hai", "Monday"),
     ("day_2", "Thứ Ba", "Tuesday"),
     ("day_3", "Thứ Tư", "Wednesday"),
@@ -207,7 +239,11 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("day_5", "Thứ Sáu", "Friday"),
     ("day_6", "Thứ Bảy", "Saturday"),
     ("day_0", "Chủ Nhật", "Sunday"),
-    ("cron_field", "Biểu thức crontab (5 trường)", "Crontab expression (5 fields)"),
+    (
+        "cron_field",
+        "Biểu thức crontab (5 trường)",
+        "Crontab expression (5 fields)",
+    ),
     ("media", "Tệp âm thanh", "Media"),
     ("pick_media", "— chọn tệp —", "— pick a file —"),
     ("priority", "Mức ưu tiên", "Priority"),
@@ -217,18 +253,42 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("category", "Chuyên mục", "Category"),
     ("starts_on", "Từ ngày", "From"),
     ("ends_on", "Đến ngày", "Until"),
-    ("excluded", "Ngày không phát (cách nhau bởi dấu phẩy, YYYY-MM-DD)", "Excluded dates (comma-separated, YYYY-MM-DD)"),
+    (
+        "excluded",
+        "Ngày không phát (cách nhau bởi dấu phẩy, YYYY-MM-DD)",
+        "Excluded dates (comma-separated, YYYY-MM-DD)",
+    ),
     ("targets", "Phát tới các đài", "Stations"),
     ("target_areas", "Hoặc cả khu vực", "Or whole areas"),
-    ("all_stations", "Tất cả các đài trong khu vực của tôi", "Every station in my area"),
+    (
+        "all_stations",
+        "Tất cả các đài trong khu vực của tôi",
+        "Every station in my area",
+    ),
     ("preview", "Mô tả", "In words"),
     ("next_times", "5 lần phát tới", "Next five times"),
     ("save", "Lưu", "Save"),
     ("saved", "Đã lưu.", "Saved."),
-    ("err_no_days", "Chọn ít nhất một ngày.", "Pick at least one day."),
-    ("err_times", "Giờ không hợp lệ (dạng HH:MM, cách nhau bởi dấu phẩy).", "Invalid time (HH:MM, comma-separated)."),
-    ("err_no_targets", "Chọn ít nhất một đài hoặc khu vực.", "Pick at least one station or area."),
-    ("err_no_media", "Chọn một tệp âm thanh.", "Pick a media file."),
+    (
+        "err_no_days",
+        "Chọn ít nhất một ngày.",
+        "Pick at least one day.",
+    ),
+    (
+        "err_times",
+        "Giờ không hợp lệ (dạng HH:MM, cách nhau bởi dấu phẩy).",
+        "Invalid time (HH:MM, comma-separated).",
+    ),
+    (
+        "err_no_targets",
+        "Chọn ít nhất một đài hoặc khu vực.",
+        "Pick at least one station or area.",
+    ),
+    (
+        "err_no_media",
+        "Chọn một tệp âm thanh.",
+        "Pick a media file.",
+    ),
     ("existing", "Lịch đã có", "Existing schedules"),
     ("col_rule", "Quy tắc", "Rule"),
     ("week_title", "Lịch tuần của đài", "Week plan of station"),
@@ -236,22 +296,42 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("next_week", "Tuần sau", "Next week"),
     ("status_interrupted", "Sẽ bị ngắt", "Will be interrupted"),
     ("status_skipped", "Sẽ bị bỏ qua", "Will be skipped"),
-    ("urgent_title", "Phát thông báo khẩn", "Push an urgent notice"),
+    (
+        "urgent_title",
+        "Phát thông báo khẩn",
+        "Push an urgent notice",
+    ),
     (
         "urgent_warn",
         "Thông báo khẩn sẽ ngắt ngay mọi chương trình đang phát trên các đài đã chọn.",
         "An urgent notice at once interrupts whatever plays on the chosen stations.",
     ),
-    ("urgent_text", "Nội dung đọc (máy đọc thành tiếng)", "Text to speak (text-to-speech)"),
+    (
+        "urgent_text",
+        "Nội dung đọc (máy đọc thành tiếng)",
+        "Text to speak (text-to-speech)",
+    ),
     ("urgent_send", "Phát khẩn cấp…", "Broadcast…"),
-    ("urgent_confirm_q", "Xác nhận phát thông báo khẩn tới {n} đài?", "Broadcast the urgent notice to {n} stations?"),
+    (
+        "urgent_confirm_q",
+        "Xác nhận phát thông báo khẩn tới {n} đài?",
+        "Broadcast the urgent notice to {n} stations?",
+    ),
     ("urgent_all", "tất cả các", "all"),
     ("confirm", "Xác nhận phát", "Confirm"),
     ("cancel", "Thôi", "Cancel"),
     ("repeat", "Số lần phát", "Times to play"),
-    ("board_title", "Tình trạng nhận thông báo", "Delivery, station by station"),
+    (
+        "board_title",
+        "Tình trạng nhận thông báo",
+        "Delivery, station by station",
+    ),
     ("cancel_notice", "Huỷ thông báo", "Cancel the notice"),
-    ("confirm_cancel_notice", "Huỷ thông báo khẩn này?", "Cancel this urgent notice?"),
+    (
+        "confirm_cancel_notice",
+        "Huỷ thông báo khẩn này?",
+        "Cancel this urgent notice?",
+    ),
     ("recent_notices", "Thông báo gần đây", "Recent notices"),
     ("state_pending", "Đang chờ", "Pending"),
     ("state_received", "Đã nhận", "Received"),
@@ -276,10 +356,22 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("log_skipped", "Bỏ qua", "Skipped"),
     ("log_failed", "Lỗi", "Failed"),
     ("log_missed", "Bị lỡ", "Missed"),
-    ("reports_title", "Báo cáo thời lượng phát", "Airtime reports"),
+    (
+        "reports_title",
+        "Báo cáo thời lượng phát",
+        "Airtime reports",
+    ),
     ("report_csv", "Tải tệp CSV", "Download CSV"),
-    ("report_xlsx", "Tải tệp Excel (XLSX)", "Download Excel (XLSX)"),
-    ("report_hint", "Mỗi dòng là một đài và một chuyên mục.", "One row per station and category."),
+    (
+        "report_xlsx",
+        "Tải tệp Excel (XLSX)",
+        "Download Excel (XLSX)",
+    ),
+    (
+        "report_hint",
+        "Mỗi dòng là một đài và một chuyên mục.",
+        "One row per station and category.",
+    ),
 ];
 
 #[cfg(test)]
@@ -323,7 +415,11 @@ mod tests {
                         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                         .collect();
                     let prev = src[..i].chars().last().unwrap_or(' ');
-                    if key.is_empty() || key.ends_with('_') || prev.is_ascii_alphanumeric() || prev == '_' {
+                    if key.is_empty()
+                        || key.ends_with('_')
+                        || prev.is_ascii_alphanumeric()
+                        || prev == '_'
+                    {
                         continue;
                     }
                     assert!(keys.contains(key.as_str()), "missing translation {key:?}");

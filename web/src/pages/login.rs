@@ -30,7 +30,13 @@ fn next_or_home(next: Option<&str>) -> String {
 
 /// `GET /login`.
 pub async fn form(lang: Lang, Query(q): Query<NextArg>) -> Response {
-    login_page(lang, &next_or_home(q.next.as_deref()), "", None, StatusCode::OK)
+    login_page(
+        lang,
+        &next_or_home(q.next.as_deref()),
+        "",
+        None,
+        StatusCode::OK,
+    )
 }
 
 fn login_page(
@@ -79,10 +85,22 @@ pub async fn submit(
     let next = next_or_home(f.next.as_deref());
     let username = f.username.trim().to_string();
     if username.is_empty() {
-        return login_page(lang, &next, "", Some(("username", "err_required")), StatusCode::UNPROCESSABLE_ENTITY);
+        return login_page(
+            lang,
+            &next,
+            "",
+            Some(("username", "err_required")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     if f.password.is_empty() {
-        return login_page(lang, &next, &username, Some(("password", "err_required")), StatusCode::UNPROCESSABLE_ENTITY);
+        return login_page(
+            lang,
+            &next,
+            &username,
+            Some(("password", "err_required")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     let creds = Credentials {
         username: username.clone(),
@@ -133,7 +151,7 @@ pub async fn logout(
     session: Session,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(res) = session.check_csrf(&f.csrf) {
+    if let Some(res) = session.check_csrf(&f.csrf) {
         return res;
     }
     let s = session.clone();
@@ -184,4 +202,3 @@ pub async fn set_lang(Path(code): Path<String>, Query(q): Query<NextArg>) -> Res
     }
     res
 }
-

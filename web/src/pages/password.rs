@@ -13,7 +13,12 @@ use axum::Form;
 use minijinja::context;
 use serde::Deserialize;
 
-fn page(session: &Session, error: Option<(&str, &str)>, saved: bool, status: StatusCode) -> Response {
+fn page(
+    session: &Session,
+    error: Option<(&str, &str)>,
+    saved: bool,
+    status: StatusCode,
+) -> Response {
     let lang = session.lang;
     let mut res = render(
         "password.html",
@@ -56,7 +61,7 @@ pub async fn submit(
     session: Session,
     Form(f): Form<PasswordForm>,
 ) -> Response {
-    if let Err(res) = session.check_csrf(&f.csrf) {
+    if let Some(res) = session.check_csrf(&f.csrf) {
         return res;
     }
     let bad = StatusCode::UNPROCESSABLE_ENTITY;
@@ -82,7 +87,9 @@ pub async fn submit(
     };
     match change(&state, now, &user, f.current, f.new).await {
         Ok(()) => page(&session, None, true, StatusCode::OK),
-        Err(ChangeError::WrongCurrent) => page(&session, Some(("current", "err_pw_wrong")), false, bad),
+        Err(ChangeError::WrongCurrent) => {
+            page(&session, Some(("current", "err_pw_wrong")), false, bad)
+        }
         Err(ChangeError::Rules(_)) => page(&session, Some(("new", "err_pw_short")), false, bad),
         Err(ChangeError::Other(e)) => e.into_response(),
     }

@@ -11,10 +11,19 @@ use std::sync::OnceLock;
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
-    ("password.html", include_str!("../../templates/password.html")),
-    ("dashboard.html", include_str!("../../templates/dashboard.html")),
+    (
+        "password.html",
+        include_str!("../../templates/password.html"),
+    ),
+    (
+        "dashboard.html",
+        include_str!("../../templates/dashboard.html"),
+    ),
     ("media.html", include_str!("../../templates/media.html")),
-    ("schedules.html", include_str!("../../templates/schedules.html")),
+    (
+        "schedules.html",
+        include_str!("../../templates/schedules.html"),
+    ),
     ("week.html", include_str!("../../templates/week.html")),
     ("urgent.html", include_str!("../../templates/urgent.html")),
     ("logs.html", include_str!("../../templates/logs.html")),

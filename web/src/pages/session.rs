@@ -31,22 +31,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// A 403 page unless the user has at least `role`.
-    pub fn require(&self, role: Role) -> Result<(), Response> {
-        if self.role >= role {
-            Ok(())
-        } else {
-            Err(error_page(self.lang, StatusCode::FORBIDDEN, "forbidden"))
-        }
+    /// A 403 page (to return) unless the user has at least `role`.
+    pub fn require(&self, role: Role) -> Option<Response> {
+        (self.role < role).then(|| error_page(self.lang, StatusCode::FORBIDDEN, "forbidden"))
     }
 
-    /// A 403 page unless `sent` is this session's CSRF token.
-    pub fn check_csrf(&self, sent: &str) -> Result<(), Response> {
-        if !sent.is_empty() && sent == self.csrf {
-            Ok(())
-        } else {
-            Err(error_page(self.lang, StatusCode::FORBIDDEN, "err_csrf"))
-        }
+    /// A 403 page (to return) unless `sent` is this session's CSRF token.
+    pub fn check_csrf(&self, sent: &str) -> Option<Response> {
+        (sent.is_empty() || sent != self.csrf)
+            .then(|| error_page(self.lang, StatusCode::FORBIDDEN, "err_csrf"))
     }
 }
 

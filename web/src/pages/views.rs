@@ -38,7 +38,7 @@ pub async fn schedules(session: Session) -> Response {
 
 /// `GET /urgent`: push an urgent notice (operators and admins).
 pub async fn urgent(session: Session) -> Response {
-    if let Err(res) = session.require(Role::Operator) {
+    if let Some(res) = session.require(Role::Operator) {
         return res;
     }
     shell(&session, "urgent.html", "urgent", "urgent_title")

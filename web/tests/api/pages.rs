@@ -36,8 +36,16 @@ fn site() -> Site {
     web::admin::add_area(db, "test", "TT", "Thạch Thất", None, now).unwrap();
     web::admin::add_area(db, "test", "LQ", "Liên Quan", Some("TT"), now).unwrap();
     web::admin::add_area(db, "test", "BB", "Bình Yên", Some("TT"), now).unwrap();
-    web::admin::add_station(db, "test", "LQ", "Đài <script>alert(1)</script>", "LQ", None, now)
-        .unwrap();
+    web::admin::add_station(
+        db,
+        "test",
+        "LQ",
+        "Đài <script>alert(1)</script>",
+        "LQ",
+        None,
+        now,
+    )
+    .unwrap();
     web::admin::add_station(db, "test", "BB", "Đài Bình Yên", "BB", None, now).unwrap();
     for (name, role, area) in [
         ("admin", Role::Admin, "TT"),
@@ -68,17 +76,17 @@ impl Site {
             .await;
         let status = res.status();
         let (parts, body) = res.into_parts();
-        let text = String::from_utf8(
-            axum::body::to_bytes(body, 1 << 22)
-                .await
-                .unwrap()
-                .to_vec(),
-        )
-        .unwrap();
+        let text =
+            String::from_utf8(axum::body::to_bytes(body, 1 << 22).await.unwrap().to_vec()).unwrap();
         (status, text, Response::from_parts(parts, Body::empty()))
     }
 
-    async fn post_form(&self, path: &str, cookie: &str, form: &str) -> (StatusCode, String, Response) {
+    async fn post_form(
+        &self,
+        path: &str,
+        cookie: &str,
+        form: &str,
+    ) -> (StatusCode, String, Response) {
         let res = self
             .send(
                 Request::post(path)
@@ -90,13 +98,8 @@ impl Site {
             .await;
         let status = res.status();
         let (parts, body) = res.into_parts();
-        let text = String::from_utf8(
-            axum::body::to_bytes(body, 1 << 22)
-                .await
-                .unwrap()
-                .to_vec(),
-        )
-        .unwrap();
+        let text =
+            String::from_utf8(axum::body::to_bytes(body, 1 << 22).await.unwrap().to_vec()).unwrap();
         (status, text, Response::from_parts(parts, Body::empty()))
     }
 
@@ -106,8 +109,14 @@ impl Site {
         let (status, _, res) = self.post_form("/login", "", &form).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         assert_eq!(res.headers()[header::LOCATION], "/media");
-        let set = res.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        let set = res.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
         let cookie = set.split(';').next().unwrap().to_string();
         let (_, html, _) = self.get("/password", &cookie).await;
         (cookie, attr(&html, "data-csrf"))
@@ -156,7 +165,10 @@ async fn every_page_opens_for_an_operator_with_security_headers() {
         assert!(!csp.contains("unsafe-inline"));
         assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        assert!(h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
         assert!(html.contains(r#"name="viewport""#), "{path}");
         assert!(html.contains(&format!(r#"data-csrf="{csrf}""#)), "{path}");
         // No inline script: only the data block and the external file.
@@ -171,7 +183,10 @@ async fn viewers_cannot_open_the_urgent_page_and_nobody_sees_stations_outside_th
     let (status, html, _) = s.get("/urgent", &viewer).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("Bạn không có quyền"));
-    assert!(!html.contains(r#"href="/urgent""#), "no urgent link for viewers");
+    assert!(
+        !html.contains(r#"href="/urgent""#),
+        "no urgent link for viewers"
+    );
     let (status, _, _) = s.get("/", &viewer).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -191,7 +206,11 @@ async fn a_station_name_with_a_script_tag_is_shown_escaped() {
     let (cookie, _) = s.login("op").await;
     let (status, html, _) = s.get("/stations/LQ/week", &cookie).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Đài &lt;script&gt;alert(1)&lt;&#x2f;script&gt;") || html.contains("Đài &lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    assert!(
+        html.contains("Đài &lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
+            || html.contains("Đài &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
     assert!(!html.contains("<script>alert(1)"));
 }
 
@@ -203,13 +222,20 @@ async fn a_wrong_password_is_shown_next_to_the_field() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(res.headers().get(header::SET_COOKIE).is_none());
-    assert!(html.contains(r#"<p class="field-error" id="password-error">Sai tên đăng nhập hoặc mật khẩu.</p>"#));
+    assert!(html.contains(
+        r#"<p class="field-error" id="password-error">Sai tên đăng nhập hoặc mật khẩu.</p>"#
+    ));
     assert!(html.contains(r#"value="op""#));
-    let (status, html, _) = s.post_form("/login", "lang=en", "username=&password=x").await;
+    let (status, html, _) = s
+        .post_form("/login", "lang=en", "username=&password=x")
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains(r#"id="username-error">Required."#));
     // An outside `next` is not followed.
-    let form = format!("username=op&password={}&next=%2F%2Fevil.example%2F", enc(PW));
+    let form = format!(
+        "username=op&password={}&next=%2F%2Fevil.example%2F",
+        enc(PW)
+    );
     let (_, _, res) = s.post_form("/login", "", &form).await;
     assert_eq!(res.headers()[header::LOCATION], "/");
 }
@@ -220,7 +246,13 @@ async fn forms_without_the_csrf_token_are_refused_and_logout_ends_the_session() 
     let (cookie, csrf) = s.login("op").await;
     let (status, _, _) = s.post_form("/logout", &cookie, "csrf=wrong").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = s.post_form("/password", &cookie, &format!("current={}&new=abcdefghij&confirm=abcdefghij", enc(PW))).await;
+    let (status, _, _) = s
+        .post_form(
+            "/password",
+            &cookie,
+            &format!("current={}&new=abcdefghij&confirm=abcdefghij", enc(PW)),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The JSON API wants the header from cookie sessions.
     let res = s
@@ -232,9 +264,14 @@ async fn forms_without_the_csrf_token_are_refused_and_logout_ends_the_session() 
         )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let (status, _, res) = s.post_form("/logout", &cookie, &format!("csrf={csrf}")).await;
+    let (status, _, res) = s
+        .post_form("/logout", &cookie, &format!("csrf={csrf}"))
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(res.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert!(res.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     let (status, _, _) = s.get("/", &cookie).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "the session is gone");
 }
@@ -245,25 +282,66 @@ async fn a_password_change_checks_the_current_one_and_signs_out_other_sessions()
     let (cookie, csrf) = s.login("op").await;
     let (other, _) = s.login("op").await;
     let post = |current: &str, new: &str, confirm: &str| {
-        format!("csrf={csrf}&current={}&new={}&confirm={}", enc(current), enc(new), enc(confirm))
+        format!(
+            "csrf={csrf}&current={}&new={}&confirm={}",
+            enc(current),
+            enc(new),
+            enc(confirm)
+        )
     };
-    let (status, html, _) = s.post_form("/password", &cookie, &post("sai", "mới mới mới mới", "mới mới mới mới")).await;
+    let (status, html, _) = s
+        .post_form(
+            "/password",
+            &cookie,
+            &post("sai", "mới mới mới mới", "mới mới mới mới"),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains(r#"id="current-error">Mật khẩu hiện tại không đúng."#));
-    let (status, html, _) = s.post_form("/password", &cookie, &post(PW, "ngắn", "ngắn")).await;
+    let (status, html, _) = s
+        .post_form("/password", &cookie, &post(PW, "ngắn", "ngắn"))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains(r#"id="new-error">"#));
-    let (status, html, _) = s.post_form("/password", &cookie, &post(PW, "mới mới mới mới", "khác khác khác")).await;
+    let (status, html, _) = s
+        .post_form(
+            "/password",
+            &cookie,
+            &post(PW, "mới mới mới mới", "khác khác khác"),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains(r#"id="confirm-error">"#));
-    let (status, html, _) = s.post_form("/password", &cookie, &post(PW, "mới mới mới mới", "mới mới mới mới")).await;
+    let (status, html, _) = s
+        .post_form(
+            "/password",
+            &cookie,
+            &post(PW, "mới mới mới mới", "mới mới mới mới"),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Đã đổi mật khẩu"));
-    assert_eq!(s.get("/", &cookie).await.0, StatusCode::OK, "this session stays");
-    assert_eq!(s.get("/", &other).await.0, StatusCode::SEE_OTHER, "others are signed out");
-    let (status, _, _) = s.post_form("/login", "", &format!("username=op&password={}", enc(PW))).await;
+    assert_eq!(
+        s.get("/", &cookie).await.0,
+        StatusCode::OK,
+        "this session stays"
+    );
+    assert_eq!(
+        s.get("/", &other).await.0,
+        StatusCode::SEE_OTHER,
+        "others are signed out"
+    );
+    let (status, _, _) = s
+        .post_form("/login", "", &format!("username=op&password={}", enc(PW)))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _, _) = s.post_form("/login", "", &format!("username=op&password={}", enc("mới mới mới mới"))).await;
+    let (status, _, _) = s
+        .post_form(
+            "/login",
+            "",
+            &format!("username=op&password={}", enc("mới mới mới mới")),
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
 }
 
@@ -272,11 +350,19 @@ async fn the_api_changes_a_password_too() {
     let app = crate::helpers::TestApp::spawn().await;
     let token = app.token("op_lq").await;
     let (status, body) = app
-        .post("/auth/password", &token, serde_json::json!({"current": "wrong", "new": "a new long one"}))
+        .post(
+            "/auth/password",
+            &token,
+            serde_json::json!({"current": "wrong", "new": "a new long one"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, _) = app
-        .post("/auth/password", &token, serde_json::json!({"current": "short", "new": "short"}))
+        .post(
+            "/auth/password",
+            &token,
+            serde_json::json!({"current": "short", "new": "short"}),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
@@ -288,7 +374,10 @@ async fn the_language_switch_sets_a_cookie_and_pages_follow_it() {
     let (status, _, res) = s.get("/lang/en?next=%2Fmedia", "").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[header::LOCATION], "/media");
-    assert!(res.headers()[header::SET_COOKIE].to_str().unwrap().starts_with("lang=en;"));
+    assert!(res.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .starts_with("lang=en;"));
     let (_, html, _) = s.get("/login", "lang=en").await;
     assert!(html.contains(r#"<html lang="en">"#) && html.contains(">Username</label>"));
     let (_, _, res) = s.get("/lang/en?next=https%3A%2F%2Fevil.example", "").await;
@@ -298,11 +387,20 @@ async fn the_language_switch_sets_a_cookie_and_pages_follow_it() {
 #[tokio::test]
 async fn scripts_and_styles_are_served_with_their_types_and_long_caching() {
     let s = site();
-    for (path, mime) in [("/static/app.js", "text/javascript"), ("/static/app.css", "text/css")] {
+    for (path, mime) in [
+        ("/static/app.js", "text/javascript"),
+        ("/static/app.css", "text/css"),
+    ] {
         let (status, body, res) = s.get(path, "").await;
         assert_eq!(status, StatusCode::OK);
-        assert!(res.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with(mime));
-        assert!(res.headers()[header::CACHE_CONTROL].to_str().unwrap().contains("max-age=31536000"));
+        assert!(res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with(mime));
+        assert!(res.headers()[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("max-age=31536000"));
         assert!(!body.is_empty());
     }
     assert_eq!(s.get("/static/nope.js", "").await.0, StatusCode::NOT_FOUND);
