@@ -55,6 +55,7 @@ pub mod error;
 pub mod library;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod planning;
 pub mod push;
 pub mod reports;

@@ -63,6 +63,14 @@ pub fn operations() -> Vec<Op> {
         .json(r("Credentials"))
         .ok(200, obj(json!({"csrf": s(), "expires_at": time()}), &[]))
         .errors(&[429]),
+        Op::new(
+            "post",
+            "/api/v1/auth/password",
+            "Change your password (signs out your other sessions).",
+        )
+        .json(obj(json!({"current": s(), "new": s()}), &["current", "new"]))
+        .ok_as(204, None, s())
+        .errors(&[422]),
         Op::new("get", "/api/v1/auth/me", "Who is signed in.").ok(
             200,
             obj(

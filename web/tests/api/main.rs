@@ -12,6 +12,7 @@ mod errors;
 mod media;
 mod metrics;
 mod openapi;
+mod pages;
 mod reports;
 mod router;
 mod schedules;

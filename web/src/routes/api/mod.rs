@@ -7,6 +7,7 @@ pub mod cap;
 pub mod device;
 pub mod logs;
 pub mod media;
+pub mod password;
 pub mod reports;
 pub mod schedules;
 pub mod stations;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/token", post(auth::token).delete(auth::revoke))
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
+        .route("/auth/password", post(password::change_own))
         .route("/areas", get(areas::list).post(areas::create))
         .route("/users", get(users::list).post(users::create))
         .route(
