@@ -14,8 +14,10 @@
 //! - [`sse`]: the `text/event-stream` parser.
 
 pub mod cache;
+pub mod config;
 pub mod decode;
 pub mod fetch;
+pub mod manpage;
 pub mod mixer;
 pub mod output;
 pub mod planner;
@@ -48,6 +50,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where the sound goes.
     pub output: OutputSpec,
+    /// With `output: default` and no sound device: keep running and try the device every
+    /// 10 s (services) instead of failing with [`RunError::NoSoundCard`] (interactive use).
+    pub wait_for_device: bool,
 }
 
 /// Why the controller could not run.
@@ -298,7 +303,7 @@ pub async fn run(
         (Instant::now(), clock.now()),
         events_tx,
     );
-    let out = output::start(&config.output, mixer.clone()).map_err(|e| match e {
+    let out = output::start_with(&config.output, mixer.clone(), config.wait_for_device).map_err(|e| match e {
         output::OutputError::NoSoundCard(m) => RunError::NoSoundCard(m),
         other => RunError::Startup(other.to_string()),
     })?;

@@ -9,7 +9,7 @@ fn main() -> ExitCode {
         Err(e) => return web::cli::argument_error(e),
     };
     // The server logs what it does; one-shot commands print only their result and errors.
-    let default = if cli.command.is_server() {
+    let default = if cli.is_server() {
         "info"
     } else {
         "warn"
