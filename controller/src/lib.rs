@@ -24,6 +24,7 @@ pub mod planner;
 pub mod player;
 pub mod sse;
 pub mod sync;
+mod wire_compat;
 
 pub use output::OutputSpec;
 
