@@ -29,7 +29,7 @@ check() { # package binary
   local exe="$root/$pkg/usr/bin/$bin"
   "$exe" --version | grep -q "^$bin " || fail "$exe --version"
   "$exe" --config "$root/$pkg/etc/loaxa/${pkg#loaxa-}.toml" --print-config \
-    | grep -q '^data = "/var/lib/loaxa"' || fail "$exe does not read its packaged configuration"
+    | grep -q '^data = "/var/lib/loaxa' || fail "$exe does not read its packaged configuration"
   echo "ok: $deb ($(du -k "$exe" | cut -f1) KiB binary)"
   passed=$((passed + 1))
 }

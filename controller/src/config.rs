@@ -266,7 +266,7 @@ mod tests {
         let text = std::fs::read_to_string(path).unwrap();
         let c: ControllerConfig = toml::from_str(&text).unwrap();
         assert!(c.wait_for_device, "the service waits for the sound card");
-        assert_eq!(c.data, PathBuf::from("/var/lib/loaxa"));
+        assert_eq!(c.data, PathBuf::from("/var/lib/loaxa/controller"));
         assert_eq!(c.token_file, Some(PathBuf::from("/etc/loaxa/controller.token")));
     }
 }

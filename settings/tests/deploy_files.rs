@@ -61,10 +61,13 @@ fn controller_unit_waits_for_sound_and_network_without_failing() {
 
 #[test]
 fn default_configuration_files_are_toml_with_data_in_var_lib() {
-    for name in ["web.toml", "controller.toml"] {
+    for (name, data) in [
+        ("web.toml", "/var/lib/loaxa"),
+        ("controller.toml", "/var/lib/loaxa/controller"),
+    ] {
         let text = std::fs::read_to_string(deploy().join("config").join(name)).unwrap();
         let t: toml::Table = toml::from_str(&text).unwrap();
-        assert_eq!(t["data"].as_str(), Some("/var/lib/loaxa"), "{name}");
+        assert_eq!(t["data"].as_str(), Some(data), "{name}");
     }
 }
 
