@@ -187,6 +187,7 @@ fn row(name: &str, v: Vec<f64>) {
     }
     let (p50, p99, max, n) = stats(v);
     println!("| {name:<58} | {p50:>8.2} | {p99:>8.2} | {max:>8.2} | {n:>3} |");
+    println!("BENCH|start error: {name}|p50 {p50:.2} / p99 {p99:.2} / max {max:.2} ms (n={n})|p99 <= 5 ms|-");
 }
 
 /// Mono channel 0 of a WAV file as f32.
@@ -559,6 +560,14 @@ fn part3(rt: &tokio::runtime::Runtime) {
     std::thread::sleep(wait);
     let (play_cpu, play_rss) = cpu_over(pid, 10);
     stop(&mut c);
+    // The outcome, from the controller's own journal (the stop cut the airing).
+    let conn = rusqlite::Connection::open(dir.path().join("data/controller.sqlite")).unwrap();
+    let outcome: Option<(String, i64)> = conn
+        .query_row("SELECT status, progress_ms FROM plays", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .ok();
+    eprintln!("  MP3 airing (status, ms aired before the stop): {outcome:?}");
     println!();
     println!("| controller process (--output null) | CPU % of one core | RSS MiB |");
     println!("| ---------------------------------- | ----------------- | ------- |");
@@ -568,6 +577,14 @@ fn part3(rt: &tokio::runtime::Runtime) {
     );
     println!(
         "| playing a 128 kb/s MP3             | {play_cpu:>17.2} | {:>7.1} |",
+        play_rss as f64 / 1024.0
+    );
+    println!(
+        "BENCH|controller idle|{idle_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
+        idle_rss as f64 / 1024.0
+    );
+    println!(
+        "BENCH|controller playing MP3|{play_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
         play_rss as f64 / 1024.0
     );
 }
