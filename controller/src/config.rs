@@ -123,7 +123,10 @@ impl ControllerConfig {
         };
         flag("server", args.server.clone());
         flag("station", args.station.as_ref().map(|s| s.to_string()));
-        flag("token_file", args.token_file.as_ref().map(|p| p.display().to_string()));
+        flag(
+            "token_file",
+            args.token_file.as_ref().map(|p| p.display().to_string()),
+        );
         flag("data", args.data.as_ref().map(|p| p.display().to_string()));
         flag("output", args.output.as_ref().map(|o| o.to_string()));
         if args.wait_for_device {
@@ -211,7 +214,10 @@ mod tests {
         assert!(ControllerConfig::load(&a, &no_env).is_err());
         // …without it (and no /etc/loaxa/controller.toml here) the flags are enough.
         let a = Args { config: None, ..a };
-        let c = ControllerConfig::load(&a, &no_env).unwrap().resolve().unwrap();
+        let c = ControllerConfig::load(&a, &no_env)
+            .unwrap()
+            .resolve()
+            .unwrap();
         assert_eq!(
             (c.server.as_str(), c.station.as_str(), c.token.as_str()),
             ("http://127.0.0.1:8080", "LQ", "abc")
@@ -235,7 +241,10 @@ mod tests {
         let env = |k: &str| (k == "LOAXA_CONTROLLER_DATA").then(|| "/var/lib/loaxa".to_string());
         let loaded = ControllerConfig::load(&a, &env).unwrap();
         let printed = loaded.to_toml();
-        assert!(!printed.contains("s3cret") && printed.contains("token = \"<hidden>\""), "{printed}");
+        assert!(
+            !printed.contains("s3cret") && printed.contains("token = \"<hidden>\""),
+            "{printed}"
+        );
         let c = loaded.resolve().unwrap();
         assert_eq!(c.station.as_str(), "TT-01", "the flag beats the file");
         assert_eq!(c.token, "s3cret");
@@ -250,7 +259,10 @@ mod tests {
             .unwrap()
             .resolve()
             .unwrap_err();
-        assert!(e.contains("server is not set") && e.contains("LOAXA_SERVER"), "{e}");
+        assert!(
+            e.contains("server is not set") && e.contains("LOAXA_SERVER"),
+            "{e}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "station = \"LQ\"\noutput = \"alsa\"\n").unwrap();
@@ -267,6 +279,9 @@ mod tests {
         let c: ControllerConfig = toml::from_str(&text).unwrap();
         assert!(c.wait_for_device, "the service waits for the sound card");
         assert_eq!(c.data, PathBuf::from("/var/lib/loaxa/controller"));
-        assert_eq!(c.token_file, Some(PathBuf::from("/etc/loaxa/controller.token")));
+        assert_eq!(
+            c.token_file,
+            Some(PathBuf::from("/etc/loaxa/controller.token"))
+        );
     }
 }

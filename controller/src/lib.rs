@@ -329,10 +329,13 @@ pub async fn run(
         (Instant::now(), clock.now()),
         events_tx,
     );
-    let out = output::start_with(&config.output, mixer.clone(), config.wait_for_device).map_err(|e| match e {
-        output::OutputError::NoSoundCard(m) => RunError::NoSoundCard(m),
-        other => RunError::Startup(other.to_string()),
-    })?;
+    let out =
+        output::start_with(&config.output, mixer.clone(), config.wait_for_device).map_err(|e| {
+            match e {
+                output::OutputError::NoSoundCard(m) => RunError::NoSoundCard(m),
+                other => RunError::Startup(other.to_string()),
+            }
+        })?;
     tracing::info!(station = %config.station, output = %config.output, "controller started");
 
     let client = sync::Client::new(&config.server, &config.token);

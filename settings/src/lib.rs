@@ -78,8 +78,8 @@ impl Spec {
 
 /// The keys of settings struct `T` (its serde field names), in declaration order.
 pub fn keys<T: DeserializeOwned>() -> &'static [&'static str] {
-    use serde::de::Error as _;
     use serde::de::value::Error;
+    use serde::de::Error as _;
     struct Probe<'a>(&'a mut &'static [&'static str]);
     impl<'de> serde::Deserializer<'de> for Probe<'_> {
         type Error = Error;
@@ -135,8 +135,10 @@ where
     for key in keys::<T>() {
         let var = spec.env_var(key);
         let Some(raw) = env(&var) else { continue };
-        let value = env_value(defaults.get(*key), &raw)
-            .map_err(|message| ConfigError::Env { var: var.clone(), message })?;
+        let value = env_value(defaults.get(*key), &raw).map_err(|message| ConfigError::Env {
+            var: var.clone(),
+            message,
+        })?;
         let mut one = table.clone();
         one.insert((*key).to_string(), value);
         // Check this variable alone so that the error names it.
@@ -273,7 +275,14 @@ mod tests {
     fn keys_are_the_struct_fields_in_order() {
         assert_eq!(
             keys::<Demo>(),
-            ["data", "listen", "retention_days", "verbose", "token", "station"]
+            [
+                "data",
+                "listen",
+                "retention_days",
+                "verbose",
+                "token",
+                "station"
+            ]
         );
     }
 
@@ -283,14 +292,21 @@ mod tests {
         let got: Demo = load(
             &SPEC,
             Some(f.path()),
-            &env(&[("LOAXA_RETENTION_DAYS", "60"), ("LOAXA_LISTEN", "0.0.0.0:81")]),
+            &env(&[
+                ("LOAXA_RETENTION_DAYS", "60"),
+                ("LOAXA_LISTEN", "0.0.0.0:81"),
+            ]),
             toml::Table::from_iter([("listen".to_string(), "0.0.0.0:82".into())]),
         )
         .unwrap();
         assert_eq!(got.listen, "0.0.0.0:82".parse().unwrap(), "flag wins");
         assert_eq!(got.retention_days, 60, "environment beats the file");
         assert!(got.verbose, "file beats the default");
-        assert_eq!(got.data, PathBuf::from("./data"), "default when nothing is set");
+        assert_eq!(
+            got.data,
+            PathBuf::from("./data"),
+            "default when nothing is set"
+        );
     }
 
     #[test]
@@ -298,7 +314,11 @@ mod tests {
         let got: Demo = load(
             &SPEC,
             None,
-            &env(&[("LOAXA_DEMO_DATA", "123"), ("LOAXA_STATION", "LQ"), ("LOAXA_DATA", "x")]),
+            &env(&[
+                ("LOAXA_DEMO_DATA", "123"),
+                ("LOAXA_STATION", "LQ"),
+                ("LOAXA_DATA", "x"),
+            ]),
             toml::Table::new(),
         )
         .unwrap();
@@ -310,7 +330,12 @@ mod tests {
     fn unknown_key_is_named_with_its_line() {
         let f = write("# comment\nlisten = \"0.0.0.0:80\"\nlisen = \"x\"\n");
         let e = load::<Demo>(&SPEC, Some(f.path()), &env(&[]), toml::Table::new()).unwrap_err();
-        let ConfigError::File { line, key, message, .. } = &e else { panic!("{e:?}") };
+        let ConfigError::File {
+            line, key, message, ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
         assert_eq!((*line, key.as_deref()), (3, Some("lisen")));
         assert!(message.contains("unknown field"), "{message}");
         assert!(e.to_string().contains("line 3, key `lisen`"), "{e}");
@@ -320,7 +345,9 @@ mod tests {
     fn bad_value_is_named_with_its_line() {
         let f = write("verbose = true\n\nretention_days = \"a year\"\n");
         let e = load::<Demo>(&SPEC, Some(f.path()), &env(&[]), toml::Table::new()).unwrap_err();
-        let ConfigError::File { line, key, .. } = &e else { panic!("{e:?}") };
+        let ConfigError::File { line, key, .. } = &e else {
+            panic!("{e:?}")
+        };
         assert_eq!((*line, key.as_deref()), (3, Some("retention_days")));
         let f = write("listen = \"nowhere\"\n");
         let e = load::<Demo>(&SPEC, Some(f.path()), &env(&[]), toml::Table::new()).unwrap_err();
@@ -333,9 +360,12 @@ mod tests {
     #[test]
     fn bad_environment_value_names_the_variable() {
         for (var, value) in [("LOAXA_RETENTION_DAYS", "soon"), ("LOAXA_LISTEN", "here")] {
-            let e = load::<Demo>(&SPEC, None, &env(&[(var, value)]), toml::Table::new())
-                .unwrap_err();
-            assert!(matches!(&e, ConfigError::Env { var: v, .. } if v == var), "{e:?}");
+            let e =
+                load::<Demo>(&SPEC, None, &env(&[(var, value)]), toml::Table::new()).unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Env { var: v, .. } if v == var),
+                "{e:?}"
+            );
         }
     }
 
@@ -343,10 +373,16 @@ mod tests {
     fn printed_configuration_hides_secrets_and_reads_back() {
         let mut d = Demo::default();
         let shown = to_toml(&SPEC, &d);
-        assert!(shown.contains("token = \"\""), "an unset secret shows as unset: {shown}");
+        assert!(
+            shown.contains("token = \"\""),
+            "an unset secret shows as unset: {shown}"
+        );
         d.token = "s3cret".into();
         let shown = to_toml(&SPEC, &d);
-        assert!(!shown.contains("s3cret") && shown.contains("token = \"<hidden>\""), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("token = \"<hidden>\""),
+            "{shown}"
+        );
         let back: Demo = toml::from_str(&shown).unwrap();
         assert_eq!(back.listen, d.listen);
     }
@@ -355,7 +391,10 @@ mod tests {
     fn default_file_is_used_only_when_it_exists() {
         let f = write("");
         assert_eq!(choose_file(None, f.path()), Some(f.path().to_path_buf()));
-        assert_eq!(choose_file(None, Path::new("/nonexistent/loaxa.toml")), None);
+        assert_eq!(
+            choose_file(None, Path::new("/nonexistent/loaxa.toml")),
+            None
+        );
         assert_eq!(
             choose_file(Some("a.toml".into()), f.path()),
             Some(PathBuf::from("a.toml"))

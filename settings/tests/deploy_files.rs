@@ -17,7 +17,9 @@ fn unit(name: &str) -> Vec<(String, String)> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('['))
         .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or_else(|| panic!("{name}: bad line {l}"));
+            let (k, v) = l
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{name}: bad line {l}"));
             (k.trim().to_string(), v.trim().to_string())
         })
         .collect()
@@ -45,7 +47,10 @@ fn both_units_restart_run_as_loaxa_keep_state_in_var_lib_and_are_hardened() {
         ] {
             assert!(has(&u, k, v), "{name} lacks {k}={v}");
         }
-        assert!(u.iter().any(|(k, _)| k == "RestrictAddressFamilies"), "{name}");
+        assert!(
+            u.iter().any(|(k, _)| k == "RestrictAddressFamilies"),
+            "{name}"
+        );
     }
 }
 

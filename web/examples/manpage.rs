@@ -1,7 +1,9 @@
 //! Write the man pages of `loaxa-web` into a directory: `cargo run -p web --example manpage -- DIR`.
 
 fn main() -> std::io::Result<()> {
-    let dir = std::env::args_os().nth(1).unwrap_or_else(|| "target/man".into());
+    let dir = std::env::args_os()
+        .nth(1)
+        .unwrap_or_else(|| "target/man".into());
     std::fs::create_dir_all(&dir)?;
     for (name, text) in web::manpage::pages()? {
         std::fs::write(std::path::Path::new(&dir).join(&name), text)?;

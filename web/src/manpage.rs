@@ -16,7 +16,11 @@ const FILES: &str = "Configuration: /etc/loaxa/web.toml (or --config FILE): keys
 environment variables LOAXA_DATA, LOAXA_LISTEN, LOAXA_CONFIG. Precedence: flags > environment > \
 file > defaults. Data: /var/lib/loaxa under systemd (loaxa-web.service).";
 
-fn render(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+fn render(
+    cmd: &clap::Command,
+    name: &str,
+    out: &mut Vec<(String, Vec<u8>)>,
+) -> std::io::Result<()> {
     let cmd = cmd.clone().name(name.to_string());
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
@@ -39,14 +43,32 @@ mod tests {
         let pages = pages().unwrap();
         let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
         for sub in ["serve", "demo", "area", "station", "user"] {
-            assert!(names.contains(&format!("loaxa-web-{sub}.1").as_str()), "{names:?}");
+            assert!(
+                names.contains(&format!("loaxa-web-{sub}.1").as_str()),
+                "{names:?}"
+            );
         }
         let main = String::from_utf8(pages[0].1.clone()).unwrap();
-        assert!(main.starts_with(".ie") || main.contains(".TH"), "roff: {main}");
-        for word in ["serve", "demo", "area", "station", "user", "\\-\\-config", "/etc/loaxa/web.toml"] {
+        assert!(
+            main.starts_with(".ie") || main.contains(".TH"),
+            "roff: {main}"
+        );
+        for word in [
+            "serve",
+            "demo",
+            "area",
+            "station",
+            "user",
+            "\\-\\-config",
+            "/etc/loaxa/web.toml",
+        ] {
             assert!(main.contains(word), "the main page mentions {word}");
         }
-        let station = &pages.iter().find(|(n, _)| n == "loaxa-web-station-add.1").unwrap().1;
+        let station = &pages
+            .iter()
+            .find(|(n, _)| n == "loaxa-web-station-add.1")
+            .unwrap()
+            .1;
         assert!(String::from_utf8_lossy(station).contains("timezone"));
     }
 }
