@@ -21,7 +21,9 @@ fn render(
     name: &str,
     out: &mut Vec<(String, Vec<u8>)>,
 ) -> std::io::Result<()> {
-    let cmd = cmd.clone().name(name.to_string());
+    // clap names are `&'static str` (without its `string` feature): a page name lives as
+    // long as this short-lived generator.
+    let cmd = cmd.clone().name(&*String::leak(name.to_string()));
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
     out.push((format!("{name}.1"), buf));
