@@ -5,7 +5,7 @@ use crate::admin;
 use crate::config::WebConfig;
 use crate::db::users::Role;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{AppState, Config};
 use clap::{Parser, Subcommand};
 use schedules::{Clock, SystemClock};
 use std::io::BufRead;
@@ -18,6 +18,7 @@ use std::sync::Arc;
 #[derive(Debug, Parser)]
 #[command(name = "loaxa-web", version, about = "Loa Xã central server")]
 pub struct Cli {
+<<<<<<< HEAD
     /// Data directory: database, media files [default: ./data].
     #[arg(long, env = "LOAXA_DATA", global = true)]
     pub data: Option<PathBuf>,
@@ -27,6 +28,22 @@ pub struct Cli {
     /// Print the effective configuration as TOML and exit.
     #[arg(long, global = true)]
     pub print_config: bool,
+=======
+    /// Data directory: database, media files.
+    #[arg(long, env = "LOAXA_DATA", default_value = "./data", global = true)]
+    pub data: PathBuf,
+    /// Delete as-run log entries due more than this many days ago (default: keep all).
+    #[arg(long, env = "LOAXA_LOG_RETENTION_DAYS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub log_retention_days: Option<u32>,
+    /// An occurrence with no log entry this many minutes after its planned end is missed.
+    #[arg(
+        long,
+        env = "LOAXA_RECONCILE_GRACE_MINUTES",
+        default_value_t = 120,
+        global = true
+    )]
+    pub reconcile_grace_minutes: u32,
+>>>>>>> main
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -163,8 +180,8 @@ fn app_fail(e: AppError) -> ExitCode {
     fail(e.message, code)
 }
 
-fn open(data: &Path, clock: Arc<dyn Clock>) -> Result<AppState, ExitCode> {
-    AppState::open(data, clock).map_err(|e| fail(e, 1))
+fn open(data: &Path, clock: Arc<dyn Clock>, config: Config) -> Result<AppState, ExitCode> {
+    AppState::open_with(data, clock, config).map_err(|e| fail(e, 1))
 }
 
 /// Run a parsed command line.
@@ -185,7 +202,18 @@ pub fn run(cli: Cli) -> ExitCode {
         return fail("a subcommand is required (see loaxa-web --help)", 2);
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+<<<<<<< HEAD
     let state = match open(&config.data, clock.clone()) {
+=======
+    let config = Config {
+        log_retention: cli
+            .log_retention_days
+            .map(|d| chrono::Duration::days(i64::from(d))),
+        reconcile_grace: chrono::Duration::minutes(i64::from(cli.reconcile_grace_minutes)),
+        ..Config::default()
+    };
+    let state = match open(&cli.data, clock.clone(), config) {
+>>>>>>> main
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -274,6 +302,7 @@ fn serve_blocking(state: AppState, listen: SocketAddr, demo: bool) -> ExitCode {
             Ok(l) => l,
             Err(e) => return fail(format!("cannot listen on {listen}: {e}"), 1),
         };
+        crate::reports::task::spawn(state.clone());
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(%addr, data = %state.data_dir.display(), "loaxa-web listening");
         println!("loaxa-web listening on http://{addr}");
