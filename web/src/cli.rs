@@ -18,7 +18,6 @@ use std::sync::Arc;
 #[derive(Debug, Parser)]
 #[command(name = "loaxa-web", version, about = "Loa Xã central server")]
 pub struct Cli {
-<<<<<<< HEAD
     /// Data directory: database, media files [default: ./data].
     #[arg(long, env = "LOAXA_DATA", global = true)]
     pub data: Option<PathBuf>,
@@ -28,10 +27,6 @@ pub struct Cli {
     /// Print the effective configuration as TOML and exit.
     #[arg(long, global = true)]
     pub print_config: bool,
-=======
-    /// Data directory: database, media files.
-    #[arg(long, env = "LOAXA_DATA", default_value = "./data", global = true)]
-    pub data: PathBuf,
     /// Delete as-run log entries due more than this many days ago (default: keep all).
     #[arg(long, env = "LOAXA_LOG_RETENTION_DAYS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub log_retention_days: Option<u32>,
@@ -43,7 +38,6 @@ pub struct Cli {
         global = true
     )]
     pub reconcile_grace_minutes: u32,
->>>>>>> main
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -202,18 +196,14 @@ pub fn run(cli: Cli) -> ExitCode {
         return fail("a subcommand is required (see loaxa-web --help)", 2);
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-<<<<<<< HEAD
-    let state = match open(&config.data, clock.clone()) {
-=======
-    let config = Config {
+    let server_config = Config {
         log_retention: cli
             .log_retention_days
             .map(|d| chrono::Duration::days(i64::from(d))),
         reconcile_grace: chrono::Duration::minutes(i64::from(cli.reconcile_grace_minutes)),
         ..Config::default()
     };
-    let state = match open(&cli.data, clock.clone(), config) {
->>>>>>> main
+    let state = match open(&config.data, clock.clone(), server_config) {
         Ok(s) => s,
         Err(code) => return code,
     };
