@@ -75,6 +75,7 @@ async fn controllers(base: &str, tokens: &str) {
             token: token.to_string(),
             data_dir: dir.path().join(code),
             output: controller::OutputSpec::Null,
+            wait_for_device: false,
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         stops.push(tx);

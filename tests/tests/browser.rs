@@ -194,6 +194,7 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
             token: device,
             data_dir: dir.path().join("controller"),
             output: controller::OutputSpec::Null,
+            wait_for_device: false,
         },
         clock.clone(),
         async {

@@ -187,6 +187,7 @@ fn start_controller(server: &Server, code: &str) -> Station {
         token: server.device(code),
         data_dir: dir.path().join("data"),
         output: OutputSpec::Wav(wav.clone()),
+        wait_for_device: false,
     };
     let (stop, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(controller::run(config, Arc::new(SystemClock), async move {

@@ -49,10 +49,12 @@
 pub mod admin;
 pub mod auth;
 pub mod cli;
+pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod library;
+pub mod manpage;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
