@@ -559,6 +559,14 @@ fn part3(rt: &tokio::runtime::Runtime) {
     std::thread::sleep(wait);
     let (play_cpu, play_rss) = cpu_over(pid, 10);
     stop(&mut c);
+    // The outcome, from the controller's own journal (the stop cut the airing).
+    let conn = rusqlite::Connection::open(dir.path().join("data/controller.sqlite")).unwrap();
+    let outcome: Option<(String, i64)> = conn
+        .query_row("SELECT status, progress_ms FROM plays", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .ok();
+    eprintln!("  MP3 airing (status, ms aired before the stop): {outcome:?}");
     println!();
     println!("| controller process (--output null) | CPU % of one core | RSS MiB |");
     println!("| ---------------------------------- | ----------------- | ------- |");

@@ -12,6 +12,30 @@
 //! - [`output`]: rodio sound card, `null` or `wav:FILE` (with a `FILE.json` sidecar);
 //! - [`decode`]: decoding ahead, resampling to the output format;
 //! - [`sse`]: the `text/event-stream` parser.
+//!
+//! Running one in-process (what the end-to-end tests do):
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), controller::RunError> {
+//! use std::sync::Arc;
+//! let config = controller::Config {
+//!     server: "http://127.0.0.1:8080".into(),
+//!     station: "TT-01".parse().unwrap(),
+//!     token: "device token".into(),
+//!     data_dir: "controller-data".into(),
+//!     output: "wav:aired.wav".parse().unwrap(), // + aired.wav.json {"start_utc", …}
+//! };
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let task = tokio::spawn(controller::run(config, Arc::new(schedules::SystemClock), async {
+//!     let _ = stopped.await;
+//! }));
+//! // … later: a clean stop (what airs is logged `interrupted`, the outbox is flushed once).
+//! let _ = stop.send(());
+//! task.await.unwrap()?;
+//! # Ok(()) }
+//! ```
+//!
+//! Local data: `DATA/controller.sqlite` (WAL, `synchronous=FULL`) and `DATA/media/<sha256>`.
 
 pub mod cache;
 pub mod decode;
@@ -333,7 +357,7 @@ pub async fn run(
         clock.clone(),
     ));
     tasks.spawn(heartbeat_loop(
-        client,
+        client.clone(),
         db.clone(),
         shared.clone(),
         clock.clone(),
@@ -342,7 +366,7 @@ pub async fn run(
         config.data_dir.clone(),
     ));
     let player = player::Player::new(
-        db,
+        db.clone(),
         mixer,
         clock,
         media_dir,
@@ -352,6 +376,12 @@ pub async fn run(
     );
     player.run(events_rx, shutdown).await;
     tasks.abort_all();
+    // Best effort: hand the last entries (e.g. the airing the stop cut) to the server now;
+    // whatever does not make it stays in the outbox for the next run.
+    let last = tokio::time::timeout(Duration::from_secs(3), sync::upload_once(&client, &db)).await;
+    if let Ok(Err(e)) = last {
+        tracing::info!("final log upload failed ({e}); entries stay in the outbox");
+    }
     out.stop();
     tracing::info!("controller stopped");
     Ok(())

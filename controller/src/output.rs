@@ -8,7 +8,9 @@
 //! - `null`: a real-time pacer that discards.
 //! - `wav:FILE`: a real-time pacer that writes exactly what would reach the sound card,
 //!   silence included (32-bit float, 48 kHz stereo), plus `FILE.json`:
-//!   `{"start_utc", "sample_rate", "channels"}` — the UTC instant of sample 0.
+//!   `{"start_utc", "sample_rate", "channels"}` — the UTC instant of sample 0. A WAV file
+//!   holds at most ~3 h 6 min of this; a full file is kept as `FILE.1` (+ `FILE.1.json`)
+//!   and a new `FILE` starts.
 
 use crate::mixer::{Format, Mixer};
 use std::fmt;
@@ -221,15 +223,40 @@ fn pace_until(
     }
 }
 
+/// Samples a WAV file can hold (its sizes are 32-bit): at 48 kHz stereo f32, about 3 h 6 min.
+const WAV_MAX_SAMPLES: u64 = (u32::MAX as u64 - 4096) / 4;
+
 struct WavSink {
     path: PathBuf,
     writer: Option<hound::WavWriter<std::io::BufWriter<std::fs::File>>>,
     sidecar_written: bool,
     since_flush: usize,
+    samples: u64,
+    max_samples: u64,
+}
+
+fn wav_spec() -> hound::WavSpec {
+    hound::WavSpec {
+        channels: PACED_FORMAT.channels,
+        sample_rate: PACED_FORMAT.rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    }
+}
+
+/// `FILE` → `FILE.1` (the previous file kept when a full WAV file is rotated).
+fn rotated_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".1");
+    PathBuf::from(s)
 }
 
 impl WavSink {
     fn create(path: &Path) -> Result<Self, OutputError> {
+        Self::with_limit(path, WAV_MAX_SAMPLES)
+    }
+
+    fn with_limit(path: &Path, max_samples: u64) -> Result<Self, OutputError> {
         let err = |e: &dyn fmt::Display| OutputError::Wav {
             path: path.into(),
             message: e.to_string(),
@@ -237,22 +264,43 @@ impl WavSink {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
         }
-        let spec = hound::WavSpec {
-            channels: PACED_FORMAT.channels,
-            sample_rate: PACED_FORMAT.rate,
-            bits_per_sample: 32,
-            sample_format: hound::SampleFormat::Float,
-        };
-        let writer = hound::WavWriter::create(path, spec).map_err(|e| err(&e))?;
+        let writer = hound::WavWriter::create(path, wav_spec()).map_err(|e| err(&e))?;
         Ok(Self {
             path: path.into(),
             writer: Some(writer),
             sidecar_written: false,
             since_flush: 0,
+            samples: 0,
+            max_samples,
         })
     }
 
+    /// A full file is finalised and renamed `FILE.1` (its sidecar `FILE.1.json`), and a new
+    /// `FILE` starts with its own sidecar: `FILE` always holds the latest stretch.
+    fn rotate(&mut self) {
+        self.finish();
+        let old = rotated_path(&self.path);
+        let _ = std::fs::rename(&self.path, &old);
+        let _ = std::fs::rename(sidecar_path(&self.path), sidecar_path(&old));
+        match hound::WavWriter::create(&self.path, wav_spec()) {
+            Ok(w) => {
+                tracing::info!(
+                    "wav output full: kept as {}, writing a new {}",
+                    old.display(),
+                    self.path.display()
+                );
+                self.writer = Some(w);
+                self.sidecar_written = false;
+                self.samples = 0;
+            }
+            Err(e) => tracing::error!("wav output {}: {e}; no longer writing", self.path.display()),
+        }
+    }
+
     fn write(&mut self, block: &[f32], mixer: &Mixer) {
+        if self.samples + block.len() as u64 > self.max_samples {
+            self.rotate();
+        }
         let Some(w) = self.writer.as_mut() else {
             return;
         };
@@ -263,9 +311,10 @@ impl WavSink {
                 return;
             }
         }
+        self.samples += block.len() as u64;
         if !self.sidecar_written {
             self.sidecar_written = true;
-            // Sample 0 of the file is mixer frame (frames - block) — the first block rendered.
+            // Sample 0 of the file is the first frame of this block.
             let first = mixer
                 .frames()
                 .saturating_sub((block.len() / PACED_FORMAT.channels as usize) as u64);
@@ -285,7 +334,9 @@ impl WavSink {
         if self.since_flush >= PACED_FORMAT.rate as usize * PACED_FORMAT.channels as usize / 4 {
             self.since_flush = 0;
             // Keeps the header valid on disk, so the file is readable while we run.
-            let _ = w.flush();
+            if let Some(w) = self.writer.as_mut() {
+                let _ = w.flush();
+            }
         }
     }
 
@@ -478,6 +529,31 @@ fn device_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_wav_file_is_kept_as_file_1_and_a_new_file_starts_with_its_own_start_instant() {
+        use chrono::TimeZone;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aired.wav");
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let i0 = Instant::now();
+        let utc0 = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap();
+        let mixer = Mixer::new(PACED_FORMAT, (i0, utc0), tx);
+        let mut sink = WavSink::with_limit(&path, 4800 * 2).unwrap();
+        let mut block = vec![0.0f32; 960];
+        for k in 0..15u64 {
+            mixer.render(&mut block, i0 + Duration::from_millis(10 * k));
+            sink.write(&block, &mixer);
+        }
+        sink.finish();
+        let len = |p: &Path| hound::WavReader::open(p).unwrap().len();
+        assert_eq!(len(&rotated_path(&path)), 9600);
+        assert_eq!(len(&path), 5 * 960);
+        let side: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(sidecar_path(&path)).unwrap()).unwrap();
+        assert_eq!(side["start_utc"], "2026-11-29T00:00:00.100000Z");
+        assert!(sidecar_path(&rotated_path(&path)).exists());
+    }
 
     #[test]
     fn output_specs_parse_and_print_back() {

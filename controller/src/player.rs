@@ -35,6 +35,8 @@ const LATE: CDuration = CDuration::seconds(1);
 const LOOKBACK: CDuration = CDuration::hours(6);
 /// How far back the first plan after boot may look (occurrences missed while down).
 const CATCH_UP: CDuration = CDuration::days(7);
+/// How often the timeline is recomputed when nothing changed (well under [`LOOKAHEAD`]).
+const REPLAN_EVERY: Duration = Duration::from_secs(1);
 /// How long a due occurrence waits for its media to arrive before it is logged `failed`.
 const MEDIA_WAIT: CDuration = CDuration::seconds(60);
 /// How often progress is journalled while airing.
@@ -63,6 +65,8 @@ pub struct Player {
     last_horizon: Instant,
     reported_errors: HashSet<String>,
     last_output_error: Option<String>,
+    plan: Arc<planner::Plan>,
+    plan_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Player {
@@ -105,6 +109,8 @@ impl Player {
             last_horizon: now - Duration::from_secs(60),
             reported_errors: HashSet::new(),
             last_output_error: None,
+            plan: Arc::default(),
+            plan_at: None,
         }
     }
 
@@ -123,7 +129,10 @@ impl Player {
             tokio::select! {
                 _ = &mut shutdown => break,
                 Some(ev) = events.recv() => self.on_event(ev),
-                Ok(()) = inputs.changed() => self.tick(),
+                Ok(()) = inputs.changed() => {
+                    self.plan_at = None;
+                    self.tick()
+                }
                 _ = tick.tick() => self.tick(),
             }
         }
@@ -164,16 +173,22 @@ impl Player {
         }
         self.journal_progress();
         let inputs = self.shared.inputs.borrow().clone();
-        let back = if self.first_pass { CATCH_UP } else { LOOKBACK };
-        self.first_pass = false;
-        let from = (now - back).max(self.floor).min(now);
-        let plan = planner::plan(
-            inputs.doc.as_deref(),
-            &inputs.pushed,
-            &inputs.cancelled,
-            from,
-            now + CDuration::hours(24),
-        );
+        // Re-plan when the inputs change and every second (the plan is cheap, but a station
+        // with minutely rules has ~1800 occurrences in the window).
+        if self.plan_at.is_none_or(|t| t.elapsed() >= REPLAN_EVERY) {
+            let back = if self.first_pass { CATCH_UP } else { LOOKBACK };
+            self.first_pass = false;
+            let from = (now - back).max(self.floor).min(now);
+            self.plan = Arc::new(planner::plan(
+                inputs.doc.as_deref(),
+                &inputs.pushed,
+                &inputs.cancelled,
+                from,
+                now + CDuration::hours(24),
+            ));
+            self.plan_at = Some(Instant::now());
+        }
+        let plan = self.plan.clone();
         for e in &plan.errors {
             if self.reported_errors.insert(e.clone()) {
                 tracing::error!("cannot read schedule {e}");
@@ -384,6 +399,8 @@ impl Player {
                         started_at,
                     })
                 });
+                // The dashboard shows what airs: tell the server now, not at the next beat.
+                self.shared.heartbeat_now.notify_one();
                 if let Origin::Urgent(id) = &planned.origin {
                     self.shared.ack(
                         id,
@@ -434,6 +451,7 @@ impl Player {
                 entry.peak_dbfs = peak_dbfs;
                 self.log(entry, now);
                 self.shared.status_mut(|s| s.now_playing = None);
+                self.shared.heartbeat_now.notify_one();
                 if let (Origin::Urgent(id), EndReason::Finished) = (&a.planned.origin, &reason) {
                     if self.is_last_airing(id, &key) {
                         self.shared.ack(

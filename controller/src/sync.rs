@@ -398,37 +398,43 @@ pub async fn sse_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<dy
     }
 }
 
+/// Upload one batch (oldest first) and delete what the server acknowledged. Returns
+/// (entries sent, entries acknowledged); (0, 0) when the outbox is empty.
+pub async fn upload_once(client: &Client, db: &Db) -> Result<(usize, usize), SyncError> {
+    let batch = match db.call(|c| cache::outbox_batch(c, BATCH)).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("cannot read the outbox: {e}");
+            return Ok((0, 0));
+        }
+    };
+    if batch.is_empty() {
+        return Ok((0, 0));
+    }
+    let n = batch.len();
+    let ack = client.post_logs(&LogBatch { entries: batch }).await?;
+    let accepted = ack.accepted;
+    let k = accepted.len();
+    if let Err(e) = db.call(move |c| cache::outbox_ack(c, &accepted)).await {
+        tracing::error!("cannot delete acknowledged log entries: {e}");
+    }
+    Ok((n, k))
+}
+
 /// Upload the outbox, oldest first, in batches; delete what the server acknowledged.
 pub async fn upload_loop(client: Client, db: Db, shared: Arc<Shared>) {
     let mut backoff = Backoff::default();
     loop {
-        let batch = match db.call(|c| cache::outbox_batch(c, BATCH)).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("cannot read the outbox: {e}");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                continue;
-            }
-        };
-        if batch.is_empty() {
-            tokio::select! {
-                _ = shared.upload.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
-            }
-            continue;
-        }
-        let n = batch.len();
-        match client.post_logs(&LogBatch { entries: batch }).await {
-            Ok(ack) => {
-                backoff.reset();
-                let accepted = ack.accepted;
-                let k = accepted.len();
-                match db.call(move |c| cache::outbox_ack(c, &accepted)).await {
-                    Ok(del) => {
-                        tracing::debug!("uploaded {n} log entries; {k} acknowledged, {del} deleted")
-                    }
-                    Err(e) => tracing::error!("cannot delete acknowledged log entries: {e}"),
+        match upload_once(&client, &db).await {
+            Ok((0, _)) => {
+                tokio::select! {
+                    _ = shared.upload.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(10)) => {}
                 }
+            }
+            Ok((n, k)) => {
+                backoff.reset();
+                tracing::debug!("uploaded {n} log entries; {k} acknowledged");
                 if k == 0 {
                     // The server took none: do not spin.
                     tokio::time::sleep(backoff.next_delay()).await;
@@ -437,7 +443,7 @@ pub async fn upload_loop(client: Client, db: Db, shared: Arc<Shared>) {
             Err(e) => {
                 let d = backoff.next_delay();
                 tracing::warn!(
-                    "log upload failed ({n} entries): {e}; retrying in {:.1} s",
+                    "log upload failed: {e}; retrying in {:.1} s",
                     d.as_secs_f64()
                 );
                 tokio::time::sleep(d).await;

@@ -43,7 +43,21 @@ async fn a_bulletin_cut_by_a_crash_is_logged_interrupted_once_and_not_replayed()
 
     let first = start(config(&server, data.clone(), OutputSpec::Null));
     wait_journal(&data.join("controller.sqlite"), &key, "started").await;
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // Until a progress point (every 2 s) is journalled.
+    for _ in 0..300 {
+        let conn = rusqlite::Connection::open(data.join("controller.sqlite")).unwrap();
+        let p: i64 = conn
+            .query_row(
+                "SELECT progress_ms FROM plays WHERE key = ?1",
+                [&key],
+                |r| r.get(0),
+            )
+            .unwrap_or(0);
+        if p > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     // Crash: the task is dropped mid-airing, nothing gets to clean up.
     first.task.abort();
     let _ = first.task.await;
@@ -193,4 +207,54 @@ async fn a_schedule_push_triggers_a_refetch_and_a_lost_stream_resumes_with_last_
     assert!(hb.cache_ready && hb.missing_media.is_empty(), "{hb:?}");
     assert!(hb.disk_free_bytes.is_some_and(|b| b > 0), "{hb:?}");
     assert_eq!(hb.output, "null");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_came_due_while_down_is_missed_or_played_late_within_its_wait_bound() {
+    let server = TestServer::start().await;
+    let m = server.add_media(tone_wav(440.0, 300, 0.3), 300);
+    let at = now() + CDuration::seconds(4);
+    let mut strict = one_off("strict", at, &m, Priority::Normal);
+    strict.max_wait_ms = 500;
+    let mut patient = one_off(
+        "patient",
+        at + CDuration::milliseconds(100),
+        &m,
+        Priority::Normal,
+    );
+    patient.max_wait_ms = 120_000;
+    server.set_doc(doc("v1", vec![strict, patient], vec![m.clone()]));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let c = start(config(&server, data.clone(), OutputSpec::Null));
+    server
+        .wait_for(30, "the cache ready", |i| {
+            i.heartbeats.iter().any(|h| h.cache_ready)
+        })
+        .await;
+    c.stop().await;
+    // Down over the due time; back up after the strict one's bound.
+    let back = at + CDuration::seconds(2);
+    if let Ok(d) = (back - now()).to_std() {
+        tokio::time::sleep(d).await;
+    }
+    let c = start(config(&server, data, OutputSpec::Null));
+    let (ks, kp) = (
+        occurrence_key("strict", at),
+        occurrence_key("patient", at + CDuration::milliseconds(100)),
+    );
+    server
+        .wait_for(30, "both logs", |i| {
+            i.logs.iter().any(|l| l.id == ks) && i.logs.iter().any(|l| l.id == kp)
+        })
+        .await;
+    c.stop().await;
+    let s = server.log(&ks).unwrap();
+    assert_eq!(s.status, PlayStatus::Missed, "{s:?}");
+    let p = server.log(&kp).unwrap();
+    assert_eq!(p.status, PlayStatus::Played, "{p:?}");
+    assert!(
+        p.started_at.unwrap() >= back,
+        "played late, after the restart: {p:?}"
+    );
 }

@@ -1,0 +1,469 @@
+//! The pieces end-to-end tests are made of: the real server in-process on 127.0.0.1, real
+//! `loaxa-controller` processes, an HTTP client for the public API, and readers for what a
+//! controller's `wav:` output says aired.
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::{DateTime, Utc};
+use schedules::{Clock, SystemClock};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The district every end-to-end test works in.
+pub const DISTRICT: &str = "TT";
+/// The password of the `op` operator the harness creates.
+pub const OP_PASSWORD: &str = "mật khẩu đủ dài 2026";
+
+/// The real server, in-process, on 127.0.0.1.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The address it listens on (a restart binds the same one).
+    pub addr: SocketAddr,
+    /// Its data directory.
+    pub data: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Start on a free port with `data` as its data directory.
+    pub async fn start(data: &Path) -> Result<Server> {
+        Self::start_on(data, "127.0.0.1:0".parse()?).await
+    }
+
+    /// Start on `addr` (a restart after [`Server::stop`] reuses the address).
+    pub async fn start_on(data: &Path, addr: SocketAddr) -> Result<Server> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let state = web::state::AppState::open(data, clock)?;
+        let listener = bind_retrying(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(web::startup::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Ok(Server {
+            url: format!("http://{addr}"),
+            addr,
+            data: data.to_path_buf(),
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The API base, `http://127.0.0.1:PORT/api/v1`.
+    pub fn api(&self) -> String {
+        format!("{}/api/v1", self.url)
+    }
+
+    /// Stop serving and wait until the listener is closed.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            // Open event streams end with the server; give them a bounded time.
+            match tokio::time::timeout(Duration::from_secs(10), t).await {
+                Ok(r) => r??,
+                Err(_) => bail!("the server did not stop within 10 s"),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+async fn bind_retrying(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for _ in 0..50 {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(anyhow!("cannot bind {addr}: {last:?}"))
+}
+
+/// Seed a district `TT` with the given commune stations (code = area code) and an operator
+/// `op` over the district. Returns each station's device token, in order.
+pub fn seed(data: &Path, stations: &[&str]) -> Result<Vec<String>> {
+    let clock = SystemClock;
+    let state = web::state::AppState::open(data, Arc::new(clock))?;
+    let now = clock.now();
+    web::admin::add_area(&state.db, "e2e", DISTRICT, "Huyện Thạch Thất", None, now)?;
+    let mut tokens = Vec::new();
+    for code in stations {
+        web::admin::add_area(
+            &state.db,
+            "e2e",
+            code,
+            &format!("Xã {code}"),
+            Some(DISTRICT),
+            now,
+        )?;
+        tokens.push(web::admin::add_station(
+            &state.db,
+            "e2e",
+            code,
+            &format!("Đài truyền thanh xã {code}"),
+            code,
+            None,
+            now,
+        )?);
+    }
+    web::admin::add_user(
+        &state.db,
+        "e2e",
+        "op",
+        OP_PASSWORD,
+        web::db::users::Role::Operator,
+        DISTRICT,
+        now,
+    )?;
+    Ok(tokens)
+}
+
+/// A client of the public JSON API, logged in as someone.
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// Log in with a username and password.
+    pub async fn login(server: &Server, user: &str, password: &str) -> Result<Api> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let res = http
+            .post(format!("{}/auth/token", server.api()))
+            .json(&json!({"username": user, "password": password}))
+            .send()
+            .await?;
+        let body: Value = ok_json(res).await?;
+        let token = body["token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no token in {body}"))?
+            .to_string();
+        Ok(Api {
+            base: server.api(),
+            token,
+            http,
+        })
+    }
+
+    /// The same client against another address (a restarted server).
+    pub fn at(&self, server: &Server) -> Api {
+        Api {
+            base: server.api(),
+            ..self.clone()
+        }
+    }
+
+    /// GET a JSON resource.
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        ok_json(res).await
+    }
+
+    /// POST JSON, expecting success.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        ok_json(res).await
+    }
+
+    /// Upload a media file; returns the server's description (`id`, `sha256`, `duration_ms` …).
+    pub async fn upload(&self, path: &Path, title: &str) -> Result<Value> {
+        let bytes = std::fs::read(path)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "upload.wav".into());
+        let form = reqwest::multipart::Form::new()
+            .text("title", title.to_string())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            );
+        let res = self
+            .http
+            .post(format!("{}/media", self.base))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await?;
+        ok_json(res).await
+    }
+
+    /// The as-run log of one station.
+    pub async fn logs(&self, station: &str) -> Result<Vec<Value>> {
+        let v = self
+            .get(&format!(
+                "/logs?station={station}&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+            ))
+            .await?;
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+}
+
+async fn ok_json(res: reqwest::Response) -> Result<Value> {
+    let status = res.status();
+    let text = res.text().await?;
+    if !status.is_success() {
+        bail!("HTTP {status}: {text}");
+    }
+    if text.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(&text).with_context(|| format!("not JSON: {text}"))
+}
+
+/// Wait until `check` gives `Some`, trying every 100 ms, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let end = tokio::time::Instant::now() + limit;
+    let mut last_err = None;
+    loop {
+        match check().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last_err = Some(e),
+        }
+        if tokio::time::Instant::now() >= end {
+            bail!("timed out after {limit:?} waiting for {what} (last error: {last_err:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The `loaxa-controller` binary built by this workspace (built on demand when missing).
+pub fn controller_bin() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/debug/deps/test-binary → target/debug/loaxa-controller
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| anyhow!("unexpected test binary location {}", exe.display()))?;
+    let bin = dir.join("loaxa-controller");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "controller", "--bin", "loaxa-controller"])
+            .status()
+            .context("cannot run cargo to build loaxa-controller")?;
+        if !status.success() || !bin.exists() {
+            bail!("could not build loaxa-controller at {}", bin.display());
+        }
+    }
+    Ok(bin)
+}
+
+/// A real `loaxa-controller` process.
+pub struct ControllerProcess {
+    child: Child,
+}
+
+impl ControllerProcess {
+    /// Start a controller for `station` with `output` (`null`, `wav:FILE`, `default`).
+    pub fn spawn(
+        server_url: &str,
+        station: &str,
+        token: &str,
+        data: &Path,
+        output: &str,
+    ) -> Result<ControllerProcess> {
+        std::fs::create_dir_all(data)?;
+        let token_file = data.join("token");
+        std::fs::write(&token_file, token)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("controller.log"))?;
+        let child = Command::new(controller_bin()?)
+            .arg("--server")
+            .arg(server_url)
+            .arg("--station")
+            .arg(station)
+            .arg("--token-file")
+            .arg(&token_file)
+            .arg("--data")
+            .arg(data)
+            .arg("--output")
+            .arg(output)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start loaxa-controller")?;
+        Ok(ControllerProcess { child })
+    }
+
+    /// kill -9: no chance to clean up, as in a power cut.
+    pub fn kill9(mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// SIGTERM and wait for a clean exit (at most 10 s, then kill -9).
+    pub fn terminate(mut self) -> Result<()> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        bail!("the controller did not stop on SIGTERM within 10 s")
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A tone file made in code (mono 16-bit WAV at 48 kHz).
+pub fn tone_wav(path: &Path, freq_hz: f32, ms: u32) -> Result<()> {
+    let pcm = media::Pcm {
+        samples: media::signal::tone(freq_hz, ms, 48_000, 0.5),
+        sample_rate: 48_000,
+        channels: 1,
+    };
+    media::signal::write_wav(path, &pcm)?;
+    Ok(())
+}
+
+/// What a controller's `wav:` output recorded.
+pub struct Aired {
+    /// The UTC instant of sample 0 (from the `FILE.json` sidecar).
+    pub start: DateTime<Utc>,
+    /// Output sample rate.
+    pub rate: u32,
+    /// Mono mix of the output (channels averaged).
+    pub mono: Vec<f32>,
+}
+
+impl Aired {
+    /// Read `FILE` and `FILE.json`.
+    pub fn read(wav: &Path) -> Result<Aired> {
+        let side = controller::output::sidecar_path(wav);
+        let meta: Value = serde_json::from_slice(
+            &std::fs::read(&side).with_context(|| format!("no sidecar {}", side.display()))?,
+        )?;
+        let start: DateTime<Utc> = meta["start_utc"]
+            .as_str()
+            .ok_or_else(|| anyhow!("sidecar without start_utc: {meta}"))?
+            .parse()?;
+        let mut reader = hound::WavReader::open(wav)?;
+        let spec = reader.spec();
+        let ch = usize::from(spec.channels.max(1));
+        let samples: Vec<f32> = match spec.sample_format {
+            hound::SampleFormat::Float => reader.samples::<f32>().filter_map(|s| s.ok()).collect(),
+            hound::SampleFormat::Int => {
+                let scale = (1i64 << (spec.bits_per_sample - 1)) as f32;
+                reader
+                    .samples::<i32>()
+                    .filter_map(|s| s.ok())
+                    .map(|s| s as f32 / scale)
+                    .collect()
+            }
+        };
+        let mono = samples
+            .chunks(ch)
+            .map(|c| c.iter().sum::<f32>() / ch as f32)
+            .collect();
+        Ok(Aired {
+            start,
+            rate: spec.sample_rate,
+            mono,
+        })
+    }
+
+    /// The UTC instant of the first sample louder than `threshold` at or after `after`.
+    pub fn first_sound_after(&self, after: DateTime<Utc>, threshold: f32) -> Option<DateTime<Utc>> {
+        let from = self.index_of(after).unwrap_or(0);
+        let i = self.mono[from.min(self.mono.len())..]
+            .iter()
+            .position(|s| s.abs() > threshold)?
+            + from;
+        Some(self.instant_of(i))
+    }
+
+    /// Dominant frequency (zero crossings) in `[at, at + ms)`.
+    pub fn frequency_at(&self, at: DateTime<Utc>, ms: u32) -> Option<f32> {
+        let a = self.index_of(at)?;
+        let n = (self.rate as usize * ms as usize) / 1000;
+        let w = self.mono.get(a..a + n)?;
+        let crossings = w
+            .windows(2)
+            .filter(|p| (p[0] < 0.0) != (p[1] < 0.0))
+            .count();
+        Some(crossings as f32 / 2.0 / (ms as f32 / 1000.0))
+    }
+
+    /// Milliseconds of sound (|s| > threshold) in `[from, to)`, in 10 ms blocks.
+    pub fn sounding_ms(&self, from: DateTime<Utc>, to: DateTime<Utc>, threshold: f32) -> u64 {
+        let a = self.index_of(from).unwrap_or(0);
+        let b = self
+            .index_of(to)
+            .unwrap_or(self.mono.len())
+            .min(self.mono.len());
+        let block = (self.rate / 100) as usize;
+        self.mono[a.min(b)..b]
+            .chunks(block)
+            .filter(|c| c.iter().any(|s| s.abs() > threshold))
+            .count() as u64
+            * 10
+    }
+
+    fn index_of(&self, t: DateTime<Utc>) -> Option<usize> {
+        let us = (t - self.start).num_microseconds()?;
+        if us < 0 {
+            return None;
+        }
+        Some((us as u128 * self.rate as u128 / 1_000_000) as usize)
+    }
+
+    fn instant_of(&self, i: usize) -> DateTime<Utc> {
+        self.start
+            + chrono::Duration::microseconds((i as u128 * 1_000_000 / self.rate as u128) as i64)
+    }
+}
