@@ -31,9 +31,18 @@ fn main() {
     rt.block_on(async {
         for round in 0..rounds {
             let runs = [
-                ("kill storm", kill_storm(20, Duration::from_secs(3), 1500, 1000 + round).await),
-                ("server outage", server_outage(5, Duration::from_millis(2500)).await),
-                ("proxy faults", proxy_faults(8, Duration::from_secs(3), 2000 + round).await),
+                (
+                    "kill storm",
+                    kill_storm(20, Duration::from_secs(3), 1500, 1000 + round).await,
+                ),
+                (
+                    "server outage",
+                    server_outage(5, Duration::from_millis(2500)).await,
+                ),
+                (
+                    "proxy faults",
+                    proxy_faults(8, Duration::from_secs(3), 2000 + round).await,
+                ),
             ];
             for (name, r) in runs {
                 match r {

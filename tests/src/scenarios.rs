@@ -97,8 +97,8 @@ pub async fn kill_storm(
     let data = world.dir.path().join("controller");
     let mut rng = StdRng::seed_from_u64(seed);
     let mut outcome = Outcome::default();
-    let end = *due.last().unwrap_or(&now())
-        + CDuration::milliseconds(i64::from(bulletin_ms) + 1000);
+    let end =
+        *due.last().unwrap_or(&now()) + CDuration::milliseconds(i64::from(bulletin_ms) + 1000);
     let mut ctl = world.controller(&world.url(), &data, "null")?;
     // The first run gets the schedule and the media before the storm begins.
     sleep_until(due[0] - CDuration::milliseconds(500)).await;
@@ -112,7 +112,14 @@ pub async fn kill_storm(
         ctl = world.controller(&world.url(), &data, "null")?;
     }
     let allowed = ["played", "interrupted", "missed"];
-    settle(&world, &mut outcome, &due, &allowed, Duration::from_secs(60)).await;
+    settle(
+        &world,
+        &mut outcome,
+        &due,
+        &allowed,
+        Duration::from_secs(60),
+    )
+    .await;
     ctl.terminate();
     Ok(outcome)
 }
@@ -125,7 +132,9 @@ pub async fn server_outage(during: usize, spacing: Duration) -> anyhow::Result<O
     // One bulletin before the outage proves that the schedule and media are cached.
     let due = due_times(Duration::from_secs(4), spacing, during + 1);
     for (i, at) in due.iter().enumerate() {
-        world.schedule_at(&format!("outage {i}"), &media, *at).await?;
+        world
+            .schedule_at(&format!("outage {i}"), &media, *at)
+            .await?;
     }
     let data = world.dir.path().join("controller");
     let ctl = world.controller(&world.url(), &data, "null")?;
@@ -145,7 +154,14 @@ pub async fn server_outage(during: usize, spacing: Duration) -> anyhow::Result<O
     };
     sleep_until(*due.last().unwrap_or(&now()) + CDuration::milliseconds(1500)).await;
     world.restart_server().await?;
-    settle(&world, &mut outcome, &due, &["played"], Duration::from_secs(60)).await;
+    settle(
+        &world,
+        &mut outcome,
+        &due,
+        &["played"],
+        Duration::from_secs(60),
+    )
+    .await;
     ctl.terminate();
     Ok(outcome)
 }
@@ -163,7 +179,9 @@ pub async fn proxy_faults(
     let media = world.upload_tone(550.0, 1500).await?;
     let due = due_times(Duration::from_secs(10), spacing, bulletins);
     for (i, at) in due.iter().enumerate() {
-        world.schedule_at(&format!("proxy {i}"), &media, *at).await?;
+        world
+            .schedule_at(&format!("proxy {i}"), &media, *at)
+            .await?;
     }
     let proxy = FaultProxy::start(world.addr).await?;
     // Start stalled mid-file: the first media download must resume with Range.
@@ -212,7 +230,14 @@ pub async fn proxy_faults(
     // Faults off: everything must now converge.
     proxy.set(Faults::default());
     let mut outcome = Outcome::default();
-    settle(&world, &mut outcome, &due, &["played"], Duration::from_secs(60)).await;
+    settle(
+        &world,
+        &mut outcome,
+        &due,
+        &["played"],
+        Duration::from_secs(60),
+    )
+    .await;
     let st = proxy.stats();
     outcome.proxy_faults = st.dropped + st.resets + st.reset_all + st.half_closes + st.stalls;
     ctl.terminate();

@@ -37,9 +37,8 @@ async fn a_corrupted_cached_file_is_detected_by_hash_and_fetched_again() {
     let rows = world
         .wait_for_logs(Duration::from_secs(30), |r| r.len() == 2)
         .await;
-    let by = exactly_once(&rows, &[first[0], second], &["played"]).unwrap_or_else(|e| {
-        panic!("{e}\n{rows:#?}")
-    });
+    let by = exactly_once(&rows, &[first[0], second], &["played"])
+        .unwrap_or_else(|e| panic!("{e}\n{rows:#?}"));
     assert_eq!(by.get("played"), Some(&2));
     ctl.terminate();
     // The file on disk is whole again and the controller said what it found.
