@@ -9,6 +9,10 @@ async fn every_bulletin_is_logged_exactly_once_across_random_kills() {
     let o = kill_storm(8, Duration::from_millis(2500), 1200, 0x10ad)
         .await
         .unwrap();
+    println!(
+        "FAULTS kills={} due={} statuses={:?}",
+        o.kills, o.due, o.by_status
+    );
     assert!(o.kills >= 8, "only {} kills", o.kills);
     assert_eq!(o.problems, None, "rows: {:#?}", o.rows);
     assert_eq!(o.lost_or_duplicated, 0);
