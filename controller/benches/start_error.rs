@@ -187,6 +187,7 @@ fn row(name: &str, v: Vec<f64>) {
     }
     let (p50, p99, max, n) = stats(v);
     println!("| {name:<58} | {p50:>8.2} | {p99:>8.2} | {max:>8.2} | {n:>3} |");
+    println!("BENCH|start error: {name}|p50 {p50:.2} / p99 {p99:.2} / max {max:.2} ms (n={n})|p99 <= 5 ms|-");
 }
 
 /// Mono channel 0 of a WAV file as f32.
@@ -576,6 +577,14 @@ fn part3(rt: &tokio::runtime::Runtime) {
     );
     println!(
         "| playing a 128 kb/s MP3             | {play_cpu:>17.2} | {:>7.1} |",
+        play_rss as f64 / 1024.0
+    );
+    println!(
+        "BENCH|controller idle|{idle_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
+        idle_rss as f64 / 1024.0
+    );
+    println!(
+        "BENCH|controller playing MP3|{play_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
         play_rss as f64 / 1024.0
     );
 }

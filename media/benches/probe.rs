@@ -145,6 +145,14 @@ fn main() -> Result<(), String> {
             lufs,
             their_lufs
         );
+        println!(
+            "BENCH|probe+decode+loudness, 10-min {name}|{:.0} ms (ratio {:.2} vs ffmpeg ebur128, {:.2} vs ebur128 with true peak)|ratio <= 1.0|ffmpeg {:.0} ms / {:.0} ms",
+            ms(ours),
+            ms(ours) / ms(theirs),
+            ms(ours) / ms(theirs_tp),
+            ms(theirs),
+            ms(theirs_tp)
+        );
     }
     Ok(())
 }

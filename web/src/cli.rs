@@ -4,7 +4,7 @@
 use crate::admin;
 use crate::db::users::Role;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{AppState, Config};
 use clap::{Parser, Subcommand};
 use schedules::{Clock, SystemClock};
 use std::io::BufRead;
@@ -20,6 +20,17 @@ pub struct Cli {
     /// Data directory: database, media files.
     #[arg(long, env = "LOAXA_DATA", default_value = "./data", global = true)]
     pub data: PathBuf,
+    /// Delete as-run log entries due more than this many days ago (default: keep all).
+    #[arg(long, env = "LOAXA_LOG_RETENTION_DAYS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub log_retention_days: Option<u32>,
+    /// An occurrence with no log entry this many minutes after its planned end is missed.
+    #[arg(
+        long,
+        env = "LOAXA_RECONCILE_GRACE_MINUTES",
+        default_value_t = 120,
+        global = true
+    )]
+    pub reconcile_grace_minutes: u32,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -149,14 +160,21 @@ fn app_fail(e: AppError) -> ExitCode {
     fail(e.message, code)
 }
 
-fn open(data: &Path, clock: Arc<dyn Clock>) -> Result<AppState, ExitCode> {
-    AppState::open(data, clock).map_err(|e| fail(e, 1))
+fn open(data: &Path, clock: Arc<dyn Clock>, config: Config) -> Result<AppState, ExitCode> {
+    AppState::open_with(data, clock, config).map_err(|e| fail(e, 1))
 }
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = match open(&cli.data, clock.clone()) {
+    let config = Config {
+        log_retention: cli
+            .log_retention_days
+            .map(|d| chrono::Duration::days(i64::from(d))),
+        reconcile_grace: chrono::Duration::minutes(i64::from(cli.reconcile_grace_minutes)),
+        ..Config::default()
+    };
+    let state = match open(&cli.data, clock.clone(), config) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -245,6 +263,7 @@ fn serve_blocking(state: AppState, listen: SocketAddr, demo: bool) -> ExitCode {
             Ok(l) => l,
             Err(e) => return fail(format!("cannot listen on {listen}: {e}"), 1),
         };
+        crate::reports::task::spawn(state.clone());
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(%addr, data = %state.data_dir.display(), "loaxa-web listening");
         println!("loaxa-web listening on http://{addr}");

@@ -41,6 +41,7 @@
 //! - [`auth`]: people, devices, tokens and passwords;
 //! - [`planning`]: schedule documents and plans (the `schedules` crate does the expanding);
 //! - [`push`]: per-station event channels;
+//! - [`reports`]: airtime reports, exports, charts, reconciliation and log retention;
 //! - [`library`]: media files on disk;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
@@ -53,6 +54,7 @@ pub mod error;
 pub mod library;
 pub mod planning;
 pub mod push;
+pub mod reports;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -23,6 +23,12 @@ pub struct Config {
     pub online_window: Duration,
     /// Widest window `GET /stations/{code}/plan` computes.
     pub max_plan_window: Duration,
+    /// An occurrence with no log entry this long after its planned end is `missed`.
+    pub reconcile_grace: Duration,
+    /// How often the server reconciles plans with logs (and prunes old logs).
+    pub reconcile_every: std::time::Duration,
+    /// Keep log entries this long (None: forever).
+    pub log_retention: Option<Duration>,
 }
 
 impl Default for Config {
@@ -32,6 +38,9 @@ impl Default for Config {
             token_ttl: Duration::days(30),
             online_window: Duration::seconds(90),
             max_plan_window: Duration::days(31),
+            reconcile_grace: Duration::hours(2),
+            reconcile_every: std::time::Duration::from_secs(300),
+            log_retention: None,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod device;
 pub mod logs;
 pub mod media;
+pub mod reports;
 pub mod schedules;
 pub mod stations;
 pub mod urgent;
@@ -56,7 +57,11 @@ pub fn router() -> Router<AppState> {
         .route("/urgent/{id}", get(urgent::show))
         .route("/urgent/{id}/cancel", post(urgent::cancel))
         .route("/logs", get(logs::list))
-        .route("/reports/airtime.csv", get(logs::airtime_csv))
+        .route("/reports/airtime", get(reports::airtime))
+        .route("/reports/airtime.csv", get(reports::airtime_csv))
+        .route("/reports/airtime.xlsx", get(reports::airtime_xlsx))
+        .route("/reports/charts/{chart}", get(reports::chart))
+        .route("/reports/reconcile", post(reports::reconcile))
         .route("/audit", get(audit::list))
         .route("/device/schedule", get(device::schedule))
         .route("/device/events", get(device::events))

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make bench`: run every benchmark, keep each one's full output under target/bench/, and
+# print one table of every figure (the `BENCH|metric|figure|target|baseline` lines).
+# Each benchmark bounds its own time; a failing one is reported and the others still run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=target/bench
+mkdir -p "$out"
+: > "$out/figures.txt"
+
+run() {
+  local name=$1; shift
+  echo "== $name: $*"
+  local start=$SECONDS
+  if "$@" > "$out/$name.txt" 2>&1; then
+    echo "   done in $((SECONDS - start)) s"
+  else
+    echo "   FAILED after $((SECONDS - start)) s (see $out/$name.txt)"
+    echo "BENCH|$name|FAILED (see $out/$name.txt)|-|-" >> "$out/figures.txt"
+  fi
+  grep -a '^BENCH|' "$out/$name.txt" >> "$out/figures.txt" || true
+}
+
+have_bench() { grep -q "name = \"$2\"" "$1/Cargo.toml" 2>/dev/null; }
+
+run media-probe cargo bench -p media --bench probe
+run media-fuzz env LOAXA_FUZZ_CASES="${LOAXA_FUZZ_CASES:-3000}" cargo test -p media --release --test fuzz
+run controller-start-error cargo bench -p controller --bench start_error
+for b in sync_load urgent_push soak; do
+  have_bench tests "$b" && run "tests-$b" cargo bench -p tests --bench "$b"
+done
+have_bench web report && run web-report cargo bench -p web --bench report
+[ -x scripts/fuzz.sh ] && run fuzz scripts/fuzz.sh
+
+echo
+echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+printf '| %s | %s | %s | %s |\n' metric figure target baseline
+printf '| --- | --- | --- | --- |\n'
+awk -F'|' '{ printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }' "$out/figures.txt"
