@@ -90,7 +90,10 @@ pub fn build(
         // A station that was offline while a notice with an expiry aired gets it when it
         // comes back, unless it expired. (A notice without expiry lasts its airings.)
         let valid = u.expires_at.is_some_and(|e| now < e);
-        if state == UrgentState::Pending && valid && !still_airing(&n, now) {
+        // Once the station has it (`received`), the same late start must stay in its
+        // document, or the next fetch would drop the notice before it airs.
+        let undelivered = matches!(state, UrgentState::Pending | UrgentState::Received);
+        if undelivered && valid && !still_airing(&n, now) {
             // A little ahead, so the station has time to fetch the media.
             let at = now + Duration::seconds(LATE_LEAD_S);
             n.starts_at = db::urgent::late_start(conn, &u.id, &station.code, at)?;
