@@ -390,6 +390,9 @@ async fn an_urgent_notice_interrupts_every_station_and_reaches_late_ones_unless_
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let fire = v["id"].as_str().unwrap().to_string();
     server.wait_state(&fire, "TT-01", "playing", 20).await;
+    // Let a second of it air, so the cut is measurable in the wav (an acknowledgement can
+    // arrive a few milliseconds after the first sample).
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let (s, v) = server
         .call(Some(json!({})), &format!("/urgent/{fire}/cancel"))
         .await;
