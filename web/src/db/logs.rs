@@ -3,6 +3,7 @@
 use crate::db::{opt_ts, parse_ts, ts, SUBTREE};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use rusqlite::types::ToSql;
 use rusqlite::Connection;
 use rusqlite::{params, Transaction};
 use schedules::wire::LogEntry;
@@ -174,20 +175,9 @@ pub fn query(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<Vec<
         "{SUBTREE}{} ORDER BY l.scheduled_at, l.station, l.id LIMIT ?8 OFFSET ?9",
         FILTERED.replace("{cols}", cols)
     );
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map(
-        params![
-            root,
-            f.station,
-            f.area,
-            f.category,
-            f.status,
-            f.from.map(ts),
-            f.to.map(ts),
-            f.limit,
-            f.offset
-        ],
-        |r| {
+    with_filter(root, f, &[&f.limit, &f.offset], |bound| {
+        let mut st = conn.prepare(&sql)?;
+        let rows = st.query_map(bound, |r| {
             Ok(LogRow {
                 id: r.get(0)?,
                 station: r.get(1)?,
@@ -207,27 +197,39 @@ pub fn query(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<Vec<
                 peak_dbfs: r.get(15)?,
                 source: r.get(16)?,
             })
-        },
-    )?;
-    rows.collect()
+        })?;
+        rows.collect()
+    })
+}
+
+/// Run `run` with the values `FILTERED` binds (`?1` the subtree root, `?2`–`?7` the
+/// filter), followed by `extra`: [`query`] and [`count`] select the same rows.
+fn with_filter<T>(
+    root: &str,
+    f: &Filter,
+    extra: &[&dyn ToSql],
+    run: impl FnOnce(&[&dyn ToSql]) -> T,
+) -> T {
+    let (from, to) = (f.from.map(ts), f.to.map(ts));
+    let mut bound: Vec<&dyn ToSql> = vec![
+        &root,
+        &f.station,
+        &f.area,
+        &f.category,
+        &f.status,
+        &from,
+        &to,
+    ];
+    bound.extend_from_slice(extra);
+    run(&bound)
 }
 
 /// How many rows [`query`] selects, paging aside.
 pub fn count(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<u64> {
     let sql = format!("{SUBTREE}{}", FILTERED.replace("{cols}", "COUNT(*)"));
-    conn.query_row(
-        &sql,
-        params![
-            root,
-            f.station,
-            f.area,
-            f.category,
-            f.status,
-            f.from.map(ts),
-            f.to.map(ts)
-        ],
-        |r| r.get::<_, i64>(0),
-    )
+    with_filter(root, f, &[], |bound| {
+        conn.query_row(&sql, bound, |r| r.get::<_, i64>(0))
+    })
     .map(|n| n.max(0) as u64)
 }
 
