@@ -7,10 +7,10 @@ LISTEN ?= 127.0.0.1:8080
 # Debian packages the build, the tests and the demo need.
 PKGS_BUILD := pkg-config libasound2-dev
 PKGS_RUN := espeak-ng
-PKGS_TEST := sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
+PKGS_TEST := chromium chromium-driver sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
 PKGS_BROWSER := chromium chromium-driver
 
-.PHONY: run test bench deps deps-test check-tools build clean
+.PHONY: run test bench deps deps-test check-tools build clean package package-check
 
 # Install what is missing: apt-get when root, else print the exact command and stop.
 define ensure_pkgs
@@ -46,6 +46,13 @@ test: deps-test
 
 bench: deps-test
 	@scripts/bench.sh
+
+# Debian packages (target/debian/*.deb) and their check; reuse the release build of `make run`.
+package: deps
+	@scripts/package.sh
+
+package-check: package
+	@scripts/check-packages.sh
 
 clean:
 	$(CARGO) clean

@@ -5,7 +5,7 @@
 set -euo pipefail
 DATA=${1:-./data}
 LISTEN=${2:-127.0.0.1:8080}
-BIN=target/release
+BIN=${LOAXA_BIN:-target/release}
 mkdir -p "$DATA"
 
 "$BIN/loaxa-web" --data "$DATA" demo --listen "$LISTEN" &

@@ -25,6 +25,7 @@
 //!     token: "device token".into(),
 //!     data_dir: "controller-data".into(),
 //!     output: "wav:aired.wav".parse().unwrap(), // + aired.wav.json {"start_utc", …}
+//!     wait_for_device: false,
 //! };
 //! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 //! let task = tokio::spawn(controller::run(config, Arc::new(schedules::SystemClock), async {
@@ -39,8 +40,10 @@
 //! Local data: `DATA/controller.sqlite` (WAL, `synchronous=FULL`) and `DATA/media/<sha256>`.
 
 pub mod cache;
+pub mod config;
 pub mod decode;
 pub mod fetch;
+pub mod manpage;
 pub mod mixer;
 pub mod output;
 pub mod planner;
@@ -48,6 +51,7 @@ pub mod player;
 pub mod remote;
 pub mod sse;
 pub mod sync;
+mod wire_compat;
 
 pub use output::OutputSpec;
 
@@ -74,6 +78,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where the sound goes.
     pub output: OutputSpec,
+    /// With `output: default` and no sound device: keep running and try the device every
+    /// 10 s (services) instead of failing with [`RunError::NoSoundCard`] (interactive use).
+    pub wait_for_device: bool,
 }
 
 /// Why the controller could not run.
@@ -347,10 +354,13 @@ pub async fn run(
         (Instant::now(), clock.now()),
         events_tx,
     );
-    let out = output::start(&config.output, mixer.clone()).map_err(|e| match e {
-        output::OutputError::NoSoundCard(m) => RunError::NoSoundCard(m),
-        other => RunError::Startup(other.to_string()),
-    })?;
+    let out =
+        output::start_with(&config.output, mixer.clone(), config.wait_for_device).map_err(|e| {
+            match e {
+                output::OutputError::NoSoundCard(m) => RunError::NoSoundCard(m),
+                other => RunError::Startup(other.to_string()),
+            }
+        })?;
     tracing::info!(station = %config.station, output = %config.output, "controller started");
 
     let client = sync::Client::new(&config.server, &config.token);

@@ -142,6 +142,17 @@ pub fn initial_format(_spec: &OutputSpec) -> Format {
 
 /// Start `spec`, pulling `mixer`. For `default`, fails when no sound device opens now.
 pub fn start(spec: &OutputSpec, mixer: Mixer) -> Result<Output, OutputError> {
+    start_with(spec, mixer, false)
+}
+
+/// As [`start`]; with `wait_for_device`, `default` without a sound device does not fail:
+/// the output starts with its error set and tries the device again every 10 s (what a
+/// service wants at boot, before the sound card is up).
+pub fn start_with(
+    spec: &OutputSpec,
+    mixer: Mixer,
+    wait_for_device: bool,
+) -> Result<Output, OutputError> {
     let stop = Arc::new(AtomicBool::new(false));
     let error = Arc::new(Mutex::new(None));
     let thread = match spec {
@@ -166,7 +177,7 @@ pub fn start(spec: &OutputSpec, mixer: Mixer) -> Result<Output, OutputError> {
             let t = spawn("output-device", {
                 let stop = stop.clone();
                 let error = error.clone();
-                move || device_loop(mixer, stop, error, ready_tx)
+                move || device_loop(mixer, stop, error, ready_tx, wait_for_device)
             })?;
             match ready_rx.recv() {
                 Ok(Ok(())) => t,
@@ -460,6 +471,7 @@ fn device_loop(
     stop: Arc<AtomicBool>,
     error: Arc<Mutex<Option<String>>>,
     ready: std::sync::mpsc::SyncSender<Result<(), String>>,
+    wait_for_device: bool,
 ) {
     let set_error = |e: Option<String>| *error.lock().unwrap_or_else(|p| p.into_inner()) = e;
     let failed = Arc::new(Mutex::new(None::<String>));
@@ -467,6 +479,15 @@ fn device_loop(
         Ok(s) => {
             let _ = ready.send(Ok(()));
             Some(s)
+        }
+        Err(e) if wait_for_device => {
+            tracing::warn!(
+                "no sound device yet: {e}; trying again every {} s",
+                DEVICE_RETRY.as_secs()
+            );
+            set_error(Some(format!("sound device unavailable: {e}")));
+            let _ = ready.send(Ok(()));
+            None
         }
         Err(e) => {
             let _ = ready.send(Err(e));

@@ -2,9 +2,10 @@
 //! `station add`, `user add`. Bad arguments and refused values exit 2 with one line.
 
 use crate::admin;
+use crate::config::WebConfig;
 use crate::db::users::Role;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{AppState, Config};
 use clap::{Parser, Subcommand};
 use schedules::{Clock, SystemClock};
 use std::io::BufRead;
@@ -17,12 +18,39 @@ use std::sync::Arc;
 #[derive(Debug, Parser)]
 #[command(name = "loaxa-web", version, about = "Loa Xã central server")]
 pub struct Cli {
-    /// Data directory: database, media files.
-    #[arg(long, env = "LOAXA_DATA", default_value = "./data", global = true)]
-    pub data: PathBuf,
+    /// Data directory: database, media files [default: ./data].
+    #[arg(long, env = "LOAXA_DATA", global = true)]
+    pub data: Option<PathBuf>,
+    /// Configuration file (TOML) [default: /etc/loaxa/web.toml if it exists].
+    #[arg(long, env = "LOAXA_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long, global = true)]
+    pub print_config: bool,
+    /// Delete as-run log entries due more than this many days ago (default: keep all).
+    #[arg(long, env = "LOAXA_LOG_RETENTION_DAYS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub log_retention_days: Option<u32>,
+    /// An occurrence with no log entry this many minutes after its planned end is missed.
+    #[arg(
+        long,
+        env = "LOAXA_RECONCILE_GRACE_MINUTES",
+        default_value_t = 120,
+        global = true
+    )]
+    pub reconcile_grace_minutes: u32,
+    /// Air CAP alerts whose status is `Exercise` (by default they are recorded, not aired).
+    #[arg(long, env = "LOAXA_CAP_AIR_EXERCISES", global = true)]
+    pub cap_air_exercises: bool,
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Does this command line run the server (and so log as a server does)?
+    pub fn is_server(&self) -> bool {
+        !self.print_config && self.command.as_ref().is_some_and(Command::is_server)
+    }
 }
 
 /// Subcommands.
@@ -30,15 +58,15 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web application and API.
     Serve {
-        /// Address to listen on.
-        #[arg(long, env = "LOAXA_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "LOAXA_LISTEN")]
+        listen: Option<SocketAddr>,
     },
     /// Seed the demo district (Thạch Thất) if the data directory is empty, then serve.
     Demo {
-        /// Address to listen on.
-        #[arg(long, env = "LOAXA_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "LOAXA_LISTEN")]
+        listen: Option<SocketAddr>,
     },
     /// Areas (province, district, commune…).
     Area {
@@ -149,21 +177,44 @@ fn app_fail(e: AppError) -> ExitCode {
     fail(e.message, code)
 }
 
-fn open(data: &Path, clock: Arc<dyn Clock>) -> Result<AppState, ExitCode> {
-    AppState::open(data, clock).map_err(|e| fail(e, 1))
+fn open(data: &Path, clock: Arc<dyn Clock>, config: Config) -> Result<AppState, ExitCode> {
+    AppState::open_with(data, clock, config).map_err(|e| fail(e, 1))
 }
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
+    let listen = match &cli.command {
+        Some(Command::Serve { listen } | Command::Demo { listen }) => *listen,
+        _ => None,
+    };
+    let config = match WebConfig::load(cli.config.clone(), cli.data.as_deref(), listen) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    if cli.print_config {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        return fail("a subcommand is required (see loaxa-web --help)", 2);
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = match open(&cli.data, clock.clone()) {
+    let server_config = Config {
+        log_retention: cli
+            .log_retention_days
+            .map(|d| chrono::Duration::days(i64::from(d))),
+        reconcile_grace: chrono::Duration::minutes(i64::from(cli.reconcile_grace_minutes)),
+        cap_air_exercises: cli.cap_air_exercises,
+        ..Config::default()
+    };
+    let state = match open(&config.data, clock.clone(), server_config) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let now = clock.now();
-    match cli.command {
-        Command::Serve { listen } => serve_blocking(state, listen, false),
-        Command::Demo { listen } => serve_blocking(state, listen, true),
+    match command {
+        Command::Serve { .. } => serve_blocking(state, config.listen, false),
+        Command::Demo { .. } => serve_blocking(state, config.listen, true),
         Command::Area {
             action: AreaCmd::Add { code, name, parent },
         } => match admin::add_area(&state.db, "cli", &code, &name, parent.as_deref(), now) {
@@ -245,6 +296,7 @@ fn serve_blocking(state: AppState, listen: SocketAddr, demo: bool) -> ExitCode {
             Ok(l) => l,
             Err(e) => return fail(format!("cannot listen on {listen}: {e}"), 1),
         };
+        crate::reports::task::spawn(state.clone());
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(%addr, data = %state.data_dir.display(), "loaxa-web listening");
         println!("loaxa-web listening on http://{addr}");

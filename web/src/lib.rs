@@ -41,21 +41,28 @@
 //! - [`auth`]: people, devices, tokens and passwords;
 //! - [`planning`]: schedule documents and plans (the `schedules` crate does the expanding);
 //! - [`push`]: per-station event channels;
-//! - [`remote`]: remote commands to stations and their volume schedules;
+//! - [`reports`]: airtime reports, exports, charts, reconciliation and log retention;
 //! - [`library`]: media files on disk;
+//! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
 pub mod admin;
 pub mod auth;
 pub mod cli;
+pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod library;
+pub mod manpage;
+pub mod metrics;
+pub mod openapi;
+pub mod pages;
 pub mod planning;
 pub mod push;
-pub mod remote;
+pub mod reports;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod targets;
+pub mod urgent;

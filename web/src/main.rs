@@ -9,11 +9,7 @@ fn main() -> ExitCode {
         Err(e) => return web::cli::argument_error(e),
     };
     // The server logs what it does; one-shot commands print only their result and errors.
-    let default = if cli.command.is_server() {
-        "info"
-    } else {
-        "warn"
-    };
+    let default = if cli.is_server() { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

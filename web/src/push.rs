@@ -25,6 +25,7 @@ pub struct Hub {
     channels: Mutex<HashMap<String, broadcast::Sender<Push>>>,
     connected: Mutex<HashMap<String, usize>>,
     next_id: AtomicU64,
+    urgent_pushed: AtomicU64,
     closing: tokio::sync::watch::Sender<bool>,
 }
 
@@ -68,6 +69,7 @@ impl Hub {
             channels: Mutex::new(HashMap::new()),
             connected: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(first_id),
+            urgent_pushed: AtomicU64::new(0),
             closing: tokio::sync::watch::channel(false).0,
         }
     }
@@ -110,6 +112,9 @@ impl Hub {
             event,
             data,
         };
+        if event == "urgent" {
+            self.urgent_pushed.fetch_add(1, Ordering::Relaxed);
+        }
         let map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = map.get(station) {
             let _ = tx.send(push);
@@ -135,6 +140,22 @@ impl Hub {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(station)
+    }
+}
+
+impl Hub {
+    /// Open event streams, all stations together (for `/metrics`).
+    pub fn connected_streams(&self) -> usize {
+        self.connected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .sum()
+    }
+
+    /// Urgent notices published so far, one per station (for `/metrics`).
+    pub fn urgent_pushed(&self) -> u64 {
+        self.urgent_pushed.load(Ordering::Relaxed)
     }
 }
 

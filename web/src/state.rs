@@ -23,6 +23,18 @@ pub struct Config {
     pub online_window: Duration,
     /// Widest window `GET /stations/{code}/plan` computes.
     pub max_plan_window: Duration,
+    /// An occurrence with no log entry this long after its planned end is `missed`.
+    pub reconcile_grace: Duration,
+    /// How often the server reconciles plans with logs (and prunes old logs).
+    pub reconcile_every: std::time::Duration,
+    /// Keep log entries this long (None: forever).
+    pub log_retention: Option<Duration>,
+    /// Air CAP alerts with status `Exercise` (Test, System and Draft never air).
+    pub cap_air_exercises: bool,
+    /// Largest CAP audio resource fetched by `uri`, bytes.
+    pub cap_max_audio_bytes: u64,
+    /// How long fetching a CAP audio resource may take.
+    pub cap_fetch_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -32,6 +44,12 @@ impl Default for Config {
             token_ttl: Duration::days(30),
             online_window: Duration::seconds(90),
             max_plan_window: Duration::days(31),
+            reconcile_grace: Duration::hours(2),
+            reconcile_every: std::time::Duration::from_secs(300),
+            log_retention: None,
+            cap_air_exercises: false,
+            cap_max_audio_bytes: 50 * 1024 * 1024,
+            cap_fetch_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -53,6 +71,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// Counters for `GET /metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why the state could not be opened.
@@ -99,6 +119,7 @@ impl AppState {
             config: Arc::new(config),
             throttle: Arc::new(LoginThrottle::default()),
             data_dir: data_dir.to_path_buf(),
+            metrics: Arc::default(),
         })
     }
 }

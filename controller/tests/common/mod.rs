@@ -327,6 +327,7 @@ pub fn config(server: &TestServer, data: PathBuf, output: OutputSpec) -> Config 
         token: TOKEN.into(),
         data_dir: data,
         output,
+        wait_for_device: false,
     }
 }
 

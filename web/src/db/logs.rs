@@ -2,6 +2,8 @@
 
 use crate::db::{opt_ts, parse_ts, ts, SUBTREE};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rusqlite::types::ToSql;
 use rusqlite::Connection;
 use rusqlite::{params, Transaction};
 use schedules::wire::LogEntry;
@@ -42,24 +44,66 @@ pub struct LogRow {
     pub rms_dbfs: Option<f64>,
     /// Peak level, dBFS.
     pub peak_dbfs: Option<f64>,
+    /// `device` (uploaded by the controller) or `server` (a `missed` entry made by
+    /// reconciliation).
+    pub source: String,
 }
 
-/// Store a station's entries, ignoring ids it already holds. Answers every id now held.
+/// Store a station's entries, ignoring ids it already holds from the device. Answers every
+/// id now held.
+///
+/// A `missed` entry the server made by reconciliation (`source = 'server'`) is *replaced*
+/// by the device's entry with the same id: the controller knows what really happened
+/// (it may have played while the server could not hear from it).
 pub fn insert_batch(
     tx: &Transaction<'_>,
     station: &str,
     entries: &[LogEntry],
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Vec<String>> {
+    Ok(insert_batch_counted(tx, station, entries, now)?.0)
+}
+
+/// [`insert_batch`], also answering how many entries were new (the others were held already).
+pub fn insert_batch_counted(
+    tx: &Transaction<'_>,
+    station: &str,
+    entries: &[LogEntry],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<(Vec<String>, usize)> {
+    let mut new = 0;
     let mut st = tx.prepare_cached(
-        "INSERT OR IGNORE INTO logs (station, id, schedule_id, urgent_id, title, category,
+        "INSERT INTO logs (station, id, schedule_id, urgent_id, title, category,
             priority, media_sha256, scheduled_at, started_at, ended_at, played_ms, status,
-            reason, rms_dbfs, peak_dbfs, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            reason, rms_dbfs, peak_dbfs, received_at, source, planned_ms, local_date)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+            'device',
+            MAX(?12, COALESCE((SELECT duration_ms FROM media WHERE sha256 = ?8), 0)), ?18)
+         ON CONFLICT (station, id) DO UPDATE SET
+            schedule_id = excluded.schedule_id, urgent_id = excluded.urgent_id,
+            title = excluded.title, category = excluded.category,
+            priority = excluded.priority, media_sha256 = excluded.media_sha256,
+            scheduled_at = excluded.scheduled_at, started_at = excluded.started_at,
+            ended_at = excluded.ended_at, played_ms = excluded.played_ms,
+            status = excluded.status, reason = excluded.reason,
+            rms_dbfs = excluded.rms_dbfs, peak_dbfs = excluded.peak_dbfs,
+            received_at = excluded.received_at, source = 'device',
+            local_date = excluded.local_date,
+            planned_ms = MAX(excluded.planned_ms, logs.planned_ms)
+         WHERE logs.source = 'server'",
     )?;
+    let tz: Tz = tx
+        .query_row(
+            "SELECT timezone FROM stations WHERE code = ?1",
+            [station],
+            |r| r.get::<_, String>(0),
+        )
+        .ok()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(schedules::DEFAULT_TZ);
     let mut accepted = Vec::with_capacity(entries.len());
     for e in entries {
-        st.execute(params![
+        new += st.execute(params![
             station,
             e.id,
             e.schedule_id,
@@ -76,11 +120,17 @@ pub fn insert_batch(
             e.reason,
             e.rms_dbfs.map(f64::from),
             e.peak_dbfs.map(f64::from),
-            ts(now)
+            ts(now),
+            local_date(e.scheduled_at, tz),
         ])?;
         accepted.push(e.id.clone());
     }
-    Ok(accepted)
+    Ok((accepted, new))
+}
+
+/// The date, in the station's zone `tz`, of an instant: the `local_date` column.
+pub fn local_date(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d").to_string()
 }
 
 /// What to select.
@@ -120,25 +170,14 @@ const FILTERED: &str = ", sub2(code) AS (
 pub fn query(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<Vec<LogRow>> {
     let cols = "l.id, l.station, l.title, l.scheduled_at, l.started_at, l.ended_at, l.status, \
         l.played_ms, l.category, l.priority, l.reason, l.schedule_id, l.urgent_id, \
-        l.media_sha256, l.rms_dbfs, l.peak_dbfs";
+        l.media_sha256, l.rms_dbfs, l.peak_dbfs, l.source";
     let sql = format!(
         "{SUBTREE}{} ORDER BY l.scheduled_at, l.station, l.id LIMIT ?8 OFFSET ?9",
         FILTERED.replace("{cols}", cols)
     );
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map(
-        params![
-            root,
-            f.station,
-            f.area,
-            f.category,
-            f.status,
-            f.from.map(ts),
-            f.to.map(ts),
-            f.limit,
-            f.offset
-        ],
-        |r| {
+    with_filter(root, f, &[&f.limit, &f.offset], |bound| {
+        let mut st = conn.prepare(&sql)?;
+        let rows = st.query_map(bound, |r| {
             Ok(LogRow {
                 id: r.get(0)?,
                 station: r.get(1)?,
@@ -156,10 +195,42 @@ pub fn query(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<Vec<
                 media_id: r.get(13)?,
                 rms_dbfs: r.get(14)?,
                 peak_dbfs: r.get(15)?,
+                source: r.get(16)?,
             })
-        },
-    )?;
-    rows.collect()
+        })?;
+        rows.collect()
+    })
+}
+
+/// Run `run` with the values `FILTERED` binds (`?1` the subtree root, `?2`–`?7` the
+/// filter), followed by `extra`: [`query`] and [`count`] select the same rows.
+fn with_filter<T>(
+    root: &str,
+    f: &Filter,
+    extra: &[&dyn ToSql],
+    run: impl FnOnce(&[&dyn ToSql]) -> T,
+) -> T {
+    let (from, to) = (f.from.map(ts), f.to.map(ts));
+    let mut bound: Vec<&dyn ToSql> = vec![
+        &root,
+        &f.station,
+        &f.area,
+        &f.category,
+        &f.status,
+        &from,
+        &to,
+    ];
+    bound.extend_from_slice(extra);
+    run(&bound)
+}
+
+/// How many rows [`query`] selects, paging aside.
+pub fn count(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<u64> {
+    let sql = format!("{SUBTREE}{}", FILTERED.replace("{cols}", "COUNT(*)"));
+    with_filter(root, f, &[], |bound| {
+        conn.query_row(&sql, bound, |r| r.get::<_, i64>(0))
+    })
+    .map(|n| n.max(0) as u64)
 }
 
 /// One row of the airtime report.

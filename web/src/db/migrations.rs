@@ -158,7 +158,135 @@ CREATE TABLE audit (
 CREATE INDEX audit_at ON audit(at);
 CREATE INDEX audit_area ON audit(area);
 "#,
-    // 2: remote commands to stations and per-station volume schedules.
+    // 2: reports. `source` tells a device's entry from a `missed` entry the server made by
+    // reconciliation (a later device entry with the same id replaces it); `planned_ms` is
+    // the airtime the occurrence was due to fill (the media's duration when the entry
+    // arrived, at least what aired), kept in the row so that it survives media deletion;
+    // the covering index serves the period reports without touching the table.
+    r#"
+ALTER TABLE logs ADD COLUMN source TEXT NOT NULL DEFAULT 'device'
+    CHECK (source IN ('device', 'server'));
+ALTER TABLE logs ADD COLUMN planned_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE logs SET planned_ms = MAX(played_ms,
+    COALESCE((SELECT duration_ms FROM media WHERE sha256 = logs.media_sha256), 0));
+CREATE INDEX logs_report ON logs(scheduled_at, station, category, status, played_ms, planned_ms);
+CREATE INDEX logs_station_scheduled ON logs(station, scheduled_at);
+
+-- The station-local date of `scheduled_at` (set by whoever inserts; rows from before this
+-- step are given the Asia/Ho_Chi_Minh date, the zone every station had), and a daily
+-- rollup per station, date and category kept by triggers: a month's report reads
+-- thousands of rollup rows instead of a million entries.
+ALTER TABLE logs ADD COLUMN local_date TEXT;
+UPDATE logs SET local_date = date(scheduled_at, '+7 hours');
+CREATE TABLE log_days (
+    station     TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    category    TEXT NOT NULL,
+    scheduled   INTEGER NOT NULL DEFAULT 0,
+    played      INTEGER NOT NULL DEFAULT 0,
+    interrupted INTEGER NOT NULL DEFAULT 0,
+    skipped     INTEGER NOT NULL DEFAULT 0,
+    failed      INTEGER NOT NULL DEFAULT 0,
+    missed      INTEGER NOT NULL DEFAULT 0,
+    played_ms   INTEGER NOT NULL DEFAULT 0,
+    planned_ms  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (station, day, category)
+) WITHOUT ROWID;
+CREATE INDEX log_days_day ON log_days(day);
+INSERT INTO log_days SELECT station, local_date, category, COUNT(*), SUM(status = 'played'),
+    SUM(status = 'interrupted'), SUM(status = 'skipped'), SUM(status = 'failed'),
+    SUM(status = 'missed'), SUM(played_ms), SUM(planned_ms)
+    FROM logs GROUP BY station, local_date, category;
+CREATE TRIGGER log_days_insert AFTER INSERT ON logs WHEN NEW.local_date IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO log_days (station, day, category)
+        VALUES (NEW.station, NEW.local_date, NEW.category);
+    UPDATE log_days SET scheduled = scheduled + 1,
+        played = played + (NEW.status = 'played'),
+        interrupted = interrupted + (NEW.status = 'interrupted'),
+        skipped = skipped + (NEW.status = 'skipped'),
+        failed = failed + (NEW.status = 'failed'),
+        missed = missed + (NEW.status = 'missed'),
+        played_ms = played_ms + NEW.played_ms, planned_ms = planned_ms + NEW.planned_ms
+        WHERE station = NEW.station AND day = NEW.local_date AND category = NEW.category;
+END;
+CREATE TRIGGER log_days_delete AFTER DELETE ON logs WHEN OLD.local_date IS NOT NULL BEGIN
+    UPDATE log_days SET scheduled = scheduled - 1,
+        played = played - (OLD.status = 'played'),
+        interrupted = interrupted - (OLD.status = 'interrupted'),
+        skipped = skipped - (OLD.status = 'skipped'),
+        failed = failed - (OLD.status = 'failed'),
+        missed = missed - (OLD.status = 'missed'),
+        played_ms = played_ms - OLD.played_ms, planned_ms = planned_ms - OLD.planned_ms
+        WHERE station = OLD.station AND day = OLD.local_date AND category = OLD.category;
+    DELETE FROM log_days WHERE station = OLD.station AND day = OLD.local_date
+        AND category = OLD.category AND scheduled <= 0;
+END;
+CREATE TRIGGER log_days_update AFTER UPDATE ON logs BEGIN
+    UPDATE log_days SET scheduled = scheduled - 1,
+        played = played - (OLD.status = 'played'),
+        interrupted = interrupted - (OLD.status = 'interrupted'),
+        skipped = skipped - (OLD.status = 'skipped'),
+        failed = failed - (OLD.status = 'failed'),
+        missed = missed - (OLD.status = 'missed'),
+        played_ms = played_ms - OLD.played_ms, planned_ms = planned_ms - OLD.planned_ms
+        WHERE OLD.local_date IS NOT NULL AND station = OLD.station AND day = OLD.local_date
+          AND category = OLD.category;
+    DELETE FROM log_days WHERE station = OLD.station AND day = OLD.local_date
+        AND category = OLD.category AND scheduled <= 0;
+    INSERT OR IGNORE INTO log_days (station, day, category)
+        SELECT NEW.station, NEW.local_date, NEW.category WHERE NEW.local_date IS NOT NULL;
+    UPDATE log_days SET scheduled = scheduled + 1,
+        played = played + (NEW.status = 'played'),
+        interrupted = interrupted + (NEW.status = 'interrupted'),
+        skipped = skipped + (NEW.status = 'skipped'),
+        failed = failed + (NEW.status = 'failed'),
+        missed = missed + (NEW.status = 'missed'),
+        played_ms = played_ms + NEW.played_ms, planned_ms = planned_ms + NEW.planned_ms
+        WHERE NEW.local_date IS NOT NULL AND station = NEW.station AND day = NEW.local_date
+          AND category = NEW.category;
+END;
+
+-- Up to where each station's plan has been compared with its log.
+CREATE TABLE reconcile_marks (
+    station TEXT PRIMARY KEY REFERENCES stations(code),
+    until   TEXT NOT NULL
+);
+
+-- Log retention: entries due before `pruned_before` may have been deleted.
+CREATE TABLE log_retention (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    pruned_before TEXT NOT NULL,
+    pruned_at     TEXT NOT NULL
+);
+"#,
+    // 3: urgent notices: spoken text, delivery times per state, CAP messages received.
+    r#"
+ALTER TABLE urgent ADD COLUMN text TEXT;
+ALTER TABLE urgent ADD COLUMN cap_key TEXT;
+ALTER TABLE urgent_stations ADD COLUMN received_at TEXT;
+ALTER TABLE urgent_stations ADD COLUMN playing_at TEXT;
+ALTER TABLE urgent_stations ADD COLUMN played_at TEXT;
+ALTER TABLE urgent_stations ADD COLUMN failed_at TEXT;
+ALTER TABLE urgent_stations ADD COLUMN cancelled_at TEXT;
+-- First airing at a station that came online after the notice's own airings were over.
+ALTER TABLE urgent_stations ADD COLUMN late_start TEXT;
+
+-- Every CAP message taken in, aired or not. `key` is "sender,identifier".
+CREATE TABLE cap_messages (
+    key         TEXT PRIMARY KEY,
+    sender      TEXT NOT NULL,
+    identifier  TEXT NOT NULL,
+    sent        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    msg_type    TEXT NOT NULL,
+    aired       INTEGER NOT NULL,
+    urgent_id   TEXT REFERENCES urgent(id),
+    received_by TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    xml         TEXT NOT NULL
+);
+"#,
+    // 4: remote commands to stations and per-station volume schedules.
     r#"
 CREATE TABLE station_commands (
     id         TEXT PRIMARY KEY,

@@ -10,6 +10,8 @@ pub mod audit;
 pub mod logs;
 pub mod media;
 pub mod migrations;
+pub mod passwords;
+pub mod remote;
 pub mod schedules;
 pub mod stations;
 pub mod tokens;

@@ -32,6 +32,10 @@ pub struct UrgentRow {
     pub created_at: DateTime<Utc>,
     /// When it was cancelled.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The text spoken, for a text notice.
+    pub text: Option<String>,
+    /// The CAP message it came from ("sender,identifier").
+    pub cap_key: Option<String>,
 }
 
 /// Delivery at one station.
@@ -45,6 +49,16 @@ pub struct Delivery {
     pub updated_at: DateTime<Utc>,
     /// Why it failed, if it did.
     pub reason: Option<String>,
+    /// When the station said it had the notice.
+    pub received_at: Option<DateTime<Utc>>,
+    /// When it started playing (the last airing, for a repeated notice).
+    pub playing_at: Option<DateTime<Utc>>,
+    /// When it finished playing.
+    pub played_at: Option<DateTime<Utc>>,
+    /// When it failed.
+    pub failed_at: Option<DateTime<Utc>>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 /// Parse a stored state.
@@ -60,7 +74,8 @@ pub fn parse_state(s: &str) -> UrgentState {
 }
 
 const COLS: &str = "u.id, u.title, u.media_sha256, u.category, u.repeat, u.interval_s, \
-    u.starts_at, u.expires_at, u.owner_area, u.created_by, u.created_at, u.cancelled_at";
+    u.starts_at, u.expires_at, u.owner_area, u.created_by, u.created_at, u.cancelled_at, \
+    u.text, u.cap_key";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<UrgentRow> {
     Ok(UrgentRow {
@@ -76,6 +91,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<UrgentRow> {
         created_by: r.get(9)?,
         created_at: parse_ts(&r.get::<_, String>(10)?).unwrap_or_default(),
         cancelled_at: opt_ts(r.get(11)?),
+        text: r.get(12)?,
+        cap_key: r.get(13)?,
     })
 }
 
@@ -83,8 +100,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<UrgentRow> {
 pub fn insert(tx: &Transaction<'_>, u: &UrgentRow, stations: &[String]) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO urgent (id, title, media_sha256, category, repeat, interval_s, starts_at,
-            expires_at, owner_area, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            expires_at, owner_area, created_by, created_at, text, cap_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             u.id,
             u.title,
@@ -96,7 +113,9 @@ pub fn insert(tx: &Transaction<'_>, u: &UrgentRow, stations: &[String]) -> rusql
             u.expires_at.map(ts),
             u.owner_area,
             u.created_by,
-            ts(u.created_at)
+            ts(u.created_at),
+            u.text,
+            u.cap_key
         ],
     )?;
     let mut st = tx.prepare_cached(
@@ -122,7 +141,8 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<UrgentRow>> {
 /// Delivery at every target station, by code.
 pub fn deliveries(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Delivery>> {
     let mut st = conn.prepare(
-        "SELECT station, state, updated_at, reason FROM urgent_stations
+        "SELECT station, state, updated_at, reason, received_at, playing_at, played_at,
+            failed_at, cancelled_at FROM urgent_stations
          WHERE urgent_id = ?1 ORDER BY station",
     )?;
     let rows = st.query_map([id], |r| {
@@ -131,6 +151,11 @@ pub fn deliveries(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Delivery>
             state: parse_state(&r.get::<_, String>(1)?),
             updated_at: parse_ts(&r.get::<_, String>(2)?).unwrap_or_default(),
             reason: r.get(3)?,
+            received_at: opt_ts(r.get(4)?),
+            playing_at: opt_ts(r.get(5)?),
+            played_at: opt_ts(r.get(6)?),
+            failed_at: opt_ts(r.get(7)?),
+            cancelled_at: opt_ts(r.get(8)?),
         })
     })?;
     rows.collect()
@@ -160,7 +185,7 @@ pub fn for_station(
          ORDER BY u.starts_at, u.id"
     ))?;
     let rows = st.query_map([station], |r| {
-        Ok((row(r)?, parse_state(&r.get::<_, String>(12)?)))
+        Ok((row(r)?, parse_state(&r.get::<_, String>(14)?)))
     })?;
     rows.collect()
 }
@@ -175,9 +200,32 @@ fn rank(s: UrgentState) -> u8 {
     }
 }
 
+/// What an acknowledgement did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acked {
+    /// The station is not a target of the notice.
+    Unknown,
+    /// The state did not move (late or repeated acknowledgement).
+    Unchanged,
+    /// The state moved from the first to the second.
+    Moved(UrgentState, UrgentState),
+}
+
+fn time_column(s: UrgentState) -> Option<&'static str> {
+    match s {
+        UrgentState::Received => Some("received_at"),
+        UrgentState::Playing => Some("playing_at"),
+        UrgentState::Played => Some("played_at"),
+        UrgentState::Failed => Some("failed_at"),
+        UrgentState::Cancelled => Some("cancelled_at"),
+        UrgentState::Pending => None,
+    }
+}
+
 /// Apply a station's acknowledgement. States only move forward (a late `received` after
-/// `played` changes nothing); a cancelled delivery stays cancelled. Answers false when the
-/// station is not a target of the notice.
+/// `played` changes nothing); a cancelled delivery stays cancelled. The instant of every
+/// state reached is kept (`received_at`, `playing_at`, …); a repeated notice moves from
+/// `played` back to `playing` for its next airing.
 pub fn acknowledge(
     conn: &Connection,
     id: &str,
@@ -185,7 +233,7 @@ pub fn acknowledge(
     state: UrgentState,
     at: DateTime<Utc>,
     reason: Option<&str>,
-) -> rusqlite::Result<bool> {
+) -> rusqlite::Result<Acked> {
     let current: Option<String> = conn
         .query_row(
             "SELECT state FROM urgent_stations WHERE urgent_id = ?1 AND station = ?2",
@@ -194,38 +242,138 @@ pub fn acknowledge(
         )
         .optional()?;
     let Some(current) = current else {
-        return Ok(false);
+        return Ok(Acked::Unknown);
     };
     let current = parse_state(&current);
-    let forward = rank(state) > rank(current) && current != UrgentState::Cancelled;
-    if forward && state != UrgentState::Cancelled {
-        conn.execute(
-            "UPDATE urgent_stations SET state = ?3, updated_at = ?4, reason = ?5
-             WHERE urgent_id = ?1 AND station = ?2",
-            params![id, station, state.as_str(), ts(at), reason],
-        )?;
+    // A repeated notice plays again after `played`.
+    let next_airing = current == UrgentState::Played && state == UrgentState::Playing;
+    let forward = (rank(state) > rank(current) || next_airing) && current != UrgentState::Cancelled;
+    if !forward || state == UrgentState::Cancelled {
+        return Ok(Acked::Unchanged);
     }
-    Ok(true)
+    let col = time_column(state).unwrap_or("updated_at");
+    conn.execute(
+        &format!(
+            "UPDATE urgent_stations SET state = ?3, updated_at = ?4, reason = ?5, {col} = ?4
+             WHERE urgent_id = ?1 AND station = ?2"
+        ),
+        params![id, station, state.as_str(), ts(at), reason],
+    )?;
+    Ok(Acked::Moved(current, state))
 }
 
-/// Cancel a notice: every delivery not yet played becomes `cancelled`. Answers the stations
+/// Cancel a notice: every delivery not yet played becomes `cancelled` (and, for a repeated
+/// notice, those that played already: their further airings stop). Answers the stations
 /// that were cancelled (they must be told to stop).
 pub fn cancel(conn: &Connection, id: &str, now: DateTime<Utc>) -> rusqlite::Result<Vec<String>> {
     conn.execute(
         "UPDATE urgent SET cancelled_at = ?2 WHERE id = ?1 AND cancelled_at IS NULL",
         params![id, ts(now)],
     )?;
-    let mut st = conn.prepare(
-        "SELECT station FROM urgent_stations
-         WHERE urgent_id = ?1 AND state NOT IN ('played', 'cancelled') ORDER BY station",
-    )?;
+    let repeated: bool = conn
+        .query_row("SELECT repeat > 1 FROM urgent WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .unwrap_or(false);
+    const OPEN: &str = "urgent_id = ?1 AND state <> 'cancelled' AND (state <> 'played' OR ?2)";
+    let mut st = conn.prepare(&format!(
+        "SELECT station FROM urgent_stations WHERE {OPEN} ORDER BY station"
+    ))?;
     let stations: Vec<String> = st
-        .query_map([id], |r| r.get(0))?
+        .query_map(params![id, repeated], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     conn.execute(
-        "UPDATE urgent_stations SET state = 'cancelled', updated_at = ?2
-         WHERE urgent_id = ?1 AND state NOT IN ('played', 'cancelled')",
-        params![id, ts(now)],
+        &format!(
+            "UPDATE urgent_stations SET state = 'cancelled', updated_at = ?3, cancelled_at = ?3
+             WHERE {OPEN}"
+        ),
+        params![id, repeated, ts(now)],
     )?;
     Ok(stations)
+}
+
+/// A CAP message as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapRecord {
+    /// "sender,identifier".
+    pub key: String,
+    /// Sender.
+    pub sender: String,
+    /// Identifier.
+    pub identifier: String,
+    /// When the sender sent it.
+    pub sent: DateTime<Utc>,
+    /// Actual, Exercise, System, Test, Draft.
+    pub status: String,
+    /// Alert, Update, Cancel, Ack, Error.
+    pub msg_type: String,
+    /// Whether it went on air.
+    pub aired: bool,
+    /// The notice it made or cancelled, if any.
+    pub urgent_id: Option<String>,
+    /// Who posted it.
+    pub received_by: String,
+    /// When.
+    pub received_at: DateTime<Utc>,
+    /// The message as received.
+    pub xml: String,
+}
+
+/// Record a CAP message (the caller checked the key is new).
+pub fn insert_cap(conn: &Connection, c: &CapRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO cap_messages (key, sender, identifier, sent, status, msg_type, aired,
+            urgent_id, received_by, received_at, xml)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            c.key,
+            c.sender,
+            c.identifier,
+            ts(c.sent),
+            c.status,
+            c.msg_type,
+            c.aired,
+            c.urgent_id,
+            c.received_by,
+            ts(c.received_at),
+            c.xml
+        ],
+    )?;
+    Ok(())
+}
+
+/// A recorded CAP message by key: (aired, the notice it made or cancelled).
+pub fn get_cap(conn: &Connection, key: &str) -> rusqlite::Result<Option<(bool, Option<String>)>> {
+    conn.query_row(
+        "SELECT aired, urgent_id FROM cap_messages WHERE key = ?1",
+        [key],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+/// The first airing of notice `id` at a station that came online after the notice's own
+/// airings were over: the instant stored the first time, else `now` (stored now). Every
+/// later document shows the same instant, so the station plays it once.
+pub fn late_start(
+    conn: &Connection,
+    id: &str,
+    station: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<DateTime<Utc>> {
+    conn.execute(
+        "UPDATE urgent_stations SET late_start = ?3
+         WHERE urgent_id = ?1 AND station = ?2 AND late_start IS NULL",
+        params![id, station, ts(now)],
+    )?;
+    let at: Option<String> = conn
+        .query_row(
+            "SELECT late_start FROM urgent_stations WHERE urgent_id = ?1 AND station = ?2",
+            params![id, station],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    Ok(opt_ts(at).unwrap_or(now))
 }

@@ -35,6 +35,9 @@ pub fn notice(u: &UrgentRow, m: &MediaRow) -> Result<UrgentNotice, AppError> {
     })
 }
 
+/// Seconds ahead of the document's build that a late station's first airing is set.
+pub const LATE_LEAD_S: i64 = 3;
+
 /// Has the notice an airing still to come or still on air at `now`?
 pub fn still_airing(n: &UrgentNotice, now: DateTime<Utc>) -> bool {
     let len = Duration::milliseconds(n.duration_ms.min(i64::MAX as u64 / 2) as i64);
@@ -83,7 +86,18 @@ pub fn build(
             continue;
         }
         let m = media(conn, &u.media_sha256)?;
-        let n = notice(&u, &m)?;
+        let mut n = notice(&u, &m)?;
+        // A station that was offline while a notice with an expiry aired gets it when it
+        // comes back, unless it expired. (A notice without expiry lasts its airings.)
+        let valid = u.expires_at.is_some_and(|e| now < e);
+        // Once the station has it (`received`), the same late start must stay in its
+        // document, or the next fetch would drop the notice before it airs.
+        let undelivered = matches!(state, UrgentState::Pending | UrgentState::Received);
+        if undelivered && valid && !still_airing(&n, now) {
+            // A little ahead, so the station has time to fetch the media.
+            let at = now + Duration::seconds(LATE_LEAD_S);
+            n.starts_at = db::urgent::late_start(conn, &u.id, &station.code, at)?;
+        }
         if still_airing(&n, now) {
             urgent.push(n);
             media_rows.insert(m.sha256.clone(), m);
@@ -107,8 +121,8 @@ pub fn build(
         rules,
         media,
         urgent,
-        commands: crate::remote::pending_commands(conn, &station.code, now)?,
-        volume_schedule: crate::remote::volume_schedule(conn, &station.code)?,
+        commands: crate::db::remote::pending_commands(conn, &station.code, now)?,
+        volume_schedule: crate::db::remote::volume_schedule(conn, &station.code)?,
     };
     doc.version = version(&doc)?;
     Ok(doc)

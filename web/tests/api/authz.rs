@@ -39,6 +39,14 @@ async fn every_endpoint_checks_role_and_area() {
         )
         .await;
     let urgent_bp = u["id"].as_str().unwrap().to_string();
+    let (_, c) = app
+        .post("/stations/LQ/commands", &op_lq, json!({"kind": "resync"}))
+        .await;
+    let cmd_lq = c["id"].as_str().unwrap().to_string();
+    let (_, c) = app
+        .post("/stations/BP/commands", &op_bp, json!({"kind": "resync"}))
+        .await;
+    let cmd_bp = c["id"].as_str().unwrap().to_string();
 
     // Device tokens: one station against another's resources.
     let mut failures = Vec::new();
@@ -48,12 +56,24 @@ async fn every_endpoint_checks_role_and_area() {
         }
     };
     let ack = json!({"state": "received", "at": "2026-11-29T17:00:00Z"});
-    for (dev, name, other_media, other_urgent) in [
-        (&app.lq_device, "LQ device", &m_bp, &urgent_bp),
-        (&app.bp_device, "BP device", &m_lq, &urgent_lq),
+    for (dev, name, other_media, other_urgent, other_cmd) in [
+        (&app.lq_device, "LQ device", &m_bp, &urgent_bp, &cmd_bp),
+        (&app.bp_device, "BP device", &m_lq, &urgent_lq, &cmd_lq),
     ] {
         let (s, _) = app.get(&format!("/media/{other_media}"), dev).await;
         expect(format!("{name} GET other station's media"), s, S(404));
+        let (s, _) = app
+            .post(
+                &format!("/device/commands/{other_cmd}/ack"),
+                dev,
+                json!({"state": "done", "at": "2026-11-29T17:00:00Z"}),
+            )
+            .await;
+        expect(format!("{name} ack other station's command"), s, S(404));
+        for path in ["/stations/LQ/commands", "/stations/BP/commands"] {
+            let (s, _) = app.post(path, dev, json!({"kind": "stop"})).await;
+            expect(format!("{name} POST {path}"), s, S(403));
+        }
         let (s, _) = app
             .post(
                 &format!("/device/urgent/{other_urgent}/state"),
@@ -128,6 +148,62 @@ async fn every_endpoint_checks_role_and_area() {
                 Method::POST,
                 "/stations/BP/token".into(),
                 None,
+                [403, 403, 403],
+            ),
+            (
+                "command inside",
+                Method::POST,
+                "/stations/LQ/commands".into(),
+                Some(json!({"kind": "resync"})),
+                [202, 202, 403],
+            ),
+            (
+                "command outside",
+                Method::POST,
+                "/stations/BP/commands".into(),
+                Some(json!({"kind": "stop"})),
+                [403, 403, 403],
+            ),
+            (
+                "show command outside",
+                Method::GET,
+                format!("/stations/BP/commands/{cmd_bp}"),
+                None,
+                [403, 403, 403],
+            ),
+            (
+                "volume schedule inside",
+                Method::GET,
+                "/stations/LQ/volume-schedule".into(),
+                None,
+                [200, 200, 200],
+            ),
+            (
+                "volume schedule outside",
+                Method::GET,
+                "/stations/BP/volume-schedule".into(),
+                None,
+                [403, 403, 403],
+            ),
+            (
+                "set volume schedule inside",
+                Method::PUT,
+                "/stations/LQ/volume-schedule".into(),
+                Some(json!([{"from": "05:00", "volume": 40}])),
+                [200, 200, 403],
+            ),
+            (
+                "set volume schedule outside",
+                Method::PUT,
+                "/stations/BP/volume-schedule".into(),
+                Some(json!([])),
+                [403, 403, 403],
+            ),
+            (
+                "device command ack",
+                Method::POST,
+                format!("/device/commands/{cmd_lq}/ack"),
+                Some(json!({"state": "done", "at": "2026-11-29T17:00:00Z"})),
                 [403, 403, 403],
             ),
             (

@@ -4,14 +4,19 @@
 mod helpers;
 
 mod authz;
+mod cap;
 mod cli;
 mod demo;
 mod device;
 mod errors;
 mod media;
+mod metrics;
+mod openapi;
+mod pages;
 mod remote;
 mod reports;
 mod router;
 mod schedules;
 mod sign_in;
 mod urgent;
+mod urgent_text;

@@ -1,6 +1,8 @@
-use crate::helpers::TestApp;
+use crate::helpers::{self, TestApp};
+use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
+use chrono::{Duration, TimeZone, Utc};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn entry(id: &str, cat: &str, status: &str, played_ms: u64, at: &str) -> serde_json::Value {
     json!({"id": id, "title": "Bản tin", "category": cat, "priority": "normal",
@@ -61,21 +63,22 @@ async fn logs_filter_and_the_airtime_report_counts_by_station_and_category() {
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "starts with a BOM");
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
+    // CONTRACT.md's columns first, new ones only after them.
     assert_eq!(
         lines[0],
-        "station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes"
+        "station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes,scheduled_minutes,compliance_pct"
     );
     assert_eq!(lines.len(), 4, "{text}");
     assert!(
-        lines.contains(&"BP,Đài Bình Phú,thông báo,1,0,0,0,0,1,0.0"),
+        lines.contains(&"BP,Đài Bình Phú,thông báo,1,0,0,0,0,1,0.0,0.0,"),
         "{text}"
     );
     assert!(
-        lines.contains(&"LQ,Đài Liên Quan,thông báo,2,1,1,0,0,0,2.5"),
+        lines.contains(&"LQ,Đài Liên Quan,thông báo,2,1,1,0,0,0,2.5,2.5,100.0"),
         "{text}"
     );
     assert!(
-        lines.contains(&"LQ,Đài Liên Quan,\"cải cách, hành chính\",1,0,0,1,0,0,0.0"),
+        lines.contains(&"LQ,Đài Liên Quan,\"cải cách, hành chính\",1,0,0,1,0,0,0.0,0.0,"),
         "{text}"
     );
 
@@ -143,5 +146,481 @@ async fn every_change_is_in_the_audit_log_which_only_admins_read() {
         .unwrap()
         .iter()
         .any(|r| r["user"] == "op_bp"));
+    app.stop().await;
+}
+
+// ---- reports: reconciliation, exports, charts, retention, authorization ----
+
+const NOV: &str = "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z";
+
+async fn bytes(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let res = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    (status, headers, res.bytes().await.unwrap().to_vec())
+}
+
+fn full(id: &str, cat: &str, status: &str, played_ms: u64, at: &str) -> Value {
+    let mut e = entry(id, cat, status, played_ms, at);
+    e["title"] = json!("Tin tức – Ủy ban nhân dân xã");
+    e
+}
+
+#[tokio::test]
+async fn logs_uploaded_twice_count_once() {
+    let app = TestApp::spawn().await;
+    let batch = json!({"entries": [
+        entry("x@1", "thông báo", "played", 60_000, "2026-11-03T22:30:00Z"),
+        entry("x@2", "thông báo", "failed", 0, "2026-11-04T22:30:00Z"),
+    ]});
+    for _ in 0..2 {
+        let (s, ack) = app
+            .post("/device/logs", &app.lq_device, batch.clone())
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(ack["accepted"].as_array().unwrap().len(), 2);
+    }
+    let t = app.token("admin_tt").await;
+    let (s, r) = app.get(&format!("/reports/airtime?{NOV}"), &t).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["totals"]["scheduled"], 2);
+    assert_eq!(r["totals"]["played"], 1);
+    assert_eq!(r["totals"]["failed"], 1);
+    assert_eq!(r["totals"]["aired_minutes"], 1.0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_offline_station_shows_missed_airtime_after_reconciliation_and_its_late_log_wins() {
+    let app = TestApp::spawn().await;
+    let op = app.token("op_lq").await;
+    let m = app.upload_tone(&op, 440.0, 1500).await;
+    // 06:00 in Hà Nội = 23:00Z, daily, from t0 (2026-11-29T17:00Z) on.
+    let sid = app.schedule(&op, &m, &["LQ"], "0 6 * * *").await;
+    let admin = app.token("admin_tt").await;
+
+    // Nothing is due yet: reconciling records nothing.
+    let (s, o) = app.post("/reports/reconcile", &admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{o}");
+    assert_eq!(o["missed"], 0);
+
+    // Three days later the station has never reported: its three mornings are missed
+    // (the fourth, at 23:00Z today, is not due yet).
+    app.clock.advance(Duration::days(3) + Duration::hours(3));
+    let (_, o) = app.post("/reports/reconcile", &admin, json!({})).await;
+    assert_eq!(o["missed"], 3, "{o}");
+    // Running it again records nothing more.
+    let (_, o) = app.post("/reports/reconcile", &admin, json!({})).await;
+    assert_eq!(o["missed"], 0, "{o}");
+
+    let (_, rows) = app.get("/logs?status=missed&station=LQ", &admin).await;
+    let rows = rows.as_array().unwrap().clone();
+    assert_eq!(rows.len(), 3);
+    let first = Utc.with_ymd_and_hms(2026, 11, 29, 23, 0, 0).unwrap();
+    assert_eq!(rows[0]["id"], schedules::occurrence_key(&sid, first));
+    assert_eq!(rows[0]["source"], "server");
+    assert_eq!(rows[0]["title"], "Bản tin");
+
+    let (_, r) = app
+        .get(
+            "/reports/airtime?from=2026-11-29T00:00:00Z&to=2026-12-03T00:00:00Z",
+            &admin,
+        )
+        .await;
+    assert_eq!(r["totals"]["missed"], 3);
+    assert_eq!(r["totals"]["scheduled"], 3);
+    assert_eq!(r["totals"]["compliance_pct"], 0.0);
+    assert_eq!(r["totals"]["scheduled_minutes"], 3.0 * 1500.0 / 60_000.0);
+
+    // The controller comes back and uploads what it really did for the first morning:
+    // its entry replaces the server's, and the occurrence still counts once.
+    let key = schedules::occurrence_key(&sid, first);
+    let real = json!({"entries": [{"id": key, "schedule_id": sid, "title": "Bản tin",
+        "priority": "normal", "scheduled_at": "2026-11-29T23:00:00Z", "played_ms": 1500,
+        "status": "played", "media_sha256": m}]});
+    let (s, ack) = app.post("/device/logs", &app.lq_device, real.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{ack}");
+    assert_eq!(ack["accepted"][0], key.as_str());
+    let (_, r) = app
+        .get(
+            "/reports/airtime?from=2026-11-29T00:00:00Z&to=2026-12-03T00:00:00Z",
+            &admin,
+        )
+        .await;
+    assert_eq!(r["totals"]["scheduled"], 3);
+    assert_eq!(r["totals"]["played"], 1);
+    assert_eq!(r["totals"]["missed"], 2);
+    let pct = r["totals"]["compliance_pct"].as_f64().unwrap();
+    assert!((pct - 100.0 / 3.0).abs() < 1e-9, "{pct}");
+    let (_, rows) = app.get("/logs?station=LQ&status=played", &admin).await;
+    assert_eq!(rows[0]["source"], "device");
+    // A device entry is never replaced by a later upload of the same id.
+    let mut again = real.clone();
+    again["entries"][0]["status"] = json!("failed");
+    app.post("/device/logs", &app.lq_device, again).await;
+    let (_, rows) = app.get("/logs?station=LQ&status=played", &admin).await;
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    // BP had nothing scheduled: nothing missed there.
+    let (_, rows) = app.get("/logs?station=BP", &admin).await;
+    assert!(rows.as_array().unwrap().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn csv_and_xlsx_figures_equal_what_the_logs_say_with_vietnamese_text_intact() {
+    let app = TestApp::spawn().await;
+    app.post(
+        "/device/logs",
+        &app.lq_device,
+        json!({"entries": [
+            full("a@1", "thông tin tuyên truyền", "played", 90_000, "2026-11-01T22:30:00Z"),
+            full("a@2", "thông tin tuyên truyền", "interrupted", 30_000, "2026-11-02T22:30:00Z"),
+            full("a@3", "phòng chống thiên tai", "played", 45_000, "2026-11-02T10:00:00Z"),
+            full("a@4", "phòng chống thiên tai", "skipped", 0, "2026-11-30T16:59:00Z"),
+        ]}),
+    )
+    .await;
+    app.post(
+        "/device/logs",
+        &app.bp_device,
+        json!({"entries": [
+            full("b@1", "thông tin tuyên truyền", "missed", 0, "2026-11-01T22:30:00Z"),
+        ]}),
+    )
+    .await;
+    let t = app.token("admin_tt").await;
+    let (_, json) = app.get(&format!("/reports/airtime?{NOV}"), &t).await;
+    assert_eq!(json["totals"]["scheduled"], 5);
+    assert_eq!(json["totals"]["aired_minutes"], 2.75);
+    // Days are the stations' local dates: 2026-11-01T22:30Z is 2 November in Hà Nội.
+    let days: Vec<_> = json["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(days, ["2026-11-02", "2026-11-03", "2026-11-30"]);
+
+    // CSV: the same figures, row by row.
+    let (s, _, csv) = bytes(&app, &format!("/reports/airtime.csv?{NOV}"), &t).await;
+    assert_eq!(s, StatusCode::OK);
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes,"));
+    assert!(
+        lines.contains(&"LQ,Đài Liên Quan,thông tin tuyên truyền,2,1,1,0,0,0,2.0,2.0,100.0"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"LQ,Đài Liên Quan,phòng chống thiên tai,2,1,0,1,0,0,0.8,0.8,100.0"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"BP,Đài Bình Phú,thông tin tuyên truyền,1,0,0,0,0,1,0.0,0.0,"),
+        "{text}"
+    );
+
+    // XLSX: read it back and compare with the JSON figures.
+    let (s, h, xlsx) = bytes(&app, &format!("/reports/airtime.xlsx?{NOV}"), &t).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("spreadsheetml"));
+    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    assert_eq!(wb.sheet_names(), ["Station and category", "By day"]);
+    let sheet = wb.worksheet_range("Station and category").unwrap();
+    let cells: Vec<Vec<Data>> = sheet.rows().map(|r| r.to_vec()).collect();
+    let s = |d: &Data| d.to_string();
+    assert_eq!(s(&cells[0][0]), "station");
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(cells.len(), rows.len() + 2, "header, rows, total");
+    for (i, r) in rows.iter().enumerate() {
+        let c = &cells[i + 1];
+        assert_eq!(s(&c[0]), r["station"].as_str().unwrap());
+        assert_eq!(s(&c[1]), r["station_name"].as_str().unwrap());
+        assert_eq!(s(&c[2]), r["category"].as_str().unwrap());
+        for (j, k) in [
+            "scheduled",
+            "played",
+            "interrupted",
+            "skipped",
+            "failed",
+            "missed",
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert_eq!(
+                c[3 + j],
+                Data::Float(r[k].as_f64().unwrap()),
+                "{k} of row {i}"
+            );
+        }
+        let aired = (r["aired_minutes"].as_f64().unwrap() * 10.0).round() / 10.0;
+        assert_eq!(c[9], Data::Float(aired));
+    }
+    assert!(cells.iter().any(|c| s(&c[1]) == "Đài Bình Phú"));
+    assert!(cells.iter().any(|c| s(&c[2]) == "phòng chống thiên tai"));
+    let total = cells.last().unwrap();
+    assert_eq!(s(&total[0]), "total");
+    assert_eq!(total[3], Data::Float(5.0));
+    let days = wb.worksheet_range("By day").unwrap();
+    let day_rows: Vec<Vec<Data>> = days.rows().map(|r| r.to_vec()).collect();
+    assert_eq!(s(&day_rows[1][0]), "2026-11-02");
+    assert_eq!(
+        day_rows[1][1],
+        Data::Float(json["days"][0]["scheduled"].as_f64().unwrap())
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_month_report_over_fifty_thousand_generated_entries_adds_up() {
+    let app = TestApp::spawn().await;
+    // Generate straight into the server's database file (WAL: a second connection is fine).
+    let conn = rusqlite::Connection::open(app.dir.path().join("loaxa.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    let statuses = [
+        "played",
+        "played",
+        "played",
+        "interrupted",
+        "skipped",
+        "failed",
+        "missed",
+    ];
+    let cats = ["thông báo", "cải cách hành chính", "tiếp sóng"];
+    let base = Utc.with_ymd_and_hms(2026, 10, 31, 17, 0, 0).unwrap();
+    let (mut played_ms, mut played) = (0i64, 0i64);
+    conn.execute_batch("BEGIN").unwrap();
+    {
+        let mut st = conn.prepare("INSERT INTO logs (station, id, title, category, priority, scheduled_at, played_ms, planned_ms, status, received_at, local_date) VALUES (?1, ?2, 'Bản tin', ?3, 'normal', ?4, ?5, 60000, ?6, ?4, date(?4, '+7 hours'))").unwrap();
+        for i in 0..50_000i64 {
+            let station = if i % 2 == 0 { "LQ" } else { "BP" };
+            let status = statuses[(i % 7) as usize];
+            let ms = match status {
+                "played" => 60_000,
+                "interrupted" => 20_000,
+                _ => 0,
+            };
+            if status == "played" {
+                played += 1;
+            }
+            played_ms += ms;
+            // Spread over 30 days (plus a few minutes): the month of November in Hà Nội.
+            let at = base + Duration::seconds(i * 51);
+            st.execute(rusqlite::params![
+                station,
+                format!("g@{i}"),
+                cats[(i % 3) as usize],
+                web::db::ts(at),
+                ms,
+                status
+            ])
+            .unwrap();
+        }
+    }
+    conn.execute_batch("COMMIT").unwrap();
+    let t = app.token("admin_tt").await;
+    let (s, r) = app
+        .get(
+            "/reports/airtime?from=2026-10-31T17:00:00Z&to=2026-11-30T17:00:00Z",
+            &t,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["totals"]["scheduled"], 50_000);
+    assert_eq!(r["totals"]["played"], played);
+    assert_eq!(r["totals"]["aired_minutes"], played_ms as f64 / 60_000.0);
+    assert_eq!(r["days"].as_array().unwrap().len(), 30);
+    assert_eq!(r["rows"].as_array().unwrap().len(), 6);
+    let day_sum: i64 = r["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["scheduled"].as_i64().unwrap())
+        .sum();
+    assert_eq!(day_sum, 50_000);
+    // The log pages through it with a total count.
+    let res = app
+        .client
+        .get(app.url("/logs?station=BP&limit=1000&offset=24000"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-total-count"], "25000");
+    assert_eq!(
+        res.json::<Value>().await.unwrap().as_array().unwrap().len(),
+        1000
+    );
+    let (s, _) = app.get("/logs?limit=1001", &t).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_viewer_reads_reports_of_their_own_area_only() {
+    let app = TestApp::spawn().await;
+    app.post(
+        "/device/logs",
+        &app.lq_device,
+        json!({"entries": [entry("a@1", "x", "played", 60_000, "2026-11-01T22:30:00Z")]}),
+    )
+    .await;
+    app.post(
+        "/device/logs",
+        &app.bp_device,
+        json!({"entries": [entry("b@1", "x", "played", 60_000, "2026-11-01T22:30:00Z")]}),
+    )
+    .await;
+    let v = app.token("viewer_lq").await;
+    let (s, r) = app.get(&format!("/reports/airtime?{NOV}"), &v).await;
+    assert_eq!(s, StatusCode::OK);
+    let stations: Vec<_> = r["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["station"].clone())
+        .collect();
+    assert_eq!(stations, [json!("LQ")]);
+    for path in [
+        "/reports/airtime?area=BP",
+        "/reports/airtime.csv?area=TT",
+        "/reports/airtime.xlsx?area=BP",
+        "/reports/charts/aired-by-station.svg?area=BP",
+    ] {
+        let (s, _, _) = bytes(&app, path, &v).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (s, _) = app.get("/reports/airtime?area=NOPE", &v).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app.post("/reports/reconcile", &v, json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let op = app.token("op_lq").await;
+    let (s, _) = app.post("/reports/reconcile", &op, json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = app
+        .get(
+            "/reports/airtime?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z",
+            &v,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (s, _) = app.get("/reports/airtime?from=yesterday", &v).await;
+    assert!(s.is_client_error());
+    let res = app
+        .client
+        .get(app.url("/reports/airtime"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn charts_are_labelled_accessible_svg_with_escaped_text() {
+    let app = TestApp::spawn().await;
+    app.post(
+        "/device/logs",
+        &app.lq_device,
+        json!({"entries": [
+            entry("a@1", "an <b> & \"c\"", "played", 60_000, "2026-11-01T22:30:00Z"),
+            entry("a@2", "thông báo", "interrupted", 30_000, "2026-11-02T22:30:00Z"),
+        ]}),
+    )
+    .await;
+    let t = app.token("admin_tt").await;
+    for name in ["aired-by-station", "compliance-by-day", "share-by-category"] {
+        let (s, h, body) = bytes(&app, &format!("/reports/charts/{name}.svg?{NOV}"), &t).await;
+        assert_eq!(s, StatusCode::OK, "{name}");
+        assert!(h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/svg+xml"));
+        let svg = String::from_utf8(body).unwrap();
+        assert!(
+            svg.contains("<title id=\"t\">") && svg.contains("<desc id=\"d\">"),
+            "{svg}"
+        );
+        assert!(svg.contains("role=\"img\""));
+        assert!(!svg.contains("<b>"), "{svg}");
+        // Well-formed XML.
+        roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}: {e}\n{svg}"));
+    }
+    let (_, _, body) = bytes(
+        &app,
+        &format!("/reports/charts/aired-by-station.svg?{NOV}"),
+        &t,
+    )
+    .await;
+    assert!(String::from_utf8(body).unwrap().contains("Đài Liên Quan"));
+    let (_, _, body) = bytes(
+        &app,
+        &format!("/reports/charts/share-by-category.svg?{NOV}"),
+        &t,
+    )
+    .await;
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("an &lt;b&gt; &amp; &quot;c&quot;"));
+    let (s, _, _) = bytes(&app, "/reports/charts/pie.svg", &t).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_report_reaching_before_pruned_logs_says_it_is_incomplete() {
+    let app = TestApp::spawn().await;
+    app.post(
+        "/device/logs",
+        &app.lq_device,
+        json!({"entries": [
+            entry("old@1", "x", "played", 60_000, "2026-10-01T22:30:00Z"),
+            entry("new@1", "x", "played", 60_000, "2026-11-20T22:30:00Z"),
+        ]}),
+    )
+    .await;
+    let mut conn = rusqlite::Connection::open(app.dir.path().join("loaxa.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    // t0 is 2026-11-29T17:00Z; keep 30 days: entries before 2026-10-30T17:00Z go.
+    let n = web::reports::retention::prune(&mut conn, Duration::days(30), helpers::t0()).unwrap();
+    assert_eq!(n, 1);
+    let t = app.token("admin_tt").await;
+    let (_, r) = app
+        .get(
+            "/reports/airtime?from=2026-10-01T00:00:00Z&to=2026-12-01T00:00:00Z",
+            &t,
+        )
+        .await;
+    assert_eq!(r["incomplete_before"], "2026-10-30T17:00:00Z");
+    assert!(r["warning"].as_str().unwrap().contains("incomplete"));
+    assert_eq!(r["totals"]["scheduled"], 1);
+    let (_, h, csv) = bytes(&app, "/reports/airtime.csv?from=2026-10-01T00:00:00Z", &t).await;
+    assert_eq!(h["x-report-incomplete-before"], "2026-10-30T17:00:00.000Z");
+    let text = String::from_utf8(csv).unwrap();
+    assert!(
+        text.lines().last().unwrap().starts_with("# incomplete"),
+        "{text}"
+    );
+    // A period after the pruned instant is complete.
+    let (_, r) = app
+        .get("/reports/airtime?from=2026-11-01T00:00:00Z", &t)
+        .await;
+    assert_eq!(r["incomplete_before"], Value::Null);
     app.stop().await;
 }

@@ -17,18 +17,18 @@ use serde_json::json;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
-    username: String,
-    password: String,
+    pub(crate) username: String,
+    pub(crate) password: String,
 }
 
-struct Issued {
-    token: String,
-    csrf: Option<String>,
-    user: db::users::UserRow,
-    expires_at: DateTime<Utc>,
+pub(crate) struct Issued {
+    pub(crate) token: String,
+    pub(crate) csrf: Option<String>,
+    pub(crate) user: db::users::UserRow,
+    pub(crate) expires_at: DateTime<Utc>,
 }
 
-async fn sign_in(
+pub(crate) async fn sign_in(
     state: &AppState,
     now: DateTime<Utc>,
     remote: Option<String>,

@@ -39,6 +39,7 @@ pub async fn schedule(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    state.metrics.document_served(unchanged);
     if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
     }
@@ -145,16 +146,20 @@ pub async fn logs(
         }
     }
     let code = device.station.code;
-    let accepted = state
+    let (accepted, new) = state
         .db
         .call(move |conn| {
             let tx = conn.transaction()?;
-            let accepted = db::logs::insert_batch(&tx, &code, &batch.entries, now)?;
+            let counted = db::logs::insert_batch_counted(&tx, &code, &batch.entries, now)?;
             db::stations::touch(&tx, &code, now)?;
             tx.commit()?;
-            Ok(accepted)
+            Ok(counted)
         })
         .await?;
+    let new = new as u64;
+    state
+        .metrics
+        .log_entries(new, (accepted.len() as u64).saturating_sub(new));
     Ok(Json(LogAck { accepted }))
 }
 
@@ -170,6 +175,7 @@ pub async fn heartbeat(
         .db
         .call(move |conn| db::stations::record_heartbeat(conn, &code, &hb, now))
         .await?;
+    state.metrics.heartbeat();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -182,6 +188,8 @@ pub async fn urgent_state(
     JsonBody(ack): JsonBody<UrgentAck>,
 ) -> AppResult<StatusCode> {
     let code = device.station.code;
+    let area = device.station.area;
+    let remote = device.remote;
     let found = state
         .db
         .call(move |conn| {
@@ -189,12 +197,29 @@ pub async fn urgent_state(
                 let r: String = r.chars().take(500).collect();
                 r
             });
-            let found =
+            let acked =
                 db::urgent::acknowledge(conn, &id, &code, ack.state, ack.at, reason.as_deref())?;
+            if let db::urgent::Acked::Moved(from, to) = acked {
+                db::audit::record(
+                    conn,
+                    &db::audit::Change {
+                        at: now,
+                        user: &format!("device:{code}"),
+                        area: &area,
+                        action: "urgent.delivery",
+                        target: &id,
+                        detail: &serde_json::json!({"station": code, "from": from.as_str(),
+                            "to": to.as_str(), "at": ack.at, "reason": reason}),
+                        remote: remote.as_deref(),
+                    },
+                )?;
+            }
             db::stations::touch(conn, &code, now)?;
-            Ok(found.then_some(()).ok_or_else(|| {
-                AppError::not_found(format!("no urgent notice {id:?} for station {code}"))
-            }))
+            Ok((acked != db::urgent::Acked::Unknown)
+                .then_some(())
+                .ok_or_else(|| {
+                    AppError::not_found(format!("no urgent notice {id:?} for station {code}"))
+                }))
         })
         .await?;
     found?;

@@ -1,4 +1,4 @@
-//! The as-run log and the airtime report.
+//! The as-run log. (The reports are in `reports.rs`.)
 
 use crate::auth::User;
 use crate::db::{self, logs::Filter, logs::LogRow};
@@ -6,7 +6,7 @@ use crate::error::{AppError, AppResult, QueryArgs};
 use crate::state::AppState;
 use crate::targets;
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -28,14 +28,15 @@ pub struct LogQuery {
 }
 
 /// Most rows one `GET /logs` answers.
-const MAX_LIMIT: u32 = 10_000;
+const MAX_LIMIT: u32 = 1000;
 
-/// `GET /logs`: log rows of stations in the user's area, by due time.
+/// `GET /logs`: log rows of stations in the user's area, by due time; `X-Total-Count`
+/// says how many rows match, paging aside.
 pub async fn list(
     State(state): State<AppState>,
     user: User,
     QueryArgs(q): QueryArgs<LogQuery>,
-) -> AppResult<Json<Vec<LogRow>>> {
+) -> AppResult<Response> {
     if let Some(s) = &q.status {
         s.parse::<PlayStatus>().map_err(|_| {
             AppError::invalid(format!(
@@ -49,7 +50,7 @@ pub async fn list(
             "limit: {limit} must be between 1 and {MAX_LIMIT}"
         )));
     }
-    let rows = state
+    let (rows, total) = state
         .db
         .call(move |conn| {
             if let Some(code) = &q.station {
@@ -76,76 +77,13 @@ pub async fn list(
                 limit,
                 offset: q.offset.unwrap_or(0),
             };
-            Ok(db::logs::query(conn, &user.area, &f)?)
+            let rows: Vec<LogRow> = db::logs::query(conn, &user.area, &f)?;
+            let total = db::logs::count(conn, &user.area, &f)?;
+            Ok((rows, total))
         })
         .await?;
-    Ok(Json(rows))
-}
-
-/// `GET /reports/airtime.csv` query.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReportQuery {
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// `GET /reports/airtime.csv?from&to`: UTF-8 with BOM, one row per station and category.
-pub async fn airtime_csv(
-    State(state): State<AppState>,
-    user: User,
-    QueryArgs(q): QueryArgs<ReportQuery>,
-) -> AppResult<Response> {
-    let rows = state
-        .db
-        .call(move |conn| Ok(db::logs::airtime(conn, &user.area, q.from, q.to)?))
-        .await?;
-    let mut out = String::from(
-        "\u{feff}station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes\r\n",
-    );
-    for r in rows {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{:.1}\r\n",
-            csv_field(&r.station),
-            csv_field(&r.station_name),
-            csv_field(&r.category),
-            r.scheduled,
-            r.played,
-            r.interrupted,
-            r.skipped,
-            r.failed,
-            r.missed,
-            r.aired_minutes
-        ));
-    }
-    let mut res = out.into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    res.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"airtime.csv\""),
-    );
+    let mut res = Json(rows).into_response();
+    res.headers_mut()
+        .insert("x-total-count", HeaderValue::from(total));
     Ok(res)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("Bình Phú"), "Bình Phú");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
 }

@@ -3,10 +3,13 @@
 pub mod areas;
 pub mod audit;
 pub mod auth;
+pub mod cap;
 pub mod device;
 pub mod logs;
 pub mod media;
+pub mod password;
 pub mod remote;
+pub mod reports;
 pub mod schedules;
 pub mod stations;
 pub mod urgent;
@@ -27,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/token", post(auth::token).delete(auth::revoke))
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
+        .route("/auth/password", post(password::change_own))
         .route("/areas", get(areas::list).post(areas::create))
         .route("/users", get(users::list).post(users::create))
         .route(
@@ -56,8 +60,13 @@ pub fn router() -> Router<AppState> {
         .route("/urgent", get(urgent::list).post(urgent::create))
         .route("/urgent/{id}", get(urgent::show))
         .route("/urgent/{id}/cancel", post(urgent::cancel))
+        .route("/cap", post(cap::receive))
         .route("/logs", get(logs::list))
-        .route("/reports/airtime.csv", get(logs::airtime_csv))
+        .route("/reports/airtime", get(reports::airtime))
+        .route("/reports/airtime.csv", get(reports::airtime_csv))
+        .route("/reports/airtime.xlsx", get(reports::airtime_xlsx))
+        .route("/reports/charts/{chart}", get(reports::chart))
+        .route("/reports/reconcile", post(reports::reconcile))
         .route("/audit", get(audit::list))
         .route("/device/schedule", get(device::schedule))
         .route("/device/events", get(device::events))

@@ -3,10 +3,10 @@
 //! volume schedule.
 
 use crate::auth::{Device, User};
+use crate::db::remote::{self, CommandRow};
 use crate::db::users::Role;
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::planning::publish_schedules;
-use crate::remote::{self, CommandRow};
 use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use crate::targets;

@@ -54,7 +54,7 @@ pub struct StationView {
     /// The master volume the controller last reported, percent.
     volume: Option<u8>,
     /// The latest remote command and what became of it.
-    last_command: Option<crate::remote::CommandRow>,
+    last_command: Option<crate::db::remote::CommandRow>,
 }
 
 /// How far ahead `next` looks.
@@ -98,7 +98,7 @@ fn station_view(
         output: hb.as_ref().map(|h| h.output.clone()),
         output_error: hb.as_ref().and_then(|h| h.output_error.clone()),
         volume: hb.as_ref().and_then(|h| h.volume),
-        last_command: crate::remote::last_command(conn, &st.code)?,
+        last_command: crate::db::remote::last_command(conn, &st.code)?,
         code: st.code,
         name: st.name,
         area: st.area,

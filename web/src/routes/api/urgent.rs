@@ -4,26 +4,28 @@
 use crate::auth::User;
 use crate::db::{self, urgent::UrgentRow, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
-use crate::planning::{document, publish_schedules};
-use crate::routes::api::audit;
 use crate::state::{AppState, Now};
-use crate::targets;
+use crate::urgent::{self, NewNotice, Sound};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
-use schedules::wire::UrgentCancel;
 use schedules::Sha256;
 use serde::Deserialize;
 use serde_json::json;
 
-/// `POST /urgent` body.
+/// `POST /urgent` body: `media_id` or `text`; `repeat` or `until` with `interval_minutes`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UrgentBody {
     title: String,
-    media_id: String,
+    #[serde(default)]
+    media_id: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    chime: bool,
     #[serde(default)]
     stations: Vec<String>,
     #[serde(default)]
@@ -33,9 +35,79 @@ pub struct UrgentBody {
     #[serde(default)]
     interval_minutes: Option<u32>,
     #[serde(default)]
+    until: Option<DateTime<Utc>>,
+    #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
     #[serde(default)]
     category: Option<String>,
+}
+
+/// Check a `POST /urgent` body field by field; the errors name the field.
+fn validate(b: UrgentBody, now: DateTime<Utc>) -> AppResult<NewNotice> {
+    let title = b.title.trim().to_string();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(AppError::invalid("title: must be 1 to 200 characters"));
+    }
+    let sound = match (b.media_id, b.text) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid("text: give media_id or text, not both"))
+        }
+        (Some(m), None) => Sound::Media(
+            Sha256::parse(&m).map_err(|e| AppError::invalid(format!("media_id: {e}")))?,
+        ),
+        (None, Some(t)) => Sound::Text(urgent::tts::validate(&t)?),
+        (None, None) => {
+            return Err(AppError::invalid(
+                "media_id: give media_id (a library file) or text (spoken by the server)",
+            ))
+        }
+    };
+    let interval_s = match b.interval_minutes {
+        Some(m) if !(1..=24 * 60).contains(&m) => {
+            return Err(AppError::invalid(format!(
+                "interval_minutes: {m} must be between 1 and 1440"
+            )))
+        }
+        Some(m) => u64::from(m) * 60,
+        None => 0,
+    };
+    let repeat = match (b.repeat, b.until) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid("until: give repeat or until, not both"))
+        }
+        (_, Some(_)) if interval_s == 0 => {
+            return Err(AppError::invalid("interval_minutes: required with until"))
+        }
+        (None, Some(until)) => urgent::airings_until(now, until, interval_s)?,
+        (r, None) => r.unwrap_or(1),
+    };
+    if !(1..=urgent::MAX_REPEAT).contains(&repeat) {
+        return Err(AppError::invalid(format!(
+            "repeat: {repeat} must be between 1 and {}",
+            urgent::MAX_REPEAT
+        )));
+    }
+    if repeat > 1 && interval_s == 0 {
+        return Err(AppError::invalid(
+            "interval_minutes: required when repeat is more than 1",
+        ));
+    }
+    if b.expires_at.is_some_and(|e| e <= now) {
+        return Err(AppError::invalid("expires_at: is already past"));
+    }
+    Ok(NewNotice {
+        title,
+        sound,
+        chime: b.chime,
+        stations: b.stations,
+        areas: b.areas,
+        repeat,
+        interval_s: if repeat > 1 { interval_s } else { 0 },
+        expires_at: b.expires_at,
+        category: b.category.unwrap_or_default().trim().to_string(),
+        cap_key: None,
+        extra: json!("api"),
+    })
 }
 
 /// `POST /urgent` → 201 `{"id"}`; every target station is told at once.
@@ -46,91 +118,9 @@ pub async fn create(
     JsonBody(b): JsonBody<UrgentBody>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
     user.require(Role::Operator)?;
-    let title = b.title.trim().to_string();
-    if title.is_empty() || title.chars().count() > 200 {
-        return Err(AppError::invalid("title: must be 1 to 200 characters"));
-    }
-    let repeat = b.repeat.unwrap_or(1);
-    if !(1..=100).contains(&repeat) {
-        return Err(AppError::invalid(format!(
-            "repeat: {repeat} must be between 1 and 100"
-        )));
-    }
-    let interval_s = match (repeat, b.interval_minutes) {
-        (_, Some(m)) if !(1..=24 * 60).contains(&m) => {
-            return Err(AppError::invalid(format!(
-                "interval_minutes: {m} must be between 1 and 1440"
-            )))
-        }
-        (_, Some(m)) => u64::from(m) * 60,
-        (1, None) => 0,
-        (_, None) => {
-            return Err(AppError::invalid(
-                "interval_minutes: required when repeat is more than 1",
-            ))
-        }
-    };
-    if b.expires_at.is_some_and(|e| e <= now) {
-        return Err(AppError::invalid("expires_at: is already past"));
-    }
-    let category = b.category.unwrap_or_default().trim().to_string();
-    let sha =
-        Sha256::parse(&b.media_id).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
-    let row = UrgentRow {
-        id: uuid::Uuid::new_v4().to_string(),
-        title,
-        media_sha256: sha.to_string(),
-        category,
-        repeat,
-        interval_s,
-        starts_at: now,
-        expires_at: b.expires_at,
-        owner_area: user.area.clone(),
-        created_by: user.username.clone(),
-        created_at: now,
-        cancelled_at: None,
-    };
-    let r = row.clone();
-    let (notice, stations) = state
-        .db
-        .call(move |conn| {
-            let m = match db::media::get(conn, &r.media_sha256)? {
-                Some(m) if db::media::visible_to(conn, &m.sha256, &user.area)? => m,
-                _ => {
-                    return Err(AppError::invalid(format!(
-                        "media_id: no media {} in your library",
-                        r.media_sha256
-                    )))
-                }
-            };
-            let t = targets::check(conn, &user, &b.stations, &b.areas)?;
-            let stations = targets::expand(conn, &t)?;
-            if stations.is_empty() {
-                return Err(AppError::invalid(
-                    "stations: the targets contain no station",
-                ));
-            }
-            let tx = conn.transaction()?;
-            db::urgent::insert(&tx, &r, &stations)?;
-            audit(
-                &tx,
-                now,
-                &user,
-                "urgent.create",
-                &r.id,
-                json!({"title": r.title, "media_id": r.media_sha256, "stations": stations,
-                       "repeat": r.repeat, "interval_s": r.interval_s, "expires_at": r.expires_at}),
-            )?;
-            tx.commit()?;
-            Ok((document::notice(&r, &m)?, stations))
-        })
-        .await?;
-    let data = serde_json::to_string(&notice)?;
-    for s in &stations {
-        state.hub.publish(s, "urgent", data.clone());
-    }
-    publish_schedules(&state, stations, now).await;
-    Ok((StatusCode::CREATED, Json(json!({"id": row.id}))))
+    let n = validate(b, now)?;
+    let (id, _) = urgent::send(&state, &user, now, n).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
 fn visible(conn: &Connection, user: &User, id: &str) -> AppResult<UrgentRow> {
@@ -172,6 +162,8 @@ fn view(conn: &Connection, user: &User, u: UrgentRow) -> AppResult<serde_json::V
         "created_at": u.created_at,
         "created_by": u.created_by,
         "cancelled_at": u.cancelled_at,
+        "text": u.text,
+        "cap": u.cap_key,
         "stations": stations,
     }))
 }
@@ -209,45 +201,36 @@ pub async fn show(
     Ok(Json(out))
 }
 
-/// `POST /urgent/{id}/cancel` → 200 with the notice: deliveries not yet played become
-/// `cancelled` and those stations are told to stop.
+/// `POST /urgent/{id}/cancel` → 200 with the notice: deliveries not yet played (and, for a
+/// repeated notice, all of them) become `cancelled` and those stations are told to stop.
 pub async fn cancel(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg(id): PathArg<String>,
 ) -> AppResult<Json<serde_json::Value>> {
-    let (out, stations) = state
+    let (u, i) = (user.clone(), id.clone());
+    state
         .db
         .call(move |conn| {
-            let u = visible(conn, &user, &id)?;
-            user.require(Role::Operator)?;
-            if !db::areas::in_subtree(conn, &user.area, &u.owner_area)? {
+            let n = visible(conn, &u, &i)?;
+            u.require(Role::Operator)?;
+            if !db::areas::in_subtree(conn, &u.area, &n.owner_area)? {
                 return Err(AppError::forbidden(format!(
-                    "urgent notice {id} was sent from outside your area {}",
-                    user.area
+                    "urgent notice {i} was sent from outside your area {}",
+                    u.area
                 )));
             }
-            let tx = conn.transaction()?;
-            let stations = db::urgent::cancel(&tx, &id, now)?;
-            audit(
-                &tx,
-                now,
-                &user,
-                "urgent.cancel",
-                &id,
-                json!({"stations": stations}),
-            )?;
-            tx.commit()?;
-            let u = visible(conn, &user, &id)?;
-            Ok((view(conn, &user, u)?, stations))
+            Ok(())
         })
         .await?;
-    let id = out["id"].as_str().unwrap_or_default().to_string();
-    let data = serde_json::to_string(&UrgentCancel { id })?;
-    for s in &stations {
-        state.hub.publish(s, "cancel", data.clone());
-    }
-    publish_schedules(&state, stations, now).await;
+    urgent::cancel(&state, &user, now, &id, json!("api")).await?;
+    let out = state
+        .db
+        .call(move |conn| {
+            let n = visible(conn, &user, &id)?;
+            view(conn, &user, n)
+        })
+        .await?;
     Ok(Json(out))
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Check the .deb packages built by scripts/package.sh: their contents (binary, unit,
+# conffile, man page, maintainer script), and that the extracted binaries run --version and
+# read the packaged configuration. Nothing is installed on this machine: each package is
+# unpacked into a throwaway root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+passed=0
+
+check() { # package binary
+  local pkg=$1 bin=$2 deb
+  deb=$(ls -t target/debian/${pkg}_*.deb 2>/dev/null | head -1)
+  [ -n "$deb" ] || fail "no target/debian/${pkg}_*.deb (run make package)"
+  local list; list=$(dpkg-deb -c "$deb")
+  for f in ./usr/bin/$bin ./etc/loaxa/${pkg#loaxa-}.toml ./usr/share/man/man1/$bin.1 \
+           ./lib/systemd/system/$pkg.service; do
+    grep -q " $f\$" <<<"$list" || grep -q " ${f/.\/lib/.\/usr\/lib}\$" <<<"$list" \
+      || fail "$deb lacks $f"
+  done
+  dpkg-deb -f "$deb" Package | grep -qx "$pkg" || fail "$deb: wrong package name"
+  local ctl; ctl=$(mktemp -d -p "$root")
+  dpkg-deb -e "$deb" "$ctl"
+  grep -qx /etc/loaxa/${pkg#loaxa-}.toml "$ctl/conffiles" || fail "$deb: config is not a conffile"
+  grep -q "adduser --system" "$ctl/postinst" || fail "$deb: postinst does not create the user"
+  dpkg-deb -x "$deb" "$root/$pkg"
+  local exe="$root/$pkg/usr/bin/$bin"
+  "$exe" --version | grep -q "^$bin " || fail "$exe --version"
+  "$exe" --config "$root/$pkg/etc/loaxa/${pkg#loaxa-}.toml" --print-config \
+    | grep -q '^data = "/var/lib/loaxa' || fail "$exe does not read its packaged configuration"
+  echo "ok: $deb ($(du -k "$exe" | cut -f1) KiB binary)"
+  passed=$((passed + 1))
+}
+
+check loaxa-web loaxa-web
+check loaxa-controller loaxa-controller
+echo "$passed passed, 0 failed"

@@ -1,0 +1,284 @@
+//! Benchmark: N real controllers (sync client, planner and player, `null` output) connected
+//! to one server; an urgent notice is posted; how long from the POST returning until each
+//! station reports `playing` (the `playing_at` the controllers acknowledge, read from the
+//! server; controllers and server share one machine clock), and the server's memory per
+//! event-stream connection.
+//!
+//! The server runs in this process; the controllers run in a child process (this binary
+//! again, with `--controllers`) so that the server's RSS is measured alone.
+//!
+//! `cargo bench -p tests --bench urgent_push` — counts from `URGENT_BENCH_N` (default
+//! `100,1000`), bounded to about two minutes overall.
+
+use chrono::{DateTime, Utc};
+use schedules::{Clock, SystemClock};
+use serde_json::{json, Value};
+use std::io::{BufRead, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use web::db::users::Role;
+
+const BUDGET: Duration = Duration::from_secs(120);
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if args.get(1).map(String::as_str) == Some("--controllers") {
+        rt.block_on(controllers(&args[2], &args[3]));
+        return;
+    }
+    let counts: Vec<usize> = std::env::var("URGENT_BENCH_N")
+        .unwrap_or_else(|_| "100,1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let started = Instant::now();
+    for n in counts {
+        let left = BUDGET.saturating_sub(started.elapsed());
+        if left < Duration::from_secs(20) {
+            println!("urgent_push: {n} controllers skipped: the {BUDGET:?} budget is spent");
+            continue;
+        }
+        match rt.block_on(run(n, left)) {
+            Ok(()) => {}
+            Err(e) => println!("urgent_push: {n} controllers: {e}"),
+        }
+    }
+}
+
+/// The child: run one controller per line of `tokens` (`CODE TOKEN`), null output, until
+/// stdin closes. Prints `ready` once all have started.
+async fn controllers(base: &str, tokens: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut stops = Vec::new();
+    let mut tasks = Vec::new();
+    for line in std::fs::read_to_string(tokens).expect("tokens").lines() {
+        let Some((code, token)) = line.split_once(' ') else {
+            continue;
+        };
+        let config = controller::Config {
+            server: base.to_string(),
+            station: code.parse().expect("station code"),
+            token: token.to_string(),
+            data_dir: dir.path().join(code),
+            output: controller::OutputSpec::Null,
+            wait_for_device: false,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        stops.push(tx);
+        tasks.push(tokio::spawn(controller::run(
+            config,
+            Arc::new(SystemClock),
+            async move {
+                let _ = rx.await;
+            },
+        )));
+    }
+    println!("ready");
+    std::io::stdout().flush().ok();
+    // Wait for the parent to close stdin.
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut s = String::new();
+        while std::io::stdin()
+            .lock()
+            .read_line(&mut s)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {}
+    })
+    .await;
+    for s in stops {
+        let _ = s.send(());
+    }
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn run(n: usize, budget: Duration) -> Result<(), String> {
+    let t_start = Instant::now();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let clock = Arc::new(SystemClock);
+    let state = web::state::AppState::open(dir.path(), clock.clone()).map_err(|e| e.to_string())?;
+    let now = clock.now();
+    let e = |e: web::error::AppError| e.message;
+    web::admin::add_area(&state.db, "bench", "TT", "Huyện", None, now).map_err(e)?;
+    let mut lines = String::new();
+    for i in 0..n {
+        let code = format!("B-{i:05}");
+        let t = web::admin::add_station(&state.db, "bench", &code, &code, "TT", None, now)
+            .map_err(e)?;
+        lines.push_str(&format!("{code} {t}\n"));
+    }
+    web::admin::add_user(
+        &state.db,
+        "bench",
+        "tt",
+        "a long password",
+        Role::Admin,
+        "TT",
+        now,
+    )
+    .map_err(e)?;
+    let tokens = dir.path().join("tokens.txt");
+    std::fs::write(&tokens, lines).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let hub = state.hub.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(web::startup::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let token = client
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&json!({"username": "tt", "password": "a long password"}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json::<Value>()
+        .await
+        .map_err(|e| e.to_string())?["token"]
+        .as_str()
+        .ok_or("no token")?
+        .to_string();
+    let pcm = media::Pcm {
+        samples: media::signal::tone(1000.0, 1000, 16_000, 0.5),
+        sample_rate: 16_000,
+        channels: 1,
+    };
+    let part = reqwest::multipart::Part::bytes(media::signal::wav_bytes(&pcm)).file_name("a.wav");
+    let media_id = client
+        .post(format!("{base}/api/v1/media"))
+        .bearer_auth(&token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json::<Value>()
+        .await
+        .map_err(|e| e.to_string())?["id"]
+        .as_str()
+        .ok_or("no media id")?
+        .to_string();
+
+    let rss_before = rss_kib();
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .arg("--controllers")
+        .arg(&base)
+        .arg(&tokens)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let deadline = t_start + budget;
+    // Wait until every station holds an event stream.
+    let connected = loop {
+        let c = (0..n)
+            .filter(|i| hub.is_connected(&format!("B-{i:05}")))
+            .count();
+        if c >= n || Instant::now() > deadline - Duration::from_secs(10) {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Let the controllers settle (documents fetched, heartbeats sent).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = rss_kib();
+    let posted_res = client
+        .post(format!("{base}/api/v1/urgent"))
+        .bearer_auth(&token)
+        .json(&json!({"title": "Bão", "media_id": media_id, "stations": ["*"]}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let posted: DateTime<Utc> = SystemClock.now();
+    let id = posted_res
+        .json::<Value>()
+        .await
+        .map_err(|e| e.to_string())?["id"]
+        .as_str()
+        .ok_or("no notice id")?
+        .to_string();
+    // Wait for the acknowledgements.
+    let mut latencies = loop {
+        let u: Value = client
+            .get(format!("{base}/api/v1/urgent/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let st = u["stations"].as_array().cloned().unwrap_or_default();
+        let lat: Vec<f64> = st
+            .iter()
+            .filter_map(|s| s["playing_at"].as_str()?.parse::<DateTime<Utc>>().ok())
+            .map(|t| (t - posted).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+            .collect();
+        let done = st
+            .iter()
+            .filter(|s| s["state"] == "played" || s["playing_at"].is_string())
+            .count();
+        if done >= connected || Instant::now() > deadline {
+            break lat;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+
+    latencies.sort_by(f64::total_cmp);
+    let (p50, p99, max) = (
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 99.0),
+        latencies.last().copied().unwrap_or(f64::NAN),
+    );
+    let per_conn = (rss_after.saturating_sub(rss_before)) as f64 / connected.max(1) as f64;
+    println!(
+        "urgent_push: {n} controllers, {connected} connected, {} reported playing; \
+         POST→playing p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms; server RSS \
+         {rss_before} → {rss_after} KiB ({per_conn:.1} KiB per connection)",
+        latencies.len()
+    );
+    println!("BENCH|urgent_push_p50_ms_n{n}|{p50:.1} ms|-|-");
+    println!("BENCH|urgent_push_p99_ms_n{n}|{p99:.1} ms|<= 200 ms|-");
+    println!("BENCH|urgent_push_max_ms_n{n}|{max:.1} ms|-|-");
+    println!(
+        "BENCH|urgent_push_reached_n{n}|{}/{n} stations|{n}/{n}|-",
+        latencies.len()
+    );
+    println!("BENCH|urgent_server_kib_per_conn_n{n}|{per_conn:.1} KiB|-|-");
+    Ok(())
+}

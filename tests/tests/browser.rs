@@ -1,0 +1,354 @@
+//! The pages in a real browser: headless Chromium driven through ChromeDriver (Debian
+//! `chromium`, `chromium-driver`). One operator logs in, uploads a file and sees its
+//! duration, creates a weekday schedule and finds it in the station's week calendar, pushes
+//! an urgent notice and watches a real in-process controller (null output) report it
+//! `played`, and downloads the CSV. Every page is saved as a PNG into
+//! `target/screenshots/` for a person to look at.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const PW: &str = "mật khẩu dài lắm";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// ChromeDriver on a free port; killed on drop.
+struct Driver {
+    _child: Child,
+    url: String,
+}
+
+async fn start_driver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver (Debian chromium-driver; `make test` installs it)");
+    // ChromeDriver says when it listens.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("started successfully") {
+                return;
+            }
+        }
+        panic!("chromedriver exited before listening");
+    })
+    .await
+    .expect("chromedriver start");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let url = format!("http://127.0.0.1:{port}");
+    // Its /status answers ready once it listens.
+    let status: Value = reqwest::get(format!("{url}/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["value"]["ready"], true, "{status}");
+    Driver { _child: child, url }
+}
+
+async fn browser(driver: &Driver, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run",
+                     "--disable-dev-shm-usage", "--window-size=1280,900",
+                     format!("--user-data-dir={}", profile.display())],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Wait until the element's text contains `want`.
+async fn wait_text(c: &Client, css: &str, want: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if got.contains(want) {
+            return got;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{css}: wanted {want:?}, have {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let e = c.find(Locator::Css(css)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+fn tone_wav(path: &Path, ms: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..(16 * ms) {
+        let v = (i as f32 * 440.0 * std::f32::consts::TAU / 16_000.0).sin() * 8000.0;
+        w.write_sample(v as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_uses_every_page_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn schedules::Clock> = Arc::new(schedules::SystemClock);
+    let state = web::state::AppState::open(&dir.path().join("server"), clock.clone()).unwrap();
+    let now = clock.now();
+    web::admin::add_area(&state.db, "test", "TT", "Huyện Thạch Thất", None, now).unwrap();
+    web::admin::add_area(
+        &state.db,
+        "test",
+        "LQ",
+        "Thị trấn Liên Quan",
+        Some("TT"),
+        now,
+    )
+    .unwrap();
+    let device =
+        web::admin::add_station(&state.db, "test", "LQ", "Đài Liên Quan", "LQ", None, now).unwrap();
+    web::admin::add_station(&state.db, "test", "BY", "Đài Bình Yên", "TT", None, now).unwrap();
+    web::admin::add_user(
+        &state.db,
+        "test",
+        "op",
+        PW,
+        web::db::users::Role::Operator,
+        "TT",
+        now,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(web::startup::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let (stop_ctl, ctl_stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(controller::run(
+        controller::Config {
+            server: base.clone(),
+            station: schedules::StationCode::parse("LQ").unwrap(),
+            token: device,
+            data_dir: dir.path().join("controller"),
+            output: controller::OutputSpec::Null,
+            wait_for_device: false,
+        },
+        clock.clone(),
+        async {
+            let _ = ctl_stopped.await;
+        },
+    ));
+
+    let driver = start_driver().await;
+    let c = browser(&driver, &dir.path().join("chromium")).await;
+    let scenario = async {
+        // 1. Log in (a wrong password first: the reason shows next to the field).
+        c.goto(&format!("{base}/media")).await.unwrap();
+        fill(&c, "#username", "op").await;
+        fill(&c, "#password", "wrong").await;
+        click(&c, "form button[type=submit]").await;
+        wait_text(&c, "#password-error", "Sai tên đăng nhập").await;
+        shot(&c, "01-login-error").await;
+        fill(&c, "#password", PW).await;
+        click(&c, "form button[type=submit]").await;
+
+        // 2. Media: upload a 2.5 s tone and see its duration.
+        text_of(&c, "#upload-form").await;
+        let wav = dir.path().join("ban-tin.wav");
+        tone_wav(&wav, 2_500);
+        c.find(Locator::Css("#up-file"))
+            .await
+            .unwrap()
+            .send_keys(wav.to_str().unwrap())
+            .await
+            .unwrap();
+        fill(&c, "#up-title", "Bản tin <script>alert(1)</script>").await;
+        click(&c, "#upload-form button[type=submit]").await;
+        wait_text(&c, "#up-status", "0:03").await;
+        wait_text(
+            &c,
+            "#media-table tbody",
+            "Bản tin <script>alert(1)</script>",
+        )
+        .await;
+        assert_eq!(text_of(&c, "#media-table td.duration").await, "0:03");
+        shot(&c, "02-media").await;
+
+        // 3. The weekday form compiles as the server's mirror does.
+        c.goto(&format!("{base}/schedules")).await.unwrap();
+        text_of(&c, "#sched-form").await;
+        for (days, times, want) in web::pages::cron_form::CASES {
+            let got = c
+                .execute(
+                    "var r = window.loaxaCompileCron(arguments[0], arguments[1]); return r.exprs || null;",
+                    vec![json!(days), json!(times)],
+                )
+                .await
+                .unwrap();
+            assert_eq!(got, json!(want), "{days:?} {times:?}");
+        }
+        // A weekday schedule: Mon–Fri (ticked by default) at 05:30 and 17:30.
+        fill(&c, "#s-title", "Bản tin sáng chiều").await;
+        wait_text(&c, "#s-media", "Bản tin").await;
+        let media = c.find(Locator::Css("#s-media")).await.unwrap();
+        media.select_by_index(1).await.unwrap();
+        click(&c, "#s-all").await;
+        wait_text(&c, "#s-expr", "30 5,17 * * 1,2,3,4,5").await;
+        let next = wait_text(&c, "#s-next", ":30").await;
+        assert_eq!(next.lines().count(), 5, "{next}");
+        wait_text(&c, "#s-describe", "Thứ").await;
+        shot(&c, "03-schedules-form").await;
+        click(&c, "#sched-form button[type=submit]").await;
+        wait_text(&c, "#s-status", "Đã lưu").await;
+        wait_text(&c, "#sched-table tbody", "Bản tin sáng chiều").await;
+        shot(&c, "04-schedules").await;
+
+        // 4. The week calendar shows it.
+        c.goto(&format!("{base}/stations/LQ/week")).await.unwrap();
+        wait_text(&c, "#calendar", "Bản tin sáng chiều").await;
+        wait_text(&c, "#calendar", "05:30").await;
+        shot(&c, "05-week").await;
+
+        // 5. Dashboard.
+        c.goto(&format!("{base}/")).await.unwrap();
+        wait_text(&c, "#stations tbody", "Đài Liên Quan").await;
+        wait_text(&c, "#c-total", "2").await;
+        shot(&c, "06-dashboard").await;
+
+        // 6. An urgent notice, confirmed, played by the controller.
+        c.goto(&format!("{base}/urgent")).await.unwrap();
+        wait_text(&c, "#u-media", "Bản tin").await;
+        fill(&c, "#u-title", "Cảnh báo bão số 3").await;
+        c.find(Locator::Css("#u-media"))
+            .await
+            .unwrap()
+            .select_by_index(1)
+            .await
+            .unwrap();
+        click(&c, "#u-all").await;
+        let boxes = c
+            .find_all(Locator::Css("input[name=ustation]"))
+            .await
+            .unwrap();
+        for b in boxes {
+            if b.attr("value").await.unwrap().as_deref() == Some("LQ") {
+                b.click().await.unwrap();
+            }
+        }
+        click(&c, "#u-send").await;
+        wait_text(&c, "#u-confirm-q", "1").await;
+        shot(&c, "07-urgent-confirm").await;
+        click(&c, "#u-confirm-yes").await;
+        wait_text(&c, "#b-table tbody", "LQ").await;
+        wait_text(&c, "#b-table tbody", "Đã phát").await;
+        shot(&c, "08-urgent-board").await;
+
+        // 7. Logs and the CSV.
+        c.goto(&format!("{base}/logs")).await.unwrap();
+        wait_text(&c, "#l-page", "1").await;
+        shot(&c, "09-logs").await;
+        c.goto(&format!("{base}/reports")).await.unwrap();
+        let href = c
+            .find(Locator::Css("#r-csv"))
+            .await
+            .unwrap()
+            .prop("href")
+            .await
+            .unwrap()
+            .unwrap();
+        let csv = c
+            .execute_async(
+                "fetch(arguments[0]).then(r => r.text().then(t => arguments[1]([r.status, r.headers.get('content-type'), t])));",
+                vec![json!(href)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(csv[0], 200, "{csv}");
+        assert!(csv[1].as_str().unwrap().starts_with("text/csv"), "{csv}");
+        shot(&c, "10-reports").await;
+
+        // 8. Password page, English, and the dashboard on a phone.
+        c.goto(&format!("{base}/password")).await.unwrap();
+        shot(&c, "11-password").await;
+        click(&c, "[data-lang-switch]").await;
+        wait_text(&c, "h1", "Change password").await;
+        c.set_window_size(390, 844).await.unwrap();
+        c.goto(&format!("{base}/")).await.unwrap();
+        wait_text(&c, "#stations tbody", "Đài Liên Quan").await;
+        shot(&c, "12-dashboard-phone-en").await;
+        // No script ran from the title (CSP and escaping).
+        let alerted = c.get_alert_text().await;
+        assert!(alerted.is_err(), "an alert opened: {alerted:?}");
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(90), scenario).await;
+    let _ = c.close().await;
+    drop(driver);
+    let _ = stop_ctl.send(());
+    let _ = controller.await;
+    let _ = stop.send(());
+    let _ = server.await;
+    outcome.expect("the browser scenario finished in time");
+}

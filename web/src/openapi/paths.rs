@@ -1,0 +1,509 @@
+//! The route table the OpenAPI document is built from: one [`Op`] per (method, path) the
+//! router serves. Keep it in step with `routes::api::router()` (a test checks both ways).
+
+use super::{Auth, Op};
+use serde_json::{json, Value};
+
+fn r(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+fn list(name: &str) -> Value {
+    json!({"type": "array", "items": r(name)})
+}
+fn s() -> Value {
+    json!({"type": "string"})
+}
+fn time() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+fn int() -> Value {
+    json!({"type": "integer", "minimum": 0})
+}
+fn obj(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+/// Every operation, by resource.
+pub fn operations() -> Vec<Op> {
+    let mut ops = vec![
+        Op::new("get", "/healthz", "Health: 200 when the database answers.")
+            .auth(Auth::Public)
+            .ok(200, obj(json!({"status": s()}), &["status"])),
+        Op::new(
+            "get",
+            "/metrics",
+            "Counters in the Prometheus text format (no sign-in; nothing sensitive).",
+        )
+        .auth(Auth::Public)
+        .ok_as(200, Some("text/plain"), s()),
+        Op::new("get", "/api/v1/openapi.json", "This document.")
+            .auth(Auth::Public)
+            .ok(200, json!({"type": "object"})),
+        // auth
+        Op::new("post", "/api/v1/auth/token", "Sign in for an API token.")
+            .auth(Auth::Public)
+            .json(r("Credentials"))
+            .ok(
+                200,
+                obj(json!({"token": s(), "expires_at": time()}), &["token"]),
+            )
+            .errors(&[429]),
+        Op::new(
+            "delete",
+            "/api/v1/auth/token",
+            "Revoke the token (or session) in use.",
+        )
+        .ok_as(204, None, json!({})),
+        Op::new(
+            "post",
+            "/api/v1/auth/login",
+            "Browser sign-in: sets the session cookie, answers the CSRF token.",
+        )
+        .auth(Auth::Public)
+        .json(r("Credentials"))
+        .ok(200, obj(json!({"csrf": s(), "expires_at": time()}), &[]))
+        .errors(&[429]),
+        Op::new(
+            "post",
+            "/api/v1/auth/password",
+            "Change your password (signs out your other sessions).",
+        )
+        .json(obj(json!({"current": s(), "new": s()}), &["current", "new"]))
+        .ok_as(204, None, s())
+        .errors(&[422]),
+        Op::new("get", "/api/v1/auth/me", "Who is signed in.").ok(
+            200,
+            obj(
+                json!({"username": s(), "role": r("Role"), "area": s()}),
+                &["username", "role", "area"],
+            ),
+        ),
+        // areas and users
+        Op::new(
+            "get",
+            "/api/v1/areas",
+            "Areas (province, district, commune) in reach.",
+        )
+        .ok(200, list("Area")),
+        Op::new(
+            "post",
+            "/api/v1/areas",
+            "Add an area under another (admin).",
+        )
+        .json(obj(
+            json!({"code": s(), "name": s(), "parent": s()}),
+            &["code", "name", "parent"],
+        ))
+        .ok(201, obj(json!({"code": s()}), &[]))
+        .errors(&[409]),
+        Op::new("get", "/api/v1/users", "Users in reach (admin).").ok(200, list("User")),
+        Op::new(
+            "post",
+            "/api/v1/users",
+            "Add a user (admin); password at least 12 characters.",
+        )
+        .json(obj(
+            json!({"username": s(), "password": s(), "role": r("Role"), "area": s()}),
+            &["username", "password", "role", "area"],
+        ))
+        .ok(201, obj(json!({"username": s()}), &[]))
+        .errors(&[409]),
+        // media
+        Op::new("get", "/api/v1/media", "The media library.").ok(200, list("Media")),
+        Op::new(
+            "post",
+            "/api/v1/media",
+            "Upload a bulletin (validated and measured; stored once per sha256).",
+        )
+        .body(
+            "multipart/form-data",
+            obj(
+                json!({"file": {"type": "string", "format": "binary"}, "title": s()}),
+                &["file"],
+            ),
+        )
+        .ok(201, r("Media"))
+        .errors(&[413]),
+        Op::new(
+            "get",
+            "/api/v1/media/{sha256}",
+            "The stored file (Range and ETag supported; device tokens too).",
+        )
+        .ok_as(
+            200,
+            Some("application/octet-stream"),
+            json!({"type": "string", "format": "binary"}),
+        )
+        .errors(&[404, 416]),
+        Op::new(
+            "delete",
+            "/api/v1/media/{sha256}",
+            "Delete media no schedule or log refers to.",
+        )
+        .ok_as(204, None, json!({}))
+        .errors(&[404, 409]),
+        // schedules
+        Op::new("get", "/api/v1/schedules", "Schedules in reach.")
+            .query("station", s(), false, "only those targeting this station")
+            .ok(200, list("Schedule")),
+        Op::new(
+            "post",
+            "/api/v1/schedules",
+            "Create a schedule (cron or one-off `at`).",
+        )
+        .json(r("ScheduleBody"))
+        .ok(201, obj(json!({"id": s()}), &["id"])),
+        Op::new(
+            "get",
+            "/api/v1/schedules/preview",
+            "Next times a crontab(5) expression fires.",
+        )
+        .query("cron", s(), true, "five-field crontab(5) expression")
+        .query("tz", s(), false, "IANA time zone, default Asia/Ho_Chi_Minh")
+        .query("after", time(), false, "RFC 3339; default now")
+        .query("count", int(), false, "how many times, default 10")
+        .ok(
+            200,
+            obj(
+                json!({"times": {"type": "array", "items": time()}}),
+                &["times"],
+            ),
+        ),
+        Op::new("get", "/api/v1/schedules/{id}", "One schedule.")
+            .ok(200, r("Schedule"))
+            .errors(&[404]),
+        Op::new("put", "/api/v1/schedules/{id}", "Replace a schedule.")
+            .json(r("ScheduleBody"))
+            .ok(200, r("Schedule"))
+            .errors(&[404]),
+        Op::new("delete", "/api/v1/schedules/{id}", "Delete a schedule.")
+            .ok_as(204, None, json!({}))
+            .errors(&[404]),
+        Op::new("post", "/api/v1/schedules/{id}/pause", "Pause a schedule.")
+            .ok(200, r("Schedule"))
+            .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/schedules/{id}/resume",
+            "Resume a paused schedule.",
+        )
+        .ok(200, r("Schedule"))
+        .errors(&[404]),
+        // stations
+        Op::new(
+            "get",
+            "/api/v1/stations",
+            "Stations in reach with online state and what plays.",
+        )
+        .ok(200, list("Station")),
+        Op::new(
+            "post",
+            "/api/v1/stations",
+            "Add a station (admin); answers its device token once.",
+        )
+        .json(obj(
+            json!({"code": s(), "name": s(), "area": s(), "timezone": s()}),
+            &["code", "name", "area"],
+        ))
+        .ok(201, obj(json!({"code": s(), "device_token": s()}), &[]))
+        .errors(&[409]),
+        Op::new("get", "/api/v1/stations/{code}", "One station.")
+            .ok(200, r("Station"))
+            .errors(&[404]),
+        Op::new(
+            "get",
+            "/api/v1/stations/{code}/plan",
+            "What the station will play, with interruptions and skips.",
+        )
+        .query("from", time(), false, "RFC 3339; default now")
+        .query(
+            "to",
+            time(),
+            false,
+            "RFC 3339; default one day after `from`",
+        )
+        .ok(200, list("PlanEntry"))
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/stations/{code}/token",
+            "Rotate the station's device token (admin); answers the new one once.",
+        )
+        .ok(200, obj(json!({"device_token": s()}), &[]))
+        .errors(&[404]),
+        // remote control
+        Op::new(
+            "post",
+            "/api/v1/stations/{code}/commands",
+            "Remote command (operator): stop what airs, set the master volume, re-sync now.",
+        )
+        .json(obj(
+            json!({"kind": {"type": "string", "enum": ["stop", "volume", "resync"]},
+                "volume": {"type": "integer", "minimum": 0, "maximum": 100, "description": "percent; volume only"}}),
+            &["kind"],
+        ))
+        .ok(202, obj(json!({"id": s()}), &["id"]))
+        .errors(&[404]),
+        Op::new(
+            "get",
+            "/api/v1/stations/{code}/commands/{id}",
+            "A remote command and the station's acknowledgement.",
+        )
+        .ok(200, r("Command"))
+        .errors(&[404]),
+        Op::new(
+            "get",
+            "/api/v1/stations/{code}/volume-schedule",
+            "The station's volume schedule (local times).",
+        )
+        .ok(200, list("VolumeStep"))
+        .errors(&[404]),
+        Op::new(
+            "put",
+            "/api/v1/stations/{code}/volume-schedule",
+            "Replace the station's volume schedule (operator); [] removes it.",
+        )
+        .json(list("VolumeStep"))
+        .ok(200, list("VolumeStep"))
+        .errors(&[404]),
+        // urgent notices
+        Op::new("get", "/api/v1/urgent", "Urgent notices in reach.").ok(200, list("Urgent")),
+        Op::new(
+            "post",
+            "/api/v1/urgent",
+            "Push an urgent notice: interrupts whatever plays on the stations.",
+        )
+        .json(obj(
+            json!({"title": s(), "media_id": s(),
+                "stations": {"type": "array", "items": s(), "description": "codes, or [\"*\"]"},
+                "text": {"type": "string", "description": "spoken in Vietnamese (espeak-ng) when there is no media_id"},
+                "chime": {"type": "boolean", "description": "a two-tone chime before the notice"},
+                "areas": {"type": "array", "items": s()}, "repeat": int(),
+                "interval_minutes": int(), "until": time(), "expires_at": time(),
+                "category": s()}),
+            &["title"],
+        ))
+        .ok(201, obj(json!({"id": s()}), &["id"])),
+        Op::new(
+            "post",
+            "/api/v1/cap",
+            "Take in an OASIS CAP 1.2 alert (Alert, Update, Cancel) as an urgent notice.",
+        )
+        .body("application/cap+xml", s())
+        .ok(201, obj(json!({"id": s()}), &["id"]))
+        .errors(&[413]),
+        Op::new(
+            "get",
+            "/api/v1/urgent/{id}",
+            "An urgent notice with its delivery state per station.",
+        )
+        .ok(200, r("Urgent"))
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/urgent/{id}/cancel",
+            "Cancel an urgent notice.",
+        )
+        .ok(200, r("Urgent"))
+        .errors(&[404, 409]),
+        // logs, reports, audit
+        Op::new("get", "/api/v1/logs", "The as-run log.")
+            .query("station", s(), false, "station code")
+            .query("area", s(), false, "area code (its subtree)")
+            .query("category", s(), false, "category")
+            .query(
+                "status",
+                s(),
+                false,
+                "played, interrupted, skipped, failed, missed",
+            )
+            .query("from", time(), false, "RFC 3339")
+            .query("to", time(), false, "RFC 3339")
+            .query("limit", int(), false, "at most 10000")
+            .query("offset", int(), false, "skip this many")
+            .ok(200, list("LogRow")),
+        Op::new(
+            "get",
+            "/api/v1/reports/airtime.csv",
+            "Airtime per station and category, CSV.",
+        )
+        .query("from", time(), false, "RFC 3339")
+        .query("to", time(), false, "RFC 3339")
+        .ok_as(200, Some("text/csv"), s()),
+        Op::new(
+            "get",
+            "/api/v1/reports/airtime",
+            "Airtime report: per station and category, per station, per category, per day.",
+        )
+        .query("from", time(), false, "RFC 3339")
+        .query("to", time(), false, "RFC 3339")
+        .query("area", s(), false, "an area code in reach")
+        .ok(200, obj(json!({}), &[])),
+        Op::new(
+            "get",
+            "/api/v1/reports/airtime.xlsx",
+            "The airtime report as an XLSX workbook.",
+        )
+        .query("from", time(), false, "RFC 3339")
+        .query("to", time(), false, "RFC 3339")
+        .query("area", s(), false, "an area code in reach")
+        .ok_as(
+            200,
+            Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            s(),
+        ),
+        Op::new(
+            "get",
+            "/api/v1/reports/charts/{chart}",
+            "A report chart as SVG: aired-by-station.svg, compliance-by-day.svg, share-by-category.svg.",
+        )
+        .query("from", time(), false, "RFC 3339")
+        .query("to", time(), false, "RFC 3339")
+        .query("area", s(), false, "an area code in reach")
+        .ok_as(200, Some("image/svg+xml"), s()),
+        Op::new(
+            "post",
+            "/api/v1/reports/reconcile",
+            "Mark occurrences with no log entry as missed now (admin).",
+        )
+        .ok(200, obj(json!({}), &[])),
+        Op::new("get", "/api/v1/audit", "The audit log (admin).")
+            .query("limit", int(), false, "default 200")
+            .query("offset", int(), false, "skip this many")
+            .ok(200, list("AuditEntry")),
+        // device
+        Op::new(
+            "get",
+            "/api/v1/device/schedule",
+            "The station's schedule document; ETag, 304 on If-None-Match.",
+        )
+        .auth(Auth::Device)
+        .ok(200, r("ScheduleDocument"))
+        .errors(&[304]),
+        Op::new(
+            "get",
+            "/api/v1/device/events",
+            "Server-sent events: `schedule`, `urgent`, `cancel`, `command`; Last-Event-ID.",
+        )
+        .auth(Auth::Device)
+        .ok_as(200, Some("text/event-stream"), s()),
+        Op::new(
+            "post",
+            "/api/v1/device/logs",
+            "Upload log entries, idempotent by entry id (at most 500).",
+        )
+        .auth(Auth::Device)
+        .json(obj(
+            json!({"entries": {"type": "array", "items": r("LogEntry")}}),
+            &["entries"],
+        ))
+        .ok(
+            200,
+            obj(
+                json!({"accepted": {"type": "array", "items": s()}}),
+                &["accepted"],
+            ),
+        ),
+        Op::new(
+            "post",
+            "/api/v1/device/heartbeat",
+            "Heartbeat: version, now playing, cache, clock offset.",
+        )
+        .auth(Auth::Device)
+        .json(r("Heartbeat"))
+        .ok_as(204, None, json!({})),
+        Op::new(
+            "post",
+            "/api/v1/device/urgent/{id}/state",
+            "Report an urgent notice's state at the station.",
+        )
+        .auth(Auth::Device)
+        .json(obj(
+            json!({"state": r("UrgentState"), "at": time(), "reason": s()}),
+            &["state", "at"],
+        ))
+        .ok_as(204, None, json!({}))
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/device/commands/{id}/ack",
+            "Acknowledge a remote command (done or failed, with what it did).",
+        )
+        .auth(Auth::Device)
+        .json(obj(
+            json!({"state": {"type": "string", "enum": ["done", "failed"]}, "at": time(), "reason": s()}),
+            &["state", "at"],
+        ))
+        .ok_as(204, None, json!({}))
+        .errors(&[404]),
+    ];
+    ops.sort_by(|a, b| (a.path, a.method).cmp(&(b.path, b.method)));
+    ops
+}
+
+/// Shared schemas (`#/components/schemas`).
+pub fn schemas() -> Value {
+    let priority = json!({"type": "string", "enum": ["normal", "priority", "emergency"]});
+    json!({
+        "Error": obj(json!({"error": obj(json!({
+            "code": {"type": "string", "description": "stable, e.g. not_found, invalid, unauthorized"},
+            "message": {"type": "string", "description": "what went wrong, for people"}}),
+            &["code", "message"])}), &["error"]),
+        "Credentials": obj(json!({"username": s(), "password": s()}), &["username", "password"]),
+        "Role": {"type": "string", "enum": ["admin", "operator", "viewer"]},
+        "Priority": priority,
+        "Area": obj(json!({"code": s(), "name": s(), "parent": {"type": "string", "nullable": true}}), &["code", "name"]),
+        "User": obj(json!({"username": s(), "role": r("Role"), "area": s()}), &["username", "role", "area"]),
+        "Media": obj(json!({"id": s(), "sha256": s(), "title": s(), "size_bytes": int(),
+            "duration_ms": int(), "codec": s(), "sample_rate": int(), "channels": int(),
+            "loudness_lufs": {"type": "number"}}), &["id", "sha256", "duration_ms"]),
+        "ScheduleBody": obj(json!({"title": s(), "media_id": s(),
+            "stations": {"type": "array", "items": s(), "description": "codes, or [\"*\"]"},
+            "areas": {"type": "array", "items": s()},
+            "cron": {"type": "string", "description": "crontab(5), five fields, station time"},
+            "at": time(), "starts_on": {"type": "string", "format": "date"},
+            "ends_on": {"type": "string", "format": "date"},
+            "excluded_dates": {"type": "array", "items": {"type": "string", "format": "date"}},
+            "priority": {"type": "string", "enum": ["normal", "priority"]},
+            "category": s(), "max_wait_minutes": int()}), &["title", "media_id"]),
+        "Schedule": obj(json!({"id": s(), "title": s(), "media_id": s(),
+            "stations": {"type": "array", "items": s()}, "areas": {"type": "array", "items": s()},
+            "cron": {"type": "string", "nullable": true}, "at": {"type": "string", "nullable": true, "format": "date-time"},
+            "priority": r("Priority"), "category": s(), "paused": {"type": "boolean"}}), &["id", "title"]),
+        "Station": obj(json!({"code": s(), "name": s(), "area": s(), "timezone": s(),
+            "online": {"type": "boolean"}, "connected": {"type": "boolean"},
+            "last_seen": {"type": "string", "nullable": true, "format": "date-time"},
+            "now_playing": {"type": "object", "nullable": true}, "next": {"type": "object", "nullable": true},
+            "schedule_version": s(),
+            "volume": {"type": "integer", "nullable": true, "description": "master volume the controller reported, percent"},
+            "last_command": {"allOf": [r("Command")], "nullable": true}}), &["code", "name", "area", "online"]),
+        "Command": obj(json!({"id": s(), "kind": {"type": "string", "enum": ["stop", "volume", "resync"]},
+            "volume": {"type": "integer", "nullable": true}, "issued_by": s(), "issued_at": time(),
+            "state": {"type": "string", "enum": ["pending", "done", "failed"]},
+            "reason": {"type": "string", "nullable": true},
+            "acked_at": {"type": "string", "nullable": true, "format": "date-time"}}),
+            &["id", "kind", "issued_by", "issued_at", "state"]),
+        "VolumeStep": obj(json!({"from": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$", "description": "local time HH:MM"},
+            "volume": {"type": "integer", "minimum": 0, "maximum": 100}}), &["from", "volume"]),
+        "PlanEntry": obj(json!({"starts_at": time(), "ends_at": {"type": "string", "nullable": true, "format": "date-time"},
+            "scheduled_at": time(), "title": s(), "priority": r("Priority"), "category": s(),
+            "media_id": s()}), &["starts_at", "title", "priority"]),
+        "UrgentState": {"type": "string", "enum": ["pending", "received", "playing", "played", "failed", "cancelled"]},
+        "Urgent": obj(json!({"id": s(), "title": s(),
+            "stations": {"type": "array", "items": obj(json!({"code": s(), "state": r("UrgentState")}), &["code", "state"])}}),
+            &["id"]),
+        "LogRow": obj(json!({"id": s(), "station": s(), "title": s(), "scheduled_at": time(),
+            "started_at": {"type": "string", "nullable": true, "format": "date-time"},
+            "ended_at": {"type": "string", "nullable": true, "format": "date-time"},
+            "status": {"type": "string", "enum": ["played", "interrupted", "skipped", "failed", "missed"]},
+            "played_ms": int()}), &["id", "station", "status"]),
+        "AuditEntry": obj(json!({"id": {"type": "integer"}, "at": time(), "user": s(), "area": s(),
+            "action": s(), "target": s(), "detail": {}}), &["id", "at", "user", "action"]),
+        "ScheduleDocument": obj(json!({"version": s(), "station": {}, "rules": {"type": "array"},
+            "media": {"type": "array"}, "urgent": {"type": "array"}}), &["version"]),
+        "LogEntry": obj(json!({"id": s(), "title": s(), "scheduled_at": time(),
+            "status": s(), "played_ms": int()}), &["id"]),
+        "Heartbeat": obj(json!({"version": s(), "sent_at": time(), "now_playing": {},
+            "cache_ready": {"type": "boolean"}, "clock_offset_ms": {"type": "integer"}}), &["version"]),
+    })
+}

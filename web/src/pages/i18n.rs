@@ -1,0 +1,438 @@
+//! Every string the pages show, in Vietnamese (the default) and English. The language is
+//! the `lang` cookie; templates get the chosen column as `t`, scripts the same table as a
+//! JSON data block.
+
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+/// The cookie holding the chosen language.
+pub const LANG_COOKIE: &str = "lang";
+
+/// A language of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Tiếng Việt, the default.
+    #[default]
+    Vi,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The `lang` attribute and cookie value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+
+    /// Read a cookie value; anything unknown is `None`.
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "vi" => Some(Lang::Vi),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The other language (for the switch).
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Vi => Lang::En,
+            Lang::En => Lang::Vi,
+        }
+    }
+
+    /// The string for `key`; the key itself when missing (a test keeps none missing).
+    pub fn t(self, key: &str) -> &'static str {
+        TABLE
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, vi, en)| if self == Lang::Vi { *vi } else { *en })
+            .unwrap_or("?")
+    }
+
+    /// The whole column, for templates and scripts.
+    pub fn table(self) -> BTreeMap<&'static str, &'static str> {
+        TABLE
+            .iter()
+            .map(|(k, vi, en)| (*k, if self == Lang::Vi { *vi } else { *en }))
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(cookie(parts, LANG_COOKIE)
+            .and_then(|v| Lang::parse(&v))
+            .unwrap_or_default())
+    }
+}
+
+/// The value of cookie `name`, if sent.
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_string())
+}
+
+/// (key, Vietnamese, English).
+pub const TABLE: &[(&str, &str, &str)] = &[
+    ("app_name", "Loa Xã", "Loa Xã"),
+    ("skip", "Bỏ qua phần điều hướng", "Skip to content"),
+    ("nav", "Điều hướng chính", "Main navigation"),
+    ("nav_dashboard", "Tổng quan", "Dashboard"),
+    ("nav_media", "Thư viện âm thanh", "Media library"),
+    ("nav_schedules", "Lịch phát", "Schedules"),
+    ("nav_urgent", "Thông báo khẩn", "Urgent notice"),
+    ("nav_logs", "Nhật ký phát", "Logs"),
+    ("nav_reports", "Báo cáo", "Reports"),
+    ("nav_password", "Đổi mật khẩu", "Change password"),
+    ("logout", "Đăng xuất", "Log out"),
+    ("lang_switch", "English", "Tiếng Việt"),
+    ("signed_in_as", "Tài khoản", "Signed in as"),
+    ("role_admin", "quản trị", "admin"),
+    ("role_operator", "phát thanh viên", "operator"),
+    ("role_viewer", "người xem", "viewer"),
+    ("login_title", "Đăng nhập", "Log in"),
+    ("username", "Tên đăng nhập", "Username"),
+    ("password", "Mật khẩu", "Password"),
+    ("login_button", "Đăng nhập", "Log in"),
+    (
+        "err_login",
+        "Sai tên đăng nhập hoặc mật khẩu.",
+        "Wrong username or password.",
+    ),
+    (
+        "err_throttled",
+        "Đăng nhập sai quá nhiều lần; hãy thử lại sau ít phút.",
+        "Too many failed attempts; try again in a few minutes.",
+    ),
+    ("err_required", "Không được để trống.", "Required."),
+    (
+        "err_csrf",
+        "Biểu mẫu đã hết hạn; hãy tải lại trang rồi thử lại.",
+        "The form expired; reload the page and try again.",
+    ),
+    ("pw_current", "Mật khẩu hiện tại", "Current password"),
+    ("pw_new", "Mật khẩu mới", "New password"),
+    (
+        "pw_confirm",
+        "Nhập lại mật khẩu mới",
+        "Repeat the new password",
+    ),
+    ("pw_hint", "Ít nhất 8 ký tự.", "At least 8 characters."),
+    ("pw_save", "Lưu mật khẩu", "Save password"),
+    (
+        "pw_saved",
+        "Đã đổi mật khẩu. Các phiên đăng nhập khác đã bị đăng xuất.",
+        "Password changed. Other sessions were signed out.",
+    ),
+    (
+        "err_pw_wrong",
+        "Mật khẩu hiện tại không đúng.",
+        "The current password is wrong.",
+    ),
+    (
+        "err_pw_short",
+        "Mật khẩu mới phải có ít nhất 8 ký tự.",
+        "The new password must have at least 8 characters.",
+    ),
+    (
+        "err_pw_long",
+        "Mật khẩu mới quá dài.",
+        "The new password is too long.",
+    ),
+    (
+        "err_pw_mismatch",
+        "Hai lần nhập mật khẩu mới không giống nhau.",
+        "The two new passwords differ.",
+    ),
+    ("forbidden_title", "Không có quyền", "Not allowed"),
+    (
+        "forbidden",
+        "Bạn không có quyền xem hoặc làm việc này.",
+        "You are not allowed to see or do this.",
+    ),
+    ("not_found", "Không tìm thấy trang này.", "No such page."),
+    ("back_home", "Về trang tổng quan", "Back to the dashboard"),
+    ("dash_title", "Tình trạng các đài", "Station status"),
+    ("count_total", "Tổng số đài", "Stations"),
+    ("count_online", "Đang kết nối", "Online"),
+    ("count_offline", "Mất kết nối", "Offline"),
+    ("count_playing", "Đang phát", "Playing"),
+    ("count_warnings", "Cảnh báo", "Warnings"),
+    ("col_station", "Đài", "Station"),
+    ("col_state", "Trạng thái", "State"),
+    ("col_now", "Đang phát", "Now playing"),
+    ("col_last_seen", "Liên lạc lần cuối", "Last seen"),
+    ("col_next", "Bản tin tiếp theo", "Next bulletin"),
+    ("col_cache", "Bộ nhớ đệm", "Cache"),
+    ("col_clock", "Đồng hồ", "Clock"),
+    ("online", "Trực tuyến", "Online"),
+    ("offline", "Ngoại tuyến", "Offline"),
+    ("never", "Chưa liên lạc", "Never"),
+    ("nothing", "—", "—"),
+    ("cache_ready", "Sẵn sàng", "Ready"),
+    ("cache_missing", "Thiếu {n} tệp", "{n} files missing"),
+    ("unknown", "Chưa rõ", "Unknown"),
+    ("clock_ok", "Đúng giờ", "On time"),
+    ("clock_off", "Lệch {s} giây", "{s} s off"),
+    ("updated_at", "Cập nhật lúc", "Updated at"),
+    (
+        "load_failed",
+        "Không tải được dữ liệu: ",
+        "Could not load: ",
+    ),
+    ("week_link", "Lịch tuần", "Week"),
+    ("media_title", "Thư viện âm thanh", "Media library"),
+    ("upload_heading", "Tải tệp lên", "Upload a file"),
+    (
+        "upload_file",
+        "Tệp âm thanh (MP3, WAV, FLAC, OGG, M4A)",
+        "Audio file (MP3, WAV, FLAC, OGG, M4A)",
+    ),
+    ("upload_title", "Tiêu đề", "Title"),
+    ("upload_button", "Tải lên", "Upload"),
+    ("upload_progress", "Tiến độ tải lên", "Upload progress"),
+    ("upload_refused", "Tệp bị từ chối: ", "File refused: "),
+    ("upload_done", "Đã tải lên: ", "Uploaded: "),
+    ("err_pick_file", "Hãy chọn một tệp.", "Pick a file."),
+    ("col_title", "Tiêu đề", "Title"),
+    ("col_duration", "Thời lượng", "Duration"),
+    ("col_loudness", "Độ lớn", "Loudness"),
+    ("col_preview", "Nghe thử", "Preview"),
+    ("col_actions", "Thao tác", "Actions"),
+    ("delete", "Xoá", "Delete"),
+    ("confirm_delete", "Xoá tệp này?", "Delete this file?"),
+    ("no_items", "Chưa có gì.", "Nothing yet."),
+    ("sched_title", "Lịch phát", "Schedules"),
+    ("sched_new", "Lịch mới", "New schedule"),
+    ("mode", "Cách đặt giờ", "How to set the times"),
+    ("mode_weekly", "Theo ngày trong tuần", "By weekday"),
+    (
+        "mode_cron",
+        "Biểu thức crontab (cho người thành thạo)",
+        "Crontab expression (experts)",
+    ),
+    ("weekdays", "Các ngày", "Days"),
+    (
+        "times",
+        "Giờ phát (vd. 05:30, 17:00)",
+        "Times (e.g. 05:30, 17:00)",
+    ),
+    ("day_1", "Thứ Hai", "Monday"),
+    ("day_2", "Thứ Ba", "Tuesday"),
+    ("day_3", "Thứ Tư", "Wednesday"),
+    ("day_4", "Thứ Năm", "Thursday"),
+    ("day_5", "Thứ Sáu", "Friday"),
+    ("day_6", "Thứ Bảy", "Saturday"),
+    ("day_0", "Chủ Nhật", "Sunday"),
+    (
+        "cron_field",
+        "Biểu thức crontab (5 trường)",
+        "Crontab expression (5 fields)",
+    ),
+    ("media", "Tệp âm thanh", "Media"),
+    ("pick_media", "— chọn tệp —", "— pick a file —"),
+    ("priority", "Mức ưu tiên", "Priority"),
+    ("prio_normal", "Thường", "Normal"),
+    ("prio_priority", "Ưu tiên", "Priority"),
+    ("prio_emergency", "Khẩn cấp", "Emergency"),
+    ("category", "Chuyên mục", "Category"),
+    ("starts_on", "Từ ngày", "From"),
+    ("ends_on", "Đến ngày", "Until"),
+    (
+        "excluded",
+        "Ngày không phát (cách nhau bởi dấu phẩy, YYYY-MM-DD)",
+        "Excluded dates (comma-separated, YYYY-MM-DD)",
+    ),
+    ("targets", "Phát tới các đài", "Stations"),
+    ("target_areas", "Hoặc cả khu vực", "Or whole areas"),
+    (
+        "all_stations",
+        "Tất cả các đài trong khu vực của tôi",
+        "Every station in my area",
+    ),
+    ("preview", "Mô tả", "In words"),
+    ("next_times", "5 lần phát tới", "Next five times"),
+    ("save", "Lưu", "Save"),
+    ("saved", "Đã lưu.", "Saved."),
+    (
+        "err_no_days",
+        "Chọn ít nhất một ngày.",
+        "Pick at least one day.",
+    ),
+    (
+        "err_times",
+        "Giờ không hợp lệ (dạng HH:MM, cách nhau bởi dấu phẩy).",
+        "Invalid time (HH:MM, comma-separated).",
+    ),
+    (
+        "err_no_targets",
+        "Chọn ít nhất một đài hoặc khu vực.",
+        "Pick at least one station or area.",
+    ),
+    (
+        "err_no_media",
+        "Chọn một tệp âm thanh.",
+        "Pick a media file.",
+    ),
+    ("existing", "Lịch đã có", "Existing schedules"),
+    ("col_rule", "Quy tắc", "Rule"),
+    ("week_title", "Lịch tuần của đài", "Week plan of station"),
+    ("prev_week", "Tuần trước", "Previous week"),
+    ("next_week", "Tuần sau", "Next week"),
+    ("status_interrupted", "Sẽ bị ngắt", "Will be interrupted"),
+    ("status_skipped", "Sẽ bị bỏ qua", "Will be skipped"),
+    (
+        "urgent_title",
+        "Phát thông báo khẩn",
+        "Push an urgent notice",
+    ),
+    (
+        "urgent_warn",
+        "Thông báo khẩn sẽ ngắt ngay mọi chương trình đang phát trên các đài đã chọn.",
+        "An urgent notice at once interrupts whatever plays on the chosen stations.",
+    ),
+    (
+        "urgent_text",
+        "Nội dung đọc (máy đọc thành tiếng)",
+        "Text to speak (text-to-speech)",
+    ),
+    ("urgent_send", "Phát khẩn cấp…", "Broadcast…"),
+    (
+        "urgent_confirm_q",
+        "Xác nhận phát thông báo khẩn tới {n} đài?",
+        "Broadcast the urgent notice to {n} stations?",
+    ),
+    ("urgent_all", "tất cả các", "all"),
+    ("confirm", "Xác nhận phát", "Confirm"),
+    ("cancel", "Thôi", "Cancel"),
+    ("repeat", "Số lần phát", "Times to play"),
+    (
+        "board_title",
+        "Tình trạng nhận thông báo",
+        "Delivery, station by station",
+    ),
+    ("cancel_notice", "Huỷ thông báo", "Cancel the notice"),
+    (
+        "confirm_cancel_notice",
+        "Huỷ thông báo khẩn này?",
+        "Cancel this urgent notice?",
+    ),
+    ("recent_notices", "Thông báo gần đây", "Recent notices"),
+    ("state_pending", "Đang chờ", "Pending"),
+    ("state_received", "Đã nhận", "Received"),
+    ("state_playing", "Đang phát", "Playing"),
+    ("state_played", "Đã phát", "Played"),
+    ("state_failed", "Lỗi", "Failed"),
+    ("state_cancelled", "Đã huỷ", "Cancelled"),
+    ("logs_title", "Nhật ký phát", "As-run log"),
+    ("filter", "Lọc", "Filter"),
+    ("from", "Từ ngày", "From"),
+    ("to", "Đến ngày", "To"),
+    ("status", "Kết quả", "Outcome"),
+    ("any", "Tất cả", "Any"),
+    ("col_scheduled", "Giờ theo lịch", "Scheduled"),
+    ("col_started", "Bắt đầu", "Started"),
+    ("col_played", "Đã phát (giây)", "Played (s)"),
+    ("prev_page", "Trang trước", "Previous page"),
+    ("next_page", "Trang sau", "Next page"),
+    ("page", "Trang", "Page"),
+    ("log_played", "Đã phát", "Played"),
+    ("log_interrupted", "Bị ngắt", "Interrupted"),
+    ("log_skipped", "Bỏ qua", "Skipped"),
+    ("log_failed", "Lỗi", "Failed"),
+    ("log_missed", "Bị lỡ", "Missed"),
+    (
+        "reports_title",
+        "Báo cáo thời lượng phát",
+        "Airtime reports",
+    ),
+    ("report_csv", "Tải tệp CSV", "Download CSV"),
+    (
+        "report_xlsx",
+        "Tải tệp Excel (XLSX)",
+        "Download Excel (XLSX)",
+    ),
+    (
+        "report_hint",
+        "Mỗi dòng là một đài và một chuyên mục.",
+        "One row per station and category.",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_key_has_both_languages_and_appears_once() {
+        let mut seen = HashSet::new();
+        for (k, vi, en) in TABLE {
+            assert!(seen.insert(*k), "key {k} twice");
+            assert!(!vi.trim().is_empty(), "{k}: no Vietnamese");
+            assert!(!en.trim().is_empty(), "{k}: no English");
+        }
+    }
+
+    #[test]
+    fn every_key_used_by_templates_and_scripts_is_in_the_table() {
+        let sources = [
+            include_str!("../../templates/base.html"),
+            include_str!("../../templates/login.html"),
+            include_str!("../../templates/password.html"),
+            include_str!("../../templates/dashboard.html"),
+            include_str!("../../templates/media.html"),
+            include_str!("../../templates/schedules.html"),
+            include_str!("../../templates/week.html"),
+            include_str!("../../templates/urgent.html"),
+            include_str!("../../templates/logs.html"),
+            include_str!("../../templates/reports.html"),
+            include_str!("../../templates/error.html"),
+            include_str!("../../static/app.js"),
+        ];
+        let keys: HashSet<&str> = TABLE.iter().map(|(k, _, _)| *k).collect();
+        for src in sources {
+            for pat in ["t.", "T(\""] {
+                for (i, _) in src.match_indices(pat) {
+                    let rest = &src[i + pat.len()..];
+                    let key: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    let prev = src[..i].chars().last().unwrap_or(' ');
+                    if key.is_empty()
+                        || key.ends_with('_')
+                        || prev.is_ascii_alphanumeric()
+                        || prev == '_'
+                    {
+                        continue;
+                    }
+                    assert!(keys.contains(key.as_str()), "missing translation {key:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_cookie_values_fall_back_to_vietnamese() {
+        assert_eq!(Lang::parse("fr"), None);
+        assert_eq!(Lang::default(), Lang::Vi);
+        assert_eq!(Lang::En.t("logout"), "Log out");
+        assert_eq!(Lang::Vi.t("logout"), "Đăng xuất");
+    }
+}

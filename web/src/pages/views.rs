@@ -1,0 +1,106 @@
+//! The pages whose content the script fills in from the JSON API: each handler checks who
+//! may see it and renders the shell.
+
+use crate::db::{self, users::Role};
+use crate::pages::render::{error_page, render};
+use crate::pages::session::Session;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use minijinja::context;
+
+fn shell(session: &Session, template: &str, page: &str, title_key: &str) -> Response {
+    let lang = session.lang;
+    render(
+        template,
+        lang,
+        Some(session),
+        page,
+        context! { title => lang.t(title_key) },
+    )
+}
+
+/// `GET /`: the dashboard.
+pub async fn dashboard(session: Session) -> Response {
+    shell(&session, "dashboard.html", "dashboard", "dash_title")
+}
+
+/// `GET /media`: the media library.
+pub async fn media(session: Session) -> Response {
+    shell(&session, "media.html", "media", "media_title")
+}
+
+/// `GET /schedules`: the schedule form and list.
+pub async fn schedules(session: Session) -> Response {
+    shell(&session, "schedules.html", "schedules", "sched_title")
+}
+
+/// `GET /urgent`: push an urgent notice (operators and admins).
+pub async fn urgent(session: Session) -> Response {
+    if let Some(res) = session.require(Role::Operator) {
+        return res;
+    }
+    shell(&session, "urgent.html", "urgent", "urgent_title")
+}
+
+/// `GET /urgent/{id}`: the live delivery board of one notice.
+pub async fn urgent_board(session: Session, Path(id): Path<String>) -> Response {
+    let lang = session.lang;
+    render(
+        "urgent.html",
+        lang,
+        Some(&session),
+        "urgent-board",
+        context! { title => lang.t("board_title"), notice_id => id },
+    )
+}
+
+/// `GET /logs`: the as-run log.
+pub async fn logs(session: Session) -> Response {
+    shell(&session, "logs.html", "logs", "logs_title")
+}
+
+/// `GET /reports`: report downloads.
+pub async fn reports(session: Session) -> Response {
+    shell(&session, "reports.html", "reports", "reports_title")
+}
+
+/// `GET /stations/{code}/week`: one station's week calendar; 404 for an unknown station,
+/// 403 for one outside the user's area.
+pub async fn week(
+    State(state): State<AppState>,
+    session: Session,
+    Path(code): Path<String>,
+) -> Response {
+    let lang = session.lang;
+    let area = session.area.clone();
+    let c = code.clone();
+    let found = state
+        .db
+        .call(move |conn| {
+            let Some(st) = db::stations::get(conn, &c)? else {
+                return Ok(None);
+            };
+            let inside = db::areas::in_subtree(conn, &area, &st.area)?;
+            Ok(Some((st, inside)))
+        })
+        .await;
+    match found {
+        Ok(Some((st, true))) => render(
+            "week.html",
+            lang,
+            Some(&session),
+            "week",
+            context! {
+                title => format!("{} {}", lang.t("week_title"), st.name),
+                station_code => st.code,
+                station_name => st.name,
+                timezone => st.timezone,
+            },
+        ),
+        Ok(Some((_, false))) => error_page(lang, StatusCode::FORBIDDEN, "forbidden"),
+        Ok(None) => error_page(lang, StatusCode::NOT_FOUND, "not_found"),
+        Err(e) => e.into_response(),
+    }
+}

@@ -1,0 +1,160 @@
+//! Reports: `GET /reports/airtime` (JSON), `/reports/airtime.csv`, `/reports/airtime.xlsx`,
+//! `/reports/charts/{name}.svg`, and `POST /reports/reconcile` (administrators). Every
+//! report covers the stations of the asked area's subtree, which must be inside the
+//! user's own area.
+
+use crate::auth::User;
+use crate::db;
+use crate::db::users::Role;
+use crate::error::{AppError, AppResult, PathArg, QueryArgs};
+use crate::reports::{self, charts, Report};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// The query of every report.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    area: Option<String>,
+}
+
+/// Check the query and build the report as `user` may see it.
+async fn build(state: &AppState, user: User, q: ReportQuery) -> AppResult<Report> {
+    if let (Some(f), Some(t)) = (q.from, q.to) {
+        if t <= f {
+            return Err(AppError::invalid(format!(
+                "to: {} must be after from: {}",
+                db::ts(t),
+                db::ts(f)
+            )));
+        }
+    }
+    state
+        .db
+        .call(move |conn| {
+            let area = match q.area {
+                Some(a) => {
+                    if db::areas::get(conn, &a)?.is_none() {
+                        return Err(AppError::not_found(format!("no area {a:?}")));
+                    }
+                    if !db::areas::in_subtree(conn, &user.area, &a)? {
+                        return Err(AppError::forbidden(format!(
+                            "area {a} is outside your area {}",
+                            user.area
+                        )));
+                    }
+                    a
+                }
+                None => user.area.clone(),
+            };
+            Ok(Report::build(conn, &area, q.from, q.to)?)
+        })
+        .await
+}
+
+fn with_headers(
+    mut res: Response,
+    r: &Report,
+    ctype: &'static str,
+    file: &'static str,
+) -> Response {
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    if !file.is_empty() {
+        h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static(file));
+    }
+    if let Some(p) = r.incomplete_before {
+        if let Ok(v) = HeaderValue::from_str(&db::ts(p)) {
+            h.insert(HeaderName::from_static("x-report-incomplete-before"), v);
+        }
+    }
+    res
+}
+
+/// `GET /reports/airtime?from&to&area`: the report as JSON.
+pub async fn airtime(
+    State(state): State<AppState>,
+    user: User,
+    QueryArgs(q): QueryArgs<ReportQuery>,
+) -> AppResult<Json<reports::ReportJson>> {
+    Ok(Json(build(&state, user, q).await?.json()))
+}
+
+/// `GET /reports/airtime.csv?from&to&area`: UTF-8 with BOM, one row per station and category.
+pub async fn airtime_csv(
+    State(state): State<AppState>,
+    user: User,
+    QueryArgs(q): QueryArgs<ReportQuery>,
+) -> AppResult<Response> {
+    let r = build(&state, user, q).await?;
+    let body = reports::csv::render(&r);
+    Ok(with_headers(
+        body.into_response(),
+        &r,
+        "text/csv; charset=utf-8",
+        "attachment; filename=\"airtime.csv\"",
+    ))
+}
+
+/// `GET /reports/airtime.xlsx?from&to&area`: the workbook.
+pub async fn airtime_xlsx(
+    State(state): State<AppState>,
+    user: User,
+    QueryArgs(q): QueryArgs<ReportQuery>,
+) -> AppResult<Response> {
+    let r = build(&state, user, q).await?;
+    let r2 = r.clone();
+    let bytes = tokio::task::spawn_blocking(move || reports::xlsx::render(&r2))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    Ok(with_headers(
+        bytes.into_response(),
+        &r,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "attachment; filename=\"airtime.xlsx\"",
+    ))
+}
+
+/// `GET /reports/charts/{aired-by-station|compliance-by-day|share-by-category}.svg`.
+pub async fn chart(
+    State(state): State<AppState>,
+    user: User,
+    PathArg(name): PathArg<String>,
+    QueryArgs(q): QueryArgs<ReportQuery>,
+) -> AppResult<Response> {
+    let chart = name
+        .strip_suffix(".svg")
+        .and_then(charts::Chart::parse)
+        .ok_or_else(|| {
+            AppError::not_found(format!(
+                "no chart {name:?}; there are aired-by-station.svg, compliance-by-day.svg \
+                 and share-by-category.svg"
+            ))
+        })?;
+    let r = build(&state, user, q).await?;
+    let svg = charts::render(chart, &r);
+    Ok(with_headers(
+        svg.into_response(),
+        &r,
+        "image/svg+xml; charset=utf-8",
+        "",
+    ))
+}
+
+/// `POST /reports/reconcile` (administrators): reconcile every station now; answers
+/// `{"stations", "missed"}`.
+pub async fn reconcile(
+    State(state): State<AppState>,
+    user: User,
+) -> AppResult<Json<reports::reconcile::Outcome>> {
+    user.require(Role::Admin)?;
+    Ok(Json(reports::reconcile::run(&state).await?))
+}

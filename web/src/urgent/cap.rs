@@ -1,0 +1,364 @@
+//! CAP 1.2 alerts into urgent notices. `Actual` alerts air (and `Exercise` ones when the
+//! server is configured so); every message is recorded. `Alert` sends a notice, `Update`
+//! replaces the notices of the messages it references, `Cancel` cancels them. The same
+//! sender and identifier twice make one notice.
+
+use crate::auth::User;
+use crate::db::{self, urgent::CapRecord};
+use crate::error::{AppError, AppResult};
+use crate::library;
+use crate::state::AppState;
+use crate::urgent::{self, NewNotice, Sound};
+use chrono::{DateTime, Utc};
+use schedules::cap::{verify_digest, CapAlert, CapError, CapMsgType, CapResource, CapStatus};
+use schedules::Sha256;
+use serde_json::json;
+use std::io::Write as _;
+
+/// What became of a CAP message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A notice went on air (for an `Update`, after cancelling those it replaces).
+    Aired {
+        /// The new notice.
+        id: String,
+        /// Notices cancelled by an `Update`.
+        replaced: Vec<String>,
+    },
+    /// A `Cancel`: these notices were cancelled.
+    Cancelled(Vec<String>),
+    /// Recorded only (status not aired).
+    Recorded,
+    /// Seen before: the first message's outcome (the notice it made, if any).
+    Duplicate(Option<String>),
+}
+
+/// Map the parser's error: not XML at all → 400, XML that is not an acceptable CAP 1.2
+/// message → 422; the message is the parser's.
+pub fn parse_error(e: CapError) -> AppError {
+    match e {
+        CapError::Xml(_) | CapError::DoctypeRefused => AppError::bad_request(e.to_string()),
+        CapError::TooLarge { .. } => AppError::too_large(e.to_string()),
+        _ => AppError::invalid(e.to_string()),
+    }
+}
+
+/// Whether a message with this status goes on air.
+pub fn airs(status: CapStatus, air_exercises: bool) -> bool {
+    match status {
+        CapStatus::Actual => true,
+        CapStatus::Exercise => air_exercises,
+        CapStatus::System | CapStatus::Test | CapStatus::Draft => false,
+    }
+}
+
+/// Take in a parsed CAP message (`xml` as received, for the record).
+pub async fn ingest(
+    state: &AppState,
+    user: &User,
+    now: DateTime<Utc>,
+    alert: CapAlert,
+    xml: String,
+) -> AppResult<Outcome> {
+    let key = alert.key();
+    let k = key.clone();
+    if let Some((_, id)) = state
+        .db
+        .call(move |conn| Ok(db::urgent::get_cap(conn, &k)?))
+        .await?
+    {
+        return Ok(Outcome::Duplicate(id));
+    }
+    let aired = airs(alert.status, state.config.cap_air_exercises);
+    let referenced = referenced_notices(state, &alert).await?;
+    let outcome = if !aired {
+        Outcome::Recorded
+    } else {
+        match alert.msg_type {
+            CapMsgType::Alert => {
+                let id = send(state, user, now, &alert).await?;
+                Outcome::Aired {
+                    id,
+                    replaced: Vec::new(),
+                }
+            }
+            CapMsgType::Update => {
+                if alert.references.is_empty() {
+                    return Err(AppError::invalid(
+                        "references: an Update must name the message it updates",
+                    ));
+                }
+                // Send first: a refused update leaves the old notice on air.
+                let id = send(state, user, now, &alert).await?;
+                let detail = json!({"cap": key, "msgType": "Update", "replaced_by": id});
+                for old in &referenced {
+                    urgent::cancel(state, user, now, old, detail.clone()).await?;
+                }
+                Outcome::Aired {
+                    id,
+                    replaced: referenced.clone(),
+                }
+            }
+            CapMsgType::Cancel => {
+                if referenced.is_empty() {
+                    return Err(AppError::invalid(format!(
+                        "references: no notice was made from {}",
+                        reference_list(&alert)
+                    )));
+                }
+                let detail = json!({"cap": key, "msgType": "Cancel"});
+                for old in &referenced {
+                    urgent::cancel(state, user, now, old, detail.clone()).await?;
+                }
+                Outcome::Cancelled(referenced.clone())
+            }
+            CapMsgType::Ack | CapMsgType::Error => {
+                return Err(AppError::invalid(format!(
+                    "msgType: {} messages are not taken (send Alert, Update or Cancel)",
+                    alert.msg_type.as_str()
+                )))
+            }
+        }
+    };
+    let urgent_id = match &outcome {
+        Outcome::Aired { id, .. } => Some(id.clone()),
+        Outcome::Cancelled(ids) => ids.first().cloned(),
+        _ => None,
+    };
+    let record = CapRecord {
+        key: key.clone(),
+        sender: alert.sender.clone(),
+        identifier: alert.identifier.clone(),
+        sent: alert.sent,
+        status: alert.status.as_str().to_string(),
+        msg_type: alert.msg_type.as_str().to_string(),
+        aired,
+        urgent_id,
+        received_by: user.username.clone(),
+        received_at: now,
+        xml,
+    };
+    let u = user.clone();
+    let detail = json!({"status": record.status, "msgType": record.msg_type, "aired": aired,
+        "urgent_id": record.urgent_id, "references": reference_list(&alert)});
+    state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            db::urgent::insert_cap(&tx, &record)?;
+            crate::routes::api::audit(&tx, now, &u, "cap.receive", &record.key, detail)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(outcome)
+}
+
+fn reference_list(alert: &CapAlert) -> String {
+    alert
+        .references
+        .iter()
+        .map(|r| r.key())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Notices made from the messages `alert` references, not yet cancelled.
+async fn referenced_notices(state: &AppState, alert: &CapAlert) -> AppResult<Vec<String>> {
+    let keys: Vec<String> = alert.references.iter().map(|r| r.key()).collect();
+    state
+        .db
+        .call(move |conn| {
+            let mut st = conn.prepare(
+                "SELECT id FROM urgent WHERE cap_key = ?1 AND cancelled_at IS NULL ORDER BY id",
+            )?;
+            let mut out = Vec::new();
+            for k in &keys {
+                for id in st.query_map([k], |r| r.get::<_, String>(0))? {
+                    out.push(id?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// Turn an alert into a notice and send it.
+async fn send(
+    state: &AppState,
+    user: &User,
+    now: DateTime<Utc>,
+    alert: &CapAlert,
+) -> AppResult<String> {
+    let info = alert
+        .preferred_info()
+        .ok_or_else(|| AppError::invalid("info: the alert has no info block to air"))?;
+    let expires_at = alert.expires();
+    if expires_at.is_some_and(|e| e <= now) {
+        return Err(AppError::invalid(format!(
+            "info/expires: the alert expired at {}",
+            expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()
+        )));
+    }
+    let (stations, areas) = targets(state, alert).await?;
+    let title: String = info
+        .headline
+        .clone()
+        .unwrap_or_else(|| info.event.clone())
+        .chars()
+        .take(200)
+        .collect();
+    let sound = match alert.audio() {
+        Some(res) => Sound::Stored(audio(state, user, now, &title, res).await?),
+        None => Sound::Text(urgent::tts::validate(&alert.spoken_text().ok_or_else(
+            || {
+                AppError::invalid(
+                    "info: no audio resource and no headline, description or instruction to speak",
+                )
+            },
+        )?)?),
+    };
+    let (id, _) = urgent::send(
+        state,
+        user,
+        now,
+        NewNotice {
+            title,
+            sound,
+            chime: true,
+            stations,
+            areas,
+            repeat: 1,
+            interval_s: 0,
+            expires_at,
+            category: info.category.join(", "),
+            cap_key: Some(alert.key()),
+            extra: json!({"cap": alert.key(), "status": alert.status.as_str(),
+                          "msgType": alert.msg_type.as_str(), "event": info.event}),
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The alert's geocodes as our area codes or station codes; 422 naming those that match
+/// neither.
+async fn targets(state: &AppState, alert: &CapAlert) -> AppResult<(Vec<String>, Vec<String>)> {
+    let codes = alert.geocodes();
+    if codes.is_empty() {
+        return Err(AppError::invalid(
+            "info/area/geocode: the alert names no geocode; give our area or station codes",
+        ));
+    }
+    state
+        .db
+        .call(move |conn| {
+            let (mut stations, mut areas, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
+            for c in codes {
+                if db::areas::get(conn, &c)?.is_some() {
+                    areas.push(c);
+                } else if db::stations::get(conn, &c)?.is_some() {
+                    stations.push(c);
+                } else {
+                    unknown.push(c);
+                }
+            }
+            if !unknown.is_empty() {
+                return Err(AppError::invalid(format!(
+                    "info/area/geocode: {} match no area or station",
+                    unknown.join(", ")
+                )));
+            }
+            Ok((stations, areas))
+        })
+        .await
+}
+
+/// The audio resource into the library: inline `derefUri`, else fetched from `uri`; checked
+/// against `digest` when one is given, then probed like any upload.
+async fn audio(
+    state: &AppState,
+    user: &User,
+    now: DateTime<Utc>,
+    title: &str,
+    res: &CapResource,
+) -> AppResult<Sha256> {
+    let bytes = match (&res.deref_uri, &res.uri) {
+        (Some(b), _) => b.clone(),
+        (None, Some(uri)) => fetch(state, uri).await?,
+        (None, None) => {
+            return Err(AppError::invalid(
+                "info/resource: the audio resource has neither uri nor derefUri",
+            ))
+        }
+    };
+    if res.digest.is_some() && !verify_digest(res, &bytes) {
+        return Err(AppError::invalid(format!(
+            "info/resource/digest: the audio ({} bytes) does not match digest {}",
+            bytes.len(),
+            res.digest.as_deref().unwrap_or_default()
+        )));
+    }
+    let store = state.media.clone();
+    let tmp = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let mut tmp = store.temp_file()?;
+        tmp.write_all(&bytes)?;
+        tmp.flush()?;
+        Ok(tmp)
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let row = library::ingest(
+        state,
+        tmp,
+        title.to_string(),
+        user.area.clone(),
+        user.username.clone(),
+        now,
+    )
+    .await
+    .map_err(|e| {
+        if e.status.is_client_error() {
+            AppError::invalid(format!("info/resource: {}", e.message))
+        } else {
+            e
+        }
+    })?;
+    Sha256::parse(&row.sha256).map_err(AppError::internal)
+}
+
+/// GET `uri` (http or https), at most `cap_max_audio_bytes`, within `cap_fetch_timeout`.
+async fn fetch(state: &AppState, uri: &str) -> AppResult<Vec<u8>> {
+    let bad = |m: String| AppError::invalid(format!("info/resource/uri: {uri}: {m}"));
+    let url = reqwest::Url::parse(uri).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("only http and https are fetched".into()));
+    }
+    let max = state.config.cap_max_audio_bytes;
+    let timeout = state.config.cap_fetch_timeout;
+    let get = async {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(AppError::internal)?;
+        let mut res = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        if !res.status().is_success() {
+            return Err(bad(format!("answered {}", res.status())));
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) = res.chunk().await.map_err(|e| bad(e.to_string()))? {
+            if (out.len() + chunk.len()) as u64 > max {
+                return Err(bad(format!("larger than {max} bytes")));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    };
+    tokio::time::timeout(timeout, get)
+        .await
+        .map_err(|_| bad(format!("not fetched within {timeout:?}")))?
+}

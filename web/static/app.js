@@ -1,0 +1,419 @@
+// Loa Xã pages: plain script, no build step. Talks to /api/v1 with the session cookie;
+// changes carry the X-CSRF-Token header. Everything shown goes through textContent.
+"use strict";
+(function () {
+  var body = document.body;
+  var CSRF = body.dataset.csrf || "";
+  var LANG = body.dataset.lang || "vi";
+  var STR = JSON.parse(document.getElementById("i18n").textContent);
+  function T(k) { return Object.prototype.hasOwnProperty.call(STR, k) ? STR[k] : k; }
+  function $(id) { return document.getElementById(id); }
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function api(method, path, data) {
+    var opt = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
+    if (method !== "GET") opt.headers["X-CSRF-Token"] = CSRF;
+    if (data !== undefined) { opt.headers["Content-Type"] = "application/json"; opt.body = JSON.stringify(data); }
+    return fetch(path, opt).then(function (r) {
+      if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
+      if (r.status === 204) return null;
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (!r.ok) { var e = new Error((j && j.error && j.error.message) || r.statusText); e.code = j && j.error && j.error.code; throw e; }
+        return j;
+      });
+    });
+  }
+  function showError(id, msg) { var e = $(id); if (!e) return; e.textContent = msg || ""; e.hidden = !msg; }
+  function loadFailed(err) { showError("load-error", T("load_failed") + err.message); }
+  var LOCALE = LANG === "vi" ? "vi-VN" : "en-GB";
+  function fmtTime(iso, tz) {
+    if (!iso) return T("nothing");
+    var o = { dateStyle: "short", timeStyle: "short" }; if (tz) o.timeZone = tz;
+    return new Date(iso).toLocaleString(LOCALE, o);
+  }
+  function fmtDuration(ms) {
+    var s = Math.round(ms / 1000), m = Math.floor(s / 60); s = s % 60;
+    return m + ":" + (s < 10 ? "0" : "") + s;
+  }
+  function cell(tr, text, cls) { var td = el("td", text, cls); tr.appendChild(td); return td; }
+
+  // The language switch comes back to this page.
+  var sw = document.querySelector("[data-lang-switch]");
+  if (sw) sw.href = sw.getAttribute("href") + encodeURIComponent(location.pathname + location.search);
+
+  // Crontab from weekdays and times; mirrored by web/src/pages/cron_form.rs.
+  function compileCron(days, times) {
+    var ds = days.map(Number).filter(function (d) { return d >= 0 && d <= 6; });
+    ds = ds.filter(function (d, i) { return ds.indexOf(d) === i; }).sort(function (a, b) { return a - b; });
+    if (!ds.length) return { error: "err_no_days" };
+    var dow = ds.length === 7 ? "*" : ds.join(",");
+    var byMinute = {}, minutes = [];
+    var parts = times.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+    for (var i = 0; i < parts.length; i++) {
+      var m = /^(\d{1,2}):(\d{1,2})$/.exec(parts[i]);
+      if (!m || +m[1] > 23 || +m[2] > 59) return { error: "err_times" };
+      var h = +m[1], mi = +m[2];
+      if (!byMinute[mi]) { byMinute[mi] = []; minutes.push(mi); }
+      if (byMinute[mi].indexOf(h) < 0) byMinute[mi].push(h);
+    }
+    if (!minutes.length) return { error: "err_times" };
+    minutes.sort(function (a, b) { return a - b; });
+    return { exprs: minutes.map(function (mi) {
+      return mi + " " + byMinute[mi].sort(function (a, b) { return a - b; }).join(",") + " * * " + dow;
+    }) };
+  }
+  window.loaxaCompileCron = compileCron;
+
+  function stationState(s) {
+    var warn = [];
+    if (s.clock_offset_ms !== null && s.clock_offset_ms !== undefined && Math.abs(s.clock_offset_ms) > 2000) warn.push("clock");
+    if (s.cache_ready === false) warn.push("cache");
+    if (s.output_error) warn.push("output");
+    return warn;
+  }
+
+  // Dashboard: every station, refreshed every 10 s.
+  function dashboard() {
+    var tbody = document.querySelector("#stations tbody");
+    function load() {
+      api("GET", "/api/v1/stations").then(function (list) {
+        showError("load-error", "");
+        var on = 0, playing = 0, warnings = 0;
+        tbody.textContent = "";
+        list.forEach(function (s) {
+          var w = stationState(s);
+          if (s.online) on++; if (s.now_playing) playing++; if (w.length) warnings++;
+          var tr = el("tr"); tr.dataset.station = s.code;
+          var th = el("th"); th.scope = "row";
+          th.appendChild(el("span", s.name)); th.appendChild(el("br"));
+          var a = el("a", s.code + " · " + T("week_link")); a.href = "/stations/" + encodeURIComponent(s.code) + "/week"; th.appendChild(a);
+          tr.appendChild(th);
+          cell(tr, s.online ? T("online") : T("offline"), s.online ? "state good" : "state bad");
+          cell(tr, s.now_playing ? (s.now_playing.title || s.now_playing.media_id || "") : T("nothing"));
+          cell(tr, s.last_seen ? fmtTime(s.last_seen) : T("never"));
+          cell(tr, s.next ? fmtTime(s.next.starts_at, s.timezone) + " · " + s.next.title : T("nothing"));
+          var cache = s.cache_ready === true ? T("cache_ready") : s.cache_ready === false ? T("cache_missing").replace("{n}", s.missing_media) : T("unknown");
+          cell(tr, cache, s.cache_ready === false ? "warn" : "");
+          var off = s.clock_offset_ms;
+          cell(tr, off === null || off === undefined ? T("unknown") : Math.abs(off) > 2000 ? T("clock_off").replace("{s}", (off / 1000).toFixed(1)) : T("clock_ok"), w.indexOf("clock") >= 0 ? "warn" : "");
+          tbody.appendChild(tr);
+        });
+        $("c-total").textContent = list.length; $("c-online").textContent = on;
+        $("c-offline").textContent = list.length - on; $("c-playing").textContent = playing;
+        $("c-warnings").textContent = warnings;
+        $("updated").textContent = new Date().toLocaleTimeString(LOCALE);
+      }).catch(loadFailed);
+    }
+    load(); setInterval(load, 10000);
+  }
+
+  function mediaOptions(select) {
+    return api("GET", "/api/v1/media").then(function (list) {
+      list.forEach(function (m) {
+        var o = el("option", m.title + " (" + fmtDuration(m.duration_ms) + ")"); o.value = m.sha256; select.appendChild(o);
+      });
+      return list;
+    });
+  }
+
+  // Media library: list, preview, upload with progress, delete.
+  function media() {
+    var table = $("media-table"), tbody = table.querySelector("tbody");
+    var canEdit = table.dataset.canEdit === "true";
+    function load() {
+      api("GET", "/api/v1/media").then(function (list) {
+        tbody.textContent = "";
+        if (!list.length) { var tr0 = el("tr"); var td0 = cell(tr0, T("no_items")); td0.colSpan = 5; tbody.appendChild(tr0); }
+        list.forEach(function (m) {
+          var tr = el("tr"); tr.dataset.sha = m.sha256;
+          var th = el("th", m.title); th.scope = "row"; tr.appendChild(th);
+          cell(tr, fmtDuration(m.duration_ms), "duration");
+          cell(tr, m.loudness_lufs === null || m.loudness_lufs === undefined ? T("unknown") : m.loudness_lufs.toFixed(1) + " LUFS");
+          var td = cell(tr, ""); var au = el("audio"); au.controls = true; au.preload = "none";
+          au.src = "/api/v1/media/" + m.sha256; au.setAttribute("aria-label", T("col_preview") + ": " + m.title); td.appendChild(au);
+          if (canEdit) {
+            var b = el("button", T("delete"), "danger small"); b.type = "button";
+            b.setAttribute("aria-label", T("delete") + ": " + m.title);
+            b.addEventListener("click", function () {
+              if (!confirm(T("confirm_delete"))) return;
+              api("DELETE", "/api/v1/media/" + m.sha256).then(load).catch(loadFailed);
+            });
+            cell(tr, "").appendChild(b);
+          }
+          tbody.appendChild(tr);
+        });
+      }).catch(loadFailed);
+    }
+    load();
+    var form = $("upload-form");
+    if (!form) return;
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var file = $("up-file").files[0];
+      showError("up-file-error", "");
+      if (!file) { showError("up-file-error", T("err_pick_file")); return; }
+      var fd = new FormData();
+      if ($("up-title").value.trim()) fd.append("title", $("up-title").value.trim());
+      fd.append("file", file);
+      var xhr = new XMLHttpRequest(), bar = $("up-progress");
+      bar.hidden = false; bar.value = 0; $("up-status").textContent = "";
+      xhr.upload.addEventListener("progress", function (e) { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); });
+      xhr.addEventListener("load", function () {
+        var j = {}; try { j = JSON.parse(xhr.responseText); } catch (e) { j = {}; }
+        if (xhr.status >= 200 && xhr.status < 300) {
+          bar.value = 100;
+          $("up-status").textContent = T("upload_done") + j.title + " — " + fmtDuration(j.duration_ms) +
+            (j.loudness_lufs !== null && j.loudness_lufs !== undefined ? ", " + j.loudness_lufs.toFixed(1) + " LUFS" : "");
+          form.reset(); load();
+        } else {
+          bar.hidden = true;
+          showError("up-file-error", T("upload_refused") + ((j.error && j.error.message) || xhr.statusText));
+        }
+      });
+      xhr.addEventListener("error", function () { bar.hidden = true; showError("up-file-error", T("load_failed")); });
+      xhr.open("POST", "/api/v1/media");
+      xhr.setRequestHeader("X-CSRF-Token", CSRF);
+      xhr.send(fd);
+    });
+  }
+
+  function targetBoxes(container, list, name) {
+    list.forEach(function (s) {
+      var l = el("label", null, "check"); var c = el("input"); c.type = "checkbox"; c.name = name; c.value = s.code;
+      l.appendChild(c); l.appendChild(document.createTextNode(" " + s.name + " (" + s.code + ")")); container.appendChild(l);
+    });
+  }
+  function checked(name) {
+    return Array.prototype.map.call(document.querySelectorAll("input[name=" + name + "]:checked"), function (c) { return c.value; });
+  }
+
+  // Schedules: form with live preview, list.
+  function schedules() {
+    var tbody = document.querySelector("#sched-table tbody");
+    function load() {
+      api("GET", "/api/v1/schedules").then(function (list) {
+        tbody.textContent = "";
+        list.forEach(function (s) {
+          var tr = el("tr"); var th = el("th", s.title); th.scope = "row"; tr.appendChild(th);
+          cell(tr, (LANG === "vi" ? s.description_vi : s.description_en) || s.cron || fmtTime(s.at));
+          cell(tr, T("prio_" + s.priority));
+          cell(tr, (s.stations || []).concat(s.areas || []).join(", "));
+          tbody.appendChild(tr);
+        });
+      }).catch(loadFailed);
+    }
+    load();
+    var form = $("sched-form");
+    if (!form) return;
+    mediaOptions($("s-media")).catch(loadFailed);
+    api("GET", "/api/v1/stations").then(function (l) { targetBoxes($("s-stations"), l, "station"); }).catch(loadFailed);
+    api("GET", "/api/v1/areas").then(function (l) { targetBoxes($("s-areas"), l, "area"); }).catch(loadFailed);
+    function mode() { return form.querySelector("input[name=mode]:checked").value; }
+    function exprs() {
+      showError("s-days-error", ""); showError("s-times-error", ""); showError("s-cron-error", "");
+      if (mode() === "cron") {
+        var c = $("s-cron").value.trim();
+        return c ? { exprs: [c] } : { error: "err_required", field: "s-cron-error" };
+      }
+      var r = compileCron(checked("day"), $("s-times").value);
+      if (r.error) r.field = r.error === "err_no_days" ? "s-days-error" : "s-times-error";
+      return r;
+    }
+    var timer = null, seq = 0;
+    function preview() {
+      $("weekly-fields").hidden = mode() !== "weekly"; $("cron-fields").hidden = mode() !== "cron";
+      var r = exprs(), list = $("s-next");
+      list.textContent = ""; $("s-expr").textContent = ""; $("s-describe").textContent = "–";
+      if (r.error) { showError(r.field, T(r.error)); return; }
+      $("s-expr").textContent = r.exprs.join(" | ");
+      var my = ++seq;
+      Promise.all(r.exprs.map(function (e) {
+        return api("GET", "/api/v1/schedules/preview?count=5&tz=Asia%2FHo_Chi_Minh&cron=" + encodeURIComponent(e));
+      })).then(function (answers) {
+        if (my !== seq) return;
+        $("s-describe").textContent = answers.map(function (a) { return LANG === "vi" ? a.description_vi : a.description_en; }).join("; ");
+        var times = [].concat.apply([], answers.map(function (a) { return a.times; })).sort().slice(0, 5);
+        times.forEach(function (t) { list.appendChild(el("li", fmtTime(t, "Asia/Ho_Chi_Minh"))); });
+      }).catch(function (e) { if (my === seq) showError(mode() === "cron" ? "s-cron-error" : "s-times-error", e.message); });
+    }
+    form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(preview, 250); });
+    form.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(preview, 50); });
+    preview();
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      ["s-title-error", "s-media-error", "s-targets-error", "s-form-error", "s-excluded-error"].forEach(function (i) { showError(i, ""); });
+      var r = exprs(), ok = true;
+      if (r.error) { showError(r.field, T(r.error)); ok = false; }
+      var title = $("s-title").value.trim();
+      if (!title) { showError("s-title-error", T("err_required")); ok = false; }
+      if (!$("s-media").value) { showError("s-media-error", T("err_no_media")); ok = false; }
+      var stations = $("s-all").checked ? ["*"] : checked("station"), areas = checked("area");
+      if (!stations.length && !areas.length) { showError("s-targets-error", T("err_no_targets")); ok = false; }
+      if (!ok) return;
+      var excluded = $("s-excluded").value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+      var bodies = r.exprs.map(function (e) {
+        var b = { title: title, media_id: $("s-media").value, stations: stations, areas: areas, cron: e,
+          priority: $("s-priority").value, excluded_dates: excluded };
+        if ($("s-category").value.trim()) b.category = $("s-category").value.trim();
+        if ($("s-starts").value) b.starts_on = $("s-starts").value;
+        if ($("s-ends").value) b.ends_on = $("s-ends").value;
+        return b;
+      });
+      bodies.reduce(function (p, b) { return p.then(function () { return api("POST", "/api/v1/schedules", b); }); }, Promise.resolve())
+        .then(function () { $("s-status").textContent = T("saved"); load(); })
+        .catch(function (e) {
+          var f = /^(\w+)/.exec(e.message), map = { title: "s-title-error", media_id: "s-media-error", cron: "s-cron-error",
+            stations: "s-targets-error", areas: "s-targets-error", excluded_dates: "s-excluded-error" };
+          showError((f && map[f[1]]) || "s-form-error", e.message);
+        });
+    });
+  }
+
+  // One station's week: a column per local day.
+  function week() {
+    var root = $("week"), code = root.dataset.station, tz = root.dataset.tz, offset = 0;
+    function dayKey(d) { return new Date(d).toLocaleDateString("en-CA", { timeZone: tz }); }
+    function load() {
+      var from = new Date(Date.now() + offset * 7 * 86400000); from.setUTCHours(0, 0, 0, 0);
+      from = new Date(from.getTime() - 86400000);
+      var to = new Date(from.getTime() + 8 * 86400000);
+      api("GET", "/api/v1/stations/" + encodeURIComponent(code) + "/plan?from=" + from.toISOString() + "&to=" + to.toISOString())
+        .then(function (plan) {
+          var cal = $("calendar"); cal.textContent = "";
+          var start = new Date(Date.now() + offset * 7 * 86400000), cols = {};
+          for (var i = 0; i < 7; i++) {
+            var d = new Date(start.getTime() + i * 86400000), key = dayKey(d);
+            var col = el("section", null, "day"); col.dataset.day = key;
+            col.appendChild(el("h2", d.toLocaleDateString(LOCALE, { timeZone: tz, weekday: "long", day: "numeric", month: "numeric" })));
+            col.appendChild(el("ul")); cal.appendChild(col); cols[key] = col;
+          }
+          plan.forEach(function (p) {
+            var col = cols[dayKey(p.starts_at)]; if (!col) return;
+            var li = el("li", null, "occ prio-" + p.priority + (p.status ? " st-" + p.status : ""));
+            li.appendChild(el("time", new Date(p.starts_at).toLocaleTimeString(LOCALE, { timeZone: tz, hour: "2-digit", minute: "2-digit" })));
+            li.appendChild(el("span", " " + p.title));
+            li.appendChild(el("span", T("prio_" + p.priority), "badge prio-" + p.priority));
+            if (p.status === "interrupted" || p.status === "skipped") li.appendChild(el("span", T("status_" + p.status), "badge st-" + p.status));
+            col.querySelector("ul").appendChild(li);
+          });
+        }).catch(loadFailed);
+    }
+    $("w-prev").addEventListener("click", function () { offset--; load(); });
+    $("w-next").addEventListener("click", function () { offset++; load(); });
+    load();
+  }
+
+  // Urgent notice: form, confirmation, then the board.
+  function urgent() {
+    var form = $("urgent-form");
+    mediaOptions($("u-media")).catch(loadFailed);
+    var stations = [];
+    api("GET", "/api/v1/stations").then(function (l) { stations = l; targetBoxes($("u-stations"), l, "ustation"); }).catch(loadFailed);
+    api("GET", "/api/v1/urgent").then(function (l) {
+      l.slice(0, 10).forEach(function (u) {
+        var li = el("li"); var a = el("a", u.title + " · " + fmtTime(u.created_at || u.at)); a.href = "/urgent/" + encodeURIComponent(u.id);
+        li.appendChild(a); $("u-recent").appendChild(li);
+      });
+    }).catch(function () {});
+    var pending = null;
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      ["u-title-error", "u-media-error", "u-targets-error", "u-form-error"].forEach(function (i) { showError(i, ""); });
+      var ok = true, title = $("u-title").value.trim();
+      if (!title) { showError("u-title-error", T("err_required")); ok = false; }
+      if (!$("u-media").value) { showError("u-media-error", T("err_no_media")); ok = false; }
+      var st = $("u-all").checked ? ["*"] : checked("ustation");
+      if (!st.length) { showError("u-targets-error", T("err_no_targets")); ok = false; }
+      if (!ok) return;
+      pending = { title: title, media_id: $("u-media").value, stations: st, repeat: Math.max(1, +$("u-repeat").value || 1) };
+      $("u-confirm-q").textContent = T("urgent_confirm_q").replace("{n}", st[0] === "*" ? T("urgent_all") + " " + stations.length : st.length);
+      $("u-confirm").hidden = false; $("u-send").hidden = true; $("u-confirm-yes").focus();
+    });
+    $("u-confirm-no").addEventListener("click", function () { $("u-confirm").hidden = true; $("u-send").hidden = false; pending = null; });
+    $("u-confirm-yes").addEventListener("click", function () {
+      if (!pending) return;
+      $("u-confirm-yes").disabled = true;
+      api("POST", "/api/v1/urgent", pending).then(function (r) { location.href = "/urgent/" + encodeURIComponent(r.id); })
+        .catch(function (e) { $("u-confirm-yes").disabled = false; $("u-confirm").hidden = true; $("u-send").hidden = false; showError("u-form-error", e.message); });
+    });
+  }
+
+  function urgentBoard() {
+    var root = $("board"), id = root.dataset.id, tbody = document.querySelector("#b-table tbody"), timer = null;
+    function load() {
+      api("GET", "/api/v1/urgent/" + encodeURIComponent(id)).then(function (u) {
+        showError("load-error", "");
+        $("b-title").textContent = u.title || "";
+        var counts = {}; tbody.textContent = "";
+        u.stations.forEach(function (s) {
+          counts[s.state] = (counts[s.state] || 0) + 1;
+          var tr = el("tr"); tr.dataset.station = s.code; var th = el("th", s.code); th.scope = "row"; tr.appendChild(th);
+          cell(tr, T("state_" + s.state), "state st-" + s.state).dataset.state = s.state;
+          tbody.appendChild(tr);
+        });
+        var ul = $("b-counts"); ul.textContent = "";
+        Object.keys(counts).forEach(function (k) { var li = el("li", null, "st-" + k); li.appendChild(el("span", counts[k], "n")); li.appendChild(document.createTextNode(" " + T("state_" + k))); ul.appendChild(li); });
+        var open = u.stations.some(function (s) { return ["pending", "received", "playing"].indexOf(s.state) >= 0; });
+        var c = $("b-cancel"); if (c) c.hidden = !open;
+        if (!open && timer) { clearInterval(timer); timer = null; }
+      }).catch(loadFailed);
+    }
+    var c = $("b-cancel");
+    if (c) c.addEventListener("click", function () {
+      if (!confirm(T("confirm_cancel_notice"))) return;
+      api("POST", "/api/v1/urgent/" + encodeURIComponent(id) + "/cancel").then(load).catch(loadFailed);
+    });
+    load(); timer = setInterval(load, 2000);
+  }
+
+  // Logs: filters and pages of 50.
+  function logs() {
+    var page = 0, size = 50, tbody = document.querySelector("#log-table tbody");
+    api("GET", "/api/v1/stations").then(function (l) {
+      l.forEach(function (s) { var o = el("option", s.name); o.value = s.code; $("l-station").appendChild(o); });
+    }).catch(loadFailed);
+    function load() {
+      var q = ["limit=" + (size + 1), "offset=" + page * size];
+      if ($("l-station").value) q.push("station=" + encodeURIComponent($("l-station").value));
+      if ($("l-status").value) q.push("status=" + encodeURIComponent($("l-status").value));
+      if ($("l-from").value) q.push("from=" + encodeURIComponent(new Date($("l-from").value + "T00:00:00").toISOString()));
+      if ($("l-to").value) q.push("to=" + encodeURIComponent(new Date($("l-to").value + "T23:59:59").toISOString()));
+      api("GET", "/api/v1/logs?" + q.join("&")).then(function (list) {
+        showError("load-error", "");
+        tbody.textContent = "";
+        list.slice(0, size).forEach(function (r) {
+          var tr = el("tr"); var th = el("th", r.station); th.scope = "row"; tr.appendChild(th);
+          cell(tr, r.title); cell(tr, fmtTime(r.scheduled_at)); cell(tr, fmtTime(r.started_at));
+          cell(tr, T("log_" + r.status), "st-" + r.status); cell(tr, Math.round((r.played_ms || 0) / 1000));
+          tbody.appendChild(tr);
+        });
+        if (!list.length) { var tr0 = el("tr"); cell(tr0, T("no_items")).colSpan = 6; tbody.appendChild(tr0); }
+        $("l-page").textContent = page + 1; $("l-prev").disabled = page === 0; $("l-next").disabled = list.length <= size;
+      }).catch(loadFailed);
+    }
+    $("log-filter").addEventListener("submit", function (ev) { ev.preventDefault(); page = 0; load(); });
+    $("l-prev").addEventListener("click", function () { if (page > 0) { page--; load(); } });
+    $("l-next").addEventListener("click", function () { page++; load(); });
+    load();
+  }
+
+  function reports() {
+    function update() {
+      var q = [];
+      if ($("r-from").value) q.push("from=" + encodeURIComponent(new Date($("r-from").value + "T00:00:00").toISOString()));
+      if ($("r-to").value) q.push("to=" + encodeURIComponent(new Date($("r-to").value + "T23:59:59").toISOString()));
+      document.querySelectorAll("[data-report]").forEach(function (a) { a.href = a.dataset.report + (q.length ? "?" + q.join("&") : ""); });
+      $("r-csv").href = "/api/v1/reports/airtime.csv" + (q.length ? "?" + q.join("&") : "");
+    }
+    $("report-form").addEventListener("input", update);
+    update();
+  }
+
+  var pages = { dashboard: dashboard, media: media, schedules: schedules, week: week, urgent: urgent,
+    "urgent-board": urgentBoard, logs: logs, reports: reports };
+  if (pages[body.dataset.page]) pages[body.dataset.page]();
+})();

@@ -1,0 +1,373 @@
+//! `POST /cap`: CAP 1.2 alerts from a warning system become urgent notices.
+
+use crate::helpers::{tone_wav, Sse, TestApp};
+use base64::Engine as _;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::Digest as _;
+
+struct Msg<'a> {
+    id: &'a str,
+    status: &'a str,
+    msg_type: &'a str,
+    references: Option<String>,
+    geocodes: &'a [&'a str],
+    expires: &'a str,
+    resource: Option<String>,
+}
+
+impl Default for Msg<'_> {
+    fn default() -> Self {
+        Msg {
+            id: "KTTV-2026-001",
+            status: "Actual",
+            msg_type: "Alert",
+            references: None,
+            geocodes: &["LQ"],
+            expires: "2026-11-30T06:00:00+07:00",
+            resource: None,
+        }
+    }
+}
+
+fn xml(m: &Msg<'_>) -> String {
+    let refs = m
+        .references
+        .as_ref()
+        .map(|r| format!("<references>{r}</references>"))
+        .unwrap_or_default();
+    let geos: String = m
+        .geocodes
+        .iter()
+        .map(|g| format!("<geocode><valueName>loaxa</valueName><value>{g}</value></geocode>"))
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>{id}</identifier>
+  <sender>kttv@nchmf.gov.vn</sender>
+  <sent>2026-11-30T00:00:00+07:00</sent>
+  <status>{status}</status>
+  <msgType>{mt}</msgType>
+  <scope>Public</scope>
+  {refs}
+  <info>
+    <language>vi-VN</language>
+    <category>Met</category>
+    <event>Bão</event>
+    <urgency>Immediate</urgency>
+    <severity>Severe</severity>
+    <certainty>Observed</certainty>
+    <expires>{exp}</expires>
+    <headline>Bão số 3</headline>
+    <description>Bão số 3 đổ bộ trong đêm nay.</description>
+    <instruction>Bà con ở trong nhà.</instruction>
+    {res}
+    <area><areaDesc>Thạch Thất</areaDesc>{geos}</area>
+  </info>
+</alert>"#,
+        id = m.id,
+        status = m.status,
+        mt = m.msg_type,
+        exp = m.expires,
+        res = m.resource.clone().unwrap_or_default(),
+    )
+}
+
+fn audio_resource(bytes: &[u8], digest_of: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let digest = hex::encode(sha2::Sha256::digest(digest_of));
+    format!(
+        "<resource><resourceDesc>bản tin</resourceDesc><mimeType>audio/x-wav</mimeType>\
+         <derefUri>{b64}</derefUri><digest>{digest}</digest></resource>"
+    )
+}
+
+async fn post_cap(app: &TestApp, token: &str, body: String) -> (StatusCode, Value) {
+    let res = app
+        .client
+        .post(app.url("/cap"))
+        .bearer_auth(token)
+        .header("content-type", "application/cap+xml")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let s = res.status();
+    (s, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn notices(app: &TestApp, token: &str) -> Vec<Value> {
+    app.get("/urgent", token)
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn a_cap_alert_airs_spoken_then_an_update_replaces_it_and_a_cancel_stops_it() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let mut lq = Sse::connect(&app, &app.lq_device).await;
+    lq.next().await;
+
+    let (s, v) = post_cap(&app, &t, xml(&Msg::default())).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let first = v["id"].as_str().unwrap().to_string();
+    let ev = lq.next().await;
+    assert_eq!(ev.event, "urgent");
+    assert_eq!(ev.data["id"], first.as_str());
+    let (_, u) = app.get(&format!("/urgent/{first}"), &t).await;
+    assert_eq!(u["title"], "Bão số 3");
+    assert_eq!(
+        u["text"],
+        "Bão số 3. Bão số 3 đổ bộ trong đêm nay. Bà con ở trong nhà."
+    );
+    assert_eq!(u["expires_at"], "2026-11-29T23:00:00Z");
+    assert_eq!(u["cap"], "kttv@nchmf.gov.vn,KTTV-2026-001");
+
+    // The same message again: one notice, the first id.
+    let (s, v) = post_cap(&app, &t, xml(&Msg::default())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["id"], first.as_str());
+    assert_eq!(notices(&app, &t).await.len(), 1);
+
+    // An update with audio: the old notice is cancelled, a new one airs.
+    let wav = tone_wav(523.0, 1500);
+    let update = Msg {
+        id: "KTTV-2026-002",
+        msg_type: "Update",
+        references: Some("kttv@nchmf.gov.vn,KTTV-2026-001,2026-11-30T00:00:00+07:00".to_string()),
+        resource: Some(audio_resource(&wav, &wav)),
+        ..Msg::default()
+    };
+    let (s, v) = post_cap(&app, &t, xml(&update)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let second = v["id"].as_str().unwrap().to_string();
+    assert_eq!(v["replaced"][0], first.as_str());
+    let (mut pushed, mut cancelled) = (false, false);
+    for _ in 0..6 {
+        let e = lq.next().await;
+        pushed |= e.event == "urgent" && e.data["id"] == second.as_str();
+        cancelled |= e.event == "cancel" && e.data["id"] == first.as_str();
+        if pushed && cancelled {
+            break;
+        }
+    }
+    assert!(
+        pushed && cancelled,
+        "the new notice is pushed and the old one cancelled"
+    );
+    let (_, old) = app.get(&format!("/urgent/{first}"), &t).await;
+    assert!(old["cancelled_at"].is_string());
+    let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
+    let live = doc["urgent"].as_array().unwrap();
+    assert_eq!(live.len(), 1);
+    // The audio sent, with the chime before it.
+    assert_eq!(live[0]["duration_ms"], 1500 + 1200);
+
+    // A cancel referencing the update.
+    let cancel = Msg {
+        id: "KTTV-2026-003",
+        msg_type: "Cancel",
+        references: Some("kttv@nchmf.gov.vn,KTTV-2026-002,2026-11-30T00:00:00+07:00".to_string()),
+        ..Msg::default()
+    };
+    let (s, v) = post_cap(&app, &t, xml(&cancel)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["cancelled"][0], second.as_str());
+    let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
+    assert!(doc["urgent"].as_array().unwrap().is_empty());
+
+    let (_, audit) = app.get("/audit", &t).await;
+    let caps = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "cap.receive")
+        .count();
+    assert_eq!(caps, 3, "{audit}");
+    drop(lq);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cap_audio_with_a_bad_digest_is_refused_and_nothing_airs() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let wav = tone_wav(523.0, 500);
+    let m = Msg {
+        resource: Some(audio_resource(&wav, b"something else")),
+        ..Msg::default()
+    };
+    let (s, v) = post_cap(&app, &t, xml(&m)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("digest"),
+        "{v}"
+    );
+    assert!(notices(&app, &t).await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn exercises_and_tests_are_recorded_but_not_aired_unless_configured() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    for (i, status) in ["Exercise", "Test", "System", "Draft"].iter().enumerate() {
+        let id = format!("EX-{i}");
+        let (s, v) = post_cap(
+            &app,
+            &t,
+            xml(&Msg {
+                id: &id,
+                status,
+                ..Msg::default()
+            }),
+        )
+        .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{status}: {v}");
+        assert_eq!(v["aired"], false);
+    }
+    assert!(notices(&app, &t).await.is_empty());
+    app.stop().await;
+
+    let app = TestApp::spawn_with(web::state::Config {
+        cap_air_exercises: true,
+        ..Default::default()
+    })
+    .await;
+    let t = app.token("admin_tt").await;
+    let (s, v) = post_cap(
+        &app,
+        &t,
+        xml(&Msg {
+            status: "Exercise",
+            ..Msg::default()
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = post_cap(
+        &app,
+        &t,
+        xml(&Msg {
+            id: "T",
+            status: "Test",
+            ..Msg::default()
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn geocodes_must_be_our_areas_or_stations_within_the_senders_reach() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let (s, v) = post_cap(
+        &app,
+        &t,
+        xml(&Msg {
+            geocodes: &["LQ", "VN-HN-999", "X1"],
+            ..Msg::default()
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("VN-HN-999") && msg.contains("X1") && !msg.contains("LQ,"),
+        "{msg}"
+    );
+
+    // An area code (TT: both stations) works; an operator of LQ may not alert BP.
+    let (s, v) = post_cap(
+        &app,
+        &t,
+        xml(&Msg {
+            id: "A2",
+            geocodes: &["TT"],
+            ..Msg::default()
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, u) = app
+        .get(&format!("/urgent/{}", v["id"].as_str().unwrap()), &t)
+        .await;
+    assert_eq!(u["stations"].as_array().unwrap().len(), 2);
+    let op = app.token("op_lq").await;
+    let (s, v) = post_cap(
+        &app,
+        &op,
+        xml(&Msg {
+            id: "A3",
+            geocodes: &["BP"],
+            ..Msg::default()
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_or_unsupported_cap_gets_a_4xx_naming_the_problem() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let (s, v) = post_cap(&app, &t, "<alert".to_string()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("malformed XML"));
+    let cap11 = xml(&Msg::default()).replace("cap:1.2", "cap:1.1");
+    let (s, v) = post_cap(&app, &t, cap11).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("1.1"),
+        "{v}"
+    );
+    let no_event = xml(&Msg::default()).replace("<event>Bão</event>", "");
+    let (s, v) = post_cap(&app, &t, no_event).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("event"),
+        "{v}"
+    );
+    let expired = Msg {
+        expires: "2026-11-29T00:00:00+07:00",
+        ..Msg::default()
+    };
+    let (s, v) = post_cap(&app, &t, xml(&expired)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("expire"),
+        "{v}"
+    );
+    // Wrong content type.
+    let res = app
+        .client
+        .post(app.url("/cap"))
+        .bearer_auth(&t)
+        .header("content-type", "application/json")
+        .body(xml(&Msg::default()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // Too large.
+    let big = format!("{}<!--{}-->", xml(&Msg::default()), "x".repeat(1 << 20));
+    let (s, _) = post_cap(&app, &t, big).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // A viewer may not send alerts.
+    let viewer = app.token("viewer_lq").await;
+    let (s, _) = post_cap(&app, &viewer, xml(&Msg::default())).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(notices(&app, &t).await.is_empty());
+    app.stop().await;
+}
