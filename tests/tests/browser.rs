@@ -338,6 +338,8 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
         c.set_window_size(390, 844).await.unwrap();
         c.goto(&format!("{base}/")).await.unwrap();
         wait_text(&c, "#stations tbody", "Đài Liên Quan").await;
+        // The master volume the controller reports, from its heartbeat.
+        wait_text(&c, "#stations tbody", "Volume 100%").await;
         shot(&c, "12-dashboard-phone-en").await;
         // No script ran from the title (CSP and escaping).
         let alerted = c.get_alert_text().await;

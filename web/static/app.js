@@ -100,6 +100,12 @@
           cell(tr, cache, s.cache_ready === false ? "warn" : "");
           var off = s.clock_offset_ms;
           cell(tr, off === null || off === undefined ? T("unknown") : Math.abs(off) > 2000 ? T("clock_off").replace("{s}", (off / 1000).toFixed(1)) : T("clock_ok"), w.indexOf("clock") >= 0 ? "warn" : "");
+          var remote = typeof s.volume === "number" ? T("volume_pct").replace("{v}", s.volume) : T("unknown");
+          var c = s.last_command;
+          if (c) {
+            remote += " · " + T("cmd_" + c.kind).replace("{v}", c.volume) + ": " + T("cmd_" + c.state) + (c.state === "failed" && c.reason ? " (" + c.reason + ")" : "");
+          }
+          cell(tr, remote, c && c.state === "failed" ? "remote warn" : "remote");
           tbody.appendChild(tr);
         });
         $("c-total").textContent = list.length; $("c-online").textContent = on;
