@@ -138,6 +138,7 @@ fn set_doc(s: &S, rules: Vec<WireRule>, media: Vec<MediaEntry>) {
         urgent: vec![],
         commands: vec![],
         volume_schedule: vec![],
+        relays: vec![],
     });
 }
 

@@ -454,6 +454,7 @@ pub fn recover_interrupted(
                 reason: None,
                 rms_dbfs: None,
                 peak_dbfs: None,
+                gaps: vec![],
             },
         };
         let started = started.map(from_ms).or(entry.started_at);
@@ -537,6 +538,7 @@ mod tests {
             reason: None,
             rms_dbfs: None,
             peak_dbfs: None,
+            gaps: vec![],
         }
     }
 
@@ -602,6 +604,7 @@ mod tests {
             urgent: vec![],
             commands: vec![],
             volume_schedule: vec![],
+            relays: vec![],
         };
         store_doc(&mut c, &doc, Some("\"v1\""), t(0)).unwrap();
         doc.version = "v2".into();

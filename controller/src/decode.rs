@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 
 /// Frames per chunk sent to the mixer.
-const CHUNK_FRAMES: usize = 2048;
+pub const CHUNK_FRAMES: usize = 2048;
 
 /// Decoded audio in its own format.
 struct Source {

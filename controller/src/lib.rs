@@ -11,6 +11,7 @@
 //! - [`mixer`]: the one continuous sample stream, sample-exact starts;
 //! - [`output`]: rodio sound card, `null` or `wav:FILE` (with a `FILE.json` sidecar);
 //! - [`decode`]: decoding ahead, resampling to the output format;
+//! - [`relay`]: relaying live channels over HTTP, reconnecting within the window;
 //! - [`remote`]: remote commands (stop, master volume, resync);
 //! - [`sse`]: the `text/event-stream` parser.
 //!
@@ -48,6 +49,7 @@ pub mod mixer;
 pub mod output;
 pub mod planner;
 pub mod player;
+pub mod relay;
 pub mod remote;
 pub mod sse;
 pub mod sync;

@@ -45,6 +45,9 @@ pub struct Cue {
     pub priority: Priority,
     /// Decoded audio in the output format, whole frames per chunk.
     pub audio: Receiver<Vec<f32>>,
+    /// The UTC instant at which it ends even if its audio goes on (a relay's window);
+    /// it then ends `Finished` on that exact frame.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// Why an airing ended.
@@ -93,6 +96,8 @@ pub enum MixerEvent {
 
 struct Playing {
     key: String,
+    until: Option<DateTime<Utc>>,
+    end_frame: Option<u64>,
     audio: Receiver<Vec<f32>>,
     buf: Vec<f32>,
     pos: usize,
@@ -212,8 +217,11 @@ impl State {
             key: cue.key.clone(),
             frame: f,
         });
+        let end_frame = cue.until.and_then(|t| self.frame_at(t));
         self.current = Some(Playing {
             key: cue.key,
+            until: cue.until,
+            end_frame,
             audio: cue.audio,
             buf: Vec::new(),
             pos: 0,
@@ -245,6 +253,14 @@ impl State {
                 c.start_frame = f;
             }
         }
+        let end = self
+            .current
+            .as_ref()
+            .and_then(|c| c.until)
+            .and_then(|t| self.frame_at(t));
+        if let (Some(cur), Some(e)) = (self.current.as_mut(), end) {
+            cur.end_frame = Some(e);
+        }
         let ch = self.format.channels as usize;
         let n = out.len() / ch;
         for i in 0..n {
@@ -264,6 +280,19 @@ impl State {
                 };
             }
             let gain = self.gain;
+            if self
+                .current
+                .as_ref()
+                .is_some_and(|c| c.end_frame.is_some_and(|e| f >= e))
+            {
+                if let Some(c) = self.current.take() {
+                    let ev = c.end(EndReason::Finished);
+                    self.emit(ev);
+                }
+                if !self.pending.is_empty() {
+                    self.maybe_start(f);
+                }
+            }
             while let Some(cur) = self.current.as_mut() {
                 if cur.fill(frame, gain) {
                     wrote = true;
@@ -465,6 +494,7 @@ mod tests {
             at: None,
             priority: prio,
             audio: rx,
+            until: None,
         }
     }
 
@@ -515,6 +545,24 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_cue_with_an_end_instant_ends_on_that_frame_though_its_audio_goes_on() {
+        let (m, mut rx, i0) = mixer();
+        let utc0 = Utc.with_ymd_and_hms(2026, 11, 29, 0, 0, 0).unwrap();
+        let mut c = cue("relay", 20, Priority::Normal, 400, 0.5);
+        c.until = Some(utc0 + CDuration::milliseconds(80));
+        m.cue(c);
+        m.cue(cue("next", 30, Priority::Normal, 10, 0.2));
+        let out = run(&m, i0, 200);
+        assert_eq!(out[2 * 79], 0.5);
+        assert_eq!(out[2 * 80], 0.2, "the next cue starts on the end frame");
+        let evs = drain(&mut rx);
+        assert!(
+            evs.iter().any(|e| matches!(e, MixerEvent::Ended { key, reason: EndReason::Finished, frames: 60, .. } if key == "relay")),
+            "{evs:?}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! what waits, what is cut, what is skipped. No I/O, no clock.
 
 use chrono::{DateTime, Utc};
-use schedules::wire::{LogEntry, ScheduleDocument, UrgentNotice};
+use schedules::wire::{LogEntry, RelayChannel, ScheduleDocument, UrgentNotice};
 use schedules::{occurrence_key, occurrences, resolve, Item, PlayStatus, Priority, Sha256, Slot};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -28,10 +28,32 @@ pub struct Planned {
     pub title: String,
     /// Category, as logged.
     pub category: String,
-    /// The media it plays.
-    pub media: Sha256,
-    /// Gain to apply, dB (from the manifest; 0 when unknown).
-    pub gain_db: f32,
+    /// What it plays.
+    pub source: Source,
+}
+
+/// What an occurrence plays.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A media file from the cache.
+    Media {
+        /// The file.
+        sha256: Sha256,
+        /// Gain to apply, dB (from the manifest; 0 when unknown).
+        gain_db: f32,
+    },
+    /// A live channel, for the occurrence's whole window (`item.duration_ms`).
+    Relay(RelayChannel),
+}
+
+impl Source {
+    /// The media file, if it plays one.
+    pub fn media(&self) -> Option<&Sha256> {
+        match self {
+            Source::Media { sha256, .. } => Some(sha256),
+            Source::Relay(_) => None,
+        }
+    }
 }
 
 impl Planned {
@@ -48,7 +70,7 @@ impl Planned {
             title: self.title.clone(),
             category: self.category.clone(),
             priority: self.item.priority,
-            media_sha256: Some(self.media.clone()),
+            media_sha256: self.source.media().cloned(),
             scheduled_at: self.item.scheduled_at,
             started_at: None,
             ended_at: None,
@@ -57,6 +79,7 @@ impl Planned {
             reason,
             rms_dbfs: None,
             peak_dbfs: None,
+            gaps: vec![],
         }
     }
 }
@@ -131,8 +154,34 @@ pub fn occurrences_in(
                     origin: Origin::Rule(wr.id.clone()),
                     title: wr.title.clone(),
                     category: wr.category.clone(),
-                    media: wr.media_sha256.clone(),
-                    gain_db: gain(&wr.media_sha256),
+                    source: Source::Media {
+                        sha256: wr.media_sha256.clone(),
+                        gain_db: gain(&wr.media_sha256),
+                    },
+                });
+            }
+        }
+        for wr in &doc.relays {
+            let rule = match wr.to_rule(tz) {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push(format!("relay {} ({}): {e}", wr.id, wr.title));
+                    continue;
+                }
+            };
+            for at in occurrences(&rule, from, to) {
+                out.push(Planned {
+                    item: Item {
+                        key: occurrence_key(&wr.id, at),
+                        scheduled_at: at,
+                        duration_ms: wr.window_ms,
+                        priority: wr.priority,
+                        max_wait_ms: wr.max_wait_ms,
+                    },
+                    origin: Origin::Rule(wr.id.clone()),
+                    title: wr.title.clone(),
+                    category: wr.category.clone(),
+                    source: Source::Relay(wr.channel.clone()),
                 });
             }
         }
@@ -153,8 +202,10 @@ pub fn occurrences_in(
                 origin: Origin::Urgent(n.id.clone()),
                 title: n.title.clone(),
                 category: n.category.clone(),
-                media: n.media_sha256.clone(),
-                gain_db: gain(&n.media_sha256),
+                source: Source::Media {
+                    sha256: n.media_sha256.clone(),
+                    gain_db: gain(&n.media_sha256),
+                },
             });
         }
     }
@@ -196,7 +247,10 @@ pub fn needed_media(
     let (planned, _) = occurrences_in(doc, pushed, cancelled, from, to);
     let mut first: HashMap<Sha256, DateTime<Utc>> = HashMap::new();
     for p in planned {
-        let e = first.entry(p.media).or_insert(p.item.scheduled_at);
+        let Source::Media { sha256, .. } = p.source else {
+            continue;
+        };
+        let e = first.entry(sha256).or_insert(p.item.scheduled_at);
         *e = (*e).min(p.item.scheduled_at);
     }
     let mut v: Vec<_> = first.into_iter().collect();
@@ -267,6 +321,7 @@ mod tests {
             urgent,
             commands: vec![],
             volume_schedule: vec![],
+            relays: vec![],
         }
     }
 
@@ -308,7 +363,7 @@ mod tests {
         assert_eq!(starts, vec![utc(22, 30), utc(22, 30) + Duration::days(1)]);
         let key = occurrence_key("r1", utc(22, 30));
         assert_eq!(p.slots[0].item.key, key);
-        assert_eq!(p.planned[&key].gain_db, -3.5);
+        assert!(matches!(p.planned[&key].source, Source::Media { gain_db, .. } if gain_db == -3.5));
         assert_eq!(p.planned[&key].title, "title r1");
     }
 

@@ -16,10 +16,11 @@
 use crate::cache::{self, Db};
 use crate::decode;
 use crate::mixer::{Cue, EndReason, Mixer, MixerEvent};
-use crate::planner::{self, Origin, Planned};
+use crate::planner::{self, Origin, Planned, Source};
+use crate::relay::{self, Relayer};
 use crate::Shared;
 use chrono::{DateTime, Duration as CDuration, Utc};
-use schedules::wire::{LogEntry, NowPlaying, UrgentAck, UrgentState};
+use schedules::wire::{LogEntry, NowPlaying, RelayGap, UrgentAck, UrgentState};
 use schedules::{occurrence_key, Clock, PlayStatus};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -47,6 +48,23 @@ struct Airing {
     started_at: DateTime<Utc>,
 }
 
+/// A relay whose window is open: what it has aired so far, across the segments an
+/// emergency cut it into.
+struct OpenRelay {
+    planned: Planned,
+    channel: schedules::wire::RelayChannel,
+    started_at: DateTime<Utc>,
+    until: DateTime<Utc>,
+    played_ms: u64,
+    gaps: Vec<RelayGap>,
+    /// Its thread's gaps, for the segment airing or cued now.
+    live: Option<relay::Gaps>,
+    /// Cut by an emergency at this instant, for this reason: to be resumed.
+    cut: Option<(DateTime<Utc>, String)>,
+    rms_dbfs: Option<f32>,
+    peak_dbfs: Option<f32>,
+}
+
 /// The executor. Owns the decisions; the mixer owns the samples.
 pub struct Player {
     db: Db,
@@ -67,6 +85,8 @@ pub struct Player {
     last_output_error: Option<String>,
     plan: Arc<planner::Plan>,
     plan_at: Option<Instant>,
+    relayer: Relayer,
+    relays: HashMap<String, OpenRelay>,
 }
 
 impl std::fmt::Debug for Player {
@@ -95,6 +115,8 @@ impl Player {
         Self {
             db,
             mixer,
+            relayer: Relayer::new(clock.clone()),
+            relays: HashMap::new(),
             clock,
             media_dir,
             shared,
@@ -236,6 +258,7 @@ impl Player {
                 self.cued.remove(&k);
             }
         }
+        self.resume_relays(now);
         for slot in &plan.slots {
             let key = &slot.item.key;
             if slot.item.scheduled_at < self.floor
@@ -274,7 +297,7 @@ impl Player {
             } else if self.reported_errors.contains(&format!("wait {key}")) {
                 let reason = format!(
                     "media {} did not reach the local cache in time",
-                    planned.media
+                    planned.source.media().map(|m| m.as_str()).unwrap_or("?")
                 );
                 self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), now);
             } else {
@@ -287,6 +310,92 @@ impl Player {
         }
     }
 
+    /// Relays cut by an emergency: once nothing airs, cue them again while their window is
+    /// open; log those whose window closed.
+    fn resume_relays(&mut self, now: DateTime<Utc>) {
+        let cut: Vec<String> = self
+            .relays
+            .iter()
+            .filter(|(k, r)| r.cut.is_some() && !self.cued.contains_key(*k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in cut {
+            let Some(r) = self.relays.get_mut(&key) else {
+                continue;
+            };
+            if now >= r.until {
+                let mut r = self.relays.remove(&key).expect("present");
+                let why = r.cut.take().map(|(from, reason)| {
+                    r.gaps.push(RelayGap {
+                        from,
+                        to: r.until,
+                        reason: reason.clone(),
+                    });
+                    reason
+                });
+                self.log_relay(r, now, PlayStatus::Interrupted, why);
+                continue;
+            }
+            if self.airing.is_some() || self.mixer.now_playing().is_some() {
+                continue;
+            }
+            let (planned, until, open) = (r.planned.clone(), r.until, r.cut.clone());
+            match self
+                .relayer
+                .start(r.channel.clone(), now, until, self.mixer.format(), open)
+            {
+                Ok(run) => {
+                    r.cut = None;
+                    r.live = Some(run.gaps);
+                    tracing::info!(key = %key, "relay resumes");
+                    self.mixer.cue(Cue {
+                        key: key.clone(),
+                        start_frame: 0,
+                        at: None,
+                        priority: planned.item.priority,
+                        audio: run.audio,
+                        until: Some(until),
+                    });
+                    self.cued.insert(key, planned);
+                }
+                Err(e) => tracing::error!(key = %key, "cannot resume the relay: {e}"),
+            }
+        }
+    }
+
+    /// Log a relay whose window is over (or that was stopped, for `why`).
+    fn log_relay(
+        &mut self,
+        r: OpenRelay,
+        now: DateTime<Utc>,
+        status: PlayStatus,
+        why: Option<String>,
+    ) {
+        // Nothing of the channel aired in the whole window: it failed, for its first gap's reason.
+        let status = if status == PlayStatus::Played && r.played_ms == 0 {
+            PlayStatus::Failed
+        } else {
+            status
+        };
+        let not_aired: i64 = r.gaps.iter().map(|g| (g.to - g.from).num_seconds()).sum();
+        let reason = match status {
+            PlayStatus::Played if r.gaps.is_empty() => None,
+            PlayStatus::Played => Some(format!(
+                "{} gap(s), {not_aired} s without the channel",
+                r.gaps.len()
+            )),
+            _ => why.or_else(|| r.gaps.first().map(|g| g.reason.clone())),
+        };
+        let mut entry = r.planned.log_entry(status, reason);
+        entry.started_at = Some(r.started_at);
+        entry.ended_at = Some(now.min(r.until));
+        entry.played_ms = r.played_ms;
+        entry.rms_dbfs = r.rms_dbfs;
+        entry.peak_dbfs = r.peak_dbfs;
+        entry.gaps = r.gaps;
+        self.log(entry, now);
+    }
+
     fn cue(&mut self, planned: &Planned, start: Option<DateTime<Utc>>, now: DateTime<Utc>) {
         let key = planned.item.key.clone();
         if let Some(err) = self.output_error() {
@@ -296,7 +405,11 @@ impl Player {
             }
             return;
         }
-        let path = self.media_dir.join(planned.media.as_str());
+        let (sha256, gain_db) = match &planned.source {
+            Source::Media { sha256, gain_db } => (sha256.clone(), *gain_db),
+            Source::Relay(channel) => return self.cue_relay(planned, channel.clone(), start, now),
+        };
+        let path = self.media_dir.join(sha256.as_str());
         if !path.is_file() {
             // The cache may be fetching it right now (an urgent notice with new media):
             // wait for it until the occurrence is due, or while it may still start late.
@@ -305,11 +418,11 @@ impl Player {
             let due = start.unwrap_or(now);
             if now < due || now < bound.min(due + MEDIA_WAIT) {
                 if self.reported_errors.insert(format!("wait {key}")) {
-                    tracing::warn!(key = %key, "media {} not cached yet; waiting for it", planned.media);
+                    tracing::warn!(key = %key, "media {sha256} not cached yet; waiting for it");
                 }
                 return;
             }
-            let reason = format!("media {} is not in the local cache", planned.media);
+            let reason = format!("media {sha256} is not in the local cache");
             tracing::error!(key = %key, "{reason}");
             self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), now);
             return;
@@ -321,7 +434,7 @@ impl Player {
             },
             None => 0,
         };
-        match decode::prepare(&path, planned.gain_db as f64, self.mixer.format(), 5.0) {
+        match decode::prepare(&path, gain_db as f64, self.mixer.format(), 5.0) {
             Ok(audio) => {
                 self.mixer.cue(Cue {
                     key: key.clone(),
@@ -329,16 +442,113 @@ impl Player {
                     at: start,
                     priority: planned.item.priority,
                     audio,
+                    until: None,
                 });
                 tracing::debug!(key = %key, start_frame, "cued");
                 self.cued.insert(key, planned.clone());
             }
             Err(e) => {
-                let reason = format!("cannot decode media {}: {e}", planned.media);
+                let reason = format!("cannot decode media {sha256}: {e}");
                 tracing::error!(key = %key, "{reason}");
                 self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), now);
             }
         }
+    }
+
+    fn cue_relay(
+        &mut self,
+        planned: &Planned,
+        channel: schedules::wire::RelayChannel,
+        start: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) {
+        let key = planned.item.key.clone();
+        let until = planned.item.scheduled_at
+            + CDuration::milliseconds(planned.item.duration_ms.min(i64::MAX as u64 / 2) as i64);
+        let from = start.unwrap_or(now);
+        if from >= until {
+            let reason = "its window closed before it could start".to_string();
+            self.log(planned.log_entry(PlayStatus::Skipped, Some(reason)), now);
+            return;
+        }
+        let start_frame = match start {
+            Some(t) => match self.mixer.frame_at(t) {
+                Some(f) => f,
+                None => return,
+            },
+            None => 0,
+        };
+        match self
+            .relayer
+            .start(channel.clone(), from, until, self.mixer.format(), None)
+        {
+            Ok(run) => {
+                self.mixer.cue(Cue {
+                    key: key.clone(),
+                    start_frame,
+                    at: start,
+                    priority: planned.item.priority,
+                    audio: run.audio,
+                    until: Some(until),
+                });
+                self.relays.insert(
+                    key.clone(),
+                    OpenRelay {
+                        planned: planned.clone(),
+                        channel,
+                        started_at: from,
+                        until,
+                        played_ms: 0,
+                        gaps: Vec::new(),
+                        live: Some(run.gaps),
+                        cut: None,
+                        rms_dbfs: None,
+                        peak_dbfs: None,
+                    },
+                );
+                self.cued.insert(key, planned.clone());
+            }
+            Err(e) => {
+                tracing::error!(key = %key, "{e}");
+                self.log(planned.log_entry(PlayStatus::Failed, Some(e)), now);
+            }
+        }
+    }
+
+    /// A relay segment ended: add it to its relay; log the relay unless an emergency cut
+    /// it while its window is still open (it resumes after).
+    fn relay_segment_ended(
+        &mut self,
+        key: &str,
+        reason: &EndReason,
+        aired_ms: u64,
+        levels: (Option<f32>, Option<f32>),
+        now: DateTime<Utc>,
+    ) {
+        let Some(r) = self.relays.get_mut(key) else {
+            return;
+        };
+        r.played_ms += aired_ms;
+        if levels.0.is_some() {
+            (r.rms_dbfs, r.peak_dbfs) = levels;
+        }
+        if let Some(live) = r.live.take() {
+            r.gaps.extend(live.take());
+        }
+        let (status, why) = match reason {
+            EndReason::Preempted { by } if now < r.until => {
+                r.cut = Some((now, format!("interrupted by emergency {by}")));
+                return;
+            }
+            EndReason::Preempted { by } => (
+                PlayStatus::Interrupted,
+                Some(format!("interrupted by emergency {by}")),
+            ),
+            EndReason::Finished => (PlayStatus::Played, None),
+            EndReason::Stopped { reason } => (PlayStatus::Interrupted, Some(reason.clone())),
+        };
+        let r = self.relays.remove(key).expect("present");
+        self.log_relay(r, now, status, why);
     }
 
     fn log(&mut self, entry: LogEntry, now: DateTime<Utc>) {
@@ -388,6 +598,27 @@ impl Player {
                     return;
                 };
                 let started_at = self.mixer.utc_of_frame(frame).unwrap_or(now);
+                if let Some(r) = self.relays.get_mut(&key) {
+                    if self.known.contains(&key) {
+                        // A relay resuming after an emergency: same occurrence, same log entry.
+                        let first = r.started_at;
+                        self.shared.status_mut(|s| {
+                            s.now_playing = Some(NowPlaying {
+                                key: key.clone(),
+                                title: planned.title.clone(),
+                                priority: planned.item.priority,
+                                started_at,
+                            })
+                        });
+                        self.shared.heartbeat_now.notify_one();
+                        self.airing = Some(Airing {
+                            planned,
+                            started_at: first,
+                        });
+                        return;
+                    }
+                    r.started_at = started_at;
+                }
                 let mut template = planned.log_entry(PlayStatus::Interrupted, None);
                 template.started_at = Some(started_at);
                 if let Err(e) = self.db.with(|c| cache::play_started(c, &template)) {
@@ -435,6 +666,14 @@ impl Player {
                 };
                 let rate = self.mixer.format().rate.max(1) as u64;
                 let played_ms = frames * 1000 / rate;
+                if self.relays.contains_key(&key) {
+                    // Silence while the stream was down is not relayed airtime.
+                    let aired = frames.saturating_sub(underrun_frames) * 1000 / rate;
+                    self.relay_segment_ended(&key, &reason, aired, (rms_dbfs, peak_dbfs), now);
+                    self.shared.status_mut(|s| s.now_playing = None);
+                    self.shared.heartbeat_now.notify_one();
+                    return;
+                }
                 let (status, why) = match &reason {
                     EndReason::Finished => (PlayStatus::Played, None),
                     EndReason::Preempted { by } => (

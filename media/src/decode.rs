@@ -88,8 +88,35 @@ impl Decoder {
         }
     }
 
+    /// Open a live stream (e.g. a channel relayed over HTTP) for playback with `gain_db`
+    /// applied. `ext` hints the format ("mp3", "aac", "ogg", "wav"). Reading blocks on
+    /// `reader`; a read error or its end ends the decoder (the caller reconnects).
+    pub fn open_stream<R>(reader: R, ext: Option<&str>, gain_db: f64) -> Result<Self, MediaError>
+    where
+        R: std::io::Read + Send + Sync + 'static,
+    {
+        let source = Box::new(symphonia::core::io::ReadOnlySource::new(reader));
+        match panic::catch_unwind(AssertUnwindSafe(|| {
+            Self::start(stream::open_stream(source, ext)?, gain_db)
+        })) {
+            Ok(result) => result,
+            Err(_) => Err(MediaError::NotAudio),
+        }
+    }
+
     fn open_inner(path: &Path, file: File, gain_db: f64) -> Result<Self, MediaError> {
         let mut file = Some(file);
+        let opened = stream::open(path, &mut |seekable| {
+            let file = match file.take() {
+                Some(f) => f,
+                None => File::open(path)?,
+            };
+            Ok(Box::new(PlainSource { file, seekable }))
+        })?;
+        Self::start(opened, gain_db)
+    }
+
+    fn start(opened: stream::Opened, gain_db: f64) -> Result<Self, MediaError> {
         let stream::Opened {
             format,
             decoder,
@@ -97,13 +124,7 @@ impl Decoder {
             params,
             trim,
             ..
-        } = stream::open(path, &mut |seekable| {
-            let file = match file.take() {
-                Some(f) => f,
-                None => File::open(path)?,
-            };
-            Ok(Box::new(PlainSource { file, seekable }))
-        })?;
+        } = opened;
         let gain = if gain_db.is_finite() {
             db_to_linear(gain_db)
         } else {
@@ -323,6 +344,20 @@ mod tests {
         fn assert_send<T: Send + 'static>() {}
         assert_send::<Decoder>();
         assert_send::<Pcm>();
+    }
+
+    #[test]
+    fn a_live_wav_stream_of_unknown_length_decodes_until_the_reader_ends() {
+        let tone = crate::signal::tone(440.0, 500, 16_000, 0.5);
+        let mut bytes = crate::signal::wav_stream_header(16_000, 1);
+        bytes.extend(crate::signal::pcm16_bytes(&tone));
+        let d = Decoder::open_stream(std::io::Cursor::new(bytes), Some("wav"), -6.0).unwrap();
+        assert_eq!((d.sample_rate(), d.channels()), (16_000, 1));
+        let out: Vec<f32> = d.collect();
+        assert_eq!(out.len(), tone.len());
+        let peak = out.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+        assert!((peak - 0.5 * db_to_linear(-6.0)).abs() < 0.01, "{peak}");
+        assert!(Decoder::open_stream(std::io::Cursor::new(vec![7u8; 4096]), None, 0.0).is_err());
     }
 
     #[test]

@@ -79,10 +79,32 @@ pub fn wav_bytes(pcm: &Pcm) -> Vec<u8> {
     out.extend_from_slice(&16u16.to_le_bytes());
     out.extend_from_slice(b"data");
     out.extend_from_slice(&data_len.to_le_bytes());
-    for s in pcm.samples.iter().take(data_len as usize / 2) {
-        out.extend_from_slice(&to_i16(*s).to_le_bytes());
-    }
+    out.extend(pcm16_bytes(
+        &pcm.samples[..pcm.samples.len().min(data_len as usize / 2)],
+    ));
     out
+}
+
+/// The header of an endless 16-bit PCM WAV stream (as live encoders write it: the RIFF and
+/// data lengths both say "unknown", 0xFFFFFFFF, as ffmpeg writes to a pipe); follow it with
+/// [`pcm16_bytes`].
+pub fn wav_stream_header(sample_rate: u32, channels: u16) -> Vec<u8> {
+    let mut out = wav_bytes(&Pcm {
+        samples: Vec::new(),
+        sample_rate,
+        channels,
+    });
+    out[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    out[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+    out
+}
+
+/// Samples as 16-bit little-endian PCM (the data of a WAV file).
+pub fn pcm16_bytes(samples: &[f32]) -> Vec<u8> {
+    samples
+        .iter()
+        .flat_map(|s| to_i16(*s).to_le_bytes())
+        .collect()
 }
 
 /// Write `pcm` as a 16-bit PCM WAV file.

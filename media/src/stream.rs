@@ -75,9 +75,32 @@ fn open_source(path: &Path, source: Box<dyn MediaSource>) -> Result<Opened, Medi
     if !crate::mp4_edit::tables_are_sane(path) {
         return Err(MediaError::NotAudio);
     }
+    let mut opened = open_probed(source, path.extension().and_then(|e| e.to_str()))?;
+    if let ("aac", Some(rate)) = (opened.codec.as_str(), opened.params.sample_rate) {
+        if let Some(e) = crate::mp4_edit::audio_edit(path, rate) {
+            opened.trim = Trim {
+                skip: e.skip,
+                keep: e.keep,
+                seen: 0,
+            };
+        }
+    }
+    Ok(opened)
+}
+
+/// Open a stream that has no file behind it (a live channel over HTTP): not seekable, its
+/// length unknown; `ext` ("mp3", "aac", "ogg", "wav") is a hint for the probe.
+pub(crate) fn open_stream(
+    source: Box<dyn MediaSource>,
+    ext: Option<&str>,
+) -> Result<Opened, MediaError> {
+    open_probed(source, ext)
+}
+
+fn open_probed(source: Box<dyn MediaSource>, ext: Option<&str>) -> Result<Opened, MediaError> {
     let mss = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+    if let Some(ext) = ext {
         hint.with_extension(ext);
     }
     // Gapless: trim encoder delay and padding (LAME tag, Ogg granules) so the
@@ -117,24 +140,13 @@ fn open_source(path: &Path, source: Box<dyn MediaSource>) -> Result<Opened, Medi
             },
         })?;
 
-    let trim = match (codec.as_str(), params.sample_rate) {
-        ("aac", Some(rate)) => crate::mp4_edit::audio_edit(path, rate)
-            .map(|e| Trim {
-                skip: e.skip,
-                keep: e.keep,
-                seen: 0,
-            })
-            .unwrap_or_default(),
-        _ => Trim::default(),
-    };
-
     Ok(Opened {
         format,
         decoder,
         track_id,
         codec,
         params,
-        trim,
+        trim: Trim::default(),
     })
 }
 

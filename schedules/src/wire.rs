@@ -57,6 +57,10 @@ pub struct ScheduleDocument {
     /// The station's volume schedule (local times; empty: always 100 %).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_schedule: Vec<crate::volume::VolumeStep>,
+    /// Relays of live channels (a list of their own, so that a controller that does not
+    /// know relays ignores them instead of failing on a rule without media).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relays: Vec<WireRelay>,
 }
 
 impl ScheduleDocument {
@@ -111,19 +115,9 @@ pub struct WireRule {
 impl WireRule {
     /// The rule as the timeline sees it, read in `tz`.
     pub fn to_rule(&self, tz: Tz) -> Result<Rule, ParseError> {
-        let when = match (&self.cron, self.at) {
-            (Some(c), None) => When::Cron(c.parse()?),
-            (None, Some(at)) => When::At(at),
-            _ => {
-                return Err(ParseError(format!(
-                    "rule {}: exactly one of cron and at is required",
-                    self.id
-                )))
-            }
-        };
         Ok(Rule {
             id: self.id.clone(),
-            when,
+            when: when(&self.id, &self.cron, self.at)?,
             tz,
             starts_on: self.starts_on,
             ends_on: self.ends_on,
@@ -133,6 +127,95 @@ impl WireRule {
             max_wait_ms: self.max_wait_ms,
         })
     }
+}
+
+fn when(id: &str, cron: &Option<String>, at: Option<DateTime<Utc>>) -> Result<When, ParseError> {
+    match (cron, at) {
+        (Some(c), None) => Ok(When::Cron(c.parse()?)),
+        (None, Some(at)) => Ok(When::At(at)),
+        _ => Err(ParseError(format!(
+            "rule {id}: exactly one of cron and at is required"
+        ))),
+    }
+}
+
+/// A live channel (tiếp sóng): an HTTP/Icecast stream of MP3, AAC or Ogg.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayChannel {
+    /// The channel's id.
+    pub id: String,
+    /// Its name, e.g. "VOV1".
+    pub name: String,
+    /// `http://` or `https://` stream address.
+    pub url: String,
+    /// The fixed gain applied to everything relayed from it, dB.
+    #[serde(default)]
+    pub gain_db: f32,
+}
+
+/// A schedule that relays a live channel for a window instead of playing a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireRelay {
+    /// The schedule's id.
+    pub id: String,
+    /// Title, as logged.
+    pub title: String,
+    /// Category.
+    #[serde(default)]
+    pub category: String,
+    /// `normal` or `priority`.
+    #[serde(default)]
+    pub priority: Priority,
+    /// A crontab(5) expression, in the station's time zone (exactly one of `cron`, `at`).
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// A one-off instant (exactly one of `cron`, `at`).
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    /// First local date (inclusive).
+    #[serde(default)]
+    pub starts_on: Option<NaiveDate>,
+    /// Last local date (inclusive).
+    #[serde(default)]
+    pub ends_on: Option<NaiveDate>,
+    /// Local dates it does not fire on.
+    #[serde(default)]
+    pub excluded_dates: Vec<NaiveDate>,
+    /// The window's length: the relay airs from each occurrence until this much later.
+    pub window_ms: u64,
+    /// How long its start may wait behind another item before it is skipped.
+    #[serde(default = "default_max_wait_ms")]
+    pub max_wait_ms: u64,
+    /// The channel it relays.
+    pub channel: RelayChannel,
+}
+
+impl WireRelay {
+    /// The rule as the timeline sees it (an item as long as the window), read in `tz`.
+    pub fn to_rule(&self, tz: Tz) -> Result<Rule, ParseError> {
+        Ok(Rule {
+            id: self.id.clone(),
+            when: when(&self.id, &self.cron, self.at)?,
+            tz,
+            starts_on: self.starts_on,
+            ends_on: self.ends_on,
+            excluded_dates: self.excluded_dates.clone(),
+            priority: self.priority,
+            duration_ms: self.window_ms,
+            max_wait_ms: self.max_wait_ms,
+        })
+    }
+}
+
+/// A stretch of a relay's window in which the channel did not air, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayGap {
+    /// When it began.
+    pub from: DateTime<Utc>,
+    /// When the channel aired again (or the window closed).
+    pub to: DateTime<Utc>,
+    /// Why, e.g. "the stream ended", "cannot connect: …", "interrupted by emergency …".
+    pub reason: String,
 }
 
 /// A media file in a station's manifest.
@@ -292,6 +375,9 @@ pub struct LogEntry {
     /// Peak level sent to the output, dBFS.
     #[serde(default)]
     pub peak_dbfs: Option<f32>,
+    /// For a relay: each stretch of its window in which the channel did not air.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<RelayGap>,
 }
 
 /// A batch of log entries from one station.

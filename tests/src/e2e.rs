@@ -136,6 +136,12 @@ pub fn seed(data: &Path, stations: &[&str]) -> Result<Vec<String>> {
     Ok(tokens)
 }
 
+/// A whole-second instant `secs` from now (whole seconds keep failure messages readable).
+pub fn at_in(secs: i64) -> DateTime<Utc> {
+    let t = SystemClock.now() + chrono::Duration::seconds(secs);
+    t - chrono::Duration::nanoseconds(i64::from(chrono::Timelike::nanosecond(&t)))
+}
+
 /// A client of the public JSON API, logged in as someone.
 #[derive(Clone)]
 pub struct Api {
@@ -219,6 +225,39 @@ impl Api {
             .send()
             .await?;
         ok_json(res).await
+    }
+
+    /// Schedule `media` once on `station` at `at`; returns the schedule id.
+    pub async fn schedule_at(
+        &self,
+        title: &str,
+        media: &str,
+        station: &str,
+        at: DateTime<Utc>,
+    ) -> Result<String> {
+        let v = self
+            .post(
+                "/schedules",
+                &json!({
+                    "title": title,
+                    "media_id": media,
+                    "stations": [station],
+                    "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "category": "thông báo",
+                }),
+            )
+            .await?;
+        Ok(v["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// The log entries of one schedule at one station.
+    pub async fn logs_for(&self, station: &str, schedule_id: &str) -> Result<Vec<Value>> {
+        Ok(self
+            .logs(station)
+            .await?
+            .into_iter()
+            .filter(|l| l["schedule_id"].as_str() == Some(schedule_id))
+            .collect())
     }
 
     /// The as-run log of one station.
@@ -452,6 +491,20 @@ impl Aired {
             .filter(|c| c.iter().any(|s| s.abs() > threshold))
             .count() as u64
             * 10
+    }
+
+    /// RMS level of `[from, to)` (0 when the range is outside the recording).
+    pub fn rms(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> f32 {
+        let a = self.index_of(from).unwrap_or(0).min(self.mono.len());
+        let b = self
+            .index_of(to)
+            .unwrap_or(self.mono.len())
+            .clamp(a, self.mono.len());
+        let w = &self.mono[a..b];
+        if w.is_empty() {
+            return 0.0;
+        }
+        (w.iter().map(|s| s * s).sum::<f32>() / w.len() as f32).sqrt()
     }
 
     fn index_of(&self, t: DateTime<Utc>) -> Option<usize> {

@@ -285,6 +285,7 @@ pub fn doc(version: &str, rules: Vec<WireRule>, media: Vec<MediaEntry>) -> Sched
         urgent: vec![],
         commands: vec![],
         volume_schedule: vec![],
+        relays: vec![],
     }
 }
 

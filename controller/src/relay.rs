@@ -1,0 +1,382 @@
+//! Relaying a live channel (tiếp sóng): a thread per airing reads the channel's HTTP/Icecast
+//! stream, decodes it with `media`'s streaming decoder (the channel's fixed gain applied
+//! there), converts it to the output format and feeds the mixer like a file's decoder does.
+//!
+//! - It connects [`PREBUFFER`] + 1 s before the window opens and holds back the first
+//!   [`PREBUFFER`] of audio after every (re)connection, so network jitter does not reach the
+//!   loudspeakers.
+//! - When the stream fails (refused, an HTTP error, no data for [`STALL`], its end), the
+//!   mixer airs silence and the thread reconnects every [`RETRY`] until the window closes;
+//!   each stretch without the channel is recorded as a [`RelayGap`] with the first reason.
+//! - The mixer ends the airing on the window's last frame (`Cue::until`); the thread stops
+//!   at the window's end or when its cue is dropped (stopped, preempted).
+
+use crate::decode::{Converter, CHUNK_FRAMES};
+use crate::mixer::Format;
+use chrono::{DateTime, Utc};
+use schedules::wire::{RelayChannel, RelayGap};
+use schedules::Clock;
+use std::io::Read;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::runtime::Handle;
+
+/// Audio held back after each (re)connection, against network jitter.
+pub const PREBUFFER: Duration = Duration::from_secs(2);
+/// Wait between reconnection attempts.
+pub const RETRY: Duration = Duration::from_secs(1);
+/// A stream that sends nothing for this long has dropped.
+pub const STALL: Duration = Duration::from_secs(5);
+/// How long a connection attempt may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The gaps a relay thread has recorded, shared with the player.
+#[derive(Debug, Clone, Default)]
+pub struct Gaps(Arc<Mutex<Vec<RelayGap>>>);
+
+impl Gaps {
+    fn push(&self, g: RelayGap) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(g);
+    }
+
+    /// Take the gaps recorded so far.
+    pub fn take(&self) -> Vec<RelayGap> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// One relay airing: the audio for the mixer and the gaps as they are recorded.
+#[derive(Debug)]
+pub struct Relay {
+    /// Decoded audio in the output format.
+    pub audio: Receiver<Vec<f32>>,
+    /// Gaps recorded by the thread.
+    pub gaps: Gaps,
+}
+
+/// What the relay thread needs.
+#[derive(Clone)]
+pub struct Relayer {
+    /// HTTP client for the streams (no device token: a channel is someone else's server).
+    pub http: reqwest::Client,
+    /// The runtime the HTTP I/O runs on.
+    pub rt: Handle,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Relayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Relayer")
+    }
+}
+
+/// An open gap: since when, and why.
+type Open = Option<(DateTime<Utc>, String)>;
+
+impl Relayer {
+    /// A relayer on the current runtime.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("loaxa-controller/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            rt: Handle::current(),
+            clock,
+        }
+    }
+
+    /// Start relaying `channel` for the window `[from, until)` into `out`. `open` is a gap
+    /// already running when it starts (the relay resumes after an emergency): it is closed
+    /// when the channel's audio flows again.
+    pub fn start(
+        &self,
+        channel: RelayChannel,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        out: Format,
+        open: Open,
+    ) -> Result<Relay, String> {
+        let bound = (((PREBUFFER.as_secs_f64() + 2.0) * out.rate as f64 / CHUNK_FRAMES as f64)
+            .ceil() as usize)
+            .max(2);
+        let (tx, rx) = sync_channel::<Vec<f32>>(bound);
+        let gaps = Gaps::default();
+        let run = Run {
+            relayer: self.clone(),
+            channel,
+            from,
+            until,
+            out,
+            tx,
+            gaps: gaps.clone(),
+        };
+        std::thread::Builder::new()
+            .name("relay".into())
+            .spawn(move || run.run(open))
+            .map_err(|e| format!("cannot start a relay thread: {e}"))?;
+        Ok(Relay { audio: rx, gaps })
+    }
+}
+
+struct Run {
+    relayer: Relayer,
+    channel: RelayChannel,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    out: Format,
+    tx: SyncSender<Vec<f32>>,
+    gaps: Gaps,
+}
+
+/// Why one connection's relaying ended.
+enum End {
+    /// The cue was dropped (stopped, preempted, shut down): stop.
+    Dropped,
+    /// The window closed.
+    Closed,
+    /// The stream failed, for this reason.
+    Failed(String),
+}
+
+impl Run {
+    fn now(&self) -> DateTime<Utc> {
+        self.relayer.clock.now()
+    }
+
+    /// Sleep up to `d`, but not past `until`.
+    fn nap(&self, d: Duration) {
+        let left = (self.until - self.now()).to_std().unwrap_or_default();
+        std::thread::sleep(d.min(left));
+    }
+
+    fn run(self, mut open: Open) {
+        // Connect a little before the window opens, so the buffer is full when it does.
+        let lead =
+            chrono::Duration::from_std(PREBUFFER + Duration::from_secs(1)).unwrap_or_default();
+        while self.now() < self.from - lead {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        while self.now() < self.until {
+            match self.relay_once(&mut open) {
+                End::Dropped => return,
+                End::Closed => break,
+                End::Failed(reason) => {
+                    tracing::warn!(channel = %self.channel.name, url = %self.channel.url, "relay: {reason}; reconnecting");
+                    if open.is_none() {
+                        open = Some((self.now().max(self.from), reason));
+                    }
+                    self.nap(RETRY);
+                }
+            }
+        }
+        self.close_gap(&mut open, self.until);
+    }
+
+    fn close_gap(&self, open: &mut Open, to: DateTime<Utc>) {
+        if let Some((from, reason)) = open.take() {
+            let to = to.min(self.until);
+            if to > from {
+                self.gaps.push(RelayGap { from, to, reason });
+            }
+        }
+    }
+
+    /// Send a chunk; false when the cue was dropped.
+    fn send(&self, chunk: Vec<f32>, open: &mut Open) -> bool {
+        if self.tx.send(chunk).is_err() {
+            return false;
+        }
+        self.close_gap(open, self.now());
+        true
+    }
+
+    fn relay_once(&self, open: &mut Open) -> End {
+        let c = &self.channel;
+        let connect = self.relayer.rt.block_on(async {
+            tokio::time::timeout(CONNECT_TIMEOUT, self.relayer.http.get(&c.url).send()).await
+        });
+        let resp = match connect {
+            Err(_) => return End::Failed(format!("cannot connect to {}: timed out", c.url)),
+            Ok(Err(e)) => return End::Failed(format!("cannot connect to {}: {e}", c.url)),
+            Ok(Ok(r)) if !r.status().is_success() => {
+                return End::Failed(format!("{} answered {}", c.url, r.status()))
+            }
+            Ok(Ok(r)) => r,
+        };
+        let ext = format_hint(
+            resp.headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            &c.url,
+        );
+        let error = Arc::new(Mutex::new(None::<String>));
+        let reader = HttpReader {
+            rt: self.relayer.rt.clone(),
+            resp,
+            buf: Vec::new(),
+            pos: 0,
+            error: error.clone(),
+        };
+        let why = |fallback: String| {
+            error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .unwrap_or(fallback)
+        };
+        let dec = match media::Decoder::open_stream(reader, ext, f64::from(c.gain_db)) {
+            Ok(d) => d,
+            Err(e) => return End::Failed(why(format!("cannot decode the stream: {e}"))),
+        };
+        let (rate, ch) = (dec.sample_rate(), usize::from(dec.channels()));
+        if rate == 0 || ch == 0 {
+            return End::Failed("the stream has no audio".into());
+        }
+        let oc = usize::from(self.out.channels);
+        let mut conv = Converter::new(rate, ch as u16, self.out);
+        let mut samples = dec;
+        let mut frame = vec![0.0f32; ch];
+        let mut chunk = Vec::with_capacity(CHUNK_FRAMES * oc);
+        let prebuffer = (PREBUFFER.as_secs_f64() * self.out.rate as f64) as usize;
+        let mut held: Vec<Vec<f32>> = Vec::new();
+        let mut held_frames = 0usize;
+        loop {
+            for s in frame.iter_mut() {
+                match samples.next() {
+                    Some(v) => *s = v,
+                    None => return End::Failed(why("the stream ended".into())),
+                }
+            }
+            conv.push(&frame, &mut chunk);
+            if chunk.len() < CHUNK_FRAMES * oc {
+                continue;
+            }
+            if self.now() >= self.until {
+                return End::Closed;
+            }
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_FRAMES * oc));
+            if held_frames < prebuffer {
+                held_frames += full.len() / oc;
+                held.push(full);
+                if held_frames < prebuffer {
+                    continue;
+                }
+                for c in held.drain(..) {
+                    if !self.send(c, open) {
+                        return End::Dropped;
+                    }
+                }
+                continue;
+            }
+            if !self.send(full, open) {
+                return End::Dropped;
+            }
+        }
+    }
+}
+
+/// The format of a stream from its `Content-Type`, else from its URL's extension.
+pub fn format_hint(content_type: Option<&str>, url: &str) -> Option<&'static str> {
+    let ct = content_type
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let by_type = match ct.as_str() {
+        "audio/mpeg" | "audio/mp3" => Some("mp3"),
+        "audio/aac" | "audio/aacp" | "audio/x-aac" => Some("aac"),
+        "audio/ogg" | "application/ogg" | "audio/vorbis" => Some("ogg"),
+        "audio/wav" | "audio/x-wav" | "audio/wave" | "audio/vnd.wave" => Some("wav"),
+        _ => None,
+    };
+    by_type.or_else(|| {
+        let path = url.split(['?', '#']).next().unwrap_or("");
+        let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
+        match ext.as_str() {
+            "mp3" => Some("mp3"),
+            "aac" => Some("aac"),
+            "ogg" | "oga" => Some("ogg"),
+            "wav" => Some("wav"),
+            _ => None,
+        }
+    })
+}
+
+/// The body of an HTTP response as a blocking reader, for the decoder thread. A read that
+/// waits longer than [`STALL`] fails; the failure is kept for the gap's reason.
+struct HttpReader {
+    rt: Handle,
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+    pos: usize,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl HttpReader {
+    fn fail(&self, msg: String) -> std::io::Error {
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg.clone());
+        std::io::Error::other(msg)
+    }
+}
+
+impl Read for HttpReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.buf.len() {
+            let resp = &mut self.resp;
+            match self
+                .rt
+                .block_on(async { tokio::time::timeout(STALL, resp.chunk()).await })
+            {
+                Ok(Ok(Some(b))) => {
+                    self.buf = b.to_vec();
+                    self.pos = 0;
+                }
+                Ok(Ok(None)) => {
+                    *self.error.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some("the stream ended".into());
+                    return Ok(0);
+                }
+                Ok(Err(e)) => return Err(self.fail(format!("the stream broke: {e}"))),
+                Err(_) => return Err(self.fail(format!("no data for {} s", STALL.as_secs()))),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_format_comes_from_its_content_type_or_its_address() {
+        let cases = [
+            (Some("audio/mpeg"), "http://h/live", Some("mp3")),
+            (Some("audio/aacp; charset=x"), "http://h/live", Some("aac")),
+            (Some("application/ogg"), "http://h/a.mp3", Some("ogg")),
+            (Some("audio/x-wav"), "http://h/", Some("wav")),
+            (None, "http://h/vov1.mp3?x=1", Some("mp3")),
+            (
+                Some("application/octet-stream"),
+                "http://h/s.ogg",
+                Some("ogg"),
+            ),
+            (None, "http://h/stream", None),
+        ];
+        for (ct, url, want) in cases {
+            assert_eq!(format_hint(ct, url), want, "{ct:?} {url}");
+        }
+    }
+}
