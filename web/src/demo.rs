@@ -277,7 +277,8 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
             for (title, cron, media, area, priority, category, by) in programme {
                 let spec = ScheduleSpec {
                     title: title.to_string(),
-                    media_sha256: media.clone(),
+                    media_sha256: Some(media.clone()),
+                    relay: None,
                     stations: Vec::new(),
                     areas: vec![area.to_string()],
                     cron: Some(cron.to_string()),

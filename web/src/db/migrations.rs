@@ -307,6 +307,67 @@ CREATE TABLE station_volume_schedules (
     updated_at TEXT NOT NULL
 );
 "#,
+    // 5: relays of live channels. A schedule plays either a media file or a channel for a
+    // window, so `schedules` is rebuilt with `media_sha256` optional (SQLite cannot drop a
+    // NOT NULL): its targets are set aside first, so that dropping the old table cascades
+    // into nothing. A relay's log entry keeps the gaps in its window (JSON).
+    r#"
+CREATE TABLE channels (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    gain_db    REAL NOT NULL DEFAULT 0,
+    owner_area TEXT NOT NULL REFERENCES areas(code),
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (owner_area, name)
+);
+
+CREATE TABLE schedules_v5 (
+    id             TEXT PRIMARY KEY,
+    title          TEXT NOT NULL,
+    media_sha256   TEXT REFERENCES media(sha256),
+    channel_id     TEXT REFERENCES channels(id),
+    window_ms      INTEGER,
+    cron           TEXT,
+    at             TEXT,
+    starts_on      TEXT,
+    ends_on        TEXT,
+    excluded_dates TEXT NOT NULL DEFAULT '[]',
+    priority       TEXT NOT NULL CHECK (priority IN ('normal', 'priority')),
+    category       TEXT NOT NULL DEFAULT '',
+    max_wait_ms    INTEGER NOT NULL,
+    paused         INTEGER NOT NULL DEFAULT 0,
+    owner_area     TEXT NOT NULL REFERENCES areas(code),
+    created_by     TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    CHECK ((cron IS NULL) <> (at IS NULL)),
+    CHECK ((media_sha256 IS NULL) <> (channel_id IS NULL)),
+    CHECK ((channel_id IS NULL) = (window_ms IS NULL))
+);
+INSERT INTO schedules_v5 (id, title, media_sha256, cron, at, starts_on, ends_on,
+        excluded_dates, priority, category, max_wait_ms, paused, owner_area, created_by,
+        created_at, updated_at)
+    SELECT id, title, media_sha256, cron, at, starts_on, ends_on, excluded_dates, priority,
+        category, max_wait_ms, paused, owner_area, created_by, created_at, updated_at
+    FROM schedules;
+CREATE TEMP TABLE schedule_targets_kept AS SELECT * FROM schedule_targets;
+DROP TABLE schedule_targets;
+DROP TABLE schedules;
+ALTER TABLE schedules_v5 RENAME TO schedules;
+CREATE TABLE schedule_targets (
+    schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL CHECK (kind IN ('station', 'area')),
+    code        TEXT NOT NULL,
+    PRIMARY KEY (schedule_id, kind, code)
+);
+INSERT INTO schedule_targets SELECT * FROM schedule_targets_kept;
+DROP TABLE temp.schedule_targets_kept;
+CREATE INDEX schedules_channel ON schedules(channel_id);
+
+ALTER TABLE logs ADD COLUMN gaps TEXT;
+"#,
 ];
 
 /// The migrations, in order.

@@ -7,6 +7,7 @@
 
 pub mod areas;
 pub mod audit;
+pub mod channels;
 pub mod logs;
 pub mod media;
 pub mod migrations;

@@ -1,4 +1,5 @@
-//! Schedules: a rule (cron or one-off), the media it plays and the stations it targets.
+//! Schedules: a rule (cron or one-off), what it plays (a media file, or a live channel for
+//! a window) and the stations it targets.
 //!
 //! Targets are stations by code and areas (every station of the area's subtree, including
 //! stations added later); `"*"` in the API is the creator's own area.
@@ -13,8 +14,10 @@ use schedules::Priority;
 pub struct ScheduleSpec {
     /// Title, as logged.
     pub title: String,
-    /// The media it plays.
-    pub media_sha256: String,
+    /// The media it plays (exactly one of `media_sha256`, `relay`).
+    pub media_sha256: Option<String>,
+    /// The live channel it relays, and for how long each time.
+    pub relay: Option<RelaySpec>,
     /// Stations targeted by code.
     pub stations: Vec<String>,
     /// Areas targeted (their whole subtree).
@@ -35,6 +38,15 @@ pub struct ScheduleSpec {
     pub category: String,
     /// How long it may wait behind another item.
     pub max_wait_ms: u64,
+}
+
+/// A relay: the channel and the window's length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelaySpec {
+    /// The channel's id.
+    pub channel_id: String,
+    /// The window, milliseconds.
+    pub window_ms: u64,
 }
 
 /// One stored schedule.
@@ -58,7 +70,7 @@ pub struct ScheduleRow {
 
 const COLS: &str = "s.id, s.title, s.media_sha256, s.cron, s.at, s.starts_on, s.ends_on, \
     s.excluded_dates, s.priority, s.category, s.max_wait_ms, s.paused, s.owner_area, \
-    s.created_by, s.created_at, s.updated_at";
+    s.created_by, s.created_at, s.updated_at, s.channel_id, s.window_ms";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<ScheduleRow> {
     let at: Option<String> = r.get(4)?;
@@ -70,6 +82,16 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ScheduleRow> {
         spec: ScheduleSpec {
             title: r.get(1)?,
             media_sha256: r.get(2)?,
+            relay: match (
+                r.get::<_, Option<String>>(16)?,
+                r.get::<_, Option<i64>>(17)?,
+            ) {
+                (Some(channel_id), Some(w)) => Some(RelaySpec {
+                    channel_id,
+                    window_ms: w.max(0) as u64,
+                }),
+                _ => None,
+            },
             stations: Vec::new(),
             areas: Vec::new(),
             cron: r.get(3)?,
@@ -146,8 +168,8 @@ pub fn insert(
     tx.execute(
         "INSERT INTO schedules (id, title, media_sha256, cron, at, starts_on, ends_on,
             excluded_dates, priority, category, max_wait_ms, paused, owner_area, created_by,
-            created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?14)",
+            created_at, updated_at, channel_id, window_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?14, ?15, ?16)",
         params![
             id,
             spec.title,
@@ -162,7 +184,9 @@ pub fn insert(
             spec.max_wait_ms as i64,
             owner_area,
             created_by,
-            ts(now)
+            ts(now),
+            spec.relay.as_ref().map(|r| &r.channel_id),
+            spec.relay.as_ref().map(|r| r.window_ms as i64)
         ],
     )?;
     write_targets(tx, id, spec)
@@ -178,7 +202,7 @@ pub fn update(
     tx.execute(
         "UPDATE schedules SET title = ?2, media_sha256 = ?3, cron = ?4, at = ?5, starts_on = ?6,
             ends_on = ?7, excluded_dates = ?8, priority = ?9, category = ?10, max_wait_ms = ?11,
-            updated_at = ?12
+            updated_at = ?12, channel_id = ?13, window_ms = ?14
          WHERE id = ?1",
         params![
             id,
@@ -192,7 +216,9 @@ pub fn update(
             spec.priority.as_str(),
             spec.category,
             spec.max_wait_ms as i64,
-            ts(now)
+            ts(now),
+            spec.relay.as_ref().map(|r| &r.channel_id),
+            spec.relay.as_ref().map(|r| r.window_ms as i64)
         ],
     )?;
     write_targets(tx, id, spec)

@@ -231,6 +231,32 @@ pub fn operations() -> Vec<Op> {
         )
         .ok(200, obj(json!({"device_token": s()}), &[]))
         .errors(&[404]),
+        // live channels (relays)
+        Op::new(
+            "get",
+            "/api/v1/channels",
+            "Live channels in reach (registered in your area, above or below it).",
+        )
+        .ok(200, list("Channel")),
+        Op::new(
+            "post",
+            "/api/v1/channels",
+            "Register a live channel (admin): an HTTP/Icecast stream of MP3, AAC or Ogg.",
+        )
+        .json(obj(
+            json!({"name": s(), "url": {"type": "string", "description": "http:// or https://"},
+                "gain_db": {"type": "number", "minimum": -30, "maximum": 20}}),
+            &["name", "url"],
+        ))
+        .ok(201, r("Channel"))
+        .errors(&[409]),
+        Op::new(
+            "delete",
+            "/api/v1/channels/{id}",
+            "Delete a channel no schedule relays (admin of its area).",
+        )
+        .ok_as(204, None, json!({}))
+        .errors(&[404, 409]),
         // remote control
         Op::new(
             "post",
@@ -457,7 +483,11 @@ pub fn schemas() -> Value {
         "Media": obj(json!({"id": s(), "sha256": s(), "title": s(), "size_bytes": int(),
             "duration_ms": int(), "codec": s(), "sample_rate": int(), "channels": int(),
             "loudness_lufs": {"type": "number"}}), &["id", "sha256", "duration_ms"]),
+        "Channel": obj(json!({"id": s(), "name": s(), "url": s(), "gain_db": {"type": "number"},
+            "owner_area": s(), "created_by": s(), "created_at": time()}), &["id", "name", "url"]),
         "ScheduleBody": obj(json!({"title": s(), "media_id": s(),
+            "channel_id": {"type": "string", "description": "relay this live channel instead of a file"},
+            "duration_seconds": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "a relay's window"},
             "stations": {"type": "array", "items": s(), "description": "codes, or [\"*\"]"},
             "areas": {"type": "array", "items": s()},
             "cron": {"type": "string", "description": "crontab(5), five fields, station time"},
@@ -465,8 +495,10 @@ pub fn schemas() -> Value {
             "ends_on": {"type": "string", "format": "date"},
             "excluded_dates": {"type": "array", "items": {"type": "string", "format": "date"}},
             "priority": {"type": "string", "enum": ["normal", "priority"]},
-            "category": s(), "max_wait_minutes": int()}), &["title", "media_id"]),
-        "Schedule": obj(json!({"id": s(), "title": s(), "media_id": s(),
+            "category": s(), "max_wait_minutes": int()}), &["title"]),
+        "Schedule": obj(json!({"id": s(), "title": s(), "media_id": {"type": "string", "nullable": true},
+            "channel_id": {"type": "string", "nullable": true},
+            "duration_seconds": {"type": "integer", "nullable": true},
             "stations": {"type": "array", "items": s()}, "areas": {"type": "array", "items": s()},
             "cron": {"type": "string", "nullable": true}, "at": {"type": "string", "nullable": true, "format": "date-time"},
             "priority": r("Priority"), "category": s(), "paused": {"type": "boolean"}}), &["id", "title"]),
@@ -496,7 +528,10 @@ pub fn schemas() -> Value {
             "started_at": {"type": "string", "nullable": true, "format": "date-time"},
             "ended_at": {"type": "string", "nullable": true, "format": "date-time"},
             "status": {"type": "string", "enum": ["played", "interrupted", "skipped", "failed", "missed"]},
-            "played_ms": int()}), &["id", "station", "status"]),
+            "played_ms": int(),
+            "gaps": {"type": "array", "description": "a relay's stretches without the channel",
+                "items": obj(json!({"from": time(), "to": time(), "reason": s()}), &["from", "to", "reason"])}}),
+            &["id", "station", "status"]),
         "AuditEntry": obj(json!({"id": {"type": "integer"}, "at": time(), "user": s(), "area": s(),
             "action": s(), "target": s(), "detail": {}}), &["id", "at", "user", "action"]),
         "ScheduleDocument": obj(json!({"version": s(), "station": {}, "rules": {"type": "array"},

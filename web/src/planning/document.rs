@@ -6,7 +6,9 @@ use crate::db::{self, media::MediaRow, stations::Station, urgent::UrgentRow};
 use crate::error::AppError;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
-use schedules::wire::{MediaEntry, ScheduleDocument, UrgentNotice, UrgentState, WireRule};
+use schedules::wire::{
+    MediaEntry, RelayChannel, ScheduleDocument, UrgentNotice, UrgentState, WireRelay, WireRule,
+};
 use schedules::{Sha256, StationCode};
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -44,15 +46,47 @@ pub fn still_airing(n: &UrgentNotice, now: DateTime<Utc>) -> bool {
     n.airings().iter().any(|t| *t + len > now)
 }
 
-/// The rules of a station (paused ones left out), as the wire sends them.
+/// The rules of a station (paused ones left out), as the wire sends them: files, then
+/// relays of live channels.
 pub fn rules(
     conn: &Connection,
     station: &Station,
     media_out: &mut BTreeMap<String, MediaRow>,
-) -> Result<Vec<WireRule>, AppError> {
+) -> Result<(Vec<WireRule>, Vec<WireRelay>), AppError> {
     let mut out = Vec::new();
+    let mut relays = Vec::new();
     for s in db::schedules::for_station(conn, &station.code, &station.area, false)? {
-        let m = media(conn, &s.spec.media_sha256)?;
+        let Some(sha256) = &s.spec.media_sha256 else {
+            if let Some(r) = &s.spec.relay {
+                let c = db::channels::get(conn, &r.channel_id)?.ok_or_else(|| {
+                    AppError::internal(format!(
+                        "channel {} is referenced but missing",
+                        r.channel_id
+                    ))
+                })?;
+                relays.push(WireRelay {
+                    id: s.id.clone(),
+                    title: s.spec.title.clone(),
+                    category: s.spec.category.clone(),
+                    priority: s.spec.priority,
+                    cron: s.spec.cron.clone(),
+                    at: s.spec.at,
+                    starts_on: s.spec.starts_on,
+                    ends_on: s.spec.ends_on,
+                    excluded_dates: s.spec.excluded_dates.clone(),
+                    window_ms: r.window_ms,
+                    max_wait_ms: s.spec.max_wait_ms,
+                    channel: RelayChannel {
+                        id: c.id,
+                        name: c.name,
+                        url: c.url,
+                        gain_db: c.gain_db,
+                    },
+                });
+            }
+            continue;
+        };
+        let m = media(conn, sha256)?;
         out.push(WireRule {
             id: s.id.clone(),
             title: s.spec.title.clone(),
@@ -69,7 +103,7 @@ pub fn rules(
         });
         media_out.insert(m.sha256.clone(), m);
     }
-    Ok(out)
+    Ok((out, relays))
 }
 
 /// Build the document of `station` as of `now`.
@@ -79,7 +113,7 @@ pub fn build(
     now: DateTime<Utc>,
 ) -> Result<ScheduleDocument, AppError> {
     let mut media_rows = BTreeMap::new();
-    let rules = rules(conn, station, &mut media_rows)?;
+    let (rules, relays) = rules(conn, station, &mut media_rows)?;
     let mut urgent = Vec::new();
     for (u, state) in db::urgent::for_station(conn, &station.code)? {
         if matches!(state, UrgentState::Played | UrgentState::Cancelled) {
@@ -123,6 +157,7 @@ pub fn build(
         urgent,
         commands: crate::db::remote::pending_commands(conn, &station.code, now)?,
         volume_schedule: crate::db::remote::volume_schedule(conn, &station.code)?,
+        relays,
     };
     doc.version = version(&doc)?;
     Ok(doc)

@@ -30,8 +30,10 @@ pub struct PlanEntry {
     pub priority: Priority,
     /// Category.
     pub category: String,
-    /// The media.
-    pub media_id: String,
+    /// The media (None for a relay).
+    pub media_id: Option<String>,
+    /// The live channel a relay airs.
+    pub channel_id: Option<String>,
     /// Source schedule (None for urgent notices).
     pub schedule_id: Option<String>,
     /// Source urgent notice.
@@ -46,11 +48,13 @@ pub struct PlanEntry {
     pub key: String,
 }
 
+#[derive(Clone)]
 struct Source {
     title: String,
     priority: Priority,
     category: String,
-    media_id: String,
+    media_id: Option<String>,
+    channel_id: Option<String>,
     schedule_id: Option<String>,
     urgent_id: Option<String>,
 }
@@ -64,39 +68,55 @@ pub fn plan(
 ) -> Result<Vec<PlanEntry>, AppError> {
     let tz = station.tz();
     let mut media = BTreeMap::new();
-    let rules = document::rules(conn, station, &mut media)?;
+    let (rules, relays) = document::rules(conn, station, &mut media)?;
     let mut items = Vec::new();
     let mut sources: HashMap<String, Source> = HashMap::new();
+    // Files and relays alike: (rule, source); a relay's item is as long as its window.
+    let mut all = Vec::new();
     for w in &rules {
+        let src = Source {
+            title: w.title.clone(),
+            priority: w.priority,
+            category: w.category.clone(),
+            media_id: Some(w.media_sha256.to_string()),
+            channel_id: None,
+            schedule_id: Some(w.id.clone()),
+            urgent_id: None,
+        };
+        all.push((w.id.clone(), w.to_rule(tz), src));
+    }
+    for w in &relays {
+        let src = Source {
+            title: w.title.clone(),
+            priority: w.priority,
+            category: w.category.clone(),
+            media_id: None,
+            channel_id: Some(w.channel.id.clone()),
+            schedule_id: Some(w.id.clone()),
+            urgent_id: None,
+        };
+        all.push((w.id.clone(), w.to_rule(tz), src));
+    }
+    for (id, rule, src) in all {
         // Stored rules were validated on the way in; one that no longer reads (a newer
         // program read it differently) is left out of the plan rather than failing it.
-        let rule = match w.to_rule(tz) {
+        let rule = match rule {
             Ok(r) => r,
             Err(e) => {
-                tracing::error!(schedule = %w.id, error = %e, "stored rule does not read");
+                tracing::error!(schedule = %id, error = %e, "stored rule does not read");
                 continue;
             }
         };
         for t in occurrences(&rule, from - LOOKBACK, to) {
-            let key = occurrence_key(&w.id, t);
+            let key = occurrence_key(&id, t);
             items.push(Item {
                 key: key.clone(),
                 scheduled_at: t,
-                duration_ms: w.duration_ms,
-                priority: w.priority,
-                max_wait_ms: w.max_wait_ms,
+                duration_ms: rule.duration_ms,
+                priority: rule.priority,
+                max_wait_ms: rule.max_wait_ms,
             });
-            sources.insert(
-                key,
-                Source {
-                    title: w.title.clone(),
-                    priority: w.priority,
-                    category: w.category.clone(),
-                    media_id: w.media_sha256.to_string(),
-                    schedule_id: Some(w.id.clone()),
-                    urgent_id: None,
-                },
-            );
+            sources.insert(key, src.clone());
         }
     }
     for (u, _) in db::urgent::for_station(conn, &station.code)? {
@@ -122,7 +142,8 @@ pub fn plan(
                     title: n.title.clone(),
                     priority: Priority::Emergency,
                     category: n.category.clone(),
-                    media_id: n.media_sha256.to_string(),
+                    media_id: Some(n.media_sha256.to_string()),
+                    channel_id: None,
                     schedule_id: None,
                     urgent_id: Some(n.id.clone()),
                 },
@@ -148,6 +169,7 @@ pub fn plan(
             priority: src.priority,
             category: src.category.clone(),
             media_id: src.media_id.clone(),
+            channel_id: src.channel_id.clone(),
             schedule_id: src.schedule_id.clone(),
             urgent_id: src.urgent_id.clone(),
             status: slot.status.as_str().to_string(),

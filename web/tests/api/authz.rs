@@ -47,6 +47,31 @@ async fn every_endpoint_checks_role_and_area() {
         .post("/stations/BP/commands", &op_bp, json!({"kind": "resync"}))
         .await;
     let cmd_bp = c["id"].as_str().unwrap().to_string();
+    let (st, _) = app
+        .post(
+            "/users",
+            &tt,
+            json!({"username": "admin_bp", "password": crate::helpers::PASSWORD, "role": "admin", "area": "BP"}),
+        )
+        .await;
+    assert_eq!(st, S(201));
+    let admin_bp = app.token("admin_bp").await;
+    let (_, c) = app
+        .post(
+            "/channels",
+            &tt,
+            json!({"name": "VOV1", "url": "http://127.0.0.1:9/vov1"}),
+        )
+        .await;
+    let ch_tt = c["id"].as_str().unwrap().to_string();
+    let (_, c) = app
+        .post(
+            "/channels",
+            &admin_bp,
+            json!({"name": "Đài Bình Phú", "url": "http://127.0.0.1:9/bp"}),
+        )
+        .await;
+    let ch_bp = c["id"].as_str().unwrap().to_string();
 
     // Device tokens: one station against another's resources.
     let mut failures = Vec::new();
@@ -205,6 +230,52 @@ async fn every_endpoint_checks_role_and_area() {
                 format!("/device/commands/{cmd_lq}/ack"),
                 Some(json!({"state": "done", "at": "2026-11-29T17:00:00Z"})),
                 [403, 403, 403],
+            ),
+            (
+                "list channels",
+                Method::GET,
+                "/channels".into(),
+                None,
+                [200, 200, 200],
+            ),
+            (
+                "register channel",
+                Method::POST,
+                "/channels".into(),
+                Some(json!({"name": format!("VOV{ri}"), "url": "http://127.0.0.1:9/vov1"})),
+                [201, 403, 403],
+            ),
+            (
+                "delete channel outside",
+                Method::DELETE,
+                format!("/channels/{ch_bp}"),
+                None,
+                [404, 404, 404],
+            ),
+            (
+                "delete district channel",
+                Method::DELETE,
+                format!("/channels/{ch_tt}"),
+                None,
+                [403, 403, 403],
+            ),
+            (
+                "relay inside",
+                Method::POST,
+                "/schedules".into(),
+                Some(
+                    json!({"title": "VOV1", "channel_id": ch_tt, "duration_seconds": 1800, "stations": ["LQ"], "cron": "0 6 * * *"}),
+                ),
+                [201, 201, 403],
+            ),
+            (
+                "relay of a channel outside",
+                Method::POST,
+                "/schedules".into(),
+                Some(
+                    json!({"title": "VOV1", "channel_id": ch_bp, "duration_seconds": 1800, "stations": ["LQ"], "cron": "0 6 * * *"}),
+                ),
+                [422, 422, 403],
             ),
             (
                 "list media",

@@ -5,6 +5,7 @@ mod helpers;
 
 mod authz;
 mod cap;
+mod channels;
 mod cli;
 mod demo;
 mod device;

@@ -4,6 +4,7 @@ pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod cap;
+pub mod channels;
 pub mod device;
 pub mod logs;
 pub mod media;
@@ -19,7 +20,7 @@ use crate::auth::User;
 use crate::db;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -80,6 +81,8 @@ pub fn router() -> Router<AppState> {
             get(remote::volume_schedule).put(remote::set_volume_schedule),
         )
         .route("/device/commands/{id}/ack", post(remote::ack))
+        .route("/channels", get(channels::list).post(channels::create))
+        .route("/channels/{id}", delete(channels::delete))
 }
 
 /// Record a change made by `user` in the audit log.

@@ -23,7 +23,14 @@ use serde_json::json;
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
     title: String,
-    media_id: String,
+    #[serde(default)]
+    media_id: Option<String>,
+    /// Relay this live channel instead of playing a file…
+    #[serde(default)]
+    channel_id: Option<String>,
+    /// …for this long each time (seconds).
+    #[serde(default)]
+    duration_seconds: Option<u64>,
     #[serde(default)]
     stations: Vec<String>,
     #[serde(default)]
@@ -51,7 +58,9 @@ pub struct ScheduleBody {
 pub struct ScheduleView {
     id: String,
     title: String,
-    media_id: String,
+    media_id: Option<String>,
+    channel_id: Option<String>,
+    duration_seconds: Option<u64>,
     stations: Vec<String>,
     areas: Vec<String>,
     cron: Option<String>,
@@ -79,6 +88,8 @@ fn view(s: ScheduleRow) -> ScheduleView {
         id: s.id,
         title: s.spec.title,
         media_id: s.spec.media_sha256,
+        channel_id: s.spec.relay.as_ref().map(|r| r.channel_id.clone()),
+        duration_seconds: s.spec.relay.as_ref().map(|r| r.window_ms / 1000),
         stations: s.spec.stations,
         areas: s.spec.areas,
         cron: s.spec.cron,
@@ -106,15 +117,64 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
     if title.chars().count() > 200 {
         return Err(AppError::invalid("title: at most 200 characters"));
     }
-    let sha =
-        Sha256::parse(&b.media_id).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
-    if db::media::get(conn, sha.as_str())?.is_none()
-        || !db::media::visible_to(conn, sha.as_str(), &user.area)?
-    {
-        return Err(AppError::invalid(format!(
-            "media_id: no media {sha} in your library"
-        )));
-    }
+    let (media_sha256, relay) = match (&b.media_id, &b.channel_id) {
+        (Some(m), None) => {
+            if b.duration_seconds.is_some() {
+                return Err(AppError::invalid(
+                    "duration_seconds: only a relay (channel_id) takes a duration; a file plays to its end",
+                ));
+            }
+            let sha = Sha256::parse(m).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
+            if db::media::get(conn, sha.as_str())?.is_none()
+                || !db::media::visible_to(conn, sha.as_str(), &user.area)?
+            {
+                return Err(AppError::invalid(format!(
+                    "media_id: no media {sha} in your library"
+                )));
+            }
+            (Some(sha.to_string()), None)
+        }
+        (None, Some(c)) => {
+            let known = db::channels::get(conn, c)?.filter(|ch| {
+                db::channels::visible_to(conn, &ch.owner_area, &user.area).unwrap_or(false)
+            });
+            if known.is_none() {
+                return Err(AppError::invalid(format!(
+                    "channel_id: no channel {c:?} in your reach"
+                )));
+            }
+            let window_ms = match b.duration_seconds {
+                Some(d) if (1..=24 * 3600).contains(&d) => d * 1000,
+                Some(d) => {
+                    return Err(AppError::invalid(format!(
+                        "duration_seconds: {d} must be between 1 and 86400"
+                    )))
+                }
+                None => {
+                    return Err(AppError::invalid(
+                        "duration_seconds: a relay needs the length of its window",
+                    ))
+                }
+            };
+            (
+                None,
+                Some(db::schedules::RelaySpec {
+                    channel_id: c.clone(),
+                    window_ms,
+                }),
+            )
+        }
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid(
+                "media_id: give either media_id (a file) or channel_id (a relay), not both",
+            ))
+        }
+        (None, None) => {
+            return Err(AppError::invalid(
+                "media_id: give media_id (a file) or channel_id and duration_seconds (a relay)",
+            ))
+        }
+    };
     let cron = match (&b.cron, b.at) {
         (Some(_), Some(_)) => {
             return Err(AppError::invalid("cron: give either cron or at, not both"))
@@ -175,7 +235,8 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
     excluded.dedup();
     Ok(ScheduleSpec {
         title,
-        media_sha256: sha.to_string(),
+        media_sha256,
+        relay,
         stations: t.stations,
         areas: t.areas,
         cron,
@@ -251,7 +312,10 @@ pub async fn create(
 
 fn detail(spec: &ScheduleSpec) -> serde_json::Value {
     json!({
-        "title": spec.title, "media_id": spec.media_sha256, "stations": spec.stations,
+        "title": spec.title, "media_id": spec.media_sha256,
+        "channel_id": spec.relay.as_ref().map(|r| &r.channel_id),
+        "duration_seconds": spec.relay.as_ref().map(|r| r.window_ms / 1000),
+        "stations": spec.stations,
         "areas": spec.areas, "cron": spec.cron, "at": spec.at, "priority": spec.priority,
         "category": spec.category, "starts_on": spec.starts_on, "ends_on": spec.ends_on,
     })
