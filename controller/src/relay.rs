@@ -114,6 +114,7 @@ impl Relayer {
             out,
             tx,
             gaps: gaps.clone(),
+            cursor: from,
         };
         std::thread::Builder::new()
             .name("relay".into())
@@ -131,6 +132,9 @@ struct Run {
     out: Format,
     tx: SyncSender<Vec<f32>>,
     gaps: Gaps,
+    /// When the next frame sent will air: audio already sent keeps airing after the stream
+    /// fails, so a gap begins when it runs out, and audio sent after a gap airs at once.
+    cursor: DateTime<Utc>,
 }
 
 /// Why one connection's relaying ended.
@@ -154,7 +158,7 @@ impl Run {
         std::thread::sleep(d.min(left));
     }
 
-    fn run(self, mut open: Open) {
+    fn run(mut self, mut open: Open) {
         // Connect a little before the window opens, so the buffer is full when it does.
         let lead =
             chrono::Duration::from_std(PREBUFFER + Duration::from_secs(1)).unwrap_or_default();
@@ -168,7 +172,7 @@ impl Run {
                 End::Failed(reason) => {
                     tracing::warn!(channel = %self.channel.name, url = %self.channel.url, "relay: {reason}; reconnecting");
                     if open.is_none() {
-                        open = Some((self.now().max(self.from), reason));
+                        open = Some((self.now().max(self.cursor), reason));
                     }
                     self.nap(RETRY);
                 }
@@ -187,16 +191,20 @@ impl Run {
     }
 
     /// Send a chunk; false when the cue was dropped.
-    fn send(&self, chunk: Vec<f32>, open: &mut Open) -> bool {
+    fn send(&mut self, chunk: Vec<f32>, open: &mut Open) -> bool {
+        let frames = (chunk.len() / usize::from(self.out.channels.max(1))) as i64;
+        let airs_at = self.cursor.max(self.now());
         if self.tx.send(chunk).is_err() {
             return false;
         }
-        self.close_gap(open, self.now());
+        self.close_gap(open, airs_at);
+        self.cursor = airs_at
+            + chrono::Duration::microseconds(frames * 1_000_000 / i64::from(self.out.rate.max(1)));
         true
     }
 
-    fn relay_once(&self, open: &mut Open) -> End {
-        let c = &self.channel;
+    fn relay_once(&mut self, open: &mut Open) -> End {
+        let c = self.channel.clone();
         let connect = self.relayer.rt.block_on(async {
             tokio::time::timeout(CONNECT_TIMEOUT, self.relayer.http.get(&c.url).send()).await
         });

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 /// The district every end-to-end test works in.
 pub const DISTRICT: &str = "TT";
-/// The password of the `op` operator the harness creates.
+/// The password of the `op` operator (and the `admin` of the district) the harness creates.
 pub const OP_PASSWORD: &str = "mật khẩu đủ dài 2026";
 
 /// The real server, in-process, on 127.0.0.1.
@@ -97,8 +97,8 @@ async fn bind_retrying(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
     Err(anyhow!("cannot bind {addr}: {last:?}"))
 }
 
-/// Seed a district `TT` with the given commune stations (code = area code) and an operator
-/// `op` over the district. Returns each station's device token, in order.
+/// Seed a district `TT` with the given commune stations (code = area code), an operator
+/// `op` and an admin `admin` over the district. Returns each station's device token, in order.
 pub fn seed(data: &Path, stations: &[&str]) -> Result<Vec<String>> {
     let clock = SystemClock;
     let state = web::state::AppState::open(data, Arc::new(clock))?;
@@ -124,15 +124,12 @@ pub fn seed(data: &Path, stations: &[&str]) -> Result<Vec<String>> {
             now,
         )?);
     }
-    web::admin::add_user(
-        &state.db,
-        "e2e",
-        "op",
-        OP_PASSWORD,
-        web::db::users::Role::Operator,
-        DISTRICT,
-        now,
-    )?;
+    for (user, role) in [
+        ("op", web::db::users::Role::Operator),
+        ("admin", web::db::users::Role::Admin),
+    ] {
+        web::admin::add_user(&state.db, "e2e", user, OP_PASSWORD, role, DISTRICT, now)?;
+    }
     Ok(tokens)
 }
 
@@ -518,5 +515,97 @@ impl Aired {
     fn instant_of(&self, i: usize) -> DateTime<Utc> {
         self.start
             + chrono::Duration::microseconds((i as u128 * 1_000_000 / self.rate as u128) as i64)
+    }
+}
+
+/// A live channel served by the test: an endless sine tone as a 16 kHz mono WAV stream over
+/// HTTP/1.0, paced in real time (as an Icecast server sends). It can be taken down: open
+/// connections are cut and new ones answered 503 until it is up again.
+pub struct ToneStream {
+    /// `http://127.0.0.1:PORT/live.wav`.
+    pub url: String,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    generation: Arc<std::sync::atomic::AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl ToneStream {
+    /// Serve a `freq_hz` tone at `amplitude` on a free port.
+    pub async fn start(freq_hz: f32, amplitude: f32) -> Result<ToneStream> {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        const RATE: u32 = 16_000;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/live.wav", listener.local_addr()?);
+        let up = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(AtomicU64::new(0));
+        let (u, g) = (up.clone(), generation.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (up, generation) = (u.clone(), g.clone());
+                tokio::spawn(async move {
+                    let mut req = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16_384 {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => req.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if !up.load(Ordering::SeqCst) {
+                        let _ = sock
+                            .write_all(b"HTTP/1.0 503 Service Unavailable\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                    let mine = generation.load(Ordering::SeqCst);
+                    let mut head = b"HTTP/1.0 200 OK\r\nContent-Type: audio/wav\r\n\r\n".to_vec();
+                    head.extend(media::signal::wav_stream_header(RATE, 1));
+                    if sock.write_all(&head).await.is_err() {
+                        return;
+                    }
+                    // One second at once (Icecast's burst), then in real time.
+                    let t0 = tokio::time::Instant::now() - Duration::from_secs(1);
+                    let mut sent: u64 = 0;
+                    let step = std::f32::consts::TAU * freq_hz / RATE as f32;
+                    loop {
+                        if generation.load(Ordering::SeqCst) != mine {
+                            return; // cut
+                        }
+                        let due = (t0.elapsed().as_secs_f64() * f64::from(RATE)) as u64;
+                        let samples: Vec<f32> = (sent..due)
+                            .map(|i| amplitude * ((i % u64::from(RATE)) as f32 * step).sin())
+                            .collect();
+                        sent = due;
+                        let bytes = media::signal::pcm16_bytes(&samples);
+                        if sock.write_all(&bytes).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                });
+            }
+        });
+        Ok(ToneStream {
+            url,
+            up,
+            generation,
+            task,
+        })
+    }
+
+    /// Take the stream down (cut every listener, refuse new ones) or bring it back.
+    pub fn set_up(&self, up: bool) {
+        use std::sync::atomic::Ordering;
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for ToneStream {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

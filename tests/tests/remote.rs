@@ -57,6 +57,8 @@ async fn remote_volume_lowers_what_airs_and_remote_stop_cuts_it_and_both_are_log
     })
     .await?;
 
+    // Let the full level air a while first.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let vol = command(&api, "LQ", json!({"kind": "volume", "volume": 25})).await?;
     assert_eq!(vol["state"], "done", "{vol}");
     let turned_down: chrono::DateTime<chrono::Utc> =
@@ -87,17 +89,18 @@ async fn remote_volume_lowers_what_airs_and_remote_stop_cuts_it_and_both_are_log
     // Full level before the volume command, a quarter after it, silence after the stop.
     let aired = Aired::read(&wav)?;
     let start = aired
-        .first_sound_after(due - CDuration::seconds(3), 0.05)
+        .first_sound_after(due - CDuration::seconds(3), 0.005)
         .expect("the tone aired");
     let full = aired.rms(
         start + CDuration::milliseconds(200),
-        start + CDuration::milliseconds(700),
+        start + CDuration::milliseconds(1000),
     );
     let quiet = aired.rms(
         turned_down + CDuration::milliseconds(300),
         stopped - CDuration::milliseconds(300),
     );
-    assert!((full - 0.5 / 2f32.sqrt()).abs() < 0.03, "full level {full}");
+    // (The bulletin airs at its loudness-normalised level; the volume scales that.)
+    assert!(full > 0.01, "full level {full}");
     assert!(
         (quiet / full - 0.25).abs() < 0.03,
         "quiet {quiet}, full {full}"
@@ -105,7 +108,7 @@ async fn remote_volume_lowers_what_airs_and_remote_stop_cuts_it_and_both_are_log
     let after = aired.sounding_ms(
         stopped + CDuration::milliseconds(500),
         stopped + CDuration::seconds(3),
-        0.01,
+        0.002,
     );
     assert_eq!(after, 0, "nothing airs after the stop");
     server.stop().await

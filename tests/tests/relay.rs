@@ -1,0 +1,238 @@
+//! Relays of live channels end to end: a tone served over HTTP by the test itself (an
+//! endless WAV stream), the real server in-process, a real `loaxa-controller` process
+//! writing what airs to `wav:`. The channel is 440 Hz, an urgent notice 1000 Hz.
+
+use anyhow::Result;
+use chrono::{DateTime, Duration as CDuration, SecondsFormat, Utc};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tests::e2e::{
+    at_in, eventually, seed, tone_wav, Aired, Api, ControllerProcess, Server, ToneStream,
+    OP_PASSWORD,
+};
+
+/// How far from the window's edges the relay's sound may begin and end here (a busy machine;
+/// the mixer itself ends it on the exact frame).
+const EDGE_MS: i64 = 400;
+fn now() -> DateTime<Utc> {
+    schedules::Clock::now(&schedules::SystemClock)
+}
+
+/// The channel's fixed gain: a 0.5 tone airs at 0.25.
+const GAIN_DB: f64 = -6.0206;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    server: Server,
+    api: Api,
+    ctl: ControllerProcess,
+    wav: std::path::PathBuf,
+    stream: ToneStream,
+    channel: String,
+}
+
+async fn setup(station: &str) -> Result<Setup> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("server");
+    let tokens = seed(&data, &[station])?;
+    let server = Server::start(&data).await?;
+    let api = Api::login(&server, "op", OP_PASSWORD).await?;
+    let admin = Api::login(&server, "admin", OP_PASSWORD).await?;
+    let stream = ToneStream::start(440.0, 0.5).await?;
+    let channel = admin
+        .post(
+            "/channels",
+            &json!({"name": "VOV1 (thử)", "url": stream.url, "gain_db": GAIN_DB}),
+        )
+        .await?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let wav = dir.path().join("aired.wav");
+    let ctl = ControllerProcess::spawn(
+        &server.url,
+        station,
+        &tokens[0],
+        &dir.path().join("ctl"),
+        &format!("wav:{}", wav.display()),
+    )?;
+    Ok(Setup {
+        _dir: dir,
+        server,
+        api,
+        ctl,
+        wav,
+        stream,
+        channel,
+    })
+}
+
+async fn relay_at(s: &Setup, station: &str, at: DateTime<Utc>, seconds: u64) -> Result<String> {
+    let v = s
+        .api
+        .post(
+            "/schedules",
+            &json!({"title": "Tiếp sóng VOV1", "channel_id": s.channel,
+                    "duration_seconds": seconds, "stations": [station],
+                    "at": at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "category": "tiếp sóng"}),
+        )
+        .await?;
+    Ok(v["id"].as_str().unwrap_or_default().to_string())
+}
+
+async fn relay_log(api: &Api, station: &str, id: &str) -> Result<Value> {
+    eventually(Duration::from_secs(60), "the relay's log entry", || async {
+        Ok(api.logs_for(station, id).await?.into_iter().next())
+    })
+    .await
+}
+
+/// The instant the sound stops for good after `from` (last loud 10 ms block).
+fn last_sound(aired: &Aired, from: DateTime<Utc>, to: DateTime<Utc>) -> DateTime<Utc> {
+    let mut t = from;
+    let mut last = from;
+    while t < to {
+        let next = t + CDuration::milliseconds(10);
+        if aired.sounding_ms(t, next, 0.05) > 0 {
+            last = next;
+        }
+        t = next;
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_airs_for_exactly_its_window_and_rides_out_a_dropped_stream() -> Result<()> {
+    let s = setup("LQ").await?;
+    let start = at_in(8);
+    let window = 18;
+    let end = start + CDuration::seconds(window);
+    let id = relay_at(&s, "LQ", start, window as u64).await?;
+
+    // Cut the stream 5 s into the window for 6 s.
+    let cut = start + CDuration::seconds(5);
+    tokio::time::sleep((cut - now()).to_std().unwrap_or_default()).await;
+    s.stream.set_up(false);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    s.stream.set_up(true);
+
+    let log = relay_log(&s.api, "LQ", &id).await?;
+    s.ctl.terminate()?;
+    assert_eq!(log["status"], "played", "{log}");
+    let gaps = log["gaps"].as_array().cloned().unwrap_or_default();
+    assert_eq!(gaps.len(), 1, "one gap: {log}");
+    let reason = gaps[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the stream ended") || reason.contains("503"),
+        "{reason}"
+    );
+
+    let aired = Aired::read(&s.wav)?;
+    let first = aired
+        .first_sound_after(start - CDuration::seconds(3), 0.05)
+        .expect("the relay aired");
+    let late = (first - start).num_milliseconds();
+    assert!(
+        late.abs() <= EDGE_MS,
+        "first sound {late} ms from the window's start"
+    );
+    let last = last_sound(&aired, start, end + CDuration::seconds(3));
+    let over = (last - end).num_milliseconds();
+    assert!(
+        over.abs() <= EDGE_MS,
+        "last sound {over} ms from the window's end"
+    );
+    // The channel at its fixed gain, 440 Hz.
+    let probe = start + CDuration::seconds(2);
+    let f = aired.frequency_at(probe, 500).unwrap_or(0.0);
+    assert!((f - 440.0).abs() < 20.0, "heard {f} Hz");
+    let rms = aired.rms(probe, probe + CDuration::milliseconds(500));
+    assert!((rms - 0.25 / 2f32.sqrt()).abs() < 0.02, "rms {rms}");
+    // Silence in the gap, the channel again after it.
+    let sounding = aired.sounding_ms(start, end, 0.05) as i64;
+    let silent = window * 1000 - sounding;
+    assert!(
+        (1000..=10_000).contains(&silent),
+        "{silent} ms silent of the window"
+    );
+    let after = aired.sounding_ms(cut + CDuration::seconds(10), end, 0.05);
+    assert!(after > 2000, "the relay resumed: {after} ms after the gap");
+    // The log counts what aired.
+    let played = log["played_ms"].as_i64().unwrap_or(0);
+    assert!(
+        (played - sounding).abs() < 1000,
+        "logged {played} ms, heard {sounding} ms"
+    );
+    s.server.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_urgent_notice_cuts_into_a_relay_and_the_relay_resumes_after_it() -> Result<()> {
+    let s = setup("BP").await?;
+    let dir = tempfile::tempdir()?;
+    let alarm = dir.path().join("alarm.wav");
+    tone_wav(&alarm, 1000.0, 3000)?;
+    let media = s.api.upload(&alarm, "Cảnh báo lũ").await?["sha256"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let start = at_in(8);
+    let window = 20;
+    let end = start + CDuration::seconds(window);
+    let id = relay_at(&s, "BP", start, window as u64).await?;
+
+    let push_at = start + CDuration::seconds(5);
+    tokio::time::sleep((push_at - now()).to_std().unwrap_or_default()).await;
+    let urgent = s
+        .api
+        .post(
+            "/urgent",
+            &json!({"title": "Cảnh báo lũ", "media_id": media, "stations": ["BP"]}),
+        )
+        .await?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    let log = relay_log(&s.api, "BP", &id).await?;
+    let notice = eventually(Duration::from_secs(30), "the notice's entry", || async {
+        let l = s.api.logs("BP").await?;
+        Ok(l.into_iter().find(|e| e["urgent_id"] == urgent.as_str()))
+    })
+    .await?;
+    s.ctl.terminate()?;
+    assert_eq!(notice["status"], "played", "{notice}");
+    assert_eq!(log["status"], "played", "{log}");
+    let gaps = log["gaps"].as_array().cloned().unwrap_or_default();
+    assert!(
+        gaps.iter().any(|g| g["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("interrupted by emergency")),
+        "{log}"
+    );
+
+    let aired = Aired::read(&s.wav)?;
+    let cut: DateTime<Utc> = notice["started_at"].as_str().unwrap_or_default().parse()?;
+    let before = aired
+        .frequency_at(cut - CDuration::seconds(2), 500)
+        .unwrap_or(0.0);
+    let during = aired
+        .frequency_at(cut + CDuration::seconds(1), 500)
+        .unwrap_or(0.0);
+    assert!((before - 440.0).abs() < 20.0, "relay before: {before} Hz");
+    assert!((during - 1000.0).abs() < 30.0, "notice: {during} Hz");
+    // After the notice (3 s) and the relay's reconnection, the channel again until the end.
+    let resumed = aired
+        .frequency_at(cut + CDuration::seconds(8), 500)
+        .unwrap_or(0.0);
+    assert!((resumed - 440.0).abs() < 20.0, "relay after: {resumed} Hz");
+    let last = last_sound(&aired, start, end + CDuration::seconds(3));
+    let over = (last - end).num_milliseconds();
+    assert!(
+        over.abs() <= EDGE_MS,
+        "last sound {over} ms from the window's end"
+    );
+    s.server.stop().await
+}
