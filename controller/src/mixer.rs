@@ -435,7 +435,7 @@ impl Mixer {
     }
 
     /// The master gain it ramps to.
-    pub fn gain(&self) -> f32 {
+    pub fn gain_target(&self) -> f32 {
         self.lock().gain_target
     }
 
@@ -629,7 +629,7 @@ mod tests {
         }
         assert!((out[2 * 99] - 0.4).abs() < 1e-6);
         m.set_gain(7.0);
-        assert_eq!(m.gain(), 1.0, "clamped");
+        assert_eq!(m.gain_target(), 1.0, "clamped");
         let out = run(&m, i0, 200);
         assert!((out[2 * 199] - 0.8).abs() < 1e-6);
         m.set_gain(0.25);

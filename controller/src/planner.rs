@@ -444,4 +444,38 @@ mod tests {
         let need = needed_media(Some(&d), &[], &HashSet::new(), utc(0, 0), utc(5, 0));
         assert_eq!(need, vec![(sha('b'), utc(3, 0)), (sha('a'), utc(4, 0))]);
     }
+
+    #[test]
+    fn a_relay_occupies_its_window_needs_no_media_and_an_emergency_cuts_it() {
+        let mut d = doc(vec![], vec![notice("u1", utc(6, 10), 1)]);
+        d.relays = vec![schedules::wire::WireRelay {
+            id: "vov".into(),
+            title: "Tiếp sóng VOV1".into(),
+            category: "tiếp sóng".into(),
+            priority: Priority::Priority,
+            cron: Some("0 13 * * *".into()), // 06:00 UTC in Hà Nội
+            at: None,
+            starts_on: None,
+            ends_on: None,
+            excluded_dates: vec![],
+            window_ms: 30 * 60_000,
+            max_wait_ms: 60_000,
+            channel: RelayChannel {
+                id: "c1".into(),
+                name: "VOV1".into(),
+                url: "http://127.0.0.1:9/vov1".into(),
+                gain_db: -2.0,
+            },
+        }];
+        let p = plan(Some(&d), &[], &HashSet::new(), utc(5, 0), utc(7, 0));
+        let key = occurrence_key("vov", utc(6, 0));
+        let relay = &p.planned[&key];
+        assert_eq!(relay.item.duration_ms, 30 * 60_000);
+        assert!(matches!(&relay.source, Source::Relay(c) if c.name == "VOV1" && c.gain_db == -2.0));
+        assert_eq!(relay.log_entry(PlayStatus::Played, None).media_sha256, None);
+        let slot = p.slots.iter().find(|s| s.item.key == key).unwrap();
+        assert_eq!(slot.status, PlayStatus::Interrupted, "{slot:?}");
+        let need = needed_media(Some(&d), &[], &HashSet::new(), utc(5, 0), utc(7, 0));
+        assert_eq!(need, vec![(sha('b'), utc(6, 10))], "the notice's file only");
+    }
 }

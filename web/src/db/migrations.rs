@@ -391,6 +391,56 @@ mod tests {
     }
 
     #[test]
+    fn schedules_and_their_targets_survive_the_rebuild_that_lets_them_relay_channels() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrations().to_version(&mut conn, 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO areas VALUES ('TT', 'Thạch Thất', NULL, 't');
+             INSERT INTO media VALUES ('aa', 'Bản tin', 1, 1000, 'mp3', 48000, 2, -23, -1, 0, 't');
+             INSERT INTO schedules (id, title, media_sha256, cron, priority, max_wait_ms,
+                 owner_area, created_by, created_at, updated_at)
+                 VALUES ('s1', 'Bản tin sáng', 'aa', '30 5 * * *', 'normal', 600000, 'TT',
+                 'op', 't', 't');
+             INSERT INTO schedule_targets VALUES ('s1', 'area', 'TT');",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let (title, media, channel): (String, Option<String>, Option<String>) = conn
+            .query_row(
+                "SELECT title, media_sha256, channel_id FROM schedules WHERE id = 's1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (title.as_str(), media.as_deref(), channel),
+            ("Bản tin sáng", Some("aa"), None)
+        );
+        let targets: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM schedule_targets WHERE schedule_id = 's1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(targets, 1);
+        // Deleting the schedule still cascades to its targets.
+        conn.execute("DELETE FROM schedules WHERE id = 's1'", [])
+            .unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM schedule_targets", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+        let fk: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(fk, 0);
+    }
+
+    #[test]
     fn migrating_step_by_step_gives_the_same_schema_as_a_fresh_database() {
         let schema = |conn: &Connection| -> Vec<String> {
             let mut st = conn
