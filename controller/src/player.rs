@@ -532,8 +532,14 @@ impl Player {
         if levels.0.is_some() {
             (r.rms_dbfs, r.peak_dbfs) = levels;
         }
+        // A relay ends `Finished` on its window's last frame.
+        let at = if *reason == EndReason::Finished {
+            r.until
+        } else {
+            now
+        };
         if let Some(live) = r.live.take() {
-            r.gaps.extend(live.take());
+            r.gaps.extend(live.finish(at));
         }
         let (status, why) = match reason {
             EndReason::Preempted { by } if now < r.until => {

@@ -31,18 +31,46 @@ pub const STALL: Duration = Duration::from_secs(5);
 /// How long a connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The gaps a relay thread has recorded, shared with the player.
+/// The gaps of a relay airing, shared by its thread (which opens and closes them) and the
+/// player (which takes them when the airing ends, closing one still open at that instant).
 #[derive(Debug, Clone, Default)]
-pub struct Gaps(Arc<Mutex<Vec<RelayGap>>>);
+pub struct Gaps(Arc<Mutex<GapState>>);
+
+#[derive(Debug, Default)]
+struct GapState {
+    closed: Vec<RelayGap>,
+    open: Option<(DateTime<Utc>, String)>,
+    window_end: Option<DateTime<Utc>>,
+}
 
 impl Gaps {
-    fn push(&self, g: RelayGap) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(g);
+    fn lock(&self) -> std::sync::MutexGuard<'_, GapState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Take the gaps recorded so far.
-    pub fn take(&self) -> Vec<RelayGap> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    /// A gap begins at `from` for `reason`, unless one is open already (its first reason stands).
+    fn open(&self, from: DateTime<Utc>, reason: String) {
+        let mut g = self.lock();
+        if g.open.is_none() {
+            g.open = Some((from, reason));
+        }
+    }
+
+    /// The open gap, if any, ends at `to`.
+    fn close(&self, to: DateTime<Utc>) {
+        let mut g = self.lock();
+        let to = g.window_end.map_or(to, |e| to.min(e));
+        if let Some((from, reason)) = g.open.take() {
+            if to > from {
+                g.closed.push(RelayGap { from, to, reason });
+            }
+        }
+    }
+
+    /// Every gap so far, one still open ending at `at`.
+    pub fn finish(&self, at: DateTime<Utc>) -> Vec<RelayGap> {
+        self.close(at);
+        std::mem::take(&mut self.lock().closed)
     }
 }
 
@@ -72,7 +100,7 @@ impl std::fmt::Debug for Relayer {
     }
 }
 
-/// An open gap: since when, and why.
+/// A gap already open when a relay starts: since when, and why.
 type Open = Option<(DateTime<Utc>, String)>;
 
 impl Relayer {
@@ -106,6 +134,10 @@ impl Relayer {
             .max(2);
         let (tx, rx) = sync_channel::<Vec<f32>>(bound);
         let gaps = Gaps::default();
+        gaps.lock().window_end = Some(until);
+        if let Some((from, reason)) = open {
+            gaps.open(from, reason);
+        }
         let run = Run {
             relayer: self.clone(),
             channel,
@@ -118,7 +150,7 @@ impl Relayer {
         };
         std::thread::Builder::new()
             .name("relay".into())
-            .spawn(move || run.run(open))
+            .spawn(move || run.run())
             .map_err(|e| format!("cannot start a relay thread: {e}"))?;
         Ok(Relay { audio: rx, gaps })
     }
@@ -158,7 +190,7 @@ impl Run {
         std::thread::sleep(d.min(left));
     }
 
-    fn run(mut self, mut open: Open) {
+    fn run(mut self) {
         // Connect a little before the window opens, so the buffer is full when it does.
         let lead =
             chrono::Duration::from_std(PREBUFFER + Duration::from_secs(1)).unwrap_or_default();
@@ -166,44 +198,33 @@ impl Run {
             std::thread::sleep(Duration::from_millis(100));
         }
         while self.now() < self.until {
-            match self.relay_once(&mut open) {
+            match self.relay_once() {
                 End::Dropped => return,
                 End::Closed => break,
                 End::Failed(reason) => {
                     tracing::warn!(channel = %self.channel.name, url = %self.channel.url, "relay: {reason}; reconnecting");
-                    if open.is_none() {
-                        open = Some((self.now().max(self.cursor), reason));
-                    }
+                    self.gaps.open(self.now().max(self.cursor), reason);
                     self.nap(RETRY);
                 }
             }
         }
-        self.close_gap(&mut open, self.until);
-    }
-
-    fn close_gap(&self, open: &mut Open, to: DateTime<Utc>) {
-        if let Some((from, reason)) = open.take() {
-            let to = to.min(self.until);
-            if to > from {
-                self.gaps.push(RelayGap { from, to, reason });
-            }
-        }
+        self.gaps.close(self.until);
     }
 
     /// Send a chunk; false when the cue was dropped.
-    fn send(&mut self, chunk: Vec<f32>, open: &mut Open) -> bool {
+    fn send(&mut self, chunk: Vec<f32>) -> bool {
         let frames = (chunk.len() / usize::from(self.out.channels.max(1))) as i64;
         let airs_at = self.cursor.max(self.now());
         if self.tx.send(chunk).is_err() {
             return false;
         }
-        self.close_gap(open, airs_at);
+        self.gaps.close(airs_at);
         self.cursor = airs_at
             + chrono::Duration::microseconds(frames * 1_000_000 / i64::from(self.out.rate.max(1)));
         true
     }
 
-    fn relay_once(&mut self, open: &mut Open) -> End {
+    fn relay_once(&mut self) -> End {
         let c = self.channel.clone();
         let connect = self.relayer.rt.block_on(async {
             tokio::time::timeout(CONNECT_TIMEOUT, self.relayer.http.get(&c.url).send()).await
@@ -275,13 +296,13 @@ impl Run {
                     continue;
                 }
                 for c in held.drain(..) {
-                    if !self.send(c, open) {
+                    if !self.send(c) {
                         return End::Dropped;
                     }
                 }
                 continue;
             }
-            if !self.send(full, open) {
+            if !self.send(full) {
                 return End::Dropped;
             }
         }

@@ -236,3 +236,40 @@ async fn an_urgent_notice_cuts_into_a_relay_and_the_relay_resumes_after_it() -> 
     );
     s.server.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_whose_stream_never_answers_is_logged_failed_with_the_reason() -> Result<()> {
+    let s = setup("CN").await?;
+    s.stream.set_up(false);
+    let start = at_in(6);
+    let window = 4;
+    let id = relay_at(&s, "CN", start, window as u64).await?;
+    let log = relay_log(&s.api, "CN", &id).await?;
+    s.ctl.terminate()?;
+    assert_eq!(log["status"], "failed", "{log}");
+    assert_eq!(log["played_ms"], 0, "{log}");
+    let reason = log["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("503"), "{reason}");
+    let gaps = log["gaps"].as_array().cloned().unwrap_or_default();
+    assert_eq!(gaps.len(), 1, "{log}");
+    let (from, to): (DateTime<Utc>, DateTime<Utc>) = (
+        gaps[0]["from"].as_str().unwrap_or_default().parse()?,
+        gaps[0]["to"].as_str().unwrap_or_default().parse()?,
+    );
+    assert_eq!(
+        (from, to),
+        (start, start + CDuration::seconds(window)),
+        "the whole window"
+    );
+    let aired = Aired::read(&s.wav)?;
+    assert_eq!(
+        aired.sounding_ms(
+            start - CDuration::seconds(1),
+            start + CDuration::seconds(window + 1),
+            0.01
+        ),
+        0,
+        "silence"
+    );
+    s.server.stop().await
+}
