@@ -193,7 +193,12 @@ async fn the_volume_schedule_sets_the_level_of_what_airs() {
     }];
     server.set_doc(d);
     let dir = tempfile::tempdir().unwrap();
-    let c = start(config(&server, dir.path().join("data"), OutputSpec::Null));
+    let wav = dir.path().join("aired.wav");
+    let c = start(config(
+        &server,
+        dir.path().join("data"),
+        OutputSpec::Wav(wav.clone()),
+    ));
     let key = occurrence_key("r1", at);
     server
         .wait_for(30, "the played log", |i| i.logs.iter().any(|l| l.id == key))
@@ -202,4 +207,13 @@ async fn the_volume_schedule_sets_the_level_of_what_airs() {
     let log = server.log(&key).unwrap();
     // A 0.5 sine is -9 dBFS RMS; at half level, -15 dBFS.
     assert!((log.rms_dbfs.unwrap() + 15.0).abs() < 0.5, "{log:?}");
+    // And so is what reached the output.
+    let (samples, ch, rate, _) = read_aired(&wav);
+    let first = first_loud(&samples, ch, 0, 0.01).unwrap();
+    let r = rate as usize;
+    let level = rms(&samples, ch, first + r / 10, first + r);
+    assert!(
+        (level - 0.25 / 2f64.sqrt()).abs() < 0.01,
+        "output rms {level}"
+    );
 }

@@ -160,6 +160,11 @@ async fn a_relay_airs_for_exactly_its_window_and_rides_out_a_dropped_stream() ->
     assert!(after > 2000, "the relay resumed: {after} ms after the gap");
     // The log counts what aired.
     let played = log["played_ms"].as_i64().unwrap_or(0);
+    eprintln!(
+        "relay: first sound {late} ms and last sound {over} ms from the window's edges; \
+         {silent} ms silent for a 6 s outage; logged {played} ms, heard {sounding} ms; gap {}",
+        gaps[0]
+    );
     assert!(
         (played - sounding).abs() < 1000,
         "logged {played} ms, heard {sounding} ms"
