@@ -324,7 +324,9 @@ impl Player {
                 continue;
             };
             if now >= r.until {
-                let mut r = self.relays.remove(&key).expect("present");
+                let Some(mut r) = self.relays.remove(&key) else {
+                    continue;
+                };
                 let why = r.cut.take().map(|(from, reason)| {
                     r.gaps.push(RelayGap {
                         from,
@@ -553,7 +555,9 @@ impl Player {
             EndReason::Finished => (PlayStatus::Played, None),
             EndReason::Stopped { reason } => (PlayStatus::Interrupted, Some(reason.clone())),
         };
-        let r = self.relays.remove(key).expect("present");
+        let Some(r) = self.relays.remove(key) else {
+            return;
+        };
         self.log_relay(r, now, status, why);
     }
 
