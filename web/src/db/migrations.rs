@@ -286,6 +286,41 @@ CREATE TABLE cap_messages (
     xml         TEXT NOT NULL
 );
 "#,
+    // 4: programmes: an ordered list of parts aired as one occurrence. A part with no media
+    // is the jingle slot, filled by each station with its own jingle (none: left out). A
+    // programme schedule keeps `media_sha256` = the programme's first media part (what a
+    // controller that does not know programmes airs) and names the programme. Log entries
+    // of a programme's parts name the programme's entry in `part_of`; reports count the
+    // programme's entry only (part entries are stored without `local_date`, so the daily
+    // rollup never sees them, and the report index carries `part_of` to leave them out).
+    // `slot_limit_minutes`: the longest programme an area's slots take (inherited by the
+    // subtree; none: no limit).
+    r#"
+CREATE TABLE programmes (
+    id         TEXT PRIMARY KEY,
+    title      TEXT NOT NULL,
+    category   TEXT NOT NULL DEFAULT '',
+    owner_area TEXT NOT NULL REFERENCES areas(code),
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE programme_items (
+    programme_id TEXT NOT NULL REFERENCES programmes(id) ON DELETE CASCADE,
+    position     INTEGER NOT NULL,
+    media_sha256 TEXT REFERENCES media(sha256),
+    title        TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (programme_id, position)
+);
+CREATE INDEX programme_items_media ON programme_items(media_sha256);
+ALTER TABLE schedules ADD COLUMN programme_id TEXT REFERENCES programmes(id);
+ALTER TABLE stations ADD COLUMN jingle_sha256 TEXT REFERENCES media(sha256);
+ALTER TABLE areas ADD COLUMN slot_limit_minutes INTEGER;
+ALTER TABLE logs ADD COLUMN part_of TEXT;
+DROP INDEX logs_report;
+CREATE INDEX logs_report
+    ON logs(scheduled_at, station, category, status, played_ms, planned_ms, part_of);
+"#,
 ];
 
 /// The migrations, in order.

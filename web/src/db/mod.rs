@@ -11,6 +11,7 @@ pub mod logs;
 pub mod media;
 pub mod migrations;
 pub mod passwords;
+pub mod programmes;
 pub mod schedules;
 pub mod stations;
 pub mod tokens;

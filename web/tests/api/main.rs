@@ -12,6 +12,7 @@ mod errors;
 mod media;
 mod metrics;
 mod openapi;
+mod programmes;
 mod pages;
 mod reports;
 mod router;

@@ -328,6 +328,15 @@ pub async fn remove(
                      delete those first"
                 )));
             }
+            let programmes = db::programmes::using_media(&tx, &s)?;
+            let jingles = db::stations::jingle_users(&tx, &s)?;
+            if programmes > 0 || !jingles.is_empty() {
+                return Err(AppError::conflict(format!(
+                    "media {s} is a part of {programmes} programme(s) and the jingle of \
+                     station(s) [{}]; change those first",
+                    jingles.join(", ")
+                )));
+            }
             db::media::delete(&tx, &s)?;
             audit(&tx, now, &u, "media.delete", &s, json!({}))?;
             tx.commit()?;

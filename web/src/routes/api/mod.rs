@@ -8,6 +8,7 @@ pub mod device;
 pub mod logs;
 pub mod media;
 pub mod password;
+pub mod programmes;
 pub mod reports;
 pub mod schedules;
 pub mod stations;
@@ -18,7 +19,7 @@ use crate::auth::User;
 use crate::db;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -52,6 +53,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/schedules/{id}/pause", post(schedules::pause))
         .route("/schedules/{id}/resume", post(schedules::resume))
+        .route(
+            "/programmes",
+            get(programmes::list).post(programmes::create),
+        )
+        .route(
+            "/programmes/{id}",
+            get(programmes::show)
+                .put(programmes::replace)
+                .delete(programmes::remove),
+        )
+        .route("/stations/{code}/jingle", put(programmes::set_jingle))
+        .route("/areas/{code}/slot-limit", put(programmes::set_slot_limit))
         .route("/stations", get(stations::list).post(stations::create))
         .route("/stations/{code}", get(stations::show))
         .route("/stations/{code}/plan", get(stations::plan))

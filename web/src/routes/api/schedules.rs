@@ -23,7 +23,10 @@ use serde_json::json;
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
     title: String,
-    media_id: String,
+    #[serde(default)]
+    media_id: Option<String>,
+    #[serde(default)]
+    programme_id: Option<String>,
     #[serde(default)]
     stations: Vec<String>,
     #[serde(default)]
@@ -52,6 +55,7 @@ pub struct ScheduleView {
     id: String,
     title: String,
     media_id: String,
+    programme_id: Option<String>,
     stations: Vec<String>,
     areas: Vec<String>,
     cron: Option<String>,
@@ -79,6 +83,7 @@ fn view(s: ScheduleRow) -> ScheduleView {
         id: s.id,
         title: s.spec.title,
         media_id: s.spec.media_sha256,
+        programme_id: s.spec.programme_id,
         stations: s.spec.stations,
         areas: s.spec.areas,
         cron: s.spec.cron,
@@ -106,15 +111,39 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
     if title.chars().count() > 200 {
         return Err(AppError::invalid("title: at most 200 characters"));
     }
-    let sha =
-        Sha256::parse(&b.media_id).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
-    if db::media::get(conn, sha.as_str())?.is_none()
-        || !db::media::visible_to(conn, sha.as_str(), &user.area)?
-    {
-        return Err(AppError::invalid(format!(
-            "media_id: no media {sha} in your library"
-        )));
-    }
+    let (sha, programme_id) = match (&b.media_id, &b.programme_id) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid(
+                "media_id: give either media_id or programme_id, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(AppError::invalid(
+                "media_id: give the media to play in media_id, or a programme in programme_id",
+            ))
+        }
+        (Some(m), None) => {
+            let sha =
+                Sha256::parse(m).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
+            if db::media::get(conn, sha.as_str())?.is_none()
+                || !db::media::visible_to(conn, sha.as_str(), &user.area)?
+            {
+                return Err(AppError::invalid(format!(
+                    "media_id: no media {sha} in your library"
+                )));
+            }
+            (sha.to_string(), None)
+        }
+        (None, Some(pid)) => {
+            let p = super::programmes::visible(conn, user, pid)
+                .map_err(|_| AppError::invalid(format!("programme_id: no programme {pid:?}")))?;
+            let lead = p
+                .spec
+                .lead_media()
+                .ok_or_else(|| AppError::invalid("programme_id: the programme has no media"))?;
+            (lead.to_string(), Some(p.id))
+        }
+    };
     let cron = match (&b.cron, b.at) {
         (Some(_), Some(_)) => {
             return Err(AppError::invalid("cron: give either cron or at, not both"))
@@ -175,7 +204,7 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
     excluded.dedup();
     Ok(ScheduleSpec {
         title,
-        media_sha256: sha.to_string(),
+        media_sha256: sha,
         stations: t.stations,
         areas: t.areas,
         cron,
@@ -186,6 +215,7 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
         priority,
         category,
         max_wait_ms,
+        programme_id,
     })
 }
 
@@ -251,7 +281,8 @@ pub async fn create(
 
 fn detail(spec: &ScheduleSpec) -> serde_json::Value {
     json!({
-        "title": spec.title, "media_id": spec.media_sha256, "stations": spec.stations,
+        "title": spec.title, "media_id": spec.media_sha256,
+        "programme_id": spec.programme_id, "stations": spec.stations,
         "areas": spec.areas, "cron": spec.cron, "at": spec.at, "priority": spec.priority,
         "category": spec.category, "starts_on": spec.starts_on, "ends_on": spec.ends_on,
     })
