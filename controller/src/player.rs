@@ -485,7 +485,9 @@ impl Player {
                     let decoded = parts.lock().unwrap_or_else(|e| e.into_inner()).clone();
                     let why = match &reason {
                         EndReason::Finished => None,
-                        EndReason::Preempted { by } => Some(format!("interrupted by emergency {by}")),
+                        EndReason::Preempted { by } => {
+                            Some(format!("interrupted by emergency {by}"))
+                        }
                         EndReason::Stopped { reason } => Some(reason.clone()),
                     };
                     for e in part_entries(&a.planned, &decoded, a.started_at, frames, rate, why) {

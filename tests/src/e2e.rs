@@ -456,7 +456,12 @@ impl Aired {
 
     /// The longest run, in samples, quieter than `threshold` (|s| ≤ threshold) in
     /// `[from, to)`: a gap between two sounds shows up here.
-    pub fn longest_quiet_run(&self, from: DateTime<Utc>, to: DateTime<Utc>, threshold: f32) -> usize {
+    pub fn longest_quiet_run(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        threshold: f32,
+    ) -> usize {
         let a = self.index_of(from).unwrap_or(0).min(self.mono.len());
         let b = self
             .index_of(to)

@@ -134,7 +134,10 @@ async fn three_part_programme_airs_gap_free_and_is_logged_as_one_programme_with_
     for (f, ms) in parts {
         let mid = first + CDuration::milliseconds(offset + i64::from(ms) / 2 - 100);
         let heard = aired.frequency_at(mid, 200).unwrap_or(0.0);
-        assert!((heard - f).abs() < 20.0, "heard {heard} Hz, expected {f} Hz");
+        assert!(
+            (heard - f).abs() < 20.0,
+            "heard {heard} Hz, expected {f} Hz"
+        );
         offset += i64::from(ms);
     }
     let gains: Vec<f64> = uploaded
@@ -146,11 +149,7 @@ async fn three_part_programme_airs_gap_free_and_is_logged_as_one_programme_with_
         .zip(&gains)
         .map(|((f, ms), g)| own_quiet_edges(*f, *ms, *g))
         .collect();
-    let own_gap = edges
-        .windows(2)
-        .map(|w| w[0].1 + w[1].0)
-        .max()
-        .unwrap_or(0);
+    let own_gap = edges.windows(2).map(|w| w[0].1 + w[1].0).max().unwrap_or(0);
     // Inside the programme (its own first and last samples aside).
     let inner = aired.longest_quiet_run(
         first + CDuration::milliseconds(1),

@@ -321,6 +321,36 @@ DROP INDEX logs_report;
 CREATE INDEX logs_report
     ON logs(scheduled_at, station, category, status, played_ms, planned_ms, part_of);
 "#,
+    // 5: approval. An area (and its subtree) may require it; then what its operators make
+    // starts as a `draft` and only `approved` schedules, programmes and media reach the
+    // stations. A media file's state is per area it was uploaded in (`media_areas`). Urgent
+    // notices are never held: in such an area they are marked `review` for afterwards.
+    // The `approver` role is stored as role 'operator' with `approver` = 1: the CHECK on
+    // `users.role` cannot change without rebuilding the table, which would cascade into
+    // `tokens`. Every step (submitted, approved, rejected, review, reviewed) is a row of
+    // `approval_steps`.
+    r#"
+ALTER TABLE areas ADD COLUMN requires_approval INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN approver INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE schedules ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved'
+    CHECK (approval IN ('draft', 'approved', 'rejected'));
+ALTER TABLE programmes ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved'
+    CHECK (approval IN ('draft', 'approved', 'rejected'));
+ALTER TABLE media_areas ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved'
+    CHECK (approval IN ('draft', 'approved', 'rejected'));
+ALTER TABLE urgent ADD COLUMN approval TEXT CHECK (approval IN ('review', 'reviewed'));
+CREATE TABLE approval_steps (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL CHECK (kind IN ('schedule', 'programme', 'media', 'urgent')),
+    target  TEXT NOT NULL,
+    area    TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    by      TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    comment TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX approval_steps_target ON approval_steps(kind, target);
+"#,
 ];
 
 /// The migrations, in order.

@@ -106,7 +106,14 @@ pub fn insert(
     tx.execute(
         "INSERT INTO programmes (id, title, category, owner_area, created_by, created_at,
             updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        params![id, spec.title, spec.category, owner_area, created_by, ts(now)],
+        params![
+            id,
+            spec.title,
+            spec.category,
+            owner_area,
+            created_by,
+            ts(now)
+        ],
     )?;
     write_parts(tx, id, spec)
 }
@@ -171,8 +178,7 @@ pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<Progr
 
 /// The schedules airing a programme, by id.
 pub fn schedules_using(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
-    let mut st =
-        conn.prepare("SELECT id FROM schedules WHERE programme_id = ?1 ORDER BY id")?;
+    let mut st = conn.prepare("SELECT id FROM schedules WHERE programme_id = ?1 ORDER BY id")?;
     let rows = st.query_map([id], |r| r.get(0))?;
     rows.collect()
 }

@@ -162,7 +162,8 @@ pub fn set_jingle(conn: &Connection, code: &str, sha256: Option<&str>) -> rusqli
 
 /// The stations whose jingle is this media file.
 pub fn jingle_users(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<String>> {
-    let mut st = conn.prepare("SELECT code FROM stations WHERE jingle_sha256 = ?1 ORDER BY code")?;
+    let mut st =
+        conn.prepare("SELECT code FROM stations WHERE jingle_sha256 = ?1 ORDER BY code")?;
     let rows = st.query_map([sha256], |r| r.get(0))?;
     rows.collect()
 }

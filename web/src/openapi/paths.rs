@@ -237,6 +237,50 @@ pub fn operations() -> Vec<Op> {
             ),
         )
         .errors(&[404, 422]),
+        // approval
+        Op::new(
+            "put",
+            "/api/v1/areas/{code}/approval",
+            "Require approval (or not) for what operators make in an area and below (admin).",
+        )
+        .json(obj(json!({"required": {"type": "boolean"}}), &["required"]))
+        .ok(
+            200,
+            obj(
+                json!({"code": s(), "required": {"type": "boolean"}, "effective": {"type": "boolean"}}),
+                &["code", "required"],
+            ),
+        )
+        .errors(&[404]),
+        Op::new(
+            "get",
+            "/api/v1/approvals",
+            "Drafts waiting for approval and urgent notices waiting for review, in your subtree.",
+        )
+        .ok(200, list("Pending")),
+        Op::new(
+            "get",
+            "/api/v1/approvals/{kind}/{id}",
+            "An item's approval state and history (kind: schedule, programme, media, urgent).",
+        )
+        .ok(200, r("Approval"))
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/approvals/{kind}/{id}/approve",
+            "Approve a draft (an urgent notice: mark it reviewed); approver or admin over its area.",
+        )
+        .json(obj(json!({"comment": s()}), &[]))
+        .ok(200, r("Approval"))
+        .errors(&[404, 409, 422]),
+        Op::new(
+            "post",
+            "/api/v1/approvals/{kind}/{id}/reject",
+            "Reject a draft with a comment; editing it submits it again.",
+        )
+        .json(obj(json!({"comment": s()}), &["comment"]))
+        .ok(200, r("Approval"))
+        .errors(&[404, 409, 422]),
         // stations
         Op::new(
             "get",
@@ -451,13 +495,21 @@ pub fn schemas() -> Value {
             "message": {"type": "string", "description": "what went wrong, for people"}}),
             &["code", "message"])}), &["error"]),
         "Credentials": obj(json!({"username": s(), "password": s()}), &["username", "password"]),
-        "Role": {"type": "string", "enum": ["admin", "operator", "viewer"]},
+        "Role": {"type": "string", "enum": ["admin", "approver", "operator", "viewer"]},
         "Priority": priority,
         "Area": obj(json!({"code": s(), "name": s(), "parent": {"type": "string", "nullable": true}}), &["code", "name"]),
         "User": obj(json!({"username": s(), "role": r("Role"), "area": s()}), &["username", "role", "area"]),
         "Media": obj(json!({"id": s(), "sha256": s(), "title": s(), "size_bytes": int(),
             "duration_ms": int(), "codec": s(), "sample_rate": int(), "channels": int(),
             "loudness_lufs": {"type": "number"}}), &["id", "sha256", "duration_ms"]),
+        "Pending": obj(json!({"kind": s(), "id": s(), "title": s(), "area": s(),
+            "state": {"type": "string", "enum": ["draft", "review"]}, "created_by": s(),
+            "submitted_at": {"type": "string", "nullable": true, "format": "date-time"}}),
+            &["kind", "id", "state"]),
+        "Approval": obj(json!({"kind": s(), "id": s(), "area": s(),
+            "state": {"type": "string", "enum": ["draft", "approved", "rejected", "review", "reviewed"]},
+            "history": {"type": "array", "items": obj(json!({"action": s(), "by": s(), "at": time(),
+                "comment": s()}), &["action", "by", "at"])}}), &["kind", "id", "state"]),
         "ProgrammeBody": obj(json!({"title": s(), "category": s(),
             "parts": {"type": "array", "items": obj(json!({"media_id": s(),
                 "jingle": {"type": "boolean", "description": "the station's own jingle"},

@@ -46,15 +46,47 @@ pub fn still_airing(n: &UrgentNotice, now: DateTime<Utc>) -> bool {
     n.airings().iter().any(|t| *t + len > now)
 }
 
-/// The rules of a station (paused ones left out), as the wire sends them.
+/// May the schedule reach stations: it, its programme and every media file it plays are
+/// approved (see `db::approvals`)? Drafts and rejected items stay on the server.
+fn approved(conn: &Connection, s: &db::schedules::ScheduleRow) -> Result<bool, AppError> {
+    use db::approvals::{media_approved, state, Kind, State};
+    let ok = |st: Option<State>| st.is_none_or(|st| st == State::Approved);
+    if !ok(state(conn, Kind::Schedule, &s.id, "")?) {
+        return Ok(false);
+    }
+    let mut media = vec![s.spec.media_sha256.clone()];
+    if let Some(pid) = &s.spec.programme_id {
+        if !ok(state(conn, Kind::Programme, pid, "")?) {
+            return Ok(false);
+        }
+        if let Some(p) = db::programmes::get(conn, pid)? {
+            media.extend(p.spec.parts.into_iter().filter_map(|p| p.media_sha256));
+        }
+    }
+    for m in media {
+        if !media_approved(conn, &m)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The rules of a station (paused and unapproved ones left out), as the wire sends them.
 pub fn rules(
     conn: &Connection,
     station: &Station,
     media_out: &mut BTreeMap<String, MediaRow>,
 ) -> Result<Vec<WireRule>, AppError> {
     let mut out = Vec::new();
-    let jingle = db::stations::jingle(conn, &station.code)?;
+    // The station's jingle fills programmes' jingle slot once approved (see `approved`).
+    let jingle = match db::stations::jingle(conn, &station.code)? {
+        Some(j) if db::approvals::media_approved(conn, &j)? => Some(j),
+        _ => None,
+    };
     for s in db::schedules::for_station(conn, &station.code, &station.area, false)? {
+        if !approved(conn, &s)? {
+            continue;
+        }
         let mut m = media(conn, &s.spec.media_sha256)?;
         let mut items = Vec::new();
         if let Some(pid) = &s.spec.programme_id {

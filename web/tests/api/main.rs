@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod approval;
 mod authz;
 mod cap;
 mod cli;
@@ -12,8 +13,8 @@ mod errors;
 mod media;
 mod metrics;
 mod openapi;
-mod programmes;
 mod pages;
+mod programmes;
 mod reports;
 mod router;
 mod schedules;

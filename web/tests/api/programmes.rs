@@ -49,7 +49,11 @@ async fn a_programme_reaches_the_station_as_its_parts_with_the_station_jingle_fi
     let rule = rule_of(&doc, &sid).expect("the programme's rule");
     assert_eq!(rule["items"].as_array().map(Vec::len), Some(2), "{rule}");
     assert_eq!(rule["duration_ms"], 2200);
-    assert_eq!(rule["media_sha256"], a.as_str(), "older controllers air the first part");
+    assert_eq!(
+        rule["media_sha256"],
+        a.as_str(),
+        "older controllers air the first part"
+    );
     assert_eq!(rule["items"][0]["title"], "Mở đầu");
 
     // With the station's own jingle, it opens the programme.
@@ -85,7 +89,9 @@ async fn a_programme_reaches_the_station_as_its_parts_with_the_station_jingle_fi
             Method::PUT,
             &format!("/programmes/{pid}"),
             &op,
-            Some(json!({"title": "Chương trình sáng", "parts": [{"media_id": b}, {"media_id": a}]})),
+            Some(
+                json!({"title": "Chương trình sáng", "parts": [{"media_id": b}, {"media_id": a}]}),
+            ),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -203,14 +209,26 @@ async fn bad_programmes_are_refused_naming_what_is_wrong() {
     for (body, says) in [
         (json!({"title": "", "parts": [{"media_id": a}]}), "title"),
         (json!({"title": "x", "parts": []}), "at least one part"),
-        (json!({"title": "x", "parts": [{"jingle": true}]}), "at least one part"),
-        (json!({"title": "x", "parts": [{"media_id": unknown}]}), "parts[1].media_id"),
-        (json!({"title": "x", "parts": [{"media_id": "nope"}]}), "parts[1].media_id"),
+        (
+            json!({"title": "x", "parts": [{"jingle": true}]}),
+            "at least one part",
+        ),
+        (
+            json!({"title": "x", "parts": [{"media_id": unknown}]}),
+            "parts[1].media_id",
+        ),
+        (
+            json!({"title": "x", "parts": [{"media_id": "nope"}]}),
+            "parts[1].media_id",
+        ),
         (
             json!({"title": "x", "parts": [{"media_id": a}, {"media_id": a, "jingle": true}]}),
             "parts[2]",
         ),
-        (json!({"title": "x", "parts": [{"media_id": a}, {}]}), "parts[2]"),
+        (
+            json!({"title": "x", "parts": [{"media_id": a}, {}]}),
+            "parts[2]",
+        ),
     ] {
         let (s, v) = app.post("/programmes", &op, body.clone()).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");

@@ -2,10 +2,12 @@
 //! ETag, delete when nothing uses it.
 
 use crate::auth::{Caller, User};
+use crate::db::approvals::{self, Kind};
 use crate::db::{self, media::MediaRow, users::Role};
 use crate::error::{AppError, AppResult, PathArg};
 use crate::library;
 use crate::planning::document;
+use crate::routes::api::approvals::submit_if_required;
 use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use axum::body::Body;
@@ -106,6 +108,14 @@ pub async fn upload(
                 &r.sha256,
                 json!({"title": r.title, "size_bytes": r.size_bytes, "codec": r.codec}),
             )?;
+            // Uploading again a file already approved in this area submits nothing.
+            let signed_off = approvals::history(conn, Kind::Media, &r.sha256)?
+                .iter()
+                .any(|s| s.action == "approved");
+            let st = approvals::state(conn, Kind::Media, &r.sha256, &u.area)?;
+            if !(signed_off && st == Some(approvals::State::Approved)) {
+                submit_if_required(conn, &u, Kind::Media, &r.sha256, &u.area, now)?;
+            }
             Ok(())
         })
         .await?;

@@ -1,5 +1,6 @@
 //! The JSON API, `/api/v1`: one file per resource.
 
+pub mod approvals;
 pub mod areas;
 pub mod audit;
 pub mod auth;
@@ -65,6 +66,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/stations/{code}/jingle", put(programmes::set_jingle))
         .route("/areas/{code}/slot-limit", put(programmes::set_slot_limit))
+        .route("/areas/{code}/approval", put(approvals::set_required))
+        .route("/approvals", get(approvals::queue))
+        .route("/approvals/{kind}/{id}", get(approvals::show))
+        .route("/approvals/{kind}/{id}/approve", post(approvals::approve))
+        .route("/approvals/{kind}/{id}/reject", post(approvals::reject))
         .route("/stations", get(stations::list).post(stations::create))
         .route("/stations/{code}", get(stations::show))
         .route("/stations/{code}/plan", get(stations::plan))

@@ -8,9 +8,11 @@
 //! started with, and the as-run log keeps what really aired.
 
 use crate::auth::User;
+use crate::db::approvals::{self, Kind};
 use crate::db::{self, programmes::PartSpec, programmes::ProgrammeRow, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::planning::publish_schedules;
+use crate::routes::api::approvals::submit_if_required;
 use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use crate::targets;
@@ -71,6 +73,9 @@ pub struct ProgrammeView {
     warning_vi: Option<String>,
     warning_en: Option<String>,
     schedules: Vec<String>,
+    /// approved, draft or rejected (see `/approvals`).
+    approval: String,
+    approval_history: Vec<approvals::Step>,
     owner_area: String,
     created_by: String,
     created_at: DateTime<Utc>,
@@ -121,8 +126,12 @@ pub fn view(conn: &Connection, p: ProgrammeRow) -> AppResult<ProgrammeView> {
     let total_ms = parts.iter().map(|p| p.duration_ms).sum();
     let limit = db::areas::slot_limit_minutes(conn, &p.owner_area)?;
     let warning = slot_warning(total_ms, limit);
+    let approval =
+        approvals::state(conn, Kind::Programme, &p.id, "")?.unwrap_or(approvals::State::Approved);
     Ok(ProgrammeView {
         schedules: db::programmes::schedules_using(conn, &p.id)?,
+        approval: approval.as_str().to_string(),
+        approval_history: approvals::history(conn, Kind::Programme, &p.id)?,
         id: p.id,
         title: p.spec.title,
         category: p.spec.category,
@@ -259,7 +268,10 @@ fn detail(spec: &db::programmes::ProgrammeSpec) -> serde_json::Value {
 }
 
 /// `GET /programmes`.
-pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<Vec<ProgrammeView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    user: User,
+) -> AppResult<Json<Vec<ProgrammeView>>> {
     let views = state
         .db
         .call(move |conn| {
@@ -288,6 +300,7 @@ pub async fn create(
             let tx = conn.transaction()?;
             db::programmes::insert(&tx, &id, &spec, &user.area, &user.username, now)?;
             audit(&tx, now, &user, "programme.create", &id, detail(&spec))?;
+            submit_if_required(&tx, &user, Kind::Programme, &id, &user.area, now)?;
             let p = db::programmes::get(&tx, &id)?
                 .ok_or_else(|| AppError::internal("programme vanished during create"))?;
             let v = view(&tx, p)?;
@@ -326,11 +339,12 @@ pub async fn replace(
     let (v, stations) = state
         .db
         .call(move |conn| {
-            manageable(conn, &user, &id)?;
+            let old = manageable(conn, &user, &id)?;
             let spec = validate(conn, &user, body)?;
             let tx = conn.transaction()?;
             db::programmes::update(&tx, &id, &spec, now)?;
             audit(&tx, now, &user, "programme.update", &id, detail(&spec))?;
+            submit_if_required(&tx, &user, Kind::Programme, &id, &old.owner_area, now)?;
             let p = db::programmes::get(&tx, &id)?
                 .ok_or_else(|| AppError::internal("programme vanished during update"))?;
             let v = view(&tx, p)?;
@@ -412,7 +426,14 @@ pub async fn set_jingle(
             };
             let tx = conn.transaction()?;
             db::stations::set_jingle(&tx, &st.code, sha.as_deref())?;
-            audit(&tx, now, &user, "station.jingle", &st.code, json!({"media_id": sha}))?;
+            audit(
+                &tx,
+                now,
+                &user,
+                "station.jingle",
+                &st.code,
+                json!({"media_id": sha}),
+            )?;
             tx.commit()?;
             Ok(sha)
         })
@@ -460,7 +481,14 @@ pub async fn set_slot_limit(
             }
             let tx = conn.transaction()?;
             db::areas::set_slot_limit_minutes(&tx, &code, body.minutes)?;
-            audit(&tx, now, &user, "area.slot_limit", &code, json!({"minutes": body.minutes}))?;
+            audit(
+                &tx,
+                now,
+                &user,
+                "area.slot_limit",
+                &code,
+                json!({"minutes": body.minutes}),
+            )?;
             let effective = db::areas::slot_limit_minutes(&tx, &code)?;
             tx.commit()?;
             Ok(json!({"code": code, "minutes": body.minutes, "effective_minutes": effective}))

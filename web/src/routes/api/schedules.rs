@@ -1,9 +1,11 @@
 //! Schedules: create, list, show, replace, pause, resume, delete; and the cron preview.
 
 use crate::auth::User;
+use crate::db::approvals::{self, Kind};
 use crate::db::{self, schedules::ScheduleRow, schedules::ScheduleSpec, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg, QueryArgs};
 use crate::planning::publish_schedules;
+use crate::routes::api::approvals::submit_if_required;
 use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use crate::targets;
@@ -67,6 +69,9 @@ pub struct ScheduleView {
     category: String,
     max_wait_minutes: u64,
     paused: bool,
+    /// approved, draft or rejected (see `/approvals`).
+    approval: String,
+    approval_history: Vec<approvals::Step>,
     description_vi: Option<String>,
     description_en: Option<String>,
     owner_area: String,
@@ -75,7 +80,19 @@ pub struct ScheduleView {
     updated_at: DateTime<Utc>,
 }
 
-fn view(s: ScheduleRow) -> ScheduleView {
+/// The schedule with its approval state and history.
+fn view_in(conn: &Connection, s: ScheduleRow) -> AppResult<ScheduleView> {
+    let st =
+        approvals::state(conn, Kind::Schedule, &s.id, "")?.unwrap_or(approvals::State::Approved);
+    let history = approvals::history(conn, Kind::Schedule, &s.id)?;
+    Ok(view_with(s, st.as_str().to_string(), history))
+}
+
+fn view_with(
+    s: ScheduleRow,
+    approval: String,
+    approval_history: Vec<approvals::Step>,
+) -> ScheduleView {
     let expr = s.spec.cron.as_deref().and_then(|c| CronExpr::parse(c).ok());
     ScheduleView {
         description_vi: expr.as_ref().map(|e| describe_cron(e, Lang::Vi)),
@@ -95,6 +112,8 @@ fn view(s: ScheduleRow) -> ScheduleView {
         category: s.spec.category,
         max_wait_minutes: s.spec.max_wait_ms / 60_000,
         paused: s.paused,
+        approval,
+        approval_history,
         owner_area: s.owner_area,
         created_by: s.created_by,
         created_at: s.created_at,
@@ -123,8 +142,7 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
             ))
         }
         (Some(m), None) => {
-            let sha =
-                Sha256::parse(m).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
+            let sha = Sha256::parse(m).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
             if db::media::get(conn, sha.as_str())?.is_none()
                 || !db::media::visible_to(conn, sha.as_str(), &user.area)?
             {
@@ -270,6 +288,7 @@ pub async fn create(
             let tx = conn.transaction()?;
             db::schedules::insert(&tx, &i, &spec, &u.area, &u.username, now)?;
             audit(&tx, now, &u, "schedule.create", &i, detail(&spec))?;
+            submit_if_required(&tx, &u, Kind::Schedule, &i, &u.area, now)?;
             let stations = db::schedules::target_stations(&tx, &i)?;
             tx.commit()?;
             Ok(stations)
@@ -306,12 +325,16 @@ pub async fn list(
         .call(move |conn| match q.station {
             Some(code) => {
                 let st = targets::station_in_reach(conn, &user, &code)?;
-                Ok(db::schedules::for_station(conn, &st.code, &st.area, true)?)
+                let rows = db::schedules::for_station(conn, &st.code, &st.area, true)?;
+                rows.into_iter().map(|r| view_in(conn, r)).collect()
             }
-            None => Ok(db::schedules::list_visible(conn, &user.area)?),
+            None => {
+                let rows = db::schedules::list_visible(conn, &user.area)?;
+                rows.into_iter().map(|r| view_in(conn, r)).collect()
+            }
         })
         .await?;
-    Ok(Json(rows.into_iter().map(view).collect()))
+    Ok(Json(rows))
 }
 
 /// `GET /schedules/{id}`.
@@ -320,8 +343,11 @@ pub async fn show(
     user: User,
     PathArg(id): PathArg<String>,
 ) -> AppResult<Json<ScheduleView>> {
-    let row = state.db.call(move |conn| visible(conn, &user, &id)).await?;
-    Ok(Json(view(row)))
+    let row = state
+        .db
+        .call(move |conn| view_in(conn, visible(conn, &user, &id)?))
+        .await?;
+    Ok(Json(row))
 }
 
 /// `PUT /schedules/{id}`: replace with a new body (same shape as create).
@@ -335,24 +361,26 @@ pub async fn replace(
     let (row, stations) = state
         .db
         .call(move |conn| {
-            manageable(conn, &user, &id)?;
+            let old = manageable(conn, &user, &id)?;
             let before = db::schedules::target_stations(conn, &id)?;
             let spec = validate(conn, &user, body)?;
             let tx = conn.transaction()?;
             db::schedules::update(&tx, &id, &spec, now)?;
             audit(&tx, now, &user, "schedule.update", &id, detail(&spec))?;
+            submit_if_required(&tx, &user, Kind::Schedule, &id, &old.owner_area, now)?;
             let mut stations = db::schedules::target_stations(&tx, &id)?;
             stations.extend(before);
             stations.sort();
             stations.dedup();
             let row = db::schedules::get(&tx, &id)?
                 .ok_or_else(|| AppError::internal("schedule vanished during update"))?;
+            let row = view_in(&tx, row)?;
             tx.commit()?;
             Ok((row, stations))
         })
         .await?;
     publish_schedules(&state, stations, now).await;
-    Ok(Json(view(row)))
+    Ok(Json(row))
 }
 
 async fn set_paused(
@@ -375,11 +403,14 @@ async fn set_paused(
             audit(conn, now, &user, action, &id, json!({}))?;
             let row = db::schedules::get(conn, &id)?
                 .ok_or_else(|| AppError::not_found(format!("no schedule {id:?}")))?;
-            Ok((row, db::schedules::target_stations(conn, &id)?))
+            Ok((
+                view_in(conn, row)?,
+                db::schedules::target_stations(conn, &id)?,
+            ))
         })
         .await?;
     publish_schedules(&state, stations, now).await;
-    Ok(Json(view(row)))
+    Ok(Json(row))
 }
 
 /// `POST /schedules/{id}/pause`.
