@@ -264,4 +264,48 @@ mod tests {
             "halfway between 0.00 and 0.01"
         );
     }
+
+    #[test]
+    fn a_sequence_is_the_parts_back_to_back_and_a_part_that_does_not_open_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, samples: Vec<f32>| {
+            let path = dir.path().join(name);
+            let pcm = media::Pcm {
+                samples,
+                sample_rate: 48_000,
+                channels: 1,
+            };
+            media::signal::write_wav(&path, &pcm).unwrap();
+            path
+        };
+        let a = media::signal::tone(440.0, 300, 48_000, 0.5);
+        let b = media::signal::tone(660.0, 200, 48_000, 0.5);
+        let pa = write("a.wav", a.clone());
+        let pb = write("b.wav", b.clone());
+        let out = Format {
+            rate: 48_000,
+            channels: 1,
+        };
+        let parts = vec![(pa, 0.0), (dir.path().join("missing.wav"), 0.0), (pb, 0.0)];
+        let (rx, decoded) = prepare_sequence(parts, out, 0.1).unwrap();
+        let got: Vec<f32> = rx.iter().flatten().collect();
+        let want: Vec<f32> = a.iter().chain(&b).copied().collect();
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "no sample added or lost between parts"
+        );
+        // 16-bit WAV: equal to the source within one quantisation step.
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(g, w)| (g - w).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1.0 / 16_000.0, "worst difference {worst}");
+        let d = decoded.lock().unwrap().clone();
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[0].frames, a.len() as u64);
+        assert!(d[1].error.is_some());
+        assert_eq!(d[2].frames, b.len() as u64);
+    }
 }

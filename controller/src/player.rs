@@ -580,3 +580,89 @@ fn part_entries(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::PartDecoded;
+    use crate::planner::Part;
+    use chrono::TimeZone;
+    use schedules::{Item, Priority, Sha256};
+
+    fn programme() -> Planned {
+        let sha = |c: char| Sha256::parse(&c.to_string().repeat(64)).unwrap();
+        let part = |c: char, ms: u64| Part {
+            title: format!("part {c}"),
+            media: sha(c),
+            gain_db: 0.0,
+            duration_ms: ms,
+        };
+        Planned {
+            item: Item {
+                key: "p@1".into(),
+                scheduled_at: Utc.with_ymd_and_hms(2026, 12, 1, 5, 30, 0).unwrap(),
+                duration_ms: 3000,
+                priority: Priority::Normal,
+                max_wait_ms: 60_000,
+            },
+            origin: Origin::Rule("p".into()),
+            title: "Programme".into(),
+            category: "thời sự".into(),
+            media: sha('a'),
+            gain_db: 0.0,
+            parts: vec![part('a', 1000), part('b', 1000), part('c', 1000)],
+        }
+    }
+
+    fn done(frames: u64) -> PartDecoded {
+        PartDecoded {
+            frames,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_programme_cut_in_its_second_part_logs_played_interrupted_and_skipped_parts() {
+        let p = programme();
+        let start = p.item.scheduled_at;
+        let decoded = [done(48_000), done(48_000)];
+        let why = Some("interrupted by emergency u@1".to_string());
+        let e = part_entries(&p, &decoded, start, 72_000, 48_000, why);
+        let got: Vec<_> = e
+            .iter()
+            .map(|e| (e.id.as_str(), e.status, e.played_ms))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("p@1#1", PlayStatus::Played, 1000),
+                ("p@1#2", PlayStatus::Interrupted, 500),
+                ("p@1#3", PlayStatus::Skipped, 0),
+            ]
+        );
+        assert!(e.iter().all(|e| e.part_of.as_deref() == Some("p@1")));
+        assert_eq!(e[1].started_at, Some(start + CDuration::seconds(1)));
+        assert_eq!(e[1].reason.as_deref(), Some("interrupted by emergency u@1"));
+        assert_eq!(e[0].title, "part a");
+        assert_eq!(e[2].planned_ms, Some(1000));
+    }
+
+    #[test]
+    fn a_part_that_would_not_decode_is_failed_and_the_next_starts_where_the_last_ended() {
+        let p = programme();
+        let start = p.item.scheduled_at;
+        let decoded = [
+            done(48_000),
+            PartDecoded {
+                frames: 0,
+                error: Some("not audio".into()),
+            },
+            done(48_000),
+        ];
+        let e = part_entries(&p, &decoded, start, 96_000, 48_000, None);
+        assert_eq!(e[1].status, PlayStatus::Failed);
+        assert_eq!(e[1].reason.as_deref(), Some("not audio"));
+        assert_eq!(e[2].status, PlayStatus::Played);
+        assert_eq!(e[2].started_at, Some(start + CDuration::seconds(1)));
+    }
+}

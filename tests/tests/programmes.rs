@@ -156,6 +156,7 @@ async fn three_part_programme_airs_gap_free_and_is_logged_as_one_programme_with_
         first + CDuration::milliseconds(2999),
         QUIET,
     );
+    println!("programme: longest quiet run between parts {inner} samples at 48 kHz; the parts' own edges {own_gap}");
     assert!(
         inner <= own_gap + 2,
         "{inner} quiet samples between parts; the parts' own edges have {own_gap}"
