@@ -390,7 +390,7 @@ async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_brows
     let base = server.url.clone();
     let api = Api::login(&server, "op", OP_PASSWORD).await.unwrap();
     let mut ids = Vec::new();
-    for (name, ms) in [("Mở đầu", 1_000), ("Tin dài", 61_000), ("Kết thúc", 1_000)] {
+    for (name, ms) in [("Mở đầu", 1_000), ("Tin dài", 61_000), ("Kết thúc", 1_200)] {
         let wav = dir.path().join(format!("{ms}-{}.wav", ids.len()));
         tone_wav(&wav, ms);
         ids.push(
@@ -425,8 +425,8 @@ async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_brows
         wait_text(&c, "#p-total", "1:03").await;
         wait_text(&c, "#p-warning", "Vượt giới hạn khung phát 1 phút").await;
         // Reorder with the buttons: the jingle up to the top, the long bulletin down.
-        for _ in 0..3 {
-            click(&c, "#p-parts li:last-child [data-move='-1']").await;
+        for n in [4, 3, 2] {
+            click(&c, &format!("#p-parts li:nth-child({n}) [data-move='-1']")).await;
         }
         click(&c, "#p-parts li:nth-child(3) [data-move='1']").await;
         let order = text_of(&c, "#p-parts").await;
