@@ -199,6 +199,12 @@
         tbody.textContent = "";
         list.forEach(function (s) {
           var tr = el("tr"); var th = el("th", s.title); th.scope = "row"; tr.appendChild(th);
+          if (s.approval && s.approval !== "approved") {
+            // Held back from the stations: say so, with the approver's last comment.
+            var last = (s.approval_history || []).slice(-1)[0];
+            th.appendChild(el("br"));
+            th.appendChild(el("span", T("appr_" + s.approval) + (last && last.comment ? ": " + last.comment : ""), "warn approval"));
+          }
           cell(tr, (LANG === "vi" ? s.description_vi : s.description_en) || s.cron || fmtTime(s.at));
           cell(tr, T("prio_" + s.priority));
           cell(tr, (s.stations || []).concat(s.areas || []).join(", "));
@@ -209,7 +215,17 @@
     load();
     var form = $("sched-form");
     if (!form) return;
-    mediaOptions($("s-media")).catch(loadFailed);
+    mediaOptions($("s-media")).then(function () {
+      // Programmes are scheduled like one bulletin.
+      return api("GET", "/api/v1/programmes").then(function (list) {
+        if (!list.length) return;
+        var g = el("optgroup"); g.label = T("nav_programmes");
+        list.forEach(function (p) {
+          var o = el("option", p.title + " (" + fmtDuration(p.total_ms) + ")"); o.value = "programme:" + p.id; g.appendChild(o);
+        });
+        $("s-media").appendChild(g);
+      });
+    }).catch(loadFailed);
     api("GET", "/api/v1/stations").then(function (l) { targetBoxes($("s-stations"), l, "station"); }).catch(loadFailed);
     api("GET", "/api/v1/areas").then(function (l) { targetBoxes($("s-areas"), l, "area"); }).catch(loadFailed);
     function mode() { return form.querySelector("input[name=mode]:checked").value; }
@@ -256,8 +272,10 @@
       if (!ok) return;
       var excluded = $("s-excluded").value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
       var bodies = r.exprs.map(function (e) {
-        var b = { title: title, media_id: $("s-media").value, stations: stations, areas: areas, cron: e,
+        var b = { title: title, stations: stations, areas: areas, cron: e,
           priority: $("s-priority").value, excluded_dates: excluded };
+        var what = $("s-media").value;
+        if (what.indexOf("programme:") === 0) b.programme_id = what.slice(10); else b.media_id = what;
         if ($("s-category").value.trim()) b.category = $("s-category").value.trim();
         if ($("s-starts").value) b.starts_on = $("s-starts").value;
         if ($("s-ends").value) b.ends_on = $("s-ends").value;
@@ -456,7 +474,7 @@
       var next = queue.shift();
       if (!next) { $("p-now").textContent = ""; return; }
       var au = $("p-audio");
-      au.src = "/api/v1/media/" + next.p.media_id;
+      au.src = "/api/v1/media/" + next.p.media_id; au.dataset.part = next.n;
       $("p-now").textContent = T("prog_playing").replace("{n}", next.n).replace("{title}", label(next.p));
       au.play().catch(function () { playNext(); });
     }
@@ -505,8 +523,13 @@
       $("p-new").addEventListener("click", reset);
       $("p-stop").addEventListener("click", stop);
       $("p-audio").addEventListener("ended", playNext);
+      // Which parts really started playing, in order (for people: the text; for tests: this).
+      $("p-audio").addEventListener("playing", function () {
+        var now = $("p-now"), n = $("p-audio").dataset.part;
+        now.dataset.heard = (now.dataset.heard ? now.dataset.heard + " " : "") + n;
+      });
       $("p-play").addEventListener("click", function () {
-        stop();
+        stop(); $("p-now").dataset.heard = "";
         parts.forEach(function (p, i) { if (!p.jingle) queue.push({ p: p, n: i + 1 }); });
         playNext();
       });
