@@ -5,6 +5,7 @@ mod helpers;
 
 mod approval;
 mod authz;
+mod backup;
 mod cap;
 mod cli;
 mod demo;
@@ -19,5 +20,6 @@ mod reports;
 mod router;
 mod schedules;
 mod sign_in;
+mod tls;
 mod urgent;
 mod urgent_text;
