@@ -455,6 +455,8 @@ pub fn recover_interrupted(
                 rms_dbfs: None,
                 peak_dbfs: None,
                 gaps: vec![],
+                part_of: None,
+                planned_ms: None,
             },
         };
         let started = started.map(from_ms).or(entry.started_at);
@@ -539,6 +541,8 @@ mod tests {
             rms_dbfs: None,
             peak_dbfs: None,
             gaps: vec![],
+            part_of: None,
+            planned_ms: None,
         }
     }
 

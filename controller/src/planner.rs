@@ -42,18 +42,41 @@ pub enum Source {
         /// Gain to apply, dB (from the manifest; 0 when unknown).
         gain_db: f32,
     },
+    /// A programme: its parts, in airing order, aired back to back as one occurrence,
+    /// each logged as a part of it.
+    Programme {
+        /// The file the rule names (its first part: what an older controller airs), logged
+        /// as the occurrence's media.
+        lead: Sha256,
+        /// The parts (never empty).
+        parts: Vec<Part>,
+    },
     /// A live channel, for the occurrence's whole window (`item.duration_ms`).
     Relay(RelayChannel),
 }
 
 impl Source {
-    /// The media file, if it plays one.
+    /// The media file logged for it, if it plays files.
     pub fn media(&self) -> Option<&Sha256> {
         match self {
             Source::Media { sha256, .. } => Some(sha256),
+            Source::Programme { lead, .. } => Some(lead),
             Source::Relay(_) => None,
         }
     }
+}
+
+/// One part of a programme occurrence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    /// Title, as logged.
+    pub title: String,
+    /// The media it plays.
+    pub media: Sha256,
+    /// Gain to apply, dB.
+    pub gain_db: f32,
+    /// Its duration, from the document.
+    pub duration_ms: u64,
 }
 
 impl Planned {
@@ -80,6 +103,40 @@ impl Planned {
             rms_dbfs: None,
             peak_dbfs: None,
             gaps: vec![],
+            part_of: None,
+            planned_ms: matches!(self.source, Source::Programme { .. })
+                .then_some(self.item.duration_ms),
+        }
+    }
+
+    /// A programme's parts, in airing order (empty for a single file or a relay).
+    pub fn parts(&self) -> &[Part] {
+        match &self.source {
+            Source::Programme { parts, .. } => parts,
+            Source::Media { .. } | Source::Relay(_) => &[],
+        }
+    }
+
+    /// The log entry of part `index` (from 0) of this programme occurrence, to be
+    /// completed by the caller: id `"<key>#<index + 1>"`, `part_of` the programme's key.
+    pub fn part_entry(&self, index: usize, status: PlayStatus, reason: Option<String>) -> LogEntry {
+        let mut e = self.log_entry(status, reason);
+        if let Some(p) = self.parts().get(index) {
+            e.id = format!("{}#{}", self.item.key, index + 1);
+            e.title = p.title.clone();
+            e.media_sha256 = Some(p.media.clone());
+            e.part_of = Some(self.item.key.clone());
+            e.planned_ms = Some(p.duration_ms);
+        }
+        e
+    }
+
+    /// Every media file this occurrence plays (none for a relay).
+    pub fn all_media(&self) -> Vec<&Sha256> {
+        match &self.source {
+            Source::Media { sha256, .. } => vec![sha256],
+            Source::Programme { parts, .. } => parts.iter().map(|p| &p.media).collect(),
+            Source::Relay(_) => Vec::new(),
         }
     }
 }
@@ -142,6 +199,16 @@ pub fn occurrences_in(
                     continue;
                 }
             };
+            let parts: Vec<Part> = wr
+                .items
+                .iter()
+                .map(|i| Part {
+                    title: i.title.clone(),
+                    media: i.media_sha256.clone(),
+                    gain_db: gain(&i.media_sha256),
+                    duration_ms: i.duration_ms,
+                })
+                .collect();
             for at in occurrences(&rule, from, to) {
                 out.push(Planned {
                     item: Item {
@@ -154,9 +221,16 @@ pub fn occurrences_in(
                     origin: Origin::Rule(wr.id.clone()),
                     title: wr.title.clone(),
                     category: wr.category.clone(),
-                    source: Source::Media {
-                        sha256: wr.media_sha256.clone(),
-                        gain_db: gain(&wr.media_sha256),
+                    source: if parts.is_empty() {
+                        Source::Media {
+                            sha256: wr.media_sha256.clone(),
+                            gain_db: gain(&wr.media_sha256),
+                        }
+                    } else {
+                        Source::Programme {
+                            lead: wr.media_sha256.clone(),
+                            parts: parts.clone(),
+                        }
                     },
                 });
             }
@@ -246,12 +320,11 @@ pub fn needed_media(
 ) -> Vec<(Sha256, DateTime<Utc>)> {
     let (planned, _) = occurrences_in(doc, pushed, cancelled, from, to);
     let mut first: HashMap<Sha256, DateTime<Utc>> = HashMap::new();
-    for p in planned {
-        let Source::Media { sha256, .. } = p.source else {
-            continue;
-        };
-        let e = first.entry(sha256).or_insert(p.item.scheduled_at);
-        *e = (*e).min(p.item.scheduled_at);
+    for p in &planned {
+        for m in p.all_media() {
+            let e = first.entry(m.clone()).or_insert(p.item.scheduled_at);
+            *e = (*e).min(p.item.scheduled_at);
+        }
     }
     let mut v: Vec<_> = first.into_iter().collect();
     v.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
@@ -292,6 +365,8 @@ mod tests {
             media_sha256: sha('a'),
             duration_ms: ms,
             max_wait_ms: 60_000,
+            items: vec![],
+            programme_id: None,
         }
     }
 

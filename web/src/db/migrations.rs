@@ -286,7 +286,72 @@ CREATE TABLE cap_messages (
     xml         TEXT NOT NULL
 );
 "#,
-    // 4: remote commands to stations and per-station volume schedules.
+    // 4: programmes: an ordered list of parts aired as one occurrence. A part with no media
+    // is the jingle slot, filled by each station with its own jingle (none: left out). A
+    // programme schedule keeps `media_sha256` = the programme's first media part (what a
+    // controller that does not know programmes airs) and names the programme. Log entries
+    // of a programme's parts name the programme's entry in `part_of`; reports count the
+    // programme's entry only (part entries are stored without `local_date`, so the daily
+    // rollup never sees them, and the report index carries `part_of` to leave them out).
+    // `slot_limit_minutes`: the longest programme an area's slots take (inherited by the
+    // subtree; none: no limit).
+    r#"
+CREATE TABLE programmes (
+    id         TEXT PRIMARY KEY,
+    title      TEXT NOT NULL,
+    category   TEXT NOT NULL DEFAULT '',
+    owner_area TEXT NOT NULL REFERENCES areas(code),
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE programme_items (
+    programme_id TEXT NOT NULL REFERENCES programmes(id) ON DELETE CASCADE,
+    position     INTEGER NOT NULL,
+    media_sha256 TEXT REFERENCES media(sha256),
+    title        TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (programme_id, position)
+);
+CREATE INDEX programme_items_media ON programme_items(media_sha256);
+ALTER TABLE schedules ADD COLUMN programme_id TEXT REFERENCES programmes(id);
+ALTER TABLE stations ADD COLUMN jingle_sha256 TEXT REFERENCES media(sha256);
+ALTER TABLE areas ADD COLUMN slot_limit_minutes INTEGER;
+ALTER TABLE logs ADD COLUMN part_of TEXT;
+DROP INDEX logs_report;
+CREATE INDEX logs_report
+    ON logs(scheduled_at, station, category, status, played_ms, planned_ms, part_of);
+"#,
+    // 5: approval. An area (and its subtree) may require it; then what its operators make
+    // starts as a `draft` and only `approved` schedules, programmes and media reach the
+    // stations. A media file's state is per area it was uploaded in (`media_areas`). Urgent
+    // notices are never held: in such an area they are marked `review` for afterwards.
+    // The `approver` role is stored as role 'operator' with `approver` = 1: the CHECK on
+    // `users.role` cannot change without rebuilding the table, which would cascade into
+    // `tokens`. Every step (submitted, approved, rejected, review, reviewed) is a row of
+    // `approval_steps`.
+    r#"
+ALTER TABLE areas ADD COLUMN requires_approval INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN approver INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE schedules ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved'
+    CHECK (approval IN ('draft', 'approved', 'rejected'));
+ALTER TABLE programmes ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved'
+    CHECK (approval IN ('draft', 'approved', 'rejected'));
+ALTER TABLE media_areas ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved'
+    CHECK (approval IN ('draft', 'approved', 'rejected'));
+ALTER TABLE urgent ADD COLUMN approval TEXT CHECK (approval IN ('review', 'reviewed'));
+CREATE TABLE approval_steps (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL CHECK (kind IN ('schedule', 'programme', 'media', 'urgent')),
+    target  TEXT NOT NULL,
+    area    TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    by      TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    comment TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX approval_steps_target ON approval_steps(kind, target);
+"#,
+    // 6: remote commands to stations and per-station volume schedules.
     r#"
 CREATE TABLE station_commands (
     id         TEXT PRIMARY KEY,
@@ -307,10 +372,10 @@ CREATE TABLE station_volume_schedules (
     updated_at TEXT NOT NULL
 );
 "#,
-    // 5: relays of live channels. A schedule plays either a media file or a channel for a
+    // 7: relays of live channels. A schedule plays either a media file or a channel for a
     // window, so `schedules` is rebuilt with `media_sha256` optional (SQLite cannot drop a
-    // NOT NULL): its targets are set aside first, so that dropping the old table cascades
-    // into nothing. A relay's log entry keeps the gaps in its window (JSON).
+    // NOT NULL), carrying every column steps 4 and 5 added (`programme_id`, `approval`): its
+    // targets are set aside first, so that dropping the old table cascades into nothing. A relay's log entry keeps the gaps in its window (JSON).
     r#"
 CREATE TABLE channels (
     id         TEXT PRIMARY KEY,
@@ -323,7 +388,7 @@ CREATE TABLE channels (
     UNIQUE (owner_area, name)
 );
 
-CREATE TABLE schedules_v5 (
+CREATE TABLE schedules_v7 (
     id             TEXT PRIMARY KEY,
     title          TEXT NOT NULL,
     media_sha256   TEXT REFERENCES media(sha256),
@@ -342,20 +407,25 @@ CREATE TABLE schedules_v5 (
     created_by     TEXT NOT NULL,
     created_at     TEXT NOT NULL,
     updated_at     TEXT NOT NULL,
+    programme_id   TEXT REFERENCES programmes(id),
+    approval       TEXT NOT NULL DEFAULT 'approved'
+        CHECK (approval IN ('draft', 'approved', 'rejected')),
     CHECK ((cron IS NULL) <> (at IS NULL)),
     CHECK ((media_sha256 IS NULL) <> (channel_id IS NULL)),
-    CHECK ((channel_id IS NULL) = (window_ms IS NULL))
+    CHECK ((channel_id IS NULL) = (window_ms IS NULL)),
+    CHECK (programme_id IS NULL OR channel_id IS NULL)
 );
-INSERT INTO schedules_v5 (id, title, media_sha256, cron, at, starts_on, ends_on,
+INSERT INTO schedules_v7 (id, title, media_sha256, cron, at, starts_on, ends_on,
         excluded_dates, priority, category, max_wait_ms, paused, owner_area, created_by,
-        created_at, updated_at)
+        created_at, updated_at, programme_id, approval)
     SELECT id, title, media_sha256, cron, at, starts_on, ends_on, excluded_dates, priority,
-        category, max_wait_ms, paused, owner_area, created_by, created_at, updated_at
+        category, max_wait_ms, paused, owner_area, created_by, created_at, updated_at,
+        programme_id, approval
     FROM schedules;
 CREATE TEMP TABLE schedule_targets_kept AS SELECT * FROM schedule_targets;
 DROP TABLE schedule_targets;
 DROP TABLE schedules;
-ALTER TABLE schedules_v5 RENAME TO schedules;
+ALTER TABLE schedules_v7 RENAME TO schedules;
 CREATE TABLE schedule_targets (
     schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
     kind        TEXT NOT NULL CHECK (kind IN ('station', 'area')),
@@ -394,28 +464,45 @@ mod tests {
     fn schedules_and_their_targets_survive_the_rebuild_that_lets_them_relay_channels() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        migrations().to_version(&mut conn, 4).unwrap();
+        migrations().to_version(&mut conn, 6).unwrap();
         conn.execute_batch(
-            "INSERT INTO areas VALUES ('TT', 'Thạch Thất', NULL, 't');
+            "INSERT INTO areas (code, name, parent, created_at)
+                 VALUES ('TT', 'Thạch Thất', NULL, 't');
              INSERT INTO media VALUES ('aa', 'Bản tin', 1, 1000, 'mp3', 48000, 2, -23, -1, 0, 't');
+             INSERT INTO programmes (id, title, owner_area, created_by, created_at, updated_at)
+                 VALUES ('p1', 'Chương trình sáng', 'TT', 'op', 't', 't');
              INSERT INTO schedules (id, title, media_sha256, cron, priority, max_wait_ms,
-                 owner_area, created_by, created_at, updated_at)
+                 owner_area, created_by, created_at, updated_at, programme_id, approval)
                  VALUES ('s1', 'Bản tin sáng', 'aa', '30 5 * * *', 'normal', 600000, 'TT',
-                 'op', 't', 't');
+                 'op', 't', 't', 'p1', 'draft');
              INSERT INTO schedule_targets VALUES ('s1', 'area', 'TT');",
         )
         .unwrap();
         migrations().to_latest(&mut conn).unwrap();
-        let (title, media, channel): (String, Option<String>, Option<String>) = conn
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let row: Row = conn
             .query_row(
-                "SELECT title, media_sha256, channel_id FROM schedules WHERE id = 's1'",
+                "SELECT title, media_sha256, channel_id, programme_id, approval
+                 FROM schedules WHERE id = 's1'",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .unwrap();
         assert_eq!(
-            (title.as_str(), media.as_deref(), channel),
-            ("Bản tin sáng", Some("aa"), None)
+            row,
+            (
+                "Bản tin sáng".to_string(),
+                Some("aa".to_string()),
+                None,
+                Some("p1".to_string()),
+                "draft".to_string()
+            )
         );
         let targets: i64 = conn
             .query_row(

@@ -38,6 +38,8 @@ pub struct ScheduleSpec {
     pub category: String,
     /// How long it may wait behind another item.
     pub max_wait_ms: u64,
+    /// The programme it airs (then `media_sha256` is the programme's first media part).
+    pub programme_id: Option<String>,
 }
 
 /// A relay: the channel and the window's length.
@@ -70,7 +72,7 @@ pub struct ScheduleRow {
 
 const COLS: &str = "s.id, s.title, s.media_sha256, s.cron, s.at, s.starts_on, s.ends_on, \
     s.excluded_dates, s.priority, s.category, s.max_wait_ms, s.paused, s.owner_area, \
-    s.created_by, s.created_at, s.updated_at, s.channel_id, s.window_ms";
+    s.created_by, s.created_at, s.updated_at, s.channel_id, s.window_ms, s.programme_id";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<ScheduleRow> {
     let at: Option<String> = r.get(4)?;
@@ -102,6 +104,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ScheduleRow> {
             priority: priority.parse().unwrap_or_default(),
             category: r.get(9)?,
             max_wait_ms: r.get::<_, i64>(10)?.max(0) as u64,
+            programme_id: r.get(18)?,
         },
         paused: r.get(11)?,
         owner_area: r.get(12)?,
@@ -168,8 +171,9 @@ pub fn insert(
     tx.execute(
         "INSERT INTO schedules (id, title, media_sha256, cron, at, starts_on, ends_on,
             excluded_dates, priority, category, max_wait_ms, paused, owner_area, created_by,
-            created_at, updated_at, channel_id, window_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?14, ?15, ?16)",
+            created_at, updated_at, channel_id, window_ms, programme_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?14, ?15, ?16,
+            ?17)",
         params![
             id,
             spec.title,
@@ -186,7 +190,8 @@ pub fn insert(
             created_by,
             ts(now),
             spec.relay.as_ref().map(|r| &r.channel_id),
-            spec.relay.as_ref().map(|r| r.window_ms as i64)
+            spec.relay.as_ref().map(|r| r.window_ms as i64),
+            spec.programme_id
         ],
     )?;
     write_targets(tx, id, spec)
@@ -202,7 +207,7 @@ pub fn update(
     tx.execute(
         "UPDATE schedules SET title = ?2, media_sha256 = ?3, cron = ?4, at = ?5, starts_on = ?6,
             ends_on = ?7, excluded_dates = ?8, priority = ?9, category = ?10, max_wait_ms = ?11,
-            updated_at = ?12, channel_id = ?13, window_ms = ?14
+            updated_at = ?12, channel_id = ?13, window_ms = ?14, programme_id = ?15
          WHERE id = ?1",
         params![
             id,
@@ -218,7 +223,8 @@ pub fn update(
             spec.max_wait_ms as i64,
             ts(now),
             spec.relay.as_ref().map(|r| &r.channel_id),
-            spec.relay.as_ref().map(|r| r.window_ms as i64)
+            spec.relay.as_ref().map(|r| r.window_ms as i64),
+            spec.programme_id
         ],
     )?;
     write_targets(tx, id, spec)

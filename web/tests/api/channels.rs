@@ -173,6 +173,14 @@ async fn bad_channels_and_relay_schedules_are_refused_naming_the_field() {
             base(json!({"media_id": media, "duration_seconds": 60})),
             "duration_seconds",
         ),
+        (
+            base(json!({"channel_id": channel, "programme_id": "p", "duration_seconds": 60})),
+            "media_id",
+        ),
+        (
+            base(json!({"programme_id": "p", "duration_seconds": 60})),
+            "duration_seconds",
+        ),
         (base(json!({})), "media_id"),
     ] {
         let (st, err) = app.post("/schedules", &op, body.clone()).await;

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod approval;
 mod authz;
 mod backup;
 mod cap;
@@ -15,6 +16,7 @@ mod media;
 mod metrics;
 mod openapi;
 mod pages;
+mod programmes;
 mod remote;
 mod reports;
 mod router;

@@ -1,9 +1,11 @@
 //! Schedules: create, list, show, replace, pause, resume, delete; and the cron preview.
 
 use crate::auth::User;
+use crate::db::approvals::{self, Kind};
 use crate::db::{self, schedules::ScheduleRow, schedules::ScheduleSpec, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg, QueryArgs};
 use crate::planning::publish_schedules;
+use crate::routes::api::approvals::submit_if_required;
 use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use crate::targets;
@@ -25,6 +27,8 @@ pub struct ScheduleBody {
     title: String,
     #[serde(default)]
     media_id: Option<String>,
+    #[serde(default)]
+    programme_id: Option<String>,
     /// Relay this live channel instead of playing a file…
     #[serde(default)]
     channel_id: Option<String>,
@@ -61,6 +65,7 @@ pub struct ScheduleView {
     media_id: Option<String>,
     channel_id: Option<String>,
     duration_seconds: Option<u64>,
+    programme_id: Option<String>,
     stations: Vec<String>,
     areas: Vec<String>,
     cron: Option<String>,
@@ -72,6 +77,9 @@ pub struct ScheduleView {
     category: String,
     max_wait_minutes: u64,
     paused: bool,
+    /// approved, draft or rejected (see `/approvals`).
+    approval: String,
+    approval_history: Vec<approvals::Step>,
     description_vi: Option<String>,
     description_en: Option<String>,
     owner_area: String,
@@ -80,7 +88,19 @@ pub struct ScheduleView {
     updated_at: DateTime<Utc>,
 }
 
-fn view(s: ScheduleRow) -> ScheduleView {
+/// The schedule with its approval state and history.
+fn view_in(conn: &Connection, s: ScheduleRow) -> AppResult<ScheduleView> {
+    let st =
+        approvals::state(conn, Kind::Schedule, &s.id, "")?.unwrap_or(approvals::State::Approved);
+    let history = approvals::history(conn, Kind::Schedule, &s.id)?;
+    Ok(view_with(s, st.as_str().to_string(), history))
+}
+
+fn view_with(
+    s: ScheduleRow,
+    approval: String,
+    approval_history: Vec<approvals::Step>,
+) -> ScheduleView {
     let expr = s.spec.cron.as_deref().and_then(|c| CronExpr::parse(c).ok());
     ScheduleView {
         description_vi: expr.as_ref().map(|e| describe_cron(e, Lang::Vi)),
@@ -90,6 +110,7 @@ fn view(s: ScheduleRow) -> ScheduleView {
         media_id: s.spec.media_sha256,
         channel_id: s.spec.relay.as_ref().map(|r| r.channel_id.clone()),
         duration_seconds: s.spec.relay.as_ref().map(|r| r.window_ms / 1000),
+        programme_id: s.spec.programme_id,
         stations: s.spec.stations,
         areas: s.spec.areas,
         cron: s.spec.cron,
@@ -101,6 +122,8 @@ fn view(s: ScheduleRow) -> ScheduleView {
         category: s.spec.category,
         max_wait_minutes: s.spec.max_wait_ms / 60_000,
         paused: s.paused,
+        approval,
+        approval_history,
         owner_area: s.owner_area,
         created_by: s.created_by,
         created_at: s.created_at,
@@ -117,13 +140,24 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
     if title.chars().count() > 200 {
         return Err(AppError::invalid("title: at most 200 characters"));
     }
-    let (media_sha256, relay) = match (&b.media_id, &b.channel_id) {
-        (Some(m), None) => {
-            if b.duration_seconds.is_some() {
-                return Err(AppError::invalid(
-                    "duration_seconds: only a relay (channel_id) takes a duration; a file plays to its end",
-                ));
-            }
+    let given = [
+        b.media_id.is_some(),
+        b.programme_id.is_some(),
+        b.channel_id.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        return Err(AppError::invalid(
+            "media_id: give one of media_id (a file), programme_id (a programme) or \
+             channel_id (a relay), not more",
+        ));
+    }
+    if b.channel_id.is_none() && b.duration_seconds.is_some() {
+        return Err(AppError::invalid(
+            "duration_seconds: only a relay (channel_id) takes a duration; a file or a programme plays to its end",
+        ));
+    }
+    let (media_sha256, relay, programme_id) = match (&b.media_id, &b.programme_id, &b.channel_id) {
+        (Some(m), _, _) => {
             let sha = Sha256::parse(m).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
             if db::media::get(conn, sha.as_str())?.is_none()
                 || !db::media::visible_to(conn, sha.as_str(), &user.area)?
@@ -132,9 +166,18 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
                     "media_id: no media {sha} in your library"
                 )));
             }
-            (Some(sha.to_string()), None)
+            (Some(sha.to_string()), None, None)
         }
-        (None, Some(c)) => {
+        (None, Some(pid), _) => {
+            let p = super::programmes::visible(conn, user, pid)
+                .map_err(|_| AppError::invalid(format!("programme_id: no programme {pid:?}")))?;
+            let lead = p
+                .spec
+                .lead_media()
+                .ok_or_else(|| AppError::invalid("programme_id: the programme has no media"))?;
+            (Some(lead.to_string()), None, Some(p.id))
+        }
+        (None, None, Some(c)) => {
             let known = db::channels::get(conn, c)?.filter(|ch| {
                 db::channels::visible_to(conn, &ch.owner_area, &user.area).unwrap_or(false)
             });
@@ -162,16 +205,13 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
                     channel_id: c.clone(),
                     window_ms,
                 }),
+                None,
             )
         }
-        (Some(_), Some(_)) => {
+        (None, None, None) => {
             return Err(AppError::invalid(
-                "media_id: give either media_id (a file) or channel_id (a relay), not both",
-            ))
-        }
-        (None, None) => {
-            return Err(AppError::invalid(
-                "media_id: give media_id (a file) or channel_id and duration_seconds (a relay)",
+                "media_id: give media_id (a file), programme_id (a programme) or channel_id \
+                 and duration_seconds (a relay)",
             ))
         }
     };
@@ -247,6 +287,7 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
         priority,
         category,
         max_wait_ms,
+        programme_id,
     })
 }
 
@@ -301,6 +342,7 @@ pub async fn create(
             let tx = conn.transaction()?;
             db::schedules::insert(&tx, &i, &spec, &u.area, &u.username, now)?;
             audit(&tx, now, &u, "schedule.create", &i, detail(&spec))?;
+            submit_if_required(&tx, &u, Kind::Schedule, &i, &u.area, now)?;
             let stations = db::schedules::target_stations(&tx, &i)?;
             tx.commit()?;
             Ok(stations)
@@ -315,7 +357,7 @@ fn detail(spec: &ScheduleSpec) -> serde_json::Value {
         "title": spec.title, "media_id": spec.media_sha256,
         "channel_id": spec.relay.as_ref().map(|r| &r.channel_id),
         "duration_seconds": spec.relay.as_ref().map(|r| r.window_ms / 1000),
-        "stations": spec.stations,
+        "programme_id": spec.programme_id, "stations": spec.stations,
         "areas": spec.areas, "cron": spec.cron, "at": spec.at, "priority": spec.priority,
         "category": spec.category, "starts_on": spec.starts_on, "ends_on": spec.ends_on,
     })
@@ -339,12 +381,16 @@ pub async fn list(
         .call(move |conn| match q.station {
             Some(code) => {
                 let st = targets::station_in_reach(conn, &user, &code)?;
-                Ok(db::schedules::for_station(conn, &st.code, &st.area, true)?)
+                let rows = db::schedules::for_station(conn, &st.code, &st.area, true)?;
+                rows.into_iter().map(|r| view_in(conn, r)).collect()
             }
-            None => Ok(db::schedules::list_visible(conn, &user.area)?),
+            None => {
+                let rows = db::schedules::list_visible(conn, &user.area)?;
+                rows.into_iter().map(|r| view_in(conn, r)).collect()
+            }
         })
         .await?;
-    Ok(Json(rows.into_iter().map(view).collect()))
+    Ok(Json(rows))
 }
 
 /// `GET /schedules/{id}`.
@@ -353,8 +399,11 @@ pub async fn show(
     user: User,
     PathArg(id): PathArg<String>,
 ) -> AppResult<Json<ScheduleView>> {
-    let row = state.db.call(move |conn| visible(conn, &user, &id)).await?;
-    Ok(Json(view(row)))
+    let row = state
+        .db
+        .call(move |conn| view_in(conn, visible(conn, &user, &id)?))
+        .await?;
+    Ok(Json(row))
 }
 
 /// `PUT /schedules/{id}`: replace with a new body (same shape as create).
@@ -368,24 +417,26 @@ pub async fn replace(
     let (row, stations) = state
         .db
         .call(move |conn| {
-            manageable(conn, &user, &id)?;
+            let old = manageable(conn, &user, &id)?;
             let before = db::schedules::target_stations(conn, &id)?;
             let spec = validate(conn, &user, body)?;
             let tx = conn.transaction()?;
             db::schedules::update(&tx, &id, &spec, now)?;
             audit(&tx, now, &user, "schedule.update", &id, detail(&spec))?;
+            submit_if_required(&tx, &user, Kind::Schedule, &id, &old.owner_area, now)?;
             let mut stations = db::schedules::target_stations(&tx, &id)?;
             stations.extend(before);
             stations.sort();
             stations.dedup();
             let row = db::schedules::get(&tx, &id)?
                 .ok_or_else(|| AppError::internal("schedule vanished during update"))?;
+            let row = view_in(&tx, row)?;
             tx.commit()?;
             Ok((row, stations))
         })
         .await?;
     publish_schedules(&state, stations, now).await;
-    Ok(Json(view(row)))
+    Ok(Json(row))
 }
 
 async fn set_paused(
@@ -408,11 +459,14 @@ async fn set_paused(
             audit(conn, now, &user, action, &id, json!({}))?;
             let row = db::schedules::get(conn, &id)?
                 .ok_or_else(|| AppError::not_found(format!("no schedule {id:?}")))?;
-            Ok((row, db::schedules::target_stations(conn, &id)?))
+            Ok((
+                view_in(conn, row)?,
+                db::schedules::target_stations(conn, &id)?,
+            ))
         })
         .await?;
     publish_schedules(&state, stations, now).await;
-    Ok(Json(view(row)))
+    Ok(Json(row))
 }
 
 /// `POST /schedules/{id}/pause`.
