@@ -332,7 +332,11 @@ pub fn operations() -> Vec<Op> {
             "Mark occurrences with no log entry as missed now (admin).",
         )
         .ok(200, obj(json!({}), &[])),
-        Op::new("get", "/api/v1/audit", "The audit log (admin).")
+        Op::new("get", "/api/v1/audit", "The audit log (admin), newest first.")
+            .query("user", s(), false, "made by this username")
+            .query("action", s(), false, "actions starting with this, e.g. station")
+            .query("from", time(), false, "RFC 3339, inclusive")
+            .query("to", time(), false, "RFC 3339, exclusive")
             .query("limit", int(), false, "default 200")
             .query("offset", int(), false, "skip this many")
             .ok(200, list("AuditEntry")),

@@ -16,6 +16,7 @@ mod pages;
 mod reports;
 mod router;
 mod schedules;
+mod security;
 mod sign_in;
 mod urgent;
 mod urgent_text;
