@@ -1,11 +1,13 @@
 //! The administration pages, the urgent page's text and CAP forms and the reports page in a
 //! real browser (headless Chromium through ChromeDriver, helpers in `tests::browser`). An
-//! admin adds an area, a station (its device token shown once, then rotated after a
-//! confirmation — checked against the API: the old token stops working at once) and a
-//! user; reads the audit log with filters and pages; sends a spoken text notice and cancels
-//! it (the cancel button goes once it is finished); sends a CAP alert from a file; opens the
-//! charts and downloads the XLSX. An operator gets the 403 page on every administration
-//! page. Screenshots at 1280 px and at a phone's 390 px go to `target/screenshots/`.
+//! admin adds an area (then renames and moves it); adds a station (its device token shown
+//! once), then rotates its token after a confirmation — checked against the API: the old
+//! token stops working at once; adds a user, sets a new password for them and disables
+//! them (checked against the API); reads the audit log with filters and pages; sends a
+//! spoken text notice and cancels it (the cancel button goes once it is finished); sends a
+//! CAP alert from a file; opens the charts and downloads the XLSX. An operator gets the 403
+//! page on every administration page. Screenshots at 1280 px and at a phone's 390 px go to
+//! `target/screenshots/`.
 
 use fantoccini::{Client, Locator};
 use schedules::Clock;
@@ -161,12 +163,30 @@ async fn an_admin_runs_the_administration_pages_in_a_real_browser() {
         wait_text(&c, "#a-status", "Xã Tiến Xuân").await;
         wait_text(&c, "#area-table tr[data-area=TX]", "TT").await;
         assert!(is_hidden(&c, "#a-code-error").await);
+        // Rename it and move it under Bình Yên; an empty name is refused next to the field.
+        click(&c, "button[data-edit=TX]").await;
+        wait_hidden(&c, "#area-edit", false).await;
+        fill(&c, "#ae-name", " ").await;
+        click(&c, "#area-edit button[type=submit]").await;
+        wait_hidden(&c, "#ae-name-error", false).await;
+        fill(&c, "#ae-name", "Xã Tiến Xuân (mới)").await;
+        c.find(Locator::Css("#ae-parent"))
+            .await
+            .unwrap()
+            .select_by_value("BY")
+            .await
+            .unwrap();
+        shot(&c, "21-areas-edit").await;
+        click(&c, "#area-edit button[type=submit]").await;
+        wait_text(&c, "#area-table tr[data-area=TX]", "Xã Tiến Xuân (mới)").await;
+        wait_text(&c, "#area-table tr[data-area=TX]", "BY").await;
+        assert!(is_hidden(&c, "#area-edit").await);
         shot(&c, "21-areas").await;
 
         // 2. Stations: the token is shown once, then rotated after a confirmation.
         c.goto(&format!("{base}/admin/stations")).await.unwrap();
         wait_text(&c, "#station-table tbody", "LQ").await;
-        wait_text(&c, "#st-area", "Xã Tiến Xuân").await;
+        wait_text(&c, "#st-area", "Xã Tiến Xuân (mới)").await;
         fill(&c, "#st-code", "TX").await;
         fill(&c, "#st-name", "Đài Tiến Xuân").await;
         c.find(Locator::Css("#st-area"))
@@ -241,6 +261,37 @@ async fn an_admin_runs_the_administration_pages_in_a_real_browser() {
             .unwrap();
         let seen = vien.get("/stations").await.unwrap();
         assert_eq!(seen.as_array().unwrap().len(), 1, "{seen}");
+        // A new password, set by the admin: the old one and the old token stop working.
+        click(&c, "button[data-reset='vien.tx']").await;
+        wait_hidden(&c, "#pw-reset", false).await;
+        fill(&c, "#pr-password", "ngắn").await;
+        click(&c, "#pw-reset button[type=submit]").await;
+        wait_text(&c, "#pr-password-error", "8").await;
+        fill(&c, "#pr-password", "mật khẩu mới của viên").await;
+        click(&c, "#pw-reset button[type=submit]").await;
+        wait_text(&c, "#us-status", "vien.tx").await;
+        assert!(vien.get("/stations").await.is_err(), "old token still works");
+        assert!(
+            tests::e2e::Api::login(&server, "vien.tx", "mật khẩu của viên")
+                .await
+                .is_err(),
+            "old password still works"
+        );
+        let vien = tests::e2e::Api::login(&server, "vien.tx", "mật khẩu mới của viên")
+            .await
+            .unwrap();
+        // Disabled after a confirmation: signed out at once, no sign-in.
+        click(&c, "button[data-toggle='vien.tx']").await;
+        c.accept_alert().await.unwrap();
+        wait_text(&c, "#user-table tr[data-user='vien.tx']", "Đã khoá").await;
+        assert!(vien.get("/stations").await.is_err(), "a disabled user's token works");
+        assert!(
+            tests::e2e::Api::login(&server, "vien.tx", "mật khẩu mới của viên")
+                .await
+                .is_err(),
+            "a disabled user signs in"
+        );
+        shot(&c, "25-users-disabled").await;
 
         // 4. Audit: newest first, filtered by action and user, in pages of 50.
         c.goto(&format!("{base}/admin/audit")).await.unwrap();

@@ -523,10 +523,45 @@
           var tr = el("tr"); tr.dataset.area = a.code;
           var th = el("th", a.name); th.scope = "row"; th.style.paddingLeft = (10 + 20 * a.depth) + "px"; tr.appendChild(th);
           cell(tr, a.code); cell(tr, a.parent || "—");
+          var b = el("button", T("edit"), "small"); b.type = "button"; b.dataset.edit = a.code;
+          b.setAttribute("aria-label", T("edit") + ": " + a.name);
+          b.addEventListener("click", function () { edit(a, list); });
+          cell(tr, "").appendChild(b);
           tbody.appendChild(tr);
         });
       }).catch(loadFailed);
     }
+    // Rename or move one area; its own subtree is not offered as a parent.
+    var editing = null, efields = ["name", "parent"];
+    function edit(a, list) {
+      editing = a; clearErrors("ae", efields);
+      $("ae-head").textContent = T("area_edit").replace("{code}", a.code);
+      $("ae-name").value = a.name;
+      var sel = $("ae-parent"); sel.textContent = "";
+      var inside = {}; inside[a.code] = true;
+      list.forEach(function (x) {
+        if (x.parent && inside[x.parent]) inside[x.code] = true;
+        if (inside[x.code]) return;
+        var o = el("option", "\u00a0\u00a0".repeat(x.depth) + x.name + " (" + x.code + ")"); o.value = x.code; sel.appendChild(o);
+      });
+      sel.value = a.parent || ""; sel.disabled = !a.parent || !sel.value;
+      $("area-edit").hidden = false; $("ae-name").focus();
+    }
+    $("ae-cancel").addEventListener("click", function () { editing = null; $("area-edit").hidden = true; });
+    $("area-edit").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!editing) return;
+      clearErrors("ae", efields);
+      if (!required("ae", ["name"])) return;
+      var body = {};
+      if ($("ae-name").value.trim() !== editing.name) body.name = $("ae-name").value.trim();
+      if (!$("ae-parent").disabled && $("ae-parent").value !== editing.parent) body.parent = $("ae-parent").value;
+      if (!Object.keys(body).length) { editing = null; $("area-edit").hidden = true; return; }
+      api("PATCH", "/api/v1/areas/" + encodeURIComponent(editing.code), body).then(function (r) {
+        editing = null; $("area-edit").hidden = true;
+        $("a-status").textContent = T("saved") + " " + r.name; $("a-status").hidden = false; load();
+      }).catch(function (e) { fieldError("ae", efields, "name", e); });
+    });
     load();
     $("area-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -602,10 +637,39 @@
           var tr = el("tr"); tr.dataset.user = u.username;
           var th = el("th", u.username); th.scope = "row"; tr.appendChild(th);
           cell(tr, T("role_" + u.role)); cell(tr, u.area);
+          cell(tr, u.disabled ? T("user_disabled") : T("user_active"), u.disabled ? "state bad" : "state good");
+          var td = cell(tr, "");
+          var d = el("button", u.disabled ? T("user_enable") : T("user_disable"), u.disabled ? "small" : "small danger");
+          d.type = "button"; d.dataset.toggle = u.username; d.setAttribute("aria-label", d.textContent + ": " + u.username);
+          d.addEventListener("click", function () {
+            if (!u.disabled && !confirm(T("confirm_disable"))) return;
+            api("POST", "/api/v1/users/" + encodeURIComponent(u.username) + (u.disabled ? "/enable" : "/disable")).then(load).catch(loadFailed);
+          });
+          var p = el("button", T("reset_password"), "small"); p.type = "button"; p.dataset.reset = u.username;
+          p.setAttribute("aria-label", T("reset_password") + ": " + u.username);
+          p.addEventListener("click", function () {
+            resetting = u.username; clearErrors("pr", ["password"]);
+            $("pr-head").textContent = T("reset_for").replace("{user}", u.username);
+            $("pr-password").value = ""; $("pw-reset").hidden = false; $("pr-password").focus();
+          });
+          td.appendChild(d); td.appendChild(document.createTextNode(" ")); td.appendChild(p);
           tbody.appendChild(tr);
         });
       }).catch(loadFailed);
     }
+    var resetting = null;
+    $("pr-cancel").addEventListener("click", function () { resetting = null; $("pw-reset").hidden = true; });
+    $("pw-reset").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!resetting) return;
+      clearErrors("pr", ["password"]);
+      if (!required("pr", ["password"])) return;
+      var who = resetting;
+      api("POST", "/api/v1/users/" + encodeURIComponent(who) + "/password", { password: $("pr-password").value }).then(function () {
+        resetting = null; $("pr-password").value = ""; $("pw-reset").hidden = true;
+        $("us-status").textContent = T("reset_done") + who; $("us-status").hidden = false;
+      }).catch(function (e) { fieldError("pr", ["password"], "password", e); });
+    });
     areaOptions($("us-area")).catch(loadFailed);
     load();
     $("user-form").addEventListener("submit", function (ev) {

@@ -286,6 +286,10 @@ CREATE TABLE cap_messages (
     xml         TEXT NOT NULL
 );
 "#,
+    // 4: a user can be disabled (kept for the audit log, cannot sign in).
+    r#"
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+"#,
 ];
 
 /// The migrations, in order.

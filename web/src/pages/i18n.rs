@@ -435,6 +435,17 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("chart_aired", "Thời lượng đã phát theo đài", "Airtime by station"),
     ("chart_compliance", "Tỉ lệ phát đúng lịch theo ngày", "Compliance by day"),
     ("chart_share", "Tỉ trọng theo chuyên mục", "Share by category"),
+    ("area_edit", "Sửa địa bàn {code}", "Edit area {code}"),
+    ("edit", "Sửa", "Edit"),
+    ("user_active", "Đang hoạt động", "Active"),
+    ("user_disabled", "Đã khoá", "Disabled"),
+    ("user_disable", "Khoá", "Disable"),
+    ("user_enable", "Mở khoá", "Enable"),
+    ("confirm_disable", "Khoá tài khoản này? Người dùng bị đăng xuất ngay và không đăng nhập được cho tới khi được mở khoá.", "Disable this account? The user is signed out at once and cannot sign in until enabled again."),
+    ("reset_password", "Đặt mật khẩu mới", "Set a new password"),
+    ("reset_for", "Đặt mật khẩu mới cho {user}", "New password for {user}"),
+    ("reset_hint", "Mọi phiên đăng nhập của người này sẽ kết thúc; hãy báo mật khẩu mới cho họ.", "Every session of this user ends; tell them the new password."),
+    ("reset_done", "Đã đặt mật khẩu mới cho ", "New password set for "),
 ];
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod admin;
+mod audit;
 mod authz;
 mod cap;
 mod cli;

@@ -18,7 +18,7 @@ use crate::auth::User;
 use crate::db;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -31,7 +31,11 @@ pub fn router() -> Router<AppState> {
         .route("/auth/me", get(auth::me))
         .route("/auth/password", post(password::change_own))
         .route("/areas", get(areas::list).post(areas::create))
+        .route("/areas/{code}", patch(areas::update))
         .route("/users", get(users::list).post(users::create))
+        .route("/users/{username}/disable", post(users::disable))
+        .route("/users/{username}/enable", post(users::enable))
+        .route("/users/{username}/password", post(users::reset_password))
         .route(
             "/media",
             get(media::list)
