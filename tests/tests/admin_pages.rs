@@ -270,7 +270,10 @@ async fn an_admin_runs_the_administration_pages_in_a_real_browser() {
         fill(&c, "#pr-password", "mật khẩu mới của viên").await;
         click(&c, "#pw-reset button[type=submit]").await;
         wait_text(&c, "#us-status", "vien.tx").await;
-        assert!(vien.get("/stations").await.is_err(), "old token still works");
+        assert!(
+            vien.get("/stations").await.is_err(),
+            "old token still works"
+        );
         assert!(
             tests::e2e::Api::login(&server, "vien.tx", "mật khẩu của viên")
                 .await
@@ -284,7 +287,10 @@ async fn an_admin_runs_the_administration_pages_in_a_real_browser() {
         click(&c, "button[data-toggle='vien.tx']").await;
         c.accept_alert().await.unwrap();
         wait_text(&c, "#user-table tr[data-user='vien.tx']", "Đã khoá").await;
-        assert!(vien.get("/stations").await.is_err(), "a disabled user's token works");
+        assert!(
+            vien.get("/stations").await.is_err(),
+            "a disabled user's token works"
+        );
         assert!(
             tests::e2e::Api::login(&server, "vien.tx", "mật khẩu mới của viên")
                 .await
@@ -375,7 +381,10 @@ async fn an_admin_runs_the_administration_pages_in_a_real_browser() {
             .unwrap();
         let deadline = tokio::time::Instant::now() + WAIT;
         while !value_of(&c, "#u-cap").await.contains("KTTV-BROWSER-1") {
-            assert!(tokio::time::Instant::now() < deadline, "the file was not read");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the file was not read"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         click(&c, "#u-send").await;
@@ -415,7 +424,11 @@ async fn an_admin_runs_the_administration_pages_in_a_real_browser() {
         assert!(xlsx.contains("area=LQ"), "{xlsx}");
         let got = fetch_text(&c, &xlsx).await;
         assert_eq!(got[0], 200, "{}", got[1]);
-        assert!(got[1].as_str().unwrap().contains("spreadsheetml"), "{}", got[1]);
+        assert!(
+            got[1].as_str().unwrap().contains("spreadsheetml"),
+            "{}",
+            got[1]
+        );
         let csv_href = href_of(&c, "#r-csv").await;
         assert!(csv_href.contains("area=LQ"), "{csv_href}");
         let csv = fetch_text(&c, &csv_href).await;
@@ -428,7 +441,11 @@ async fn an_admin_runs_the_administration_pages_in_a_real_browser() {
         wait_text(&c, "h1", "Airtime reports").await;
         for (path, wait, name) in [
             ("/admin/areas", "#area-table tbody", "34-phone-areas"),
-            ("/admin/stations", "#station-table tbody", "35-phone-stations"),
+            (
+                "/admin/stations",
+                "#station-table tbody",
+                "35-phone-stations",
+            ),
             ("/admin/users", "#user-table tbody", "36-phone-users"),
             ("/admin/audit", "#audit-table tbody", "37-phone-audit"),
             ("/urgent", "#u-recent", "38-phone-urgent"),

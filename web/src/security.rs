@@ -42,7 +42,10 @@ pub async fn headers(req: Request, next: Next) -> Response {
     let csp = if is_page(&res) { PAGE_CSP } else { API_CSP };
     let h = res.headers_mut();
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
     }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -60,10 +60,16 @@ pub fn update(
     parent: Option<&str>,
 ) -> rusqlite::Result<()> {
     if let Some(n) = name {
-        conn.execute("UPDATE areas SET name = ?2 WHERE code = ?1", params![code, n])?;
+        conn.execute(
+            "UPDATE areas SET name = ?2 WHERE code = ?1",
+            params![code, n],
+        )?;
     }
     if let Some(p) = parent {
-        conn.execute("UPDATE areas SET parent = ?2 WHERE code = ?1", params![code, p])?;
+        conn.execute(
+            "UPDATE areas SET parent = ?2 WHERE code = ?1",
+            params![code, p],
+        )?;
     }
     Ok(())
 }

@@ -97,17 +97,17 @@ pub fn list(
     let rows = st.query_map(
         params![root, limit, offset, f.user, f.action, from, to],
         |r| {
-        let detail: String = r.get(6)?;
-        Ok(AuditEntry {
-            id: r.get(0)?,
-            at: parse_ts(&r.get::<_, String>(1)?).unwrap_or_default(),
-            user: r.get(2)?,
-            area: r.get(3)?,
-            action: r.get(4)?,
-            target: r.get(5)?,
-            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            remote: r.get(7)?,
-        })
+            let detail: String = r.get(6)?;
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                at: parse_ts(&r.get::<_, String>(1)?).unwrap_or_default(),
+                user: r.get(2)?,
+                area: r.get(3)?,
+                action: r.get(4)?,
+                target: r.get(5)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                remote: r.get(7)?,
+            })
         },
     )?;
     rows.collect()

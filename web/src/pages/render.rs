@@ -31,7 +31,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("reports.html", include_str!("../../templates/reports.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("areas.html", include_str!("../../templates/areas.html")),
-    ("stations.html", include_str!("../../templates/stations.html")),
+    (
+        "stations.html",
+        include_str!("../../templates/stations.html"),
+    ),
     ("users.html", include_str!("../../templates/users.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
 ];

@@ -29,7 +29,10 @@ async fn a_disabled_user_is_signed_out_at_once_and_cannot_sign_in_until_enabled(
     assert_eq!(app.get("/stations", &op).await.0, StatusCode::UNAUTHORIZED);
     let (s, v) = sign_in(&app, "op_lq", PASSWORD).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert!(v["error"]["message"].as_str().unwrap().contains("disabled"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("disabled"),
+        "{v}"
+    );
     let (_, users) = app.get("/users", &admin).await;
     let op_row = users
         .as_array()
@@ -66,11 +69,25 @@ async fn a_password_set_by_an_admin_replaces_the_old_one_and_ends_sessions() {
     let admin = app.token("admin_tt").await;
     let viewer = app.token("viewer_lq").await;
     let (s, v) = app
-        .post("/users/viewer_lq/password", &admin, json!({"password": "short"}))
+        .post(
+            "/users/viewer_lq/password",
+            &admin,
+            json!({"password": "short"}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("password:"), "{v}");
-    assert_eq!(app.get("/stations", &viewer).await.0, StatusCode::OK, "unchanged");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("password:"),
+        "{v}"
+    );
+    assert_eq!(
+        app.get("/stations", &viewer).await.0,
+        StatusCode::OK,
+        "unchanged"
+    );
 
     let (s, _) = app
         .post(
@@ -80,8 +97,14 @@ async fn a_password_set_by_an_admin_replaces_the_old_one_and_ends_sessions() {
         )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    assert_eq!(app.get("/stations", &viewer).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(sign_in(&app, "viewer_lq", PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/stations", &viewer).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        sign_in(&app, "viewer_lq", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         sign_in(&app, "viewer_lq", "một mật khẩu mới").await.0,
         StatusCode::OK
@@ -104,7 +127,10 @@ async fn areas_are_renamed_and_moved_but_never_under_themselves() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v, json!({"code": "LQ", "name": "Thị trấn Liên Quan mới", "parent": "TT"}));
+    assert_eq!(
+        v,
+        json!({"code": "LQ", "name": "Thị trấn Liên Quan mới", "parent": "TT"})
+    );
     // Move BP under LQ: its station goes along (still in LQ's subtree now).
     let (s, v) = app
         .call(
@@ -120,13 +146,30 @@ async fn areas_are_renamed_and_moved_but_never_under_themselves() {
     let (_, stations) = app.get("/stations", &admin_lq).await;
     assert_eq!(stations.as_array().unwrap().len(), 2, "{stations}");
     for (body, want, field) in [
-        (json!({"parent": "BP"}), StatusCode::UNPROCESSABLE_ENTITY, "parent:"),
-        (json!({"parent": "NOPE"}), StatusCode::UNPROCESSABLE_ENTITY, "parent:"),
-        (json!({"name": " "}), StatusCode::UNPROCESSABLE_ENTITY, "name:"),
+        (
+            json!({"parent": "BP"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "parent:",
+        ),
+        (
+            json!({"parent": "NOPE"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "parent:",
+        ),
+        (
+            json!({"name": " "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name:",
+        ),
         (json!({}), StatusCode::UNPROCESSABLE_ENTITY, "name:"),
     ] {
         let (s, v) = app
-            .call(reqwest::Method::PATCH, "/areas/LQ", &admin, Some(body.clone()))
+            .call(
+                reqwest::Method::PATCH,
+                "/areas/LQ",
+                &admin,
+                Some(body.clone()),
+            )
             .await;
         assert_eq!(s, want, "{body}: {v}");
         assert!(

@@ -56,31 +56,49 @@ async fn the_audit_log_filters_by_user_action_and_time_and_pages() {
     // Time: everything happened at t0 on the manual clock.
     let at = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339().replace('+', "%2B");
     let (_, v) = app
-        .get(&format!("/audit?user=admin_tt&action=station&from={}", at(t0())), &admin)
+        .get(
+            &format!("/audit?user=admin_tt&action=station&from={}", at(t0())),
+            &admin,
+        )
         .await;
     assert_eq!(actions(&v).len(), 2);
     let later = t0() + chrono::Duration::seconds(1);
-    let (_, v) = app
-        .get(&format!("/audit?from={}", at(later)), &admin)
-        .await;
+    let (_, v) = app.get(&format!("/audit?from={}", at(later)), &admin).await;
     assert_eq!(v, json!([]));
     let (_, v) = app
-        .get(&format!("/audit?user=admin_tt&action=station&to={}", at(t0())), &admin)
+        .get(
+            &format!("/audit?user=admin_tt&action=station&to={}", at(t0())),
+            &admin,
+        )
         .await;
     assert_eq!(v, json!([]), "to is exclusive");
     let (s, v) = app
-        .get(&format!("/audit?from={}&to={}", at(later), at(t0())), &admin)
+        .get(
+            &format!("/audit?from={}&to={}", at(later), at(t0())),
+            &admin,
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("to:"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().starts_with("to:"),
+        "{v}"
+    );
 
     // Pages: two of one, then nothing.
-    let (_, p1) = app.get("/audit?user=admin_tt&action=station&limit=1", &admin).await;
+    let (_, p1) = app
+        .get("/audit?user=admin_tt&action=station&limit=1", &admin)
+        .await;
     let (_, p2) = app
-        .get("/audit?user=admin_tt&action=station&limit=1&offset=1", &admin)
+        .get(
+            "/audit?user=admin_tt&action=station&limit=1&offset=1",
+            &admin,
+        )
         .await;
     let (_, p3) = app
-        .get("/audit?user=admin_tt&action=station&limit=1&offset=2", &admin)
+        .get(
+            "/audit?user=admin_tt&action=station&limit=1&offset=2",
+            &admin,
+        )
         .await;
     assert_eq!(actions(&p1), ["station.rotate_token"]);
     assert_eq!(actions(&p2), ["station.create"]);

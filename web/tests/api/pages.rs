@@ -419,7 +419,10 @@ async fn only_admins_open_the_administration_pages_and_see_their_menu() {
     for path in ADMIN_PAGES {
         let (status, html, _) = s.get(path, &admin).await;
         assert_eq!(status, StatusCode::OK, "{path}");
-        assert!(html.contains(&format!(r#"href="{path}" aria-current="page""#)), "{path}");
+        assert!(
+            html.contains(&format!(r#"href="{path}" aria-current="page""#)),
+            "{path}"
+        );
         assert_eq!(html.matches("<script").count(), 2, "{path}");
     }
     for user in ["op", "viewer"] {
@@ -430,10 +433,16 @@ async fn only_admins_open_the_administration_pages_and_see_their_menu() {
             assert!(html.contains("Bạn không có quyền"), "{user} {path}");
         }
         let (_, html, _) = s.get("/", &cookie).await;
-        assert!(!html.contains("/admin/"), "{user} sees the administration menu");
+        assert!(
+            !html.contains("/admin/"),
+            "{user} sees the administration menu"
+        );
     }
     let (_, html, _) = s.get("/", &admin).await;
     for path in ADMIN_PAGES {
-        assert!(html.contains(&format!(r#"href="{path}""#)), "admin menu lacks {path}");
+        assert!(
+            html.contains(&format!(r#"href="{path}""#)),
+            "admin menu lacks {path}"
+        );
     }
 }

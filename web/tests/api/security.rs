@@ -88,12 +88,17 @@ async fn every_response_carries_the_security_headers() {
             check(&what, res.headers(), &mut failures);
         }
     }
-    assert!(seen_svg, "no chart was answered: the SVG policy went untested");
+    assert!(
+        seen_svg,
+        "no chart was answered: the SVG policy went untested"
+    );
     let cookie = {
         let res = app
             .client
             .post(app.url("/auth/login"))
-            .json(&serde_json::json!({"username": "admin_tt", "password": crate::helpers::PASSWORD}))
+            .json(
+                &serde_json::json!({"username": "admin_tt", "password": crate::helpers::PASSWORD}),
+            )
             .send()
             .await
             .unwrap();

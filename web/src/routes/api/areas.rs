@@ -80,7 +80,9 @@ pub async fn update(
 ) -> AppResult<Json<Area>> {
     user.require(Role::Admin)?;
     if b.name.is_none() && b.parent.is_none() {
-        return Err(AppError::invalid("name: give a new name, a new parent or both"));
+        return Err(AppError::invalid(
+            "name: give a new name, a new parent or both",
+        ));
     }
     let name = match b.name {
         Some(n) if n.trim().is_empty() || n.trim().chars().count() > 200 => {

@@ -143,7 +143,8 @@ pub async fn chart(
     let svg = charts::render(chart, &r);
     let mut res = with_headers(svg.into_response(), &r, "image/svg+xml; charset=utf-8", "");
     if let Ok(csp) = HeaderValue::from_str(&crate::security::svg_csp(charts::STYLE)) {
-        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     Ok(res)
 }

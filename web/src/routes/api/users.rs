@@ -133,9 +133,7 @@ async fn set_disabled(
                 "user.enable"
             };
             audit(conn, now, &user, action, &u.username, json!({}))?;
-            Ok(Json(
-                json!({"username": u.username, "disabled": disable}),
-            ))
+            Ok(Json(json!({"username": u.username, "disabled": disable})))
         })
         .await
 }
