@@ -52,7 +52,7 @@ async fn a_disabled_user_is_signed_out_at_once_and_cannot_sign_in_until_enabled(
     assert_eq!(s, StatusCode::CONFLICT);
     let (s, _) = app.post("/users/nobody/disable", &admin, json!({})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (_, log) = app.get("/audit?action=user.", &admin).await;
+    let (_, log) = app.get("/audit?user=admin_tt&action=user.", &admin).await;
     let actions: Vec<_> = log
         .as_array()
         .unwrap()
