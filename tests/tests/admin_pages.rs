@@ -269,7 +269,7 @@ async fn an_admin_runs_the_administration_pages_in_a_real_browser() {
         wait_text(&c, "#pr-password-error", "8").await;
         fill(&c, "#pr-password", "mật khẩu mới của viên").await;
         click(&c, "#pw-reset button[type=submit]").await;
-        wait_text(&c, "#us-status", "vien.tx").await;
+        wait_text(&c, "#us-status", "Đã đặt mật khẩu mới cho vien.tx").await;
         assert!(
             vien.get("/stations").await.is_err(),
             "old token still works"
