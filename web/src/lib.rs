@@ -48,6 +48,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -66,4 +67,5 @@ pub mod security;
 pub mod startup;
 pub mod state;
 pub mod targets;
+pub mod tls;
 pub mod urgent;
