@@ -70,6 +70,7 @@ pub async fn browser(driver: &Driver, profile: &Path) -> Client {
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--no-first-run",
                      "--disable-dev-shm-usage", "--window-size=1280,900",
+                     "--autoplay-policy=no-user-gesture-required",
                      format!("--user-data-dir={}", profile.display())],
         }),
     );

@@ -16,6 +16,9 @@ pub enum Role {
     Viewer,
     /// Media, schedules and urgent notices.
     Operator,
+    /// An operator who also approves or rejects what operators make in areas that require
+    /// approval (stored as `operator` with the `approver` flag).
+    Approver,
     /// Everything, including users and stations.
     Admin,
 }
@@ -26,6 +29,7 @@ impl Role {
         match self {
             Role::Viewer => "viewer",
             Role::Operator => "operator",
+            Role::Approver => "approver",
             Role::Admin => "admin",
         }
     }
@@ -43,9 +47,10 @@ impl FromStr for Role {
         match s {
             "viewer" => Ok(Role::Viewer),
             "operator" => Ok(Role::Operator),
+            "approver" => Ok(Role::Approver),
             "admin" => Ok(Role::Admin),
             other => Err(format!(
-                "unknown role {other:?}: expected admin, operator or viewer"
+                "unknown role {other:?}: expected admin, approver, operator or viewer"
             )),
         }
     }
@@ -69,8 +74,10 @@ pub struct UserRow {
 }
 
 /// The columns [`row`] reads, for joins (there are [`NCOLS`] of them).
-pub const COLS: &str = "users.id, users.username, users.password_hash, users.role, users.area, \
-users.disabled_at IS NOT NULL";
+/// (An approver is stored as an operator with the `approver` flag: see migration 5.)
+pub const COLS: &str = "users.id, users.username, users.password_hash, \
+    CASE WHEN users.role = 'operator' AND users.approver = 1 THEN 'approver' ELSE users.role END, \
+    users.area, users.disabled_at IS NOT NULL";
 
 /// How many columns [`COLS`] holds: a join's own columns start at this index.
 pub const NCOLS: usize = 6;
@@ -116,9 +123,21 @@ pub fn insert(
         )));
     }
     conn.execute(
-        "INSERT INTO users (username, password_hash, role, area, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![username, password_hash, role.as_str(), area, ts(now)],
+        "INSERT INTO users (username, password_hash, role, area, created_at, approver)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            username,
+            password_hash,
+            // See migration 5: an approver is an operator with the approver flag.
+            if role == Role::Approver {
+                Role::Operator.as_str()
+            } else {
+                role.as_str()
+            },
+            area,
+            ts(now),
+            role == Role::Approver
+        ],
     )?;
     Ok(conn.last_insert_rowid())
 }

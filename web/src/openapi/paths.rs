@@ -225,6 +225,98 @@ pub fn operations() -> Vec<Op> {
         )
         .ok(200, r("Schedule"))
         .errors(&[404]),
+        // programmes
+        Op::new("get", "/api/v1/programmes", "Programmes in reach (made in your subtree or above it).")
+            .ok(200, list("Programme")),
+        Op::new(
+            "post",
+            "/api/v1/programmes",
+            "Create a programme: ordered parts (media, or the station's jingle slot).",
+        )
+        .json(r("ProgrammeBody"))
+        .ok(201, r("Programme"))
+        .errors(&[422]),
+        Op::new("get", "/api/v1/programmes/{id}", "One programme, with its length against the slot limit.")
+            .ok(200, r("Programme"))
+            .errors(&[404]),
+        Op::new(
+            "put",
+            "/api/v1/programmes/{id}",
+            "Replace a programme's title, category and parts (airings to come follow).",
+        )
+        .json(r("ProgrammeBody"))
+        .ok(200, r("Programme"))
+        .errors(&[404, 422]),
+        Op::new("delete", "/api/v1/programmes/{id}", "Delete a programme no schedule airs.")
+            .ok_as(204, None, json!({}))
+            .errors(&[404, 409]),
+        Op::new(
+            "put",
+            "/api/v1/stations/{code}/jingle",
+            "Set the station's own jingle (fills programmes' jingle slot); null clears it.",
+        )
+        .json(obj(json!({"media_id": {"type": "string", "nullable": true}}), &["media_id"]))
+        .ok(200, obj(json!({"code": s(), "jingle": {"type": "string", "nullable": true}}), &["code"]))
+        .errors(&[404, 422]),
+        Op::new(
+            "put",
+            "/api/v1/areas/{code}/slot-limit",
+            "Set the longest programme an area's slots take, in minutes (admin); null inherits.",
+        )
+        .json(obj(json!({"minutes": {"type": "integer", "nullable": true}}), &["minutes"]))
+        .ok(
+            200,
+            obj(
+                json!({"code": s(), "minutes": {"type": "integer", "nullable": true},
+                    "effective_minutes": {"type": "integer", "nullable": true}}),
+                &["code"],
+            ),
+        )
+        .errors(&[404, 422]),
+        // approval
+        Op::new(
+            "put",
+            "/api/v1/areas/{code}/approval",
+            "Require approval (or not) for what operators make in an area and below (admin).",
+        )
+        .json(obj(json!({"required": {"type": "boolean"}}), &["required"]))
+        .ok(
+            200,
+            obj(
+                json!({"code": s(), "required": {"type": "boolean"}, "effective": {"type": "boolean"}}),
+                &["code", "required"],
+            ),
+        )
+        .errors(&[404]),
+        Op::new(
+            "get",
+            "/api/v1/approvals",
+            "Drafts waiting for approval and urgent notices waiting for review, in your subtree.",
+        )
+        .ok(200, list("Pending")),
+        Op::new(
+            "get",
+            "/api/v1/approvals/{kind}/{id}",
+            "An item's approval state and history (kind: schedule, programme, media, urgent).",
+        )
+        .ok(200, r("Approval"))
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/approvals/{kind}/{id}/approve",
+            "Approve a draft (an urgent notice: mark it reviewed); approver or admin over its area.",
+        )
+        .json(obj(json!({"comment": s()}), &[]))
+        .ok(200, r("Approval"))
+        .errors(&[404, 409, 422]),
+        Op::new(
+            "post",
+            "/api/v1/approvals/{kind}/{id}/reject",
+            "Reject a draft with a comment; editing it submits it again.",
+        )
+        .json(obj(json!({"comment": s()}), &["comment"]))
+        .ok(200, r("Approval"))
+        .errors(&[404, 409, 422]),
         // stations
         Op::new(
             "get",
@@ -443,14 +535,34 @@ pub fn schemas() -> Value {
             "message": {"type": "string", "description": "what went wrong, for people"}}),
             &["code", "message"])}), &["error"]),
         "Credentials": obj(json!({"username": s(), "password": s()}), &["username", "password"]),
-        "Role": {"type": "string", "enum": ["admin", "operator", "viewer"]},
+        "Role": {"type": "string", "enum": ["admin", "approver", "operator", "viewer"]},
         "Priority": priority,
         "Area": obj(json!({"code": s(), "name": s(), "parent": {"type": "string", "nullable": true}}), &["code", "name"]),
         "User": obj(json!({"username": s(), "role": r("Role"), "area": s(), "disabled": {"type": "boolean"}}), &["username", "role", "area", "disabled"]),
         "Media": obj(json!({"id": s(), "sha256": s(), "title": s(), "size_bytes": int(),
             "duration_ms": int(), "codec": s(), "sample_rate": int(), "channels": int(),
             "loudness_lufs": {"type": "number"}}), &["id", "sha256", "duration_ms"]),
+        "Pending": obj(json!({"kind": s(), "id": s(), "title": s(), "area": s(),
+            "state": {"type": "string", "enum": ["draft", "review"]}, "created_by": s(),
+            "submitted_at": {"type": "string", "nullable": true, "format": "date-time"}}),
+            &["kind", "id", "state"]),
+        "Approval": obj(json!({"kind": s(), "id": s(), "area": s(),
+            "state": {"type": "string", "enum": ["draft", "approved", "rejected", "review", "reviewed"]},
+            "history": {"type": "array", "items": obj(json!({"action": s(), "by": s(), "at": time(),
+                "comment": s()}), &["action", "by", "at"])}}), &["kind", "id", "state"]),
+        "ProgrammeBody": obj(json!({"title": s(), "category": s(),
+            "parts": {"type": "array", "items": obj(json!({"media_id": s(),
+                "jingle": {"type": "boolean", "description": "the station's own jingle"},
+                "title": s()}), &[])}}), &["title", "parts"]),
+        "Programme": obj(json!({"id": s(), "title": s(), "category": s(),
+            "parts": {"type": "array", "items": obj(json!({"media_id": {"type": "string", "nullable": true},
+                "jingle": {"type": "boolean"}, "title": s(), "duration_ms": int()}), &["title"])},
+            "total_ms": int(), "limit_minutes": {"type": "integer", "nullable": true},
+            "over_limit": {"type": "boolean"}, "warning_vi": {"type": "string", "nullable": true},
+            "warning_en": {"type": "string", "nullable": true},
+            "schedules": {"type": "array", "items": s()}}), &["id", "title", "parts", "total_ms"]),
         "ScheduleBody": obj(json!({"title": s(), "media_id": s(),
+            "programme_id": {"type": "string", "description": "instead of media_id: air a programme"},
             "stations": {"type": "array", "items": s(), "description": "codes, or [\"*\"]"},
             "areas": {"type": "array", "items": s()},
             "cron": {"type": "string", "description": "crontab(5), five fields, station time"},
@@ -458,7 +570,7 @@ pub fn schemas() -> Value {
             "ends_on": {"type": "string", "format": "date"},
             "excluded_dates": {"type": "array", "items": {"type": "string", "format": "date"}},
             "priority": {"type": "string", "enum": ["normal", "priority"]},
-            "category": s(), "max_wait_minutes": int()}), &["title", "media_id"]),
+            "category": s(), "max_wait_minutes": int()}), &["title"]),
         "Schedule": obj(json!({"id": s(), "title": s(), "media_id": s(),
             "stations": {"type": "array", "items": s()}, "areas": {"type": "array", "items": s()},
             "cron": {"type": "string", "nullable": true}, "at": {"type": "string", "nullable": true, "format": "date-time"},

@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/password", get(password::form).post(password::submit))
         .route("/media", get(views::media))
         .route("/schedules", get(views::schedules))
+        .route("/programmes", get(views::programmes))
+        .route("/approvals", get(views::approvals))
         .route("/stations/{code}/week", get(views::week))
         .route("/urgent", get(views::urgent))
         .route("/urgent/{id}", get(views::urgent_board))

@@ -58,6 +58,8 @@ pub const MENU: &[Item] = &[
     item("/", "dashboard", "nav_dashboard", Role::Viewer),
     item("/media", "media", "nav_media", Role::Viewer),
     item("/schedules", "schedules", "nav_schedules", Role::Viewer),
+    item("/programmes", "programmes", "nav_programmes", Role::Viewer),
+    item("/approvals", "approvals", "nav_approvals", Role::Viewer),
     Item {
         class: "nav-urgent",
         ..item("/urgent", "urgent", "nav_urgent", Role::Operator)
@@ -87,8 +89,8 @@ mod tests {
     fn only_admins_see_the_administration_menu() {
         assert_eq!(entries(Role::Admin, Group::Admin).len(), Some(4));
         assert_eq!(entries(Role::Operator, Group::Admin).len(), Some(0));
-        assert_eq!(entries(Role::Viewer, Group::Main).len(), Some(5));
-        assert_eq!(entries(Role::Operator, Group::Main).len(), Some(6));
+        assert_eq!(entries(Role::Viewer, Group::Main).len(), Some(7));
+        assert_eq!(entries(Role::Operator, Group::Main).len(), Some(8));
     }
 
     #[test]

@@ -26,6 +26,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/schedules.html"),
     ),
     ("week.html", include_str!("../../templates/week.html")),
+    (
+        "programmes.html",
+        include_str!("../../templates/programmes.html"),
+    ),
+    (
+        "approvals.html",
+        include_str!("../../templates/approvals.html"),
+    ),
     ("urgent.html", include_str!("../../templates/urgent.html")),
     ("logs.html", include_str!("../../templates/logs.html")),
     ("reports.html", include_str!("../../templates/reports.html")),

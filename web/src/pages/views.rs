@@ -36,6 +36,32 @@ pub async fn schedules(session: Session) -> Response {
     shell(&session, "schedules.html", "schedules", "sched_title")
 }
 
+/// `GET /programmes`: build, reorder, hear and save programmes; the page knows the slot
+/// limit of the user's area (a programme being edited answers its own).
+pub async fn programmes(State(state): State<AppState>, session: Session) -> Response {
+    let lang = session.lang;
+    let area = session.area.clone();
+    let limit = state
+        .db
+        .call(move |conn| Ok(db::areas::slot_limit_minutes(conn, &area)?))
+        .await;
+    match limit {
+        Ok(limit) => render(
+            "programmes.html",
+            lang,
+            Some(&session),
+            "programmes",
+            context! { title => lang.t("prog_title"), slot_limit => limit },
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /approvals`: the approval queue (approvers decide; others see what waits).
+pub async fn approvals(session: Session) -> Response {
+    shell(&session, "approvals.html", "approvals", "appr_title")
+}
+
 /// `GET /urgent`: push an urgent notice (operators and admins).
 pub async fn urgent(session: Session) -> Response {
     if let Some(res) = session.require(Role::Operator) {

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod approval;
 mod audit;
 mod authz;
 mod backup;
@@ -16,6 +17,7 @@ mod media;
 mod metrics;
 mod openapi;
 mod pages;
+mod programmes;
 mod reports;
 mod router;
 mod schedules;
