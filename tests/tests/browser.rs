@@ -283,7 +283,7 @@ async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_brows
             pos("Mở đầu") < pos("Kết thúc") && pos("Kết thúc") < pos("Tin dài"),
             "{order}"
         );
-        shot(&c, "40-programme-over-limit").await;
+        shot(&c, "50-programme-over-limit").await;
         // Hear it: the parts play one after the other (the jingle is each station's own).
         click(&c, "#p-play").await;
         wait_text(&c, "#p-now", "Đang phát phần").await;
@@ -317,7 +317,7 @@ async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_brows
         click(&c, "#prog-form button[type=submit]").await;
         wait_text(&c, "#p-status", "Đã lưu").await;
         wait_text(&c, "#prog-table tbody", "chờ duyệt").await;
-        shot(&c, "41-programme-saved").await;
+        shot(&c, "51-programme-saved").await;
 
         // The approver's queue.
         click(&c, "form[action='/logout'] button").await;
@@ -347,7 +347,7 @@ async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_brows
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        shot(&c, "42-approvals").await;
+        shot(&c, "52-approvals").await;
     };
     scenario.await;
     c.close().await.unwrap();
