@@ -5,152 +5,13 @@
 //! `played`, and downloads the CSV. Every page is saved as a PNG into
 //! `target/screenshots/` for a person to look at.
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use fantoccini::Locator;
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-const PW: &str = "mật khẩu dài lắm";
-const WAIT: Duration = Duration::from_secs(20);
-
-/// ChromeDriver on a free port; killed on drop.
-struct Driver {
-    _child: Child,
-    url: String,
-}
-
-async fn start_driver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new("/usr/bin/chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("chromedriver (Debian chromium-driver; `make test` installs it)");
-    // ChromeDriver says when it listens.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    tokio::time::timeout(WAIT, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.contains("started successfully") {
-                return;
-            }
-        }
-        panic!("chromedriver exited before listening");
-    })
-    .await
-    .expect("chromedriver start");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let url = format!("http://127.0.0.1:{port}");
-    // Its /status answers ready once it listens.
-    let status: Value = reqwest::get(format!("{url}/status"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(status["value"]["ready"], true, "{status}");
-    Driver { _child: child, url }
-}
-
-async fn browser(driver: &Driver, profile: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run",
-                     "--disable-dev-shm-usage", "--window-size=1280,900",
-                     "--autoplay-policy=no-user-gesture-required",
-                     format!("--user-data-dir={}", profile.display())],
-        }),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a Chromium session")
-}
-
-fn screenshots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
-}
-
-async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
-}
-
-/// Wait until the element's text contains `want`.
-async fn wait_text(c: &Client, css: &str, want: &str) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let got = match c.find(Locator::Css(css)).await {
-            Ok(e) => e.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if got.contains(want) {
-            return got;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{css}: wanted {want:?}, have {got:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn fill(c: &Client, css: &str, text: &str) {
-    let e = c.find(Locator::Css(css)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
-}
-
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-fn tone_wav(path: &Path, ms: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..(16 * ms) {
-        let v = (i as f32 * 440.0 * std::f32::consts::TAU / 16_000.0).sin() * 8000.0;
-        w.write_sample(v as i16).unwrap();
-    }
-    w.finalize().unwrap();
-}
+use tests::browser::{
+    browser, click, fetch_text, fill, href_of, shot, start_driver, text_of, wait_text, PW, WAIT,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_uses_every_page_in_a_real_browser() {
@@ -219,7 +80,7 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
         // 2. Media: upload a 2.5 s tone and see its duration.
         text_of(&c, "#upload-form").await;
         let wav = dir.path().join("ban-tin.wav");
-        tone_wav(&wav, 2_500);
+        tests::e2e::tone_wav(&wav, 440.0, 2_500).unwrap();
         c.find(Locator::Css("#up-file"))
             .await
             .unwrap()
@@ -312,21 +173,7 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
         wait_text(&c, "#l-page", "1").await;
         shot(&c, "09-logs").await;
         c.goto(&format!("{base}/reports")).await.unwrap();
-        let href = c
-            .find(Locator::Css("#r-csv"))
-            .await
-            .unwrap()
-            .prop("href")
-            .await
-            .unwrap()
-            .unwrap();
-        let csv = c
-            .execute_async(
-                "fetch(arguments[0]).then(r => r.text().then(t => arguments[1]([r.status, r.headers.get('content-type'), t])));",
-                vec![json!(href)],
-            )
-            .await
-            .unwrap();
+        let csv = fetch_text(&c, &href_of(&c, "#r-csv").await).await;
         assert_eq!(csv[0], 200, "{csv}");
         assert!(csv[1].as_str().unwrap().starts_with("text/csv"), "{csv}");
         shot(&c, "10-reports").await;
@@ -394,7 +241,7 @@ async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_brows
     let mut ids = Vec::new();
     for (name, ms) in [("Mở đầu", 1_000), ("Tin dài", 61_000), ("Kết thúc", 1_200)] {
         let wav = dir.path().join(format!("{ms}-{}.wav", ids.len()));
-        tone_wav(&wav, ms);
+        tests::e2e::tone_wav(&wav, 440.0, ms).unwrap();
         ids.push(
             api.upload(&wav, name).await.unwrap()["sha256"]
                 .as_str()
@@ -438,7 +285,7 @@ async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_brows
             pos("Mở đầu") < pos("Kết thúc") && pos("Kết thúc") < pos("Tin dài"),
             "{order}"
         );
-        shot(&c, "10-programme-over-limit").await;
+        shot(&c, "50-programme-over-limit").await;
         // Hear it: the parts play one after the other (the jingle is each station's own).
         click(&c, "#p-play").await;
         wait_text(&c, "#p-now", "Đang phát phần").await;
@@ -472,7 +319,7 @@ async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_brows
         click(&c, "#prog-form button[type=submit]").await;
         wait_text(&c, "#p-status", "Đã lưu").await;
         wait_text(&c, "#prog-table tbody", "chờ duyệt").await;
-        shot(&c, "11-programme-saved").await;
+        shot(&c, "51-programme-saved").await;
 
         // The approver's queue.
         click(&c, "form[action='/logout'] button").await;
@@ -502,7 +349,7 @@ async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_brows
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        shot(&c, "12-approvals").await;
+        shot(&c, "52-approvals").await;
     };
     scenario.await;
     c.close().await.unwrap();

@@ -51,6 +51,29 @@ pub fn insert(
     Ok(())
 }
 
+/// Rename `code` and/or give it another parent (the caller has checked that the parent
+/// exists and lies outside `code`'s subtree).
+pub fn update(
+    conn: &Connection,
+    code: &str,
+    name: Option<&str>,
+    parent: Option<&str>,
+) -> rusqlite::Result<()> {
+    if let Some(n) = name {
+        conn.execute(
+            "UPDATE areas SET name = ?2 WHERE code = ?1",
+            params![code, n],
+        )?;
+    }
+    if let Some(p) = parent {
+        conn.execute(
+            "UPDATE areas SET parent = ?2 WHERE code = ?1",
+            params![code, p],
+        )?;
+    }
+    Ok(())
+}
+
 /// One area by code.
 pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<Area>> {
     conn.query_row(

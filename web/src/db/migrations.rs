@@ -351,7 +351,11 @@ CREATE TABLE approval_steps (
 );
 CREATE INDEX approval_steps_target ON approval_steps(kind, target);
 "#,
-    // 6: remote commands to stations and per-station volume schedules.
+    // 6: a user can be disabled (kept for the audit log, cannot sign in).
+    r#"
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+"#,
+    // 7: remote commands to stations and per-station volume schedules.
     r#"
 CREATE TABLE station_commands (
     id         TEXT PRIMARY KEY,
@@ -372,10 +376,11 @@ CREATE TABLE station_volume_schedules (
     updated_at TEXT NOT NULL
 );
 "#,
-    // 7: relays of live channels. A schedule plays either a media file or a channel for a
+    // 8: relays of live channels. A schedule plays either a media file or a channel for a
     // window, so `schedules` is rebuilt with `media_sha256` optional (SQLite cannot drop a
     // NOT NULL), carrying every column steps 4 and 5 added (`programme_id`, `approval`): its
-    // targets are set aside first, so that dropping the old table cascades into nothing. A relay's log entry keeps the gaps in its window (JSON).
+    // targets are set aside first, so that dropping the old table cascades into nothing. A
+    // relay's log entry keeps the gaps in its window (JSON).
     r#"
 CREATE TABLE channels (
     id         TEXT PRIMARY KEY,
@@ -388,7 +393,7 @@ CREATE TABLE channels (
     UNIQUE (owner_area, name)
 );
 
-CREATE TABLE schedules_v7 (
+CREATE TABLE schedules_v8 (
     id             TEXT PRIMARY KEY,
     title          TEXT NOT NULL,
     media_sha256   TEXT REFERENCES media(sha256),
@@ -415,7 +420,7 @@ CREATE TABLE schedules_v7 (
     CHECK ((channel_id IS NULL) = (window_ms IS NULL)),
     CHECK (programme_id IS NULL OR channel_id IS NULL)
 );
-INSERT INTO schedules_v7 (id, title, media_sha256, cron, at, starts_on, ends_on,
+INSERT INTO schedules_v8 (id, title, media_sha256, cron, at, starts_on, ends_on,
         excluded_dates, priority, category, max_wait_ms, paused, owner_area, created_by,
         created_at, updated_at, programme_id, approval)
     SELECT id, title, media_sha256, cron, at, starts_on, ends_on, excluded_dates, priority,
@@ -425,7 +430,7 @@ INSERT INTO schedules_v7 (id, title, media_sha256, cron, at, starts_on, ends_on,
 CREATE TEMP TABLE schedule_targets_kept AS SELECT * FROM schedule_targets;
 DROP TABLE schedule_targets;
 DROP TABLE schedules;
-ALTER TABLE schedules_v7 RENAME TO schedules;
+ALTER TABLE schedules_v8 RENAME TO schedules;
 CREATE TABLE schedule_targets (
     schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
     kind        TEXT NOT NULL CHECK (kind IN ('station', 'area')),
@@ -464,7 +469,7 @@ mod tests {
     fn schedules_and_their_targets_survive_the_rebuild_that_lets_them_relay_channels() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        migrations().to_version(&mut conn, 6).unwrap();
+        migrations().to_version(&mut conn, 7).unwrap();
         conn.execute_batch(
             "INSERT INTO areas (code, name, parent, created_at)
                  VALUES ('TT', 'Thạch Thất', NULL, 't');

@@ -69,13 +69,18 @@ pub struct UserRow {
     pub role: Role,
     /// The root of the user's rights.
     pub area: String,
+    /// Disabled: cannot sign in, holds no token.
+    pub disabled: bool,
 }
 
-/// The columns [`row`] reads, for joins.
+/// The columns [`row`] reads, for joins (there are [`NCOLS`] of them).
 /// (An approver is stored as an operator with the `approver` flag: see migration 5.)
 pub const COLS: &str = "users.id, users.username, users.password_hash, \
     CASE WHEN users.role = 'operator' AND users.approver = 1 THEN 'approver' ELSE users.role END, \
-    users.area";
+    users.area, users.disabled_at IS NOT NULL";
+
+/// How many columns [`COLS`] holds: a join's own columns start at this index.
+pub const NCOLS: usize = 6;
 
 /// Read a user from [`COLS`].
 pub fn row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
@@ -86,6 +91,7 @@ pub fn row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
         password_hash: r.get(2)?,
         role: role.parse().unwrap_or(Role::Viewer),
         area: r.get(4)?,
+        disabled: r.get(5)?,
     })
 }
 
@@ -155,4 +161,22 @@ pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Us
     ))?;
     let rows = st.query_map([root], row)?;
     rows.collect()
+}
+
+/// Disable (`at` = when) or enable (`None`) a user; disabling also deletes every token of
+/// theirs, so their sessions end at once. One transaction.
+pub fn set_disabled(
+    conn: &mut Connection,
+    user_id: i64,
+    at: Option<DateTime<Utc>>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "UPDATE users SET disabled_at = ?2 WHERE id = ?1",
+        params![user_id, at.map(ts)],
+    )?;
+    if at.is_some() {
+        tx.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])?;
+    }
+    tx.commit()
 }

@@ -96,11 +96,47 @@ pub fn operations() -> Vec<Op> {
         ))
         .ok(201, obj(json!({"code": s()}), &[]))
         .errors(&[409]),
+        Op::new(
+            "patch",
+            "/api/v1/areas/{code}",
+            "Rename an area and/or move it under another area in reach (admin).",
+        )
+        .json(obj(json!({"name": s(), "parent": s()}), &[]))
+        .ok(200, r("Area"))
+        .errors(&[404]),
         Op::new("get", "/api/v1/users", "Users in reach (admin).").ok(200, list("User")),
         Op::new(
             "post",
+            "/api/v1/users/{username}/disable",
+            "Disable a user (admin): no sign-in; their sessions and tokens end at once.",
+        )
+        .ok(
+            200,
+            obj(json!({"username": s(), "disabled": {"type": "boolean"}}), &[]),
+        )
+        .errors(&[404, 409]),
+        Op::new(
+            "post",
+            "/api/v1/users/{username}/enable",
+            "Enable a disabled user again (admin).",
+        )
+        .ok(
+            200,
+            obj(json!({"username": s(), "disabled": {"type": "boolean"}}), &[]),
+        )
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/users/{username}/password",
+            "Set a new password for a user (admin); their sessions and tokens end.",
+        )
+        .json(obj(json!({"password": s()}), &["password"]))
+        .ok_as(204, None, json!({}))
+        .errors(&[404]),
+        Op::new(
+            "post",
             "/api/v1/users",
-            "Add a user (admin); password at least 12 characters.",
+            "Add a user (admin); password at least 8 characters.",
         )
         .json(obj(
             json!({"username": s(), "password": s(), "role": r("Role"), "area": s()}),
@@ -321,7 +357,7 @@ pub fn operations() -> Vec<Op> {
             "/api/v1/stations/{code}/token",
             "Rotate the station's device token (admin); answers the new one once.",
         )
-        .ok(200, obj(json!({"device_token": s()}), &[]))
+        .ok(200, obj(json!({"station": s(), "token": s()}), &["station", "token"]))
         .errors(&[404]),
         // live channels (relays)
         Op::new(
@@ -485,7 +521,11 @@ pub fn operations() -> Vec<Op> {
             "Mark occurrences with no log entry as missed now (admin).",
         )
         .ok(200, obj(json!({}), &[])),
-        Op::new("get", "/api/v1/audit", "The audit log (admin).")
+        Op::new("get", "/api/v1/audit", "The audit log (admin), newest first.")
+            .query("user", s(), false, "made by this username")
+            .query("action", s(), false, "actions starting with this, e.g. station")
+            .query("from", time(), false, "RFC 3339, inclusive")
+            .query("to", time(), false, "RFC 3339, exclusive")
             .query("limit", int(), false, "default 200")
             .query("offset", int(), false, "skip this many")
             .ok(200, list("AuditEntry")),
@@ -571,7 +611,7 @@ pub fn schemas() -> Value {
         "Role": {"type": "string", "enum": ["admin", "approver", "operator", "viewer"]},
         "Priority": priority,
         "Area": obj(json!({"code": s(), "name": s(), "parent": {"type": "string", "nullable": true}}), &["code", "name"]),
-        "User": obj(json!({"username": s(), "role": r("Role"), "area": s()}), &["username", "role", "area"]),
+        "User": obj(json!({"username": s(), "role": r("Role"), "area": s(), "disabled": {"type": "boolean"}}), &["username", "role", "area", "disabled"]),
         "Media": obj(json!({"id": s(), "sha256": s(), "title": s(), "size_bytes": int(),
             "duration_ms": int(), "codec": s(), "sample_rate": int(), "channels": int(),
             "loudness_lufs": {"type": "number"}}), &["id", "sha256", "duration_ms"]),

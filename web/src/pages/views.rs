@@ -92,6 +92,34 @@ pub async fn reports(session: Session) -> Response {
     shell(&session, "reports.html", "reports", "reports_title")
 }
 
+/// An administration page: admins only, others get the 403 page.
+fn admin_shell(session: &Session, template: &str, page: &str, title_key: &str) -> Response {
+    if let Some(res) = session.require(Role::Admin) {
+        return res;
+    }
+    shell(session, template, page, title_key)
+}
+
+/// `GET /admin/areas`: the areas tree; add an area.
+pub async fn areas(session: Session) -> Response {
+    admin_shell(&session, "areas.html", "areas", "areas_title")
+}
+
+/// `GET /admin/stations`: stations; add one (its device token shown once), rotate a token.
+pub async fn stations(session: Session) -> Response {
+    admin_shell(&session, "stations.html", "stations", "stations_title")
+}
+
+/// `GET /admin/users`: people in the admin's area; add one.
+pub async fn users(session: Session) -> Response {
+    admin_shell(&session, "users.html", "users", "users_title")
+}
+
+/// `GET /admin/audit`: the audit log with filters and pages.
+pub async fn audit(session: Session) -> Response {
+    admin_shell(&session, "audit.html", "audit", "audit_title")
+}
+
 /// `GET /stations/{code}/week`: one station's week calendar; 404 for an unknown station,
 /// 403 for one outside the user's area.
 pub async fn week(

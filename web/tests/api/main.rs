@@ -3,7 +3,9 @@
 
 mod helpers;
 
+mod admin;
 mod approval;
+mod audit;
 mod authz;
 mod backup;
 mod cap;
@@ -21,6 +23,7 @@ mod remote;
 mod reports;
 mod router;
 mod schedules;
+mod security;
 mod sign_in;
 mod tls;
 mod urgent;

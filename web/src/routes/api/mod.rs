@@ -22,7 +22,7 @@ use crate::auth::User;
 use crate::db;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -35,7 +35,11 @@ pub fn router() -> Router<AppState> {
         .route("/auth/me", get(auth::me))
         .route("/auth/password", post(password::change_own))
         .route("/areas", get(areas::list).post(areas::create))
+        .route("/areas/{code}", patch(areas::update))
         .route("/users", get(users::list).post(users::create))
+        .route("/users/{username}/disable", post(users::disable))
+        .route("/users/{username}/enable", post(users::enable))
+        .route("/users/{username}/password", post(users::reset_password))
         .route(
             "/media",
             get(media::list)
