@@ -73,4 +73,65 @@ mod tests {
             assert_eq!(p.parts().len(), parts);
         }
     }
+
+    /// One document with a file, a programme and a relay (newer fields side by side): each
+    /// is planned as what it is, and only files are fetched.
+    #[test]
+    fn a_document_plans_a_file_a_programme_and_a_relay_each_as_what_it_is() {
+        use crate::planner::{self, Source};
+        use chrono::{TimeZone, Utc};
+        use schedules::wire::ScheduleDocument;
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let json = format!(
+            r#"{{"station":"LQ","timezone":"Asia/Ho_Chi_Minh","version":"v1",
+               "rules":[{{"id":"f","title":"Tin","at":"2026-12-01T00:00:00Z",
+                          "media_sha256":"{c}","duration_ms":1000}},
+                        {{"id":"p","title":"Sáng","at":"2026-12-01T01:00:00Z",
+                          "media_sha256":"{a}","duration_ms":3000,"programme_id":"p1",
+                          "items":[{{"title":"Mở đầu","media_sha256":"{a}","duration_ms":1000}},
+                                   {{"title":"Tin","media_sha256":"{b}","duration_ms":2000}}]}}],
+               "relays":[{{"id":"r","title":"VOV1","at":"2026-12-01T02:00:00Z",
+                           "window_ms":60000,
+                           "channel":{{"id":"vov1","name":"VOV1","url":"http://127.0.0.1:9/v"}}}}],
+               "media":[]}}"#
+        );
+        let d: ScheduleDocument = serde_json::from_str(&json).unwrap();
+        let from = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2026, 12, 2, 0, 0, 0).unwrap();
+        let none = std::collections::HashSet::new();
+        let plan = planner::plan(Some(&d), &[], &none, from, to);
+        assert_eq!(plan.slots.len(), 3);
+        let by_rule = |id: &str| {
+            plan.planned
+                .values()
+                .find(|p| p.origin == planner::Origin::Rule(id.into()))
+                .unwrap()
+        };
+        assert!(
+            matches!(&by_rule("f").source, Source::Media { sha256, .. } if sha256.as_str() == c)
+        );
+        let p = by_rule("p");
+        assert!(matches!(&p.source, Source::Programme { .. }));
+        assert_eq!(p.parts().len(), 2);
+        assert_eq!(p.item.duration_ms, 3000);
+        let entry = p.log_entry(schedules::PlayStatus::Played, None);
+        assert_eq!(entry.planned_ms, Some(3000));
+        assert_eq!(
+            p.part_entry(1, schedules::PlayStatus::Played, None)
+                .part_of
+                .as_deref(),
+            Some(p.item.key.as_str())
+        );
+        let r = by_rule("r");
+        assert!(matches!(&r.source, Source::Relay(ch) if ch.id == "vov1"));
+        assert_eq!(r.item.duration_ms, 60_000);
+        let entry = r.log_entry(schedules::PlayStatus::Played, None);
+        assert_eq!((entry.media_sha256, entry.planned_ms), (None, None));
+        assert!(r.all_media().is_empty());
+        let needed: Vec<String> = planner::needed_media(Some(&d), &[], &none, from, to)
+            .into_iter()
+            .map(|(m, _)| m.as_str().to_string())
+            .collect();
+        assert_eq!(needed, vec![c.clone(), a.clone(), b.clone()]);
+    }
 }
