@@ -266,3 +266,54 @@ async fn a_programme_needs_approval_too_and_urgent_notices_are_reviewed_afterwar
     assert_eq!(queue, json!([]));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_relay_made_where_approval_is_required_is_held_until_approved() {
+    let app = TestApp::spawn().await;
+    let approver = approval_in_lq(&app).await;
+    let admin = app.token("admin_tt").await;
+    let op = app.token("op_lq").await;
+    let (s, ch) = app
+        .post(
+            "/channels",
+            &admin,
+            json!({"name": "VOV1", "url": "http://127.0.0.1:9/vov1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ch}");
+    let (s, v) = app
+        .post(
+            "/schedules",
+            &op,
+            json!({"title": "Tiếp sóng VOV1", "channel_id": ch["id"], "duration_seconds": 1800,
+                   "stations": ["LQ"], "cron": "0 6 * * *"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let sid = v["id"].as_str().unwrap().to_string();
+    let relay_ids = || async {
+        let (s, doc) = app.get("/device/schedule", &app.lq_device).await;
+        assert_eq!(s, StatusCode::OK, "{doc}");
+        doc["relays"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r["id"].as_str().map(String::from))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let (_, sch) = app.get(&format!("/schedules/{sid}"), &op).await;
+    assert_eq!(sch["approval"], "draft", "{sch}");
+    assert!(
+        !relay_ids().await.contains(&sid),
+        "a draft relay stays on the server"
+    );
+    let (s, v) = decide(&app, &approver, &format!("schedule/{sid}"), "approve", "").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        relay_ids().await,
+        [sid.clone()],
+        "approved: it reaches the station"
+    );
+}
