@@ -313,7 +313,7 @@ async fn a_relay_made_where_approval_is_required_is_held_until_approved() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(
         relay_ids().await,
-        [sid.clone()],
+        std::slice::from_ref(&sid),
         "approved: it reaches the station"
     );
 }
