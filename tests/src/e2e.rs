@@ -97,8 +97,8 @@ async fn bind_retrying(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
     Err(anyhow!("cannot bind {addr}: {last:?}"))
 }
 
-/// Seed a district `TT` with the given commune stations (code = area code), an operator
-/// `op` and an admin `admin` over the district. Returns each station's device token, in order.
+/// Seed a district `TT` with the given commune stations (code = area code) and an operator
+/// `op` over the district. Returns each station's device token, in order.
 pub fn seed(data: &Path, stations: &[&str]) -> Result<Vec<String>> {
     let clock = SystemClock;
     let state = web::state::AppState::open(data, Arc::new(clock))?;
@@ -124,13 +124,33 @@ pub fn seed(data: &Path, stations: &[&str]) -> Result<Vec<String>> {
             now,
         )?);
     }
-    for (user, role) in [
-        ("op", web::db::users::Role::Operator),
-        ("admin", web::db::users::Role::Admin),
-    ] {
-        web::admin::add_user(&state.db, "e2e", user, OP_PASSWORD, role, DISTRICT, now)?;
-    }
+    web::admin::add_user(
+        &state.db,
+        "e2e",
+        "op",
+        OP_PASSWORD,
+        web::db::users::Role::Operator,
+        DISTRICT,
+        now,
+    )?;
     Ok(tokens)
+}
+
+/// Add an administrator `user` over the seeded district (password [`OP_PASSWORD`]), before
+/// the server starts.
+pub fn seed_admin(data: &Path, user: &str) -> Result<()> {
+    let clock = SystemClock;
+    let state = web::state::AppState::open(data, Arc::new(clock))?;
+    web::admin::add_user(
+        &state.db,
+        "e2e",
+        user,
+        OP_PASSWORD,
+        web::db::users::Role::Admin,
+        DISTRICT,
+        clock.now(),
+    )?;
+    Ok(())
 }
 
 /// A whole-second instant `secs` from now (whole seconds keep failure messages readable).

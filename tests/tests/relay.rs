@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration as CDuration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tests::e2e::{
-    at_in, eventually, seed, tone_wav, Aired, Api, ControllerProcess, Server, ToneStream,
-    OP_PASSWORD,
+    at_in, eventually, seed, seed_admin, tone_wav, Aired, Api, ControllerProcess, Server,
+    ToneStream, OP_PASSWORD,
 };
 
 /// How far from the window's edges the relay's sound may begin and end here (a busy machine;
@@ -35,6 +35,7 @@ async fn setup(station: &str) -> Result<Setup> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("server");
     let tokens = seed(&data, &[station])?;
+    seed_admin(&data, "admin")?;
     let server = Server::start(&data).await?;
     let api = Api::login(&server, "op", OP_PASSWORD).await?;
     let admin = Api::login(&server, "admin", OP_PASSWORD).await?;
