@@ -2,42 +2,16 @@
 //! `loaxa-controller` process writing what airs to a `wav:` file, real HTTP between them.
 
 use anyhow::Result;
-use chrono::{Duration as CDuration, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use chrono::Duration as CDuration;
+use serde_json::Value;
 use std::time::Duration;
-use tests::e2e::{eventually, seed, tone_wav, Aired, Api, ControllerProcess, Server, OP_PASSWORD};
+use tests::e2e::{
+    at_in, eventually, seed, tone_wav, Aired, Api, ControllerProcess, Server, OP_PASSWORD,
+};
 
 /// How far from the scheduled instant the first sample may land and still count as on time
 /// here: generous, because this machine is busy; `make bench` measures the real figure.
 const TOLERANCE_MS: i64 = 250;
-
-fn at_in(secs: i64) -> chrono::DateTime<Utc> {
-    // Whole seconds keep the instants readable in failure messages.
-    let t = schedules::Clock::now(&schedules::SystemClock) + CDuration::seconds(secs);
-    t - CDuration::nanoseconds(i64::from(chrono::Timelike::nanosecond(&t)))
-}
-
-async fn schedule_at(
-    api: &Api,
-    title: &str,
-    media: &str,
-    station: &str,
-    at: chrono::DateTime<Utc>,
-) -> Result<String> {
-    let v = api
-        .post(
-            "/schedules",
-            &json!({
-                "title": title,
-                "media_id": media,
-                "stations": [station],
-                "at": at.to_rfc3339_opts(SecondsFormat::Secs, true),
-                "category": "thông báo",
-            }),
-        )
-        .await?;
-    Ok(v["id"].as_str().unwrap_or_default().to_string())
-}
 
 async fn logs_for(api: &Api, station: &str, schedule_id: &str) -> Result<Vec<Value>> {
     Ok(api
@@ -70,7 +44,7 @@ async fn bulletin_scheduled_ahead_airs_on_time_and_is_logged_once() -> Result<()
         &format!("wav:{}", wav.display()),
     )?;
     let due = at_in(6);
-    let id = schedule_at(&api, "Thông báo thử", &sha, "LQ", due).await?;
+    let id = api.schedule_at("Thông báo thử", &sha, "LQ", due).await?;
 
     let entries = eventually(Duration::from_secs(40), "the played log entry", || async {
         let l = logs_for(&api, "LQ", &id).await?;
@@ -121,7 +95,9 @@ async fn station_boots_with_the_server_down_and_plays_from_its_cache() -> Result
         .unwrap_or_default()
         .to_string();
     let due = at_in(25);
-    let id = schedule_at(&api, "Bản tin sáng", &sha, "CANHNAU", due).await?;
+    let id = api
+        .schedule_at("Bản tin sáng", &sha, "CANHNAU", due)
+        .await?;
 
     // First boot, online: fetch the document and the media, then go away.
     let ctl_data = dir.path().join("ctl");
@@ -206,7 +182,7 @@ async fn bulletin_cut_by_kill_9_is_logged_interrupted_once_and_not_replayed() ->
         &format!("wav:{}", wav1.display()),
     )?;
     let due = at_in(6);
-    let id = schedule_at(&api, "Bản tin dài", &sha, "HUUBANG", due).await?;
+    let id = api.schedule_at("Bản tin dài", &sha, "HUUBANG", due).await?;
 
     // Wait until the server sees it playing, then pull the plug.
     eventually(
