@@ -99,7 +99,6 @@ async fn hostile_input_is_refused_or_stored_safely_and_the_server_stays_up() {
         refused: 0,
         stored: 0,
     };
-    let upload = |name: &str, bytes: Vec<u8>| api.upload_bytes(name, bytes, "t");
 
     // --- Uploads -------------------------------------------------------------------------
     let mut truncated = tone_bytes(440.0, 800);
@@ -124,7 +123,7 @@ async fn hostile_input_is_refused_or_stored_safely_and_the_server_stays_up() {
         ("riff-only.wav", b"RIFF\x24\x00\x00\x00WAVE".to_vec()),
     ];
     for (name, bytes) in corrupt_uploads {
-        let res = upload(name, bytes).await.unwrap();
+        let res = api.upload_bytes(name, bytes, "t").await.unwrap();
         expect(&format!("upload {name}"), res, Want::Refused, &mut t).await;
     }
     // Missing field, wrong field name, not multipart at all.
@@ -163,7 +162,7 @@ async fn hostile_input_is_refused_or_stored_safely_and_the_server_stays_up() {
     ];
     let mut ids = Vec::new();
     for (i, name) in traversal_names.iter().enumerate() {
-        let res = upload(name, tone_bytes(300.0 + i as f32 * 50.0, 400))
+        let res = api.upload_bytes(name, tone_bytes(300.0 + i as f32 * 50.0, 400), "t")
             .await
             .unwrap();
         let body = expect(&format!("upload named {name:?}"), res, Want::Stored, &mut t).await;
@@ -179,6 +178,33 @@ async fn hostile_input_is_refused_or_stored_safely_and_the_server_stays_up() {
         );
     }
     let media = ids[0].clone();
+
+    // Upload titles: very long (kept to 200 characters), not UTF-8 (stored with U+FFFD).
+    let res = api.upload_bytes("t.wav", tone_bytes(910.0, 300), &"Ư".repeat(100_000))
+        .await
+        .unwrap();
+    let body = expect("upload titled 100 000 × Ư", res, Want::Stored, &mut t).await;
+    assert_eq!(body["title"].as_str().map(|s| s.chars().count()), Some(200));
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "title",
+            reqwest::multipart::Part::bytes(b"tin \xff\xfe t\xe1c".to_vec()),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(tone_bytes(920.0, 300)).file_name("t.wav"),
+        );
+    let res = api
+        .request(Method::POST, "/media")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let body = expect("upload title not UTF-8", res, Want::Stored, &mut t).await;
+    assert!(
+        body["title"].as_str().is_some_and(|s| s.starts_with("tin ")),
+        "{body}"
+    );
 
     // --- Crontab strings -----------------------------------------------------------------
     let long = "9".repeat(10_000) + " * * * *";
