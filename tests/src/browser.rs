@@ -124,4 +124,3 @@ pub async fn click(c: &Client, css: &str) {
         .await
         .unwrap();
 }
-

@@ -369,9 +369,17 @@ pub async fn proxy_faults(bulletins: usize, spacing: Duration, seed: u64) -> Res
         ..Faults::default()
     });
     let ctl = world.controller(&proxy.url(), "null")?;
-    crate::e2e::eventually(Duration::from_secs(20), "a stalled download", || async {
-        Ok((proxy.stats().stalls > 0).then_some(()))
-    })
+    // The proxy holds the connection open and silent; the controller must give up on it.
+    crate::e2e::eventually(
+        controller::fetch::STALL_TIMEOUT + Duration::from_secs(15),
+        "the controller to notice the stalled download",
+        || async {
+            Ok(world
+                .controller_log()
+                .contains("download stalled")
+                .then_some(()))
+        },
+    )
     .await?;
     proxy.set(Faults::default());
     crate::e2e::eventually(

@@ -162,7 +162,8 @@ async fn hostile_input_is_refused_or_stored_safely_and_the_server_stays_up() {
     ];
     let mut ids = Vec::new();
     for (i, name) in traversal_names.iter().enumerate() {
-        let res = api.upload_bytes(name, tone_bytes(300.0 + i as f32 * 50.0, 400), "t")
+        let res = api
+            .upload_bytes(name, tone_bytes(300.0 + i as f32 * 50.0, 400), "t")
             .await
             .unwrap();
         let body = expect(&format!("upload named {name:?}"), res, Want::Stored, &mut t).await;
@@ -180,7 +181,8 @@ async fn hostile_input_is_refused_or_stored_safely_and_the_server_stays_up() {
     let media = ids[0].clone();
 
     // Upload titles: very long (kept to 200 characters), not UTF-8 (stored with U+FFFD).
-    let res = api.upload_bytes("t.wav", tone_bytes(910.0, 300), &"Ư".repeat(100_000))
+    let res = api
+        .upload_bytes("t.wav", tone_bytes(910.0, 500), &"Ư".repeat(100_000))
         .await
         .unwrap();
     let body = expect("upload titled 100 000 × Ư", res, Want::Stored, &mut t).await;
@@ -192,7 +194,7 @@ async fn hostile_input_is_refused_or_stored_safely_and_the_server_stays_up() {
         )
         .part(
             "file",
-            reqwest::multipart::Part::bytes(tone_bytes(920.0, 300)).file_name("t.wav"),
+            reqwest::multipart::Part::bytes(tone_bytes(920.0, 500)).file_name("t.wav"),
         );
     let res = api
         .request(Method::POST, "/media")
@@ -202,7 +204,9 @@ async fn hostile_input_is_refused_or_stored_safely_and_the_server_stays_up() {
         .unwrap();
     let body = expect("upload title not UTF-8", res, Want::Stored, &mut t).await;
     assert!(
-        body["title"].as_str().is_some_and(|s| s.starts_with("tin ")),
+        body["title"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("tin ")),
         "{body}"
     );
 

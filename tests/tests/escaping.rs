@@ -32,7 +32,7 @@ async fn html_in_titles_is_shown_as_text_on_every_page() {
     let world = World::start().await.unwrap();
     let api = &world.api;
     let res = api
-        .upload_bytes("tin.wav", tone_bytes(500.0, 300), HOSTILE)
+        .upload_bytes("tin.wav", tone_bytes(500.0, 600), HOSTILE)
         .await
         .unwrap();
     assert_eq!(res.status(), reqwest::StatusCode::CREATED);
