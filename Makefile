@@ -7,7 +7,7 @@ LISTEN ?= 127.0.0.1:8080
 # Debian packages the build, the tests and the demo need.
 PKGS_BUILD := pkg-config libasound2-dev
 PKGS_RUN := espeak-ng
-PKGS_TEST := chromium chromium-driver sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
+PKGS_TEST := openssl libreoffice-calc-nogui chromium chromium-driver sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
 PKGS_BROWSER := chromium chromium-driver
 
 .PHONY: run test bench deps deps-test check-tools build clean package package-check

@@ -14,6 +14,8 @@
 //! Run: `cargo bench -p controller --bench start_error`.
 #![allow(clippy::disallowed_methods)] // a benchmark measures the wall clock on purpose
 
+#[path = "../tests/common/pulse.rs"]
+mod pulse;
 use axum::body::Body;
 use axum::extract::{Path as AxPath, State};
 use axum::http::StatusCode;
@@ -21,10 +23,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration as CDuration, Utc};
+use pulse::Pulse;
 use schedules::wire::{LogAck, LogBatch, LogEntry, MediaEntry, ScheduleDocument, WireRule};
 use schedules::{occurrence_key, Priority, Sha256};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -293,72 +296,6 @@ fn part1(rt: &tokio::runtime::Runtime) {
     );
 }
 
-struct Pulse {
-    home: PathBuf,
-    run: PathBuf,
-}
-impl Pulse {
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("HOME", self.home.display().to_string()),
-            ("XDG_RUNTIME_DIR", self.run.display().to_string()),
-            (
-                "PULSE_SERVER",
-                format!("unix:{}/pulse/native", self.run.display()),
-            ),
-        ]
-    }
-    fn cmd(&self, prog: &str) -> Command {
-        let mut c = Command::new(prog);
-        for (k, v) in self.env() {
-            c.env(k, v);
-        }
-        c
-    }
-    fn start(dir: &Path) -> Option<Pulse> {
-        let p = Pulse {
-            home: dir.join("home"),
-            run: dir.join("run"),
-        };
-        std::fs::create_dir_all(&p.home).ok()?;
-        std::fs::create_dir_all(&p.run).ok()?;
-        let ok = p
-            .cmd("pulseaudio")
-            .env_remove("PULSE_SERVER")
-            .args([
-                "--daemonize=yes",
-                "--exit-idle-time=-1",
-                "-n",
-                "--load=module-native-protocol-unix",
-                "--load=module-null-sink sink_name=test",
-                "--load=module-always-sink",
-            ])
-            .stderr(Stdio::null())
-            .status()
-            .ok()?
-            .success();
-        if !ok {
-            return None;
-        }
-        for _ in 0..100 {
-            if p.cmd("pactl")
-                .arg("info")
-                .output()
-                .is_ok_and(|o| o.status.success())
-            {
-                return Some(p);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        None
-    }
-}
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = self.cmd("pulseaudio").arg("--kill").status();
-    }
-}
-
 /// Onset jitter: each onset is put on the nearest slot of the schedule's grid (every
 /// `SPACING_MS`, from the first onset); the residuals minus their median (the path's constant
 /// latency, unknown since the recording's start instant is not known) are the error, ms.
@@ -390,7 +327,7 @@ fn relative_errors(path: &Path, n: usize) -> Vec<f64> {
 
 fn part2(rt: &tokio::runtime::Runtime) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(pulse) = Pulse::start(dir.path()) else {
+    let Ok(pulse) = Pulse::start(dir.path()) else {
         println!("| (sound card path skipped: pulseaudio could not start)                    |");
         return;
     };

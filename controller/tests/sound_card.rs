@@ -8,71 +8,12 @@
 mod common;
 
 use chrono::Duration as CDuration;
+use common::pulse::Pulse;
 use common::*;
 use controller::OutputSpec;
 use schedules::{occurrence_key, PlayStatus, Priority};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
-
-struct Pulse {
-    home: PathBuf,
-    runtime: PathBuf,
-}
-
-impl Pulse {
-    fn cmd(&self, prog: &str) -> Command {
-        let mut c = Command::new(prog);
-        c.env("HOME", &self.home)
-            .env("XDG_RUNTIME_DIR", &self.runtime)
-            .env("PULSE_SERVER", self.server());
-        c
-    }
-
-    fn server(&self) -> String {
-        format!("unix:{}", self.runtime.join("pulse/native").display())
-    }
-
-    fn start(dir: &Path) -> Pulse {
-        let p = Pulse {
-            home: dir.join("home"),
-            runtime: dir.join("run"),
-        };
-        std::fs::create_dir_all(&p.home).unwrap();
-        std::fs::create_dir_all(&p.runtime).unwrap();
-        let status = p
-            .cmd("pulseaudio")
-            .env_remove("PULSE_SERVER")
-            .args([
-                "--daemonize=yes",
-                "--exit-idle-time=-1",
-                "-n",
-                "--load=module-native-protocol-unix",
-                "--load=module-null-sink sink_name=test",
-                "--load=module-always-sink",
-            ])
-            .status()
-            .expect("pulseaudio is installed (apt-get install pulseaudio pulseaudio-utils libasound2-plugins)");
-        assert!(status.success(), "pulseaudio did not start");
-        for _ in 0..100 {
-            if p.cmd("pactl")
-                .arg("info")
-                .output()
-                .is_ok_and(|o| o.status.success())
-            {
-                return p;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("pulseaudio did not answer");
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = self.cmd("pulseaudio").arg("--kill").status();
-    }
-}
 
 fn interrupt(child: &mut Child) {
     let _ = Command::new("kill")
@@ -97,11 +38,9 @@ fn goertzel(x: &[f32], rate: u32, freq: f64) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tone_played_through_the_default_sound_device_reaches_the_sink() {
     let dir = tempfile::tempdir().unwrap();
-    let pulse = Pulse::start(dir.path());
+    let pulse = Pulse::start(dir.path()).unwrap();
     // ALSA's pulse plugin, loaded inside this process by cpal, finds the private server.
-    std::env::set_var("PULSE_SERVER", pulse.server());
-    std::env::set_var("XDG_RUNTIME_DIR", &pulse.runtime);
-    std::env::set_var("HOME", &pulse.home);
+    pulse.set_process_env();
 
     let recording = dir.path().join("recorded.wav");
     let mut parec = pulse

@@ -4,102 +4,17 @@
 mod common;
 
 use chrono::Duration as CDuration;
+use common::pulse::Pulse;
 use common::*;
 use controller::OutputSpec;
 use schedules::{occurrence_key, PlayStatus, Priority};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
-
-struct Pulse {
-    home: PathBuf,
-    runtime: PathBuf,
-}
-
-impl Pulse {
-    fn cmd(&self, prog: &str) -> Command {
-        let mut c = Command::new(prog);
-        c.env("HOME", &self.home)
-            .env("XDG_RUNTIME_DIR", &self.runtime)
-            .env(
-                "PULSE_SERVER",
-                format!("unix:{}", self.runtime.join("pulse/native").display()),
-            );
-        c
-    }
-
-    fn up(&self) {
-        let status = self
-            .cmd("pulseaudio")
-            .env_remove("PULSE_SERVER")
-            .args([
-                "--daemonize=yes",
-                "--exit-idle-time=-1",
-                "-n",
-                "--load=module-native-protocol-unix",
-                "--load=module-null-sink sink_name=test",
-                "--load=module-always-sink",
-            ])
-            .status()
-            .expect("pulseaudio is installed");
-        assert!(status.success());
-        for _ in 0..100 {
-            if self
-                .cmd("pactl")
-                .arg("info")
-                .output()
-                .is_ok_and(|o| o.status.success())
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("pulseaudio did not answer");
-    }
-
-    fn down(&self) {
-        let _ = self.cmd("pulseaudio").arg("--kill").status();
-        for _ in 0..100 {
-            if !self
-                .cmd("pactl")
-                .arg("info")
-                .output()
-                .is_ok_and(|o| o.status.success())
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn new(dir: &Path) -> Pulse {
-        let p = Pulse {
-            home: dir.join("home"),
-            runtime: dir.join("run"),
-        };
-        std::fs::create_dir_all(&p.home).unwrap();
-        std::fs::create_dir_all(&p.runtime).unwrap();
-        p
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_sound_device_fails_due_bulletins_with_the_reason_and_is_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let pulse = Pulse::new(dir.path());
-    pulse.up();
-    std::env::set_var(
-        "PULSE_SERVER",
-        format!("unix:{}", pulse.runtime.join("pulse/native").display()),
-    );
-    std::env::set_var("XDG_RUNTIME_DIR", &pulse.runtime);
-    std::env::set_var("HOME", &pulse.home);
+    pulse.up().unwrap();
+    pulse.set_process_env();
 
     let server = TestServer::start().await;
     let m = server.add_media(tone_wav(1000.0, 500, 0.5), 500);
@@ -140,7 +55,7 @@ async fn a_lost_sound_device_fails_due_bulletins_with_the_reason_and_is_reopened
     );
 
     // The device comes back: the controller reopens it (every 10 s) and plays again.
-    pulse.up();
+    pulse.up().unwrap();
     server
         .wait_for(40, "the output error cleared", |i| {
             i.heartbeats

@@ -27,26 +27,56 @@ pub struct Cli {
     /// Print the effective configuration as TOML and exit.
     #[arg(long, global = true)]
     pub print_config: bool,
-    /// Delete as-run log entries due more than this many days ago (default: keep all).
-    #[arg(long, env = "LOAXA_LOG_RETENTION_DAYS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Delete as-run log entries due more than this many days ago [default: 0, keep all].
+    #[arg(long, global = true)]
     pub log_retention_days: Option<u32>,
-    /// An occurrence with no log entry this many minutes after its planned end is missed.
-    #[arg(
-        long,
-        env = "LOAXA_RECONCILE_GRACE_MINUTES",
-        default_value_t = 120,
-        global = true
-    )]
-    pub reconcile_grace_minutes: u32,
+    /// An occurrence with no log entry this many minutes after its planned end is missed
+    /// [default: 120].
+    #[arg(long, global = true)]
+    pub reconcile_grace_minutes: Option<u32>,
     /// Air CAP alerts whose status is `Exercise` (by default they are recorded, not aired).
-    #[arg(long, env = "LOAXA_CAP_AIR_EXERCISES", global = true)]
+    #[arg(long, global = true)]
     pub cap_air_exercises: bool,
+    /// PEM certificate chain: serve HTTPS directly (with --tls-key).
+    #[arg(long, global = true)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, global = true)]
+    pub tls_key: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 impl Cli {
+    /// The settings given as flags, keyed as in the configuration file.
+    fn flags(&self, listen: Option<SocketAddr>) -> toml::Table {
+        let mut flags = toml::Table::new();
+        let path = |p: &Path| toml::Value::from(p.display().to_string());
+        if let Some(d) = &self.data {
+            flags.insert("data".into(), path(d));
+        }
+        if let Some(l) = listen {
+            flags.insert("listen".into(), l.to_string().into());
+        }
+        if let Some(d) = self.log_retention_days {
+            flags.insert("log_retention_days".into(), i64::from(d).into());
+        }
+        if let Some(m) = self.reconcile_grace_minutes {
+            flags.insert("reconcile_grace_minutes".into(), i64::from(m).into());
+        }
+        if self.cap_air_exercises {
+            flags.insert("cap_air_exercises".into(), true.into());
+        }
+        if let Some(c) = &self.tls_cert {
+            flags.insert("tls_cert".into(), path(c));
+        }
+        if let Some(k) = &self.tls_key {
+            flags.insert("tls_key".into(), path(k));
+        }
+        flags
+    }
+
     /// Does this command line run the server (and so log as a server does)?
     pub fn is_server(&self) -> bool {
         !self.print_config && self.command.as_ref().is_some_and(Command::is_server)
@@ -85,6 +115,22 @@ pub enum Command {
         /// The action.
         #[command(subcommand)]
         action: UserCmd,
+    },
+    /// Write a consistent copy of the database and the media to one file, while the server
+    /// keeps serving.
+    Backup {
+        /// The backup file to write (a tar archive; written whole or not at all).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into the data directory (stop the server first).
+    Restore {
+        /// The backup file written by `backup`.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a data directory that already holds a database.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -187,7 +233,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Serve { listen } | Command::Demo { listen }) => *listen,
         _ => None,
     };
-    let config = match WebConfig::load(cli.config.clone(), cli.data.as_deref(), listen) {
+    let config = match WebConfig::load(cli.config.clone(), cli.flags(listen)) {
         Ok(c) => c,
         Err(e) => return fail(e, 2),
     };
@@ -199,31 +245,44 @@ pub fn run(cli: Cli) -> ExitCode {
         return fail("a subcommand is required (see loaxa-web --help)", 2);
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let server_config = Config {
-        log_retention: cli
-            .log_retention_days
-            .map(|d| chrono::Duration::days(i64::from(d))),
-        reconcile_grace: chrono::Duration::minutes(i64::from(cli.reconcile_grace_minutes)),
-        cap_air_exercises: cli.cap_air_exercises,
-        ..Config::default()
-    };
-    let state = match open(&config.data, clock.clone(), server_config) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
     let now = clock.now();
+    let open_state = || open(&config.data, clock.clone(), config.server_config());
+    let with_state = |f: &dyn Fn(AppState) -> ExitCode| open_state().map_or_else(|c| c, f);
     match command {
-        Command::Serve { .. } => serve_blocking(state, config.listen, false),
-        Command::Demo { .. } => serve_blocking(state, config.listen, true),
+        Command::Backup { to } => match crate::backup::backup(&config.data, &to) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e, e.exit_code()),
+        },
+        Command::Restore { from, force } => {
+            match crate::backup::restore(&from, &config.data, force) {
+                Ok(summary) => {
+                    println!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e, e.exit_code()),
+            }
+        }
+        Command::Serve { .. } => with_state(&|state| serve_blocking(state, &config, false)),
+        Command::Demo { .. } => with_state(&|state| serve_blocking(state, &config, true)),
         Command::Area {
             action: AreaCmd::Add { code, name, parent },
-        } => match admin::add_area(&state.db, "cli", &code, &name, parent.as_deref(), now) {
+        } => with_state(&|state| match admin::add_area(
+            &state.db,
+            "cli",
+            &code,
+            &name,
+            parent.as_deref(),
+            now,
+        ) {
             Ok(()) => {
                 println!("area {code} added");
                 ExitCode::SUCCESS
             }
             Err(e) => app_fail(e),
-        },
+        }),
         Command::Station {
             action:
                 StationCmd::Add {
@@ -232,16 +291,22 @@ pub fn run(cli: Cli) -> ExitCode {
                     area,
                     timezone,
                 },
-        } => {
-            match admin::add_station(&state.db, "cli", &code, &name, &area, Some(&timezone), now) {
-                Ok(token) => {
-                    println!("station {code} added; its device token (shown once):");
-                    println!("{token}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => app_fail(e),
+        } => with_state(&|state| match admin::add_station(
+            &state.db,
+            "cli",
+            &code,
+            &name,
+            &area,
+            Some(&timezone),
+            now,
+        ) {
+            Ok(token) => {
+                println!("station {code} added; its device token (shown once):");
+                println!("{token}");
+                ExitCode::SUCCESS
             }
-        }
+            Err(e) => app_fail(e),
+        }),
         Command::User {
             action:
                 UserCmd::Add {
@@ -259,18 +324,28 @@ pub fn run(cli: Cli) -> ExitCode {
                 return fail(format!("cannot read the password from stdin: {e}"), 2);
             }
             let password = line.trim_end_matches(['\n', '\r']);
-            match admin::add_user(&state.db, "cli", &username, password, role, &area, now) {
+            with_state(&|state| match admin::add_user(
+                &state.db, "cli", &username, password, role, &area, now,
+            ) {
                 Ok(()) => {
                     println!("user {username} added ({role} on {area})");
                     ExitCode::SUCCESS
                 }
                 Err(e) => app_fail(e),
-            }
+            })
         }
     }
 }
 
-fn serve_blocking(state: AppState, listen: SocketAddr, demo: bool) -> ExitCode {
+fn serve_blocking(state: AppState, config: &WebConfig, demo: bool) -> ExitCode {
+    let listen = config.listen;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => match crate::tls::acceptor(cert, key) {
+            Ok(a) => Some(a),
+            Err(e) => return fail(e, 2),
+        },
+        _ => None,
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -299,12 +374,17 @@ fn serve_blocking(state: AppState, listen: SocketAddr, demo: bool) -> ExitCode {
         crate::reports::task::spawn(state.clone());
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(%addr, data = %state.data_dir.display(), "loaxa-web listening");
-        println!("loaxa-web listening on http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("loaxa-web listening on {scheme}://{addr}");
         let shutdown = async {
             stop_signal().await;
             tracing::info!("shutting down");
         };
-        match crate::startup::serve(listener, state, shutdown).await {
+        let served = match tls {
+            Some(acceptor) => crate::startup::serve_tls(listener, acceptor, state, shutdown).await,
+            None => crate::startup::serve(listener, state, shutdown).await,
+        };
+        match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(format!("server failed: {e}"), 1),
         }

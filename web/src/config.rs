@@ -25,6 +25,21 @@ pub struct WebConfig {
     pub data: PathBuf,
     /// Address `serve` and `demo` listen on (`--listen`, `LOAXA_LISTEN`).
     pub listen: SocketAddr,
+    /// Delete as-run log entries due more than this many days ago; 0 keeps everything
+    /// (`--log-retention-days`, `LOAXA_LOG_RETENTION_DAYS`).
+    pub log_retention_days: u32,
+    /// An occurrence with no log entry this many minutes after its planned end is `missed`
+    /// (`--reconcile-grace-minutes`, `LOAXA_RECONCILE_GRACE_MINUTES`).
+    pub reconcile_grace_minutes: u32,
+    /// Air CAP alerts whose status is `Exercise` (`--cap-air-exercises`,
+    /// `LOAXA_CAP_AIR_EXERCISES`); by default they are recorded, not aired.
+    pub cap_air_exercises: bool,
+    /// PEM certificate chain: serve HTTPS directly (`--tls-cert`, `LOAXA_TLS_CERT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert` (`--tls-key`, `LOAXA_TLS_KEY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for WebConfig {
@@ -32,27 +47,45 @@ impl Default for WebConfig {
         Self {
             data: PathBuf::from("./data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            log_retention_days: 0,
+            reconcile_grace_minutes: 120,
+            cap_air_exercises: false,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
 
 impl WebConfig {
     /// Build the configuration from `file` (or the packaged file if it exists), the process
-    /// environment and the flags given on the command line.
-    pub fn load(
-        file: Option<PathBuf>,
-        data: Option<&Path>,
-        listen: Option<SocketAddr>,
-    ) -> Result<Self, settings::ConfigError> {
+    /// environment and the flags given on the command line (`flags`: key → value, only
+    /// those given).
+    pub fn load(file: Option<PathBuf>, flags: toml::Table) -> Result<Self, settings::ConfigError> {
         let file = settings::choose_file(file, Path::new(DEFAULT_FILE));
-        let mut flags = toml::Table::new();
-        if let Some(d) = data {
-            flags.insert("data".into(), d.display().to_string().into());
+        let config: WebConfig =
+            settings::load(&SPEC, file.as_deref(), &|k| std::env::var(k).ok(), flags)?;
+        config.check()
+    }
+
+    /// Values that are each fine but wrong together.
+    fn check(self) -> Result<Self, settings::ConfigError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(settings::ConfigError::Flags(
+                "`tls_cert` and `tls_key` go together: give both to serve HTTPS, or neither".into(),
+            ));
         }
-        if let Some(l) = listen {
-            flags.insert("listen".into(), l.to_string().into());
+        Ok(self)
+    }
+
+    /// The server tunables these settings carry.
+    pub fn server_config(&self) -> crate::state::Config {
+        crate::state::Config {
+            log_retention: (self.log_retention_days > 0)
+                .then(|| chrono::Duration::days(i64::from(self.log_retention_days))),
+            reconcile_grace: chrono::Duration::minutes(i64::from(self.reconcile_grace_minutes)),
+            cap_air_exercises: self.cap_air_exercises,
+            ..crate::state::Config::default()
         }
-        settings::load(&SPEC, file.as_deref(), &|k| std::env::var(k).ok(), flags)
     }
 
     /// The configuration as TOML (what `--print-config` prints).

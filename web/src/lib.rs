@@ -48,6 +48,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -65,4 +66,5 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod targets;
+pub mod tls;
 pub mod urgent;

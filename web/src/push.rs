@@ -19,11 +19,22 @@ pub struct Push {
     pub data: String,
 }
 
-/// Per-station channels.
+/// Events waiting in a station's channel for its slowest stream. Events are rare (a schedule
+/// change, an urgent notice, a cancel); a stream that falls further behind is resynchronised
+/// with a fresh `schedule` event. Each slot costs memory for every connected station.
+const CHANNEL_CAPACITY: usize = 16;
+
+/// The channel of a station with at least one open stream, and how many are open.
+#[derive(Debug)]
+struct Station {
+    tx: broadcast::Sender<Push>,
+    streams: usize,
+}
+
+/// Per-station channels, kept while the station has an open stream.
 #[derive(Debug)]
 pub struct Hub {
-    channels: Mutex<HashMap<String, broadcast::Sender<Push>>>,
-    connected: Mutex<HashMap<String, usize>>,
+    stations: Mutex<HashMap<String, Station>>,
     next_id: AtomicU64,
     urgent_pushed: AtomicU64,
     closing: tokio::sync::watch::Sender<bool>,
@@ -52,10 +63,10 @@ struct Connected {
 
 impl Drop for Connected {
     fn drop(&mut self) {
-        let mut map = self.hub.connected.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = map.get_mut(&self.station) {
-            *n -= 1;
-            if *n == 0 {
+        let mut map = self.hub.stations.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(st) = map.get_mut(&self.station) {
+            st.streams -= 1;
+            if st.streams == 0 {
                 map.remove(&self.station);
             }
         }
@@ -66,8 +77,7 @@ impl Hub {
     /// A hub whose event ids start after `first_id`.
     pub fn new(first_id: u64) -> Self {
         Self {
-            channels: Mutex::new(HashMap::new()),
-            connected: Mutex::new(HashMap::new()),
+            stations: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(first_id),
             urgent_pushed: AtomicU64::new(0),
             closing: tokio::sync::watch::channel(false).0,
@@ -79,22 +89,18 @@ impl Hub {
         self.next_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    fn sender(&self, station: &str) -> broadcast::Sender<Push> {
-        let mut map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(station.to_string())
-            .or_insert_with(|| broadcast::channel(64).0)
-            .clone()
-    }
-
     /// Open a stream for `station`.
     pub fn subscribe(self: &Arc<Self>, station: &str) -> Subscription {
-        let rx = self.sender(station).subscribe();
-        *self
-            .connected
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(station.to_string())
-            .or_insert(0) += 1;
+        // Channel and count change under one lock: a stream never holds a channel that the
+        // last leaving stream has just dropped.
+        let mut map = self.stations.lock().unwrap_or_else(|e| e.into_inner());
+        let st = map.entry(station.to_string()).or_insert_with(|| Station {
+            tx: broadcast::channel(CHANNEL_CAPACITY).0,
+            streams: 0,
+        });
+        st.streams += 1;
+        let rx = st.tx.subscribe();
+        drop(map);
         Subscription {
             rx,
             guard: Connected {
@@ -115,9 +121,9 @@ impl Hub {
         if event == "urgent" {
             self.urgent_pushed.fetch_add(1, Ordering::Relaxed);
         }
-        let map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = map.get(station) {
-            let _ = tx.send(push);
+        let map = self.stations.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(st) = map.get(station) {
+            let _ = st.tx.send(push);
         }
     }
 
@@ -136,7 +142,7 @@ impl Hub {
 
     /// Does `station` have an open stream?
     pub fn is_connected(&self, station: &str) -> bool {
-        self.connected
+        self.stations
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(station)
@@ -146,10 +152,11 @@ impl Hub {
 impl Hub {
     /// Open event streams, all stations together (for `/metrics`).
     pub fn connected_streams(&self) -> usize {
-        self.connected
+        self.stations
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
+            .map(|st| st.streams)
             .sum()
     }
 
@@ -175,8 +182,13 @@ mod tests {
         assert!(b.rx.try_recv().is_err());
         hub.publish("A", "urgent", "{}".into());
         assert!(a.rx.recv().await.unwrap().id > got.id);
+        let second = hub.subscribe("A");
         drop(a);
+        assert!(hub.is_connected("A"), "one stream of A is still open");
+        assert_eq!(hub.connected_streams(), 2);
+        drop(second);
         assert!(!hub.is_connected("A"));
+        assert_eq!(hub.connected_streams(), 1);
         assert_eq!(b.station(), "B");
     }
 }

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::{Listener, ListenerExt};
 use axum::{Json, Router};
 use std::future::Future;
 use std::io;
@@ -73,10 +74,37 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_on(listener, state, shutdown).await
+}
+
+/// [`serve`] over HTTPS: each connection is handshaken with `acceptor` first.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_on(
+        crate::tls::TlsListener::new(listener, acceptor)?,
+        state,
+        shutdown,
+    )
+    .await
+}
+
+async fn serve_on<L>(
+    listener: L,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()>
+where
+    L: Listener<Addr = SocketAddr>,
+{
     let hub = state.hub.clone();
     let app = app(state);
+    // `tap_io` gives any listener addressed by SocketAddr the peer address as ConnectInfo.
     axum::serve(
-        listener,
+        listener.tap_io(|_| {}),
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {

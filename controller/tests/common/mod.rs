@@ -2,6 +2,8 @@
 //! heartbeats, urgent acks, media with Range), and helpers to run a controller against it.
 #![allow(dead_code)]
 
+pub mod pulse;
+
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};

@@ -336,21 +336,24 @@ async fn fetch(state: &AppState, uri: &str) -> AppResult<Vec<u8>> {
     }
     let max = state.config.cap_max_audio_bytes;
     let timeout = state.config.cap_fetch_timeout;
+    let failed = |e: reqwest::Error| {
+        if e.is_timeout() {
+            bad(format!("not fetched within {timeout:?}"))
+        } else {
+            bad(e.to_string())
+        }
+    };
     let get = async {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
             .map_err(AppError::internal)?;
-        let mut res = client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| bad(e.to_string()))?;
+        let mut res = client.get(url).send().await.map_err(failed)?;
         if !res.status().is_success() {
             return Err(bad(format!("answered {}", res.status())));
         }
         let mut out = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(|e| bad(e.to_string()))? {
+        while let Some(chunk) = res.chunk().await.map_err(failed)? {
             if (out.len() + chunk.len()) as u64 > max {
                 return Err(bad(format!("larger than {max} bytes")));
             }

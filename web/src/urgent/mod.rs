@@ -182,7 +182,12 @@ pub async fn send(
     for s in &stations {
         state.hub.publish(s, "urgent", data.clone());
     }
-    publish_schedules(state, stations.clone(), now).await;
+    // The notice itself is on its way; the new document versions follow in the background
+    // (for a province that is thousands of documents, which must not delay the answer).
+    tokio::spawn({
+        let (state, stations) = (state.clone(), stations.clone());
+        async move { publish_schedules(&state, stations, now).await }
+    });
     Ok((row.id, stations))
 }
 
@@ -217,6 +222,9 @@ pub async fn cancel(
     for s in &stations {
         state.hub.publish(s, "cancel", data.clone());
     }
-    publish_schedules(state, stations.clone(), now).await;
+    tokio::spawn({
+        let (state, stations) = (state.clone(), stations.clone());
+        async move { publish_schedules(&state, stations, now).await }
+    });
     Ok(stations)
 }

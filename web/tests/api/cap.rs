@@ -371,3 +371,87 @@ async fn malformed_or_unsupported_cap_gets_a_4xx_naming_the_problem() {
     assert!(notices(&app, &t).await.is_empty());
     app.stop().await;
 }
+
+/// A warning system's file server: `/storm.wav` (the audio), `/big.wav` (too large),
+/// `/slow.wav` (never answers), anything else 404. Answers its base URL.
+async fn audio_server(wav: Vec<u8>, big: usize) -> String {
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route("/storm.wav", get(move || async move { wav }))
+        .route("/big.wav", get(move || async move { vec![0u8; big] }))
+        .route(
+            "/slow.wav",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                Vec::<u8>::new()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+fn uri_resource(uri: &str, digest_of: &[u8]) -> String {
+    let digest = hex::encode(sha2::Sha256::digest(digest_of));
+    format!(
+        "<resource><resourceDesc>bản tin</resourceDesc><mimeType>audio/x-wav</mimeType>\
+         <uri>{uri}</uri><digest>{digest}</digest></resource>"
+    )
+}
+
+#[tokio::test]
+async fn cap_audio_by_uri_is_fetched_checked_and_aired_and_bad_fetches_are_refused() {
+    let app = TestApp::spawn_with(web::state::Config {
+        cap_max_audio_bytes: 400_000,
+        cap_fetch_timeout: std::time::Duration::from_secs(2),
+        ..web::state::Config::default()
+    })
+    .await;
+    let t = app.token("admin_tt").await;
+    let wav = tone_wav(523.0, 1200);
+    let base = audio_server(wav.clone(), 500_000).await;
+
+    let fetched = Msg {
+        resource: Some(uri_resource(&format!("{base}/storm.wav"), &wav)),
+        ..Msg::default()
+    };
+    let (s, v) = post_cap(&app, &t, xml(&fetched)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // The fetched audio is in the library, probed like an upload (the notice airs it after
+    // the chime).
+    let sha = hex::encode(sha2::Sha256::digest(&wav));
+    let (s, list) = app.get("/media", &t).await;
+    assert_eq!(s, StatusCode::OK);
+    let m = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == sha.as_str())
+        .expect("the fetched audio is in the library");
+    assert_eq!(m["duration_ms"], 1200, "{m}");
+
+    // Each bad fetch is refused naming the uri and what went wrong; nothing more airs.
+    for (i, (path, digest_of, says)) in [
+        ("/missing.wav", &wav[..], "404"),
+        ("/big.wav", &wav[..], "larger than 400000 bytes"),
+        ("/slow.wav", &wav[..], "not fetched within"),
+        ("/storm.wav", &b"other audio"[..], "digest"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("KTTV-URI-{i}");
+        let m = Msg {
+            id: &id,
+            resource: Some(uri_resource(&format!("{base}{path}"), digest_of)),
+            ..Msg::default()
+        };
+        let (s, v) = post_cap(&app, &t, xml(&m)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{path}: {message}");
+    }
+    assert_eq!(notices(&app, &t).await.len(), 1);
+    app.stop().await;
+}

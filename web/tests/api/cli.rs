@@ -1,27 +1,4 @@
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-fn loaxa(data: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loaxa-web"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("LOAXA_DATA")
-        .env_remove("LOAXA_LISTEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The program may exit before reading (bad arguments): a broken pipe is expected then.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::helpers::loaxa;
 
 #[test]
 fn the_command_line_sets_up_areas_stations_and_users() {

@@ -272,3 +272,27 @@ impl Sse {
         }
     }
 }
+
+/// Run the `loaxa-web` binary on data directory `data`; answers (exit code, stdout, stderr).
+pub fn loaxa(data: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loaxa-web"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("LOAXA_DATA")
+        .env_remove("LOAXA_LISTEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The program may exit before reading (bad arguments): a broken pipe is expected then.
+    use std::io::Write;
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

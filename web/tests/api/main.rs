@@ -4,6 +4,7 @@
 mod helpers;
 
 mod authz;
+mod backup;
 mod cap;
 mod cli;
 mod demo;
@@ -17,5 +18,6 @@ mod reports;
 mod router;
 mod schedules;
 mod sign_in;
+mod tls;
 mod urgent;
 mod urgent_text;

@@ -337,7 +337,7 @@ async fn csv_and_xlsx_figures_equal_what_the_logs_say_with_vietnamese_text_intac
         .to_str()
         .unwrap()
         .contains("spreadsheetml"));
-    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx.clone())).unwrap();
     assert_eq!(wb.sheet_names(), ["Station and category", "By day"]);
     let sheet = wb.worksheet_range("Station and category").unwrap();
     let cells: Vec<Vec<Data>> = sheet.rows().map(|r| r.to_vec()).collect();
@@ -382,7 +382,60 @@ async fn csv_and_xlsx_figures_equal_what_the_logs_say_with_vietnamese_text_intac
         day_rows[1][1],
         Data::Float(json["days"][0]["scheduled"].as_f64().unwrap())
     );
+
+    // LibreOffice opens both: the XLSX's first sheet and the CSV (read as UTF-8, what its
+    // import dialog picks for a file with a BOM) give the same table with the text intact.
+    let work = tempfile::tempdir().unwrap();
+    let (from_xlsx, from_csv) = tokio::task::spawn_blocking({
+        let dir = work.path().to_path_buf();
+        move || {
+            std::fs::write(dir.join("report.xlsx"), &xlsx).unwrap();
+            std::fs::write(dir.join("report.csv"), &csv).unwrap();
+            (
+                libreoffice_csv(&dir, "report.xlsx"),
+                libreoffice_csv(&dir, "report.csv"),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        from_xlsx.contains("LQ,Đài Liên Quan,thông tin tuyên truyền,2,1,1,0,0,0,2"),
+        "{from_xlsx}"
+    );
+    assert!(from_xlsx.contains("Đài Bình Phú"), "{from_xlsx}");
+    assert!(
+        from_csv.contains("LQ,Đài Liên Quan,thông tin tuyên truyền,2,1,1,0,0,0,2"),
+        "{from_csv}"
+    );
+    assert!(from_csv.starts_with("station,station_name,"), "{from_csv}");
     app.stop().await;
+}
+
+/// Open `name` in `dir` with headless LibreOffice and save it as UTF-8 CSV (its first sheet);
+/// answers that CSV.
+fn libreoffice_csv(dir: &std::path::Path, name: &str) -> String {
+    let out = dir.join(format!("lo-{name}"));
+    let profile = format!("file://{}", dir.join("lo-profile").display());
+    let mut soffice = std::process::Command::new("soffice");
+    soffice
+        .arg(format!("-env:UserInstallation={profile}"))
+        .args(["--headless", "--norestore"]);
+    if name.ends_with(".csv") {
+        soffice.arg("--infilter=CSV:44,34,76");
+    }
+    let status = soffice
+        .args(["--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76"])
+        .arg("--outdir")
+        .arg(&out)
+        .arg(dir.join(name))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("LibreOffice (soffice) is installed: make test installs libreoffice-calc-nogui");
+    assert!(status.success(), "soffice converts {name}");
+    let stem = name.rsplit_once('.').unwrap().0;
+    std::fs::read_to_string(out.join(format!("{stem}.csv"))).unwrap()
 }
 
 #[tokio::test]

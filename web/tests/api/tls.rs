@@ -1,0 +1,145 @@
+//! HTTPS served directly when the configuration names a certificate and a key.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A self-signed certificate for 127.0.0.1 made with openssl: (cert.pem, key.pem).
+fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=loaxa-test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is installed (make test installs it)");
+    assert!(ok.success());
+    (cert, key)
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_server_speaks_https_with_a_certificate_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loaxa-web"))
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("LOAXA_DATA")
+        .env_remove("LOAXA_LISTEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let serving = Serving(child);
+    let line = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map(Result::unwrap)
+            .find(|l| l.contains("listening on"))
+            .expect("the server says where it listens")
+    })
+    .await
+    .unwrap();
+    let url = line.split_whitespace().last().unwrap().to_string();
+    assert!(url.starts_with("https://127.0.0.1:"), "{line}");
+
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let res = client.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    // Plain HTTP on the same port gets no answer a client could take for HTTP.
+    let plain = url.replacen("https://", "http://", 1);
+    let res = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+        .get(format!("{plain}/healthz"))
+        .send()
+        .await;
+    assert!(res.is_err(), "plain HTTP must not be served: {res:?}");
+    // A client that does not trust the certificate refuses it; the server keeps serving.
+    let untrusting = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    assert!(untrusting
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .is_err());
+    let res = client.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    drop(serving);
+}
+
+#[test]
+fn a_bad_certificate_or_a_lone_key_is_refused_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let data = dir.path().join("data");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_loaxa-web"))
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("LOAXA_DATA")
+            .env_remove("LOAXA_LISTEN")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--tls-cert".as_ref(), cert.as_os_str()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("tls_key"), "{err}");
+
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let (code, err) = run(&[
+        "--tls-cert".as_ref(),
+        junk.as_os_str(),
+        "--tls-key".as_ref(),
+        key.as_os_str(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("junk.pem"), "{err}");
+}
