@@ -3,7 +3,7 @@
 # the media prober (uploads), the crontab parser (schedule forms, the API) and the CAP
 # parser (warning systems). Called by scripts/bench.sh (`make bench`).
 #
-# Each target runs LOAXA_FUZZ_SECONDS (default 60) from the checked-in seeds in fuzz/seeds/
+# Each target runs LOAXA_FUZZ_SECONDS (default 40) from the checked-in seeds in fuzz/seeds/
 # plus the corpus it grew before (target/fuzz-corpus/, kept between runs). Prints
 # `BENCH|fuzz TARGET executions|N|-|-` and `BENCH|fuzz TARGET crashes|N|0|-`; exits 1 when
 # a target crashed (libFuzzer leaves the input in fuzz/artifacts/TARGET/).
@@ -12,7 +12,7 @@
 # use them. cargo-fuzz itself is installed from crates.io when missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-secs=${LOAXA_FUZZ_SECONDS:-60}
+secs=${LOAXA_FUZZ_SECONDS:-40}
 targets=(media_probe crontab cap)
 export RUSTC_BOOTSTRAP=1
 

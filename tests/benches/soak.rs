@@ -25,7 +25,7 @@ fn main() {
     let rounds: u64 = std::env::var("LOAXA_SOAK_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+        .unwrap_or(1);
     let (mut kills, mut outages, mut faults, mut due, mut lost, mut failed_runs) =
         (0, 0, 0, 0, 0, 0);
     rt.block_on(async {
