@@ -7,7 +7,7 @@ use fantoccini::Client;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tests::browser::{browser, click, fill, start_driver, wait_text};
+use tests::browser::{browser, click, fill, start_driver, text_of, wait_text};
 use tests::e2e::{at_in, tone_bytes, InProcessController, OP_PASSWORD};
 use tests::scenarios::{World, STATION};
 
@@ -84,6 +84,8 @@ async fn html_in_titles_is_shown_as_text_on_every_page() {
         fill(&c, "#username", "op").await;
         fill(&c, "#password", OP_PASSWORD).await;
         click(&c, "form button[type=submit]").await;
+        // Logged in once the dashboard is there (going on earlier would cut the form post).
+        text_of(&c, "#stations").await;
         shows_as_text(&c, &format!("{base}/media"), "#media-table tbody").await;
         shows_as_text(&c, &format!("{base}/schedules"), "#sched-table tbody").await;
         shows_as_text(&c, &format!("{base}/stations/{STATION}/week"), "#calendar").await;
