@@ -118,6 +118,8 @@ fn rule(id: String, at: DateTime<Utc>, m: &MediaEntry) -> WireRule {
         media_sha256: m.sha256.clone(),
         duration_ms: m.duration_ms,
         max_wait_ms: 600_000,
+        items: vec![],
+        programme_id: None,
     }
 }
 

@@ -454,6 +454,8 @@ pub fn recover_interrupted(
                 reason: None,
                 rms_dbfs: None,
                 peak_dbfs: None,
+                part_of: None,
+                planned_ms: None,
             },
         };
         let started = started.map(from_ms).or(entry.started_at);
@@ -537,6 +539,8 @@ mod tests {
             reason: None,
             rms_dbfs: None,
             peak_dbfs: None,
+            part_of: None,
+            planned_ms: None,
         }
     }
 

@@ -1,10 +1,12 @@
 //! Decoding ahead of time: a thread per airing opens the media file with `media`'s decoder
 //! (gain applied there), converts it to the output format (channel map + linear
-//! resampling) and fills a bounded channel a few seconds ahead of the mixer.
+//! resampling) and fills a bounded channel a few seconds ahead of the mixer. A programme's
+//! parts go through one thread and one channel, back to back, so no gap opens between them.
 
 use crate::mixer::Format;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
 
 /// Frames per chunk sent to the mixer.
 const CHUNK_FRAMES: usize = 2048;
@@ -42,54 +44,106 @@ pub fn prepare(
     out: Format,
     ahead_secs: f64,
 ) -> Result<Receiver<Vec<f32>>, String> {
+    let parts = vec![(path.to_path_buf(), gain_db)];
+    prepare_sequence(parts, out, ahead_secs).map(|(rx, _)| rx)
+}
+
+/// What became of one part of a sequence, as the decoder thread finished it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartDecoded {
+    /// Output frames it produced (0 when it failed).
+    pub frames: u64,
+    /// Why it could not be decoded, if it could not.
+    pub error: Option<String>,
+}
+
+/// Parts finished so far, in order (shared with the decoder thread).
+pub type PartsDecoded = Arc<Mutex<Vec<PartDecoded>>>;
+
+/// Decode `parts` (file, gain) one after the other into one stream in the output format,
+/// with no gap between them: a part's last sample is followed by the next part's first,
+/// and the next part is opened and decoded while the mixer still plays the buffered end
+/// of the previous one. A part that does not open is recorded as failed and left out.
+/// Fails (without starting anything that airs) only when no part opens.
+pub fn prepare_sequence(
+    parts: Vec<(PathBuf, f64)>,
+    out: Format,
+    ahead_secs: f64,
+) -> Result<(Receiver<Vec<f32>>, PartsDecoded), String> {
     let (ready_tx, ready_rx) = sync_channel::<Result<(), String>>(1);
     let bound = ((ahead_secs * out.rate as f64 / CHUNK_FRAMES as f64).ceil() as usize).max(2);
     let (tx, rx) = sync_channel::<Vec<f32>>(bound);
-    let path: PathBuf = path.to_path_buf();
+    let done: PartsDecoded = Arc::default();
+    let progress = done.clone();
+    let out_ch = out.channels as usize;
     std::thread::Builder::new()
         .name("decode".into())
         .spawn(move || {
-            let src = match open_source(&path, gain_db) {
-                Ok(s) => {
-                    let _ = ready_tx.send(Ok(()));
-                    s
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
+            let mut ready = Some(ready_tx);
+            let mut errors = Vec::new();
+            let mut chunk = Vec::with_capacity(CHUNK_FRAMES * out_ch);
+            let record = |d: PartDecoded| {
+                progress.lock().unwrap_or_else(|e| e.into_inner()).push(d);
             };
-            let mut conv = Converter::new(src.rate, src.channels, out);
-            let ch = src.channels as usize;
-            let mut samples = src.samples;
-            let mut frame = vec![0.0f32; ch];
-            let mut chunk = Vec::with_capacity(CHUNK_FRAMES * out.channels as usize);
-            'outer: loop {
-                for s in frame.iter_mut() {
-                    match samples.next() {
-                        Some(v) => *s = v,
-                        None => break 'outer,
+            for (path, gain_db) in parts {
+                let src = match open_source(&path, gain_db) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        errors.push(e.clone());
+                        record(PartDecoded {
+                            frames: 0,
+                            error: Some(e),
+                        });
+                        continue;
+                    }
+                };
+                if let Some(r) = ready.take() {
+                    let _ = r.send(Ok(()));
+                }
+                let mut conv = Converter::new(src.rate, src.channels, out);
+                let ch = src.channels as usize;
+                let mut samples = src.samples;
+                let mut frame = vec![0.0f32; ch];
+                let mut frames = 0u64;
+                'part: loop {
+                    for s in frame.iter_mut() {
+                        match samples.next() {
+                            Some(v) => *s = v,
+                            None => break 'part,
+                        }
+                    }
+                    let before = chunk.len();
+                    conv.push(&frame, &mut chunk);
+                    frames += ((chunk.len() - before) / out_ch.max(1)) as u64;
+                    if chunk.len() >= CHUNK_FRAMES * out_ch {
+                        let full = std::mem::replace(
+                            &mut chunk,
+                            Vec::with_capacity(CHUNK_FRAMES * out_ch),
+                        );
+                        if tx.send(full).is_err() {
+                            return; // the cue was dropped
+                        }
                     }
                 }
-                conv.push(&frame, &mut chunk);
-                if chunk.len() >= CHUNK_FRAMES * out.channels as usize {
-                    let full = std::mem::replace(
-                        &mut chunk,
-                        Vec::with_capacity(CHUNK_FRAMES * out.channels as usize),
-                    );
-                    if tx.send(full).is_err() {
-                        return; // the cue was dropped
-                    }
-                }
+                let before = chunk.len();
+                conv.finish(&mut chunk);
+                frames += ((chunk.len() - before) / out_ch.max(1)) as u64;
+                record(PartDecoded {
+                    frames,
+                    error: None,
+                });
             }
-            conv.finish(&mut chunk);
+            if let Some(r) = ready.take() {
+                let _ = r.send(Err(errors.join("; ")));
+                return;
+            }
             if !chunk.is_empty() {
                 let _ = tx.send(chunk);
             }
         })
         .map_err(|e| format!("cannot start a decoder thread: {e}"))?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(rx),
+        Ok(Ok(())) => Ok((rx, done)),
         Ok(Err(e)) => Err(e),
         Err(_) => Err("the decoder thread died".into()),
     }
@@ -209,5 +263,49 @@ mod tests {
             (out[2] - 0.005).abs() < 1e-6,
             "halfway between 0.00 and 0.01"
         );
+    }
+
+    #[test]
+    fn a_sequence_is_the_parts_back_to_back_and_a_part_that_does_not_open_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, samples: Vec<f32>| {
+            let path = dir.path().join(name);
+            let pcm = media::Pcm {
+                samples,
+                sample_rate: 48_000,
+                channels: 1,
+            };
+            media::signal::write_wav(&path, &pcm).unwrap();
+            path
+        };
+        let a = media::signal::tone(440.0, 300, 48_000, 0.5);
+        let b = media::signal::tone(660.0, 200, 48_000, 0.5);
+        let pa = write("a.wav", a.clone());
+        let pb = write("b.wav", b.clone());
+        let out = Format {
+            rate: 48_000,
+            channels: 1,
+        };
+        let parts = vec![(pa, 0.0), (dir.path().join("missing.wav"), 0.0), (pb, 0.0)];
+        let (rx, decoded) = prepare_sequence(parts, out, 0.1).unwrap();
+        let got: Vec<f32> = rx.iter().flatten().collect();
+        let want: Vec<f32> = a.iter().chain(&b).copied().collect();
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "no sample added or lost between parts"
+        );
+        // 16-bit WAV: equal to the source within one quantisation step.
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(g, w)| (g - w).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1.0 / 16_000.0, "worst difference {worst}");
+        let d = decoded.lock().unwrap().clone();
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[0].frames, a.len() as u64);
+        assert!(d[1].error.is_some());
+        assert_eq!(d[2].frames, b.len() as u64);
     }
 }

@@ -32,6 +32,22 @@ pub struct Planned {
     pub media: Sha256,
     /// Gain to apply, dB (from the manifest; 0 when unknown).
     pub gain_db: f32,
+    /// A programme's parts, in airing order (empty for a single bulletin): aired back to
+    /// back as one occurrence, each logged as a part of it.
+    pub parts: Vec<Part>,
+}
+
+/// One part of a programme occurrence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    /// Title, as logged.
+    pub title: String,
+    /// The media it plays.
+    pub media: Sha256,
+    /// Gain to apply, dB.
+    pub gain_db: f32,
+    /// Its duration, from the document.
+    pub duration_ms: u64,
 }
 
 impl Planned {
@@ -57,6 +73,31 @@ impl Planned {
             reason,
             rms_dbfs: None,
             peak_dbfs: None,
+            part_of: None,
+            planned_ms: (!self.parts.is_empty()).then_some(self.item.duration_ms),
+        }
+    }
+
+    /// The log entry of part `index` (from 0) of this programme occurrence, to be
+    /// completed by the caller: id `"<key>#<index + 1>"`, `part_of` the programme's key.
+    pub fn part_entry(&self, index: usize, status: PlayStatus, reason: Option<String>) -> LogEntry {
+        let mut e = self.log_entry(status, reason);
+        if let Some(p) = self.parts.get(index) {
+            e.id = format!("{}#{}", self.item.key, index + 1);
+            e.title = p.title.clone();
+            e.media_sha256 = Some(p.media.clone());
+            e.part_of = Some(self.item.key.clone());
+            e.planned_ms = Some(p.duration_ms);
+        }
+        e
+    }
+
+    /// Every media file this occurrence plays.
+    pub fn all_media(&self) -> Vec<&Sha256> {
+        if self.parts.is_empty() {
+            vec![&self.media]
+        } else {
+            self.parts.iter().map(|p| &p.media).collect()
         }
     }
 }
@@ -119,6 +160,16 @@ pub fn occurrences_in(
                     continue;
                 }
             };
+            let parts: Vec<Part> = wr
+                .items
+                .iter()
+                .map(|i| Part {
+                    title: i.title.clone(),
+                    media: i.media_sha256.clone(),
+                    gain_db: gain(&i.media_sha256),
+                    duration_ms: i.duration_ms,
+                })
+                .collect();
             for at in occurrences(&rule, from, to) {
                 out.push(Planned {
                     item: Item {
@@ -133,6 +184,7 @@ pub fn occurrences_in(
                     category: wr.category.clone(),
                     media: wr.media_sha256.clone(),
                     gain_db: gain(&wr.media_sha256),
+                    parts: parts.clone(),
                 });
             }
         }
@@ -155,6 +207,7 @@ pub fn occurrences_in(
                 category: n.category.clone(),
                 media: n.media_sha256.clone(),
                 gain_db: gain(&n.media_sha256),
+                parts: Vec::new(),
             });
         }
     }
@@ -195,9 +248,11 @@ pub fn needed_media(
 ) -> Vec<(Sha256, DateTime<Utc>)> {
     let (planned, _) = occurrences_in(doc, pushed, cancelled, from, to);
     let mut first: HashMap<Sha256, DateTime<Utc>> = HashMap::new();
-    for p in planned {
-        let e = first.entry(p.media).or_insert(p.item.scheduled_at);
-        *e = (*e).min(p.item.scheduled_at);
+    for p in &planned {
+        for m in p.all_media() {
+            let e = first.entry(m.clone()).or_insert(p.item.scheduled_at);
+            *e = (*e).min(p.item.scheduled_at);
+        }
     }
     let mut v: Vec<_> = first.into_iter().collect();
     v.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
@@ -238,6 +293,8 @@ mod tests {
             media_sha256: sha('a'),
             duration_ms: ms,
             max_wait_ms: 60_000,
+            items: vec![],
+            programme_id: None,
         }
     }
 

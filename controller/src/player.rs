@@ -14,7 +14,7 @@
 //! becomes `played` or `interrupted`. Progress is journalled every 2 s.
 
 use crate::cache::{self, Db};
-use crate::decode;
+use crate::decode::{self, PartsDecoded};
 use crate::mixer::{Cue, EndReason, Mixer, MixerEvent};
 use crate::planner::{self, Origin, Planned};
 use crate::Shared;
@@ -47,7 +47,14 @@ const CLOCK_JUMP: CDuration = CDuration::seconds(2);
 
 struct Airing {
     planned: Planned,
+    parts: Option<PartsDecoded>,
     started_at: DateTime<Utc>,
+}
+
+/// A cued occurrence: what it is, and for a programme what its decoder has done so far.
+struct Cued {
+    planned: Planned,
+    parts: Option<PartsDecoded>,
 }
 
 /// The executor. Owns the decisions; the mixer owns the samples.
@@ -59,7 +66,7 @@ pub struct Player {
     shared: Arc<Shared>,
     output_error: Arc<Mutex<Option<String>>>,
     known: HashSet<String>,
-    cued: HashMap<String, Planned>,
+    cued: HashMap<String, Cued>,
     airing: Option<Airing>,
     floor: DateTime<Utc>,
     first_pass: bool,
@@ -330,8 +337,12 @@ impl Player {
             }
             return;
         }
-        let path = self.media_dir.join(planned.media.as_str());
-        if !path.is_file() {
+        let missing = planned
+            .all_media()
+            .into_iter()
+            .find(|m| !self.media_dir.join(m.as_str()).is_file())
+            .cloned();
+        if let Some(missing) = missing {
             // The cache may be fetching it right now (an urgent notice with new media):
             // wait for it until the occurrence is due, or while it may still start late.
             let bound = planned.item.scheduled_at
@@ -339,11 +350,11 @@ impl Player {
             let due = start.unwrap_or(now);
             if now < due || now < bound.min(due + MEDIA_WAIT) {
                 if self.reported_errors.insert(format!("wait {key}")) {
-                    tracing::warn!(key = %key, "media {} not cached yet; waiting for it", planned.media);
+                    tracing::warn!(key = %key, "media {missing} not cached yet; waiting for it");
                 }
                 return;
             }
-            let reason = format!("media {} is not in the local cache", planned.media);
+            let reason = format!("media {missing} is not in the local cache");
             tracing::error!(key = %key, "{reason}");
             self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), now);
             return;
@@ -355,8 +366,20 @@ impl Player {
             },
             None => 0,
         };
-        match decode::prepare(&path, planned.gain_db as f64, self.mixer.format(), 5.0) {
-            Ok(audio) => {
+        let sources: Vec<(PathBuf, f64)> = if planned.parts.is_empty() {
+            vec![(
+                self.media_dir.join(planned.media.as_str()),
+                planned.gain_db as f64,
+            )]
+        } else {
+            planned
+                .parts
+                .iter()
+                .map(|p| (self.media_dir.join(p.media.as_str()), p.gain_db as f64))
+                .collect()
+        };
+        match decode::prepare_sequence(sources, self.mixer.format(), 5.0) {
+            Ok((audio, decoded)) => {
                 self.mixer.cue(Cue {
                     key: key.clone(),
                     start_frame,
@@ -365,7 +388,14 @@ impl Player {
                     audio,
                 });
                 tracing::debug!(key = %key, start_frame, "cued");
-                self.cued.insert(key, planned.clone());
+                let parts = (!planned.parts.is_empty()).then_some(decoded);
+                self.cued.insert(
+                    key,
+                    Cued {
+                        planned: planned.clone(),
+                        parts,
+                    },
+                );
             }
             Err(e) => {
                 let reason = format!("cannot decode media {}: {e}", planned.media);
@@ -418,7 +448,7 @@ impl Player {
         let now = self.clock.now();
         match ev {
             MixerEvent::Started { key, frame } => {
-                let Some(planned) = self.cued.remove(&key) else {
+                let Some(Cued { planned, parts }) = self.cued.remove(&key) else {
                     return;
                 };
                 let started_at = self.mixer.utc_of_frame(frame).unwrap_or(now);
@@ -453,6 +483,7 @@ impl Player {
                 self.last_progress = Instant::now();
                 self.airing = Some(Airing {
                     planned,
+                    parts,
                     started_at,
                 });
             }
@@ -489,6 +520,19 @@ impl Player {
                 entry.rms_dbfs = rms_dbfs;
                 entry.peak_dbfs = peak_dbfs;
                 self.log(entry, now);
+                if let Some(parts) = &a.parts {
+                    let decoded = parts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let why = match &reason {
+                        EndReason::Finished => None,
+                        EndReason::Preempted { by } => {
+                            Some(format!("interrupted by emergency {by}"))
+                        }
+                        EndReason::Stopped { reason } => Some(reason.clone()),
+                    };
+                    for e in part_entries(&a.planned, &decoded, a.started_at, frames, rate, why) {
+                        self.log(e, now);
+                    }
+                }
                 self.shared.status_mut(|s| s.now_playing = None);
                 self.shared.heartbeat_now.notify_one();
                 if let (Origin::Urgent(id), EndReason::Finished) = (&a.planned.origin, &reason) {
@@ -516,5 +560,148 @@ impl Player {
             .find(|n| n.id == id)
             .and_then(|n| n.airings().last().map(|t| occurrence_key(id, *t) == key))
             .unwrap_or(true)
+    }
+}
+
+/// The entries of a programme's parts once it stopped after `aired` output frames: parts
+/// wholly aired are `played`, the one cut is `interrupted` (with `why`), those never
+/// reached `skipped`, those that could not be decoded `failed`. Part *n* starts where the
+/// parts before it ended (they are aired back to back).
+fn part_entries(
+    planned: &Planned,
+    decoded: &[decode::PartDecoded],
+    started_at: DateTime<Utc>,
+    aired: u64,
+    rate: u64,
+    why: Option<String>,
+) -> Vec<LogEntry> {
+    let ms = |frames: u64| frames * 1000 / rate.max(1);
+    let mut out = Vec::with_capacity(planned.parts.len());
+    let mut offset = 0u64;
+    for i in 0..planned.parts.len() {
+        let d = decoded.get(i);
+        if let Some(err) = d.and_then(|d| d.error.clone()) {
+            out.push(planned.part_entry(i, PlayStatus::Failed, Some(err)));
+            continue;
+        }
+        let frames = d.map(|d| d.frames);
+        let entry = match frames {
+            Some(f) if offset + f <= aired => {
+                let mut e = planned.part_entry(i, PlayStatus::Played, None);
+                e.played_ms = ms(f);
+                Some(e)
+            }
+            _ if offset < aired => {
+                let mut e = planned.part_entry(i, PlayStatus::Interrupted, why.clone());
+                e.played_ms = ms(aired - offset);
+                Some(e)
+            }
+            _ => None,
+        };
+        match entry {
+            Some(mut e) => {
+                e.started_at = Some(started_at + CDuration::milliseconds(ms(offset) as i64));
+                e.ended_at = e
+                    .started_at
+                    .map(|s| s + CDuration::milliseconds(e.played_ms as i64));
+                out.push(e);
+            }
+            None => out.push(planned.part_entry(
+                i,
+                PlayStatus::Skipped,
+                Some(format!(
+                    "the programme stopped before this part{}",
+                    why.as_deref().map(|w| format!(": {w}")).unwrap_or_default()
+                )),
+            )),
+        }
+        offset += frames.unwrap_or(0);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::PartDecoded;
+    use crate::planner::Part;
+    use chrono::TimeZone;
+    use schedules::{Item, Priority, Sha256};
+
+    fn programme() -> Planned {
+        let sha = |c: char| Sha256::parse(&c.to_string().repeat(64)).unwrap();
+        let part = |c: char, ms: u64| Part {
+            title: format!("part {c}"),
+            media: sha(c),
+            gain_db: 0.0,
+            duration_ms: ms,
+        };
+        Planned {
+            item: Item {
+                key: "p@1".into(),
+                scheduled_at: Utc.with_ymd_and_hms(2026, 12, 1, 5, 30, 0).unwrap(),
+                duration_ms: 3000,
+                priority: Priority::Normal,
+                max_wait_ms: 60_000,
+            },
+            origin: Origin::Rule("p".into()),
+            title: "Programme".into(),
+            category: "thời sự".into(),
+            media: sha('a'),
+            gain_db: 0.0,
+            parts: vec![part('a', 1000), part('b', 1000), part('c', 1000)],
+        }
+    }
+
+    fn done(frames: u64) -> PartDecoded {
+        PartDecoded {
+            frames,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_programme_cut_in_its_second_part_logs_played_interrupted_and_skipped_parts() {
+        let p = programme();
+        let start = p.item.scheduled_at;
+        let decoded = [done(48_000), done(48_000)];
+        let why = Some("interrupted by emergency u@1".to_string());
+        let e = part_entries(&p, &decoded, start, 72_000, 48_000, why);
+        let got: Vec<_> = e
+            .iter()
+            .map(|e| (e.id.as_str(), e.status, e.played_ms))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("p@1#1", PlayStatus::Played, 1000),
+                ("p@1#2", PlayStatus::Interrupted, 500),
+                ("p@1#3", PlayStatus::Skipped, 0),
+            ]
+        );
+        assert!(e.iter().all(|e| e.part_of.as_deref() == Some("p@1")));
+        assert_eq!(e[1].started_at, Some(start + CDuration::seconds(1)));
+        assert_eq!(e[1].reason.as_deref(), Some("interrupted by emergency u@1"));
+        assert_eq!(e[0].title, "part a");
+        assert_eq!(e[2].planned_ms, Some(1000));
+    }
+
+    #[test]
+    fn a_part_that_would_not_decode_is_failed_and_the_next_starts_where_the_last_ended() {
+        let p = programme();
+        let start = p.item.scheduled_at;
+        let decoded = [
+            done(48_000),
+            PartDecoded {
+                frames: 0,
+                error: Some("not audio".into()),
+            },
+            done(48_000),
+        ];
+        let e = part_entries(&p, &decoded, start, 96_000, 48_000, None);
+        assert_eq!(e[1].status, PlayStatus::Failed);
+        assert_eq!(e[1].reason.as_deref(), Some("not audio"));
+        assert_eq!(e[2].status, PlayStatus::Played);
+        assert_eq!(e[2].started_at, Some(start + CDuration::seconds(1)));
     }
 }

@@ -38,4 +38,39 @@ mod tests {
         assert_eq!(doc.media[0].duration_ms, 1000);
         assert_eq!(etag.as_deref(), Some("\"v9\""));
     }
+
+    /// A programme rule as a newer server sends it, and as a controller that predates
+    /// programmes reads it (the `items` it does not know dropped): the older one keeps the
+    /// whole slot on its timeline and airs the opening part; this one airs every part.
+    #[test]
+    fn a_programme_rule_is_one_slot_for_a_controller_that_does_not_know_programmes() {
+        use crate::planner;
+        use chrono::{TimeZone, Utc};
+        use schedules::wire::ScheduleDocument;
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let doc = |items: &str| {
+            format!(
+                r#"{{"station":"LQ","timezone":"Asia/Ho_Chi_Minh","version":"v1",
+                   "rules":[{{"id":"s1","title":"Sáng","at":"2026-12-01T00:00:00Z",
+                     "media_sha256":"{a}","duration_ms":3000,"programme_id":"p1"{items}}}],
+                   "media":[]}}"#
+            )
+        };
+        let items = format!(
+            r#","items":[{{"title":"Mở đầu","media_sha256":"{a}","duration_ms":1000}},
+                         {{"title":"Tin","media_sha256":"{b}","duration_ms":2000,"jingle":false}}]"#
+        );
+        let from = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2026, 12, 2, 0, 0, 0).unwrap();
+        let none = std::collections::HashSet::new();
+        for (json, parts) in [(doc(""), 0), (doc(&items), 2)] {
+            let d: ScheduleDocument = serde_json::from_str(&json).unwrap();
+            let plan = planner::plan(Some(&d), &[], &none, from, to);
+            assert_eq!(plan.slots.len(), 1, "{json}");
+            assert_eq!(plan.slots[0].item.duration_ms, 3000);
+            let p = plan.planned.values().next().unwrap();
+            assert_eq!(p.media.as_str(), a);
+            assert_eq!(p.parts.len(), parts);
+        }
+    }
 }

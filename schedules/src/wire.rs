@@ -98,6 +98,30 @@ pub struct WireRule {
     /// How long it may wait behind another item before it is skipped.
     #[serde(default = "default_max_wait_ms")]
     pub max_wait_ms: u64,
+    /// For a programme: its parts in airing order, as of the document's build (the
+    /// station's own jingle already filled in, an empty jingle slot left out). Empty for a
+    /// single bulletin. A programme rule's `media_sha256` is its first part and its
+    /// `duration_ms` the parts' total, so a controller that does not know `items` still
+    /// keeps the programme's slot on its timeline and airs its opening.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<WireItem>,
+    /// The programme this rule airs, if it airs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programme_id: Option<String>,
+}
+
+/// One part of a programme, as sent to controllers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireItem {
+    /// Title, as logged for this part.
+    pub title: String,
+    /// The media it plays.
+    pub media_sha256: Sha256,
+    /// Its duration.
+    pub duration_ms: u64,
+    /// True for the station's own jingle (filled in for this station).
+    #[serde(default)]
+    pub jingle: bool,
 }
 
 impl WireRule {
@@ -284,6 +308,15 @@ pub struct LogEntry {
     /// Peak level sent to the output, dBFS.
     #[serde(default)]
     pub peak_dbfs: Option<f32>,
+    /// For one part of a programme: the occurrence key of the programme's own entry. Part
+    /// entries (id `"<programme key>#<n>"`, n from 1) detail what aired; reports count the
+    /// programme's entry only, so airtime is never counted twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_of: Option<String>,
+    /// The airtime the occurrence was due to fill, when it is not its media's duration
+    /// (a programme: the sum of its parts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_ms: Option<u64>,
 }
 
 /// A batch of log entries from one station.

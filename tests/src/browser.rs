@@ -1,15 +1,18 @@
-//! Pages in a real browser: headless Chromium (Debian `chromium`) driven through
-//! ChromeDriver (`chromium-driver`), both installed by `make test`.
+//! Driving headless Chromium through ChromeDriver (Debian `chromium`, `chromium-driver`)
+//! for the page tests: start the driver on a free port, open a browser session, find,
+//! fill, click, wait for text, and save screenshots into `target/screenshots/`.
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// How long a page may take to show what is waited for.
+/// The password the page tests give their users.
+pub const PW: &str = "mật khẩu dài lắm";
+/// How long any one wait may take.
 pub const WAIT: Duration = Duration::from_secs(20);
 
 /// ChromeDriver on a free port; killed on drop.
@@ -18,7 +21,7 @@ pub struct Driver {
     url: String,
 }
 
-/// Start ChromeDriver and wait until it says it is ready.
+/// Start ChromeDriver and wait until it is ready.
 pub async fn start_driver() -> Driver {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -57,7 +60,7 @@ pub async fn start_driver() -> Driver {
     Driver { _child: child, url }
 }
 
-/// A headless Chromium session with its own profile directory.
+/// A headless Chromium session with its profile in `profile`, 1280×900.
 pub async fn browser(driver: &Driver, profile: &Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -67,6 +70,7 @@ pub async fn browser(driver: &Driver, profile: &Path) -> Client {
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--no-first-run",
                      "--disable-dev-shm-usage", "--window-size=1280,900",
+                     "--autoplay-policy=no-user-gesture-required",
                      format!("--user-data-dir={}", profile.display())],
         }),
     );
@@ -77,7 +81,20 @@ pub async fn browser(driver: &Driver, profile: &Path) -> Client {
         .expect("a Chromium session")
 }
 
-/// The text of the element `css`, waiting (up to [`WAIT`]) for it to exist.
+/// `target/screenshots/`, created.
+pub fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Save the page as `NAME.png`.
+pub async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Wait for the element and answer its text.
 pub async fn text_of(c: &Client, css: &str) -> String {
     c.wait()
         .at_most(WAIT)
@@ -108,14 +125,14 @@ pub async fn wait_text(c: &Client, css: &str, want: &str) -> String {
     }
 }
 
-/// Replace the text of the input `css`.
+/// Replace the text of an input.
 pub async fn fill(c: &Client, css: &str, text: &str) {
     let e = c.find(Locator::Css(css)).await.unwrap();
     e.clear().await.unwrap();
     e.send_keys(text).await.unwrap();
 }
 
-/// Click the element `css`.
+/// Click the element.
 pub async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css))
         .await
@@ -123,4 +140,26 @@ pub async fn click(c: &Client, css: &str) {
         .click()
         .await
         .unwrap();
+}
+
+/// Run `script` (with `arguments[0]` = `url`) to fetch `url` with the page's cookies:
+/// answers `[status, content type, body as text]`.
+pub async fn fetch_text(c: &Client, url: &str) -> Value {
+    c.execute_async(
+        "fetch(arguments[0]).then(r => r.text().then(t => arguments[1]([r.status, r.headers.get('content-type'), t])));",
+        vec![json!(url)],
+    )
+    .await
+    .unwrap()
+}
+
+/// The `href` property (absolute) of the element.
+pub async fn href_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .prop("href")
+        .await
+        .unwrap()
+        .unwrap_or_default()
 }

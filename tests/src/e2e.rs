@@ -614,6 +614,22 @@ impl Aired {
             * 10
     }
 
+    /// The longest run, in samples, quieter than `threshold` (|s| ≤ threshold) in
+    /// `[from, to)`: a gap between two sounds shows up here.
+    pub fn longest_quiet_run(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        threshold: f32,
+    ) -> usize {
+        let a = self.index_of(from).unwrap_or(0).min(self.mono.len());
+        let b = self
+            .index_of(to)
+            .unwrap_or(self.mono.len())
+            .min(self.mono.len());
+        longest_quiet_run(&self.mono[a.min(b)..b], threshold)
+    }
+
     fn index_of(&self, t: DateTime<Utc>) -> Option<usize> {
         let us = (t - self.start).num_microseconds()?;
         if us < 0 {
@@ -626,4 +642,18 @@ impl Aired {
         self.start
             + chrono::Duration::microseconds((i as u128 * 1_000_000 / self.rate as u128) as i64)
     }
+}
+
+/// The longest run of samples with |s| ≤ `threshold` in `samples`.
+pub fn longest_quiet_run(samples: &[f32], threshold: f32) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for s in samples {
+        if s.abs() <= threshold {
+            run += 1;
+            best = best.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    best
 }

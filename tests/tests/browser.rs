@@ -5,39 +5,13 @@
 //! `played`, and downloads the CSV. Every page is saved as a PNG into
 //! `target/screenshots/` for a person to look at.
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use serde_json::json;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tests::browser::{browser, click, fill, start_driver, text_of, wait_text};
-
-const PW: &str = "mật khẩu dài lắm";
-fn screenshots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
-}
-
-fn tone_wav(path: &Path, ms: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..(16 * ms) {
-        let v = (i as f32 * 440.0 * std::f32::consts::TAU / 16_000.0).sin() * 8000.0;
-        w.write_sample(v as i16).unwrap();
-    }
-    w.finalize().unwrap();
-}
+use tests::browser::{
+    browser, click, fetch_text, fill, href_of, shot, start_driver, text_of, wait_text, PW, WAIT,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_uses_every_page_in_a_real_browser() {
@@ -106,7 +80,7 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
         // 2. Media: upload a 2.5 s tone and see its duration.
         text_of(&c, "#upload-form").await;
         let wav = dir.path().join("ban-tin.wav");
-        tone_wav(&wav, 2_500);
+        tests::e2e::tone_wav(&wav, 440.0, 2_500).unwrap();
         c.find(Locator::Css("#up-file"))
             .await
             .unwrap()
@@ -199,21 +173,7 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
         wait_text(&c, "#l-page", "1").await;
         shot(&c, "09-logs").await;
         c.goto(&format!("{base}/reports")).await.unwrap();
-        let href = c
-            .find(Locator::Css("#r-csv"))
-            .await
-            .unwrap()
-            .prop("href")
-            .await
-            .unwrap()
-            .unwrap();
-        let csv = c
-            .execute_async(
-                "fetch(arguments[0]).then(r => r.text().then(t => arguments[1]([r.status, r.headers.get('content-type'), t])));",
-                vec![json!(href)],
-            )
-            .await
-            .unwrap();
+        let csv = fetch_text(&c, &href_of(&c, "#r-csv").await).await;
         assert_eq!(csv[0], 200, "{csv}");
         assert!(csv[1].as_str().unwrap().starts_with("text/csv"), "{csv}");
         shot(&c, "10-reports").await;
@@ -239,4 +199,163 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
     let _ = stop.send(());
     let _ = server.await;
     outcome.expect("the browser scenario finished in time");
+}
+
+/// The programme builder and the approval queue on a phone-sized window: an operator in an
+/// area that requires approval builds a programme with the up/down buttons, hears it and
+/// sees the slot warning; an approver rejects it with a comment and approves a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_browser() {
+    use tests::e2e::{seed, Api, Server, OP_PASSWORD};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    seed(&data, &["LQ"]).unwrap();
+    {
+        let clock: Arc<dyn schedules::Clock> = Arc::new(schedules::SystemClock);
+        let state = web::state::AppState::open(&data, clock.clone()).unwrap();
+        let now = clock.now();
+        web::admin::add_user(
+            &state.db,
+            "test",
+            "duyet",
+            PW,
+            web::db::users::Role::Approver,
+            "TT",
+            now,
+        )
+        .unwrap();
+        state
+            .db
+            .call_blocking(|c| {
+                web::db::approvals::set_required(c, "TT", true)?;
+                web::db::areas::set_slot_limit_minutes(c, "TT", Some(1))?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    let server = Server::start(&data).await.unwrap();
+    let base = server.url.clone();
+    let api = Api::login(&server, "op", OP_PASSWORD).await.unwrap();
+    let mut ids = Vec::new();
+    for (name, ms) in [("Mở đầu", 1_000), ("Tin dài", 61_000), ("Kết thúc", 1_200)] {
+        let wav = dir.path().join(format!("{ms}-{}.wav", ids.len()));
+        tests::e2e::tone_wav(&wav, 440.0, ms).unwrap();
+        ids.push(
+            api.upload(&wav, name).await.unwrap()["sha256"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+
+    let driver = start_driver().await;
+    let c = browser(&driver, &dir.path().join("chromium")).await;
+    c.set_window_size(390, 844).await.unwrap();
+    let scenario = async {
+        c.goto(&format!("{base}/programmes")).await.unwrap();
+        fill(&c, "#username", "op").await;
+        fill(&c, "#password", OP_PASSWORD).await;
+        click(&c, "form button[type=submit]").await;
+        text_of(&c, "#prog-form").await;
+        wait_text(&c, "#p-media", "Kết thúc").await;
+        fill(&c, "#p-title", "Chương trình sáng").await;
+        for id in &ids {
+            c.find(Locator::Css("#p-media"))
+                .await
+                .unwrap()
+                .select_by_value(id)
+                .await
+                .unwrap();
+            click(&c, "#p-add").await;
+        }
+        click(&c, "#p-add-jingle").await;
+        wait_text(&c, "#p-total", "1:03").await;
+        wait_text(&c, "#p-warning", "Vượt giới hạn khung phát 1 phút").await;
+        // Reorder with the buttons: the jingle up to the top, the long bulletin down.
+        for n in [4, 3, 2] {
+            click(&c, &format!("#p-parts li:nth-child({n}) [data-move='-1']")).await;
+        }
+        click(&c, "#p-parts li:nth-child(3) [data-move='1']").await;
+        let order = text_of(&c, "#p-parts").await;
+        let pos = |s: &str| order.find(s).unwrap_or_else(|| panic!("{s} in {order}"));
+        assert!(pos("Nhạc hiệu") < pos("Mở đầu"), "{order}");
+        assert!(
+            pos("Mở đầu") < pos("Kết thúc") && pos("Kết thúc") < pos("Tin dài"),
+            "{order}"
+        );
+        shot(&c, "50-programme-over-limit").await;
+        // Hear it: the parts play one after the other (the jingle is each station's own).
+        click(&c, "#p-play").await;
+        wait_text(&c, "#p-now", "Đang phát phần").await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let heard = c
+                .execute(
+                    "return document.getElementById('p-now').dataset.heard || '';",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            if heard.as_str().is_some_and(|h| h.starts_with("2 3")) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "parts heard: {heard}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        click(&c, "#p-stop").await;
+        // Without the long bulletin it fits its slot.
+        click(&c, "#p-parts li:last-child [data-remove]").await;
+        wait_text(&c, "#p-total", "0:02").await;
+        let warning = c.find(Locator::Css("#p-warning")).await.unwrap();
+        assert!(
+            !warning.is_displayed().await.unwrap(),
+            "no warning under the limit"
+        );
+        click(&c, "#prog-form button[type=submit]").await;
+        wait_text(&c, "#p-status", "Đã lưu").await;
+        wait_text(&c, "#prog-table tbody", "chờ duyệt").await;
+        shot(&c, "51-programme-saved").await;
+
+        // The approver's queue.
+        click(&c, "form[action='/logout'] button").await;
+        c.goto(&format!("{base}/approvals")).await.unwrap();
+        fill(&c, "#username", "duyet").await;
+        fill(&c, "#password", PW).await;
+        click(&c, "form button[type=submit]").await;
+        wait_text(&c, "#appr-table tbody", "Chương trình sáng").await;
+        let row = "#appr-table tr[data-kind='programme']";
+        click(&c, &format!("{row} [data-action='reject']")).await;
+        wait_text(&c, "#load-error", "Hãy ghi lý do").await;
+        fill(&c, &format!("{row} input"), "Thiếu bản tin huyện").await;
+        click(&c, &format!("{row} [data-action='reject']")).await;
+        wait_text(&c, "#a-status", "Đã ghi quyết định").await;
+        let media_row = format!("#appr-table tr[data-id='{}']", ids[0]);
+        click(&c, &format!("{media_row} [data-action='approve']")).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = text_of(&c, "#appr-table tbody").await;
+            if !left.contains("Chương trình sáng") && !left.contains("Mở đầu") {
+                assert!(left.contains("Kết thúc"), "{left}");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "queue still has {left}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        shot(&c, "52-approvals").await;
+    };
+    scenario.await;
+    c.close().await.unwrap();
+
+    let list = api.get("/programmes").await.unwrap();
+    let p = &list[0];
+    assert_eq!(p["approval"], "rejected", "{p}");
+    assert_eq!(p["approval_history"][1]["comment"], "Thiếu bản tin huyện");
+    assert_eq!(p["parts"][0]["jingle"], true);
+    server.stop().await.unwrap();
 }

@@ -184,7 +184,7 @@ pub enum UserCmd {
         /// Login name.
         username: String,
         /// Role over the area's subtree.
-        #[arg(long, value_parser = ["admin", "operator", "viewer"])]
+        #[arg(long, value_parser = ["admin", "approver", "operator", "viewer"])]
         role: String,
         /// The area whose subtree the user acts in.
         #[arg(long)]

@@ -288,6 +288,7 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
                     priority,
                     category: category.to_string(),
                     max_wait_ms: schedules::DEFAULT_MAX_WAIT_MS,
+                    programme_id: None,
                 };
                 let id = uuid::Uuid::new_v4().to_string();
                 db::schedules::insert(&tx, &id, &spec, area, by, now)?;

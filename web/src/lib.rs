@@ -63,6 +63,7 @@ pub mod planning;
 pub mod push;
 pub mod reports;
 pub mod routes;
+pub mod security;
 pub mod startup;
 pub mod state;
 pub mod targets;

@@ -25,6 +25,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(crate::security::headers))
         .layer(middleware::from_fn_with_state(state.clone(), stamp_now))
         .layer(middleware::from_fn_with_state(
             state.clone(),

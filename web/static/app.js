@@ -14,10 +14,11 @@
     if (cls) e.className = cls;
     return e;
   }
-  function api(method, path, data) {
+  // `data` goes as JSON, or as it is when `ctype` names its type (CAP XML).
+  function api(method, path, data, ctype) {
     var opt = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
     if (method !== "GET") opt.headers["X-CSRF-Token"] = CSRF;
-    if (data !== undefined) { opt.headers["Content-Type"] = "application/json"; opt.body = JSON.stringify(data); }
+    if (data !== undefined) { opt.headers["Content-Type"] = ctype || "application/json"; opt.body = ctype ? data : JSON.stringify(data); }
     return fetch(path, opt).then(function (r) {
       if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
       if (r.status === 204) return null;
@@ -199,6 +200,12 @@
         tbody.textContent = "";
         list.forEach(function (s) {
           var tr = el("tr"); var th = el("th", s.title); th.scope = "row"; tr.appendChild(th);
+          if (s.approval && s.approval !== "approved") {
+            // Held back from the stations: say so, with the approver's last comment.
+            var last = (s.approval_history || []).slice(-1)[0];
+            th.appendChild(el("br"));
+            th.appendChild(el("span", T("appr_" + s.approval) + (last && last.comment ? ": " + last.comment : ""), "warn approval"));
+          }
           cell(tr, (LANG === "vi" ? s.description_vi : s.description_en) || s.cron || fmtTime(s.at));
           cell(tr, T("prio_" + s.priority));
           cell(tr, (s.stations || []).concat(s.areas || []).join(", "));
@@ -209,7 +216,17 @@
     load();
     var form = $("sched-form");
     if (!form) return;
-    mediaOptions($("s-media")).catch(loadFailed);
+    mediaOptions($("s-media")).then(function () {
+      // Programmes are scheduled like one bulletin.
+      return api("GET", "/api/v1/programmes").then(function (list) {
+        if (!list.length) return;
+        var g = el("optgroup"); g.label = T("nav_programmes");
+        list.forEach(function (p) {
+          var o = el("option", p.title + " (" + fmtDuration(p.total_ms) + ")"); o.value = "programme:" + p.id; g.appendChild(o);
+        });
+        $("s-media").appendChild(g);
+      });
+    }).catch(loadFailed);
     api("GET", "/api/v1/stations").then(function (l) { targetBoxes($("s-stations"), l, "station"); }).catch(loadFailed);
     api("GET", "/api/v1/areas").then(function (l) { targetBoxes($("s-areas"), l, "area"); }).catch(loadFailed);
     function mode() { return form.querySelector("input[name=mode]:checked").value; }
@@ -256,8 +273,10 @@
       if (!ok) return;
       var excluded = $("s-excluded").value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
       var bodies = r.exprs.map(function (e) {
-        var b = { title: title, media_id: $("s-media").value, stations: stations, areas: areas, cron: e,
+        var b = { title: title, stations: stations, areas: areas, cron: e,
           priority: $("s-priority").value, excluded_dates: excluded };
+        var what = $("s-media").value;
+        if (what.indexOf("programme:") === 0) b.programme_id = what.slice(10); else b.media_id = what;
         if ($("s-category").value.trim()) b.category = $("s-category").value.trim();
         if ($("s-starts").value) b.starts_on = $("s-starts").value;
         if ($("s-ends").value) b.ends_on = $("s-ends").value;
@@ -319,26 +338,66 @@
         li.appendChild(a); $("u-recent").appendChild(li);
       });
     }).catch(function () {});
+    function sound() { return form.querySelector("input[name=sound]:checked").value; }
+    function switchSound() {
+      var k = sound();
+      $("u-notice-fields").hidden = k === "cap"; $("u-cap-fields").hidden = k !== "cap";
+      $("u-media-field").hidden = k !== "media"; $("u-text-field").hidden = k !== "text";
+    }
+    form.addEventListener("change", function (ev) { if (ev.target.name === "sound") switchSound(); });
+    switchSound();
+    $("u-cap-file").addEventListener("change", function () {
+      var f = $("u-cap-file").files[0]; if (!f) return;
+      f.text().then(function (x) { $("u-cap").value = x; showError("u-cap-error", ""); });
+    });
     var pending = null;
+    function ask(question) {
+      $("u-confirm-q").textContent = question;
+      $("u-confirm").hidden = false; $("u-send").hidden = true; $("u-confirm-yes").disabled = false; $("u-confirm-yes").focus();
+    }
+    function closeConfirm() { $("u-confirm").hidden = true; $("u-send").hidden = false; $("u-confirm-yes").disabled = false; pending = null; }
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      ["u-title-error", "u-media-error", "u-targets-error", "u-form-error"].forEach(function (i) { showError(i, ""); });
-      var ok = true, title = $("u-title").value.trim();
+      ["u-title-error", "u-media-error", "u-text-error", "u-targets-error", "u-cap-error", "u-form-error"].forEach(function (i) { showError(i, ""); });
+      $("u-status").hidden = true;
+      var k = sound(), ok = true;
+      if (k === "cap") {
+        var xml = $("u-cap").value.trim();
+        if (!xml) { showError("u-cap-error", T("err_no_cap")); return; }
+        pending = { cap: xml }; ask(T("cap_confirm_q")); return;
+      }
+      var title = $("u-title").value.trim();
       if (!title) { showError("u-title-error", T("err_required")); ok = false; }
-      if (!$("u-media").value) { showError("u-media-error", T("err_no_media")); ok = false; }
+      if (k === "media" && !$("u-media").value) { showError("u-media-error", T("err_no_media")); ok = false; }
+      if (k === "text" && !$("u-text").value.trim()) { showError("u-text-error", T("err_no_text")); ok = false; }
       var st = $("u-all").checked ? ["*"] : checked("ustation");
       if (!st.length) { showError("u-targets-error", T("err_no_targets")); ok = false; }
       if (!ok) return;
-      pending = { title: title, media_id: $("u-media").value, stations: st, repeat: Math.max(1, +$("u-repeat").value || 1) };
-      $("u-confirm-q").textContent = T("urgent_confirm_q").replace("{n}", st[0] === "*" ? T("urgent_all") + " " + stations.length : st.length);
-      $("u-confirm").hidden = false; $("u-send").hidden = true; $("u-confirm-yes").focus();
+      var repeat = Math.max(1, +$("u-repeat").value || 1);
+      pending = { title: title, stations: st, repeat: repeat, chime: $("u-chime").checked };
+      if (repeat > 1) pending.interval_minutes = 30;
+      if (k === "media") pending.media_id = $("u-media").value; else pending.text = $("u-text").value.trim();
+      ask(T("urgent_confirm_q").replace("{n}", st[0] === "*" ? T("urgent_all") + " " + stations.length : st.length));
     });
-    $("u-confirm-no").addEventListener("click", function () { $("u-confirm").hidden = true; $("u-send").hidden = false; pending = null; });
+    $("u-confirm-no").addEventListener("click", closeConfirm);
     $("u-confirm-yes").addEventListener("click", function () {
       if (!pending) return;
       $("u-confirm-yes").disabled = true;
-      api("POST", "/api/v1/urgent", pending).then(function (r) { location.href = "/urgent/" + encodeURIComponent(r.id); })
-        .catch(function (e) { $("u-confirm-yes").disabled = false; $("u-confirm").hidden = true; $("u-send").hidden = false; showError("u-form-error", e.message); });
+      var req = pending.cap ? api("POST", "/api/v1/cap", pending.cap, "application/cap+xml") : api("POST", "/api/v1/urgent", pending);
+      var isCap = !!pending.cap;
+      req.then(function (r) {
+        if (r && r.id && !r.duplicate && r.aired !== false) { location.href = "/urgent/" + encodeURIComponent(r.id); return; }
+        closeConfirm();
+        var msg = r.duplicate ? T("cap_duplicate") : r.cancelled ? T("cap_cancelled").replace("{n}", r.cancelled.length) : T("cap_not_aired").replace("{s}", r.status || "");
+        $("u-status").textContent = msg; $("u-status").hidden = false;
+        if (r.duplicate && r.id) { var a = el("a", " →"); a.href = "/urgent/" + encodeURIComponent(r.id); $("u-status").appendChild(a); }
+      }).catch(function (e) {
+        closeConfirm();
+        if (isCap) { showError("u-cap-error", e.message); return; }
+        var f = /^(\w+)/.exec(e.message), map = { title: "u-title-error", media_id: "u-media-error", text: "u-text-error",
+          stations: "u-targets-error", areas: "u-targets-error" };
+        showError((f && map[f[1]]) || "u-form-error", e.message);
+      });
     });
   }
 
@@ -357,8 +416,13 @@
         });
         var ul = $("b-counts"); ul.textContent = "";
         Object.keys(counts).forEach(function (k) { var li = el("li", null, "st-" + k); li.appendChild(el("span", counts[k], "n")); li.appendChild(document.createTextNode(" " + T("state_" + k))); ul.appendChild(li); });
-        var open = u.stations.some(function (s) { return ["pending", "received", "playing"].indexOf(s.state) >= 0; });
+        if (u.text) { $("b-text").textContent = T("urgent_text") + ": " + u.text; $("b-text").hidden = false; }
+        var expired = !!u.expires_at && new Date(u.expires_at).getTime() <= Date.now();
+        if (u.expires_at) { $("b-expires").textContent = T("notice_expires") + " " + fmtTime(u.expires_at) + (expired ? " (" + T("expired") + ")" : ""); $("b-expires").hidden = false; }
+        // Finished: played (or failed) everywhere, cancelled, or expired. Nothing left to cancel.
+        var open = !u.cancelled_at && !expired && u.stations.some(function (s) { return ["pending", "received", "playing"].indexOf(s.state) >= 0; });
         var c = $("b-cancel"); if (c) c.hidden = !open;
+        $("b-finished").hidden = open;
         if (!open && timer) { clearInterval(timer); timer = null; }
       }).catch(loadFailed);
     }
@@ -401,19 +465,431 @@
     load();
   }
 
+  // Reports: the period and area pick the CSV, the XLSX and the three charts alike.
   function reports() {
+    var timer = null;
     function update() {
       var q = [];
+      showError("r-to-error", "");
+      if ($("r-from").value && $("r-to").value && $("r-to").value < $("r-from").value) { showError("r-to-error", T("err_to_before_from")); return; }
       if ($("r-from").value) q.push("from=" + encodeURIComponent(new Date($("r-from").value + "T00:00:00").toISOString()));
-      if ($("r-to").value) q.push("to=" + encodeURIComponent(new Date($("r-to").value + "T23:59:59").toISOString()));
-      document.querySelectorAll("[data-report]").forEach(function (a) { a.href = a.dataset.report + (q.length ? "?" + q.join("&") : ""); });
-      $("r-csv").href = "/api/v1/reports/airtime.csv" + (q.length ? "?" + q.join("&") : "");
+      if ($("r-to").value) q.push("to=" + encodeURIComponent(new Date(new Date($("r-to").value + "T00:00:00").getTime() + 86400000).toISOString()));
+      if ($("r-area").value) q.push("area=" + encodeURIComponent($("r-area").value));
+      var qs = q.length ? "?" + q.join("&") : "";
+      document.querySelectorAll("[data-report]").forEach(function (a) { a.href = a.dataset.report + qs; });
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        document.querySelectorAll("[data-chart]").forEach(function (img) { img.src = img.dataset.chart + qs; });
+      }, 300);
     }
+    areaOptions($("r-area")).then(update).catch(loadFailed);
     $("report-form").addEventListener("input", update);
+    $("report-form").addEventListener("change", update);
     update();
   }
 
+  // Administration forms: an API refusal names its field first ("code: …"); show it next to
+  // that field, a conflict ("… already exists") next to the key field, anything else under
+  // the form.
+  function fieldError(prefix, fields, keyField, e) {
+    var m = /^(\w+)/.exec(e.message || ""), f = m && m[1];
+    if (fields.indexOf(f) < 0) f = e.code === "conflict" ? keyField : (e.code === "forbidden" && fields.indexOf("area") >= 0 ? "area" : null);
+    var id = f ? prefix + "-" + f + "-error" : prefix + "-form-error";
+    showError(id, e.message);
+    var input = f && $(prefix + "-" + f);
+    if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
+  }
+  function clearErrors(prefix, fields) {
+    fields.concat(["form"]).forEach(function (f) {
+      showError(prefix + "-" + f + "-error", "");
+      var input = $(prefix + "-" + f); if (input) input.removeAttribute("aria-invalid");
+    });
+  }
+  function required(prefix, fields) {
+    var ok = true;
+    fields.forEach(function (f) {
+      if (!$(prefix + "-" + f).value.trim()) { showError(prefix + "-" + f + "-error", T("err_required")); $(prefix + "-" + f).setAttribute("aria-invalid", "true"); ok = false; }
+    });
+    return ok;
+  }
+  // The areas in reach as <option>s, indented by depth; answers the list with depths.
+  function areaOptions(select) {
+    return api("GET", "/api/v1/areas").then(function (list) {
+      var byCode = {}, out = [];
+      list.forEach(function (a) { byCode[a.code] = a; a.children = []; });
+      var roots = list.filter(function (a) { return !a.parent || !byCode[a.parent]; });
+      list.forEach(function (a) { if (a.parent && byCode[a.parent]) byCode[a.parent].children.push(a); });
+      (function walk(nodes, depth) {
+        nodes.forEach(function (a) { a.depth = depth; out.push(a); walk(a.children, depth + 1); });
+      })(roots, 0);
+      if (select) {
+        select.textContent = "";
+        out.forEach(function (a) {
+          var o = el("option", "\u00a0\u00a0".repeat(a.depth) + a.name + " (" + a.code + ")"); o.value = a.code; select.appendChild(o);
+        });
+      }
+      return out;
+    });
+  }
+
+  function areas() {
+    var tbody = document.querySelector("#area-table tbody"), fields = ["code", "name", "parent"];
+    function load() {
+      areaOptions($("a-parent")).then(function (list) {
+        tbody.textContent = "";
+        list.forEach(function (a) {
+          var tr = el("tr"); tr.dataset.area = a.code;
+          var th = el("th", a.name); th.scope = "row"; th.style.paddingLeft = (10 + 20 * a.depth) + "px"; tr.appendChild(th);
+          cell(tr, a.code); cell(tr, a.parent || "—");
+          var b = el("button", T("edit"), "small"); b.type = "button"; b.dataset.edit = a.code;
+          b.setAttribute("aria-label", T("edit") + ": " + a.name);
+          b.addEventListener("click", function () { edit(a, list); });
+          cell(tr, "").appendChild(b);
+          tbody.appendChild(tr);
+        });
+      }).catch(loadFailed);
+    }
+    // Rename or move one area; its own subtree is not offered as a parent.
+    var editing = null, efields = ["name", "parent"];
+    function edit(a, list) {
+      editing = a; clearErrors("ae", efields);
+      $("ae-head").textContent = T("area_edit").replace("{code}", a.code);
+      $("ae-name").value = a.name;
+      var sel = $("ae-parent"); sel.textContent = "";
+      var inside = {}; inside[a.code] = true;
+      list.forEach(function (x) {
+        if (x.parent && inside[x.parent]) inside[x.code] = true;
+        if (inside[x.code]) return;
+        var o = el("option", "\u00a0\u00a0".repeat(x.depth) + x.name + " (" + x.code + ")"); o.value = x.code; sel.appendChild(o);
+      });
+      sel.value = a.parent || ""; sel.disabled = !a.parent || !sel.value;
+      $("area-edit").hidden = false; $("ae-name").focus();
+    }
+    $("ae-cancel").addEventListener("click", function () { editing = null; $("area-edit").hidden = true; });
+    $("area-edit").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!editing) return;
+      clearErrors("ae", efields);
+      if (!required("ae", ["name"])) return;
+      var body = {};
+      if ($("ae-name").value.trim() !== editing.name) body.name = $("ae-name").value.trim();
+      if (!$("ae-parent").disabled && $("ae-parent").value !== editing.parent) body.parent = $("ae-parent").value;
+      if (!Object.keys(body).length) { editing = null; $("area-edit").hidden = true; return; }
+      api("PATCH", "/api/v1/areas/" + encodeURIComponent(editing.code), body).then(function (r) {
+        editing = null; $("area-edit").hidden = true;
+        $("a-status").textContent = T("saved") + " " + r.name; $("a-status").hidden = false; load();
+      }).catch(function (e) { fieldError("ae", efields, "name", e); });
+    });
+    load();
+    $("area-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      clearErrors("a", fields); $("a-status").hidden = true;
+      if (!required("a", ["code", "name"])) return;
+      var body = { code: $("a-code").value.trim(), name: $("a-name").value.trim(), parent: $("a-parent").value };
+      api("POST", "/api/v1/areas", body).then(function () {
+        $("a-status").textContent = T("added") + body.name; $("a-status").hidden = false;
+        $("a-code").value = ""; $("a-name").value = ""; load();
+      }).catch(function (e) { fieldError("a", fields, "code", e); });
+    });
+  }
+
+  function stations() {
+    var tbody = document.querySelector("#station-table tbody"), fields = ["code", "name", "area", "timezone"], rotating = null;
+    function showToken(code, token) {
+      $("token-head").textContent = T("token_for").replace("{code}", code);
+      $("token-value").value = token; $("token-box").hidden = false;
+      $("token-value").focus(); $("token-value").select();
+    }
+    $("token-hide").addEventListener("click", function () { $("token-value").value = ""; $("token-box").hidden = true; });
+    function load() {
+      api("GET", "/api/v1/stations").then(function (list) {
+        showError("load-error", "");
+        tbody.textContent = "";
+        list.forEach(function (s) {
+          var tr = el("tr"); tr.dataset.station = s.code;
+          var th = el("th"); th.scope = "row"; th.appendChild(el("span", s.name)); th.appendChild(el("br")); th.appendChild(el("span", s.code, "sub")); tr.appendChild(th);
+          cell(tr, s.area); cell(tr, s.timezone);
+          cell(tr, s.online ? T("online") : T("offline"), s.online ? "state good" : "state bad");
+          var b = el("button", T("token_rotate"), "small"); b.type = "button"; b.dataset.rotate = s.code;
+          b.setAttribute("aria-label", T("token_rotate") + ": " + s.name);
+          b.addEventListener("click", function () {
+            rotating = s.code;
+            $("rotate-q").textContent = T("token_rotate_q").replace("{code}", s.code);
+            $("rotate-confirm").hidden = false; $("rotate-yes").disabled = false; $("rotate-yes").focus();
+          });
+          cell(tr, "").appendChild(b);
+          tbody.appendChild(tr);
+        });
+      }).catch(loadFailed);
+    }
+    $("rotate-no").addEventListener("click", function () { rotating = null; $("rotate-confirm").hidden = true; });
+    $("rotate-yes").addEventListener("click", function () {
+      if (!rotating) return;
+      var code = rotating; $("rotate-yes").disabled = true;
+      api("POST", "/api/v1/stations/" + encodeURIComponent(code) + "/token").then(function (r) {
+        rotating = null; $("rotate-confirm").hidden = true; showToken(code, r.token);
+      }).catch(function (e) { $("rotate-confirm").hidden = true; loadFailed(e); });
+    });
+    areaOptions($("st-area")).catch(loadFailed);
+    load();
+    $("station-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      clearErrors("st", fields);
+      if (!required("st", ["code", "name"])) return;
+      var body = { code: $("st-code").value.trim(), name: $("st-name").value.trim(), area: $("st-area").value };
+      if ($("st-timezone").value.trim()) body.timezone = $("st-timezone").value.trim();
+      api("POST", "/api/v1/stations", body).then(function (r) {
+        $("st-code").value = ""; $("st-name").value = "";
+        showToken(r.code, r.token); load();
+      }).catch(function (e) { fieldError("st", fields, "code", e); });
+    });
+  }
+
+  function users() {
+    var tbody = document.querySelector("#user-table tbody"), fields = ["username", "password", "role", "area"];
+    function load() {
+      api("GET", "/api/v1/users").then(function (list) {
+        showError("load-error", "");
+        tbody.textContent = "";
+        list.forEach(function (u) {
+          var tr = el("tr"); tr.dataset.user = u.username;
+          var th = el("th", u.username); th.scope = "row"; tr.appendChild(th);
+          cell(tr, T("role_" + u.role)); cell(tr, u.area);
+          cell(tr, u.disabled ? T("user_disabled") : T("user_active"), u.disabled ? "state bad" : "state good");
+          var td = cell(tr, "");
+          var d = el("button", u.disabled ? T("user_enable") : T("user_disable"), u.disabled ? "small" : "small danger");
+          d.type = "button"; d.dataset.toggle = u.username; d.setAttribute("aria-label", d.textContent + ": " + u.username);
+          d.addEventListener("click", function () {
+            if (!u.disabled && !confirm(T("confirm_disable"))) return;
+            api("POST", "/api/v1/users/" + encodeURIComponent(u.username) + (u.disabled ? "/enable" : "/disable")).then(load).catch(loadFailed);
+          });
+          var p = el("button", T("reset_password"), "small"); p.type = "button"; p.dataset.reset = u.username;
+          p.setAttribute("aria-label", T("reset_password") + ": " + u.username);
+          p.addEventListener("click", function () {
+            resetting = u.username; clearErrors("pr", ["password"]);
+            $("pr-head").textContent = T("reset_for").replace("{user}", u.username);
+            $("pr-password").value = ""; $("pw-reset").hidden = false; $("pr-password").focus();
+          });
+          td.appendChild(d); td.appendChild(document.createTextNode(" ")); td.appendChild(p);
+          tbody.appendChild(tr);
+        });
+      }).catch(loadFailed);
+    }
+    var resetting = null;
+    $("pr-cancel").addEventListener("click", function () { resetting = null; $("pw-reset").hidden = true; });
+    $("pw-reset").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!resetting) return;
+      clearErrors("pr", ["password"]);
+      if (!required("pr", ["password"])) return;
+      var who = resetting;
+      api("POST", "/api/v1/users/" + encodeURIComponent(who) + "/password", { password: $("pr-password").value }).then(function () {
+        resetting = null; $("pr-password").value = ""; $("pw-reset").hidden = true;
+        $("us-status").textContent = T("reset_done") + who; $("us-status").hidden = false;
+      }).catch(function (e) { fieldError("pr", ["password"], "password", e); });
+    });
+    areaOptions($("us-area")).catch(loadFailed);
+    load();
+    $("user-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      clearErrors("us", fields); $("us-status").hidden = true;
+      if (!required("us", ["username", "password"])) return;
+      var body = { username: $("us-username").value.trim(), password: $("us-password").value, role: $("us-role").value, area: $("us-area").value };
+      api("POST", "/api/v1/users", body).then(function () {
+        $("us-status").textContent = T("added") + body.username; $("us-status").hidden = false;
+        $("us-username").value = ""; $("us-password").value = ""; load();
+      }).catch(function (e) { fieldError("us", fields, "username", e); });
+    });
+  }
+
+  // Audit log: filters and pages of 50, newest first.
+  function audit() {
+    var page = 0, size = 50, tbody = document.querySelector("#audit-table tbody");
+    function load() {
+      showError("au-to-error", "");
+      var q = ["limit=" + (size + 1), "offset=" + page * size];
+      if ($("au-user").value.trim()) q.push("user=" + encodeURIComponent($("au-user").value.trim()));
+      if ($("au-action").value) q.push("action=" + encodeURIComponent($("au-action").value));
+      if ($("au-from").value) q.push("from=" + encodeURIComponent(new Date($("au-from").value + "T00:00:00").toISOString()));
+      if ($("au-to").value) q.push("to=" + encodeURIComponent(new Date(new Date($("au-to").value + "T00:00:00").getTime() + 86400000).toISOString()));
+      if ($("au-from").value && $("au-to").value && $("au-to").value < $("au-from").value) { showError("au-to-error", T("err_to_before_from")); return; }
+      api("GET", "/api/v1/audit?" + q.join("&")).then(function (list) {
+        showError("load-error", "");
+        tbody.textContent = "";
+        list.slice(0, size).forEach(function (a) {
+          var tr = el("tr"); var th = el("th", fmtTime(a.at)); th.scope = "row"; tr.appendChild(th);
+          cell(tr, a.user); cell(tr, a.action, "action"); cell(tr, a.target);
+          var d = a.detail && typeof a.detail === "object" ? Object.keys(a.detail).map(function (k) { return k + ": " + JSON.stringify(a.detail[k]); }).join(", ") : (a.detail === null ? "" : JSON.stringify(a.detail));
+          cell(tr, d, "detail"); cell(tr, a.remote || "—");
+          tbody.appendChild(tr);
+        });
+        if (!list.length) { var tr0 = el("tr"); cell(tr0, T("no_items")).colSpan = 6; tbody.appendChild(tr0); }
+        $("au-page").textContent = page + 1; $("au-prev").disabled = page === 0; $("au-next").disabled = list.length <= size;
+      }).catch(loadFailed);
+    }
+    $("audit-filter").addEventListener("submit", function (ev) { ev.preventDefault(); page = 0; load(); });
+    $("au-prev").addEventListener("click", function () { if (page > 0) { page--; load(); } });
+    $("au-next").addEventListener("click", function () { page++; load(); });
+    load();
+  }
+
+  // Programmes: build from the library, reorder with up/down buttons (big enough for a
+  // phone), hear the parts one after the other, see the length against the slot limit.
+  function programmes() {
+    var table = $("prog-table"), tbody = table.querySelector("tbody");
+    var form = $("prog-form");
+    var media = {}, parts = [], queue = [];
+    var limit = form && form.dataset.limit ? Number(form.dataset.limit) : null;
+    function label(p) { return p.jingle ? T("prog_jingle") : (media[p.media_id] ? media[p.media_id].title : p.media_id); }
+    function length(p) { return p.jingle || !media[p.media_id] ? 0 : media[p.media_id].duration_ms; }
+    function move(i, by) {
+      var j = i + by, t = parts[i]; parts[i] = parts[j]; parts[j] = t; render();
+      var again = $("p-parts").children[j].querySelector("[data-move='" + by + "']");
+      if (again && !again.disabled) again.focus(); else $("p-parts").children[j].querySelector("button").focus();
+    }
+    function render() {
+      var ol = $("p-parts"), total = 0; ol.textContent = "";
+      parts.forEach(function (p, i) {
+        var li = el("li"); li.dataset.index = i; total += length(p);
+        li.appendChild(el("span", label(p) + (p.jingle ? "" : " (" + fmtDuration(length(p)) + ")"), "part-title"));
+        [["prog_up", -1], ["prog_down", 1]].forEach(function (b) {
+          var btn = el("button", T(b[0]), "small"); btn.type = "button"; btn.dataset.move = b[1];
+          btn.setAttribute("aria-label", T(b[0]) + ": " + label(p));
+          btn.disabled = (b[1] < 0 && i === 0) || (b[1] > 0 && i === parts.length - 1);
+          btn.addEventListener("click", function () { move(i, b[1]); });
+          li.appendChild(btn);
+        });
+        var rm = el("button", T("prog_remove"), "danger small"); rm.type = "button"; rm.dataset.remove = "1";
+        rm.setAttribute("aria-label", T("prog_remove") + ": " + label(p));
+        rm.addEventListener("click", function () { parts.splice(i, 1); render(); });
+        li.appendChild(rm);
+        ol.appendChild(li);
+      });
+      $("p-total").textContent = T("prog_total").replace("{total}", fmtDuration(total)) +
+        (limit ? " · " + T("prog_limit").replace("{limit}", limit) : "");
+      var over = !!limit && total > limit * 60000;
+      $("p-warning").textContent = over ? T("prog_over").replace("{limit}", limit) : "";
+      $("p-warning").hidden = !over;
+    }
+    function stop() { queue = []; $("p-audio").pause(); $("p-now").textContent = ""; }
+    function playNext() {
+      var next = queue.shift();
+      if (!next) { $("p-now").textContent = ""; return; }
+      var au = $("p-audio");
+      au.src = "/api/v1/media/" + next.p.media_id; au.dataset.part = next.n;
+      $("p-now").textContent = T("prog_playing").replace("{n}", next.n).replace("{title}", label(next.p));
+      au.play().catch(function () { playNext(); });
+    }
+    function reset() {
+      $("p-id").value = ""; $("p-title").value = ""; $("p-category").value = ""; parts = [];
+      $("p-heading").textContent = T("prog_new"); stop(); render();
+    }
+    function edit(p) {
+      $("p-id").value = p.id; $("p-title").value = p.title; $("p-category").value = p.category;
+      parts = p.parts.map(function (x) { return x.jingle ? { jingle: true } : { media_id: x.media_id }; });
+      if (p.limit_minutes) limit = p.limit_minutes;
+      $("p-heading").textContent = T("prog_edit"); render(); $("p-title").focus();
+    }
+    function load() {
+      api("GET", "/api/v1/programmes").then(function (list) {
+        showError("load-error", ""); tbody.textContent = "";
+        if (!list.length) { var tr0 = el("tr"); var td0 = cell(tr0, T("no_items")); td0.colSpan = 5; tbody.appendChild(tr0); }
+        list.forEach(function (p) {
+          var tr = el("tr"); tr.dataset.id = p.id;
+          var th = el("th", p.title); th.scope = "row"; tr.appendChild(th);
+          cell(tr, p.parts.map(function (x) { return x.jingle ? T("prog_jingle") : x.title; }).join(" → "));
+          cell(tr, fmtDuration(p.total_ms) + (p.over_limit ? " ⚠ " + (LANG === "vi" ? p.warning_vi : p.warning_en) : ""), p.over_limit ? "warn" : "");
+          cell(tr, T("appr_" + p.approval), "approval");
+          var td = cell(tr, "");
+          if (table.dataset.canEdit === "true" && form) {
+            var b = el("button", T("edit"), "small"); b.type = "button"; b.setAttribute("aria-label", T("edit") + ": " + p.title);
+            b.addEventListener("click", function () { edit(p); }); td.appendChild(b);
+          }
+          tbody.appendChild(tr);
+        });
+      }).catch(loadFailed);
+    }
+    if (form) {
+      api("GET", "/api/v1/media").then(function (list) {
+        list.forEach(function (m) {
+          media[m.sha256] = m;
+          var o = el("option", m.title + " (" + fmtDuration(m.duration_ms) + ")"); o.value = m.sha256; $("p-media").appendChild(o);
+        });
+        render();
+      }).catch(loadFailed);
+      $("p-add").addEventListener("click", function () {
+        if (!$("p-media").value) return;
+        parts.push({ media_id: $("p-media").value }); render();
+      });
+      $("p-add-jingle").addEventListener("click", function () { parts.push({ jingle: true }); render(); });
+      $("p-new").addEventListener("click", reset);
+      $("p-stop").addEventListener("click", stop);
+      $("p-audio").addEventListener("ended", playNext);
+      // Which parts really started playing, in order (for people: the text; for tests: this).
+      $("p-audio").addEventListener("playing", function () {
+        var now = $("p-now"), n = $("p-audio").dataset.part;
+        now.dataset.heard = (now.dataset.heard ? now.dataset.heard + " " : "") + n;
+      });
+      $("p-play").addEventListener("click", function () {
+        stop(); $("p-now").dataset.heard = "";
+        parts.forEach(function (p, i) { if (!p.jingle) queue.push({ p: p, n: i + 1 }); });
+        playNext();
+      });
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        showError("p-title-error", ""); showError("p-form-error", ""); $("p-status").textContent = "";
+        if (!$("p-title").value.trim()) { showError("p-title-error", T("err_required")); $("p-title").focus(); return; }
+        if (!parts.some(function (p) { return !p.jingle; })) { showError("p-form-error", T("prog_no_parts")); return; }
+        var id = $("p-id").value;
+        var data = { title: $("p-title").value, category: $("p-category").value, parts: parts };
+        api(id ? "PUT" : "POST", "/api/v1/programmes" + (id ? "/" + encodeURIComponent(id) : ""), data).then(function (p) {
+          $("p-id").value = p.id; $("p-heading").textContent = T("prog_edit");
+          if (p.limit_minutes) limit = p.limit_minutes;
+          $("p-status").textContent = T("prog_saved"); render(); load();
+        }).catch(function (e) { showError("p-form-error", e.message); });
+      });
+      render();
+    }
+    load();
+  }
+
+  // The approval queue: approve, reject with a comment, mark urgent notices reviewed.
+  function approvals() {
+    var tbody = document.querySelector("#appr-table tbody");
+    function decide(p, action, input) {
+      if (action === "reject" && !input.value.trim()) { showError("load-error", T("appr_need_comment")); input.focus(); return; }
+      api("POST", "/api/v1/approvals/" + p.kind + "/" + encodeURIComponent(p.id) + "/" + action, { comment: input.value }).then(function () {
+        showError("load-error", ""); $("a-status").textContent = T("appr_done"); load();
+      }).catch(function (e) { showError("load-error", e.message); });
+    }
+    function load() {
+      api("GET", "/api/v1/approvals").then(function (list) {
+        tbody.textContent = "";
+        if (!list.length) { var tr0 = el("tr"); var td0 = cell(tr0, T("no_items")); td0.colSpan = 6; tbody.appendChild(tr0); }
+        list.forEach(function (p) {
+          var tr = el("tr"); tr.dataset.kind = p.kind; tr.dataset.id = p.id;
+          var th = el("th", p.title); th.scope = "row"; tr.appendChild(th);
+          cell(tr, T("kind_" + p.kind)); cell(tr, p.area); cell(tr, p.created_by);
+          cell(tr, p.submitted_at ? fmtTime(p.submitted_at) : T("unknown"));
+          var td = cell(tr, "");
+          var input = el("input"); input.type = "text"; input.maxLength = 2000; input.placeholder = T("appr_comment");
+          input.setAttribute("aria-label", T("appr_comment") + ": " + p.title); td.appendChild(input);
+          var ok = el("button", p.state === "review" ? T("appr_review_done") : T("appr_approve"), "primary small");
+          ok.type = "button"; ok.dataset.action = "approve";
+          ok.addEventListener("click", function () { decide(p, "approve", input); }); td.appendChild(ok);
+          if (p.state !== "review") {
+            var no = el("button", T("appr_reject"), "danger small"); no.type = "button"; no.dataset.action = "reject";
+            no.addEventListener("click", function () { decide(p, "reject", input); }); td.appendChild(no);
+          }
+          tbody.appendChild(tr);
+        });
+      }).catch(loadFailed);
+    }
+    load();
+  }
+
   var pages = { dashboard: dashboard, media: media, schedules: schedules, week: week, urgent: urgent,
-    "urgent-board": urgentBoard, logs: logs, reports: reports };
+    "urgent-board": urgentBoard, logs: logs, reports: reports, programmes: programmes,
+    approvals: approvals, areas: areas, stations: stations, users: users, audit: audit };
   if (pages[body.dataset.page]) pages[body.dataset.page]();
 })();

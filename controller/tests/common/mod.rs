@@ -289,6 +289,8 @@ pub fn one_off(id: &str, at: DateTime<Utc>, m: &MediaEntry, priority: Priority) 
         media_sha256: m.sha256.clone(),
         duration_ms: m.duration_ms,
         max_wait_ms: 600_000,
+        items: vec![],
+        programme_id: None,
     }
 }
 

@@ -51,6 +51,29 @@ pub fn insert(
     Ok(())
 }
 
+/// Rename `code` and/or give it another parent (the caller has checked that the parent
+/// exists and lies outside `code`'s subtree).
+pub fn update(
+    conn: &Connection,
+    code: &str,
+    name: Option<&str>,
+    parent: Option<&str>,
+) -> rusqlite::Result<()> {
+    if let Some(n) = name {
+        conn.execute(
+            "UPDATE areas SET name = ?2 WHERE code = ?1",
+            params![code, n],
+        )?;
+    }
+    if let Some(p) = parent {
+        conn.execute(
+            "UPDATE areas SET parent = ?2 WHERE code = ?1",
+            params![code, p],
+        )?;
+    }
+    Ok(())
+}
+
 /// One area by code.
 pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<Area>> {
     conn.query_row(
@@ -109,6 +132,35 @@ pub fn list_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Area>
         })
     })?;
     rows.collect()
+}
+
+/// The longest programme (minutes) the slots of `code` take: its own setting, else the
+/// nearest area above it that has one; `None` when no area on the way sets a limit.
+pub fn slot_limit_minutes(conn: &Connection, code: &str) -> rusqlite::Result<Option<u32>> {
+    conn.query_row(
+        "WITH RECURSIVE up(code, parent, depth) AS (
+            SELECT code, parent, 0 FROM areas WHERE code = ?1
+            UNION SELECT a.code, a.parent, up.depth + 1 FROM areas a JOIN up ON a.code = up.parent)
+         SELECT a.slot_limit_minutes FROM up JOIN areas a ON a.code = up.code
+         WHERE a.slot_limit_minutes IS NOT NULL ORDER BY up.depth LIMIT 1",
+        [code],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|v| v.map(|m| m.clamp(0, u32::MAX as i64) as u32))
+}
+
+/// Set (or clear, with `None`) an area's own slot limit.
+pub fn set_slot_limit_minutes(
+    conn: &Connection,
+    code: &str,
+    minutes: Option<u32>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE areas SET slot_limit_minutes = ?2 WHERE code = ?1",
+        params![code, minutes],
+    )?;
+    Ok(())
 }
 
 /// How many areas there are.

@@ -63,29 +63,52 @@ pub fn record(conn: &Connection, c: &Change<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Entries of `root`'s subtree, newest first.
+/// Which entries to list: all filters optional, combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Made by this user (exact name).
+    pub user: Option<String>,
+    /// Actions starting with this, e.g. `station` or `station.rotate_token`.
+    pub action: Option<String>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Entries of `root`'s subtree matching `f`, newest first.
 pub fn list(
     conn: &Connection,
     root: &str,
+    f: &Filter,
     limit: u32,
     offset: u32,
 ) -> rusqlite::Result<Vec<AuditEntry>> {
     let mut st = conn.prepare(&format!(
         "{SUBTREE} SELECT id, at, username, area, action, target, detail, remote FROM audit
-         WHERE area IN (SELECT code FROM sub) ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+         WHERE area IN (SELECT code FROM sub)
+           AND (?4 IS NULL OR username = ?4)
+           AND (?5 IS NULL OR substr(action, 1, length(?5)) = ?5)
+           AND (?6 IS NULL OR at >= ?6)
+           AND (?7 IS NULL OR at < ?7)
+         ORDER BY id DESC LIMIT ?2 OFFSET ?3"
     ))?;
-    let rows = st.query_map(params![root, limit, offset], |r| {
-        let detail: String = r.get(6)?;
-        Ok(AuditEntry {
-            id: r.get(0)?,
-            at: parse_ts(&r.get::<_, String>(1)?).unwrap_or_default(),
-            user: r.get(2)?,
-            area: r.get(3)?,
-            action: r.get(4)?,
-            target: r.get(5)?,
-            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            remote: r.get(7)?,
-        })
-    })?;
+    let (from, to) = (f.from.map(ts), f.to.map(ts));
+    let rows = st.query_map(
+        params![root, limit, offset, f.user, f.action, from, to],
+        |r| {
+            let detail: String = r.get(6)?;
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                at: parse_ts(&r.get::<_, String>(1)?).unwrap_or_default(),
+                user: r.get(2)?,
+                area: r.get(3)?,
+                action: r.get(4)?,
+                target: r.get(5)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                remote: r.get(7)?,
+            })
+        },
+    )?;
     rows.collect()
 }

@@ -47,6 +47,8 @@ pub struct LogRow {
     /// `device` (uploaded by the controller) or `server` (a `missed` entry made by
     /// reconciliation).
     pub source: String,
+    /// For a programme's part: the id of the programme's entry (reports leave parts out).
+    pub part_of: Option<String>,
 }
 
 /// Store a station's entries, ignoring ids it already holds from the device. Answers every
@@ -75,10 +77,11 @@ pub fn insert_batch_counted(
     let mut st = tx.prepare_cached(
         "INSERT INTO logs (station, id, schedule_id, urgent_id, title, category,
             priority, media_sha256, scheduled_at, started_at, ended_at, played_ms, status,
-            reason, rms_dbfs, peak_dbfs, received_at, source, planned_ms, local_date)
+            reason, rms_dbfs, peak_dbfs, received_at, source, planned_ms, local_date, part_of)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
             'device',
-            MAX(?12, COALESCE((SELECT duration_ms FROM media WHERE sha256 = ?8), 0)), ?18)
+            MAX(?12, COALESCE(?20, (SELECT duration_ms FROM media WHERE sha256 = ?8), 0)),
+            ?18, ?19)
          ON CONFLICT (station, id) DO UPDATE SET
             schedule_id = excluded.schedule_id, urgent_id = excluded.urgent_id,
             title = excluded.title, category = excluded.category,
@@ -88,7 +91,7 @@ pub fn insert_batch_counted(
             status = excluded.status, reason = excluded.reason,
             rms_dbfs = excluded.rms_dbfs, peak_dbfs = excluded.peak_dbfs,
             received_at = excluded.received_at, source = 'device',
-            local_date = excluded.local_date,
+            local_date = excluded.local_date, part_of = excluded.part_of,
             planned_ms = MAX(excluded.planned_ms, logs.planned_ms)
          WHERE logs.source = 'server'",
     )?;
@@ -121,7 +124,10 @@ pub fn insert_batch_counted(
             e.rms_dbfs.map(f64::from),
             e.peak_dbfs.map(f64::from),
             ts(now),
-            local_date(e.scheduled_at, tz),
+            // A programme's part is detail: out of the daily rollup (see migration 4).
+            e.part_of.is_none().then(|| local_date(e.scheduled_at, tz)),
+            e.part_of,
+            e.planned_ms.map(|m| m.min(i64::MAX as u64) as i64),
         ])?;
         accepted.push(e.id.clone());
     }
@@ -170,7 +176,7 @@ const FILTERED: &str = ", sub2(code) AS (
 pub fn query(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<Vec<LogRow>> {
     let cols = "l.id, l.station, l.title, l.scheduled_at, l.started_at, l.ended_at, l.status, \
         l.played_ms, l.category, l.priority, l.reason, l.schedule_id, l.urgent_id, \
-        l.media_sha256, l.rms_dbfs, l.peak_dbfs, l.source";
+        l.media_sha256, l.rms_dbfs, l.peak_dbfs, l.source, l.part_of";
     let sql = format!(
         "{SUBTREE}{} ORDER BY l.scheduled_at, l.station, l.id LIMIT ?8 OFFSET ?9",
         FILTERED.replace("{cols}", cols)
@@ -196,6 +202,7 @@ pub fn query(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<Vec<
                 rms_dbfs: r.get(14)?,
                 peak_dbfs: r.get(15)?,
                 source: r.get(16)?,
+                part_of: r.get(17)?,
             })
         })?;
         rows.collect()
@@ -269,7 +276,8 @@ pub fn airtime(
         SUM(l.status = 'played'), SUM(l.status = 'interrupted'), SUM(l.status = 'skipped'),
         SUM(l.status = 'failed'), SUM(l.status = 'missed'), SUM(l.played_ms)";
     let sql = format!(
-        "{SUBTREE}{} GROUP BY l.station, l.category ORDER BY l.station, l.category",
+        "{SUBTREE}{} AND l.part_of IS NULL
+         GROUP BY l.station, l.category ORDER BY l.station, l.category",
         FILTERED.replace("{cols}", cols)
     );
     let mut st = conn.prepare(&sql)?;

@@ -159,6 +159,13 @@ pub fn references(conn: &Connection, sha256: &str) -> rusqlite::Result<(i64, i64
     Ok((s, u))
 }
 
+/// The areas a file was uploaded in.
+pub fn areas_of(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<String>> {
+    let mut st = conn.prepare("SELECT area FROM media_areas WHERE sha256 = ?1 ORDER BY area")?;
+    let rows = st.query_map([sha256], |r| r.get(0))?;
+    rows.collect()
+}
+
 /// Forget a file.
 pub fn delete(conn: &Connection, sha256: &str) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM media WHERE sha256 = ?1", [sha256])?;

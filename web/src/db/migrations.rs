@@ -286,6 +286,75 @@ CREATE TABLE cap_messages (
     xml         TEXT NOT NULL
 );
 "#,
+    // 4: programmes: an ordered list of parts aired as one occurrence. A part with no media
+    // is the jingle slot, filled by each station with its own jingle (none: left out). A
+    // programme schedule keeps `media_sha256` = the programme's first media part (what a
+    // controller that does not know programmes airs) and names the programme. Log entries
+    // of a programme's parts name the programme's entry in `part_of`; reports count the
+    // programme's entry only (part entries are stored without `local_date`, so the daily
+    // rollup never sees them, and the report index carries `part_of` to leave them out).
+    // `slot_limit_minutes`: the longest programme an area's slots take (inherited by the
+    // subtree; none: no limit).
+    r#"
+CREATE TABLE programmes (
+    id         TEXT PRIMARY KEY,
+    title      TEXT NOT NULL,
+    category   TEXT NOT NULL DEFAULT '',
+    owner_area TEXT NOT NULL REFERENCES areas(code),
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE programme_items (
+    programme_id TEXT NOT NULL REFERENCES programmes(id) ON DELETE CASCADE,
+    position     INTEGER NOT NULL,
+    media_sha256 TEXT REFERENCES media(sha256),
+    title        TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (programme_id, position)
+);
+CREATE INDEX programme_items_media ON programme_items(media_sha256);
+ALTER TABLE schedules ADD COLUMN programme_id TEXT REFERENCES programmes(id);
+ALTER TABLE stations ADD COLUMN jingle_sha256 TEXT REFERENCES media(sha256);
+ALTER TABLE areas ADD COLUMN slot_limit_minutes INTEGER;
+ALTER TABLE logs ADD COLUMN part_of TEXT;
+DROP INDEX logs_report;
+CREATE INDEX logs_report
+    ON logs(scheduled_at, station, category, status, played_ms, planned_ms, part_of);
+"#,
+    // 5: approval. An area (and its subtree) may require it; then what its operators make
+    // starts as a `draft` and only `approved` schedules, programmes and media reach the
+    // stations. A media file's state is per area it was uploaded in (`media_areas`). Urgent
+    // notices are never held: in such an area they are marked `review` for afterwards.
+    // The `approver` role is stored as role 'operator' with `approver` = 1: the CHECK on
+    // `users.role` cannot change without rebuilding the table, which would cascade into
+    // `tokens`. Every step (submitted, approved, rejected, review, reviewed) is a row of
+    // `approval_steps`.
+    r#"
+ALTER TABLE areas ADD COLUMN requires_approval INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN approver INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE schedules ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved'
+    CHECK (approval IN ('draft', 'approved', 'rejected'));
+ALTER TABLE programmes ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved'
+    CHECK (approval IN ('draft', 'approved', 'rejected'));
+ALTER TABLE media_areas ADD COLUMN approval TEXT NOT NULL DEFAULT 'approved'
+    CHECK (approval IN ('draft', 'approved', 'rejected'));
+ALTER TABLE urgent ADD COLUMN approval TEXT CHECK (approval IN ('review', 'reviewed'));
+CREATE TABLE approval_steps (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL CHECK (kind IN ('schedule', 'programme', 'media', 'urgent')),
+    target  TEXT NOT NULL,
+    area    TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    by      TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    comment TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX approval_steps_target ON approval_steps(kind, target);
+"#,
+    // 6: a user can be disabled (kept for the audit log, cannot sign in).
+    r#"
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+"#,
 ];
 
 /// The migrations, in order.

@@ -5,12 +5,14 @@
 //! Instants are stored as fixed-width RFC 3339 text in UTC (`2026-11-29T05:30:00.000Z`) so
 //! that text order is time order.
 
+pub mod approvals;
 pub mod areas;
 pub mod audit;
 pub mod logs;
 pub mod media;
 pub mod migrations;
 pub mod passwords;
+pub mod programmes;
 pub mod schedules;
 pub mod stations;
 pub mod tokens;

@@ -35,6 +35,8 @@ pub struct ScheduleSpec {
     pub category: String,
     /// How long it may wait behind another item.
     pub max_wait_ms: u64,
+    /// The programme it airs (then `media_sha256` is the programme's first media part).
+    pub programme_id: Option<String>,
 }
 
 /// One stored schedule.
@@ -58,7 +60,7 @@ pub struct ScheduleRow {
 
 const COLS: &str = "s.id, s.title, s.media_sha256, s.cron, s.at, s.starts_on, s.ends_on, \
     s.excluded_dates, s.priority, s.category, s.max_wait_ms, s.paused, s.owner_area, \
-    s.created_by, s.created_at, s.updated_at";
+    s.created_by, s.created_at, s.updated_at, s.programme_id";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<ScheduleRow> {
     let at: Option<String> = r.get(4)?;
@@ -80,6 +82,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ScheduleRow> {
             priority: priority.parse().unwrap_or_default(),
             category: r.get(9)?,
             max_wait_ms: r.get::<_, i64>(10)?.max(0) as u64,
+            programme_id: r.get(16)?,
         },
         paused: r.get(11)?,
         owner_area: r.get(12)?,
@@ -146,8 +149,8 @@ pub fn insert(
     tx.execute(
         "INSERT INTO schedules (id, title, media_sha256, cron, at, starts_on, ends_on,
             excluded_dates, priority, category, max_wait_ms, paused, owner_area, created_by,
-            created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?14)",
+            created_at, updated_at, programme_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?14, ?15)",
         params![
             id,
             spec.title,
@@ -162,7 +165,8 @@ pub fn insert(
             spec.max_wait_ms as i64,
             owner_area,
             created_by,
-            ts(now)
+            ts(now),
+            spec.programme_id
         ],
     )?;
     write_targets(tx, id, spec)
@@ -178,7 +182,7 @@ pub fn update(
     tx.execute(
         "UPDATE schedules SET title = ?2, media_sha256 = ?3, cron = ?4, at = ?5, starts_on = ?6,
             ends_on = ?7, excluded_dates = ?8, priority = ?9, category = ?10, max_wait_ms = ?11,
-            updated_at = ?12
+            updated_at = ?12, programme_id = ?13
          WHERE id = ?1",
         params![
             id,
@@ -192,7 +196,8 @@ pub fn update(
             spec.priority.as_str(),
             spec.category,
             spec.max_wait_ms as i64,
-            ts(now)
+            ts(now),
+            spec.programme_id
         ],
     )?;
     write_targets(tx, id, spec)

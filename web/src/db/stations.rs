@@ -140,6 +140,34 @@ pub fn touch(conn: &Connection, code: &str, now: DateTime<Utc>) -> rusqlite::Res
     Ok(())
 }
 
+/// The station's own jingle (media sha256), which fills the jingle slot of programmes.
+pub fn jingle(conn: &Connection, code: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT jingle_sha256 FROM stations WHERE code = ?1",
+        [code],
+        |r| r.get(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
+/// Set (or clear, with `None`) the station's jingle.
+pub fn set_jingle(conn: &Connection, code: &str, sha256: Option<&str>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE stations SET jingle_sha256 = ?2 WHERE code = ?1",
+        params![code, sha256],
+    )?;
+    Ok(())
+}
+
+/// The stations whose jingle is this media file.
+pub fn jingle_users(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<String>> {
+    let mut st =
+        conn.prepare("SELECT code FROM stations WHERE jingle_sha256 = ?1 ORDER BY code")?;
+    let rows = st.query_map([sha256], |r| r.get(0))?;
+    rows.collect()
+}
+
 /// How many stations there are.
 pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM stations", [], |r| r.get(0))

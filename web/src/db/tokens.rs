@@ -60,12 +60,12 @@ pub fn lookup(
     conn.query_row(
         &format!(
             "SELECT {}, tokens.kind, tokens.csrf FROM tokens JOIN users ON users.id = tokens.user_id
-             WHERE tokens.hash = ?1 AND tokens.expires_at > ?2",
+             WHERE tokens.hash = ?1 AND tokens.expires_at > ?2 AND users.disabled_at IS NULL",
             users::COLS
         ),
         params![hash, ts(now)],
         |r| {
-            let kind: String = r.get(5)?;
+            let kind: String = r.get(users::NCOLS)?;
             Ok(TokenRow {
                 user: users::row(r)?,
                 kind: if kind == "session" {
@@ -73,7 +73,7 @@ pub fn lookup(
                 } else {
                     Kind::Bearer
                 },
-                csrf: r.get(6)?,
+                csrf: r.get(users::NCOLS + 1)?,
             })
         },
     )

@@ -16,6 +16,9 @@ pub enum Role {
     Viewer,
     /// Media, schedules and urgent notices.
     Operator,
+    /// An operator who also approves or rejects what operators make in areas that require
+    /// approval (stored as `operator` with the `approver` flag).
+    Approver,
     /// Everything, including users and stations.
     Admin,
 }
@@ -26,6 +29,7 @@ impl Role {
         match self {
             Role::Viewer => "viewer",
             Role::Operator => "operator",
+            Role::Approver => "approver",
             Role::Admin => "admin",
         }
     }
@@ -43,9 +47,10 @@ impl FromStr for Role {
         match s {
             "viewer" => Ok(Role::Viewer),
             "operator" => Ok(Role::Operator),
+            "approver" => Ok(Role::Approver),
             "admin" => Ok(Role::Admin),
             other => Err(format!(
-                "unknown role {other:?}: expected admin, operator or viewer"
+                "unknown role {other:?}: expected admin, approver, operator or viewer"
             )),
         }
     }
@@ -64,10 +69,18 @@ pub struct UserRow {
     pub role: Role,
     /// The root of the user's rights.
     pub area: String,
+    /// Disabled: cannot sign in, holds no token.
+    pub disabled: bool,
 }
 
-/// The columns [`row`] reads, for joins.
-pub const COLS: &str = "users.id, users.username, users.password_hash, users.role, users.area";
+/// The columns [`row`] reads, for joins (there are [`NCOLS`] of them).
+/// (An approver is stored as an operator with the `approver` flag: see migration 5.)
+pub const COLS: &str = "users.id, users.username, users.password_hash, \
+    CASE WHEN users.role = 'operator' AND users.approver = 1 THEN 'approver' ELSE users.role END, \
+    users.area, users.disabled_at IS NOT NULL";
+
+/// How many columns [`COLS`] holds: a join's own columns start at this index.
+pub const NCOLS: usize = 6;
 
 /// Read a user from [`COLS`].
 pub fn row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
@@ -78,6 +91,7 @@ pub fn row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
         password_hash: r.get(2)?,
         role: role.parse().unwrap_or(Role::Viewer),
         area: r.get(4)?,
+        disabled: r.get(5)?,
     })
 }
 
@@ -109,9 +123,21 @@ pub fn insert(
         )));
     }
     conn.execute(
-        "INSERT INTO users (username, password_hash, role, area, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![username, password_hash, role.as_str(), area, ts(now)],
+        "INSERT INTO users (username, password_hash, role, area, created_at, approver)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            username,
+            password_hash,
+            // See migration 5: an approver is an operator with the approver flag.
+            if role == Role::Approver {
+                Role::Operator.as_str()
+            } else {
+                role.as_str()
+            },
+            area,
+            ts(now),
+            role == Role::Approver
+        ],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -135,4 +161,22 @@ pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Us
     ))?;
     let rows = st.query_map([root], row)?;
     rows.collect()
+}
+
+/// Disable (`at` = when) or enable (`None`) a user; disabling also deletes every token of
+/// theirs, so their sessions end at once. One transaction.
+pub fn set_disabled(
+    conn: &mut Connection,
+    user_id: i64,
+    at: Option<DateTime<Utc>>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "UPDATE users SET disabled_at = ?2 WHERE id = ?1",
+        params![user_id, at.map(ts)],
+    )?;
+    if at.is_some() {
+        tx.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])?;
+    }
+    tx.commit()
 }

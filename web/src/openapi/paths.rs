@@ -96,11 +96,47 @@ pub fn operations() -> Vec<Op> {
         ))
         .ok(201, obj(json!({"code": s()}), &[]))
         .errors(&[409]),
+        Op::new(
+            "patch",
+            "/api/v1/areas/{code}",
+            "Rename an area and/or move it under another area in reach (admin).",
+        )
+        .json(obj(json!({"name": s(), "parent": s()}), &[]))
+        .ok(200, r("Area"))
+        .errors(&[404]),
         Op::new("get", "/api/v1/users", "Users in reach (admin).").ok(200, list("User")),
         Op::new(
             "post",
+            "/api/v1/users/{username}/disable",
+            "Disable a user (admin): no sign-in; their sessions and tokens end at once.",
+        )
+        .ok(
+            200,
+            obj(json!({"username": s(), "disabled": {"type": "boolean"}}), &[]),
+        )
+        .errors(&[404, 409]),
+        Op::new(
+            "post",
+            "/api/v1/users/{username}/enable",
+            "Enable a disabled user again (admin).",
+        )
+        .ok(
+            200,
+            obj(json!({"username": s(), "disabled": {"type": "boolean"}}), &[]),
+        )
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/users/{username}/password",
+            "Set a new password for a user (admin); their sessions and tokens end.",
+        )
+        .json(obj(json!({"password": s()}), &["password"]))
+        .ok_as(204, None, json!({}))
+        .errors(&[404]),
+        Op::new(
+            "post",
             "/api/v1/users",
-            "Add a user (admin); password at least 12 characters.",
+            "Add a user (admin); password at least 8 characters.",
         )
         .json(obj(
             json!({"username": s(), "password": s(), "role": r("Role"), "area": s()}),
@@ -189,6 +225,98 @@ pub fn operations() -> Vec<Op> {
         )
         .ok(200, r("Schedule"))
         .errors(&[404]),
+        // programmes
+        Op::new("get", "/api/v1/programmes", "Programmes in reach (made in your subtree or above it).")
+            .ok(200, list("Programme")),
+        Op::new(
+            "post",
+            "/api/v1/programmes",
+            "Create a programme: ordered parts (media, or the station's jingle slot).",
+        )
+        .json(r("ProgrammeBody"))
+        .ok(201, r("Programme"))
+        .errors(&[422]),
+        Op::new("get", "/api/v1/programmes/{id}", "One programme, with its length against the slot limit.")
+            .ok(200, r("Programme"))
+            .errors(&[404]),
+        Op::new(
+            "put",
+            "/api/v1/programmes/{id}",
+            "Replace a programme's title, category and parts (airings to come follow).",
+        )
+        .json(r("ProgrammeBody"))
+        .ok(200, r("Programme"))
+        .errors(&[404, 422]),
+        Op::new("delete", "/api/v1/programmes/{id}", "Delete a programme no schedule airs.")
+            .ok_as(204, None, json!({}))
+            .errors(&[404, 409]),
+        Op::new(
+            "put",
+            "/api/v1/stations/{code}/jingle",
+            "Set the station's own jingle (fills programmes' jingle slot); null clears it.",
+        )
+        .json(obj(json!({"media_id": {"type": "string", "nullable": true}}), &["media_id"]))
+        .ok(200, obj(json!({"code": s(), "jingle": {"type": "string", "nullable": true}}), &["code"]))
+        .errors(&[404, 422]),
+        Op::new(
+            "put",
+            "/api/v1/areas/{code}/slot-limit",
+            "Set the longest programme an area's slots take, in minutes (admin); null inherits.",
+        )
+        .json(obj(json!({"minutes": {"type": "integer", "nullable": true}}), &["minutes"]))
+        .ok(
+            200,
+            obj(
+                json!({"code": s(), "minutes": {"type": "integer", "nullable": true},
+                    "effective_minutes": {"type": "integer", "nullable": true}}),
+                &["code"],
+            ),
+        )
+        .errors(&[404, 422]),
+        // approval
+        Op::new(
+            "put",
+            "/api/v1/areas/{code}/approval",
+            "Require approval (or not) for what operators make in an area and below (admin).",
+        )
+        .json(obj(json!({"required": {"type": "boolean"}}), &["required"]))
+        .ok(
+            200,
+            obj(
+                json!({"code": s(), "required": {"type": "boolean"}, "effective": {"type": "boolean"}}),
+                &["code", "required"],
+            ),
+        )
+        .errors(&[404]),
+        Op::new(
+            "get",
+            "/api/v1/approvals",
+            "Drafts waiting for approval and urgent notices waiting for review, in your subtree.",
+        )
+        .ok(200, list("Pending")),
+        Op::new(
+            "get",
+            "/api/v1/approvals/{kind}/{id}",
+            "An item's approval state and history (kind: schedule, programme, media, urgent).",
+        )
+        .ok(200, r("Approval"))
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/approvals/{kind}/{id}/approve",
+            "Approve a draft (an urgent notice: mark it reviewed); approver or admin over its area.",
+        )
+        .json(obj(json!({"comment": s()}), &[]))
+        .ok(200, r("Approval"))
+        .errors(&[404, 409, 422]),
+        Op::new(
+            "post",
+            "/api/v1/approvals/{kind}/{id}/reject",
+            "Reject a draft with a comment; editing it submits it again.",
+        )
+        .json(obj(json!({"comment": s()}), &["comment"]))
+        .ok(200, r("Approval"))
+        .errors(&[404, 409, 422]),
         // stations
         Op::new(
             "get",
@@ -229,7 +357,7 @@ pub fn operations() -> Vec<Op> {
             "/api/v1/stations/{code}/token",
             "Rotate the station's device token (admin); answers the new one once.",
         )
-        .ok(200, obj(json!({"device_token": s()}), &[]))
+        .ok(200, obj(json!({"station": s(), "token": s()}), &["station", "token"]))
         .errors(&[404]),
         // urgent notices
         Op::new("get", "/api/v1/urgent", "Urgent notices in reach.").ok(200, list("Urgent")),
@@ -332,7 +460,11 @@ pub fn operations() -> Vec<Op> {
             "Mark occurrences with no log entry as missed now (admin).",
         )
         .ok(200, obj(json!({}), &[])),
-        Op::new("get", "/api/v1/audit", "The audit log (admin).")
+        Op::new("get", "/api/v1/audit", "The audit log (admin), newest first.")
+            .query("user", s(), false, "made by this username")
+            .query("action", s(), false, "actions starting with this, e.g. station")
+            .query("from", time(), false, "RFC 3339, inclusive")
+            .query("to", time(), false, "RFC 3339, exclusive")
             .query("limit", int(), false, "default 200")
             .query("offset", int(), false, "skip this many")
             .ok(200, list("AuditEntry")),
@@ -403,14 +535,34 @@ pub fn schemas() -> Value {
             "message": {"type": "string", "description": "what went wrong, for people"}}),
             &["code", "message"])}), &["error"]),
         "Credentials": obj(json!({"username": s(), "password": s()}), &["username", "password"]),
-        "Role": {"type": "string", "enum": ["admin", "operator", "viewer"]},
+        "Role": {"type": "string", "enum": ["admin", "approver", "operator", "viewer"]},
         "Priority": priority,
         "Area": obj(json!({"code": s(), "name": s(), "parent": {"type": "string", "nullable": true}}), &["code", "name"]),
-        "User": obj(json!({"username": s(), "role": r("Role"), "area": s()}), &["username", "role", "area"]),
+        "User": obj(json!({"username": s(), "role": r("Role"), "area": s(), "disabled": {"type": "boolean"}}), &["username", "role", "area", "disabled"]),
         "Media": obj(json!({"id": s(), "sha256": s(), "title": s(), "size_bytes": int(),
             "duration_ms": int(), "codec": s(), "sample_rate": int(), "channels": int(),
             "loudness_lufs": {"type": "number"}}), &["id", "sha256", "duration_ms"]),
+        "Pending": obj(json!({"kind": s(), "id": s(), "title": s(), "area": s(),
+            "state": {"type": "string", "enum": ["draft", "review"]}, "created_by": s(),
+            "submitted_at": {"type": "string", "nullable": true, "format": "date-time"}}),
+            &["kind", "id", "state"]),
+        "Approval": obj(json!({"kind": s(), "id": s(), "area": s(),
+            "state": {"type": "string", "enum": ["draft", "approved", "rejected", "review", "reviewed"]},
+            "history": {"type": "array", "items": obj(json!({"action": s(), "by": s(), "at": time(),
+                "comment": s()}), &["action", "by", "at"])}}), &["kind", "id", "state"]),
+        "ProgrammeBody": obj(json!({"title": s(), "category": s(),
+            "parts": {"type": "array", "items": obj(json!({"media_id": s(),
+                "jingle": {"type": "boolean", "description": "the station's own jingle"},
+                "title": s()}), &[])}}), &["title", "parts"]),
+        "Programme": obj(json!({"id": s(), "title": s(), "category": s(),
+            "parts": {"type": "array", "items": obj(json!({"media_id": {"type": "string", "nullable": true},
+                "jingle": {"type": "boolean"}, "title": s(), "duration_ms": int()}), &["title"])},
+            "total_ms": int(), "limit_minutes": {"type": "integer", "nullable": true},
+            "over_limit": {"type": "boolean"}, "warning_vi": {"type": "string", "nullable": true},
+            "warning_en": {"type": "string", "nullable": true},
+            "schedules": {"type": "array", "items": s()}}), &["id", "title", "parts", "total_ms"]),
         "ScheduleBody": obj(json!({"title": s(), "media_id": s(),
+            "programme_id": {"type": "string", "description": "instead of media_id: air a programme"},
             "stations": {"type": "array", "items": s(), "description": "codes, or [\"*\"]"},
             "areas": {"type": "array", "items": s()},
             "cron": {"type": "string", "description": "crontab(5), five fields, station time"},
@@ -418,7 +570,7 @@ pub fn schemas() -> Value {
             "ends_on": {"type": "string", "format": "date"},
             "excluded_dates": {"type": "array", "items": {"type": "string", "format": "date"}},
             "priority": {"type": "string", "enum": ["normal", "priority"]},
-            "category": s(), "max_wait_minutes": int()}), &["title", "media_id"]),
+            "category": s(), "max_wait_minutes": int()}), &["title"]),
         "Schedule": obj(json!({"id": s(), "title": s(), "media_id": s(),
             "stations": {"type": "array", "items": s()}, "areas": {"type": "array", "items": s()},
             "cron": {"type": "string", "nullable": true}, "at": {"type": "string", "nullable": true, "format": "date-time"},

@@ -1,12 +1,14 @@
 //! The HTML pages for operators and the district office: Vietnamese first with an English
 //! switch, server-rendered shells (minijinja templates embedded at compile time) and a
 //! little vendored script that talks to the JSON API with the session cookie and its CSRF
-//! header. Every page carries a strict Content-Security-Policy (no inline scripts).
+//! header. Every page carries a strict Content-Security-Policy (no inline scripts), see
+//! [`crate::security`].
 
 pub mod assets;
 pub mod cron_form;
 pub mod i18n;
 pub mod login;
+pub mod nav;
 pub mod password;
 pub mod render;
 pub mod session;
@@ -20,11 +22,6 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
-/// Sent with every page.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-img-src 'self' data:; media-src 'self'; connect-src 'self'; object-src 'none'; \
-base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
 /// Every page route.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,32 +32,26 @@ pub fn router() -> Router<AppState> {
         .route("/password", get(password::form).post(password::submit))
         .route("/media", get(views::media))
         .route("/schedules", get(views::schedules))
+        .route("/programmes", get(views::programmes))
+        .route("/approvals", get(views::approvals))
         .route("/stations/{code}/week", get(views::week))
         .route("/urgent", get(views::urgent))
         .route("/urgent/{id}", get(views::urgent_board))
         .route("/logs", get(views::logs))
         .route("/reports", get(views::reports))
+        .route("/admin/areas", get(views::areas))
+        .route("/admin/stations", get(views::stations))
+        .route("/admin/users", get(views::users))
+        .route("/admin/audit", get(views::audit))
         .route("/static/{file}", get(assets::serve))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(no_store))
 }
 
-/// Content-Security-Policy, no sniffing, no framing, no caching of pages with user data.
-async fn security_headers(req: Request, next: Next) -> Response {
+/// Pages hold user data: no caching (assets set their own long-lived caching). The
+/// security headers are set for every response by [`crate::security::headers`].
+async fn no_store(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

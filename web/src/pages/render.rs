@@ -2,6 +2,7 @@
 //! context: language table, user, CSRF token, asset version.
 
 use crate::pages::i18n::Lang;
+use crate::pages::nav;
 use crate::pages::session::Session;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -25,10 +26,25 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/schedules.html"),
     ),
     ("week.html", include_str!("../../templates/week.html")),
+    (
+        "programmes.html",
+        include_str!("../../templates/programmes.html"),
+    ),
+    (
+        "approvals.html",
+        include_str!("../../templates/approvals.html"),
+    ),
     ("urgent.html", include_str!("../../templates/urgent.html")),
     ("logs.html", include_str!("../../templates/logs.html")),
     ("reports.html", include_str!("../../templates/reports.html")),
     ("error.html", include_str!("../../templates/error.html")),
+    ("areas.html", include_str!("../../templates/areas.html")),
+    (
+        "stations.html",
+        include_str!("../../templates/stations.html"),
+    ),
+    ("users.html", include_str!("../../templates/users.html")),
+    ("audit.html", include_str!("../../templates/audit.html")),
 ];
 
 /// The parsed templates; built once (they are constants of the binary).
@@ -66,6 +82,8 @@ pub fn render(
             area => s.area.clone(),
             can_edit => s.role >= crate::db::users::Role::Operator,
             is_admin => s.role >= crate::db::users::Role::Admin,
+            nav => nav::entries(s.role, nav::Group::Main),
+            admin_nav => nav::entries(s.role, nav::Group::Admin),
         }),
         csrf => session.map(|s| s.csrf.clone()).unwrap_or_default(),
     };

@@ -36,6 +36,32 @@ pub async fn schedules(session: Session) -> Response {
     shell(&session, "schedules.html", "schedules", "sched_title")
 }
 
+/// `GET /programmes`: build, reorder, hear and save programmes; the page knows the slot
+/// limit of the user's area (a programme being edited answers its own).
+pub async fn programmes(State(state): State<AppState>, session: Session) -> Response {
+    let lang = session.lang;
+    let area = session.area.clone();
+    let limit = state
+        .db
+        .call(move |conn| Ok(db::areas::slot_limit_minutes(conn, &area)?))
+        .await;
+    match limit {
+        Ok(limit) => render(
+            "programmes.html",
+            lang,
+            Some(&session),
+            "programmes",
+            context! { title => lang.t("prog_title"), slot_limit => limit },
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /approvals`: the approval queue (approvers decide; others see what waits).
+pub async fn approvals(session: Session) -> Response {
+    shell(&session, "approvals.html", "approvals", "appr_title")
+}
+
 /// `GET /urgent`: push an urgent notice (operators and admins).
 pub async fn urgent(session: Session) -> Response {
     if let Some(res) = session.require(Role::Operator) {
@@ -64,6 +90,34 @@ pub async fn logs(session: Session) -> Response {
 /// `GET /reports`: report downloads.
 pub async fn reports(session: Session) -> Response {
     shell(&session, "reports.html", "reports", "reports_title")
+}
+
+/// An administration page: admins only, others get the 403 page.
+fn admin_shell(session: &Session, template: &str, page: &str, title_key: &str) -> Response {
+    if let Some(res) = session.require(Role::Admin) {
+        return res;
+    }
+    shell(session, template, page, title_key)
+}
+
+/// `GET /admin/areas`: the areas tree; add an area.
+pub async fn areas(session: Session) -> Response {
+    admin_shell(&session, "areas.html", "areas", "areas_title")
+}
+
+/// `GET /admin/stations`: stations; add one (its device token shown once), rotate a token.
+pub async fn stations(session: Session) -> Response {
+    admin_shell(&session, "stations.html", "stations", "stations_title")
+}
+
+/// `GET /admin/users`: people in the admin's area; add one.
+pub async fn users(session: Session) -> Response {
+    admin_shell(&session, "users.html", "users", "users_title")
+}
+
+/// `GET /admin/audit`: the audit log with filters and pages.
+pub async fn audit(session: Session) -> Response {
+    admin_shell(&session, "audit.html", "audit", "audit_title")
 }
 
 /// `GET /stations/{code}/week`: one station's week calendar; 404 for an unknown station,

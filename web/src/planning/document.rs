@@ -6,7 +6,9 @@ use crate::db::{self, media::MediaRow, stations::Station, urgent::UrgentRow};
 use crate::error::AppError;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
-use schedules::wire::{MediaEntry, ScheduleDocument, UrgentNotice, UrgentState, WireRule};
+use schedules::wire::{
+    MediaEntry, ScheduleDocument, UrgentNotice, UrgentState, WireItem, WireRule,
+};
 use schedules::{Sha256, StationCode};
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -44,15 +46,86 @@ pub fn still_airing(n: &UrgentNotice, now: DateTime<Utc>) -> bool {
     n.airings().iter().any(|t| *t + len > now)
 }
 
-/// The rules of a station (paused ones left out), as the wire sends them.
+/// May the schedule reach stations: it, its programme and every media file it plays are
+/// approved (see `db::approvals`)? Drafts and rejected items stay on the server.
+fn approved(conn: &Connection, s: &db::schedules::ScheduleRow) -> Result<bool, AppError> {
+    use db::approvals::{media_approved, state, Kind, State};
+    let ok = |st: Option<State>| st.is_none_or(|st| st == State::Approved);
+    if !ok(state(conn, Kind::Schedule, &s.id, "")?) {
+        return Ok(false);
+    }
+    let mut media = vec![s.spec.media_sha256.clone()];
+    if let Some(pid) = &s.spec.programme_id {
+        if !ok(state(conn, Kind::Programme, pid, "")?) {
+            return Ok(false);
+        }
+        if let Some(p) = db::programmes::get(conn, pid)? {
+            media.extend(p.spec.parts.into_iter().filter_map(|p| p.media_sha256));
+        }
+    }
+    for m in media {
+        if !media_approved(conn, &m)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The rules of a station (paused and unapproved ones left out), as the wire sends them.
 pub fn rules(
     conn: &Connection,
     station: &Station,
     media_out: &mut BTreeMap<String, MediaRow>,
 ) -> Result<Vec<WireRule>, AppError> {
     let mut out = Vec::new();
+    // The station's jingle fills programmes' jingle slot once approved (see `approved`).
+    let jingle = match db::stations::jingle(conn, &station.code)? {
+        Some(j) if db::approvals::media_approved(conn, &j)? => Some(j),
+        _ => None,
+    };
     for s in db::schedules::for_station(conn, &station.code, &station.area, false)? {
-        let m = media(conn, &s.spec.media_sha256)?;
+        if !approved(conn, &s)? {
+            continue;
+        }
+        let mut m = media(conn, &s.spec.media_sha256)?;
+        let mut items = Vec::new();
+        if let Some(pid) = &s.spec.programme_id {
+            let Some(p) = db::programmes::get(conn, pid)? else {
+                tracing::error!(schedule = %s.id, programme = %pid, "programme is gone");
+                continue;
+            };
+            for part in &p.spec.parts {
+                // The jingle slot takes the station's own jingle, and is left out without one.
+                let (sha256, is_jingle) = match (&part.media_sha256, &jingle) {
+                    (Some(sha256), _) => (sha256, false),
+                    (None, Some(j)) => (j, true),
+                    (None, None) => continue,
+                };
+                let pm = media(conn, sha256)?;
+                let title = if part.title.is_empty() {
+                    pm.title.clone()
+                } else {
+                    part.title.clone()
+                };
+                items.push(WireItem {
+                    title,
+                    media_sha256: sha(&pm.sha256)?,
+                    duration_ms: pm.duration_ms,
+                    jingle: is_jingle,
+                });
+                media_out.insert(pm.sha256.clone(), pm);
+            }
+            let Some(first) = items.first() else {
+                continue;
+            };
+            // What an older controller airs: the first part (see `WireRule::items`).
+            m = media(conn, first.media_sha256.as_str())?;
+        }
+        let duration_ms = if items.is_empty() {
+            m.duration_ms
+        } else {
+            items.iter().map(|i| i.duration_ms).sum()
+        };
         out.push(WireRule {
             id: s.id.clone(),
             title: s.spec.title.clone(),
@@ -64,8 +137,10 @@ pub fn rules(
             ends_on: s.spec.ends_on,
             excluded_dates: s.spec.excluded_dates.clone(),
             media_sha256: sha(&m.sha256)?,
-            duration_ms: m.duration_ms,
+            duration_ms,
             max_wait_ms: s.spec.max_wait_ms,
+            items,
+            programme_id: s.spec.programme_id.clone(),
         });
         media_out.insert(m.sha256.clone(), m);
     }

@@ -355,6 +355,7 @@ fn raw(
             SUM(status = 'failed'), SUM(status = 'missed'), SUM(played_ms), SUM(planned_ms)
          FROM logs INDEXED BY logs_report
          WHERE scheduled_at >= ?2 AND scheduled_at < ?3 AND station IN (SELECT code FROM st)
+           AND part_of IS NULL
          GROUP BY station, category, hour"
     ))?;
     let lo = lo.map(ts).unwrap_or_default();

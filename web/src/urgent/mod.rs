@@ -174,6 +174,7 @@ pub async fn send(
                        "interval_s": r.interval_s, "expires_at": r.expires_at,
                        "cap": r.cap_key, "source": extra}),
             )?;
+            crate::routes::api::approvals::mark_for_review(&tx, &u, &r.id, &r.owner_area, now)?;
             tx.commit()?;
             Ok((document::notice(&r, &m)?, stations))
         })

@@ -39,6 +39,11 @@ async fn every_endpoint_checks_role_and_area() {
         )
         .await;
     let urgent_bp = u["id"].as_str().unwrap().to_string();
+    let programme = |m: &str| json!({"title": "p", "parts": [{"media_id": m}, {"jingle": true}]});
+    let (_, p) = app.post("/programmes", &op_lq, programme(&m_lq)).await;
+    let prog_lq = p["id"].as_str().unwrap().to_string();
+    let (_, p) = app.post("/programmes", &op_bp, programme(&m_bp)).await;
+    let prog_bp = p["id"].as_str().unwrap().to_string();
 
     // Device tokens: one station against another's resources.
     let mut failures = Vec::new();
@@ -84,6 +89,8 @@ async fn every_endpoint_checks_role_and_area() {
         let fresh_sched = app.schedule(&tt, &m_lq, &["LQ"], "0 7 * * *").await;
         let fresh_media = app.upload_tone(&op_lq, 600.0 + 10.0 * ri as f32, 800).await;
         let sched_body = |stations: &[&str]| json!({"title": "t", "media_id": m_lq, "stations": stations, "cron": "0 8 * * *"});
+        let (_, p) = app.post("/programmes", &op_lq, programme(&m_lq)).await;
+        let fresh_prog = p["id"].as_str().unwrap().to_string();
         let urgent_body =
             |stations: &[&str]| json!({"title": "u", "media_id": m_lq, "stations": stations});
         // (what, method, path, body, [admin, operator, viewer])
@@ -285,6 +292,153 @@ async fn every_endpoint_checks_role_and_area() {
                 [200, 200, 200],
             ),
             (
+                "list programmes",
+                Method::GET,
+                "/programmes".into(),
+                None,
+                [200, 200, 200],
+            ),
+            (
+                "create programme inside",
+                Method::POST,
+                "/programmes".into(),
+                Some(programme(&m_lq)),
+                [201, 201, 403],
+            ),
+            (
+                "create programme with media outside",
+                Method::POST,
+                "/programmes".into(),
+                Some(programme(&m_bp)),
+                [422, 422, 403],
+            ),
+            (
+                "show programme inside",
+                Method::GET,
+                format!("/programmes/{prog_lq}"),
+                None,
+                [200, 200, 200],
+            ),
+            (
+                "show programme outside",
+                Method::GET,
+                format!("/programmes/{prog_bp}"),
+                None,
+                [404, 404, 404],
+            ),
+            (
+                "replace programme inside",
+                Method::PUT,
+                format!("/programmes/{prog_lq}"),
+                Some(programme(&m_lq)),
+                [200, 200, 403],
+            ),
+            (
+                "replace programme outside",
+                Method::PUT,
+                format!("/programmes/{prog_bp}"),
+                Some(programme(&m_bp)),
+                [404, 404, 404],
+            ),
+            (
+                "delete programme inside",
+                Method::DELETE,
+                format!("/programmes/{fresh_prog}"),
+                None,
+                [204, 204, 403],
+            ),
+            (
+                "delete programme outside",
+                Method::DELETE,
+                format!("/programmes/{prog_bp}"),
+                None,
+                [404, 404, 404],
+            ),
+            (
+                "station jingle inside",
+                Method::PUT,
+                "/stations/LQ/jingle".into(),
+                Some(json!({"media_id": m_lq})),
+                [200, 200, 403],
+            ),
+            (
+                "station jingle outside",
+                Method::PUT,
+                "/stations/BP/jingle".into(),
+                Some(json!({"media_id": null})),
+                [403, 403, 403],
+            ),
+            (
+                "slot limit inside",
+                Method::PUT,
+                "/areas/LQ/slot-limit".into(),
+                Some(json!({"minutes": 15})),
+                [200, 403, 403],
+            ),
+            (
+                "slot limit outside",
+                Method::PUT,
+                "/areas/BP/slot-limit".into(),
+                Some(json!({"minutes": 45})),
+                [403, 403, 403],
+            ),
+            (
+                "approval queue",
+                Method::GET,
+                "/approvals".into(),
+                None,
+                [200, 200, 200],
+            ),
+            (
+                "approval of programme inside",
+                Method::GET,
+                format!("/approvals/programme/{prog_lq}"),
+                None,
+                [200, 200, 200],
+            ),
+            (
+                "approval of programme outside",
+                Method::GET,
+                format!("/approvals/programme/{prog_bp}"),
+                None,
+                [404, 404, 404],
+            ),
+            (
+                "approve outside",
+                Method::POST,
+                format!("/approvals/programme/{prog_bp}/approve"),
+                None,
+                [404, 404, 404],
+            ),
+            (
+                "approve inside, nothing to approve",
+                Method::POST,
+                format!("/approvals/programme/{prog_lq}/approve"),
+                None,
+                [409, 403, 403],
+            ),
+            (
+                "reject outside",
+                Method::POST,
+                format!("/approvals/schedule/{sched_bp}/reject"),
+                Some(json!({"comment": "không"})),
+                [404, 404, 404],
+            ),
+            (
+                "require approval inside",
+                Method::PUT,
+                "/areas/LQ/approval".into(),
+                Some(json!({"required": false})),
+                [200, 403, 403],
+            ),
+            (
+                "require approval outside",
+                Method::PUT,
+                "/areas/BP/approval".into(),
+                Some(json!({"required": true})),
+                [403, 403, 403],
+            ),
+            (
                 "list urgent",
                 Method::GET,
                 "/urgent".into(),
@@ -364,6 +518,13 @@ async fn every_endpoint_checks_role_and_area() {
             ),
             ("audit", Method::GET, "/audit".into(), None, [200, 403, 403]),
             (
+                "audit filtered",
+                Method::GET,
+                "/audit?action=station&user=admin_lq".into(),
+                None,
+                [200, 403, 403],
+            ),
+            (
                 "list areas",
                 Method::GET,
                 "/areas".into(),
@@ -422,6 +583,62 @@ async fn every_endpoint_checks_role_and_area() {
                     json!({"username": format!("bp{ri}"), "password": "long enough", "role": "viewer", "area": "BP"}),
                 ),
                 [403, 403, 403],
+            ),
+            (
+                "rename area inside",
+                Method::PATCH,
+                "/areas/LQ".into(),
+                Some(json!({"name": "Thị trấn Liên Quan"})),
+                [200, 403, 403],
+            ),
+            (
+                "move one's own area",
+                Method::PATCH,
+                "/areas/LQ".into(),
+                Some(json!({"parent": "HN"})),
+                [403, 403, 403],
+            ),
+            (
+                "rename area outside",
+                Method::PATCH,
+                "/areas/BP".into(),
+                Some(json!({"name": "Xã Bình Phú"})),
+                [403, 403, 403],
+            ),
+            (
+                "disable user inside",
+                Method::POST,
+                format!("/users/new{ri}/disable"),
+                None,
+                [200, 403, 403],
+            ),
+            (
+                "enable user inside",
+                Method::POST,
+                format!("/users/new{ri}/enable"),
+                None,
+                [200, 403, 403],
+            ),
+            (
+                "reset password inside",
+                Method::POST,
+                format!("/users/new{ri}/password"),
+                Some(json!({"password": "another long one"})),
+                [204, 403, 403],
+            ),
+            (
+                "disable user outside",
+                Method::POST,
+                "/users/op_bp/disable".into(),
+                None,
+                [404, 403, 403],
+            ),
+            (
+                "reset password outside",
+                Method::POST,
+                "/users/op_bp/password".into(),
+                Some(json!({"password": "another long one"})),
+                [404, 403, 403],
             ),
             (
                 "device schedule",

@@ -3,6 +3,9 @@
 
 mod helpers;
 
+mod admin;
+mod approval;
+mod audit;
 mod authz;
 mod backup;
 mod cap;
@@ -14,9 +17,11 @@ mod media;
 mod metrics;
 mod openapi;
 mod pages;
+mod programmes;
 mod reports;
 mod router;
 mod schedules;
+mod security;
 mod sign_in;
 mod tls;
 mod urgent;

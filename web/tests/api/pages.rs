@@ -405,3 +405,44 @@ async fn scripts_and_styles_are_served_with_their_types_and_long_caching() {
     }
     assert_eq!(s.get("/static/nope.js", "").await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn only_admins_open_the_administration_pages_and_see_their_menu() {
+    const ADMIN_PAGES: &[&str] = &[
+        "/admin/areas",
+        "/admin/stations",
+        "/admin/users",
+        "/admin/audit",
+    ];
+    let s = site();
+    let (admin, _) = s.login("admin").await;
+    for path in ADMIN_PAGES {
+        let (status, html, _) = s.get(path, &admin).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            html.contains(&format!(r#"href="{path}" aria-current="page""#)),
+            "{path}"
+        );
+        assert_eq!(html.matches("<script").count(), 2, "{path}");
+    }
+    for user in ["op", "viewer"] {
+        let (cookie, _) = s.login(user).await;
+        for path in ADMIN_PAGES {
+            let (status, html, _) = s.get(path, &cookie).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{user} {path}");
+            assert!(html.contains("Bạn không có quyền"), "{user} {path}");
+        }
+        let (_, html, _) = s.get("/", &cookie).await;
+        assert!(
+            !html.contains("/admin/"),
+            "{user} sees the administration menu"
+        );
+    }
+    let (_, html, _) = s.get("/", &admin).await;
+    for path in ADMIN_PAGES {
+        assert!(
+            html.contains(&format!(r#"href="{path}""#)),
+            "admin menu lacks {path}"
+        );
+    }
+}

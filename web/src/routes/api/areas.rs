@@ -1,9 +1,11 @@
-//! The areas tree as far as the user can see: their area and everything below it.
+//! The areas tree as far as the user can see: their area and everything below it; admins
+//! add, rename and move areas inside it.
 
 use crate::admin::{self, Actor};
 use crate::auth::User;
 use crate::db::{self, areas::Area, users::Role};
-use crate::error::{AppResult, JsonBody};
+use crate::error::{AppError, AppResult, JsonBody, PathArg};
+use crate::routes::api::audit;
 use crate::routes::api::users::area_in_reach;
 use crate::state::{AppState, Now};
 use axum::extract::State;
@@ -54,4 +56,74 @@ pub async fn create(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// `PATCH /areas/{code}` body: a new name, a new parent, or both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaChange {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    parent: Option<String>,
+}
+
+/// `PATCH /areas/{code}` (admin): rename an area of the admin's subtree, or move it under
+/// another area of that subtree (never under itself or its own descendants; the admin's own
+/// area stays where it is). Stations and users go along with it.
+pub async fn update(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(code): PathArg<String>,
+    JsonBody(b): JsonBody<AreaChange>,
+) -> AppResult<Json<Area>> {
+    user.require(Role::Admin)?;
+    if b.name.is_none() && b.parent.is_none() {
+        return Err(AppError::invalid(
+            "name: give a new name, a new parent or both",
+        ));
+    }
+    let name = match b.name {
+        Some(n) if n.trim().is_empty() || n.trim().chars().count() > 200 => {
+            return Err(AppError::invalid("name: must be 1 to 200 characters"))
+        }
+        n => n.map(|n| n.trim().to_string()),
+    };
+    state
+        .db
+        .call(move |conn| {
+            area_in_reach(conn, &user, &code)?;
+            if let Some(p) = &b.parent {
+                if code == user.area {
+                    return Err(AppError::forbidden(format!(
+                        "parent: area {code} is your own area; it cannot be moved"
+                    )));
+                }
+                area_in_reach(conn, &user, p).map_err(|mut e| {
+                    e.message = e.message.replacen("area", "parent", 1);
+                    e
+                })?;
+                if db::areas::in_subtree(conn, &code, p)? {
+                    return Err(AppError::invalid(format!(
+                        "parent: {p} lies inside {code}; an area cannot be moved under itself"
+                    )));
+                }
+            }
+            let tx = conn.transaction()?;
+            db::areas::update(&tx, &code, name.as_deref(), b.parent.as_deref())?;
+            audit(
+                &tx,
+                now,
+                &user,
+                "area.update",
+                &code,
+                json!({"name": name, "parent": b.parent}),
+            )?;
+            let out = db::areas::get(&tx, &code)?
+                .ok_or_else(|| AppError::not_found(format!("no area {code:?}")))?;
+            tx.commit()?;
+            Ok(Json(out))
+        })
+        .await
 }

@@ -6,6 +6,7 @@ use crate::error::{AppError, AppResult, QueryArgs};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 /// `GET /audit` query.
@@ -14,9 +15,14 @@ use serde::Deserialize;
 pub struct AuditQuery {
     limit: Option<u32>,
     offset: Option<u32>,
+    user: Option<String>,
+    action: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
 }
 
-/// `GET /audit` (admin): changes in the admin's area and below, newest first.
+/// `GET /audit?user&action&from&to&limit&offset` (admin): changes in the admin's area and
+/// below, newest first; `action` matches a prefix (`station` finds every station change).
 pub async fn list(
     State(state): State<AppState>,
     user: User,
@@ -29,10 +35,22 @@ pub async fn list(
             "limit: {limit} must be between 1 and 10000"
         )));
     }
+    if let (Some(f), Some(t)) = (q.from, q.to) {
+        if t <= f {
+            return Err(AppError::invalid("to: must be after from"));
+        }
+    }
     let offset = q.offset.unwrap_or(0);
+    let nonempty = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let filter = db::audit::Filter {
+        user: nonempty(q.user),
+        action: nonempty(q.action),
+        from: q.from,
+        to: q.to,
+    };
     let rows = state
         .db
-        .call(move |conn| Ok(db::audit::list(conn, &user.area, limit, offset)?))
+        .call(move |conn| Ok(db::audit::list(conn, &user.area, &filter, limit, offset)?))
         .await?;
     Ok(Json(rows))
 }

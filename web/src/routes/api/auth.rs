@@ -58,7 +58,12 @@ pub(crate) async fn sign_in(
             .await
             .map_err(AppError::internal)?;
     let user = match (ok, user) {
-        (true, Some(u)) => u,
+        (true, Some(u)) if !u.disabled => u,
+        (true, Some(_)) => {
+            return Err(AppError::unauthorized(
+                "this account is disabled; ask an administrator",
+            ))
+        }
         _ => {
             state.throttle.fail(&key, now);
             return Err(AppError::unauthorized("wrong username or password"));

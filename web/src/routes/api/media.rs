@@ -2,10 +2,12 @@
 //! ETag, delete when nothing uses it.
 
 use crate::auth::{Caller, User};
+use crate::db::approvals::{self, Kind};
 use crate::db::{self, media::MediaRow, users::Role};
 use crate::error::{AppError, AppResult, PathArg};
 use crate::library;
 use crate::planning::document;
+use crate::routes::api::approvals::submit_if_required;
 use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use axum::body::Body;
@@ -106,6 +108,14 @@ pub async fn upload(
                 &r.sha256,
                 json!({"title": r.title, "size_bytes": r.size_bytes, "codec": r.codec}),
             )?;
+            // Uploading again a file already approved in this area submits nothing.
+            let signed_off = approvals::history(conn, Kind::Media, &r.sha256)?
+                .iter()
+                .any(|s| s.action == "approved");
+            let st = approvals::state(conn, Kind::Media, &r.sha256, &u.area)?;
+            if !(signed_off && st == Some(approvals::State::Approved)) {
+                submit_if_required(conn, &u, Kind::Media, &r.sha256, &u.area, now)?;
+            }
             Ok(())
         })
         .await?;
@@ -326,6 +336,15 @@ pub async fn remove(
                 return Err(AppError::conflict(format!(
                     "media {s} is used by {schedules} schedule(s) and {urgent} urgent notice(s); \
                      delete those first"
+                )));
+            }
+            let programmes = db::programmes::using_media(&tx, &s)?;
+            let jingles = db::stations::jingle_users(&tx, &s)?;
+            if programmes > 0 || !jingles.is_empty() {
+                return Err(AppError::conflict(format!(
+                    "media {s} is a part of {programmes} programme(s) and the jingle of \
+                     station(s) [{}]; change those first",
+                    jingles.join(", ")
                 )));
             }
             db::media::delete(&tx, &s)?;

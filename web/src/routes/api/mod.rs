@@ -1,5 +1,6 @@
 //! The JSON API, `/api/v1`: one file per resource.
 
+pub mod approvals;
 pub mod areas;
 pub mod audit;
 pub mod auth;
@@ -8,6 +9,7 @@ pub mod device;
 pub mod logs;
 pub mod media;
 pub mod password;
+pub mod programmes;
 pub mod reports;
 pub mod schedules;
 pub mod stations;
@@ -18,7 +20,7 @@ use crate::auth::User;
 use crate::db;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -31,7 +33,11 @@ pub fn router() -> Router<AppState> {
         .route("/auth/me", get(auth::me))
         .route("/auth/password", post(password::change_own))
         .route("/areas", get(areas::list).post(areas::create))
+        .route("/areas/{code}", patch(areas::update))
         .route("/users", get(users::list).post(users::create))
+        .route("/users/{username}/disable", post(users::disable))
+        .route("/users/{username}/enable", post(users::enable))
+        .route("/users/{username}/password", post(users::reset_password))
         .route(
             "/media",
             get(media::list)
@@ -52,6 +58,23 @@ pub fn router() -> Router<AppState> {
         )
         .route("/schedules/{id}/pause", post(schedules::pause))
         .route("/schedules/{id}/resume", post(schedules::resume))
+        .route(
+            "/programmes",
+            get(programmes::list).post(programmes::create),
+        )
+        .route(
+            "/programmes/{id}",
+            get(programmes::show)
+                .put(programmes::replace)
+                .delete(programmes::remove),
+        )
+        .route("/stations/{code}/jingle", put(programmes::set_jingle))
+        .route("/areas/{code}/slot-limit", put(programmes::set_slot_limit))
+        .route("/areas/{code}/approval", put(approvals::set_required))
+        .route("/approvals", get(approvals::queue))
+        .route("/approvals/{kind}/{id}", get(approvals::show))
+        .route("/approvals/{kind}/{id}/approve", post(approvals::approve))
+        .route("/approvals/{kind}/{id}/reject", post(approvals::reject))
         .route("/stations", get(stations::list).post(stations::create))
         .route("/stations/{code}", get(stations::show))
         .route("/stations/{code}/plan", get(stations::plan))

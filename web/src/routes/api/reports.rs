@@ -141,12 +141,12 @@ pub async fn chart(
         })?;
     let r = build(&state, user, q).await?;
     let svg = charts::render(chart, &r);
-    Ok(with_headers(
-        svg.into_response(),
-        &r,
-        "image/svg+xml; charset=utf-8",
-        "",
-    ))
+    let mut res = with_headers(svg.into_response(), &r, "image/svg+xml; charset=utf-8", "");
+    if let Ok(csp) = HeaderValue::from_str(&crate::security::svg_csp(charts::STYLE)) {
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    Ok(res)
 }
 
 /// `POST /reports/reconcile` (administrators): reconcile every station now; answers

@@ -1,9 +1,11 @@
 //! Schedules: create, list, show, replace, pause, resume, delete; and the cron preview.
 
 use crate::auth::User;
+use crate::db::approvals::{self, Kind};
 use crate::db::{self, schedules::ScheduleRow, schedules::ScheduleSpec, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg, QueryArgs};
 use crate::planning::publish_schedules;
+use crate::routes::api::approvals::submit_if_required;
 use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use crate::targets;
@@ -23,7 +25,10 @@ use serde_json::json;
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
     title: String,
-    media_id: String,
+    #[serde(default)]
+    media_id: Option<String>,
+    #[serde(default)]
+    programme_id: Option<String>,
     #[serde(default)]
     stations: Vec<String>,
     #[serde(default)]
@@ -52,6 +57,7 @@ pub struct ScheduleView {
     id: String,
     title: String,
     media_id: String,
+    programme_id: Option<String>,
     stations: Vec<String>,
     areas: Vec<String>,
     cron: Option<String>,
@@ -63,6 +69,9 @@ pub struct ScheduleView {
     category: String,
     max_wait_minutes: u64,
     paused: bool,
+    /// approved, draft or rejected (see `/approvals`).
+    approval: String,
+    approval_history: Vec<approvals::Step>,
     description_vi: Option<String>,
     description_en: Option<String>,
     owner_area: String,
@@ -71,7 +80,19 @@ pub struct ScheduleView {
     updated_at: DateTime<Utc>,
 }
 
-fn view(s: ScheduleRow) -> ScheduleView {
+/// The schedule with its approval state and history.
+fn view_in(conn: &Connection, s: ScheduleRow) -> AppResult<ScheduleView> {
+    let st =
+        approvals::state(conn, Kind::Schedule, &s.id, "")?.unwrap_or(approvals::State::Approved);
+    let history = approvals::history(conn, Kind::Schedule, &s.id)?;
+    Ok(view_with(s, st.as_str().to_string(), history))
+}
+
+fn view_with(
+    s: ScheduleRow,
+    approval: String,
+    approval_history: Vec<approvals::Step>,
+) -> ScheduleView {
     let expr = s.spec.cron.as_deref().and_then(|c| CronExpr::parse(c).ok());
     ScheduleView {
         description_vi: expr.as_ref().map(|e| describe_cron(e, Lang::Vi)),
@@ -79,6 +100,7 @@ fn view(s: ScheduleRow) -> ScheduleView {
         id: s.id,
         title: s.spec.title,
         media_id: s.spec.media_sha256,
+        programme_id: s.spec.programme_id,
         stations: s.spec.stations,
         areas: s.spec.areas,
         cron: s.spec.cron,
@@ -90,6 +112,8 @@ fn view(s: ScheduleRow) -> ScheduleView {
         category: s.spec.category,
         max_wait_minutes: s.spec.max_wait_ms / 60_000,
         paused: s.paused,
+        approval,
+        approval_history,
         owner_area: s.owner_area,
         created_by: s.created_by,
         created_at: s.created_at,
@@ -106,15 +130,38 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
     if title.chars().count() > 200 {
         return Err(AppError::invalid("title: at most 200 characters"));
     }
-    let sha =
-        Sha256::parse(&b.media_id).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
-    if db::media::get(conn, sha.as_str())?.is_none()
-        || !db::media::visible_to(conn, sha.as_str(), &user.area)?
-    {
-        return Err(AppError::invalid(format!(
-            "media_id: no media {sha} in your library"
-        )));
-    }
+    let (sha, programme_id) = match (&b.media_id, &b.programme_id) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid(
+                "media_id: give either media_id or programme_id, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(AppError::invalid(
+                "media_id: give the media to play in media_id, or a programme in programme_id",
+            ))
+        }
+        (Some(m), None) => {
+            let sha = Sha256::parse(m).map_err(|e| AppError::invalid(format!("media_id: {e}")))?;
+            if db::media::get(conn, sha.as_str())?.is_none()
+                || !db::media::visible_to(conn, sha.as_str(), &user.area)?
+            {
+                return Err(AppError::invalid(format!(
+                    "media_id: no media {sha} in your library"
+                )));
+            }
+            (sha.to_string(), None)
+        }
+        (None, Some(pid)) => {
+            let p = super::programmes::visible(conn, user, pid)
+                .map_err(|_| AppError::invalid(format!("programme_id: no programme {pid:?}")))?;
+            let lead = p
+                .spec
+                .lead_media()
+                .ok_or_else(|| AppError::invalid("programme_id: the programme has no media"))?;
+            (lead.to_string(), Some(p.id))
+        }
+    };
     let cron = match (&b.cron, b.at) {
         (Some(_), Some(_)) => {
             return Err(AppError::invalid("cron: give either cron or at, not both"))
@@ -175,7 +222,7 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
     excluded.dedup();
     Ok(ScheduleSpec {
         title,
-        media_sha256: sha.to_string(),
+        media_sha256: sha,
         stations: t.stations,
         areas: t.areas,
         cron,
@@ -186,6 +233,7 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
         priority,
         category,
         max_wait_ms,
+        programme_id,
     })
 }
 
@@ -240,6 +288,7 @@ pub async fn create(
             let tx = conn.transaction()?;
             db::schedules::insert(&tx, &i, &spec, &u.area, &u.username, now)?;
             audit(&tx, now, &u, "schedule.create", &i, detail(&spec))?;
+            submit_if_required(&tx, &u, Kind::Schedule, &i, &u.area, now)?;
             let stations = db::schedules::target_stations(&tx, &i)?;
             tx.commit()?;
             Ok(stations)
@@ -251,7 +300,8 @@ pub async fn create(
 
 fn detail(spec: &ScheduleSpec) -> serde_json::Value {
     json!({
-        "title": spec.title, "media_id": spec.media_sha256, "stations": spec.stations,
+        "title": spec.title, "media_id": spec.media_sha256,
+        "programme_id": spec.programme_id, "stations": spec.stations,
         "areas": spec.areas, "cron": spec.cron, "at": spec.at, "priority": spec.priority,
         "category": spec.category, "starts_on": spec.starts_on, "ends_on": spec.ends_on,
     })
@@ -275,12 +325,16 @@ pub async fn list(
         .call(move |conn| match q.station {
             Some(code) => {
                 let st = targets::station_in_reach(conn, &user, &code)?;
-                Ok(db::schedules::for_station(conn, &st.code, &st.area, true)?)
+                let rows = db::schedules::for_station(conn, &st.code, &st.area, true)?;
+                rows.into_iter().map(|r| view_in(conn, r)).collect()
             }
-            None => Ok(db::schedules::list_visible(conn, &user.area)?),
+            None => {
+                let rows = db::schedules::list_visible(conn, &user.area)?;
+                rows.into_iter().map(|r| view_in(conn, r)).collect()
+            }
         })
         .await?;
-    Ok(Json(rows.into_iter().map(view).collect()))
+    Ok(Json(rows))
 }
 
 /// `GET /schedules/{id}`.
@@ -289,8 +343,11 @@ pub async fn show(
     user: User,
     PathArg(id): PathArg<String>,
 ) -> AppResult<Json<ScheduleView>> {
-    let row = state.db.call(move |conn| visible(conn, &user, &id)).await?;
-    Ok(Json(view(row)))
+    let row = state
+        .db
+        .call(move |conn| view_in(conn, visible(conn, &user, &id)?))
+        .await?;
+    Ok(Json(row))
 }
 
 /// `PUT /schedules/{id}`: replace with a new body (same shape as create).
@@ -304,24 +361,26 @@ pub async fn replace(
     let (row, stations) = state
         .db
         .call(move |conn| {
-            manageable(conn, &user, &id)?;
+            let old = manageable(conn, &user, &id)?;
             let before = db::schedules::target_stations(conn, &id)?;
             let spec = validate(conn, &user, body)?;
             let tx = conn.transaction()?;
             db::schedules::update(&tx, &id, &spec, now)?;
             audit(&tx, now, &user, "schedule.update", &id, detail(&spec))?;
+            submit_if_required(&tx, &user, Kind::Schedule, &id, &old.owner_area, now)?;
             let mut stations = db::schedules::target_stations(&tx, &id)?;
             stations.extend(before);
             stations.sort();
             stations.dedup();
             let row = db::schedules::get(&tx, &id)?
                 .ok_or_else(|| AppError::internal("schedule vanished during update"))?;
+            let row = view_in(&tx, row)?;
             tx.commit()?;
             Ok((row, stations))
         })
         .await?;
     publish_schedules(&state, stations, now).await;
-    Ok(Json(view(row)))
+    Ok(Json(row))
 }
 
 async fn set_paused(
@@ -344,11 +403,14 @@ async fn set_paused(
             audit(conn, now, &user, action, &id, json!({}))?;
             let row = db::schedules::get(conn, &id)?
                 .ok_or_else(|| AppError::not_found(format!("no schedule {id:?}")))?;
-            Ok((row, db::schedules::target_stations(conn, &id)?))
+            Ok((
+                view_in(conn, row)?,
+                db::schedules::target_stations(conn, &id)?,
+            ))
         })
         .await?;
     publish_schedules(&state, stations, now).await;
-    Ok(Json(view(row)))
+    Ok(Json(row))
 }
 
 /// `POST /schedules/{id}/pause`.

@@ -1,9 +1,11 @@
-//! People, for administrators: list and add users inside their area.
+//! People, for administrators: list and add users inside their area, disable and enable
+//! them, set a new password for them.
 
 use crate::admin::{self, Actor};
 use crate::auth::{self, User};
 use crate::db::{self, users::Role};
-use crate::error::{AppError, AppResult, JsonBody};
+use crate::error::{AppError, AppResult, JsonBody, PathArg};
+use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,6 +29,7 @@ pub struct UserView {
     username: String,
     role: Role,
     area: String,
+    disabled: bool,
 }
 
 /// Refuse unless `area` exists and lies in the admin's subtree.
@@ -56,6 +59,7 @@ pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<V
                 username: u.username,
                 role: u.role,
                 area: u.area,
+                disabled: u.disabled,
             })
             .collect(),
     ))
@@ -92,4 +96,111 @@ pub async fn create(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// The user `username` if their area lies in `admin`'s subtree; 404 otherwise (users outside
+/// one's area are not disclosed).
+fn user_in_reach(
+    conn: &rusqlite::Connection,
+    admin: &User,
+    username: &str,
+) -> AppResult<db::users::UserRow> {
+    match db::users::by_username(conn, username)? {
+        Some(u) if db::areas::in_subtree(conn, &admin.area, &u.area)? => Ok(u),
+        _ => Err(AppError::not_found(format!("no user {username:?}"))),
+    }
+}
+
+async fn set_disabled(
+    state: AppState,
+    now: chrono::DateTime<chrono::Utc>,
+    user: User,
+    username: String,
+    disable: bool,
+) -> AppResult<Json<serde_json::Value>> {
+    user.require(Role::Admin)?;
+    if disable && username == user.username {
+        return Err(AppError::conflict("you cannot disable your own account"));
+    }
+    state
+        .db
+        .call(move |conn| {
+            let u = user_in_reach(conn, &user, &username)?;
+            db::users::set_disabled(conn, u.id, disable.then_some(now))?;
+            let action = if disable {
+                "user.disable"
+            } else {
+                "user.enable"
+            };
+            audit(conn, now, &user, action, &u.username, json!({}))?;
+            Ok(Json(json!({"username": u.username, "disabled": disable})))
+        })
+        .await
+}
+
+/// `POST /users/{username}/disable` (admin): the user can no longer sign in and every
+/// session or token of theirs ends at once.
+pub async fn disable(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(username): PathArg<String>,
+) -> AppResult<Json<serde_json::Value>> {
+    set_disabled(state, now, user, username, true).await
+}
+
+/// `POST /users/{username}/enable` (admin): the user may sign in again.
+pub async fn enable(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(username): PathArg<String>,
+) -> AppResult<Json<serde_json::Value>> {
+    set_disabled(state, now, user, username, false).await
+}
+
+/// `POST /users/{username}/password` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    password: String,
+}
+
+/// `POST /users/{username}/password` (admin) → 204: a new password for someone who lost
+/// theirs; every session and token of theirs ends.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(username): PathArg<String>,
+    JsonBody(b): JsonBody<NewPassword>,
+) -> AppResult<StatusCode> {
+    user.require(Role::Admin)?;
+    auth::check_password_rules(&b.password)?;
+    let (u, name) = (user.clone(), username.clone());
+    let target = state
+        .db
+        .call(move |conn| user_in_reach(conn, &u, &name))
+        .await?;
+    let password = b.password;
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(AppError::internal)??;
+    state
+        .db
+        .call(move |conn| {
+            // No token is kept: the admin's own tokens belong to another user anyway.
+            db::passwords::set(conn, target.id, &hash, "")?;
+            audit(
+                conn,
+                now,
+                &user,
+                "user.reset_password",
+                &target.username,
+                json!({}),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,353 @@
+//! Approval: the queue, approve, reject (with a comment), an item's history, and which
+//! areas require it.
+//!
+//! In an area that requires approval (set on it or above it), a schedule, programme or
+//! media file made or changed by an operator starts as a `draft` and stays away from the
+//! stations until someone with the approve right over the area (an `approver` or an
+//! `admin` whose subtree holds it) approves it. A rejected item goes back to its author
+//! with the comment; editing it submits it again. What approvers make themselves is
+//! approved at once. Urgent notices are never held: they air at once and wait in the
+//! queue as `review` until someone reviews them.
+
+use crate::auth::User;
+use crate::db::approvals::{self, Kind, State as Approval};
+use crate::db::{self, users::Role};
+use crate::error::{AppError, AppResult, JsonBody, PathArg};
+use crate::planning::publish_schedules;
+use crate::routes::api::audit;
+use crate::state::{AppState, Now};
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::Deserialize;
+use serde_json::json;
+
+/// May `user` approve what belongs to `area`?
+pub fn may_approve(conn: &Connection, user: &User, area: &str) -> AppResult<bool> {
+    Ok(user.role >= Role::Approver && db::areas::in_subtree(conn, &user.area, area)?)
+}
+
+/// After `user` made or changed an item of `area`: where approval is required and the
+/// user may not approve it, it becomes a draft (a submission, in its history and the
+/// audit log). Answers the item's state.
+pub fn submit_if_required(
+    conn: &Connection,
+    user: &User,
+    kind: Kind,
+    id: &str,
+    area: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Approval> {
+    if !approvals::required(conn, area)? || may_approve(conn, user, area)? {
+        return Ok(approvals::state(conn, kind, id, area)?.unwrap_or(Approval::Approved));
+    }
+    approvals::set_state(
+        conn,
+        kind,
+        id,
+        area,
+        Approval::Draft,
+        "submitted",
+        &user.username,
+        "",
+        now,
+    )?;
+    audit(
+        conn,
+        now,
+        user,
+        &format!("{kind}.submit"),
+        id,
+        json!({"area": area}),
+    )?;
+    Ok(Approval::Draft)
+}
+
+/// After an urgent notice went out from `area`: where approval is required it is marked
+/// for review (it is never held).
+pub fn mark_for_review(
+    conn: &Connection,
+    user: &User,
+    id: &str,
+    area: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if approvals::required(conn, area)? {
+        approvals::set_state(
+            conn,
+            Kind::Urgent,
+            id,
+            area,
+            Approval::Review,
+            "review",
+            &user.username,
+            "",
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// The area an item belongs to, if it exists (a media file: the first area, in the
+/// user's subtree, where it waits; else any area it was uploaded in).
+fn item_area(conn: &Connection, user: &User, kind: Kind, id: &str) -> AppResult<Option<String>> {
+    Ok(match kind {
+        Kind::Schedule => db::schedules::get(conn, id)?.map(|s| s.owner_area),
+        Kind::Programme => db::programmes::get(conn, id)?.map(|p| p.owner_area),
+        Kind::Urgent => db::urgent::get(conn, id)?.map(|u| u.owner_area),
+        Kind::Media => {
+            let mut found = None;
+            for area in db::media::areas_of(conn, id)? {
+                if db::areas::in_subtree(conn, &user.area, &area)? {
+                    let draft = approvals::state(conn, kind, id, &area)? == Some(Approval::Draft);
+                    if draft || found.is_none() {
+                        found = Some(area);
+                    }
+                    if draft {
+                        break;
+                    }
+                }
+            }
+            found
+        }
+    })
+}
+
+fn parse_kind(kind: &str) -> AppResult<Kind> {
+    kind.parse().map_err(AppError::not_found)
+}
+
+/// An item `user` may see: 404 when it does not exist or lies outside their reach.
+fn reachable(conn: &Connection, user: &User, kind: Kind, id: &str) -> AppResult<String> {
+    let area = item_area(conn, user, kind, id)?
+        .ok_or_else(|| AppError::not_found(format!("no {kind} {id:?}")))?;
+    if db::areas::in_subtree(conn, &user.area, &area)? {
+        Ok(area)
+    } else {
+        Err(AppError::not_found(format!("no {kind} {id:?}")))
+    }
+}
+
+/// `GET /approvals`: what waits for approval (drafts) or review (urgent notices) in the
+/// user's subtree, oldest submission first.
+pub async fn queue(
+    State(state): State<AppState>,
+    user: User,
+) -> AppResult<Json<Vec<approvals::Pending>>> {
+    let items = state
+        .db
+        .call(move |conn| Ok(approvals::queue(conn, &user.area)?))
+        .await?;
+    Ok(Json(items))
+}
+
+/// `GET /approvals/{kind}/{id}`: an item's state and every step of its approval.
+pub async fn show(
+    State(state): State<AppState>,
+    user: User,
+    PathArg((kind, id)): PathArg<(String, String)>,
+) -> AppResult<Json<serde_json::Value>> {
+    let kind = parse_kind(&kind)?;
+    let v = state
+        .db
+        .call(move |conn| {
+            let area = reachable(conn, &user, kind, &id)?;
+            let st = approvals::state(conn, kind, &id, &area)?;
+            Ok(json!({"kind": kind, "id": id, "area": area, "state": st,
+                      "history": approvals::history(conn, kind, &id)?}))
+        })
+        .await?;
+    Ok(Json(v))
+}
+
+/// `POST /approvals/{kind}/{id}/approve` and `/reject` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// The stations whose document may change when `kind`/`id` is approved or rejected.
+fn stations_concerned(
+    conn: &Connection,
+    kind: Kind,
+    id: &str,
+    area: &str,
+) -> AppResult<Vec<String>> {
+    let mut out = Vec::new();
+    match kind {
+        Kind::Schedule => out = db::schedules::target_stations(conn, id)?,
+        Kind::Programme => {
+            for s in db::programmes::schedules_using(conn, id)? {
+                out.extend(db::schedules::target_stations(conn, &s)?);
+            }
+        }
+        Kind::Media => {
+            out = db::stations::list_in_subtree(conn, area)?
+                .into_iter()
+                .map(|s| s.code)
+                .collect()
+        }
+        Kind::Urgent => {}
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+async fn decide(
+    state: AppState,
+    now: DateTime<Utc>,
+    user: User,
+    kind: String,
+    id: String,
+    comment: Option<String>,
+    approve: bool,
+) -> AppResult<Json<serde_json::Value>> {
+    let kind = parse_kind(&kind)?;
+    let comment = comment.unwrap_or_default().trim().to_string();
+    if comment.chars().count() > 2000 {
+        return Err(AppError::invalid("comment: at most 2000 characters"));
+    }
+    if !approve && comment.is_empty() {
+        return Err(AppError::invalid(
+            "comment: say why it is rejected, so that its author can fix it",
+        ));
+    }
+    let (v, stations) = state
+        .db
+        .call(move |conn| {
+            let area = reachable(conn, &user, kind, &id)?;
+            if !may_approve(conn, &user, &area)? {
+                return Err(AppError::forbidden(format!(
+                    "approving needs the approver role over area {area}; {} is {} in {}",
+                    user.username, user.role, user.area
+                )));
+            }
+            let now_state = approvals::state(conn, kind, &id, &area)?;
+            let (to, action) = match (kind, now_state, approve) {
+                (Kind::Urgent, Some(Approval::Review), true) => (Approval::Reviewed, "reviewed"),
+                (Kind::Urgent, _, false) => {
+                    return Err(AppError::invalid(
+                        "urgent notices are never held: review them (approve) with a comment",
+                    ))
+                }
+                (Kind::Urgent, _, true) => {
+                    return Err(AppError::conflict(format!(
+                        "urgent notice {id} is not waiting for review"
+                    )))
+                }
+                (_, Some(Approval::Draft), true) => (Approval::Approved, "approved"),
+                (_, Some(Approval::Draft), false) => (Approval::Rejected, "rejected"),
+                (_, st, _) => {
+                    return Err(AppError::conflict(format!(
+                        "{kind} {id} is not waiting for approval (it is {})",
+                        st.map(|s| s.as_str()).unwrap_or("unknown")
+                    )))
+                }
+            };
+            let tx = conn.transaction()?;
+            approvals::set_state(
+                &tx,
+                kind,
+                &id,
+                &area,
+                to,
+                action,
+                &user.username,
+                &comment,
+                now,
+            )?;
+            audit(
+                &tx,
+                now,
+                &user,
+                &format!("{kind}.{action}"),
+                &id,
+                json!({"area": area, "comment": comment}),
+            )?;
+            let stations = stations_concerned(&tx, kind, &id, &area)?;
+            tx.commit()?;
+            Ok((
+                json!({"kind": kind, "id": id, "area": area, "state": to,
+                       "history": approvals::history(conn, kind, &id)?}),
+                stations,
+            ))
+        })
+        .await?;
+    publish_schedules(&state, stations, now).await;
+    Ok(Json(v))
+}
+
+/// `POST /approvals/{kind}/{id}/approve {"comment"?}`: a draft may air (an urgent notice:
+/// reviewed).
+pub async fn approve(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg((kind, id)): PathArg<(String, String)>,
+    JsonBody(d): JsonBody<Decision>,
+) -> AppResult<Json<serde_json::Value>> {
+    decide(state, now, user, kind, id, d.comment, true).await
+}
+
+/// `POST /approvals/{kind}/{id}/reject {"comment"}`: back to its author, who may edit and
+/// so submit it again.
+pub async fn reject(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg((kind, id)): PathArg<(String, String)>,
+    JsonBody(d): JsonBody<Decision>,
+) -> AppResult<Json<serde_json::Value>> {
+    decide(state, now, user, kind, id, d.comment, false).await
+}
+
+/// `PUT /areas/{code}/approval` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredBody {
+    required: bool,
+}
+
+/// `PUT /areas/{code}/approval {"required": bool}` (admin): whether what operators make in
+/// the area (and below it) needs approval before it airs.
+pub async fn set_required(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(code): PathArg<String>,
+    JsonBody(b): JsonBody<RequiredBody>,
+) -> AppResult<Json<serde_json::Value>> {
+    user.require(Role::Admin)?;
+    let v = state
+        .db
+        .call(move |conn| {
+            if db::areas::get(conn, &code)?.is_none() {
+                return Err(AppError::not_found(format!("no area {code:?}")));
+            }
+            if !db::areas::in_subtree(conn, &user.area, &code)? {
+                return Err(AppError::forbidden(format!(
+                    "area {code} is outside your area {}",
+                    user.area
+                )));
+            }
+            let tx = conn.transaction()?;
+            approvals::set_required(&tx, &code, b.required)?;
+            audit(
+                &tx,
+                now,
+                &user,
+                "area.approval",
+                &code,
+                json!({"required": b.required}),
+            )?;
+            let effective = approvals::required(&tx, &code)?;
+            tx.commit()?;
+            Ok(json!({"code": code, "required": b.required, "effective": effective}))
+        })
+        .await?;
+    Ok(Json(v))
+}
