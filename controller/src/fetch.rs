@@ -25,6 +25,9 @@ pub const HORIZON_DAYS: i64 = 7;
 pub const GRACE_DAYS: i64 = 2;
 /// Cached files are re-hashed when last checked longer ago than this.
 const REVERIFY_HOURS: i64 = 24;
+/// A download that delivers no byte for this long is abandoned; the next attempt resumes
+/// it with `Range` (a stalled connection would otherwise hold the cache loop forever).
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A failed download.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,22 @@ pub enum FetchError {
     /// Disk I/O failed.
     #[error("disk: {0}")]
     Io(#[from] std::io::Error),
+    /// The file system holding the cache is full.
+    #[error(
+        "disk full: media {sha} does not fit in {dir} ({free} bytes free); the partial \
+         download was removed so the local database keeps working; retrying"
+    )]
+    DiskFull {
+        /// The file that did not fit.
+        sha: String,
+        /// The cache directory.
+        dir: String,
+        /// Free bytes left (as far as the file system tells).
+        free: u64,
+    },
+    /// The server stopped sending mid-download.
+    #[error("download stalled: no data for {} s; will resume", .0.as_secs())]
+    Stalled(Duration),
     /// What arrived is not what was asked for.
     #[error("downloaded file has sha256 {got}, expected {want}; discarded")]
     Mismatch {
@@ -103,29 +122,18 @@ impl MediaCache {
             return Ok(dest);
         }
         let part = self.part(&s);
-        let offset = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        let resp = self.client.media(&s, offset).await?;
-        let append = match resp.status() {
-            StatusCode::PARTIAL_CONTENT => true,
-            // The .part already holds everything: just verify it.
-            StatusCode::RANGE_NOT_SATISFIABLE => true,
-            _ => false,
-        };
-        if resp.status() != StatusCode::RANGE_NOT_SATISFIABLE {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(append)
-                .write(true)
-                .truncate(!append)
-                .open(&part)?;
-            if offset > 0 && append {
-                tracing::info!("media {s}: resuming at byte {offset}");
+        match self.download(&s, &part).await {
+            Err(FetchError::Io(e)) if e.kind() == std::io::ErrorKind::StorageFull => {
+                // What was written is a valid prefix, but holding it keeps the disk full
+                // for everything else (the outbox above all): give the space back.
+                let _ = std::fs::remove_file(&part);
+                return Err(FetchError::DiskFull {
+                    sha: s,
+                    dir: self.dir.display().to_string(),
+                    free: crate::disk_free(&self.dir).unwrap_or(0),
+                });
             }
-            let mut stream = resp.bytes_stream();
-            while let Some(chunk) = stream.next().await {
-                file.write_all(&chunk?)?;
-            }
-            file.sync_all()?;
+            other => other?,
         }
         let (got, size) = {
             let part = part.clone();
@@ -150,6 +158,45 @@ impl MediaCache {
         self.db.call(move |c| cache::put_media(c, &row)).await?;
         tracing::info!("media {s}: cached ({size} bytes)");
         Ok(dest)
+    }
+
+    /// Bring `part` up to the whole file `s`: resume from its length with `Range`, append
+    /// what arrives, sync. Gives up when nothing arrives for [`STALL_TIMEOUT`].
+    async fn download(&self, s: &str, part: &Path) -> Result<(), FetchError> {
+        let offset = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+        let resp = tokio::time::timeout(STALL_TIMEOUT, self.client.media(s, offset))
+            .await
+            .map_err(|_| FetchError::Stalled(STALL_TIMEOUT))??;
+        let append = match resp.status() {
+            StatusCode::PARTIAL_CONTENT => true,
+            // The .part already holds everything: just verify it.
+            StatusCode::RANGE_NOT_SATISFIABLE => true,
+            _ => false,
+        };
+        if resp.status() != StatusCode::RANGE_NOT_SATISFIABLE {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(append)
+                .write(true)
+                .truncate(!append)
+                .open(part)?;
+            if offset > 0 && append {
+                tracing::info!("media {s}: resuming at byte {offset}");
+            }
+            let mut stream = resp.bytes_stream();
+            loop {
+                match tokio::time::timeout(STALL_TIMEOUT, stream.next()).await {
+                    Err(_) => {
+                        file.sync_all()?;
+                        return Err(FetchError::Stalled(STALL_TIMEOUT));
+                    }
+                    Ok(None) => break,
+                    Ok(Some(chunk)) => file.write_all(&chunk?)?,
+                }
+            }
+            file.sync_all()?;
+        }
+        Ok(())
     }
 
     /// Re-hash cached files (all of them, or those last checked over a day ago); delete the
@@ -285,6 +332,11 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
             publish(&cache, &shared, &need);
             match cache.ensure(sha, clock.now()).await {
                 Ok(_) => {}
+                Err(e @ FetchError::DiskFull { .. }) => {
+                    tracing::error!("{e}");
+                    failed = true;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!("media {sha}: {e}");
                     failed = true;

@@ -199,7 +199,7 @@ impl Shared {
 }
 
 /// Free bytes on the file system holding `dir`, from `stat -f` (None when unavailable).
-fn disk_free(dir: &Path) -> Option<u64> {
+pub(crate) fn disk_free(dir: &Path) -> Option<u64> {
     let out = std::process::Command::new("stat")
         .args(["-f", "-c", "%a %S"])
         .arg(dir)

@@ -42,6 +42,9 @@ const REPLAN_EVERY: Duration = Duration::from_secs(1);
 const MEDIA_WAIT: CDuration = CDuration::seconds(60);
 /// How often progress is journalled while airing.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+/// The wall clock moving this much more or less than the monotonic clock between two
+/// ticks is a jump (an NTP step, a wrong RTC at boot, an operator setting the time).
+const CLOCK_JUMP: CDuration = CDuration::seconds(2);
 
 struct Airing {
     planned: Planned,
@@ -94,6 +97,7 @@ pub struct Player {
     plan_at: Option<Instant>,
     relayer: Relayer,
     relays: HashMap<String, OpenRelay>,
+    last_tick: Option<(Instant, DateTime<Utc>)>,
 }
 
 impl std::fmt::Debug for Player {
@@ -140,6 +144,7 @@ impl Player {
             last_output_error: None,
             plan: Arc::default(),
             plan_at: None,
+            last_tick: None,
         }
     }
 
@@ -192,6 +197,14 @@ impl Player {
     /// One planning pass.
     pub fn tick(&mut self) {
         let now = self.clock.now();
+        let mono = Instant::now();
+        if let Some((then_mono, then)) = self.last_tick {
+            let jump = (now - then) - CDuration::from_std(mono - then_mono).unwrap_or_default();
+            if jump.abs() >= CLOCK_JUMP {
+                self.clock_jumped(jump, now, mono);
+            }
+        }
+        self.last_tick = Some((mono, now));
         if self.last_anchor.elapsed() >= Duration::from_secs(30) {
             self.last_anchor = Instant::now();
             self.mixer.set_base(self.last_anchor, now);
@@ -409,6 +422,32 @@ impl Player {
         entry.peak_dbfs = r.peak_dbfs;
         entry.gaps = r.gaps;
         self.log(entry, now);
+    }
+
+    /// The wall clock jumped by `jump`. What was handled stays handled (its key is known,
+    /// so nothing plays twice after a jump back); what is cued but not started is taken
+    /// back and cued again at the frame the new time gives; what a jump forward passed
+    /// over starts late within its wait bound, else is logged `missed`.
+    fn clock_jumped(&mut self, jump: CDuration, now: DateTime<Utc>, mono: Instant) {
+        let way = if jump > CDuration::zero() {
+            "forward"
+        } else {
+            "back"
+        };
+        tracing::warn!(
+            "the clock jumped {way} by {:.1} s (now {now}); re-anchoring the output, \
+             nothing already handled will play again (check NTP and the RTC)",
+            jump.num_milliseconds().abs() as f64 / 1000.0
+        );
+        self.mixer.set_base(mono, now);
+        self.last_anchor = mono;
+        let cued: Vec<String> = self.cued.keys().cloned().collect();
+        for k in cued {
+            if self.mixer.uncue(&k) {
+                self.cued.remove(&k);
+            }
+        }
+        self.plan_at = None;
     }
 
     fn cue(&mut self, planned: &Planned, start: Option<DateTime<Utc>>, now: DateTime<Utc>) {

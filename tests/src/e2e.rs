@@ -153,12 +153,6 @@ pub fn seed_admin(data: &Path, user: &str) -> Result<()> {
     Ok(())
 }
 
-/// A whole-second instant `secs` from now (whole seconds keep failure messages readable).
-pub fn at_in(secs: i64) -> DateTime<Utc> {
-    let t = SystemClock.now() + chrono::Duration::seconds(secs);
-    t - chrono::Duration::nanoseconds(i64::from(chrono::Timelike::nanosecond(&t)))
-}
-
 /// A client of the public JSON API, logged in as someone.
 #[derive(Clone)]
 pub struct Api {
@@ -221,6 +215,22 @@ impl Api {
         ok_json(res).await
     }
 
+    /// The same client with another bearer token (e.g. a station's device token).
+    pub fn with_token(&self, token: &str) -> Api {
+        Api {
+            token: token.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// A request to `path` (under `/api/v1`) with this client's token, to send as it is:
+    /// for answers that are not a success (refusals, odd bodies).
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
     /// Upload a media file; returns the server's description (`id`, `sha256`, `duration_ms` …).
     pub async fn upload(&self, path: &Path, title: &str) -> Result<Value> {
         let bytes = std::fs::read(path)?;
@@ -228,23 +238,46 @@ impl Api {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "upload.wav".into());
+        ok_json(self.upload_bytes(&name, bytes, title).await?).await
+    }
+
+    /// Send `bytes` as a media upload named `name`; answers the raw response.
+    pub async fn upload_bytes(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        title: &str,
+    ) -> Result<reqwest::Response> {
         let form = reqwest::multipart::Form::new()
             .text("title", title.to_string())
             .part(
                 "file",
-                reqwest::multipart::Part::bytes(bytes).file_name(name),
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
             );
-        let res = self
-            .http
-            .post(format!("{}/media", self.base))
-            .bearer_auth(&self.token)
+        Ok(self
+            .request(reqwest::Method::POST, "/media")
             .multipart(form)
             .send()
-            .await?;
-        ok_json(res).await
+            .await?)
     }
 
-    /// Schedule `media` once on `station` at `at`; returns the schedule id.
+    /// Upload a tone of `ms` milliseconds made in code; answers its sha256.
+    pub async fn upload_tone(&self, freq_hz: f32, ms: u32) -> Result<String> {
+        let res = self
+            .upload_bytes(
+                &format!("tone-{freq_hz}.wav"),
+                tone_bytes(freq_hz, ms),
+                "tone",
+            )
+            .await?;
+        let v = ok_json(res).await?;
+        v["sha256"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("no sha256 in {v}"))
+    }
+
+    /// Schedule `media` once at `at` on `station`; answers the schedule id.
     pub async fn schedule_at(
         &self,
         title: &str,
@@ -259,12 +292,15 @@ impl Api {
                     "title": title,
                     "media_id": media,
                     "stations": [station],
-                    "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                     "category": "thông báo",
                 }),
             )
             .await?;
-        Ok(v["id"].as_str().unwrap_or_default().to_string())
+        v["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("no id in {v}"))
     }
 
     /// The log entries of one schedule at one station.
@@ -416,15 +452,110 @@ impl Drop for ControllerProcess {
     }
 }
 
+/// A controller running inside the test process, for tests that fake its clock.
+pub struct InProcessController {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::result::Result<(), controller::RunError>>>,
+}
+
+impl InProcessController {
+    /// Start `controller::run` for `station` with its data in `data`, output `output` and
+    /// `clock` as its only clock.
+    pub fn start(
+        server_url: &str,
+        station: &str,
+        token: &str,
+        data: &Path,
+        output: controller::OutputSpec,
+        clock: Arc<dyn Clock>,
+    ) -> Result<InProcessController> {
+        let config = controller::Config {
+            server: server_url.to_string(),
+            station: station
+                .parse()
+                .map_err(|e| anyhow!("station code {station}: {e}"))?,
+            token: token.to_string(),
+            data_dir: data.to_path_buf(),
+            output,
+            wait_for_device: false,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(controller::run(config, clock, async {
+            let _ = stopped.await;
+        }));
+        Ok(InProcessController {
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// A clean stop (what airs is logged `interrupted`), within 15 s.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            match tokio::time::timeout(Duration::from_secs(15), t).await {
+                Ok(r) => r??,
+                Err(_) => bail!("the controller did not stop within 15 s"),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for InProcessController {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// The system clock moved by an offset the test sets: a station whose clock jumps.
+#[derive(Debug, Default)]
+pub struct OffsetClock {
+    offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl OffsetClock {
+    /// Jump to `offset` from the real time (negative: behind it).
+    pub fn set_offset(&self, offset: chrono::Duration) {
+        self.offset_ms.store(
+            offset.num_milliseconds(),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        SystemClock.now()
+            + chrono::Duration::milliseconds(
+                self.offset_ms.load(std::sync::atomic::Ordering::SeqCst),
+            )
+    }
+}
+
 /// A tone file made in code (mono 16-bit WAV at 48 kHz).
 pub fn tone_wav(path: &Path, freq_hz: f32, ms: u32) -> Result<()> {
-    let pcm = media::Pcm {
+    std::fs::write(path, tone_bytes(freq_hz, ms))?;
+    Ok(())
+}
+
+/// The bytes of a tone WAV made in code (mono 16-bit at 48 kHz).
+pub fn tone_bytes(freq_hz: f32, ms: u32) -> Vec<u8> {
+    media::signal::wav_bytes(&media::Pcm {
         samples: media::signal::tone(freq_hz, ms, 48_000, 0.5),
         sample_rate: 48_000,
         channels: 1,
-    };
-    media::signal::write_wav(path, &pcm)?;
-    Ok(())
+    })
+}
+
+/// `now + secs`, on a whole second (readable instants in failure messages).
+pub fn at_in(secs: i64) -> DateTime<Utc> {
+    let t = SystemClock.now() + chrono::Duration::seconds(secs);
+    t - chrono::Duration::nanoseconds(i64::from(chrono::Timelike::nanosecond(&t)))
 }
 
 /// What a controller's `wav:` output recorded.
