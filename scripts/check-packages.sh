@@ -17,8 +17,8 @@ check() { # package binary
   local list; list=$(dpkg-deb -c "$deb")
   for f in ./usr/bin/$bin ./etc/loaxa/${pkg#loaxa-}.toml ./usr/share/man/man1/$bin.1 \
            ./lib/systemd/system/$pkg.service; do
-    grep -q " $f\$" <<<"$list" || grep -q " ${f/.\/lib/.\/usr\/lib}\$" <<<"$list" \
-      || fail "$deb lacks $f"
+    # Units may sit under /usr/lib; man pages may be gzipped (cargo-deb compresses them).
+    grep -qE " ($f|${f/.\/lib/.\/usr\/lib})(\.gz)?\$" <<<"$list" || fail "$deb lacks $f"
   done
   dpkg-deb -f "$deb" Package | grep -qx "$pkg" || fail "$deb: wrong package name"
   local ctl; ctl=$(mktemp -d -p "$root")

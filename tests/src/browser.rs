@@ -94,16 +94,25 @@ pub async fn shot(c: &Client, name: &str) {
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
 
-/// Wait for the element and answer its text.
+/// Wait for the element and answer its text (found again if the page replaced it meanwhile).
 pub async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let found = c
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match found.text().await {
+            Ok(text) => return text,
+            Err(e) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "{css}: cannot read its text: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Wait until the element's text contains `want`.

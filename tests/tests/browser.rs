@@ -117,11 +117,17 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
         wait_text(&c, "#s-media", "Bản tin").await;
         let media = c.find(Locator::Css("#s-media")).await.unwrap();
         media.select_by_index(1).await.unwrap();
-        click(&c, "#s-all").await;
         wait_text(&c, "#s-expr", "30 5,17 * * 1,2,3,4,5").await;
         let next = wait_text(&c, "#s-next", ":30").await;
         assert_eq!(next.lines().count(), 5, "{next}");
         wait_text(&c, "#s-describe", "Thứ").await;
+        // Tick the box once the preview has settled (it changes the layout while it fills).
+        click(&c, "#s-all").await;
+        let ticked = c
+            .execute("return document.getElementById('s-all').checked;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(ticked, json!(true), "the all-stations box is ticked");
         shot(&c, "03-schedules-form").await;
         click(&c, "#sched-form button[type=submit]").await;
         wait_text(&c, "#s-status", "Đã lưu").await;
@@ -322,11 +328,15 @@ async fn a_programme_is_built_on_a_phone_and_an_approver_decides_in_a_real_brows
         shot(&c, "51-programme-saved").await;
 
         // The approver's queue.
+        // Log out and wait for the sign-in page, so that nothing of the operator's session
+        // can race the approver's sign-in; then open the queue.
         click(&c, "form[action='/logout'] button").await;
-        c.goto(&format!("{base}/approvals")).await.unwrap();
+        text_of(&c, "#username").await;
         fill(&c, "#username", "duyet").await;
         fill(&c, "#password", PW).await;
         click(&c, "form button[type=submit]").await;
+        wait_text(&c, "header", "duyet").await;
+        c.goto(&format!("{base}/approvals")).await.unwrap();
         wait_text(&c, "#appr-table tbody", "Chương trình sáng").await;
         let row = "#appr-table tr[data-kind='programme']";
         click(&c, &format!("{row} [data-action='reject']")).await;

@@ -1,9 +1,11 @@
 //! Server-rendered SVG charts of a report: aired minutes by station, compliance by day,
 //! share of aired minutes by category. Plain SVG 1.1, no script; each chart has a
 //! `<title>` and a `<desc>` (read by screen readers, `role="img"`), every bar carries its
-//! figure as text, and all text is XML-escaped.
+//! figure as text, and all text is XML-escaped. Words come from the pages' string table,
+//! in the reader's language (the `lang` cookie, Vietnamese by default).
 
 use super::Report;
+use crate::pages::i18n::Lang;
 
 /// The charts there are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,17 +47,15 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn period(r: &Report) -> String {
+fn period(r: &Report, lang: Lang) -> String {
     let f = |t: Option<chrono::DateTime<chrono::Utc>>, d: &str| {
         t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_else(|| d.to_string())
+            .unwrap_or_else(|| lang.t(d).to_string())
     };
-    format!(
-        "area {}, {} to {}",
-        r.area,
-        f(r.from, "the first entry"),
-        f(r.to, "the last entry")
-    )
+    lang.t("chart_svg_period")
+        .replace("{area}", &r.area)
+        .replace("{from}", &f(r.from, "chart_svg_first"))
+        .replace("{to}", &f(r.to, "chart_svg_last"))
 }
 
 const WIDTH: f64 = 760.0;
@@ -66,8 +66,7 @@ const TOP: f64 = 56.0;
 
 /// Horizontal bars: one row per (label, value, value text), scaled to `max`.
 fn hbars(
-    title: &str,
-    desc: &str,
+    (title, desc, empty): (&str, &str, &str),
     rows: &[(String, f64, String)],
     max: f64,
     note: Option<&str>,
@@ -78,9 +77,10 @@ fn hbars(
     let mut s = open(title, desc, h);
     if rows.is_empty() {
         s.push_str(&format!(
-            r#"<text x="{}" y="{}" class="empty">No log entries in this period.</text>"#,
+            r#"<text x="{}" y="{}" class="empty">{}</text>"#,
             LABEL_W,
-            TOP + 18.0
+            TOP + 18.0,
+            escape(empty)
         ));
     }
     for (i, (label, v, text)) in rows.iter().enumerate() {
@@ -137,10 +137,16 @@ fn close(mut s: String, note: Option<&str>, h: f64) -> String {
     s
 }
 
-/// Render `chart` for `r`.
-pub fn render(chart: Chart, r: &Report) -> String {
-    let note = r.warning();
+/// Render `chart` for `r`, its words in `lang`.
+pub fn render(chart: Chart, r: &Report, lang: Lang) -> String {
+    let note = r.incomplete_before.map(|p| {
+        lang.t("chart_svg_incomplete")
+            .replace("{at}", &crate::db::ts(p))
+    });
     let note = note.as_deref();
+    let min = lang.t("chart_svg_min");
+    let desc = |key: &str| lang.t(key).replace("{period}", &period(r, lang));
+    let empty = lang.t("chart_svg_empty_logs");
     match chart {
         Chart::AiredByStation => {
             let rows: Vec<_> = r
@@ -149,13 +155,13 @@ pub fn render(chart: Chart, r: &Report) -> String {
                 .iter()
                 .map(|s| {
                     let m = s.counts.aired_minutes();
-                    (s.station_name.clone(), m, format!("{m:.1} min"))
+                    (s.station_name.clone(), m, format!("{m:.1} {min}"))
                 })
                 .collect();
             let max = rows.iter().map(|x| x.1).fold(0.0, f64::max);
+            let title = lang.t("chart_svg_aired_title");
             hbars(
-                "Aired minutes by station",
-                &format!("Minutes on air per station; {}.", period(r)),
+                (title, &desc("chart_svg_aired_desc"), empty),
                 &rows,
                 max,
                 note,
@@ -174,38 +180,34 @@ pub fn render(chart: Chart, r: &Report) -> String {
                         0.0
                     };
                     let label = if cat.is_empty() {
-                        "(no category)".to_string()
+                        lang.t("chart_svg_no_category").to_string()
                     } else {
                         cat.clone()
                     };
                     (
                         label,
                         share,
-                        format!("{share:.1} % ({:.1} min)", c.aired_minutes()),
+                        format!("{share:.1} % ({:.1} {min})", c.aired_minutes()),
                     )
                 })
                 .collect();
+            let title = lang.t("chart_svg_share_title");
             hbars(
-                "Share of aired minutes by category",
-                &format!(
-                    "Each category's share of the minutes on air; {}.",
-                    period(r)
-                ),
+                (title, &desc("chart_svg_share_desc"), empty),
                 &rows,
                 100.0,
                 note,
             )
         }
-        Chart::ComplianceByDay => compliance_by_day(r, note),
+        Chart::ComplianceByDay => compliance_by_day(r, note, lang),
     }
 }
 
-fn compliance_by_day(r: &Report, note: Option<&str>) -> String {
-    let title = "Compliance by day";
-    let desc = format!(
-        "Aired minutes as a percentage of scheduled minutes, per local day; {}.",
-        period(r)
-    );
+fn compliance_by_day(r: &Report, note: Option<&str>, lang: Lang) -> String {
+    let title = lang.t("chart_svg_compliance_title");
+    let desc = lang
+        .t("chart_svg_compliance_desc")
+        .replace("{period}", &period(r, lang));
     let h = 320.0 + if note.is_some() { 20.0 } else { 0.0 };
     let (left, right, top, bottom) = (56.0, WIDTH - 20.0, 60.0, 260.0);
     let mut s = open(title, &desc, h);
@@ -225,9 +227,10 @@ fn compliance_by_day(r: &Report, note: Option<&str>) -> String {
         .collect();
     if days.is_empty() {
         s.push_str(&format!(
-            r#"<text x="{}" y="{}" class="empty">No scheduled airtime in this period.</text>"#,
+            r#"<text x="{}" y="{}" class="empty">{}</text>"#,
             left + 10.0,
-            top + 40.0
+            top + 40.0,
+            escape(lang.t("chart_svg_empty_days"))
         ));
     }
     let n = days.len();

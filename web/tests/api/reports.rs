@@ -632,6 +632,31 @@ async fn charts_are_labelled_accessible_svg_with_escaped_text() {
         .contains("an &lt;b&gt; &amp; &quot;c&quot;"));
     let (s, _, _) = bytes(&app, "/reports/charts/pie.svg", &t).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // Vietnamese by default; the pages' language cookie picks English.
+    let (_, _, body) = bytes(
+        &app,
+        &format!("/reports/charts/compliance-by-day.svg?{NOV}"),
+        &t,
+    )
+    .await;
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("Tỷ lệ phát đủ theo ngày"));
+    let english = app
+        .client
+        .get(app.url(&format!("/reports/charts/compliance-by-day.svg?{NOV}")))
+        .bearer_auth(&t)
+        .header("cookie", "lang=en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        english.contains("<title id=\"t\">Compliance by day</title>"),
+        "{english}"
+    );
     app.stop().await;
 }
 

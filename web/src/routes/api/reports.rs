@@ -123,10 +123,12 @@ pub async fn airtime_xlsx(
     ))
 }
 
-/// `GET /reports/charts/{aired-by-station|compliance-by-day|share-by-category}.svg`.
+/// `GET /reports/charts/{aired-by-station|compliance-by-day|share-by-category}.svg`, in the
+/// language of the `lang` cookie (Vietnamese by default).
 pub async fn chart(
     State(state): State<AppState>,
     user: User,
+    lang: crate::pages::i18n::Lang,
     PathArg(name): PathArg<String>,
     QueryArgs(q): QueryArgs<ReportQuery>,
 ) -> AppResult<Response> {
@@ -140,7 +142,7 @@ pub async fn chart(
             ))
         })?;
     let r = build(&state, user, q).await?;
-    let svg = charts::render(chart, &r);
+    let svg = charts::render(chart, &r, lang);
     let mut res = with_headers(svg.into_response(), &r, "image/svg+xml; charset=utf-8", "");
     if let Ok(csp) = HeaderValue::from_str(&crate::security::svg_csp(charts::STYLE)) {
         res.headers_mut()
