@@ -16,18 +16,9 @@ async fn a_one_off_tone_airs_within_150_ms_of_its_scheduled_instant() {
     let server = TestServer::start().await;
     let tone = server.add_media(tone_wav(440.0, 1000, 0.5), 1000);
     let at = now() + CDuration::milliseconds(3500);
-    server.set_doc(doc(
-        "v1",
-        vec![one_off("r1", at, &tone, Priority::Normal)],
-        vec![tone.clone()],
-    ));
+    server.set_doc(single(at, &tone));
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("aired.wav");
-    let c = start(config(
-        &server,
-        dir.path().join("data"),
-        OutputSpec::Wav(wav.clone()),
-    ));
+    let (c, wav) = start_to_wav(&server, dir.path());
     let key = occurrence_key("r1", at);
     server
         .wait_for(30, "the played log", |i| i.logs.iter().any(|l| l.id == key))
@@ -72,18 +63,9 @@ async fn an_urgent_notice_interrupts_a_normal_bulletin_at_once_and_is_acknowledg
     let alarm = server.add_media(tone_wav(1000.0, 1500, 0.6), 1500);
     let at = now() + CDuration::milliseconds(3000);
     // The alarm's media is not in the document: it arrives with the push.
-    server.set_doc(doc(
-        "v1",
-        vec![one_off("r1", at, &normal, Priority::Normal)],
-        vec![normal.clone()],
-    ));
+    server.set_doc(single(at, &normal));
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("aired.wav");
-    let c = start(config(
-        &server,
-        dir.path().join("data"),
-        OutputSpec::Wav(wav.clone()),
-    ));
+    let (c, wav) = start_to_wav(&server, dir.path());
     let key = occurrence_key("r1", at);
     server
         .wait_for(30, "the normal bulletin airing", |i| {

@@ -54,11 +54,7 @@ async fn a_remote_stop_cuts_the_airing_bulletin_and_is_logged_and_acknowledged()
     let server = TestServer::start().await;
     let tone = server.add_media(tone_wav(440.0, 20_000, 0.5), 20_000);
     let at = now() + CDuration::milliseconds(3000);
-    server.set_doc(doc(
-        "v1",
-        vec![one_off("r1", at, &tone, Priority::Normal)],
-        vec![tone.clone()],
-    ));
+    server.set_doc(single(at, &tone));
     let dir = tempfile::tempdir().unwrap();
     let c = start(config(&server, dir.path().join("data"), OutputSpec::Null));
     let key = occurrence_key("r1", at);
@@ -87,18 +83,9 @@ async fn a_remote_volume_change_lowers_the_aired_level_and_survives_a_restart() 
     let server = TestServer::start().await;
     let tone = server.add_media(tone_wav(440.0, 8000, 0.5), 8000);
     let at = now() + CDuration::milliseconds(3000);
-    server.set_doc(doc(
-        "v1",
-        vec![one_off("r1", at, &tone, Priority::Normal)],
-        vec![tone.clone()],
-    ));
+    server.set_doc(single(at, &tone));
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("aired.wav");
-    let c = start(config(
-        &server,
-        dir.path().join("data"),
-        OutputSpec::Wav(wav.clone()),
-    ));
+    let (c, wav) = start_to_wav(&server, dir.path());
     let key = occurrence_key("r1", at);
     wait_started(&dir.path().join("data/controller.sqlite"), &key).await;
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
@@ -193,12 +180,7 @@ async fn the_volume_schedule_sets_the_level_of_what_airs() {
     }];
     server.set_doc(d);
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("aired.wav");
-    let c = start(config(
-        &server,
-        dir.path().join("data"),
-        OutputSpec::Wav(wav.clone()),
-    ));
+    let (c, wav) = start_to_wav(&server, dir.path());
     let key = occurrence_key("r1", at);
     server
         .wait_for(30, "the played log", |i| i.logs.iter().any(|l| l.id == key))

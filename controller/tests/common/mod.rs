@@ -336,6 +336,27 @@ pub fn config(server: &TestServer, data: PathBuf, output: OutputSpec) -> Config 
     }
 }
 
+/// A document (version "v1") with rule "r1" airing `m` once at `at`, normal priority.
+pub fn single(at: DateTime<Utc>, m: &MediaEntry) -> ScheduleDocument {
+    doc(
+        "v1",
+        vec![one_off("r1", at, m, Priority::Normal)],
+        vec![m.clone()],
+    )
+}
+
+/// A controller with its data in `DIR/data`, airing into `DIR/aired.wav`; answers the
+/// running controller and the wav's path.
+pub fn start_to_wav(server: &TestServer, dir: &std::path::Path) -> (Running, PathBuf) {
+    let wav = dir.join("aired.wav");
+    let c = start(config(
+        server,
+        dir.join("data"),
+        OutputSpec::Wav(wav.clone()),
+    ));
+    (c, wav)
+}
+
 pub fn start(config: Config) -> Running {
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(controller::run(config, Arc::new(SystemClock), async move {
