@@ -237,7 +237,7 @@ impl Run {
             }
             Ok(Ok(r)) => r,
         };
-        let ext = format_hint(
+        let ext = media::format_hint(
             resp.headers()
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok()),
@@ -309,37 +309,6 @@ impl Run {
     }
 }
 
-/// The format of a stream from its `Content-Type`, else from its URL's extension.
-pub fn format_hint(content_type: Option<&str>, url: &str) -> Option<&'static str> {
-    let ct = content_type
-        .map(|c| {
-            c.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
-    let by_type = match ct.as_str() {
-        "audio/mpeg" | "audio/mp3" => Some("mp3"),
-        "audio/aac" | "audio/aacp" | "audio/x-aac" => Some("aac"),
-        "audio/ogg" | "application/ogg" | "audio/vorbis" => Some("ogg"),
-        "audio/wav" | "audio/x-wav" | "audio/wave" | "audio/vnd.wave" => Some("wav"),
-        _ => None,
-    };
-    by_type.or_else(|| {
-        let path = url.split(['?', '#']).next().unwrap_or("");
-        let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
-        match ext.as_str() {
-            "mp3" => Some("mp3"),
-            "aac" => Some("aac"),
-            "ogg" | "oga" => Some("ogg"),
-            "wav" => Some("wav"),
-            _ => None,
-        }
-    })
-}
-
 /// The body of an HTTP response as a blocking reader, for the decoder thread. A read that
 /// waits longer than [`STALL`] fails; the failure is kept for the gap's reason.
 struct HttpReader {
@@ -382,30 +351,5 @@ impl Read for HttpReader {
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_stream_format_comes_from_its_content_type_or_its_address() {
-        let cases = [
-            (Some("audio/mpeg"), "http://h/live", Some("mp3")),
-            (Some("audio/aacp; charset=x"), "http://h/live", Some("aac")),
-            (Some("application/ogg"), "http://h/a.mp3", Some("ogg")),
-            (Some("audio/x-wav"), "http://h/", Some("wav")),
-            (None, "http://h/vov1.mp3?x=1", Some("mp3")),
-            (
-                Some("application/octet-stream"),
-                "http://h/s.ogg",
-                Some("ogg"),
-            ),
-            (None, "http://h/stream", None),
-        ];
-        for (ct, url, want) in cases {
-            assert_eq!(format_hint(ct, url), want, "{ct:?} {url}");
-        }
     }
 }

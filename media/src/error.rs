@@ -67,6 +67,15 @@ pub enum MediaError {
         limit_bytes: u64,
     },
 
+    /// A live stream ended (or could no longer be read) before the sample asked for.
+    #[error("the stream ended after {} s of audio; {} s were asked for", Seconds(*.got_ms), Seconds(*.wanted_ms))]
+    StreamEnded {
+        /// Audio received, milliseconds.
+        got_ms: u64,
+        /// Audio asked for, milliseconds.
+        wanted_ms: u64,
+    },
+
     /// A generated signal could not be written (e.g. invalid WAV parameters).
     #[error("could not write WAV: {0}")]
     Wav(String),

@@ -12,6 +12,8 @@
 //! - **decode for playback** ([`Decoder`], an iterator of interleaved `f32`
 //!   samples with the gain applied, which the controller wraps in a rodio
 //!   `Source`) and for server-side mixing ([`decode_all`]);
+//! - **measure a live stream** ([`measure_stream`]): the loudness of a sample of a
+//!   channel read through the streaming decoder, from which a relay's gain is set;
 //! - **generate signals** ([`signal`]): tones, silence, the announcement
 //!   chime, WAV writing, resampling and channel mapping.
 //!
@@ -20,6 +22,7 @@
 mod decode;
 mod error;
 mod hash;
+mod live;
 mod loudness;
 mod mp3_tail;
 mod mp4_edit;
@@ -31,5 +34,6 @@ mod stream;
 pub use decode::{decode_all, Decoder, Pcm};
 pub use error::MediaError;
 pub use hash::sha256_file;
+pub use live::{format_hint, measure_stream, StreamSample};
 pub use loudness::{db_to_linear, gain_db, measure, Loudness};
 pub use probe::{probe_file, MediaInfo, ProbeOptions};
