@@ -279,3 +279,228 @@ async fn a_relay_whose_stream_never_answers_is_logged_failed_with_the_reason() -
     );
     s.server.stop().await
 }
+
+/// The loudness (LUFS) of a mono sine of `amplitude` by BS.1770: 20·log10(A) − 3.01 (a
+/// 440 Hz tone is under the K-filter's shelf; its pre-filter gain there is a few hundredths
+/// of a dB).
+fn sine_lufs(amplitude: f64) -> f64 {
+    20.0 * amplitude.log10() - 3.01
+}
+
+/// The bulletins' loudness target (the upload path's), LUFS.
+const TARGET_LUFS: f64 = -16.0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_measured_from_its_stream_gets_the_gain_to_the_target_and_airs_with_it(
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("server");
+    let tokens = seed(&data, &["TX"])?;
+    seed_admin(&data, "admin")?;
+    let server = Server::start(&data).await?;
+    let api = Api::login(&server, "op", OP_PASSWORD).await?;
+    let admin = Api::login(&server, "admin", OP_PASSWORD).await?;
+    let amplitude = 0.5;
+    let stream = ToneStream::start(440.0, amplitude as f32).await?;
+
+    // Measured at registration: the loudness of the tone, the gain to the target.
+    let ch = admin
+        .post(
+            "/channels",
+            &json!({"name": "VOV1 (đo)", "url": stream.url, "measure": true, "seconds": 5}),
+        )
+        .await?;
+    let want_lufs = sine_lufs(amplitude);
+    let want_gain = TARGET_LUFS - want_lufs;
+    let lufs = ch["loudness_lufs"].as_f64().unwrap_or(f64::NAN);
+    let gain = ch["gain_db"].as_f64().unwrap_or(f64::NAN);
+    eprintln!(
+        "measured {lufs:.2} LUFS (tone: {want_lufs:.2}), gain {gain:.2} dB (want {want_gain:.2})"
+    );
+    assert!((lufs - want_lufs).abs() <= 1.0, "{ch}");
+    assert!((gain - want_gain).abs() <= 1.0, "{ch}");
+    assert!(ch["measured_at"].is_string(), "{ch}");
+    let channel = ch["id"].as_str().unwrap_or_default().to_string();
+
+    // Measured again: the same figures, a later time, and the measurement in the audit log.
+    let again = admin
+        .post(
+            &format!("/channels/{channel}/measure"),
+            &json!({"seconds": 5}),
+        )
+        .await?;
+    let lufs2 = again["loudness_lufs"].as_f64().unwrap_or(f64::NAN);
+    assert!((lufs2 - lufs).abs() < 0.2, "{again}");
+    assert!(
+        again["measured_at"].as_str() > ch["measured_at"].as_str(),
+        "{again}"
+    );
+    let audit = admin.get("/audit").await?;
+    assert!(audit.to_string().contains("channel.measure"), "{audit}");
+
+    // The controller relays it with the measured gain.
+    let wav = dir.path().join("aired.wav");
+    let ctl = ControllerProcess::spawn(
+        &server.url,
+        "TX",
+        &tokens[0],
+        &dir.path().join("ctl"),
+        &format!("wav:{}", wav.display()),
+    )?;
+    let start = at_in(8);
+    let window = 5;
+    let measured_gain = again["gain_db"].as_f64().unwrap_or(f64::NAN);
+    let id = api
+        .post(
+            "/schedules",
+            &json!({"title": "Tiếp sóng VOV1", "channel_id": channel,
+                    "duration_seconds": window, "stations": ["TX"],
+                    "at": start.to_rfc3339_opts(SecondsFormat::Secs, true)}),
+        )
+        .await?["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let log = relay_log(&api, "TX", &id).await?;
+    ctl.terminate()?;
+    assert_eq!(log["status"], "played", "{log}");
+    let aired = Aired::read(&wav)?;
+    let probe = start + CDuration::seconds(2);
+    let rms = f64::from(aired.rms(probe, probe + CDuration::milliseconds(500)));
+    let want = amplitude * 10f64.powf(measured_gain / 20.0) / 2f64.sqrt();
+    eprintln!("aired rms {rms:.4}, want {want:.4} (gain {measured_gain:.2} dB)");
+    assert!((rms - want).abs() < 0.02, "rms {rms}, want {want}");
+    server.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measuring_a_channel_names_what_is_wrong_with_its_stream_and_changes_nothing() -> Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("server");
+    seed(&data, &["TY"])?;
+    seed_admin(&data, "admin")?;
+    let server = Server::start(&data).await?;
+    let admin = Api::login(&server, "admin", OP_PASSWORD).await?;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        format!("http://{}/live.mp3", l.local_addr()?)
+    };
+    let silent = ToneStream::start(440.0, 0.0).await?;
+    let cut = ToneStream::start(440.0, 0.5).await?;
+    let gone = ToneStream::start(440.0, 0.5).await?;
+    gone.set_up(false);
+    let page = format!("{}/login", server.url);
+
+    let mut ids = Vec::new();
+    for (i, url) in [&closed, &page, &silent.url, &cut.url, &gone.url]
+        .into_iter()
+        .enumerate()
+    {
+        let c = admin
+            .post(
+                "/channels",
+                &json!({"name": format!("Kênh {i}"), "url": url, "gain_db": -3.0}),
+            )
+            .await?;
+        ids.push(c["id"].as_str().unwrap_or_default().to_string());
+    }
+    let measure = |id: String, body: Value| {
+        let admin = admin.clone();
+        async move {
+            let req = admin.request(reqwest::Method::POST, &format!("/channels/{id}/measure"));
+            // Null: no body at all (the default sample).
+            let req = if body.is_null() { req } else { req.json(&body) };
+            let res = req.send().await?;
+            let status = res.status().as_u16();
+            let body: Value = res.json().await?;
+            anyhow::Ok((status, body))
+        }
+    };
+    // The stream is cut 2 s into a 6 s sample.
+    let cutting = {
+        let id = ids[3].clone();
+        let m = measure(id, json!({"seconds": 6}));
+        let c = async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            cut.set_up(false);
+        };
+        tokio::join!(m, c).0?
+    };
+    let cases = [
+        (
+            measure(ids[0].clone(), Value::Null).await?,
+            502,
+            "stream_unreachable",
+            "cannot connect",
+        ),
+        (
+            measure(ids[1].clone(), json!({"seconds": 5})).await?,
+            422,
+            "not_audio",
+            "text/html",
+        ),
+        (
+            measure(ids[2].clone(), json!({"seconds": 5})).await?,
+            422,
+            "silent",
+            "silent",
+        ),
+        (cutting, 502, "stream_ended", "ended after"),
+        (
+            measure(ids[4].clone(), json!({"seconds": 5})).await?,
+            502,
+            "stream_refused",
+            "503",
+        ),
+        (
+            measure(ids[2].clone(), json!({"seconds": 2})).await?,
+            422,
+            "invalid",
+            "seconds",
+        ),
+        (
+            measure(ids[2].clone(), json!({"secs": 5})).await?,
+            422,
+            "invalid",
+            "secs",
+        ),
+        (
+            measure("no-such".into(), json!({})).await?,
+            404,
+            "not_found",
+            "no-such",
+        ),
+    ];
+    for ((status, body), want_status, want_code, text) in cases {
+        let msg = body["error"]["message"].as_str().unwrap_or_default();
+        eprintln!("{status} {}: {msg}", body["error"]["code"]);
+        assert_eq!(status, want_status, "{body}");
+        assert_eq!(body["error"]["code"], want_code, "{body}");
+        assert!(msg.contains(text), "{msg:?} should name {text:?}");
+    }
+    // Nothing was stored: every channel keeps its typed gain and no measurement.
+    let list = admin.get("/channels").await?;
+    for c in list.as_array().cloned().unwrap_or_default() {
+        assert_eq!(c["gain_db"], -3.0, "{c}");
+        assert!(
+            c["loudness_lufs"].is_null() && c["measured_at"].is_null(),
+            "{c}"
+        );
+    }
+    // Nor is a channel whose measurement at registration failed.
+    let res = admin
+        .request(reqwest::Method::POST, "/channels")
+        .json(&json!({"name": "Kênh im lặng", "url": silent.url, "measure": true, "seconds": 5}))
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        admin.get("/channels").await?.as_array().map(Vec::len),
+        Some(5)
+    );
+    // The audit log has no measurement.
+    let audit = admin.get("/audit").await?;
+    assert!(!audit.to_string().contains("channel.measure"), "{audit}");
+    server.stop().await
+}

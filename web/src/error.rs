@@ -72,6 +72,15 @@ impl AppError {
         e.retry_after = Some(retry_after);
         e
     }
+    /// 502: a server this one depends on (e.g. a channel's stream) failed.
+    pub fn bad_gateway(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "bad_gateway", message)
+    }
+    /// The same error with a more precise code, e.g. `silent` rather than `invalid`.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
     /// 500: logged in full, answered with a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

@@ -42,7 +42,7 @@
 //! - [`planning`]: schedule documents and plans (the `schedules` crate does the expanding);
 //! - [`push`]: per-station event channels;
 //! - [`reports`]: airtime reports, exports, charts, reconciliation and log retention;
-//! - [`library`]: media files on disk;
+//! - [`library`]: media files on disk; [`measure`]: a live channel's loudness from a sample;
 //! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
@@ -56,6 +56,7 @@ pub mod demo;
 pub mod error;
 pub mod library;
 pub mod manpage;
+pub mod measure;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;

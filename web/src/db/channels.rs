@@ -24,9 +24,25 @@ pub struct Channel {
     pub created_by: String,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// Integrated loudness of the last sample measured (`POST /channels/{id}/measure`), LUFS.
+    pub loudness_lufs: Option<f64>,
+    /// When it was measured.
+    pub measured_at: Option<DateTime<Utc>>,
 }
 
-const COLS: &str = "id, name, url, gain_db, owner_area, created_by, created_at";
+/// A measurement of a channel: its loudness, the gain set from it, when.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    /// Integrated loudness of the sample, LUFS.
+    pub loudness_lufs: f64,
+    /// The gain that brings it to the target, dB.
+    pub gain_db: f32,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+const COLS: &str =
+    "id, name, url, gain_db, owner_area, created_by, created_at, loudness_lufs, measured_at";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<Channel> {
     Ok(Channel {
@@ -37,14 +53,17 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Channel> {
         owner_area: r.get(4)?,
         created_by: r.get(5)?,
         created_at: parse_ts(&r.get::<_, String>(6)?).unwrap_or_default(),
+        loudness_lufs: r.get(7)?,
+        measured_at: r.get::<_, Option<String>>(8)?.and_then(|t| parse_ts(&t)),
     })
 }
 
 /// Store a new channel; false when the owner's area already has one of that name.
 pub fn insert(conn: &Connection, c: &Channel) -> rusqlite::Result<bool> {
     Ok(conn.execute(
-        "INSERT OR IGNORE INTO channels (id, name, url, gain_db, owner_area, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR IGNORE INTO channels (id, name, url, gain_db, owner_area, created_by,
+            created_at, loudness_lufs, measured_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             c.id,
             c.name,
@@ -52,7 +71,9 @@ pub fn insert(conn: &Connection, c: &Channel) -> rusqlite::Result<bool> {
             f64::from(c.gain_db),
             c.owner_area,
             c.created_by,
-            ts(c.created_at)
+            ts(c.created_at),
+            c.loudness_lufs,
+            c.measured_at.map(ts)
         ],
     )? == 1)
 }
@@ -95,6 +116,22 @@ pub fn used_by(conn: &Connection, id: &str) -> rusqlite::Result<i64> {
         [id],
         |r| r.get(0),
     )
+}
+
+/// Record a measurement: the loudness, the gain set from it and when. False when the
+/// channel is gone.
+pub fn set_measured(conn: &Connection, id: &str, m: &Measurement) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE channels SET loudness_lufs = ?2, gain_db = ?3, measured_at = ?4 WHERE id = ?1",
+        params![id, m.loudness_lufs, f64::from(m.gain_db), ts(m.at)],
+    )? == 1)
+}
+
+/// The ids of the schedules that relay the channel.
+pub fn schedules_using(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut st = conn.prepare("SELECT id FROM schedules WHERE channel_id = ?1 ORDER BY id")?;
+    let ids = st.query_map([id], |r| r.get(0))?.collect();
+    ids
 }
 
 /// Delete a channel (no schedule may use it).

@@ -443,6 +443,12 @@ CREATE INDEX schedules_channel ON schedules(channel_id);
 
 ALTER TABLE logs ADD COLUMN gaps TEXT;
 "#,
+    // 9: a channel's gain can be measured from a sample of its stream: the loudness
+    // measured and when (NULL until measured; `gain_db` holds the gain either way).
+    r#"
+ALTER TABLE channels ADD COLUMN loudness_lufs REAL;
+ALTER TABLE channels ADD COLUMN measured_at TEXT;
+"#,
 ];
 
 /// The migrations, in order.

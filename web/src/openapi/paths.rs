@@ -373,11 +373,24 @@ pub fn operations() -> Vec<Op> {
         )
         .json(obj(
             json!({"name": s(), "url": {"type": "string", "description": "http:// or https://"},
-                "gain_db": {"type": "number", "minimum": -30, "maximum": 20}}),
+                "gain_db": {"type": "number", "minimum": -30, "maximum": 20},
+                "measure": {"type": "boolean", "description": "set the gain from a sample of the stream (as POST /channels/{id}/measure) instead of gain_db"},
+                "seconds": {"type": "integer", "minimum": 5, "maximum": 60, "description": "seconds sampled when measuring; default 20"}}),
             &["name", "url"],
         ))
         .ok(201, r("Channel"))
-        .errors(&[409]),
+        .errors(&[409, 502]),
+        Op::new(
+            "post",
+            "/api/v1/channels/{id}/measure",
+            "Measure the channel's loudness (EBU R128) from a sample of its stream and set its gain to bring it to the bulletins' target (admin of its area). 502 when the stream cannot be had (stream_unreachable, stream_refused, stream_failed, stream_ended), 422 when it is not audio (not_audio) or silent (silent); the channel is then left as it was.",
+        )
+        .json(obj(
+            json!({"seconds": {"type": "integer", "minimum": 5, "maximum": 60, "description": "seconds sampled; default 20 (the body may be empty)"}}),
+            &[],
+        ))
+        .ok(200, r("Channel"))
+        .errors(&[404, 502]),
         Op::new(
             "delete",
             "/api/v1/channels/{id}",
@@ -616,7 +629,10 @@ pub fn schemas() -> Value {
             "duration_ms": int(), "codec": s(), "sample_rate": int(), "channels": int(),
             "loudness_lufs": {"type": "number"}}), &["id", "sha256", "duration_ms"]),
         "Channel": obj(json!({"id": s(), "name": s(), "url": s(), "gain_db": {"type": "number"},
-            "owner_area": s(), "created_by": s(), "created_at": time()}), &["id", "name", "url"]),
+            "owner_area": s(), "created_by": s(), "created_at": time(),
+            "loudness_lufs": {"type": "number", "nullable": true, "description": "integrated loudness of the last sample measured"},
+            "measured_at": {"type": "string", "format": "date-time", "nullable": true}}),
+            &["id", "name", "url"]),
         "Pending": obj(json!({"kind": s(), "id": s(), "title": s(), "area": s(),
             "state": {"type": "string", "enum": ["draft", "review"]}, "created_by": s(),
             "submitted_at": {"type": "string", "nullable": true, "format": "date-time"}}),

@@ -72,6 +72,15 @@ async fn every_endpoint_checks_role_and_area() {
         )
         .await;
     let ch_bp = c["id"].as_str().unwrap().to_string();
+    // Port 9 refuses: measuring it is a 502 once the role and the area allow it.
+    let (_, c) = app
+        .post(
+            "/channels",
+            &app.token("admin_lq").await,
+            json!({"name": "Đài Liên Quan", "url": "http://127.0.0.1:9/lq"}),
+        )
+        .await;
+    let ch_lq = c["id"].as_str().unwrap().to_string();
     let programme = |m: &str| json!({"title": "p", "parts": [{"media_id": m}, {"jingle": true}]});
     let (_, p) = app.post("/programmes", &op_lq, programme(&m_lq)).await;
     let prog_lq = p["id"].as_str().unwrap().to_string();
@@ -263,6 +272,27 @@ async fn every_endpoint_checks_role_and_area() {
                 "delete district channel",
                 Method::DELETE,
                 format!("/channels/{ch_tt}"),
+                None,
+                [403, 403, 403],
+            ),
+            (
+                "measure channel inside",
+                Method::POST,
+                format!("/channels/{ch_lq}/measure"),
+                Some(json!({"seconds": 5})),
+                [502, 403, 403],
+            ),
+            (
+                "measure channel outside",
+                Method::POST,
+                format!("/channels/{ch_bp}/measure"),
+                None,
+                [404, 404, 404],
+            ),
+            (
+                "measure district channel",
+                Method::POST,
+                format!("/channels/{ch_tt}/measure"),
                 None,
                 [403, 403, 403],
             ),

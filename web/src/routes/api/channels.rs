@@ -1,19 +1,28 @@
 //! Live channels for relays (tiếp sóng): admins register them (name, stream address, fixed
-//! gain); operators schedule them (`POST /schedules` with `channel_id`).
+//! gain, typed or measured from a sample of the stream); operators schedule them
+//! (`POST /schedules` with `channel_id`).
 
 use crate::auth::User;
 use crate::db::{self, channels::Channel, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
+use crate::measure::{self, Sampled};
+use crate::planning::publish_schedules;
 use crate::routes::api::audit;
 use crate::state::{AppState, Now};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
 /// The gain a channel may be given, dB.
 const GAIN_RANGE: std::ops::RangeInclusive<f32> = -30.0..=20.0;
+/// How many seconds of a stream a measurement may sample.
+const SAMPLE_SECONDS: std::ops::RangeInclusive<u32> = 5..=60;
+/// Seconds sampled when the request does not say.
+const DEFAULT_SAMPLE_SECONDS: u32 = 20;
 
 /// `POST /channels` body.
 #[derive(Debug, Deserialize)]
@@ -23,6 +32,74 @@ pub struct ChannelBody {
     url: String,
     #[serde(default)]
     gain_db: Option<f32>,
+    /// Set the gain from a sample of the stream instead.
+    #[serde(default)]
+    measure: bool,
+    /// Seconds to sample when measuring.
+    #[serde(default)]
+    seconds: Option<u32>,
+}
+
+/// `POST /channels/{id}/measure` body (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureBody {
+    #[serde(default)]
+    seconds: Option<u32>,
+}
+
+/// The seconds to sample: `seconds` or the default, within [`SAMPLE_SECONDS`].
+fn sample_seconds(seconds: Option<u32>) -> AppResult<u32> {
+    let s = seconds.unwrap_or(DEFAULT_SAMPLE_SECONDS);
+    if !SAMPLE_SECONDS.contains(&s) {
+        return Err(AppError::invalid(format!(
+            "seconds: {s} must be between {} and {}",
+            SAMPLE_SECONDS.start(),
+            SAMPLE_SECONDS.end()
+        )));
+    }
+    Ok(s)
+}
+
+/// The gain that brings a measured sample to the loudness every bulletin is brought to
+/// (the upload path's target, true peak ceiling included), within [`GAIN_RANGE`].
+fn gain_for(s: &Sampled) -> f32 {
+    let o = media::ProbeOptions::default();
+    let g = media::gain_db(
+        s.loudness_lufs,
+        s.true_peak_dbtp,
+        o.target_lufs,
+        o.max_true_peak_dbtp,
+    ) as f32;
+    let g = (g * 100.0).round() / 100.0;
+    g.clamp(*GAIN_RANGE.start(), *GAIN_RANGE.end())
+}
+
+/// The channel `id` for an admin who may change it: 404 when the user cannot see it, 403
+/// when it belongs to an area above theirs or they are not an admin.
+fn manageable(conn: &Connection, user: &User, id: &str) -> AppResult<Channel> {
+    let c = db::channels::get(conn, id)?
+        .filter(|c| db::channels::visible_to(conn, &c.owner_area, &user.area).unwrap_or(false))
+        .ok_or_else(|| AppError::not_found(format!("no channel {id:?}")))?;
+    user.require(Role::Admin)?;
+    if !db::areas::in_subtree(conn, &user.area, &c.owner_area)? {
+        return Err(AppError::forbidden(format!(
+            "channel {} belongs to {}, above your area",
+            c.name, c.owner_area
+        )));
+    }
+    Ok(c)
+}
+
+/// The stations whose documents relay the channel.
+fn stations_relaying(conn: &Connection, id: &str) -> AppResult<Vec<String>> {
+    let mut out = Vec::new();
+    for s in db::channels::schedules_using(conn, id)? {
+        out.extend(db::schedules::target_stations(conn, &s)?);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Check a stream address: `http://` or `https://`, a host, no spaces or control characters.
@@ -68,7 +145,22 @@ pub async fn create(
         return Err(AppError::invalid("name: 1 to 100 characters"));
     }
     let url = check_url(&b.url).map_err(|e| AppError::invalid(format!("url: {e}")))?;
-    let gain_db = b.gain_db.unwrap_or(0.0);
+    if b.measure && b.gain_db.is_some() {
+        return Err(AppError::invalid(
+            "gain_db: give a gain or \"measure\": true, not both",
+        ));
+    }
+    if !b.measure && b.seconds.is_some() {
+        return Err(AppError::invalid("seconds: only with \"measure\": true"));
+    }
+    let seconds = sample_seconds(b.seconds)?;
+    let mut gain_db = b.gain_db.unwrap_or(0.0);
+    let mut loudness_lufs = None;
+    if b.measure {
+        let sampled = measure::sample(&url, seconds).await?;
+        gain_db = gain_for(&sampled);
+        loudness_lufs = Some(sampled.loudness_lufs);
+    }
     if !gain_db.is_finite() || !GAIN_RANGE.contains(&gain_db) {
         return Err(AppError::invalid(format!(
             "gain_db: {gain_db} must be between {} and {} dB",
@@ -84,6 +176,8 @@ pub async fn create(
         owner_area: user.area.clone(),
         created_by: user.username.clone(),
         created_at: now,
+        loudness_lufs,
+        measured_at: loudness_lufs.map(|_| now),
     };
     let c = channel.clone();
     state
@@ -102,7 +196,8 @@ pub async fn create(
                 &user,
                 "channel.create",
                 &c.id,
-                json!({"name": c.name, "url": c.url, "gain_db": c.gain_db}),
+                json!({"name": c.name, "url": c.url, "gain_db": c.gain_db,
+                       "loudness_lufs": c.loudness_lufs}),
             )?;
             tx.commit()?;
             Ok(())
@@ -121,18 +216,7 @@ pub async fn delete(
     state
         .db
         .call(move |conn| {
-            let c = db::channels::get(conn, &id)?
-                .filter(|c| {
-                    db::channels::visible_to(conn, &c.owner_area, &user.area).unwrap_or(false)
-                })
-                .ok_or_else(|| AppError::not_found(format!("no channel {id:?}")))?;
-            user.require(Role::Admin)?;
-            if !db::areas::in_subtree(conn, &user.area, &c.owner_area)? {
-                return Err(AppError::forbidden(format!(
-                    "channel {} belongs to {}, above your area",
-                    c.name, c.owner_area
-                )));
-            }
+            let c = manageable(conn, &user, &id)?;
             let n = db::channels::used_by(conn, &id)?;
             if n > 0 {
                 return Err(AppError::conflict(format!(
@@ -155,6 +239,59 @@ pub async fn delete(
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /channels/{id}/measure` (admin of its area), body optional `{"seconds"}`: sample
+/// the stream, set the gain from its loudness → 200 with the channel. A stream that cannot
+/// be measured leaves the channel as it was (see [`measure::sample`] for the errors).
+pub async fn measure(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(id): PathArg<String>,
+    body: Bytes,
+) -> AppResult<Json<Channel>> {
+    let b: MeasureBody = if body.iter().all(u8::is_ascii_whitespace) {
+        MeasureBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| AppError::invalid(format!("body: {e}")))?
+    };
+    let seconds = sample_seconds(b.seconds)?;
+    let (u, i) = (user.clone(), id.clone());
+    let channel = state.db.call(move |conn| manageable(conn, &u, &i)).await?;
+    let sampled = measure::sample(&channel.url, seconds).await?;
+    let m = db::channels::Measurement {
+        loudness_lufs: sampled.loudness_lufs,
+        gain_db: gain_for(&sampled),
+        at: now,
+    };
+    let (channel, stations) = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            if !db::channels::set_measured(&tx, &id, &m)? {
+                return Err(AppError::not_found(format!(
+                    "channel {id:?} was deleted while it was measured"
+                )));
+            }
+            audit(
+                &tx,
+                now,
+                &user,
+                "channel.measure",
+                &id,
+                json!({"seconds": seconds, "loudness_lufs": m.loudness_lufs,
+                       "true_peak_dbtp": sampled.true_peak_dbtp, "gain_db": m.gain_db}),
+            )?;
+            let c = db::channels::get(&tx, &id)?
+                .ok_or_else(|| AppError::internal("channel vanished during measurement"))?;
+            let stations = stations_relaying(&tx, &id)?;
+            tx.commit()?;
+            Ok((c, stations))
+        })
+        .await?;
+    publish_schedules(&state, stations, now).await;
+    Ok(Json(channel))
 }
 
 #[cfg(test)]

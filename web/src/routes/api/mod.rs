@@ -106,6 +106,7 @@ pub fn router() -> Router<AppState> {
         .route("/device/commands/{id}/ack", post(remote::ack))
         .route("/channels", get(channels::list).post(channels::create))
         .route("/channels/{id}", delete(channels::delete))
+        .route("/channels/{id}/measure", post(channels::measure))
 }
 
 /// Record a change made by `user` in the audit log.
