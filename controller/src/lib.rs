@@ -413,7 +413,7 @@ pub async fn run(
         out.error_handle(),
         config.data_dir.clone(),
     ));
-    let player = player::Player::new(
+    let mut player = player::Player::new(
         db.clone(),
         mixer,
         clock,
@@ -422,6 +422,7 @@ pub async fn run(
         out.error_handle(),
         floor,
     );
+    player.rejoin_after_restart(&recovered);
     player.run(events_rx, shutdown).await;
     tasks.abort_all();
     // Best effort: hand the last entries (e.g. the airing the stop cut) to the server now;

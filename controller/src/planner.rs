@@ -66,6 +66,14 @@ impl Source {
     }
 }
 
+/// What separates an occurrence's key from the instant a relay was joined again.
+const REJOIN_MARK: &str = "#rejoin-";
+
+/// For the key of a relay joined again after a restart, the occurrence's own key.
+pub fn rejoined_from(key: &str) -> Option<&str> {
+    key.split_once(REJOIN_MARK).map(|(base, _)| base)
+}
+
 /// One part of a programme occurrence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Part {
@@ -103,10 +111,30 @@ impl Planned {
             rms_dbfs: None,
             peak_dbfs: None,
             gaps: vec![],
-            part_of: None,
+            part_of: rejoined_from(&self.item.key).map(str::to_string),
             planned_ms: matches!(self.source, Source::Programme { .. })
                 .then_some(self.item.duration_ms),
         }
+    }
+
+    /// The rest of this relay occurrence's window, joined again at `at` after the
+    /// controller restarted: the same rule, window and channel under its own key
+    /// `"<key>#rejoin-<ms>"`, so that it has its own log entry (`part_of` the occurrence's,
+    /// whose entry says it was interrupted). None for anything but a relay.
+    pub fn rejoined(&self, at: DateTime<Utc>) -> Option<Planned> {
+        if !matches!(self.source, Source::Relay(_)) {
+            return None;
+        }
+        let base = rejoined_from(&self.item.key).unwrap_or(&self.item.key);
+        let mut p = self.clone();
+        p.item.key = format!("{base}{REJOIN_MARK}{}", at.timestamp_millis());
+        Some(p)
+    }
+
+    /// When its window (a relay) or its airtime ends if it starts on time.
+    pub fn window_end(&self) -> DateTime<Utc> {
+        self.item.scheduled_at
+            + chrono::Duration::milliseconds(self.item.duration_ms.min(i64::MAX as u64 / 2) as i64)
     }
 
     /// A programme's parts, in airing order (empty for a single file or a relay).
@@ -552,5 +580,29 @@ mod tests {
         assert_eq!(slot.status, PlayStatus::Interrupted, "{slot:?}");
         let need = needed_media(Some(&d), &[], &HashSet::new(), utc(5, 0), utc(7, 0));
         assert_eq!(need, vec![(sha('b'), utc(6, 10))], "the notice's file only");
+
+        // Joined again after a restart: its own key and entry, part of the occurrence's,
+        // the same window; joined again after a second restart, still part of the first.
+        let again = relay.rejoined(utc(6, 12)).unwrap();
+        assert_ne!(again.item.key, key);
+        assert_eq!(rejoined_from(&again.item.key), Some(key.as_str()));
+        assert_eq!(again.window_end(), relay.window_end());
+        assert_eq!(again.window_end(), utc(6, 30));
+        let entry = again.log_entry(PlayStatus::Played, None);
+        assert_eq!(
+            (entry.id.as_str(), entry.part_of.as_deref()),
+            (again.item.key.as_str(), Some(key.as_str()))
+        );
+        let third = again.rejoined(utc(6, 20)).unwrap();
+        assert_eq!(rejoined_from(&third.item.key), Some(key.as_str()));
+        assert_ne!(third.item.key, again.item.key);
+        assert_eq!(relay.log_entry(PlayStatus::Played, None).part_of, None);
+        assert!(
+            p.planned
+                .values()
+                .filter(|p| p.item.key != key)
+                .all(|p| p.rejoined(utc(6, 12)).is_none()),
+            "only a relay is joined again"
+        );
     }
 }

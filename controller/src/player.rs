@@ -97,6 +97,10 @@ pub struct Player {
     plan_at: Option<Instant>,
     relayer: Relayer,
     relays: HashMap<String, OpenRelay>,
+    /// Relay occurrences that were airing when the controller stopped (logged `interrupted`
+    /// at boot), with when they were due and when it stopped: joined again for the rest of
+    /// their window.
+    rejoin: HashMap<String, (DateTime<Utc>, DateTime<Utc>)>,
     last_tick: Option<(Instant, DateTime<Utc>)>,
 }
 
@@ -128,6 +132,7 @@ impl Player {
             mixer,
             relayer: Relayer::new(clock.clone()),
             relays: HashMap::new(),
+            rejoin: HashMap::new(),
             clock,
             media_dir,
             shared,
@@ -150,6 +155,19 @@ impl Player {
 
     /// Run until `shutdown`; then stop what airs (logged `interrupted`, reason "controller
     /// stopped").
+    /// The entries boot-time recovery logged `interrupted` (see
+    /// [`cache::recover_interrupted`]): a relay among them whose window is still open is
+    /// joined again for the rest of it, as its own entry (`part_of` the interrupted one)
+    /// whose first gap is the restart.
+    pub fn rejoin_after_restart(&mut self, recovered: &[LogEntry]) {
+        let now = self.clock.now();
+        for e in recovered.iter().filter(|e| e.media_sha256.is_none()) {
+            let base = e.part_of.clone().unwrap_or_else(|| e.id.clone());
+            let stopped = e.ended_at.unwrap_or(now).min(now);
+            self.rejoin.insert(base, (e.scheduled_at, stopped));
+        }
+    }
+
     pub async fn run(
         mut self,
         mut events: UnboundedReceiver<MixerEvent>,
@@ -225,7 +243,14 @@ impl Player {
         if self.plan_at.is_none_or(|t| t.elapsed() >= REPLAN_EVERY) {
             let back = if self.first_pass { CATCH_UP } else { LOOKBACK };
             self.first_pass = false;
-            let from = (now - back).max(self.floor).min(now);
+            let mut from = (now - back).max(self.floor).min(now);
+            // A relay to join again may have opened its window long before the floor (a
+            // window is at most a day long): plan from its start, so that it is in the plan.
+            self.rejoin
+                .retain(|_, (due, _)| *due + CDuration::days(1) > now);
+            if let Some(due) = self.rejoin.values().map(|(due, _)| *due).min() {
+                from = from.min(due);
+            }
             self.plan = Arc::new(planner::plan(
                 inputs.doc.as_deref(),
                 &inputs.pushed,
@@ -270,7 +295,10 @@ impl Player {
         let gone: Vec<String> = self
             .cued
             .keys()
-            .filter(|k| !live.contains(k.as_str()))
+            .filter(|k| {
+                let occurrence = planner::rejoined_from(k).unwrap_or(k);
+                !live.contains(occurrence)
+            })
             .cloned()
             .collect();
         for k in gone {
@@ -281,6 +309,13 @@ impl Player {
         self.resume_relays(now);
         for slot in &plan.slots {
             let key = &slot.item.key;
+            if self.known.contains(key) && slot.status != PlayStatus::Skipped {
+                if let Some((_, stopped)) = self.rejoin.remove(key) {
+                    if let Some(planned) = plan.planned.get(key) {
+                        self.rejoin_relay(planned, stopped, now);
+                    }
+                }
+            }
             if slot.item.scheduled_at < self.floor
                 || self.known.contains(key)
                 || self.cued.contains_key(key)
@@ -460,7 +495,9 @@ impl Player {
             return;
         }
         let files: Vec<(Sha256, f32)> = match &planned.source {
-            Source::Relay(channel) => return self.cue_relay(planned, channel.clone(), start, now),
+            Source::Relay(channel) => {
+                return self.cue_relay(planned, channel.clone(), start, now, None)
+            }
             Source::Media { sha256, gain_db } => vec![(sha256.clone(), *gain_db)],
             Source::Programme { parts, .. } => {
                 parts.iter().map(|p| (p.media.clone(), p.gain_db)).collect()
@@ -528,16 +565,34 @@ impl Player {
         }
     }
 
+    /// Join the relay occurrence `planned` again, at once, for the rest of its window: the
+    /// controller stopped at `stopped` while it aired (its entry says `interrupted`). The
+    /// remainder is its own occurrence, whose first gap is the restart.
+    fn rejoin_relay(&mut self, planned: &Planned, stopped: DateTime<Utc>, now: DateTime<Utc>) {
+        let Source::Relay(channel) = &planned.source else {
+            return;
+        };
+        let Some(rest) = planned.rejoined(now) else {
+            return;
+        };
+        if now >= planned.window_end() || self.output_error().is_some() {
+            return;
+        }
+        tracing::info!(key = %planned.item.key, rejoined = %rest.item.key, "the relay's window is still open after the restart: joining it again");
+        let reason = "the controller stopped (crash, kill or power cut) and restarted".to_string();
+        self.cue_relay(&rest, channel.clone(), None, now, Some((stopped, reason)));
+    }
+
     fn cue_relay(
         &mut self,
         planned: &Planned,
         channel: schedules::wire::RelayChannel,
         start: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
+        open: Option<(DateTime<Utc>, String)>,
     ) {
         let key = planned.item.key.clone();
-        let until = planned.item.scheduled_at
-            + CDuration::milliseconds(planned.item.duration_ms.min(i64::MAX as u64 / 2) as i64);
+        let until = planned.window_end();
         let from = start.unwrap_or(now);
         if from >= until {
             let reason = "its window closed before it could start".to_string();
@@ -553,7 +608,7 @@ impl Player {
         };
         match self
             .relayer
-            .start(channel.clone(), from, until, self.mixer.format(), None)
+            .start(channel.clone(), from, until, self.mixer.format(), open)
         {
             Ok(run) => {
                 self.mixer.cue(Cue {

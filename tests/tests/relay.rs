@@ -29,6 +29,7 @@ struct Setup {
     wav: std::path::PathBuf,
     stream: ToneStream,
     channel: String,
+    token: String,
 }
 
 async fn setup(station: &str) -> Result<Setup> {
@@ -65,6 +66,7 @@ async fn setup(station: &str) -> Result<Setup> {
         wav,
         stream,
         channel,
+        token: tokens[0].clone(),
     })
 }
 
@@ -502,5 +504,126 @@ async fn measuring_a_channel_names_what_is_wrong_with_its_stream_and_changes_not
     // The audit log has no measurement.
     let audit = admin.get("/audit").await?;
     assert!(!audit.to_string().contains("channel.measure"), "{audit}");
+    server.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_killed_mid_window_rejoins_the_relay_for_the_rest_of_it() -> Result<()> {
+    let s = setup("DH").await?;
+    let start = at_in(8);
+    let window = 24;
+    let end = start + CDuration::seconds(window);
+    let id = relay_at(&s, "DH", start, window as u64).await?;
+
+    // kill -9 six seconds into the window; start it again at once, airing into another file.
+    let kill = start + CDuration::seconds(6);
+    tokio::time::sleep((kill - now()).to_std().unwrap_or_default()).await;
+    let Setup {
+        _dir: dir,
+        server,
+        api,
+        ctl,
+        wav,
+        stream,
+        token,
+        ..
+    } = s;
+    ctl.kill9()?;
+    let killed = now();
+    let after = dir.path().join("aired-after-restart.wav");
+    let ctl = ControllerProcess::spawn(
+        &server.url,
+        "DH",
+        &token,
+        &dir.path().join("ctl"),
+        &format!("wav:{}", after.display()),
+    )?;
+
+    // Two entries: the occurrence, interrupted by the kill, and the rest of its window.
+    let entries = eventually(Duration::from_secs(60), "both entries", || async {
+        let l = api.logs_for("DH", &id).await?;
+        Ok((l.len() >= 2).then_some(l))
+    })
+    .await?;
+    ctl.terminate()?;
+    drop(stream);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let key = schedules::occurrence_key(&id, start);
+    let first = entries
+        .iter()
+        .find(|e| e["id"] == key.as_str())
+        .unwrap_or_else(|| panic!("no entry {key}: {entries:?}"));
+    let rest = entries
+        .iter()
+        .find(|e| e["id"] != key.as_str())
+        .unwrap_or_else(|| panic!("no second entry: {entries:?}"));
+    assert_eq!(first["status"], "interrupted", "{first}");
+    assert!(
+        first["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("controller stopped"),
+        "{first}"
+    );
+    let before_ms = first["played_ms"].as_i64().unwrap_or(0);
+    assert!((2_000..=7_000).contains(&before_ms), "{first}");
+    assert_eq!(rest["status"], "played", "{rest}");
+    assert_eq!(rest["part_of"], key.as_str(), "{rest}");
+    let gaps = rest["gaps"].as_array().cloned().unwrap_or_default();
+    assert_eq!(gaps.len(), 1, "the restart is the one gap: {rest}");
+    assert!(
+        gaps[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("restarted"),
+        "{rest}"
+    );
+    let (gap_from, gap_to): (DateTime<Utc>, DateTime<Utc>) = (
+        gaps[0]["from"].as_str().unwrap_or_default().parse()?,
+        gaps[0]["to"].as_str().unwrap_or_default().parse()?,
+    );
+    assert!(
+        gap_from <= killed && gap_to > killed && gap_to < end,
+        "gap {gap_from}..{gap_to}, killed at {killed}"
+    );
+    let ended: DateTime<Utc> = rest["ended_at"].as_str().unwrap_or_default().parse()?;
+    assert!(
+        (ended - end).num_milliseconds().abs() <= EDGE_MS,
+        "the rest ends with the window ({end}): {rest}"
+    );
+
+    // The tone again before the window closed, and not after it.
+    let aired = Aired::read(&after)?;
+    let back = aired
+        .first_sound_after(killed, 0.05)
+        .expect("the relay aired again after the restart");
+    assert!(
+        back < end - CDuration::seconds(5),
+        "back at {back}, window ends {end}"
+    );
+    let f = aired
+        .frequency_at(back + CDuration::seconds(1), 500)
+        .unwrap_or(0.0);
+    assert!((f - 440.0).abs() < 20.0, "heard {f} Hz");
+    let heard = aired.sounding_ms(back, end, 0.05) as i64;
+    let rest_ms = rest["played_ms"].as_i64().unwrap_or(0);
+    let last = last_sound(&aired, back, end + CDuration::seconds(3));
+    let over = (last - end).num_milliseconds();
+    eprintln!(
+        "restart: killed {} s into the window, back on air {} ms after the kill; \
+         {before_ms} ms logged before, {rest_ms} ms after (heard {heard} ms); gap {}",
+        (killed - start).num_seconds(),
+        (back - killed).num_milliseconds(),
+        gaps[0]
+    );
+    assert!(
+        over.abs() <= EDGE_MS,
+        "last sound {over} ms from the window's end"
+    );
+    assert!(
+        (rest_ms - heard).abs() < 1000,
+        "logged {rest_ms} ms, heard {heard} ms"
+    );
+    let _ = wav;
     server.stop().await
 }
