@@ -118,6 +118,32 @@ pub fn used_by(conn: &Connection, id: &str) -> rusqlite::Result<i64> {
     )
 }
 
+/// Store a channel's name, address, gain and measurement; false when the new name is
+/// taken in its owner's area.
+pub fn update(conn: &Connection, c: &Channel) -> rusqlite::Result<bool> {
+    let taken: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM channels WHERE owner_area = ?1 AND name = ?2 AND id <> ?3)",
+        params![c.owner_area, c.name, c.id],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Ok(false);
+    }
+    conn.execute(
+        "UPDATE channels SET name = ?2, url = ?3, gain_db = ?4, loudness_lufs = ?5,
+            measured_at = ?6 WHERE id = ?1",
+        params![
+            c.id,
+            c.name,
+            c.url,
+            f64::from(c.gain_db),
+            c.loudness_lufs,
+            c.measured_at.map(ts)
+        ],
+    )?;
+    Ok(true)
+}
+
 /// Record a measurement: the loudness, the gain set from it and when. False when the
 /// channel is gone.
 pub fn set_measured(conn: &Connection, id: &str, m: &Measurement) -> rusqlite::Result<bool> {

@@ -392,6 +392,18 @@ pub fn operations() -> Vec<Op> {
         .ok(200, r("Channel"))
         .errors(&[404, 502]),
         Op::new(
+            "patch",
+            "/api/v1/channels/{id}",
+            "Change a channel (admin of its area): its name, its address (which drops the last measurement) or its gain.",
+        )
+        .json(obj(
+            json!({"name": s(), "url": {"type": "string", "description": "http:// or https://"},
+                "gain_db": {"type": "number", "minimum": -30, "maximum": 20}}),
+            &[],
+        ))
+        .ok(200, r("Channel"))
+        .errors(&[404, 409]),
+        Op::new(
             "delete",
             "/api/v1/channels/{id}",
             "Delete a channel no schedule relays (admin of its area).",

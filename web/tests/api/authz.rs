@@ -276,6 +276,27 @@ async fn every_endpoint_checks_role_and_area() {
                 [403, 403, 403],
             ),
             (
+                "change channel inside",
+                Method::PATCH,
+                format!("/channels/{ch_lq}"),
+                Some(json!({"gain_db": -1.5})),
+                [200, 403, 403],
+            ),
+            (
+                "change channel outside",
+                Method::PATCH,
+                format!("/channels/{ch_bp}"),
+                Some(json!({"gain_db": -1.5})),
+                [404, 404, 404],
+            ),
+            (
+                "change district channel",
+                Method::PATCH,
+                format!("/channels/{ch_tt}"),
+                Some(json!({"gain_db": -1.5})),
+                [403, 403, 403],
+            ),
+            (
                 "measure channel inside",
                 Method::POST,
                 format!("/channels/{ch_lq}/measure"),

@@ -196,3 +196,73 @@ async fn bad_channels_and_relay_schedules_are_refused_naming_the_field() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_changes_a_channel_and_the_stations_relaying_it_get_the_new_gain() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("admin_tt").await;
+    let op = app.token("op_lq").await;
+    let (_, ch) = app
+        .post(
+            "/channels",
+            &admin,
+            json!({"name": "VOV1", "url": "http://127.0.0.1:9/vov1.mp3"}),
+        )
+        .await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    app.post(
+        "/channels",
+        &admin,
+        json!({"name": "VOV3", "url": "http://127.0.0.1:9/vov3.mp3"}),
+    )
+    .await;
+    let (st, _) = app
+        .post(
+            "/schedules",
+            &op,
+            json!({"title": "Tiếp sóng VOV1", "channel_id": id, "duration_seconds": 600,
+                   "stations": ["LQ"], "cron": "0 6 * * *"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let path = format!("/channels/{id}");
+    for (body, status, names) in [
+        (json!({"gain_db": 25}), 422, "gain_db"),
+        (json!({"url": "vov1"}), 422, "url"),
+        (json!({"name": " "}), 422, "name"),
+        (json!({"name": "VOV3"}), 409, "VOV3"),
+        (json!({"volume": 3}), 422, "volume"),
+    ] {
+        let (st, v) = app
+            .call(Method::PATCH, &path, &admin, Some(body.clone()))
+            .await;
+        assert_eq!(st.as_u16(), status, "{body}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(names),
+            "{v}"
+        );
+    }
+    let (st, _) = app
+        .call(Method::PATCH, &path, &op, Some(json!({"gain_db": -4.0})))
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, v) = app
+        .call(
+            Method::PATCH,
+            &path,
+            &admin,
+            Some(json!({"name": "VOV1 (Hà Nội)", "gain_db": -4.5})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["name"].as_str(), v["gain_db"].as_f64()),
+        (Some("VOV1 (Hà Nội)"), Some(-4.5))
+    );
+    assert_eq!(v["url"], "http://127.0.0.1:9/vov1.mp3");
+    let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
+    assert_eq!(doc["relays"][0]["channel"]["gain_db"], -4.5, "{doc}");
+    assert_eq!(doc["relays"][0]["channel"]["name"], "VOV1 (Hà Nội)");
+    let (_, audit) = app.get("/audit?action=channel", &admin).await;
+    assert!(audit.to_string().contains("channel.update"), "{audit}");
+}

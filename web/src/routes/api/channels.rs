@@ -48,6 +48,39 @@ pub struct MeasureBody {
     seconds: Option<u32>,
 }
 
+/// `PATCH /channels/{id}` body: what changes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelPatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    gain_db: Option<f32>,
+}
+
+/// A channel's name: 1 to 100 characters, trimmed.
+fn check_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::invalid("name: 1 to 100 characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// A gain within [`GAIN_RANGE`].
+fn check_gain(gain_db: f32) -> AppResult<()> {
+    if !gain_db.is_finite() || !GAIN_RANGE.contains(&gain_db) {
+        return Err(AppError::invalid(format!(
+            "gain_db: {gain_db} must be between {} and {} dB",
+            GAIN_RANGE.start(),
+            GAIN_RANGE.end()
+        )));
+    }
+    Ok(())
+}
+
 /// The seconds to sample: `seconds` or the default, within [`SAMPLE_SECONDS`].
 fn sample_seconds(seconds: Option<u32>) -> AppResult<u32> {
     let s = seconds.unwrap_or(DEFAULT_SAMPLE_SECONDS);
@@ -140,10 +173,7 @@ pub async fn create(
     JsonBody(b): JsonBody<ChannelBody>,
 ) -> AppResult<(StatusCode, Json<Channel>)> {
     user.require(Role::Admin)?;
-    let name = b.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::invalid("name: 1 to 100 characters"));
-    }
+    let name = check_name(&b.name)?;
     let url = check_url(&b.url).map_err(|e| AppError::invalid(format!("url: {e}")))?;
     if b.measure && b.gain_db.is_some() {
         return Err(AppError::invalid(
@@ -161,13 +191,7 @@ pub async fn create(
         gain_db = gain_for(&sampled);
         loudness_lufs = Some(sampled.loudness_lufs);
     }
-    if !gain_db.is_finite() || !GAIN_RANGE.contains(&gain_db) {
-        return Err(AppError::invalid(format!(
-            "gain_db: {gain_db} must be between {} and {} dB",
-            GAIN_RANGE.start(),
-            GAIN_RANGE.end()
-        )));
-    }
+    check_gain(gain_db)?;
     let channel = Channel {
         id: uuid::Uuid::new_v4().to_string(),
         name,
@@ -239,6 +263,70 @@ pub async fn delete(
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PATCH /channels/{id}` (admin of its area): rename it, point it at another address or
+/// type its gain → 200 with the channel. A new address drops the last measurement (it was
+/// of another stream); the stations relaying it are told their document changed.
+pub async fn update(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(id): PathArg<String>,
+    JsonBody(b): JsonBody<ChannelPatch>,
+) -> AppResult<Json<Channel>> {
+    let name = b.name.as_deref().map(check_name).transpose()?;
+    let url = b
+        .url
+        .as_deref()
+        .map(|u| check_url(u).map_err(|e| AppError::invalid(format!("url: {e}"))))
+        .transpose()?;
+    if let Some(g) = b.gain_db {
+        check_gain(g)?;
+    }
+    let (channel, stations) = state
+        .db
+        .call(move |conn| {
+            let mut c = manageable(conn, &user, &id)?;
+            let before = c.clone();
+            if let Some(name) = name {
+                c.name = name;
+            }
+            if let Some(url) = url {
+                if url != c.url {
+                    c.loudness_lufs = None;
+                    c.measured_at = None;
+                }
+                c.url = url;
+            }
+            if let Some(g) = b.gain_db {
+                c.gain_db = g;
+            }
+            if c == before {
+                return Ok((c, Vec::new()));
+            }
+            let tx = conn.transaction()?;
+            if !db::channels::update(&tx, &c)? {
+                return Err(AppError::conflict(format!(
+                    "name: {:?} is already a channel of {}",
+                    c.name, c.owner_area
+                )));
+            }
+            audit(
+                &tx,
+                now,
+                &user,
+                "channel.update",
+                &c.id,
+                json!({"name": c.name, "url": c.url, "gain_db": c.gain_db}),
+            )?;
+            let stations = stations_relaying(&tx, &c.id)?;
+            tx.commit()?;
+            Ok((c, stations))
+        })
+        .await?;
+    publish_schedules(&state, stations, now).await;
+    Ok(Json(channel))
 }
 
 /// `POST /channels/{id}/measure` (admin of its area), body optional `{"seconds"}`: sample

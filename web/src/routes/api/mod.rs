@@ -105,7 +105,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/device/commands/{id}/ack", post(remote::ack))
         .route("/channels", get(channels::list).post(channels::create))
-        .route("/channels/{id}", delete(channels::delete))
+        .route(
+            "/channels/{id}",
+            patch(channels::update).delete(channels::delete),
+        )
         .route("/channels/{id}/measure", post(channels::measure))
 }
 
