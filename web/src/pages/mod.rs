@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/areas", get(views::areas))
         .route("/admin/stations", get(views::stations))
         .route("/admin/users", get(views::users))
+        .route("/admin/channels", get(views::channels))
         .route("/admin/audit", get(views::audit))
         .route("/static/{file}", get(assets::serve))
         .layer(middleware::from_fn(no_store))

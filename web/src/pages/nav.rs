@@ -69,6 +69,7 @@ pub const MENU: &[Item] = &[
     admin("/admin/areas", "areas", "nav_areas"),
     admin("/admin/stations", "stations", "nav_stations"),
     admin("/admin/users", "users", "nav_users"),
+    admin("/admin/channels", "channels", "nav_channels"),
     admin("/admin/audit", "audit", "nav_audit"),
 ];
 
@@ -87,7 +88,7 @@ mod tests {
 
     #[test]
     fn only_admins_see_the_administration_menu() {
-        assert_eq!(entries(Role::Admin, Group::Admin).len(), Some(4));
+        assert_eq!(entries(Role::Admin, Group::Admin).len(), Some(5));
         assert_eq!(entries(Role::Operator, Group::Admin).len(), Some(0));
         assert_eq!(entries(Role::Viewer, Group::Main).len(), Some(7));
         assert_eq!(entries(Role::Operator, Group::Main).len(), Some(8));

@@ -44,6 +44,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/stations.html"),
     ),
     ("users.html", include_str!("../../templates/users.html")),
+    (
+        "channels.html",
+        include_str!("../../templates/channels.html"),
+    ),
     ("audit.html", include_str!("../../templates/audit.html")),
 ];
 

@@ -115,6 +115,11 @@ pub async fn users(session: Session) -> Response {
     admin_shell(&session, "users.html", "users", "users_title")
 }
 
+/// `GET /admin/channels`: the live channels relays play; add, change, measure, delete.
+pub async fn channels(session: Session) -> Response {
+    admin_shell(&session, "channels.html", "channels", "channels_title")
+}
+
 /// `GET /admin/audit`: the audit log with filters and pages.
 pub async fn audit(session: Session) -> Response {
     admin_shell(&session, "audit.html", "audit", "audit_title")

@@ -412,6 +412,7 @@ async fn only_admins_open_the_administration_pages_and_see_their_menu() {
         "/admin/areas",
         "/admin/stations",
         "/admin/users",
+        "/admin/channels",
         "/admin/audit",
     ];
     let s = site();
