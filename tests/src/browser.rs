@@ -172,3 +172,48 @@ pub async fn href_of(c: &Client, css: &str) -> String {
         .unwrap()
         .unwrap_or_default()
 }
+
+/// The `value` property of an input.
+pub async fn value_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// Is the element missing, hidden, or not rendered?
+pub async fn is_hidden(c: &Client, css: &str) -> bool {
+    let v = c
+        .execute(
+            "var e = document.querySelector(arguments[0]); return !e || e.hidden || e.offsetParent === null;",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    v == json!(true)
+}
+
+/// Wait until `css` is hidden (or shown, with `hidden = false`).
+pub async fn wait_hidden(c: &Client, css: &str, hidden: bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while is_hidden(c, css).await != hidden {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{css}: still {}",
+            if hidden { "shown" } else { "hidden" }
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Open `path`, which sends to the sign-in form, sign in and wait for the page.
+pub async fn login(c: &Client, base: &str, path: &str, user: &str, password: &str) {
+    c.goto(&format!("{base}{path}")).await.unwrap();
+    fill(c, "#username", user).await;
+    fill(c, "#password", password).await;
+    click(c, "form button[type=submit]").await;
+    text_of(c, "main h1").await;
+}

@@ -777,6 +777,15 @@ impl Drop for ToneStream {
     }
 }
 
+/// The loudness (LUFS, ITU-R BS.1770) of a mono 440 Hz sine of `amplitude`, such as a
+/// [`ToneStream`] serves: −0.691 + 10·log10(A²/2) + the K-filter's gain at 440 Hz
+/// (+0.008 dB; at 997 Hz it is +0.691 dB, which is why a full-scale 997 Hz sine reads
+/// −3.01 LUFS and a 440 Hz one −3.69).
+pub fn sine_440_lufs(amplitude: f64) -> f64 {
+    const K_440_DB: f64 = 0.008;
+    -0.691 + 10.0 * (amplitude * amplitude / 2.0).log10() + K_440_DB
+}
+
 /// The longest run of samples with |s| ≤ `threshold` in `samples`.
 pub fn longest_quiet_run(samples: &[f32], threshold: f32) -> usize {
     let (mut best, mut run) = (0, 0);

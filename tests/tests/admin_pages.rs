@@ -15,7 +15,8 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tests::browser::{
-    browser, click, fetch_text, fill, href_of, shot, start_driver, text_of, wait_text, PW, WAIT,
+    browser, click, fetch_text, fill, href_of, is_hidden, login, shot, start_driver, text_of,
+    value_of, wait_hidden, wait_text, PW, WAIT,
 };
 use tests::e2e::{seed, Server, OP_PASSWORD};
 
@@ -34,50 +35,8 @@ async fn device_status(server: &Server, token: &str) -> u16 {
         .as_u16()
 }
 
-async fn value_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default()
-}
-
-async fn is_hidden(c: &Client, css: &str) -> bool {
-    let v = c
-        .execute(
-            "var e = document.querySelector(arguments[0]); return !e || e.hidden || e.offsetParent === null;",
-            vec![json!(css)],
-        )
-        .await
-        .unwrap();
-    v == json!(true)
-}
-
-/// Wait until `css` is hidden (or shown, with `hidden = false`).
-async fn wait_hidden(c: &Client, css: &str, hidden: bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while is_hidden(c, css).await != hidden {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{css}: still {}",
-            if hidden { "shown" } else { "hidden" }
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn rows(c: &Client, css: &str) -> usize {
     c.find_all(Locator::Css(css)).await.unwrap().len()
-}
-
-async fn login(c: &Client, base: &str, path: &str, user: &str, password: &str) {
-    c.goto(&format!("{base}{path}")).await.unwrap();
-    fill(c, "#username", user).await;
-    fill(c, "#password", password).await;
-    click(c, "form button[type=submit]").await;
-    text_of(c, "main h1").await;
 }
 
 fn cap_alert(expires: &str) -> String {

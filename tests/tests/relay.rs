@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration as CDuration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tests::e2e::{
-    at_in, eventually, seed, seed_admin, tone_wav, Aired, Api, ControllerProcess, Server,
-    ToneStream, OP_PASSWORD,
+    at_in, eventually, seed, seed_admin, sine_440_lufs, tone_wav, Aired, Api, ControllerProcess,
+    Server, ToneStream, OP_PASSWORD,
 };
 
 /// How far from the window's edges the relay's sound may begin and end here (a busy machine;
@@ -282,13 +282,6 @@ async fn a_relay_whose_stream_never_answers_is_logged_failed_with_the_reason() -
     s.server.stop().await
 }
 
-/// The loudness (LUFS) of a mono sine of `amplitude` by BS.1770: 20·log10(A) − 3.01 (a
-/// 440 Hz tone is under the K-filter's shelf; its pre-filter gain there is a few hundredths
-/// of a dB).
-fn sine_lufs(amplitude: f64) -> f64 {
-    20.0 * amplitude.log10() - 3.01
-}
-
 /// The bulletins' loudness target (the upload path's), LUFS.
 const TARGET_LUFS: f64 = -16.0;
 
@@ -312,7 +305,7 @@ async fn a_channel_measured_from_its_stream_gets_the_gain_to_the_target_and_airs
             &json!({"name": "VOV1 (đo)", "url": stream.url, "measure": true, "seconds": 5}),
         )
         .await?;
-    let want_lufs = sine_lufs(amplitude);
+    let want_lufs = sine_440_lufs(amplitude);
     let want_gain = TARGET_LUFS - want_lufs;
     let lufs = ch["loudness_lufs"].as_f64().unwrap_or(f64::NAN);
     let gain = ch["gain_db"].as_f64().unwrap_or(f64::NAN);

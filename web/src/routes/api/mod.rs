@@ -22,7 +22,7 @@ use crate::auth::User;
 use crate::db;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, patch, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
