@@ -414,6 +414,19 @@ pub fn known_keys(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The outcome of every occurrence due at or after `since`, as logged.
+pub fn done_since(conn: &Connection, since: DateTime<Utc>) -> Result<Vec<LogEntry>, CacheError> {
+    let mut stmt = conn.prepare(
+        "SELECT json FROM plays WHERE state = 'done' AND scheduled_at_ms >= ?1 AND json IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([ms(since)], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for json in rows {
+        out.push(serde_json::from_str(&json?)?);
+    }
+    Ok(out)
+}
+
 /// Boot-time recovery: every occurrence that was airing when the controller stopped (crash,
 /// power cut, kill) is logged `interrupted`, once. `played_ms` is the last progress point
 /// recorded (progress is written every 2 s, so it is at most ~2 s short of what aired).

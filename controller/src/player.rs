@@ -28,6 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
 
+/// Why what airs when the controller stops cleanly is logged `interrupted`.
+pub const STOPPED: &str = "the controller was stopped";
 /// How far ahead an occurrence is decoded and cued.
 pub const LOOKAHEAD: CDuration = CDuration::seconds(5);
 /// A start this late is "late": played at once if still within its wait bound.
@@ -99,8 +101,8 @@ pub struct Player {
     relays: HashMap<String, OpenRelay>,
     /// Relay occurrences that were airing when the controller stopped (logged `interrupted`
     /// at boot), with when they were due and when it stopped: joined again for the rest of
-    /// their window.
-    rejoin: HashMap<String, (DateTime<Utc>, DateTime<Utc>)>,
+    /// their window (with the reason of the gap the restart made).
+    rejoin: HashMap<String, (DateTime<Utc>, DateTime<Utc>, String)>,
     last_tick: Option<(Instant, DateTime<Utc>)>,
 }
 
@@ -153,21 +155,46 @@ impl Player {
         }
     }
 
-    /// Run until `shutdown`; then stop what airs (logged `interrupted`, reason "controller
-    /// stopped").
-    /// The entries boot-time recovery logged `interrupted` (see
-    /// [`cache::recover_interrupted`]): a relay among them whose window is still open is
-    /// joined again for the rest of it, as its own entry (`part_of` the interrupted one)
-    /// whose first gap is the restart.
+    /// Relays the previous run was airing when it ended: those boot-time recovery just
+    /// logged `interrupted` (`recovered`, see [`cache::recover_interrupted`]: a crash, a
+    /// kill, a power cut) and those a clean stop cut (logged `interrupted` with
+    /// [`STOPPED`]). Each whose window is still open is joined again for the rest of it, as
+    /// its own entry (`part_of` the interrupted one) whose first gap is the restart. Only
+    /// the last airing of an occurrence counts: a relay stopped remotely stays stopped.
     pub fn rejoin_after_restart(&mut self, recovered: &[LogEntry]) {
         let now = self.clock.now();
-        for e in recovered.iter().filter(|e| e.media_sha256.is_none()) {
+        let done = self
+            .db
+            .with(|c| cache::done_since(c, now - CDuration::days(1)))
+            .unwrap_or_else(|e| {
+                tracing::error!("cannot read the play journal: {e}");
+                Vec::new()
+            });
+        let mut last: HashMap<String, LogEntry> = HashMap::new();
+        for e in done.into_iter().chain(recovered.iter().cloned()) {
+            if e.media_sha256.is_some() || e.urgent_id.is_some() || e.schedule_id.is_none() {
+                continue;
+            }
             let base = e.part_of.clone().unwrap_or_else(|| e.id.clone());
+            if last.get(&base).is_none_or(|l| e.started_at >= l.started_at) {
+                last.insert(base, e);
+            }
+        }
+        for (base, e) in last {
+            let reason = if recovered.iter().any(|r| r.id == e.id) {
+                "the controller stopped (crash, kill or power cut) and restarted"
+            } else if e.status == PlayStatus::Interrupted && e.reason.as_deref() == Some(STOPPED) {
+                "the controller was stopped and restarted"
+            } else {
+                continue;
+            };
             let stopped = e.ended_at.unwrap_or(now).min(now);
-            self.rejoin.insert(base, (e.scheduled_at, stopped));
+            self.rejoin
+                .insert(base, (e.scheduled_at, stopped, reason.to_string()));
         }
     }
 
+    /// Run until `shutdown`; then stop what airs (logged `interrupted`, reason [`STOPPED`]).
     pub async fn run(
         mut self,
         mut events: UnboundedReceiver<MixerEvent>,
@@ -190,7 +217,7 @@ impl Player {
         }
         if let Some(a) = &self.airing {
             let key = a.planned.item.key.clone();
-            self.mixer.stop(&key, "the controller was stopped");
+            self.mixer.stop(&key, STOPPED);
         }
         while let Ok(ev) = events.try_recv() {
             self.on_event(ev);
@@ -247,8 +274,8 @@ impl Player {
             // A relay to join again may have opened its window long before the floor (a
             // window is at most a day long): plan from its start, so that it is in the plan.
             self.rejoin
-                .retain(|_, (due, _)| *due + CDuration::days(1) > now);
-            if let Some(due) = self.rejoin.values().map(|(due, _)| *due).min() {
+                .retain(|_, (due, _, _)| *due + CDuration::days(1) > now);
+            if let Some(due) = self.rejoin.values().map(|(due, _, _)| *due).min() {
                 from = from.min(due);
             }
             self.plan = Arc::new(planner::plan(
@@ -310,9 +337,9 @@ impl Player {
         for slot in &plan.slots {
             let key = &slot.item.key;
             if self.known.contains(key) && slot.status != PlayStatus::Skipped {
-                if let Some((_, stopped)) = self.rejoin.remove(key) {
+                if let Some((_, stopped, why)) = self.rejoin.remove(key) {
                     if let Some(planned) = plan.planned.get(key) {
-                        self.rejoin_relay(planned, stopped, now);
+                        self.rejoin_relay(planned, stopped, why, now);
                     }
                 }
             }
@@ -567,8 +594,14 @@ impl Player {
 
     /// Join the relay occurrence `planned` again, at once, for the rest of its window: the
     /// controller stopped at `stopped` while it aired (its entry says `interrupted`). The
-    /// remainder is its own occurrence, whose first gap is the restart.
-    fn rejoin_relay(&mut self, planned: &Planned, stopped: DateTime<Utc>, now: DateTime<Utc>) {
+    /// remainder is its own occurrence, whose first gap is the restart, for `reason`.
+    fn rejoin_relay(
+        &mut self,
+        planned: &Planned,
+        stopped: DateTime<Utc>,
+        reason: String,
+        now: DateTime<Utc>,
+    ) {
         let Source::Relay(channel) = &planned.source else {
             return;
         };
@@ -579,7 +612,6 @@ impl Player {
             return;
         }
         tracing::info!(key = %planned.item.key, rejoined = %rest.item.key, "the relay's window is still open after the restart: joining it again");
-        let reason = "the controller stopped (crash, kill or power cut) and restarted".to_string();
         self.cue_relay(&rest, channel.clone(), None, now, Some((stopped, reason)));
     }
 

@@ -502,13 +502,33 @@ async fn measuring_a_channel_names_what_is_wrong_with_its_stream_and_changes_not
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_killed_mid_window_rejoins_the_relay_for_the_rest_of_it() -> Result<()> {
-    let s = setup("DH").await?;
+    restarted_mid_window("DH", Stop::Kill).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_stopped_cleanly_mid_window_rejoins_the_relay_too() -> Result<()> {
+    restarted_mid_window("HH", Stop::Clean).await
+}
+
+/// How the controller is stopped mid-window.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// kill -9, as in a power cut.
+    Kill,
+    /// SIGTERM, as for an upgrade.
+    Clean,
+}
+
+/// Stop the controller 6 s into a relay's window and start it again at once: the relay airs
+/// again for the rest of the window, and the logs say so.
+async fn restarted_mid_window(station: &str, stop: Stop) -> Result<()> {
+    let s = setup(station).await?;
     let start = at_in(8);
     let window = 24;
     let end = start + CDuration::seconds(window);
-    let id = relay_at(&s, "DH", start, window as u64).await?;
+    let id = relay_at(&s, station, start, window as u64).await?;
 
-    // kill -9 six seconds into the window; start it again at once, airing into another file.
+    // Stop it six seconds into the window; start it again at once, airing into another file.
     let kill = start + CDuration::seconds(6);
     tokio::time::sleep((kill - now()).to_std().unwrap_or_default()).await;
     let Setup {
@@ -521,12 +541,15 @@ async fn a_controller_killed_mid_window_rejoins_the_relay_for_the_rest_of_it() -
         token,
         ..
     } = s;
-    ctl.kill9()?;
+    match stop {
+        Stop::Kill => ctl.kill9()?,
+        Stop::Clean => ctl.terminate()?,
+    }
     let killed = now();
     let after = dir.path().join("aired-after-restart.wav");
     let ctl = ControllerProcess::spawn(
         &server.url,
-        "DH",
+        station,
         &token,
         &dir.path().join("ctl"),
         &format!("wav:{}", after.display()),
@@ -534,7 +557,7 @@ async fn a_controller_killed_mid_window_rejoins_the_relay_for_the_rest_of_it() -
 
     // Two entries: the occurrence, interrupted by the kill, and the rest of its window.
     let entries = eventually(Duration::from_secs(60), "both entries", || async {
-        let l = api.logs_for("DH", &id).await?;
+        let l = api.logs_for(station, &id).await?;
         Ok((l.len() >= 2).then_some(l))
     })
     .await?;
@@ -555,7 +578,11 @@ async fn a_controller_killed_mid_window_rejoins_the_relay_for_the_rest_of_it() -
         first["reason"]
             .as_str()
             .unwrap_or_default()
-            .contains("controller stopped"),
+            .contains(if stop == Stop::Kill {
+                "controller stopped while this was airing"
+            } else {
+                "the controller was stopped"
+            }),
         "{first}"
     );
     let before_ms = first["played_ms"].as_i64().unwrap_or(0);
@@ -603,7 +630,7 @@ async fn a_controller_killed_mid_window_rejoins_the_relay_for_the_rest_of_it() -
     let last = last_sound(&aired, back, end + CDuration::seconds(3));
     let over = (last - end).num_milliseconds();
     eprintln!(
-        "restart: killed {} s into the window, back on air {} ms after the kill; \
+        "restart: stopped {} s into the window, back on air {} ms after the stop; \
          {before_ms} ms logged before, {rest_ms} ms after (heard {heard} ms); gap {}",
         (killed - start).num_seconds(),
         (back - killed).num_milliseconds(),
