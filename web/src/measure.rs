@@ -49,7 +49,12 @@ pub async fn sample(url: &str, seconds: u32) -> AppResult<Sampled> {
                 CONNECT_TIMEOUT.as_secs()
             )))
         }
-        Ok(Err(e)) => return Err(unreachable(format!("cannot connect to {url}: {e}"))),
+        Ok(Err(e)) => {
+            return Err(unreachable(format!(
+                "cannot connect to {url}: {}",
+                root_cause(&e)
+            )))
+        }
         Ok(Ok(r)) => r,
     };
     if !resp.status().is_success() {
@@ -78,7 +83,7 @@ pub async fn sample(url: &str, seconds: u32) -> AppResult<Sampled> {
             let next = match resp.chunk().await {
                 Ok(Some(b)) => Ok(b.to_vec()),
                 Ok(None) => break,
-                Err(e) => Err(format!("the stream broke: {e}")),
+                Err(e) => Err(format!("the stream broke: {}", root_cause(&e))),
             };
             let failed = next.is_err();
             if tx.send(next).await.is_err() || failed {
@@ -132,6 +137,16 @@ fn refusal(url: &str, e: MediaError, failure: Option<String>) -> AppError {
             .with_code("stream_failed"),
         (e, None) => not_audio(format!("{url} did not send audio: {e}")),
     }
+}
+
+/// The innermost cause of an error (reqwest's own message only repeats the address; the
+/// cause says "Connection refused", "dns error", …).
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 fn unreachable(message: String) -> AppError {
