@@ -49,7 +49,9 @@ if [ ${#archs[@]} -gt 0 ] || [ ${#missing[@]} -gt 0 ]; then
   for a in "${archs[@]}"; do echo "dpkg --add-architecture $a"; dpkg --add-architecture "$a"; done
   echo "Installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # A failed index (a mirror mid-sync) is only a warning if the packages still install.
+  apt-get update -qq || echo "warning: apt-get update failed; trying the install anyway"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 installed=$(rustup target list --installed)
 for t in "${targets[@]}"; do
