@@ -3,17 +3,17 @@
 # and 32-bit (armv7, armhf), and check the binaries under qemu-user.
 #
 # 1. Installs what is missing (as root; else prints the command and stops): the armhf/arm64
-#    dpkg architectures, Debian's cross gcc for each target, the target's ALSA headers
+#    dpkg architectures, Debian's cross gcc and libc for each target, the target's ALSA headers
 #    (libasound2-dev:ARCH, the only target library: SQLite is compiled in, TLS is rustls),
 #    qemu-user and file; and the rustup targets.
 # 2. Builds `--profile dist` (release without debug info, stripped) for each target with the
 #    cross linker and pkg-config pointed at the target's ALSA.
 # 3. Checks each binary: `file` names the right architecture, and under qemu-user it runs
 #    `--version` and `--print-config` on the packaged configuration.
-# 4. Packs target/aarch64-unknown-linux-gnu/debian/loaxa-controller_*_arm64.deb
-#    (scripts/package.sh --target) and checks the packaged binary the same way.
+# 4. Packs target/TRIPLE/debian/loaxa-controller_*_{arm64,armhf}.deb
+#    (scripts/package.sh --target) and checks each packaged binary the same way.
 #
-# Usage: scripts/pi.sh [TRIPLE...]   (default: both targets; PI_DEB=0 skips the .deb)
+# Usage: scripts/pi.sh [TRIPLE...]   (default: both targets; PI_DEB=0 skips the .debs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
@@ -33,7 +33,8 @@ archs=() pkgs=(qemu-user file)
 for t in "${targets[@]}"; do
   a=$(debarch "$t")
   dpkg --print-foreign-architectures | grep -qx "$a" || archs+=("$a")
-  pkgs+=("gcc-$(gnu "$t")" "libasound2-dev:$a")
+  # The cross libc headers are only a Recommends of the cross gcc.
+  pkgs+=("gcc-$(gnu "$t")" "libc6-dev-$a-cross" "libasound2-dev:$a")
 done
 missing=()
 for p in "${pkgs[@]}"; do
@@ -92,16 +93,18 @@ for t in "${targets[@]}"; do
   check_binary "$t" "target/$t/dist/loaxa-controller" deploy/config/controller.toml
 done
 
-# 4. The arm64 package.
-if [ "${PI_DEB:-1}" = 1 ] && printf '%s\n' "${targets[@]}" | grep -qx aarch64-unknown-linux-gnu; then
-  t=aarch64-unknown-linux-gnu
-  env $(cross_env "$t") scripts/package.sh --target "$t"
-  deb=$(ls -t target/$t/debian/loaxa-controller_*_arm64.deb | head -1)
+# 4. The packages (arm64, armhf), each checked like the bare binaries.
+if [ "${PI_DEB:-1}" = 1 ]; then
   root=$(mktemp -d)
   trap 'rm -rf "$root"' EXIT
-  dpkg-deb -x "$deb" "$root"
-  [ "$(dpkg-deb -f "$deb" Architecture)" = arm64 ] || fail "$deb is not arm64"
-  check_binary "$t" "$root/usr/bin/loaxa-controller" "$root/etc/loaxa/controller.toml"
-  echo "ok: $deb ($(du -k "$deb" | cut -f1) KiB)"
+  for t in "${targets[@]}"; do
+    env $(cross_env "$t") nice -n 10 scripts/package.sh --target "$t"
+    a=$(debarch "$t")
+    deb=$(ls -t target/$t/debian/loaxa-controller_*_$a.deb | head -1)
+    [ "$(dpkg-deb -f "$deb" Architecture)" = "$a" ] || fail "$deb is not $a"
+    dpkg-deb -x "$deb" "$root/$a"
+    check_binary "$t" "$root/$a/usr/bin/loaxa-controller" "$root/$a/etc/loaxa/controller.toml"
+    echo "ok: $deb ($(du -k "$deb" | cut -f1) KiB)"
+  done
 fi
 df -h . | tail -1 | awk '{print "disk: " $4 " free on " $6}'

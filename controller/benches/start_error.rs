@@ -147,10 +147,25 @@ fn set_doc(s: &S, rules: Vec<WireRule>, media: Vec<MediaEntry>) {
     });
 }
 
+/// `BENCH_CONTROLLER="PROGRAM ARGS…"` runs another controller build in place of this
+/// crate's, e.g. a Raspberry Pi build under qemu-user (`make pi`; see the README).
+fn other_controller() -> Option<Vec<String>> {
+    let cmd = std::env::var("BENCH_CONTROLLER").ok()?;
+    let words: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+    (!words.is_empty()).then_some(words)
+}
+
 fn spawn_controller(url: &str, dir: &Path, output: &str, env: &[(&str, String)]) -> Child {
     let token = dir.join("token");
     std::fs::write(&token, "t").unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_loaxa-controller"));
+    let mut c = match other_controller() {
+        Some(words) => {
+            let mut c = Command::new(&words[0]);
+            c.args(&words[1..]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_loaxa-controller")),
+    };
     c.args(["--server", url, "--station", "BENCH", "--output", output])
         .arg("--token-file")
         .arg(&token)
@@ -510,8 +525,13 @@ fn part3(rt: &tokio::runtime::Runtime) {
         })
         .ok();
     eprintln!("  MP3 airing (status, ms aired before the stop): {outcome:?}");
+    // A figure from another build is labelled with its command's program (e.g. qemu-aarch64).
+    let of = other_controller().map_or(String::new(), |w| {
+        let program = Path::new(&w[0]).file_name().unwrap_or_default();
+        format!(" under {}", program.to_string_lossy())
+    });
     println!();
-    println!("| controller process (--output null) | CPU % of one core | RSS MiB |");
+    println!("| controller process (--output null){of} | CPU % of one core | RSS MiB |");
     println!("| ---------------------------------- | ----------------- | ------- |");
     println!(
         "| idle (synced, nothing due)         | {idle_cpu:>17.2} | {:>7.1} |",
@@ -522,11 +542,11 @@ fn part3(rt: &tokio::runtime::Runtime) {
         play_rss as f64 / 1024.0
     );
     println!(
-        "BENCH|controller idle|{idle_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
+        "BENCH|controller idle{of}|{idle_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
         idle_rss as f64 / 1024.0
     );
     println!(
-        "BENCH|controller playing MP3|{play_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
+        "BENCH|controller playing MP3{of}|{play_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
         play_rss as f64 / 1024.0
     );
 }
