@@ -149,7 +149,7 @@ fn set_doc(s: &S, rules: Vec<WireRule>, media: Vec<MediaEntry>) {
 }
 
 /// `BENCH_CONTROLLER="PROGRAM ARGS…"` runs another controller build in place of this
-/// crate's, e.g. a Raspberry Pi build under qemu-user (`make pi`; see the README).
+/// crate's, e.g. the stripped binary unpacked from the `.deb` (`make package`).
 fn other_controller() -> Option<Vec<String>> {
     let cmd = std::env::var("BENCH_CONTROLLER").ok()?;
     let words: Vec<String> = cmd.split_whitespace().map(String::from).collect();
@@ -508,10 +508,10 @@ fn part3(rt: &tokio::runtime::Runtime) {
         return;
     }
     let mp3 = std::fs::read(&mp3).unwrap();
-    // A figure from another build is labelled with its command's program (e.g. qemu-aarch64).
+    // A figure from another build says so.
     let of = other_controller().map_or(String::new(), |w| {
-        let program = Path::new(&w[0]).file_name().unwrap_or_default();
-        format!(" under {}", program.to_string_lossy())
+        println!("BENCH_CONTROLLER: {}", w.join(" "));
+        " (BENCH_CONTROLLER)".to_string()
     });
     println!();
     println!(
@@ -521,13 +521,10 @@ fn part3(rt: &tokio::runtime::Runtime) {
     println!("| {} | ----------------- | ------- |", "-".repeat(44));
     footprint(rt, &mp3, "null", &[], &of);
     // The real sound path too: rodio → ALSA → a private PulseAudio (ALSA's pulse plugin
-    // runs inside the controller, so its cost is counted). Not for another build: its ALSA
-    // plugins are the target's, not installed here.
-    if of.is_empty() {
-        match Pulse::start(dir.path()) {
-            Ok(pulse) => footprint(rt, &mp3, "default", &pulse.env(), &of),
-            Err(e) => println!("| (sound card path skipped: pulseaudio could not start: {e}) |"),
-        }
+    // runs inside the controller, so its cost is counted).
+    match Pulse::start(dir.path()) {
+        Ok(pulse) => footprint(rt, &mp3, "default", &pulse.env(), &of),
+        Err(e) => println!("| (sound card path skipped: pulseaudio could not start: {e}) |"),
     }
 }
 
