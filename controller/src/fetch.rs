@@ -114,24 +114,35 @@ impl MediaCache {
         self.path(sha).is_file()
     }
 
-    /// Make sure `sha` is cached: download (resuming a `.part`), verify, rename.
+    /// Make sure `sha` is cached: download (resuming a `.part`), verify, rename, sync.
     pub async fn ensure(&self, sha: &Sha256, now: DateTime<Utc>) -> Result<PathBuf, FetchError> {
+        self.ensure_notifying(sha, now, &tokio::sync::Notify::new())
+            .await
+    }
+
+    /// As [`MediaCache::ensure`]; once the file is verified under its name, `ready` is
+    /// notified — before the file is synced and recorded, so that an urgent
+    /// notice's audio reaches the player without waiting for the disk. A power cut before
+    /// the sync is caught by the hash check every start does.
+    pub async fn ensure_notifying(
+        &self,
+        sha: &Sha256,
+        now: DateTime<Utc>,
+        ready: &tokio::sync::Notify,
+    ) -> Result<PathBuf, FetchError> {
         let s = sha.as_str().to_string();
         let dest = self.path(&s);
         if dest.is_file() {
             return Ok(dest);
         }
         let part = self.part(&s);
+        let disk_full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
         match self.download(&s, &part).await {
-            Err(FetchError::Io(e)) if e.kind() == std::io::ErrorKind::StorageFull => {
+            Err(FetchError::Io(e)) if disk_full(&e) => {
                 // What was written is a valid prefix, but holding it keeps the disk full
                 // for everything else (the outbox above all): give the space back.
                 let _ = std::fs::remove_file(&part);
-                return Err(FetchError::DiskFull {
-                    sha: s,
-                    dir: self.dir.display().to_string(),
-                    free: crate::disk_free(&self.dir).unwrap_or(0),
-                });
+                return Err(self.disk_full(s));
             }
             other => other?,
         }
@@ -148,6 +159,20 @@ impl MediaCache {
             return Err(FetchError::Mismatch { want: s, got });
         }
         std::fs::rename(&part, &dest)?;
+        ready.notify_one();
+        let synced = {
+            let dest = dest.clone();
+            tokio::task::spawn_blocking(move || std::fs::File::open(&dest)?.sync_all())
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?
+        };
+        match synced {
+            Err(e) if disk_full(&e) => {
+                let _ = std::fs::remove_file(&dest);
+                return Err(self.disk_full(s));
+            }
+            other => other?,
+        }
         let row = MediaRow {
             sha256: s.clone(),
             path: dest.display().to_string(),
@@ -158,6 +183,14 @@ impl MediaCache {
         self.db.call(move |c| cache::put_media(c, &row)).await?;
         tracing::info!("media {s}: cached ({size} bytes)");
         Ok(dest)
+    }
+
+    fn disk_full(&self, sha: String) -> FetchError {
+        FetchError::DiskFull {
+            sha,
+            dir: self.dir.display().to_string(),
+            free: crate::disk_free(&self.dir).unwrap_or(0),
+        }
     }
 
     /// Bring `part` up to the whole file `s`: resume from its length with `Range`, append
@@ -194,7 +227,7 @@ impl MediaCache {
                     Ok(Some(chunk)) => file.write_all(&chunk?)?,
                 }
             }
-            file.sync_all()?;
+            // Not synced here: the whole file is synced once verified (see `ensure`).
         }
         Ok(())
     }
@@ -278,8 +311,17 @@ impl MediaCache {
         let needed: Vec<String> = needed.iter().map(|s| s.as_str().to_string()).collect();
         let this = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            for s in &needed {
-                let _ = this.db.with(|c| cache::touch_media(c, s, now));
+            // One transaction (one sync) for every touch.
+            let touched = this.db.with(|c| {
+                let tx = c.transaction()?;
+                for s in &needed {
+                    cache::touch_media(&tx, s, now)?;
+                }
+                tx.commit()?;
+                Ok::<_, cache::CacheError>(())
+            });
+            if let Err(e) = touched {
+                tracing::warn!("cannot record which media are needed: {e}");
             }
             let rows = this.db.with(|c| cache::list_media(c)).unwrap_or_default();
             for r in rows {
@@ -323,14 +365,16 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
     loop {
         let now = clock.now();
         let need = needed(&shared, now);
-        cache.touch_and_clean(&need, now).await;
         let mut failed = false;
         for sha in &need {
             if cache.has(sha.as_str()) {
                 continue;
             }
             publish(&cache, &shared, &need);
-            match cache.ensure(sha, clock.now()).await {
+            match cache
+                .ensure_notifying(sha, clock.now(), &shared.media_ready)
+                .await
+            {
                 Ok(_) => {}
                 Err(e @ FetchError::DiskFull { .. }) => {
                     tracing::error!("{e}");
@@ -345,6 +389,8 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
             }
         }
         publish(&cache, &shared, &need);
+        // Bookkeeping after the downloads, so that it never delays a new notice's audio.
+        cache.touch_and_clean(&need, clock.now()).await;
         let wait = if failed {
             backoff.next_delay()
         } else {

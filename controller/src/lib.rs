@@ -136,6 +136,8 @@ pub struct Shared {
     pub upload: Notify,
     /// Send a heartbeat now (the document changed, the cache became ready).
     pub heartbeat_now: Notify,
+    /// A media file was verified into the cache: the player plans again at once.
+    pub media_ready: Notify,
     acks: mpsc::UnboundedSender<(String, UrgentAck)>,
     received: Mutex<HashSet<String>>,
     commands: mpsc::UnboundedSender<schedules::remote::RemoteCommand>,
@@ -198,16 +200,11 @@ impl Shared {
     }
 }
 
-/// Free bytes on the file system holding `dir`, from `stat -f` (None when unavailable).
+/// Free bytes on the file system holding `dir` (for unprivileged users), from statvfs(3);
+/// None when unavailable.
 pub(crate) fn disk_free(dir: &Path) -> Option<u64> {
-    let out = std::process::Command::new("stat")
-        .args(["-f", "-c", "%a %S"])
-        .arg(dir)
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace().map(|s| s.parse::<u64>().ok());
-    Some(it.next()??.saturating_mul(it.next()??))
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 async fn heartbeat_loop(
@@ -343,6 +340,7 @@ pub async fn run(
         refetch: Notify::new(),
         upload: Notify::new(),
         heartbeat_now: Notify::new(),
+        media_ready: Notify::new(),
         acks: acks_tx,
         received: Mutex::new(HashSet::new()),
         commands: commands_tx,

@@ -190,6 +190,19 @@ impl State {
         let _ = self.events.send(ev);
     }
 
+    /// Move the master gain `frames` steps along its ramp towards the target.
+    fn advance_gain(&mut self, frames: usize) {
+        if self.gain != self.gain_target {
+            let step = frames as f32 / (GAIN_RAMP_S * self.format.rate.max(1) as f32);
+            let d = self.gain_target - self.gain;
+            self.gain = if d.abs() <= step {
+                self.gain_target
+            } else {
+                self.gain + step * d.signum()
+            };
+        }
+    }
+
     fn maybe_start(&mut self, f: u64) {
         let preempting = self.current.is_some();
         let best = self
@@ -263,6 +276,15 @@ impl State {
         }
         let ch = self.format.channels as usize;
         let n = out.len() / ch;
+        // Nothing airs and nothing starts in this block: silence, without the per-frame
+        // work (an idle station spends nearly all its time here).
+        let next_start = self.pending.iter().map(|c| c.start_frame).min();
+        if self.current.is_none() && next_start.is_none_or(|s| s >= self.frames + n as u64) {
+            self.advance_gain(n);
+            out.fill(0.0);
+            self.frames += n as u64;
+            return;
+        }
         for i in 0..n {
             let f = self.frames + i as u64;
             if !self.pending.is_empty() {
@@ -270,15 +292,7 @@ impl State {
             }
             let frame = &mut out[i * ch..(i + 1) * ch];
             let mut wrote = false;
-            if self.gain != self.gain_target {
-                let step = 1.0 / (GAIN_RAMP_S * self.format.rate.max(1) as f32);
-                let d = self.gain_target - self.gain;
-                self.gain = if d.abs() <= step {
-                    self.gain_target
-                } else {
-                    self.gain + step * d.signum()
-                };
-            }
+            self.advance_gain(1);
             let gain = self.gain;
             if self
                 .current
@@ -640,6 +654,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_idle_mixer_ramps_its_gain_as_if_it_played_every_frame() {
+        let (m, _rx, i0) = mixer();
+        m.set_gain(0.5);
+        // Ten idle frames (one block, the fast path) take ten steps of the ramp; frame 10,
+        // the cue's first, takes the eleventh, as when every frame is mixed.
+        assert!(run(&m, i0, 10).iter().all(|&s| s == 0.0));
+        m.cue(cue("a", 10, Priority::Normal, 100, 0.8));
+        let out = run(&m, i0, 30);
+        assert!((out[0] - 0.8 * (1.0 - 11.0 / 50.0)).abs() < 1e-4, "{}", out[0]);
+        assert!((out[2 * 20] - 0.4).abs() < 1e-6, "{}", out[2 * 20]);
     }
 
     #[test]

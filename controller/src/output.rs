@@ -5,7 +5,9 @@
 //!   `rodio::Source`. If the device fails, one clear line is logged, the output error is
 //!   published (heartbeat, and due bulletins are logged `failed`), a real-time pacer keeps
 //!   the mixer's clock running, and the device is retried every 10 s.
-//! - `null`: a real-time pacer that discards.
+//! - `null`: a real-time pacer that discards. Every `null` output of a process shares one
+//!   pacing thread on a common 10 ms grid (a benchmark runs a thousand controllers in one
+//!   process; one thread each would spend the machine on wake-ups).
 //! - `wav:FILE`: a real-time pacer that writes exactly what would reach the sound card,
 //!   silence included (32-bit float, 48 kHz stereo), plus `FILE.json`:
 //!   `{"start_utc", "sample_rate", "channels"}` — the UTC instant of sample 0. A WAV file
@@ -94,6 +96,8 @@ pub enum OutputError {
 pub struct Output {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// A `null` output's place in the shared pacer.
+    null_id: Option<u64>,
     error: Arc<Mutex<Option<String>>>,
     spec: OutputSpec,
 }
@@ -125,6 +129,9 @@ impl Output {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        if let Some(id) = self.null_id.take() {
+            NullPacer::global().remove(id);
+        }
     }
 }
 
@@ -155,22 +162,23 @@ pub fn start_with(
 ) -> Result<Output, OutputError> {
     let stop = Arc::new(AtomicBool::new(false));
     let error = Arc::new(Mutex::new(None));
+    let mut null_id = None;
     let thread = match spec {
-        OutputSpec::Null => spawn("output-null", {
-            let stop = stop.clone();
-            move || pace(&mixer, &stop, |_| {})
-        })?,
+        OutputSpec::Null => {
+            null_id = Some(NullPacer::global().add(mixer)?);
+            None
+        }
         OutputSpec::Wav(path) => {
             mixer.set_format(PACED_FORMAT);
             let mut wav = WavSink::create(path)?;
-            spawn("output-wav", {
+            Some(spawn("output-wav", {
                 let stop = stop.clone();
                 let m = mixer.clone();
                 move || {
                     pace(&m, &stop, |block| wav.write(block, &m));
                     wav.finish();
                 }
-            })?
+            })?)
         }
         OutputSpec::Default => {
             let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
@@ -180,7 +188,7 @@ pub fn start_with(
                 move || device_loop(mixer, stop, error, ready_tx, wait_for_device)
             })?;
             match ready_rx.recv() {
-                Ok(Ok(())) => t,
+                Ok(Ok(())) => Some(t),
                 Ok(Err(e)) => {
                     let _ = t.join();
                     return Err(OutputError::NoSoundCard(e));
@@ -191,7 +199,8 @@ pub fn start_with(
     };
     Ok(Output {
         stop,
-        thread: Some(thread),
+        thread,
+        null_id,
         error,
         spec: spec.clone(),
     })
@@ -231,6 +240,114 @@ fn pace_until(
         mixer.render(&mut block, due);
         sink(&block);
         frames += block_frames;
+    }
+}
+
+/// The one thread that paces every `null` output of the process: each is pulled in 10 ms
+/// blocks against the monotonic clock, as [`pace`] does, on a grid common to all, so the
+/// thread wakes once per block whatever their number.
+struct NullPacer {
+    state: Mutex<NullState>,
+    wake: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct NullState {
+    next_id: u64,
+    outputs: Vec<NullOutput>,
+    thread_running: bool,
+}
+
+struct NullOutput {
+    id: u64,
+    mixer: Mixer,
+    t0: Instant,
+    frames: u64,
+    block_frames: u64,
+    rate: u32,
+    block: Vec<f32>,
+}
+
+impl NullOutput {
+    fn due(&self) -> Instant {
+        self.t0 + Duration::from_secs_f64(self.frames as f64 / f64::from(self.rate))
+    }
+}
+
+/// The shared pacer's grid.
+const NULL_BLOCK: Duration = Duration::from_millis(10);
+
+impl NullPacer {
+    fn global() -> &'static NullPacer {
+        static PACER: std::sync::OnceLock<NullPacer> = std::sync::OnceLock::new();
+        PACER.get_or_init(|| NullPacer {
+            state: Mutex::new(NullState::default()),
+            wake: std::sync::Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, NullState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Start pacing `mixer` at the next grid instant; starts the thread if needed.
+    fn add(&'static self, mixer: Mixer) -> Result<u64, OutputError> {
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let epoch = *EPOCH.get_or_init(Instant::now);
+        let fmt = mixer.format();
+        let block_frames = (fmt.rate / 100).max(1) as u64;
+        let blocks = epoch.elapsed().as_nanos() / NULL_BLOCK.as_nanos() + 1;
+        let t0 = epoch + NULL_BLOCK * u32::try_from(blocks).unwrap_or(u32::MAX);
+        let mut st = self.lock();
+        if !st.thread_running {
+            spawn("output-null", move || self.run())?;
+            st.thread_running = true;
+        }
+        st.next_id += 1;
+        let id = st.next_id;
+        st.outputs.push(NullOutput {
+            id,
+            mixer,
+            t0,
+            frames: 0,
+            block_frames,
+            rate: fmt.rate,
+            block: vec![0.0; block_frames as usize * fmt.channels as usize],
+        });
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Stop pacing `id`; once this returns its mixer is not pulled again.
+    fn remove(&self, id: u64) {
+        self.lock().outputs.retain(|o| o.id != id);
+    }
+
+    fn run(&self) {
+        let mut st = self.lock();
+        loop {
+            let now = Instant::now();
+            let mut next: Option<Instant> = None;
+            for o in st.outputs.iter_mut() {
+                let mut due = o.due();
+                while due <= now {
+                    o.mixer.render(&mut o.block, due);
+                    o.frames += o.block_frames;
+                    due = o.due();
+                }
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+            st = match next {
+                Some(t) => {
+                    let wait = t.saturating_duration_since(Instant::now());
+                    self.wake
+                        .wait_timeout(st, wait)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+                None => self.wake.wait(st).unwrap_or_else(|e| e.into_inner()),
+            };
+        }
     }
 }
 

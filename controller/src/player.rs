@@ -42,6 +42,10 @@ const REPLAN_EVERY: Duration = Duration::from_secs(1);
 const MEDIA_WAIT: CDuration = CDuration::seconds(60);
 /// How often progress is journalled while airing.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+/// How often the horizon (the controller was running until here) is written. A restart
+/// looks back 10 minutes before it, so 30 s is plenty, and it is one disk sync fewer
+/// every 5 s on an SD card.
+const HORIZON_EVERY: Duration = Duration::from_secs(30);
 /// The wall clock moving this much more or less than the monotonic clock between two
 /// ticks is a jump (an NTP step, a wrong RTC at boot, an operator setting the time).
 const CLOCK_JUMP: CDuration = CDuration::seconds(2);
@@ -156,6 +160,7 @@ impl Player {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let mut inputs = self.shared.inputs.subscribe();
+        let shared = self.shared.clone();
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -167,6 +172,7 @@ impl Player {
                     self.plan_at = None;
                     self.tick()
                 }
+                _ = shared.media_ready.notified() => self.tick(),
                 _ = tick.tick() => self.tick(),
             }
         }
@@ -209,7 +215,7 @@ impl Player {
             self.last_anchor = Instant::now();
             self.mixer.set_base(self.last_anchor, now);
         }
-        if self.last_horizon.elapsed() >= Duration::from_secs(5) {
+        if self.last_horizon.elapsed() >= HORIZON_EVERY {
             self.last_horizon = Instant::now();
             self.write_horizon(now);
         }

@@ -94,3 +94,43 @@ async fn a_cached_file_that_fails_its_hash_is_deleted_and_fetched_again() {
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
     assert!(c.verify(now(), true).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_player_is_told_once_a_file_is_verified_and_not_for_a_bad_one() {
+    let server = TestServer::start().await;
+    let bytes = tone_wav(440.0, 500, 0.5);
+    let m = server.add_media(bytes, 500);
+    let dir = tempfile::tempdir().unwrap();
+    let c = cache(&server, dir.path());
+    let ready = tokio::sync::Notify::new();
+    c.ensure_notifying(&m.sha256, now(), &ready).await.unwrap();
+    // The permit was stored: a waiter returns at once.
+    tokio::time::timeout(std::time::Duration::from_secs(1), ready.notified())
+        .await
+        .expect("ready was notified");
+    assert!(c.has(m.sha256.as_str()));
+
+    // A file whose bytes do not match its name: refused, and nobody is told.
+    let bytes = tone_wav(880.0, 500, 0.5);
+    let other = server.add_media(bytes.clone(), 500);
+    let mut bad = bytes;
+    bad[5000] ^= 0xff;
+    server
+        .inner
+        .lock()
+        .unwrap()
+        .corrupt_once
+        .insert(other.sha256.to_string(), bad);
+    let ready = tokio::sync::Notify::new();
+    let err = c
+        .ensure_notifying(&other.sha256, now(), &ready)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Mismatch { .. }), "{err}");
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), ready.notified())
+            .await
+            .is_err(),
+        "a refused file must not wake the player"
+    );
+}

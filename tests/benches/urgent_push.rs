@@ -37,6 +37,13 @@ fn main() {
         .build()
         .expect("runtime");
     if args.get(1).map(String::as_str) == Some("--controllers") {
+        // `URGENT_BENCH_TRACE=controller=debug` shows each controller's steps on stderr.
+        if let Ok(filter) = std::env::var("URGENT_BENCH_TRACE") {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_writer(std::io::stderr)
+                .init();
+        }
         rt.block_on(controllers(&args[2], &args[3]));
         return;
     }
@@ -196,7 +203,11 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         .arg(&tokens)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(if std::env::var_os("URGENT_BENCH_TRACE").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .map_err(|e| e.to_string())?;
     let deadline = t_start + budget;
@@ -221,6 +232,9 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let posted: DateTime<Utc> = SystemClock.now();
+    if std::env::var_os("URGENT_BENCH_TRACE").is_some() {
+        eprintln!("{} POST /urgent returned", posted.format("%H:%M:%S%.6f"));
+    }
     let id = posted_res
         .json::<Value>()
         .await

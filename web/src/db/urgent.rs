@@ -190,6 +190,19 @@ pub fn for_station(
     rows.collect()
 }
 
+/// Whether a notice sent to `station`, and not cancelled, airs `sha256`: such audio may be
+/// downloaded by the station at once, without building its whole document (an urgent
+/// notice's audio is fetched by every station in the same second).
+pub fn airs_media(conn: &Connection, station: &str, sha256: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM urgent u JOIN urgent_stations us ON us.urgent_id = u.id
+         WHERE us.station = ?1 AND u.media_sha256 = ?2 AND u.cancelled_at IS NULL
+           AND us.state <> 'cancelled')",
+        [station, sha256],
+        |r| r.get(0),
+    )
+}
+
 fn rank(s: UrgentState) -> u8 {
     match s {
         UrgentState::Pending => 0,

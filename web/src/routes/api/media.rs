@@ -154,10 +154,13 @@ pub async fn download(
             };
             let allowed = match &caller {
                 Caller::User(u) => db::media::visible_to(conn, &s, &u.area)?,
-                Caller::Device(d) => document::build(conn, &d.station, now)?
-                    .media
-                    .iter()
-                    .any(|m| m.sha256.as_str() == s),
+                Caller::Device(d) => {
+                    db::urgent::airs_media(conn, &d.station.code, &s)?
+                        || document::build(conn, &d.station, now)?
+                            .media
+                            .iter()
+                            .any(|m| m.sha256.as_str() == s)
+                }
             };
             Ok(allowed.then_some(row))
         })
