@@ -665,7 +665,11 @@ mod tests {
         assert!(run(&m, i0, 10).iter().all(|&s| s == 0.0));
         m.cue(cue("a", 10, Priority::Normal, 100, 0.8));
         let out = run(&m, i0, 30);
-        assert!((out[0] - 0.8 * (1.0 - 11.0 / 50.0)).abs() < 1e-4, "{}", out[0]);
+        assert!(
+            (out[0] - 0.8 * (1.0 - 11.0 / 50.0)).abs() < 1e-4,
+            "{}",
+            out[0]
+        );
         assert!((out[2 * 20] - 0.4).abs() < 1e-6, "{}", out[2 * 20]);
     }
 
