@@ -10,7 +10,7 @@ PKGS_RUN := espeak-ng
 PKGS_TEST := openssl libreoffice-calc-nogui chromium chromium-driver sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
 PKGS_BROWSER := chromium chromium-driver
 
-.PHONY: run test bench deps deps-test check-tools build clean package package-check pi
+.PHONY: run test bench fuzz deps deps-test check-tools build clean package package-check pi
 
 # Install what is missing: apt-get when root, else print the exact command and stop.
 define ensure_pkgs
@@ -47,6 +47,11 @@ test: deps-test
 bench: deps-test
 	@scripts/bench.sh
 
+# Coverage-guided fuzzing (cargo-fuzz): its own command, because building the fuzz targets
+# alone takes longer than every benchmark together on two cores.
+fuzz: deps-test
+	@scripts/fuzz.sh
+
 # Debian packages (target/debian/*.deb) and their check; reuse the release build of `make run`.
 package: deps
 	@scripts/package.sh
@@ -55,7 +60,8 @@ package-check: package
 	@scripts/check-packages.sh
 
 # Raspberry Pi: cross-build the controller for aarch64 and armv7, check both binaries under
-# qemu-user, and pack the arm64 .deb (installs the cross toolchains first). Slow: not in `test`.
+# qemu-user, and pack the arm64 and armhf .debs (installs the cross toolchains first). Slow:
+# not in `test`.
 pi:
 	@scripts/pi.sh
 

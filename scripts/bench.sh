@@ -30,7 +30,8 @@ for b in sync_load urgent_push soak; do
   have_bench tests "$b" && run "tests-$b" cargo bench -p tests --bench "$b"
 done
 have_bench web report && run web-report cargo bench -p web --bench report
-[ -x scripts/fuzz.sh ] && run fuzz scripts/fuzz.sh
+# Fuzzing is `make fuzz` (scripts/fuzz.sh): building its targets alone takes longer than
+# this whole run.
 
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"

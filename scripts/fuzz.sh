@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bounded coverage-guided fuzzing (cargo-fuzz, libFuzzer) of what Loa Xã reads from others:
 # the media prober (uploads), the crontab parser (schedule forms, the API) and the CAP
-# parser (warning systems). Called by scripts/bench.sh (`make bench`).
+# parser (warning systems). `make fuzz`.
 #
 # Each target runs LOAXA_FUZZ_SECONDS (default 40) from the checked-in seeds in fuzz/seeds/
 # plus the corpus it grew before (target/fuzz-corpus/, kept between runs). Prints

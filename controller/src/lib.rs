@@ -207,6 +207,9 @@ pub(crate) fn disk_free(dir: &Path) -> Option<u64> {
     Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
+/// The shortest gap between two heartbeats.
+const HEARTBEAT_MIN_GAP: Duration = Duration::from_secs(1);
+
 async fn heartbeat_loop(
     client: sync::Client,
     db: cache::Db,
@@ -271,8 +274,12 @@ async fn heartbeat_loop(
                 d
             }
         };
+        // Changes (the cache became ready, something started airing) are reported at once,
+        // but at most one heartbeat per second: a notice that starts, fills the cache and
+        // ends within a second is one report, not three.
+        tokio::time::sleep(HEARTBEAT_MIN_GAP).await;
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(wait.saturating_sub(HEARTBEAT_MIN_GAP)) => {}
             _ = shared.heartbeat_now.notified() => {}
         }
     }

@@ -148,6 +148,61 @@ impl Playing {
         true
     }
 
+    /// Write whole frames into `out` (frames of `ch` samples) from what is already decoded,
+    /// scaled by `gain`, exactly as [`Playing::fill`] would one at a time; returns the frames
+    /// written. Stops early (leaving the rest to `fill`) at an underrun, at the end of the
+    /// audio, or at a chunk that does not end on a frame boundary.
+    fn fill_block(&mut self, out: &mut [f32], ch: usize, gain: f32) -> usize {
+        let n = out.len() / ch;
+        let mut written = 0;
+        while written < n {
+            if self.pos >= self.buf.len() {
+                match self.audio.try_recv() {
+                    Ok(chunk) => {
+                        self.buf = chunk;
+                        self.pos = 0;
+                        continue;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let avail = (self.buf.len() - self.pos) / ch;
+            if avail == 0 {
+                break;
+            }
+            let k = avail.min(n - written);
+            let src = &self.buf[self.pos..self.pos + k * ch];
+            let dst = &mut out[written * ch..(written + k) * ch];
+            // Eight lanes of accumulators, so that the loop vectorises; a block's sum of
+            // squares fits an f32 comfortably before it joins the f64 total.
+            const LANES: usize = 8;
+            let (mut sq, mut pk) = ([0.0f32; LANES], [0.0f32; LANES]);
+            let mut d8 = dst.chunks_exact_mut(LANES);
+            let mut s8 = src.chunks_exact(LANES);
+            for (d, x) in (&mut d8).zip(&mut s8) {
+                for l in 0..LANES {
+                    let v = x[l].clamp(-1.0, 1.0) * gain;
+                    d[l] = v;
+                    sq[l] += v * v;
+                    pk[l] = pk[l].max(v.abs());
+                }
+            }
+            for (d, &x) in d8.into_remainder().iter_mut().zip(s8.remainder()) {
+                let v = x.clamp(-1.0, 1.0) * gain;
+                *d = v;
+                sq[0] += v * v;
+                pk[0] = pk[0].max(v.abs());
+            }
+            self.sum_sq += sq.iter().map(|&x| f64::from(x)).sum::<f64>();
+            self.peak = pk.iter().fold(self.peak, |a, &b| a.max(b));
+            self.pos += k * ch;
+            self.samples += (k * ch) as u64;
+            self.frames += k as u64;
+            written += k;
+        }
+        written
+    }
+
     fn end(self, reason: EndReason) -> MixerEvent {
         let rms = if self.samples > 0 {
             (self.sum_sq / self.samples as f64).sqrt()
@@ -285,7 +340,23 @@ impl State {
             self.frames += n as u64;
             return;
         }
-        for i in 0..n {
+        // Something airs, nothing starts or ends in this block and the gain holds: copy it
+        // in runs rather than frame by frame.
+        let mut first = 0;
+        let block_end = self.frames + n as u64;
+        if self.gain == self.gain_target
+            && next_start.is_none_or(|s| s >= block_end)
+            && self
+                .current
+                .as_ref()
+                .is_some_and(|c| c.end_frame.is_none_or(|e| e >= block_end))
+        {
+            let gain = self.gain;
+            if let Some(cur) = self.current.as_mut() {
+                first = cur.fill_block(&mut out[..n * ch], ch, gain);
+            }
+        }
+        for i in first..n {
             let f = self.frames + i as u64;
             if !self.pending.is_empty() {
                 self.maybe_start(f);

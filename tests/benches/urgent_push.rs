@@ -37,6 +37,14 @@ fn main() {
         .build()
         .expect("runtime");
     if args.get(1).map(String::as_str) == Some("--controllers") {
+        // A station's player journals each start and end to its own disk synchronously, on
+        // its own runtime thread. A thousand players on two threads would wait for each
+        // other's disk syncs, which no station does: give them threads to wait on.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(32)
+            .enable_all()
+            .build()
+            .expect("runtime");
         // `URGENT_BENCH_TRACE=controller=debug` shows each controller's steps on stderr.
         if let Ok(filter) = std::env::var("URGENT_BENCH_TRACE") {
             tracing_subscriber::fmt()

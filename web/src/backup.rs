@@ -219,7 +219,7 @@ fn snapshot_db(source: &Path, snapshot: &Path) -> Result<Vec<(String, u64)>, Bac
     dst.pragma_update(None, "journal_mode", "DELETE")
         .map_err(sql("cannot finish the snapshot"))?;
     let mut stmt = dst
-        .prepare("SELECT sha256, size_bytes FROM media ORDER BY sha256")
+        .prepare_cached("SELECT sha256, size_bytes FROM media ORDER BY sha256")
         .map_err(sql("cannot read the media table"))?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
@@ -539,7 +539,7 @@ fn check_db(db: &Path, manifest: &Manifest, dir: &Path) -> Result<(), BackupErro
         )));
     }
     let mut stmt = conn
-        .prepare("SELECT sha256 FROM media")
+        .prepare_cached("SELECT sha256 FROM media")
         .map_err(sql("cannot read the backup's media table"))?;
     let shas = stmt
         .query_map([], |r| r.get::<_, String>(0))

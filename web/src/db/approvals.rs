@@ -233,7 +233,7 @@ pub fn media_approved(conn: &Connection, sha256: &str) -> rusqlite::Result<bool>
 
 /// Items of `root`'s subtree waiting for approval (drafts) or review (urgent notices).
 pub fn queue(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Pending>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "{}, items(kind, id, title, area, state, created_by) AS (
             SELECT 'schedule', id, title, owner_area, approval, created_by FROM schedules
                 WHERE approval = 'draft'

@@ -92,7 +92,8 @@ pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<Area>> {
 
 /// `root` and every area below it.
 pub fn subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<String>> {
-    let mut st = conn.prepare(&format!("{SUBTREE_CTE} SELECT code FROM sub ORDER BY code"))?;
+    let mut st =
+        conn.prepare_cached(&format!("{SUBTREE_CTE} SELECT code FROM sub ORDER BY code"))?;
     let rows = st.query_map([root], |r| r.get(0))?;
     rows.collect()
 }
@@ -108,7 +109,7 @@ pub fn in_subtree(conn: &Connection, root: &str, code: &str) -> rusqlite::Result
 
 /// `code` and every area above it, nearest first.
 pub fn ancestors(conn: &Connection, code: &str) -> rusqlite::Result<Vec<String>> {
-    let mut st = conn.prepare(
+    let mut st = conn.prepare_cached(
         "WITH RECURSIVE up(code, parent, depth) AS (
             SELECT code, parent, 0 FROM areas WHERE code = ?1
             UNION SELECT a.code, a.parent, up.depth + 1 FROM areas a JOIN up ON a.code = up.parent)
@@ -120,7 +121,7 @@ pub fn ancestors(conn: &Connection, code: &str) -> rusqlite::Result<Vec<String>>
 
 /// The areas of `root`'s subtree.
 pub fn list_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Area>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "{SUBTREE_CTE} SELECT a.code, a.name, a.parent FROM areas a JOIN sub ON sub.code = a.code
          ORDER BY a.code"
     ))?;

@@ -84,7 +84,7 @@ pub fn list(
     limit: u32,
     offset: u32,
 ) -> rusqlite::Result<Vec<AuditEntry>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "{SUBTREE} SELECT id, at, username, area, action, target, detail, remote FROM audit
          WHERE area IN (SELECT code FROM sub)
            AND (?4 IS NULL OR username = ?4)

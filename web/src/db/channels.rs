@@ -75,7 +75,7 @@ pub fn visible_to(conn: &Connection, owner: &str, area: &str) -> rusqlite::Resul
 
 /// Channels users of `area` see, by name.
 pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<Channel>> {
-    let mut st = conn.prepare(&format!("SELECT {COLS} FROM channels ORDER BY name, id"))?;
+    let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM channels ORDER BY name, id"))?;
     let all = st
         .query_map([], row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;

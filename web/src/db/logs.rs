@@ -191,7 +191,7 @@ pub fn query(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<Vec<
         FILTERED.replace("{cols}", cols)
     );
     with_filter(root, f, &[&f.limit, &f.offset], |bound| {
-        let mut st = conn.prepare(&sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st.query_map(bound, |r| {
             Ok(LogRow {
                 id: r.get(0)?,
@@ -293,7 +293,7 @@ pub fn airtime(
          GROUP BY l.station, l.category ORDER BY l.station, l.category",
         FILTERED.replace("{cols}", cols)
     );
-    let mut st = conn.prepare(&sql)?;
+    let mut st = conn.prepare_cached(&sql)?;
     let none: Option<String> = None;
     let rows = st.query_map(
         params![root, none, none, none, none, from.map(ts), to.map(ts)],

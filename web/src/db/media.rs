@@ -90,12 +90,9 @@ pub fn insert_or_keep(
 
 /// One file by hash.
 pub fn get(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<MediaRow>> {
-    conn.query_row(
-        &format!("SELECT {COLS} FROM media m WHERE m.sha256 = ?1"),
-        [sha256],
-        row,
-    )
-    .optional()
+    conn.prepare_cached(&format!("SELECT {COLS} FROM media m WHERE m.sha256 = ?1"))?
+        .query_row([sha256], row)
+        .optional()
 }
 
 /// Files an area's users see: uploaded in its subtree or by an area above it.
@@ -124,7 +121,7 @@ pub fn visible_to(conn: &Connection, sha256: &str, area: &str) -> rusqlite::Resu
 
 /// Files users of `area` see, newest first.
 pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<MediaRow>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "{} SELECT {COLS} FROM media m WHERE {VISIBLE} ORDER BY m.created_at DESC, m.sha256",
         with_up()
     ))?;
@@ -161,7 +158,8 @@ pub fn references(conn: &Connection, sha256: &str) -> rusqlite::Result<(i64, i64
 
 /// The areas a file was uploaded in.
 pub fn areas_of(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<String>> {
-    let mut st = conn.prepare("SELECT area FROM media_areas WHERE sha256 = ?1 ORDER BY area")?;
+    let mut st =
+        conn.prepare_cached("SELECT area FROM media_areas WHERE sha256 = ?1 ORDER BY area")?;
     let rows = st.query_map([sha256], |r| r.get(0))?;
     rows.collect()
 }

@@ -536,7 +536,7 @@ mod tests {
     fn migrating_step_by_step_gives_the_same_schema_as_a_fresh_database() {
         let schema = |conn: &Connection| -> Vec<String> {
             let mut st = conn
-                .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+                .prepare_cached("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
                 .unwrap();
             st.query_map([], |r| r.get(0))
                 .unwrap()

@@ -134,6 +134,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Every statement the server runs, parsed once (the hot paths run thousands a second).
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(())
 }
 

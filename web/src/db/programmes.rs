@@ -161,7 +161,7 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<ProgrammeRow>
 /// Programmes users of `area` see: made in their subtree or above it (a district's
 /// programmes are the communes' to schedule).
 pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<ProgrammeRow>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "{SUBTREE}, up(code, parent) AS (
             SELECT code, parent FROM areas WHERE code = ?1
             UNION SELECT a.code, a.parent FROM areas a JOIN up ON a.code = up.parent)
@@ -178,7 +178,8 @@ pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<Progr
 
 /// The schedules airing a programme, by id.
 pub fn schedules_using(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
-    let mut st = conn.prepare("SELECT id FROM schedules WHERE programme_id = ?1 ORDER BY id")?;
+    let mut st =
+        conn.prepare_cached("SELECT id FROM schedules WHERE programme_id = ?1 ORDER BY id")?;
     let rows = st.query_map([id], |r| r.get(0))?;
     rows.collect()
 }

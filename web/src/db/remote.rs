@@ -91,7 +91,7 @@ pub fn pending_commands(
     station: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<RemoteCommand>, AppError> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM station_commands
          WHERE station = ?1 AND state = 'pending' AND issued_at >= ?2
          ORDER BY issued_at, id"

@@ -137,7 +137,7 @@ fn collect(
     sql: &str,
     p: impl rusqlite::Params,
 ) -> rusqlite::Result<Vec<ScheduleRow>> {
-    let mut st = conn.prepare(sql)?;
+    let mut st = conn.prepare_cached(sql)?;
     let mut out: Vec<ScheduleRow> = st.query_map(p, row)?.collect::<Result<_, _>>()?;
     for s in &mut out {
         load_targets(conn, s)?;
@@ -250,7 +250,7 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<ScheduleRow>>
 
 /// The stations a schedule plays on now, by code.
 pub fn target_stations(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
-    let mut st = conn.prepare(
+    let mut st = conn.prepare_cached(
         "WITH RECURSIVE sub(code) AS (
             SELECT code FROM schedule_targets WHERE schedule_id = ?1 AND kind = 'area'
             UNION SELECT a.code FROM areas a JOIN sub ON a.parent = sub.code)

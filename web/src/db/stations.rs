@@ -82,27 +82,23 @@ pub fn insert(
 
 /// One station by code.
 pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<Station>> {
-    conn.query_row(
-        &format!("SELECT {COLS} FROM stations WHERE code = ?1"),
-        [code],
-        row,
-    )
-    .optional()
+    conn.prepare_cached(&format!("SELECT {COLS} FROM stations WHERE code = ?1"))?
+        .query_row([code], row)
+        .optional()
 }
 
 /// The station whose device token hashes to `hash`.
 pub fn by_token_hash(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Station>> {
-    conn.query_row(
-        &format!("SELECT {COLS} FROM stations WHERE token_hash = ?1"),
-        [hash],
-        row,
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM stations WHERE token_hash = ?1"
+    ))?
+    .query_row([hash], row)
     .optional()
 }
 
 /// Every station in `root`'s subtree, by code.
 pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Station>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "{SUBTREE} SELECT {COLS} FROM stations WHERE area IN (SELECT code FROM sub) ORDER BY code"
     ))?;
     let rows = st.query_map([root], row)?;
@@ -163,7 +159,7 @@ pub fn set_jingle(conn: &Connection, code: &str, sha256: Option<&str>) -> rusqli
 /// The stations whose jingle is this media file.
 pub fn jingle_users(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<String>> {
     let mut st =
-        conn.prepare("SELECT code FROM stations WHERE jingle_sha256 = ?1 ORDER BY code")?;
+        conn.prepare_cached("SELECT code FROM stations WHERE jingle_sha256 = ?1 ORDER BY code")?;
     let rows = st.query_map([sha256], |r| r.get(0))?;
     rows.collect()
 }

@@ -140,7 +140,7 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<UrgentRow>> {
 
 /// Delivery at every target station, by code.
 pub fn deliveries(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Delivery>> {
-    let mut st = conn.prepare(
+    let mut st = conn.prepare_cached(
         "SELECT station, state, updated_at, reason, received_at, playing_at, played_at,
             failed_at, cancelled_at FROM urgent_stations
          WHERE urgent_id = ?1 ORDER BY station",
@@ -163,7 +163,7 @@ pub fn deliveries(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Delivery>
 
 /// Notices users of `area` see: created in their subtree or sent to a station in it; newest first.
 pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<UrgentRow>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "{SUBTREE} SELECT {COLS} FROM urgent u
          WHERE u.owner_area IN (SELECT code FROM sub) OR EXISTS (
             SELECT 1 FROM urgent_stations us JOIN stations s ON s.code = us.station
@@ -179,7 +179,7 @@ pub fn for_station(
     conn: &Connection,
     station: &str,
 ) -> rusqlite::Result<Vec<(UrgentRow, UrgentState)>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "SELECT {COLS}, us.state FROM urgent u JOIN urgent_stations us ON us.urgent_id = u.id
          WHERE us.station = ?1 AND u.cancelled_at IS NULL AND us.state <> 'cancelled'
          ORDER BY u.starts_at, u.id"
@@ -190,17 +190,16 @@ pub fn for_station(
     rows.collect()
 }
 
-/// Whether a notice sent to `station`, and not cancelled, airs `sha256`: such audio may be
-/// downloaded by the station at once, without building its whole document (an urgent
-/// notice's audio is fetched by every station in the same second).
+/// Whether a notice sent to `station`, and not cancelled or played there (as its document
+/// has it), airs `sha256`: such audio may be downloaded by the station at once, without
+/// building its whole document (every station fetches a notice's audio in the same second).
 pub fn airs_media(conn: &Connection, station: &str, sha256: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM urgent u JOIN urgent_stations us ON us.urgent_id = u.id
          WHERE us.station = ?1 AND u.media_sha256 = ?2 AND u.cancelled_at IS NULL
-           AND us.state <> 'cancelled')",
-        [station, sha256],
-        |r| r.get(0),
-    )
+           AND us.state NOT IN ('played', 'cancelled'))",
+    )?
+    .query_row([station, sha256], |r| r.get(0))
 }
 
 fn rank(s: UrgentState) -> u8 {
@@ -290,7 +289,7 @@ pub fn cancel(conn: &Connection, id: &str, now: DateTime<Utc>) -> rusqlite::Resu
         .optional()?
         .unwrap_or(false);
     const OPEN: &str = "urgent_id = ?1 AND state <> 'cancelled' AND (state <> 'played' OR ?2)";
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "SELECT station FROM urgent_stations WHERE {OPEN} ORDER BY station"
     ))?;
     let stations: Vec<String> = st

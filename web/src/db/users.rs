@@ -154,7 +154,7 @@ pub fn by_username(conn: &Connection, username: &str) -> rusqlite::Result<Option
 
 /// Users whose area is in `root`'s subtree, by name.
 pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<UserRow>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare_cached(&format!(
         "{} SELECT {COLS} FROM users WHERE users.area IN (SELECT code FROM sub)
          ORDER BY users.username",
         crate::db::SUBTREE

@@ -182,7 +182,7 @@ pub fn all(
     grace: Duration,
 ) -> Result<Outcome, AppError> {
     let stations = {
-        let mut q = conn.prepare("SELECT code FROM stations ORDER BY code")?;
+        let mut q = conn.prepare_cached("SELECT code FROM stations ORDER BY code")?;
         let codes = q.query_map([], |r| r.get::<_, String>(0))?;
         codes.collect::<Result<Vec<_>, _>>()?
     };

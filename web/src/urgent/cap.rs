@@ -169,7 +169,7 @@ async fn referenced_notices(state: &AppState, alert: &CapAlert) -> AppResult<Vec
     state
         .db
         .call(move |conn| {
-            let mut st = conn.prepare(
+            let mut st = conn.prepare_cached(
                 "SELECT id FROM urgent WHERE cap_key = ?1 AND cancelled_at IS NULL ORDER BY id",
             )?;
             let mut out = Vec::new();

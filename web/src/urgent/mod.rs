@@ -184,13 +184,21 @@ pub async fn send(
         state.hub.publish(s, "urgent", data.clone());
     }
     // The notice itself is on its way; the new document versions follow in the background
-    // (for a province that is thousands of documents, which must not delay the answer).
+    // (for a province that is thousands of documents, which must not delay the answer),
+    // once the stations have had time to fetch the notice's audio: the documents and the
+    // refetches they cause would otherwise queue ahead of it.
     tokio::spawn({
         let (state, stations) = (state.clone(), stations.clone());
-        async move { publish_schedules(&state, stations, now).await }
+        async move {
+            tokio::time::sleep(DOCUMENTS_AFTER).await;
+            publish_schedules(&state, stations, now).await
+        }
     });
     Ok((row.id, stations))
 }
+
+/// How long after an urgent push the stations are told that their documents changed.
+const DOCUMENTS_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Cancel a notice everywhere: deliveries become `cancelled`, stations are told to stop, the
 /// audit log records who did it. `detail` goes into the audit entry.

@@ -140,16 +140,16 @@ fn visible(conn: &Connection, user: &User, id: &str) -> AppResult<UrgentRow> {
 }
 
 fn view(conn: &Connection, user: &User, u: UrgentRow) -> AppResult<serde_json::Value> {
-    let mut stations = Vec::new();
-    for d in db::urgent::deliveries(conn, &u.id)? {
-        let inside = match db::stations::get(conn, &d.code)? {
-            Some(st) => db::areas::in_subtree(conn, &user.area, &st.area)?,
-            None => false,
-        };
-        if inside {
-            stations.push(d);
-        }
-    }
+    // The user's stations once, not an area walk per delivery (a province-wide notice has
+    // thousands).
+    let mine: std::collections::HashSet<String> = db::stations::list_in_subtree(conn, &user.area)?
+        .into_iter()
+        .map(|s| s.code)
+        .collect();
+    let stations: Vec<_> = db::urgent::deliveries(conn, &u.id)?
+        .into_iter()
+        .filter(|d| mine.contains(&d.code))
+        .collect();
     Ok(json!({
         "id": u.id,
         "title": u.title,
