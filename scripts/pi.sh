@@ -30,9 +30,10 @@ filearch() { case $1 in aarch64-*) echo "ARM aarch64" ;; armv7-*) echo "32-bit L
 
 # 1. What is missing.
 archs=() pkgs=(qemu-user file)
+foreign=$(dpkg --print-foreign-architectures) # (not piped into grep -q: pipefail, SIGPIPE)
 for t in "${targets[@]}"; do
   a=$(debarch "$t")
-  dpkg --print-foreign-architectures | grep -qx "$a" || archs+=("$a")
+  grep -qx "$a" <<<"$foreign" || archs+=("$a")
   # The cross libc headers are only a Recommends of the cross gcc.
   pkgs+=("gcc-$(gnu "$t")" "libc6-dev-$a-cross" "libasound2-dev:$a")
 done
@@ -48,11 +49,13 @@ if [ ${#archs[@]} -gt 0 ] || [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   for a in "${archs[@]}"; do echo "dpkg --add-architecture $a"; dpkg --add-architecture "$a"; done
-  echo "Installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   # A failed index (a mirror mid-sync) is only a warning if the packages still install.
   apt-get update -qq || echo "warning: apt-get update failed; trying the install anyway"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing: ${missing[*]}"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
 fi
 installed=$(rustup target list --installed)
 for t in "${targets[@]}"; do
