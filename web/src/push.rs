@@ -22,7 +22,7 @@ pub struct Push {
 /// Events waiting in a station's channel for its slowest stream. Events are rare (a schedule
 /// change, an urgent notice, a cancel); a stream that falls further behind is resynchronised
 /// with a fresh `schedule` event. Each slot costs memory for every connected station.
-const CHANNEL_CAPACITY: usize = 16;
+const CHANNEL_CAPACITY: usize = 8;
 
 /// The channel of a station with at least one open stream, and how many are open.
 #[derive(Debug)]
