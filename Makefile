@@ -10,7 +10,7 @@ PKGS_RUN := espeak-ng
 PKGS_TEST := openssl libreoffice-calc-nogui chromium chromium-driver sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
 PKGS_BROWSER := chromium chromium-driver
 
-.PHONY: run test bench fuzz deps deps-test check-tools build clean package package-check
+.PHONY: run test bench fuzz deps deps-test check-tools build clean package package-check pi
 
 # Install what is missing: apt-get when root, else print the exact command and stop.
 define ensure_pkgs
@@ -58,6 +58,12 @@ package: deps
 
 package-check: package
 	@scripts/check-packages.sh
+
+# Raspberry Pi: cross-build the controller for aarch64 and armv7, check both binaries under
+# qemu-user, and pack the arm64 and armhf .debs (installs the cross toolchains first). Slow:
+# not in `test`.
+pi:
+	@scripts/pi.sh
 
 clean:
 	$(CARGO) clean

@@ -12,8 +12,9 @@ passed=0
 
 check() { # package binary
   local pkg=$1 bin=$2 deb
-  deb=$(ls -t target/debian/${pkg}_*.deb 2>/dev/null | head -1)
-  [ -n "$deb" ] || fail "no target/debian/${pkg}_*.deb (run make package)"
+  # This machine's architecture: cargo deb also links the Pi packages of `make pi` here.
+  deb=$(ls -t target/debian/${pkg}_*_"$(dpkg --print-architecture)".deb 2>/dev/null | head -1)
+  [ -n "$deb" ] || fail "no target/debian/${pkg}_*_$(dpkg --print-architecture).deb (run make package)"
   local list; list=$(dpkg-deb -c "$deb")
   for f in ./usr/bin/$bin ./etc/loaxa/${pkg#loaxa-}.toml ./usr/share/man/man1/$bin.1 \
            ./lib/systemd/system/$pkg.service; do
@@ -27,6 +28,8 @@ check() { # package binary
   grep -q "adduser --system" "$ctl/postinst" || fail "$deb: postinst does not create the user"
   dpkg-deb -x "$deb" "$root/$pkg"
   local exe="$root/$pkg/usr/bin/$bin"
+  # Stripped (cargo deb --strip): 13-20 MB rather than 85-130 MB with the release debug info.
+  file -b "$exe" | grep -q ', stripped' || fail "$exe is not stripped: $(file -b "$exe")"
   "$exe" --version | grep -q "^$bin " || fail "$exe --version"
   "$exe" --config "$root/$pkg/etc/loaxa/${pkg#loaxa-}.toml" --print-config \
     | grep -q '^data = "/var/lib/loaxa' || fail "$exe does not read its packaged configuration"

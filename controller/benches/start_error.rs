@@ -9,7 +9,8 @@
 //!    (`aplay` is not installed here: alsa-utils is not in the package set; `paplay` is the
 //!    same idea through PulseAudio). Both measured from the recording, relative to the first
 //!    onset (the recording's own start instant is not known precisely).
-//! 3. RSS and CPU of the controller process, idle and while playing an MP3.
+//! 3. RSS and CPU of the controller process, idle and while playing an MP3, with
+//!    `--output null` and through the sound card path (the private PulseAudio).
 //!
 //! Run: `cargo bench -p controller --bench start_error`.
 #![allow(clippy::disallowed_methods)] // a benchmark measures the wall clock on purpose
@@ -147,10 +148,25 @@ fn set_doc(s: &S, rules: Vec<WireRule>, media: Vec<MediaEntry>) {
     });
 }
 
+/// `BENCH_CONTROLLER="PROGRAM ARGS…"` runs another controller build in place of this
+/// crate's, e.g. the stripped binary unpacked from the `.deb` (`make package`).
+fn other_controller() -> Option<Vec<String>> {
+    let cmd = std::env::var("BENCH_CONTROLLER").ok()?;
+    let words: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+    (!words.is_empty()).then_some(words)
+}
+
 fn spawn_controller(url: &str, dir: &Path, output: &str, env: &[(&str, String)]) -> Child {
     let token = dir.join("token");
     std::fs::write(&token, "t").unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_loaxa-controller"));
+    let mut c = match other_controller() {
+        Some(words) => {
+            let mut c = Command::new(&words[0]);
+            c.args(&words[1..]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_loaxa-controller")),
+    };
     c.args(["--server", url, "--station", "BENCH", "--output", output])
         .arg("--token-file")
         .arg(&token)
@@ -444,9 +460,10 @@ fn proc_cpu_ticks(pid: u32) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
-fn proc_rss_kib(pid: u32) -> Option<u64> {
+/// A `kB` line of /proc/PID/status: `VmRSS:` (resident now), `VmHWM:` (its peak).
+fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -456,7 +473,7 @@ fn cpu_over(pid: u32, secs: u64) -> (f64, u64) {
     std::thread::sleep(Duration::from_secs(secs));
     let b = proc_cpu_ticks(pid).unwrap_or(0);
     let pct = (b - a) as f64 / 100.0 / t.elapsed().as_secs_f64() * 100.0;
-    (pct, proc_rss_kib(pid).unwrap_or(0))
+    (pct, proc_status_kib(pid, "VmRSS:").unwrap_or(0))
 }
 
 fn part3(rt: &tokio::runtime::Runtime) {
@@ -490,17 +507,49 @@ fn part3(rt: &tokio::runtime::Runtime) {
         println!("(footprint skipped: lame is not installed)");
         return;
     }
+    let mp3 = std::fs::read(&mp3).unwrap();
+    // A figure from another build says so.
+    let of = other_controller().map_or(String::new(), |w| {
+        println!("BENCH_CONTROLLER: {}", w.join(" "));
+        " (BENCH_CONTROLLER)".to_string()
+    });
+    println!();
+    println!(
+        "| {:<44} | CPU % of one core | RSS MiB |",
+        format!("controller process{of}")
+    );
+    println!("| {} | ----------------- | ------- |", "-".repeat(44));
+    footprint(rt, &mp3, "null", &[], &of);
+    // The real sound path too: rodio → ALSA → a private PulseAudio (ALSA's pulse plugin
+    // runs inside the controller, so its cost is counted).
+    match Pulse::start(dir.path()) {
+        Ok(pulse) => footprint(rt, &mp3, "default", &pulse.env(), &of),
+        Err(e) => println!("| (sound card path skipped: pulseaudio could not start: {e}) |"),
+    }
+}
+
+/// RSS and CPU of one controller (`--output OUTPUT`), idle for 10 s once synced, then over
+/// 10 s of a 60 s MP3 airing; printed as table rows and `BENCH|` lines.
+fn footprint(
+    rt: &tokio::runtime::Runtime,
+    mp3: &[u8],
+    output: &str,
+    env: &[(&str, String)],
+    of: &str,
+) {
+    let dir = tempfile::tempdir().unwrap();
     let (s, url) = serve(rt);
-    let m = add_media(&s, std::fs::read(&mp3).unwrap(), 60_000, "mp3");
+    let m = add_media(&s, mp3.to_vec(), 60_000, "mp3");
     let at = Utc::now() + CDuration::seconds(14);
     set_doc(&s, vec![rule("mp3".into(), at, &m)], vec![m]);
-    let mut c = spawn_controller(&url, dir.path(), "null", &[]);
+    let mut c = spawn_controller(&url, dir.path(), output, env);
     let pid = c.id();
     std::thread::sleep(Duration::from_secs(3));
     let (idle_cpu, idle_rss) = cpu_over(pid, 10);
     let wait = (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1);
     std::thread::sleep(wait);
     let (play_cpu, play_rss) = cpu_over(pid, 10);
+    let peak_rss = proc_status_kib(pid, "VmHWM:").unwrap_or(0);
     stop(&mut c);
     // The outcome, from the controller's own journal (the stop cut the airing).
     let conn = rusqlite::Connection::open(dir.path().join("data/controller.sqlite")).unwrap();
@@ -509,25 +558,26 @@ fn part3(rt: &tokio::runtime::Runtime) {
             Ok((r.get(0)?, r.get(1)?))
         })
         .ok();
-    eprintln!("  MP3 airing (status, ms aired before the stop): {outcome:?}");
-    println!();
-    println!("| controller process (--output null) | CPU % of one core | RSS MiB |");
-    println!("| ---------------------------------- | ----------------- | ------- |");
+    eprintln!("  MP3 airing, --output {output} (status, ms aired before the stop): {outcome:?}");
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let row = |what: &str, cpu: f64, rss: u64| {
+        let what = format!("{what}, --output {output}");
+        println!("| {what:<44} | {cpu:>17.2} | {:>7.1} |", mib(rss));
+    };
+    row("idle (synced, nothing due)", idle_cpu, idle_rss);
+    row("playing a 128 kb/s MP3", play_cpu, play_rss);
     println!(
-        "| idle (synced, nothing due)         | {idle_cpu:>17.2} | {:>7.1} |",
-        idle_rss as f64 / 1024.0
+        "  peak RSS since start, --output {output}: {:.1} MiB",
+        mib(peak_rss)
     );
     println!(
-        "| playing a 128 kb/s MP3             | {play_cpu:>17.2} | {:>7.1} |",
-        play_rss as f64 / 1024.0
+        "BENCH|controller idle, --output {output}{of}|{idle_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
+        mib(idle_rss)
     );
     println!(
-        "BENCH|controller idle|{idle_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
-        idle_rss as f64 / 1024.0
-    );
-    println!(
-        "BENCH|controller playing MP3|{play_cpu:.2} % CPU, {:.1} MiB RSS|<= 3 %, <= 25 MiB|-",
-        play_rss as f64 / 1024.0
+        "BENCH|controller playing MP3, --output {output}{of}|{play_cpu:.2} % CPU, {:.1} MiB RSS (peak {:.1})|<= 3 %, <= 25 MiB|-",
+        mib(play_rss),
+        mib(peak_rss)
     );
 }
 
