@@ -12,6 +12,18 @@ fn cache(server: &TestServer, dir: &std::path::Path) -> MediaCache {
     MediaCache::new(dir.join("media"), db, Client::new(&server.url, TOKEN)).unwrap()
 }
 
+/// The server's next answer for `m` carries its bytes with one flipped.
+fn corrupt_once(server: &TestServer, m: &schedules::wire::MediaEntry, bytes: &[u8]) {
+    let mut bad = bytes.to_vec();
+    bad[5000] ^= 0xff;
+    server
+        .inner
+        .lock()
+        .unwrap()
+        .corrupt_once
+        .insert(m.sha256.to_string(), bad);
+}
+
 #[tokio::test]
 async fn a_partial_download_resumes_with_a_range_request() {
     let server = TestServer::start().await;
@@ -53,14 +65,7 @@ async fn a_corrupted_transfer_is_discarded_and_the_next_attempt_succeeds() {
     let server = TestServer::start().await;
     let bytes = tone_wav(440.0, 500, 0.5);
     let m = server.add_media(bytes.clone(), 500);
-    let mut bad = bytes.clone();
-    bad[5000] ^= 0xff;
-    server
-        .inner
-        .lock()
-        .unwrap()
-        .corrupt_once
-        .insert(m.sha256.to_string(), bad);
+    corrupt_once(&server, &m, &bytes);
     let dir = tempfile::tempdir().unwrap();
     let c = cache(&server, dir.path());
     let err = c.ensure(&m.sha256, now()).await.unwrap_err();
@@ -113,14 +118,7 @@ async fn the_player_is_told_once_a_file_is_verified_and_not_for_a_bad_one() {
     // A file whose bytes do not match its name: refused, and nobody is told.
     let bytes = tone_wav(880.0, 500, 0.5);
     let other = server.add_media(bytes.clone(), 500);
-    let mut bad = bytes;
-    bad[5000] ^= 0xff;
-    server
-        .inner
-        .lock()
-        .unwrap()
-        .corrupt_once
-        .insert(other.sha256.to_string(), bad);
+    corrupt_once(&server, &other, &bytes);
     let ready = tokio::sync::Notify::new();
     let err = c
         .ensure_notifying(&other.sha256, now(), &ready)
