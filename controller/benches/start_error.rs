@@ -308,11 +308,11 @@ fn part1(rt: &tokio::runtime::Runtime) {
         })
         .collect();
     row(
-        "controller, wav output: |start - scheduled|, its own log",
+        "controller, wav output: abs(start − scheduled), its own log",
         logged,
     );
     row(
-        "controller, wav output: |start - scheduled|, in the WAV",
+        "controller, wav output: abs(start − scheduled), in the WAV",
         in_file,
     );
 }
@@ -409,7 +409,7 @@ fn part2(rt: &tokio::runtime::Runtime) {
             }
         }
         row(
-            "controller → PulseAudio: |start - scheduled|, its own log",
+            "controller → PulseAudio: abs(start − scheduled), its own log",
             own,
         );
         row(
