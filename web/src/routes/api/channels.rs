@@ -69,6 +69,14 @@ fn check_name(name: &str) -> AppResult<String> {
     Ok(name.to_string())
 }
 
+/// The answer when another channel of the area already has `c`'s name.
+fn name_taken(c: &Channel) -> AppError {
+    AppError::conflict(format!(
+        "name: {:?} is already a channel of {}",
+        c.name, c.owner_area
+    ))
+}
+
 /// A gain within [`GAIN_RANGE`].
 fn check_gain(gain_db: f32) -> AppResult<()> {
     if !gain_db.is_finite() || !GAIN_RANGE.contains(&gain_db) {
@@ -209,10 +217,7 @@ pub async fn create(
         .call(move |conn| {
             let tx = conn.transaction()?;
             if !db::channels::insert(&tx, &c)? {
-                return Err(AppError::conflict(format!(
-                    "name: {:?} is already a channel of {}",
-                    c.name, c.owner_area
-                )));
+                return Err(name_taken(&c));
             }
             audit(
                 &tx,
@@ -307,10 +312,7 @@ pub async fn update(
             }
             let tx = conn.transaction()?;
             if !db::channels::update(&tx, &c)? {
-                return Err(AppError::conflict(format!(
-                    "name: {:?} is already a channel of {}",
-                    c.name, c.owner_area
-                )));
+                return Err(name_taken(&c));
             }
             audit(
                 &tx,
