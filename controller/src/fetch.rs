@@ -136,9 +136,9 @@ impl MediaCache {
             return Ok(dest);
         }
         let part = self.part(&s);
-        let disk_full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
+        let is_full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
         match self.download(&s, &part).await {
-            Err(FetchError::Io(e)) if disk_full(&e) => {
+            Err(FetchError::Io(e)) if is_full(&e) => {
                 // What was written is a valid prefix, but holding it keeps the disk full
                 // for everything else (the outbox above all): give the space back.
                 let _ = std::fs::remove_file(&part);
@@ -167,7 +167,7 @@ impl MediaCache {
                 .map_err(|e| std::io::Error::other(e.to_string()))?
         };
         match synced {
-            Err(e) if disk_full(&e) => {
+            Err(e) if is_full(&e) => {
                 let _ = std::fs::remove_file(&dest);
                 return Err(self.disk_full(s));
             }
@@ -185,6 +185,7 @@ impl MediaCache {
         Ok(dest)
     }
 
+    /// The error for a disk that filled up while `sha` was written.
     fn disk_full(&self, sha: String) -> FetchError {
         FetchError::DiskFull {
             sha,
