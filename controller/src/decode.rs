@@ -13,7 +13,7 @@ pub const CHUNK_FRAMES: usize = 2048;
 
 /// Decoded audio in its own format.
 struct Source {
-    samples: Box<dyn Iterator<Item = f32> + Send>,
+    decoder: media::Decoder,
     rate: u32,
     channels: u16,
 }
@@ -29,7 +29,7 @@ fn open_source(path: &Path, gain_db: f64) -> Result<Source, String> {
         ));
     }
     Ok(Source {
-        samples: Box::new(dec),
+        decoder: dec,
         rate,
         channels,
     })
@@ -101,25 +101,16 @@ pub fn prepare_sequence(
                     let _ = r.send(Ok(()));
                 }
                 let mut conv = Converter::new(src.rate, src.channels, out);
-                let ch = src.channels as usize;
-                let mut samples = src.samples;
-                let mut frame = vec![0.0f32; ch];
+                let mut decoder = src.decoder;
                 let mut frames = 0u64;
-                'part: loop {
-                    for s in frame.iter_mut() {
-                        match samples.next() {
-                            Some(v) => *s = v,
-                            None => break 'part,
-                        }
-                    }
+                let chunk_len = CHUNK_FRAMES * out_ch;
+                while let Some(block) = decoder.next_block() {
                     let before = chunk.len();
-                    conv.push(&frame, &mut chunk);
+                    conv.push_block(block, &mut chunk);
                     frames += ((chunk.len() - before) / out_ch.max(1)) as u64;
-                    if chunk.len() >= CHUNK_FRAMES * out_ch {
-                        let full = std::mem::replace(
-                            &mut chunk,
-                            Vec::with_capacity(CHUNK_FRAMES * out_ch),
-                        );
+                    while chunk.len() >= chunk_len {
+                        let rest = chunk.split_off(chunk_len);
+                        let full = std::mem::replace(&mut chunk, rest);
                         if tx.send(full).is_err() {
                             return; // the cue was dropped
                         }
@@ -198,11 +189,33 @@ impl Converter {
         };
         while self.t < 1.0 {
             let t = self.t as f32;
-            out.extend(prev.iter().zip(&self.mapped).map(|(a, b)| a + (b - a) * t));
+            for (a, b) in prev.iter().zip(&self.mapped) {
+                out.push(a + (b - a) * t);
+            }
             self.t += self.step;
         }
         self.t -= 1.0;
         prev.copy_from_slice(&self.mapped);
+    }
+
+    /// Push interleaved input frames (a partial frame at the end is ignored); output
+    /// frames are appended to `out`. The same output as pushing them one by one.
+    pub fn push_block(&mut self, input: &[f32], out: &mut Vec<f32>) {
+        let ic = self.in_channels;
+        let oc = self.out.channels as usize;
+        let frames = input.len() / ic;
+        // Output frames per input frame, rounded up, and one more for the fraction.
+        let per = (1.0 / self.step).ceil() as usize + 1;
+        out.reserve(frames * per * oc);
+        if ic == oc && self.step == 1.0 && self.prev.is_none() {
+            // Same format: the samples pass through. (With the same rate, pushing frame
+            // by frame gives each frame out one push later; `finish` flushes nothing.)
+            out.extend_from_slice(&input[..frames * ic]);
+            return;
+        }
+        for f in input.chunks_exact(ic) {
+            self.push(f, out);
+        }
     }
 
     /// Flush the last input frame.
@@ -242,6 +255,36 @@ mod tests {
             },
         );
         assert_eq!(out, input);
+    }
+
+    #[test]
+    fn blocks_convert_exactly_as_frames_do_whatever_their_boundaries() {
+        let input: Vec<f32> = (0..3000).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
+        for (rate, ch, out) in [
+            (16_000, 1, (48_000, 2)),
+            (44_100, 2, (48_000, 2)),
+            (48_000, 2, (44_100, 1)),
+            (48_000, 2, (48_000, 2)),
+            (48_000, 1, (48_000, 2)),
+        ] {
+            let out = Format {
+                rate: out.0,
+                channels: out.1,
+            };
+            let want = convert(&input, rate, ch, out);
+            let mut c = Converter::new(rate, ch, out);
+            let mut got = Vec::new();
+            let mut rest = &input[..input.len() / ch as usize * ch as usize];
+            let mut n = 1;
+            while !rest.is_empty() {
+                let take = (n * ch as usize).min(rest.len());
+                c.push_block(&rest[..take], &mut got);
+                rest = &rest[take..];
+                n = n * 3 % 97 + 1;
+            }
+            c.finish(&mut got);
+            assert_eq!(got, want, "{rate} Hz × {ch} → {out:?}");
+        }
     }
 
     #[test]

@@ -357,6 +357,15 @@ pub fn needed(shared: &Shared, now: DateTime<Utc>) -> Vec<Sha256> {
     .collect()
 }
 
+/// The audio of the urgent notices in force (pushed or in the document).
+fn urgent_media(shared: &Shared) -> HashSet<Sha256> {
+    let inputs = shared.inputs.borrow();
+    planner::active_urgent(inputs.doc.as_deref(), &inputs.pushed, &inputs.cancelled)
+        .into_iter()
+        .map(|n| n.media_sha256.clone())
+        .collect()
+}
+
 /// Keep the cache complete: at start (after hashing everything), whenever the plan changes,
 /// and every 5 minutes; retries failed downloads with backoff. Publishes readiness.
 pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn Clock>) {
@@ -366,16 +375,24 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
     loop {
         let now = clock.now();
         let need = needed(&shared, now);
+        let urgent = urgent_media(&shared);
         let mut failed = false;
         for sha in &need {
             if cache.has(sha.as_str()) {
                 continue;
             }
             publish(&cache, &shared, &need);
-            match cache
+            let is_urgent = urgent.contains(sha);
+            if is_urgent {
+                shared.urgent_download.send_replace(true);
+            }
+            let got = cache
                 .ensure_notifying(sha, clock.now(), &shared.media_ready)
-                .await
-            {
+                .await;
+            if is_urgent {
+                shared.urgent_download.send_replace(false);
+            }
+            match got {
                 Ok(_) => {}
                 Err(e @ FetchError::DiskFull { .. }) => {
                     tracing::error!("{e}");

@@ -138,6 +138,10 @@ pub struct Shared {
     pub heartbeat_now: Notify,
     /// A media file was verified into the cache: the player plans again at once.
     pub media_ready: Notify,
+    /// True while an urgent notice's audio downloads. Acknowledgements and heartbeats
+    /// wait for it (see [`Shared::after_urgent_download`]): on a slow link or a busy
+    /// server, the audio that interrupts the loudspeakers goes first.
+    pub urgent_download: watch::Sender<bool>,
     acks: mpsc::UnboundedSender<(String, UrgentAck)>,
     received: Mutex<HashSet<String>>,
     commands: mpsc::UnboundedSender<schedules::remote::RemoteCommand>,
@@ -194,6 +198,13 @@ impl Shared {
             .store(v.min(100), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Return once no urgent notice's audio is downloading, or after
+    /// [`URGENT_DOWNLOAD_FIRST`] at most: reports wait, they are not dropped.
+    pub async fn after_urgent_download(&self) {
+        let mut rx = self.urgent_download.subscribe();
+        let _ = tokio::time::timeout(URGENT_DOWNLOAD_FIRST, rx.wait_for(|busy| !busy)).await;
+    }
+
     /// Queue an urgent acknowledgement.
     pub fn ack(&self, id: &str, ack: UrgentAck) {
         let _ = self.acks.send((id.to_string(), ack));
@@ -206,6 +217,10 @@ pub(crate) fn disk_free(dir: &Path) -> Option<u64> {
     let st = rustix::fs::statvfs(dir).ok()?;
     Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
+
+/// The longest a report (heartbeat, acknowledgement) waits for an urgent notice's audio
+/// to finish downloading.
+pub const URGENT_DOWNLOAD_FIRST: Duration = Duration::from_secs(2);
 
 /// The shortest gap between two heartbeats.
 const HEARTBEAT_MIN_GAP: Duration = Duration::from_secs(1);
@@ -221,6 +236,7 @@ async fn heartbeat_loop(
 ) {
     let mut backoff = sync::Backoff::default();
     loop {
+        shared.after_urgent_download().await;
         let st = shared.status();
         let outbox_len = db.call(|c| cache::outbox_len(c)).await.unwrap_or(0);
         let dir = data_dir.clone();
@@ -348,6 +364,7 @@ pub async fn run(
         upload: Notify::new(),
         heartbeat_now: Notify::new(),
         media_ready: Notify::new(),
+        urgent_download: watch::channel(false).0,
         acks: acks_tx,
         received: Mutex::new(HashSet::new()),
         commands: commands_tx,
@@ -392,7 +409,7 @@ pub async fn run(
         db.clone(),
         shared.clone(),
     ));
-    tasks.spawn(sync::ack_loop(client.clone(), acks_rx));
+    tasks.spawn(sync::ack_loop(client.clone(), shared.clone(), acks_rx));
     tasks.spawn(remote::command_loop(
         remote::Remote {
             client: client.clone(),

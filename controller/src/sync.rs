@@ -477,8 +477,15 @@ pub async fn upload_loop(client: Client, db: Db, shared: Arc<Shared>) {
 }
 
 /// Send urgent acknowledgements in order; network failures retry forever, refusals are dropped.
-pub async fn ack_loop(client: Client, mut rx: UnboundedReceiver<(String, UrgentAck)>) {
+/// An acknowledgement waits while an urgent notice's audio downloads; its time is when the
+/// state changed, not when it was sent.
+pub async fn ack_loop(
+    client: Client,
+    shared: Arc<Shared>,
+    mut rx: UnboundedReceiver<(String, UrgentAck)>,
+) {
     while let Some((id, ack)) = rx.recv().await {
+        shared.after_urgent_download().await;
         let mut backoff = Backoff::default();
         loop {
             match client.ack_urgent(&id, &ack).await {

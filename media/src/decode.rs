@@ -268,6 +268,20 @@ fn decode_caught<'a>(
     .ok()
 }
 
+impl Decoder {
+    /// The next decoded samples, interleaved, gain applied: the rest of the current
+    /// packet, borrowed until the next call. `None` at the end of the stream. Reading by
+    /// blocks costs one call per packet instead of one per sample.
+    pub fn next_block(&mut self) -> Option<&[f32]> {
+        if self.pos >= self.len && !self.fill() {
+            return None;
+        }
+        let (from, to) = (self.pos, self.len);
+        self.pos = to;
+        self.buf.as_ref()?.samples().get(from..to)
+    }
+}
+
 impl Iterator for Decoder {
     type Item = f32;
 
@@ -358,6 +372,25 @@ mod tests {
         let peak = out.iter().fold(0.0f32, |m, s| m.max(s.abs()));
         assert!((peak - 0.5 * db_to_linear(-6.0)).abs() < 0.01, "{peak}");
         assert!(Decoder::open_stream(std::io::Cursor::new(vec![7u8; 4096]), None, 0.0).is_err());
+    }
+
+    #[test]
+    fn blocks_hold_the_same_samples_as_the_iterator() {
+        let tone = crate::signal::tone(440.0, 700, 22_050, 0.5);
+        let mut bytes = crate::signal::wav_stream_header(22_050, 1);
+        bytes.extend(crate::signal::pcm16_bytes(&tone));
+        let open = || Decoder::open_stream(std::io::Cursor::new(bytes.clone()), Some("wav"), -3.0);
+        let want: Vec<f32> = open().unwrap().collect();
+        let mut d = open().unwrap();
+        let (mut got, mut blocks) = (Vec::new(), 0);
+        while let Some(b) = d.next_block() {
+            assert!(!b.is_empty());
+            got.extend_from_slice(b);
+            blocks += 1;
+        }
+        assert_eq!(got, want);
+        assert!(blocks > 1, "{blocks}");
+        assert!(d.next_block().is_none(), "stays at the end");
     }
 
     #[test]

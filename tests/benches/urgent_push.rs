@@ -77,7 +77,7 @@ fn main() {
 /// The child: run one controller per line of `tokens` (`CODE TOKEN`), null output, until
 /// stdin closes. Prints `ready` once all have started.
 async fn controllers(base: &str, tokens: &str) {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = tempfile::tempdir_in(std::env::var("URGENT_BENCH_DATA").unwrap_or("/tmp".into())).expect("temp dir");
     let mut stops = Vec::new();
     let mut tasks = Vec::new();
     for line in std::fs::read_to_string(tokens).expect("tokens").lines() {

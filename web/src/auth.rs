@@ -162,7 +162,7 @@ impl FromRequestParts<AppState> for User {
         let h = hash.clone();
         let (found, is_device) = state
             .db
-            .call(move |conn| {
+            .read(move |conn| {
                 let found = db::tokens::lookup(conn, &h, now)?;
                 let is_device = found.is_none() && db::stations::by_token_hash(conn, &h)?.is_some();
                 Ok((found, is_device))
@@ -222,7 +222,7 @@ impl FromRequestParts<AppState> for Device {
         let hash = token_hash(&token);
         let (station, is_user) = state
             .db
-            .call(move |conn| {
+            .read(move |conn| {
                 let station = db::stations::by_token_hash(conn, &hash)?;
                 let is_user = station.is_none() && db::tokens::lookup(conn, &hash, now)?.is_some();
                 Ok((station, is_user))

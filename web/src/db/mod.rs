@@ -29,13 +29,38 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// The database handle: one connection behind a mutex, used from blocking threads only.
+/// The database handle, used from blocking threads only: one connection behind a mutex
+/// for everything that writes, and a few read-only connections for the hot read paths
+/// ([`Db::read`]: authentication, media downloads, schedule documents).
 ///
-/// SQLite serialises writers anyway; one connection keeps transactions simple. Reads are
-/// short, so a province's controllers are served comfortably.
+/// SQLite serialises writers anyway; one writing connection keeps transactions simple.
+/// In WAL mode readers do not wait for the writer, so a burst of heartbeats and
+/// acknowledgements does not queue ahead of the stations' downloads of an urgent
+/// notice's audio.
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    readers: Arc<[Mutex<Connection>]>,
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Read-only connections per process: one per core, and at least two.
+fn reader_count() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
+}
+
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
 }
 
 /// Why the database could not be opened.
@@ -99,8 +124,15 @@ impl Db {
                 path: p.clone(),
                 source,
             })?;
+        // The readers open after the migrations, so that they see the current schema.
+        let readers = (0..reader_count())
+            .map(|_| open_reader(path).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
+            readers: readers.into(),
+            next_reader: Arc::default(),
         })
     }
 
@@ -114,6 +146,33 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
             f(&mut guard)
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
+    }
+
+    /// Run `f` on a read-only connection on a blocking thread: it sees every transaction
+    /// committed before it starts, and cannot write (a write fails with an error).
+    pub async fn read<F, R>(&self, f: F) -> Result<R, AppError>
+    where
+        F: FnOnce(&Connection) -> Result<R, AppError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            let n = readers.len();
+            // A free one if there is one; otherwise wait for the next in turn.
+            let guard = (0..n)
+                .find_map(|i| readers[(start + i) % n].try_lock().ok())
+                .unwrap_or_else(|| {
+                    readers[start % n]
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                });
+            f(&guard)
         })
         .await
         .map_err(|e| AppError::internal(format!("database task failed: {e}")))?

@@ -8,9 +8,12 @@ use crate::db;
 use crate::db::media::MediaRow;
 use crate::error::AppError;
 use crate::state::AppState;
+use axum::body::Bytes;
 use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use tempfile::NamedTempFile;
 
 /// Where media files live.
@@ -19,6 +22,57 @@ pub struct MediaStore {
     dir: PathBuf,
     tmp: PathBuf,
     max_bytes: u64,
+    hot: Mutex<HotFiles>,
+}
+
+/// Files up to this size are read whole and kept in memory once served.
+pub const HOT_FILE_MAX: u64 = 4 << 20;
+/// The most the in-memory files hold together.
+const HOT_TOTAL_MAX: usize = 32 << 20;
+
+/// The small files served last, least recently served first. An urgent notice's audio is
+/// asked for by every station within a second; from memory, each request costs no disk
+/// read and no blocking-thread hop. Files are named by their content, so an entry never
+/// goes stale.
+#[derive(Debug, Default)]
+struct HotFiles {
+    entries: VecDeque<(String, Bytes)>,
+    bytes: usize,
+}
+
+impl HotFiles {
+    fn get(&mut self, sha: &str) -> Option<Bytes> {
+        let i = self.entries.iter().position(|(s, _)| s == sha)?;
+        let e = self.entries.remove(i)?;
+        let b = e.1.clone();
+        self.entries.push_back(e);
+        Some(b)
+    }
+
+    fn put(&mut self, sha: &str, bytes: Bytes) {
+        if bytes.len() as u64 > HOT_FILE_MAX || self.get(sha).is_some() {
+            return;
+        }
+        self.bytes += bytes.len();
+        self.entries.push_back((sha.to_string(), bytes));
+        while self.bytes > HOT_TOTAL_MAX {
+            match self.entries.pop_front() {
+                Some((_, b)) => self.bytes -= b.len(),
+                None => break,
+            }
+        }
+    }
+}
+
+/// A stored file opened to be served: its length, and its bytes when it is small.
+#[derive(Debug)]
+pub struct Opened {
+    /// The open file.
+    pub file: std::fs::File,
+    /// Its length.
+    pub len: u64,
+    /// The whole file, read at once, when it is at most [`HOT_FILE_MAX`] bytes.
+    pub whole: Option<Bytes>,
 }
 
 impl MediaStore {
@@ -32,6 +86,7 @@ impl MediaStore {
             dir,
             tmp,
             max_bytes,
+            hot: Mutex::default(),
         })
     }
 
@@ -39,6 +94,35 @@ impl MediaStore {
     pub fn path_of(&self, sha256: &schedules::Sha256) -> PathBuf {
         let s = sha256.as_str();
         self.dir.join(&s[..2]).join(s)
+    }
+
+    /// The whole file `sha256` if it was served lately and is small (no disk access).
+    pub fn hot(&self, sha256: &schedules::Sha256) -> Option<Bytes> {
+        self.hot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sha256.as_str())
+    }
+
+    /// Open the file `sha256` to serve it (blocking): a small one is read whole and kept
+    /// in memory for the next requests.
+    pub fn open_file(&self, sha256: &schedules::Sha256) -> io::Result<Opened> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(self.path_of(sha256))?;
+        let len = file.metadata()?.len();
+        let whole = if len <= HOT_FILE_MAX {
+            let mut buf = Vec::with_capacity(len as usize);
+            (&mut file).take(len).read_to_end(&mut buf)?;
+            let b = Bytes::from(buf);
+            self.hot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .put(sha256.as_str(), b.clone());
+            Some(b)
+        } else {
+            None
+        };
+        Ok(Opened { file, len, whole })
     }
 
     /// Remove uploads left in `tmp/` by a crash. Only the server calls this, at start:
@@ -144,5 +228,26 @@ mod tests {
         assert_eq!(title_from_filename(Some("a/b/c.wav")), "c");
         assert_eq!(title_from_filename(None), "untitled");
         assert_eq!(title_from_filename(Some(".wav")), "untitled");
+    }
+
+    #[test]
+    fn the_hot_files_keep_the_last_served_within_their_bound() {
+        let mut h = HotFiles::default();
+        let mb = |n: usize| Bytes::from(vec![n as u8; 3 << 20]);
+        for i in 0..12 {
+            h.put(&format!("f{i}"), mb(i));
+        }
+        assert!(h.bytes <= HOT_TOTAL_MAX, "{}", h.bytes);
+        assert!(h.get("f0").is_none() && h.get("f1").is_none(), "the oldest went first");
+        assert_eq!(h.get("f11").unwrap()[0], 11);
+        // Serving one makes it the newest: it outlives those served before it.
+        assert!(h.get("f2").is_some());
+        h.put("g", mb(99));
+        assert!(h.get("f3").is_none(), "the least recently served went");
+        assert!(h.get("f2").is_some());
+        assert!(h.get("f11").is_some() && h.get("g").is_some());
+        // Too big to keep.
+        h.put("big", Bytes::from(vec![0u8; HOT_FILE_MAX as usize + 1]));
+        assert!(h.get("big").is_none());
     }
 }

@@ -126,7 +126,7 @@ pub async fn upload(
 pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<Vec<MediaRow>>> {
     let rows = state
         .db
-        .call(move |conn| Ok(db::media::list_visible(conn, &user.area)?))
+        .read(move |conn| Ok(db::media::list_visible(conn, &user.area)?))
         .await?;
     Ok(Json(rows))
 }
@@ -148,7 +148,7 @@ pub async fn download(
     let s = sha.to_string();
     let row = state
         .db
-        .call(move |conn| {
+        .read(move |conn| {
             let Some(row) = db::media::get(conn, &s)? else {
                 return Ok(None);
             };
@@ -259,23 +259,30 @@ async fn serve_file(
     if etag_matches(inm, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
-    let path = state.media.path_of(sha);
-    let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
-        AppError::internal(format!(
-            "media {sha} indexed but unreadable at {}: {e}",
-            path.display()
-        ))
-    })?;
-    let len = file.metadata().await?.len();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type(&row.codec)),
     );
-    let range = parse_range(
-        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
-        len,
-    );
-    match range {
+    let asked = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    if asked.is_none() {
+        if let Some(bytes) = state.media.hot(sha) {
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            return Ok((StatusCode::OK, h, Body::from(bytes)).into_response());
+        }
+    }
+    // Open, measure and (a small file) read in one blocking step.
+    let (store, s) = (state.media.clone(), sha.clone());
+    let opened = tokio::task::spawn_blocking(move || store.open_file(&s))
+        .await
+        .map_err(|e| AppError::internal(format!("media read task failed: {e}")))?
+        .map_err(|e| {
+            AppError::internal(format!(
+                "media {sha} indexed but unreadable at {}: {e}",
+                state.media.path_of(sha).display()
+            ))
+        })?;
+    let len = opened.len;
+    match parse_range(asked, len) {
         Range::Unsatisfiable => {
             let mut e =
                 AppError::range_not_satisfiable(format!("range outside the file's {len} bytes"))
@@ -288,15 +295,16 @@ async fn serve_file(
         }
         Range::Full => {
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            Ok((
-                StatusCode::OK,
-                h,
-                Body::from_stream(ReaderStream::new(file)),
-            )
-                .into_response())
+            let body = match opened.whole {
+                Some(bytes) => Body::from(bytes),
+                None => Body::from_stream(ReaderStream::with_capacity(
+                    tokio::fs::File::from_std(opened.file),
+                    STREAM_CHUNK,
+                )),
+            };
+            Ok((StatusCode::OK, h, body).into_response())
         }
         Range::Part(start, end) => {
-            file.seek(SeekFrom::Start(start)).await?;
             let n = end - start + 1;
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
             h.insert(
@@ -304,11 +312,21 @@ async fn serve_file(
                 HeaderValue::from_str(&format!("bytes {start}-{end}/{len}"))
                     .map_err(AppError::internal)?,
             );
-            let body = Body::from_stream(ReaderStream::new(file.take(n)));
+            let body = match opened.whole {
+                Some(bytes) => Body::from(bytes.slice(start as usize..=end as usize)),
+                None => {
+                    let mut file = tokio::fs::File::from_std(opened.file);
+                    file.seek(SeekFrom::Start(start)).await?;
+                    Body::from_stream(ReaderStream::with_capacity(file.take(n), STREAM_CHUNK))
+                }
+            };
             Ok((StatusCode::PARTIAL_CONTENT, h, body).into_response())
         }
     }
 }
+
+/// The read size when a large file is streamed from disk.
+const STREAM_CHUNK: usize = 256 * 1024;
 
 /// `DELETE /media/{sha256}`: refused (409) while a schedule or urgent notice uses it.
 pub async fn remove(
