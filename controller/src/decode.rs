@@ -213,8 +213,59 @@ impl Converter {
             out.extend_from_slice(&input[..frames * ic]);
             return;
         }
+        if ic <= 2 && oc <= 2 {
+            self.push_block_stereo(&input[..frames * ic], frames * per * oc, out);
+            return;
+        }
         for f in input.chunks_exact(ic) {
             self.push(f, out);
+        }
+    }
+
+    /// [`Converter::push_block`] for mono and stereo (nearly every file and output):
+    /// the same arithmetic as [`Converter::push`], written into place. `most` bounds the
+    /// samples it can add.
+    fn push_block_stereo(&mut self, input: &[f32], most: usize, out: &mut Vec<f32>) {
+        let (ic, oc) = (self.in_channels, self.out.channels as usize);
+        let map = |f: &[f32]| -> [f32; 2] {
+            match (ic, oc) {
+                (1, _) => [f[0], f[0]],
+                (_, 1) => [f.iter().sum::<f32>() / ic as f32, 0.0],
+                _ => [f[0], f[1]],
+            }
+        };
+        let mut frames = input.chunks_exact(ic);
+        let mut prev = match self.prev.as_deref() {
+            Some(p) => [p[0], p.get(1).copied().unwrap_or(0.0)],
+            None => match frames.next() {
+                Some(f) => map(f),
+                None => return,
+            },
+        };
+        let start = out.len();
+        out.resize(start + most, 0.0);
+        let buf = &mut out[start..];
+        let (mut w, mut t, step) = (0, self.t, self.step);
+        for f in frames {
+            let m = map(f);
+            while t < 1.0 {
+                let tf = t as f32;
+                buf[w] = prev[0] + (m[0] - prev[0]) * tf;
+                if oc == 2 {
+                    buf[w + 1] = prev[1] + (m[1] - prev[1]) * tf;
+                }
+                w += oc;
+                t += step;
+            }
+            t -= 1.0;
+            prev = m;
+        }
+        out.truncate(start + w);
+        self.t = t;
+        self.mapped[..oc].copy_from_slice(&prev[..oc]);
+        match self.prev.as_mut() {
+            Some(p) => p.copy_from_slice(&prev[..oc]),
+            None => self.prev = Some(prev[..oc].to_vec()),
         }
     }
 

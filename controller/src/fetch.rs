@@ -381,11 +381,12 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
             if cache.has(sha.as_str()) {
                 continue;
             }
-            publish(&cache, &shared, &need);
+            // Flagged before the heartbeat that `publish` asks for, so that it waits too.
             let is_urgent = urgent.contains(sha);
             if is_urgent {
                 shared.urgent_download.send_replace(true);
             }
+            publish(&cache, &shared, &need);
             let got = cache
                 .ensure_notifying(sha, clock.now(), &shared.media_ready)
                 .await;

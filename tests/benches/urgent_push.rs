@@ -9,6 +9,12 @@
 //!
 //! `cargo bench -p tests --bench urgent_push` — counts from `URGENT_BENCH_N` (default
 //! `100,1000`), bounded to about two minutes overall.
+//!
+//! The controllers' data directories are on tmpfs (`/dev/shm`) unless `URGENT_BENCH_DATA`
+//! names another directory. Every station has a disk of its own; a thousand stations on
+//! one volume would measure that volume instead (on this machine's ext4, creating a
+//! thousand files at once scans recently freed inodes for each). The figure names the
+//! place.
 
 use chrono::{DateTime, Utc};
 use schedules::{Clock, SystemClock};
@@ -55,6 +61,12 @@ fn main() {
         rt.block_on(controllers(&args[2], &args[3]));
         return;
     }
+    if let Ok(filter) = std::env::var("URGENT_BENCH_TRACE_SERVER") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let counts: Vec<usize> = std::env::var("URGENT_BENCH_N")
         .unwrap_or_else(|_| "100,1000".into())
         .split(',')
@@ -77,7 +89,7 @@ fn main() {
 /// The child: run one controller per line of `tokens` (`CODE TOKEN`), null output, until
 /// stdin closes. Prints `ready` once all have started.
 async fn controllers(base: &str, tokens: &str) {
-    let dir = tempfile::tempdir_in(std::env::var("URGENT_BENCH_DATA").unwrap_or("/tmp".into())).expect("temp dir");
+    let dir = tempfile::tempdir_in(data_place()).expect("temp dir");
     let mut stops = Vec::new();
     let mut tasks = Vec::new();
     for line in std::fs::read_to_string(tokens).expect("tokens").lines() {
@@ -121,6 +133,17 @@ async fn controllers(base: &str, tokens: &str) {
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }
+}
+
+/// Where the controllers keep their data.
+fn data_place() -> String {
+    std::env::var("URGENT_BENCH_DATA").unwrap_or_else(|_| {
+        if std::path::Path::new("/dev/shm").is_dir() {
+            "/dev/shm".into()
+        } else {
+            std::env::temp_dir().display().to_string()
+        }
+    })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -289,11 +312,13 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     );
     let per_conn = (rss_after.saturating_sub(rss_before)) as f64 / connected.max(1) as f64;
     println!(
-        "urgent_push: {n} controllers, {connected} connected, {} reported playing; \
+        "urgent_push: {n} controllers (data in {}), {connected} connected, {} reported playing; \
          POST→playing p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms; server RSS \
          {rss_before} → {rss_after} KiB ({per_conn:.1} KiB per connection)",
+        data_place(),
         latencies.len()
     );
+    println!("BENCH|urgent_push_controller_data_n{n}|in {}|-|-", data_place());
     println!("BENCH|urgent_push_p50_ms_n{n}|{p50:.1} ms|-|-");
     println!("BENCH|urgent_push_p99_ms_n{n}|{p99:.1} ms|<= 200 ms|-");
     println!("BENCH|urgent_push_max_ms_n{n}|{max:.1} ms|-|-");

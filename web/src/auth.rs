@@ -142,6 +142,65 @@ impl User {
     }
 }
 
+/// Whose token `hash` is: a person's (unexpired, enabled) or a station's. One read.
+async fn identify(
+    state: &AppState,
+    hash: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Option<db::tokens::TokenRow>, Option<db::stations::Station>), AppError> {
+    let h = hash.to_string();
+    state
+        .db
+        .read(move |conn| {
+            let found = db::tokens::lookup(conn, &h, now)?;
+            let station = match found {
+                Some(_) => None,
+                None => db::stations::by_token_hash(conn, &h)?,
+            };
+            Ok((found, station))
+        })
+        .await
+}
+
+/// The person behind a found token, once a cookie's CSRF header is checked.
+fn signed_in(
+    parts: &Parts,
+    found: db::tokens::TokenRow,
+    hash: String,
+    is_cookie: bool,
+) -> Result<User, AppError> {
+    if is_cookie {
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !safe && (found.csrf.is_none() || sent != found.csrf.as_deref()) {
+            return Err(AppError::forbidden(
+                "missing or wrong X-CSRF-Token header (required with the session cookie)",
+            ));
+        }
+    }
+    Ok(User {
+        id: found.user.id,
+        username: found.user.username,
+        role: found.user.role,
+        area: found.user.area,
+        token_hash: hash,
+        remote: remote_addr(parts),
+    })
+}
+
+/// The credential a request carries, its hash, and whether it came as the session cookie.
+fn presented(parts: &Parts) -> Result<(String, bool), AppError> {
+    let Some(cred) = credential(parts)? else {
+        return Err(AppError::unauthorized(
+            "sign in first: send Authorization: Bearer TOKEN",
+        ));
+    };
+    Ok(match cred {
+        Credential::Bearer(t) => (token_hash(&t), false),
+        Credential::Cookie(t) => (token_hash(&t), true),
+    })
+}
+
 impl FromRequestParts<AppState> for User {
     type Rejection = AppError;
 
@@ -149,49 +208,14 @@ impl FromRequestParts<AppState> for User {
         let Now(now) = Now::from_request_parts(parts, state)
             .await
             .unwrap_or(Now(state.clock.now()));
-        let Some(cred) = credential(parts)? else {
-            return Err(AppError::unauthorized(
-                "sign in first: send Authorization: Bearer TOKEN",
-            ));
-        };
-        let (token, is_cookie) = match cred {
-            Credential::Bearer(t) => (t, false),
-            Credential::Cookie(t) => (t, true),
-        };
-        let hash = token_hash(&token);
-        let h = hash.clone();
-        let (found, is_device) = state
-            .db
-            .read(move |conn| {
-                let found = db::tokens::lookup(conn, &h, now)?;
-                let is_device = found.is_none() && db::stations::by_token_hash(conn, &h)?.is_some();
-                Ok((found, is_device))
-            })
-            .await?;
-        let Some(found) = found else {
-            return Err(if is_device {
-                AppError::forbidden("a station's device token cannot use this endpoint")
-            } else {
-                AppError::unauthorized("invalid or expired token")
-            });
-        };
-        if is_cookie {
-            let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if !safe && (found.csrf.is_none() || sent != found.csrf.as_deref()) {
-                return Err(AppError::forbidden(
-                    "missing or wrong X-CSRF-Token header (required with the session cookie)",
-                ));
-            }
+        let (hash, is_cookie) = presented(parts)?;
+        match identify(state, &hash, now).await? {
+            (Some(found), _) => signed_in(parts, found, hash, is_cookie),
+            (None, Some(_)) => Err(AppError::forbidden(
+                "a station's device token cannot use this endpoint",
+            )),
+            (None, None) => Err(AppError::unauthorized("invalid or expired token")),
         }
-        Ok(User {
-            id: found.user.id,
-            username: found.user.username,
-            role: found.user.role,
-            area: found.user.area,
-            token_hash: hash,
-            remote: remote_addr(parts),
-        })
     }
 }
 
@@ -211,32 +235,23 @@ impl FromRequestParts<AppState> for Device {
         let Now(now) = Now::from_request_parts(parts, state)
             .await
             .unwrap_or(Now(state.clock.now()));
-        let token = match credential(parts)? {
-            Some(Credential::Bearer(t)) => t,
+        let hash = match credential(parts)? {
+            Some(Credential::Bearer(t)) => token_hash(&t),
             _ => {
                 return Err(AppError::unauthorized(
                     "send the station's device token: Authorization: Bearer TOKEN",
                 ))
             }
         };
-        let hash = token_hash(&token);
-        let (station, is_user) = state
-            .db
-            .read(move |conn| {
-                let station = db::stations::by_token_hash(conn, &hash)?;
-                let is_user = station.is_none() && db::tokens::lookup(conn, &hash, now)?.is_some();
-                Ok((station, is_user))
-            })
-            .await?;
-        match station {
-            Some(station) => Ok(Device {
+        match identify(state, &hash, now).await? {
+            (_, Some(station)) => Ok(Device {
                 station,
                 remote: remote_addr(parts),
             }),
-            None if is_user => Err(AppError::forbidden(
+            (Some(_), None) => Err(AppError::forbidden(
                 "this endpoint is for station controllers (device tokens) only",
             )),
-            None => Err(AppError::unauthorized("invalid device token")),
+            (None, None) => Err(AppError::unauthorized("invalid device token")),
         }
     }
 }
@@ -276,16 +291,23 @@ pub enum Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
+    /// One read decides: a person's token (session cookie or bearer) or a station's device
+    /// token (bearer only).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        match User::from_request_parts(parts, state).await {
-            Ok(u) => Ok(Caller::User(u)),
-            Err(e) if e.status == axum::http::StatusCode::FORBIDDEN => {
-                match Device::from_request_parts(parts, state).await {
-                    Ok(d) => Ok(Caller::Device(Box::new(d))),
-                    Err(_) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
+        let Now(now) = Now::from_request_parts(parts, state)
+            .await
+            .unwrap_or(Now(state.clock.now()));
+        let (hash, is_cookie) = presented(parts)?;
+        match identify(state, &hash, now).await? {
+            (Some(found), _) => signed_in(parts, found, hash, is_cookie).map(Caller::User),
+            (None, Some(station)) if !is_cookie => Ok(Caller::Device(Box::new(Device {
+                station,
+                remote: remote_addr(parts),
+            }))),
+            (None, Some(_)) => Err(AppError::forbidden(
+                "a station's device token cannot use this endpoint",
+            )),
+            (None, None) => Err(AppError::unauthorized("invalid or expired token")),
         }
     }
 }

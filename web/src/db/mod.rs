@@ -28,6 +28,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
 
 /// The database handle, used from blocking threads only: one connection behind a mutex
 /// for everything that writes, and a few read-only connections for the hot read paths
@@ -37,10 +38,16 @@ use std::sync::{Arc, Mutex};
 /// In WAL mode readers do not wait for the writer, so a burst of heartbeats and
 /// acknowledgements does not queue ahead of the stations' downloads of an urgent
 /// notice's audio.
+///
+/// Callers wait for a connection without holding a thread: a burst of a thousand writes
+/// queues as a thousand futures, not a thousand blocking threads, so a read never waits
+/// for a thread behind them.
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    writer_turn: Arc<Semaphore>,
     readers: Arc<[Mutex<Connection>]>,
+    reader_turn: Arc<Semaphore>,
     next_reader: Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -131,6 +138,8 @@ impl Db {
             .map_err(sqlite)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
+            writer_turn: Arc::new(Semaphore::new(1)),
+            reader_turn: Arc::new(Semaphore::new(readers.len())),
             readers: readers.into(),
             next_reader: Arc::default(),
         })
@@ -143,9 +152,13 @@ impl Db {
         R: Send + 'static,
     {
         let conn = self.conn.clone();
+        let turn = self.writer_turn.clone().acquire_owned().await;
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut guard)
+            let r = f(&mut guard);
+            drop(guard);
+            drop(turn);
+            r
         })
         .await
         .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
@@ -162,9 +175,10 @@ impl Db {
         let start = self
             .next_reader
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // One turn per connection: with a turn, a connection is free.
+        let turn = self.reader_turn.clone().acquire_owned().await;
         tokio::task::spawn_blocking(move || {
             let n = readers.len();
-            // A free one if there is one; otherwise wait for the next in turn.
             let guard = (0..n)
                 .find_map(|i| readers[(start + i) % n].try_lock().ok())
                 .unwrap_or_else(|| {
@@ -172,7 +186,10 @@ impl Db {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                 });
-            f(&guard)
+            let r = f(&guard);
+            drop(guard);
+            drop(turn);
+            r
         })
         .await
         .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
