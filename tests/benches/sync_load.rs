@@ -18,6 +18,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 fn web_bin() -> Result<PathBuf> {
+    // `make bench` builds it first and names it.
+    if let Some(bin) = std::env::var_os("LOAXA_WEB_BIN").map(PathBuf::from) {
+        if bin.exists() {
+            return Ok(bin);
+        }
+        bail!("LOAXA_WEB_BIN names {}, which does not exist", bin.display());
+    }
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()
@@ -25,9 +32,22 @@ fn web_bin() -> Result<PathBuf> {
         .ok_or_else(|| anyhow!("unexpected bench location"))?;
     let bin = dir.join("loaxa-web");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "web", "--bin", "loaxa-web"])
-        .status()?;
+    let mut build = Command::new(cargo);
+    build.args(["build", "--release", "-p", "web", "--bin", "loaxa-web"]);
+    // Cargo gives this bench its package's variables (CARGO_PKG_NAME=tests, …). Build
+    // scripts that watch them would see a change and rebuild (ring, and all above it),
+    // and the next `cargo bench` would rebuild them back.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        let set_for_us = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_"]
+            .iter()
+            .any(|p| k.starts_with(p))
+            || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&k.as_str());
+        if set_for_us {
+            build.env_remove(&k);
+        }
+    }
+    let status = build.status()?;
     if !status.success() || !bin.exists() {
         bail!("cannot build loaxa-web at {}", bin.display());
     }
