@@ -151,11 +151,12 @@ async fn identify(
     let h = hash.to_string();
     state
         .db
-        .read(move |conn| {
-            let found = db::tokens::lookup(conn, &h, now)?;
-            let station = match found {
+        .call(move |conn| {
+            // A station's token first: stations ask far more often than people do.
+            let station = db::stations::by_token_hash(conn, &h)?;
+            let found = match station {
                 Some(_) => None,
-                None => db::stations::by_token_hash(conn, &h)?,
+                None => db::tokens::lookup(conn, &h, now)?,
             };
             Ok((found, station))
         })

@@ -28,46 +28,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Semaphore;
 
-/// The database handle, used from blocking threads only: one connection behind a mutex
-/// for everything that writes, and a few read-only connections for the hot read paths
-/// ([`Db::read`]: authentication, media downloads, schedule documents).
+/// The database handle: one connection behind a mutex, used from blocking threads only.
 ///
-/// SQLite serialises writers anyway; one writing connection keeps transactions simple.
-/// In WAL mode readers do not wait for the writer, so a burst of heartbeats and
-/// acknowledgements does not queue ahead of the stations' downloads of an urgent
-/// notice's audio.
-///
-/// Callers wait for a connection without holding a thread: a burst of a thousand writes
-/// queues as a thousand futures, not a thousand blocking threads, so a read never waits
-/// for a thread behind them.
+/// SQLite serialises writers anyway; one connection keeps transactions simple. Reads are
+/// short, so a province's controllers are served comfortably.
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
-    writer_turn: Arc<Semaphore>,
-    readers: Arc<[Mutex<Connection>]>,
-    reader_turn: Arc<Semaphore>,
-    next_reader: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-/// Read-only connections per process: one per core, and at least two.
-fn reader_count() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(2, 8)
-}
-
-fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
-    use rusqlite::OpenFlags;
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.set_prepared_statement_cache_capacity(256);
-    Ok(conn)
 }
 
 /// Why the database could not be opened.
@@ -131,17 +99,8 @@ impl Db {
                 path: p.clone(),
                 source,
             })?;
-        // The readers open after the migrations, so that they see the current schema.
-        let readers = (0..reader_count())
-            .map(|_| open_reader(path).map(Mutex::new))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(sqlite)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
-            writer_turn: Arc::new(Semaphore::new(1)),
-            reader_turn: Arc::new(Semaphore::new(readers.len())),
-            readers: readers.into(),
-            next_reader: Arc::default(),
         })
     }
 
@@ -152,44 +111,9 @@ impl Db {
         R: Send + 'static,
     {
         let conn = self.conn.clone();
-        let turn = self.writer_turn.clone().acquire_owned().await;
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
-            let r = f(&mut guard);
-            drop(guard);
-            drop(turn);
-            r
-        })
-        .await
-        .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
-    }
-
-    /// Run `f` on a read-only connection on a blocking thread: it sees every transaction
-    /// committed before it starts, and cannot write (a write fails with an error).
-    pub async fn read<F, R>(&self, f: F) -> Result<R, AppError>
-    where
-        F: FnOnce(&Connection) -> Result<R, AppError> + Send + 'static,
-        R: Send + 'static,
-    {
-        let readers = self.readers.clone();
-        let start = self
-            .next_reader
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // One turn per connection: with a turn, a connection is free.
-        let turn = self.reader_turn.clone().acquire_owned().await;
-        tokio::task::spawn_blocking(move || {
-            let n = readers.len();
-            let guard = (0..n)
-                .find_map(|i| readers[(start + i) % n].try_lock().ok())
-                .unwrap_or_else(|| {
-                    readers[start % n]
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                });
-            let r = f(&guard);
-            drop(guard);
-            drop(turn);
-            r
+            f(&mut guard)
         })
         .await
         .map_err(|e| AppError::internal(format!("database task failed: {e}")))?

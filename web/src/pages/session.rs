@@ -65,7 +65,7 @@ impl FromRequestParts<AppState> for Session {
         let h = hash.clone();
         let found = state
             .db
-            .read(move |conn| Ok(db::tokens::lookup(conn, &h, now)?))
+            .call(move |conn| Ok(db::tokens::lookup(conn, &h, now)?))
             .await
             .map_err(|_| error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, "load_failed"))?;
         match found {

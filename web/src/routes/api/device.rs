@@ -31,7 +31,7 @@ pub async fn schedule(
     let st = device.station;
     let doc = state
         .db
-        .read(move |conn| document::build(conn, &st, now))
+        .call(move |conn| document::build(conn, &st, now))
         .await?;
     let etag = format!("\"{}\"", doc.version);
     let etag_value = HeaderValue::from_str(&etag).map_err(AppError::internal)?;
@@ -61,7 +61,7 @@ async fn current_schedule_event(state: &AppState, code: &str) -> Option<(u64, Ev
     let code = code.to_string();
     let version = state
         .db
-        .read(move |conn| {
+        .call(move |conn| {
             let st = db::stations::get(conn, &code)?
                 .ok_or_else(|| AppError::not_found("station removed"))?;
             Ok(document::build(conn, &st, now)?.version)

@@ -126,7 +126,7 @@ pub async fn upload(
 pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<Vec<MediaRow>>> {
     let rows = state
         .db
-        .read(move |conn| Ok(db::media::list_visible(conn, &user.area)?))
+        .call(move |conn| Ok(db::media::list_visible(conn, &user.area)?))
         .await?;
     Ok(Json(rows))
 }
@@ -148,7 +148,7 @@ pub async fn download(
     let s = sha.to_string();
     let row = state
         .db
-        .read(move |conn| {
+        .call(move |conn| {
             let Some(row) = db::media::get(conn, &s)? else {
                 return Ok(None);
             };

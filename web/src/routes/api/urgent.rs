@@ -175,7 +175,7 @@ pub async fn list(
 ) -> AppResult<Json<Vec<serde_json::Value>>> {
     let out = state
         .db
-        .read(move |conn| {
+        .call(move |conn| {
             db::urgent::list_visible(conn, &user.area)?
                 .into_iter()
                 .map(|u| view(conn, &user, u))
@@ -193,7 +193,7 @@ pub async fn show(
 ) -> AppResult<Json<serde_json::Value>> {
     let out = state
         .db
-        .read(move |conn| {
+        .call(move |conn| {
             let u = visible(conn, &user, &id)?;
             view(conn, &user, u)
         })
