@@ -23,7 +23,10 @@ fn web_bin() -> Result<PathBuf> {
         if bin.exists() {
             return Ok(bin);
         }
-        bail!("LOAXA_WEB_BIN names {}, which does not exist", bin.display());
+        bail!(
+            "LOAXA_WEB_BIN names {}, which does not exist",
+            bin.display()
+        );
     }
     let exe = std::env::current_exe()?;
     let dir = exe
@@ -39,9 +42,14 @@ fn web_bin() -> Result<PathBuf> {
     // and the next `cargo bench` would rebuild them back.
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
-        let set_for_us = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_"]
-            .iter()
-            .any(|p| k.starts_with(p))
+        let set_for_us = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
             || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&k.as_str());
         if set_for_us {
             build.env_remove(&k);

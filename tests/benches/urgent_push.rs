@@ -318,7 +318,10 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         data_place(),
         latencies.len()
     );
-    println!("BENCH|urgent_push_controller_data_n{n}|in {}|-|-", data_place());
+    println!(
+        "BENCH|urgent_push_controller_data_n{n}|in {}|-|-",
+        data_place()
+    );
     println!("BENCH|urgent_push_p50_ms_n{n}|{p50:.1} ms|-|-");
     println!("BENCH|urgent_push_p99_ms_n{n}|{p99:.1} ms|<= 200 ms|-");
     println!("BENCH|urgent_push_max_ms_n{n}|{max:.1} ms|-|-");

@@ -238,7 +238,10 @@ mod tests {
             h.put(&format!("f{i}"), mb(i));
         }
         assert!(h.bytes <= HOT_TOTAL_MAX, "{}", h.bytes);
-        assert!(h.get("f0").is_none() && h.get("f1").is_none(), "the oldest went first");
+        assert!(
+            h.get("f0").is_none() && h.get("f1").is_none(),
+            "the oldest went first"
+        );
         assert_eq!(h.get("f11").unwrap()[0], 11);
         // Serving one makes it the newest: it outlives those served before it.
         assert!(h.get("f2").is_some());
