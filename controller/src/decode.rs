@@ -104,15 +104,23 @@ pub fn prepare_sequence(
                 let mut decoder = src.decoder;
                 let mut frames = 0u64;
                 let chunk_len = CHUNK_FRAMES * out_ch;
+                // Converted into one reused buffer, then copied into chunks of exactly
+                // `chunk_len` samples: what waits in the channel holds no spare capacity.
+                let mut converted = Vec::new();
                 while let Some(block) = decoder.next_block() {
-                    let before = chunk.len();
-                    conv.push_block(block, &mut chunk);
-                    frames += ((chunk.len() - before) / out_ch.max(1)) as u64;
-                    while chunk.len() >= chunk_len {
-                        let rest = chunk.split_off(chunk_len);
-                        let full = std::mem::replace(&mut chunk, rest);
-                        if tx.send(full).is_err() {
-                            return; // the cue was dropped
+                    converted.clear();
+                    conv.push_block(block, &mut converted);
+                    frames += (converted.len() / out_ch.max(1)) as u64;
+                    let mut rest = converted.as_slice();
+                    while !rest.is_empty() {
+                        let take = (chunk_len - chunk.len()).min(rest.len());
+                        chunk.extend_from_slice(&rest[..take]);
+                        rest = &rest[take..];
+                        if chunk.len() == chunk_len {
+                            let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_len));
+                            if tx.send(full).is_err() {
+                                return; // the cue was dropped
+                            }
                         }
                     }
                 }
