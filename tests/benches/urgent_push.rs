@@ -61,6 +61,7 @@ fn main() {
         rt.block_on(controllers(&args[2], &args[3]));
         return;
     }
+    // `URGENT_BENCH_TRACE_SERVER=tower_http=debug` shows the server's requests on stderr.
     if let Ok(filter) = std::env::var("URGENT_BENCH_TRACE_SERVER") {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
