@@ -142,7 +142,8 @@ impl User {
     }
 }
 
-/// Whose token `hash` is: a person's (unexpired, enabled) or a station's. One read.
+/// Whose token `hash` is: a person's (unexpired, enabled) or a station's, in one database
+/// call (the station lookup first).
 async fn identify(
     state: &AppState,
     hash: &str,
@@ -292,8 +293,8 @@ pub enum Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
-    /// One read decides: a person's token (session cookie or bearer) or a station's device
-    /// token (bearer only).
+    /// One database call decides: a person's token (session cookie or bearer) or a
+    /// station's device token (bearer only).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let Now(now) = Now::from_request_parts(parts, state)
             .await
