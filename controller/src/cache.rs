@@ -76,6 +76,8 @@ pub fn open(path: &Path) -> Result<Connection, CacheError> {
     let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Statements parsed once: the hot paths (journal, outbox) run them again and again.
+    conn.set_prepared_statement_cache_capacity(64);
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     migrations().to_latest(&mut conn)?;
     Ok(conn)
@@ -153,11 +155,11 @@ pub fn store_doc(
 ) -> Result<(), CacheError> {
     let json = serde_json::to_string(doc)?;
     let tx = conn.transaction()?;
-    tx.execute("DELETE FROM doc", [])?;
-    tx.execute(
+    tx.prepare_cached("DELETE FROM doc")?.execute([])?;
+    tx.prepare_cached(
         "INSERT INTO doc (id, version, etag, json, fetched_at_ms) VALUES (1, ?1, ?2, ?3, ?4)",
-        params![doc.version, etag, json, ms(now)],
-    )?;
+    )?
+    .execute(params![doc.version, etag, json, ms(now)])?;
     tx.commit()?;
     Ok(())
 }
@@ -165,11 +167,8 @@ pub fn store_doc(
 /// The cached document, if any.
 pub fn load_doc(conn: &Connection) -> Result<Option<CachedDoc>, CacheError> {
     let row: Option<(String, Option<String>, i64)> = conn
-        .query_row(
-            "SELECT json, etag, fetched_at_ms FROM doc WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .prepare_cached("SELECT json, etag, fetched_at_ms FROM doc WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     match row {
         None => Ok(None),
@@ -186,19 +185,18 @@ pub fn load_doc(conn: &Connection) -> Result<Option<CachedDoc>, CacheError> {
 /// Read a setting.
 pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>, CacheError> {
     Ok(conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?)
 }
 
 /// Write a setting.
 pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(), CacheError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO settings (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )?;
+    )?
+    .execute(params![key, value])?;
     Ok(())
 }
 
@@ -210,21 +208,21 @@ pub fn store_urgent(
     notice: &UrgentNotice,
     now: DateTime<Utc>,
 ) -> Result<(), CacheError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO urgent (id, json, received_at_ms) VALUES (?1, ?2, ?3)
          ON CONFLICT (id) DO UPDATE SET json = excluded.json",
-        params![notice.id, serde_json::to_string(notice)?, ms(now)],
-    )?;
+    )?
+    .execute(params![notice.id, serde_json::to_string(notice)?, ms(now)])?;
     Ok(())
 }
 
 /// Mark an urgent notice cancelled (remembered even if its body never arrived).
 pub fn cancel_urgent(conn: &Connection, id: &str, now: DateTime<Utc>) -> Result<(), CacheError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO urgent (id, json, cancelled, received_at_ms) VALUES (?1, 'null', 1, ?2)
          ON CONFLICT (id) DO UPDATE SET cancelled = 1",
-        params![id, ms(now)],
-    )?;
+    )?
+    .execute(params![id, ms(now)])?;
     Ok(())
 }
 
@@ -233,7 +231,7 @@ pub fn load_urgent(
     conn: &Connection,
 ) -> Result<(Vec<UrgentNotice>, std::collections::HashSet<String>), CacheError> {
     let mut stmt =
-        conn.prepare("SELECT id, json, cancelled FROM urgent ORDER BY received_at_ms")?;
+        conn.prepare_cached("SELECT id, json, cancelled FROM urgent ORDER BY received_at_ms")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -256,7 +254,8 @@ pub fn load_urgent(
 
 /// Forget notices received before `before` (they have long expired).
 pub fn prune_urgent(conn: &Connection, before: DateTime<Utc>) -> Result<(), CacheError> {
-    conn.execute("DELETE FROM urgent WHERE received_at_ms < ?1", [ms(before)])?;
+    conn.prepare_cached("DELETE FROM urgent WHERE received_at_ms < ?1")?
+        .execute([ms(before)])?;
     Ok(())
 }
 
@@ -279,26 +278,26 @@ pub struct MediaRow {
 
 /// Record a verified media file.
 pub fn put_media(conn: &Connection, row: &MediaRow) -> Result<(), CacheError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO media (sha256, path, size, verified_at_ms, last_needed_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (sha256) DO UPDATE SET path = excluded.path, size = excluded.size,
            verified_at_ms = excluded.verified_at_ms,
            last_needed_at_ms = max(media.last_needed_at_ms, excluded.last_needed_at_ms)",
-        params![
-            row.sha256,
-            row.path,
-            row.size as i64,
-            ms(row.verified_at),
-            ms(row.last_needed_at)
-        ],
-    )?;
+    )?
+    .execute(params![
+        row.sha256,
+        row.path,
+        row.size as i64,
+        ms(row.verified_at),
+        ms(row.last_needed_at)
+    ])?;
     Ok(())
 }
 
 /// Every cached media file.
 pub fn list_media(conn: &Connection) -> Result<Vec<MediaRow>, CacheError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT sha256, path, size, verified_at_ms, last_needed_at_ms FROM media ORDER BY sha256",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -315,16 +314,17 @@ pub fn list_media(conn: &Connection) -> Result<Vec<MediaRow>, CacheError> {
 
 /// Mark media as needed now.
 pub fn touch_media(conn: &Connection, sha256: &str, now: DateTime<Utc>) -> Result<(), CacheError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE media SET last_needed_at_ms = max(last_needed_at_ms, ?2) WHERE sha256 = ?1",
-        params![sha256, ms(now)],
-    )?;
+    )?
+    .execute(params![sha256, ms(now)])?;
     Ok(())
 }
 
 /// Forget a media file.
 pub fn delete_media(conn: &Connection, sha256: &str) -> Result<(), CacheError> {
-    conn.execute("DELETE FROM media WHERE sha256 = ?1", [sha256])?;
+    conn.prepare_cached("DELETE FROM media WHERE sha256 = ?1")?
+        .execute([sha256])?;
     Ok(())
 }
 
@@ -333,26 +333,24 @@ pub fn delete_media(conn: &Connection, sha256: &str) -> Result<(), CacheError> {
 /// Record that an occurrence started airing (durably, before anything else is done with it).
 /// `template` is its log entry as it would be if it ended now.
 pub fn play_started(conn: &Connection, template: &LogEntry) -> Result<(), CacheError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO plays (key, state, scheduled_at_ms, started_at_ms, progress_ms, json)
          VALUES (?1, 'started', ?2, ?3, 0, ?4)
          ON CONFLICT (key) DO NOTHING",
-        params![
-            template.id,
-            ms(template.scheduled_at),
-            template.started_at.map(ms),
-            serde_json::to_string(template)?
-        ],
-    )?;
+    )?
+    .execute(params![
+        template.id,
+        ms(template.scheduled_at),
+        template.started_at.map(ms),
+        serde_json::to_string(template)?
+    ])?;
     Ok(())
 }
 
 /// Record how long an airing has played so far (every few seconds).
 pub fn play_progress(conn: &Connection, key: &str, progress_ms: u64) -> Result<(), CacheError> {
-    conn.execute(
-        "UPDATE plays SET progress_ms = ?2 WHERE key = ?1 AND state = 'started'",
-        params![key, progress_ms as i64],
-    )?;
+    conn.prepare_cached("UPDATE plays SET progress_ms = ?2 WHERE key = ?1 AND state = 'started'")?
+        .execute(params![key, progress_ms as i64])?;
     Ok(())
 }
 
@@ -375,32 +373,31 @@ fn record_outcome_tx(
     now: DateTime<Utc>,
 ) -> Result<bool, CacheError> {
     let state: Option<String> = tx
-        .query_row("SELECT state FROM plays WHERE key = ?1", [&entry.id], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT state FROM plays WHERE key = ?1")?
+        .query_row([&entry.id], |r| r.get(0))
         .optional()?;
     if state.as_deref() == Some("done") {
         return Ok(false);
     }
     let json = serde_json::to_string(entry)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO plays (key, state, scheduled_at_ms, started_at_ms, progress_ms, status, json)
          VALUES (?1, 'done', ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (key) DO UPDATE SET state = 'done', progress_ms = excluded.progress_ms,
            status = excluded.status, json = excluded.json",
-        params![
-            entry.id,
-            ms(entry.scheduled_at),
-            entry.started_at.map(ms),
-            entry.played_ms as i64,
-            entry.status.as_str(),
-            json
-        ],
-    )?;
-    tx.execute(
+    )?
+    .execute(params![
+        entry.id,
+        ms(entry.scheduled_at),
+        entry.started_at.map(ms),
+        entry.played_ms as i64,
+        entry.status.as_str(),
+        json
+    ])?;
+    tx.prepare_cached(
         "INSERT OR IGNORE INTO outbox (id, json, created_at_ms) VALUES (?1, ?2, ?3)",
-        params![entry.id, json, ms(now)],
-    )?;
+    )?
+    .execute(params![entry.id, json, ms(now)])?;
     Ok(true)
 }
 
@@ -409,14 +406,14 @@ pub fn known_keys(
     conn: &Connection,
     since: DateTime<Utc>,
 ) -> Result<std::collections::HashSet<String>, CacheError> {
-    let mut stmt = conn.prepare("SELECT key FROM plays WHERE scheduled_at_ms >= ?1")?;
+    let mut stmt = conn.prepare_cached("SELECT key FROM plays WHERE scheduled_at_ms >= ?1")?;
     let rows = stmt.query_map([ms(since)], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The outcome of every occurrence due at or after `since`, as logged.
 pub fn done_since(conn: &Connection, since: DateTime<Utc>) -> Result<Vec<LogEntry>, CacheError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT json FROM plays WHERE state = 'done' AND scheduled_at_ms >= ?1 AND json IS NOT NULL",
     )?;
     let rows = stmt.query_map([ms(since)], |r| r.get::<_, String>(0))?;
@@ -438,7 +435,7 @@ pub fn recover_interrupted(
     let tx = conn.transaction()?;
     type Row = (String, i64, i64, Option<i64>, Option<String>);
     let rows: Vec<Row> = {
-        let mut stmt = tx.prepare(
+        let mut stmt = tx.prepare_cached(
             "SELECT key, scheduled_at_ms, progress_ms, started_at_ms, json FROM plays
              WHERE state = 'started' ORDER BY scheduled_at_ms",
         )?;
@@ -492,15 +489,15 @@ pub fn recover_interrupted(
 
 /// Forget journal rows of occurrences scheduled before `before` that are done.
 pub fn prune_plays(conn: &Connection, before: DateTime<Utc>) -> Result<usize, CacheError> {
-    Ok(conn.execute(
-        "DELETE FROM plays WHERE state = 'done' AND scheduled_at_ms < ?1",
-        [ms(before)],
-    )?)
+    Ok(conn
+        .prepare_cached("DELETE FROM plays WHERE state = 'done' AND scheduled_at_ms < ?1")?
+        .execute([ms(before)])?)
 }
 
 /// Up to `limit` outbox entries, oldest first.
 pub fn outbox_batch(conn: &Connection, limit: usize) -> Result<Vec<LogEntry>, CacheError> {
-    let mut stmt = conn.prepare("SELECT json FROM outbox ORDER BY created_at_ms, id LIMIT ?1")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT json FROM outbox ORDER BY created_at_ms, id LIMIT ?1")?;
     let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for json in rows {
@@ -511,7 +508,9 @@ pub fn outbox_batch(conn: &Connection, limit: usize) -> Result<Vec<LogEntry>, Ca
 
 /// How many entries wait in the outbox.
 pub fn outbox_len(conn: &Connection) -> Result<u64, CacheError> {
-    Ok(conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))? as u64)
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM outbox")?
+        .query_row([], |r| r.get::<_, i64>(0))? as u64)
 }
 
 /// Delete the entries the server acknowledged. Returns how many were deleted.
@@ -519,7 +518,7 @@ pub fn outbox_ack(conn: &mut Connection, ids: &[String]) -> Result<usize, CacheE
     let tx = conn.transaction()?;
     let mut n = 0;
     {
-        let mut stmt = tx.prepare("DELETE FROM outbox WHERE id = ?1")?;
+        let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
         for id in ids {
             n += stmt.execute([id])?;
         }

@@ -1,5 +1,5 @@
-//! Decoding ahead of time: a thread per airing opens the media file with `media`'s decoder
-//! (gain applied there), converts it to the output format (channel map + linear
+//! Decoding ahead of time: the media file is opened with `media`'s decoder (gain applied
+//! there), then a thread per airing converts it to the output format (channel map + linear
 //! resampling) and fills a bounded channel a few seconds ahead of the mixer. A programme's
 //! parts go through one thread and one channel, back to back, so no gap opens between them.
 
@@ -64,49 +64,80 @@ pub type PartsDecoded = Arc<Mutex<Vec<PartDecoded>>>;
 /// with no gap between them: a part's last sample is followed by the next part's first,
 /// and the next part is opened and decoded while the mixer still plays the buffered end
 /// of the previous one. A part that does not open is recorded as failed and left out.
-/// Fails (without starting anything that airs) only when no part opens.
+/// Fails (without starting anything that airs) only when no part opens. The first part
+/// that opens is opened on the calling thread; the later ones on the decoder thread.
 pub fn prepare_sequence(
     parts: Vec<(PathBuf, f64)>,
     out: Format,
     ahead_secs: f64,
 ) -> Result<(Receiver<Vec<f32>>, PartsDecoded), String> {
-    let (ready_tx, ready_rx) = sync_channel::<Result<(), String>>(1);
     let bound = ((ahead_secs * out.rate as f64 / CHUNK_FRAMES as f64).ceil() as usize).max(2);
-    let (tx, rx) = sync_channel::<Vec<f32>>(bound);
     let done: PartsDecoded = Arc::default();
+    let record = |done: &PartsDecoded, d: PartDecoded| {
+        done.lock().unwrap_or_else(|e| e.into_inner()).push(d);
+    };
+    // The first part that opens is opened here, so that a failure is known at once and
+    // the caller never waits for the new thread to be scheduled (with many airings
+    // starting at once, that wait was longer than the opening).
+    let mut parts = parts.into_iter();
+    let mut errors = Vec::new();
+    let first = loop {
+        let Some((path, gain_db)) = parts.next() else {
+            return Err(errors.join("; "));
+        };
+        match open_source(&path, gain_db) {
+            Ok(src) => break src,
+            Err(e) => {
+                errors.push(e.clone());
+                record(
+                    &done,
+                    PartDecoded {
+                        frames: 0,
+                        error: Some(e),
+                    },
+                );
+            }
+        }
+    };
+    let rest: Vec<(PathBuf, f64)> = parts.collect();
+    let (tx, rx) = sync_channel::<Vec<f32>>(bound);
     let progress = done.clone();
     let out_ch = out.channels as usize;
     std::thread::Builder::new()
         .name("decode".into())
         .spawn(move || {
-            let mut ready = Some(ready_tx);
-            let mut errors = Vec::new();
             let mut chunk = Vec::with_capacity(CHUNK_FRAMES * out_ch);
-            let record = |d: PartDecoded| {
-                progress.lock().unwrap_or_else(|e| e.into_inner()).push(d);
-            };
-            for (path, gain_db) in parts {
-                let src = match open_source(&path, gain_db) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        errors.push(e.clone());
-                        record(PartDecoded {
-                            frames: 0,
-                            error: Some(e),
-                        });
-                        continue;
+            let chunk_len = CHUNK_FRAMES * out_ch;
+            // Converted into one reused buffer, then copied into chunks of exactly
+            // `chunk_len` samples: what waits in the channel holds no spare capacity.
+            let mut converted = Vec::new();
+            let mut next = Some(first);
+            let mut rest = rest.into_iter();
+            loop {
+                let src = match next.take() {
+                    Some(s) => s,
+                    None => {
+                        let Some((path, gain_db)) = rest.next() else {
+                            break;
+                        };
+                        match open_source(&path, gain_db) {
+                            Ok(s) => s,
+                            Err(e) => {
+                                record(
+                                    &progress,
+                                    PartDecoded {
+                                        frames: 0,
+                                        error: Some(e),
+                                    },
+                                );
+                                continue;
+                            }
+                        }
                     }
                 };
-                if let Some(r) = ready.take() {
-                    let _ = r.send(Ok(()));
-                }
                 let mut conv = Converter::new(src.rate, src.channels, out);
                 let mut decoder = src.decoder;
                 let mut frames = 0u64;
-                let chunk_len = CHUNK_FRAMES * out_ch;
-                // Converted into one reused buffer, then copied into chunks of exactly
-                // `chunk_len` samples: what waits in the channel holds no spare capacity.
-                let mut converted = Vec::new();
                 while let Some(block) = decoder.next_block() {
                     converted.clear();
                     conv.push_block(block, &mut converted);
@@ -127,25 +158,20 @@ pub fn prepare_sequence(
                 let before = chunk.len();
                 conv.finish(&mut chunk);
                 frames += ((chunk.len() - before) / out_ch.max(1)) as u64;
-                record(PartDecoded {
-                    frames,
-                    error: None,
-                });
-            }
-            if let Some(r) = ready.take() {
-                let _ = r.send(Err(errors.join("; ")));
-                return;
+                record(
+                    &progress,
+                    PartDecoded {
+                        frames,
+                        error: None,
+                    },
+                );
             }
             if !chunk.is_empty() {
                 let _ = tx.send(chunk);
             }
         })
         .map_err(|e| format!("cannot start a decoder thread: {e}"))?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => Ok((rx, done)),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err("the decoder thread died".into()),
-    }
+    Ok((rx, done))
 }
 
 /// Streaming channel mapping and linear resampling, frame by frame.

@@ -160,6 +160,46 @@ impl MediaCache {
         }
         std::fs::rename(&part, &dest)?;
         ready.notify_one();
+        self.commit(s, dest, size, now).await
+    }
+
+    /// Put the audio that came with an urgent push into the cache as `sha`, if it is that
+    /// file: hashed, written to `<sha>.push` (not the download's `.part`, which a download
+    /// may be writing), renamed into place; the player may use it from then on. Returns its
+    /// size; [`MediaCache::commit`] then syncs and records it, as for a download. Nothing
+    /// is placed when the bytes are not `sha`.
+    pub async fn place_pushed(&self, sha: &Sha256, bytes: Vec<u8>) -> Result<u64, FetchError> {
+        let s = sha.as_str().to_string();
+        let (tmp, dest) = (self.dir.join(format!("{s}.push")), self.path(&s));
+        tokio::task::spawn_blocking(move || -> Result<u64, FetchError> {
+            let got = hex::encode(sha2::Sha256::digest(&bytes));
+            if got != s {
+                return Err(FetchError::Mismatch { want: s, got });
+            }
+            if !dest.is_file() {
+                let placed =
+                    std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &dest));
+                if let Err(e) = placed {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e.into());
+                }
+            }
+            Ok(bytes.len() as u64)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+    }
+
+    /// Sync a file just verified into place and record it in the index. A full disk
+    /// removes it again (see [`FetchError::DiskFull`]).
+    pub async fn commit(
+        &self,
+        s: String,
+        dest: PathBuf,
+        size: u64,
+        now: DateTime<Utc>,
+    ) -> Result<PathBuf, FetchError> {
+        let is_full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
         let synced = {
             let dest = dest.clone();
             tokio::task::spawn_blocking(move || std::fs::File::open(&dest)?.sync_all())
@@ -384,14 +424,15 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
             // Flagged before the heartbeat that `publish` asks for, so that it waits too.
             let is_urgent = urgent.contains(sha);
             if is_urgent {
-                shared.urgent_download.send_replace(true);
+                shared.urgent_on_its_way();
             }
             publish(&cache, &shared, &need);
             let got = cache
                 .ensure_notifying(sha, clock.now(), &shared.media_ready)
                 .await;
-            if is_urgent {
-                shared.urgent_download.send_replace(false);
+            if is_urgent && got.is_err() {
+                // It will not start now; the player says when it does start.
+                shared.urgent_arrived();
             }
             match got {
                 Ok(_) => {}

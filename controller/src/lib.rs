@@ -138,10 +138,11 @@ pub struct Shared {
     pub heartbeat_now: Notify,
     /// A media file was verified into the cache: the player plans again at once.
     pub media_ready: Notify,
-    /// True while an urgent notice's audio downloads. Acknowledgements and heartbeats
-    /// wait for it (see [`Shared::after_urgent_download`]): on a slow link or a busy
-    /// server, the audio that interrupts the loudspeakers goes first.
-    pub urgent_download: watch::Sender<bool>,
+    /// Since when an urgent notice has been on its way to the loudspeakers (pushed, its
+    /// audio arriving, not yet started). Acknowledgements and heartbeats wait for it (see
+    /// [`Shared::after_urgent_start`]): on a slow link or a busy server, the audio that
+    /// interrupts the loudspeakers goes first.
+    urgent_busy: watch::Sender<Option<Instant>>,
     acks: mpsc::UnboundedSender<(String, UrgentAck)>,
     received: Mutex<HashSet<String>>,
     commands: mpsc::UnboundedSender<schedules::remote::RemoteCommand>,
@@ -198,11 +199,34 @@ impl Shared {
             .store(v.min(100), std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Return once no urgent notice's audio is downloading, or after
-    /// [`URGENT_DOWNLOAD_FIRST`] at most: reports wait, they are not dropped.
-    pub async fn after_urgent_download(&self) {
-        let mut rx = self.urgent_download.subscribe();
-        let _ = tokio::time::timeout(URGENT_DOWNLOAD_FIRST, rx.wait_for(|busy| !busy)).await;
+    /// An urgent notice is on its way to the loudspeakers (pushed, or its audio
+    /// downloading): reports wait until it starts, [`URGENT_FIRST`] at most.
+    pub fn urgent_on_its_way(&self) {
+        self.urgent_busy.send_if_modified(|since| {
+            let fresh = since.is_none_or(|t| t.elapsed() >= URGENT_FIRST);
+            if fresh {
+                *since = Some(Instant::now());
+            }
+            fresh
+        });
+    }
+
+    /// The urgent notice on its way has started airing, or will not come now (it failed,
+    /// its audio could not be fetched): reports go again.
+    pub fn urgent_arrived(&self) {
+        self.urgent_busy
+            .send_if_modified(|since| since.take().is_some());
+    }
+
+    /// Return once no urgent notice is on its way to the loudspeakers, or once one has
+    /// been for [`URGENT_FIRST`]: reports wait, they are not dropped.
+    pub async fn after_urgent_start(&self) {
+        let mut rx = self.urgent_busy.subscribe();
+        let Some(since) = *rx.borrow_and_update() else {
+            return;
+        };
+        let left = URGENT_FIRST.saturating_sub(since.elapsed());
+        let _ = tokio::time::timeout(left, rx.wait_for(|s| s.is_none_or(|t| t != since))).await;
     }
 
     /// Queue an urgent acknowledgement.
@@ -218,9 +242,9 @@ pub(crate) fn disk_free(dir: &Path) -> Option<u64> {
     Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
-/// The longest a report (heartbeat, acknowledgement) waits for an urgent notice's audio
-/// to finish downloading.
-pub const URGENT_DOWNLOAD_FIRST: Duration = Duration::from_secs(2);
+/// The longest a report (heartbeat, acknowledgement) waits for an urgent notice to start
+/// airing.
+pub const URGENT_FIRST: Duration = Duration::from_secs(2);
 
 /// The shortest gap between two heartbeats.
 const HEARTBEAT_MIN_GAP: Duration = Duration::from_secs(1);
@@ -236,7 +260,7 @@ async fn heartbeat_loop(
 ) {
     let mut backoff = sync::Backoff::default();
     loop {
-        shared.after_urgent_download().await;
+        shared.after_urgent_start().await;
         let st = shared.status();
         let outbox_len = db.call(|c| cache::outbox_len(c)).await.unwrap_or(0);
         let dir = data_dir.clone();
@@ -364,7 +388,7 @@ pub async fn run(
         upload: Notify::new(),
         heartbeat_now: Notify::new(),
         media_ready: Notify::new(),
-        urgent_download: watch::channel(false).0,
+        urgent_busy: watch::channel(None).0,
         acks: acks_tx,
         received: Mutex::new(HashSet::new()),
         commands: commands_tx,
@@ -401,6 +425,7 @@ pub async fn run(
     tasks.spawn(sync::sse_loop(
         client.clone(),
         db.clone(),
+        media_cache.clone(),
         shared.clone(),
         clock.clone(),
     ));

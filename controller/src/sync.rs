@@ -4,6 +4,7 @@
 //! exponential backoff and jitter (cap 30 s); nothing here ever gives up.
 
 use crate::cache::{self, Db};
+use crate::fetch::MediaCache;
 use crate::sse;
 use crate::{Inputs, Shared};
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use rand::Rng;
 use reqwest::{header, StatusCode};
 use schedules::wire::{
     Heartbeat, LogAck, LogBatch, ScheduleChanged, ScheduleDocument, UrgentAck, UrgentCancel,
-    UrgentNotice, UrgentState,
+    UrgentNotice, UrgentPush, UrgentState,
 };
 use schedules::Clock;
 use std::sync::Arc;
@@ -307,7 +308,13 @@ pub async fn sync_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<d
 }
 
 /// Handle one server-sent event.
-pub async fn handle_event(ev: &sse::Event, db: &Db, shared: &Shared, clock: &dyn Clock) {
+pub async fn handle_event(
+    ev: &sse::Event,
+    db: &Db,
+    media: &MediaCache,
+    shared: &Shared,
+    clock: &dyn Clock,
+) {
     let now = clock.now();
     match ev.event.as_str() {
         "schedule" => {
@@ -324,9 +331,16 @@ pub async fn handle_event(ev: &sse::Event, db: &Db, shared: &Shared, clock: &dyn
             }
             shared.refetch.notify_one();
         }
-        "urgent" => match serde_json::from_str::<UrgentNotice>(&ev.data) {
-            Ok(n) => {
+        "urgent" => match serde_json::from_str::<UrgentPush>(&ev.data) {
+            Ok(UrgentPush { notice: n, audio }) => {
                 tracing::warn!(id = %n.id, title = %n.title, "urgent notice received");
+                shared.urgent_on_its_way();
+                // Its audio, when it came along, into the cache before the plan sees the
+                // notice: the player starts it at once instead of waiting for a download.
+                let placed = match audio {
+                    Some(a) => place_pushed_audio(media, &n, &a).await,
+                    None => None,
+                };
                 // Into the plan first (it must reach the speaker within a second), then disk.
                 shared.inputs.send_modify(|i| {
                     let mut pushed = (*i.pushed).clone();
@@ -334,6 +348,13 @@ pub async fn handle_event(ev: &sse::Event, db: &Db, shared: &Shared, clock: &dyn
                     pushed.push(n.clone());
                     i.pushed = Arc::new(pushed);
                 });
+                if let Some(size) = placed {
+                    let s = n.media_sha256.as_str().to_string();
+                    let dest = media.path(&s);
+                    if let Err(e) = media.commit(s, dest, size, now).await {
+                        tracing::warn!(id = %n.id, "the urgent notice's audio: {e}");
+                    }
+                }
                 let n2 = n.clone();
                 if let Err(e) = db.call(move |c| cache::store_urgent(c, &n2, now)).await {
                     tracing::error!("cannot store urgent notice {}: {e}", n.id);
@@ -376,8 +397,38 @@ pub async fn handle_event(ev: &sse::Event, db: &Db, shared: &Shared, clock: &dyn
     }
 }
 
+/// Check the audio that came with urgent notice `n` (base64) and put it in the cache;
+/// returns its size. Audio that is not the notice's file is dropped with a warning: the
+/// cache then downloads the file, as for a push without audio.
+async fn place_pushed_audio(media: &MediaCache, n: &UrgentNotice, audio: &str) -> Option<u64> {
+    use base64::Engine as _;
+    let placed = match base64::engine::general_purpose::STANDARD.decode(audio) {
+        Ok(bytes) => media
+            .place_pushed(&n.media_sha256, bytes)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!("not base64: {e}")),
+    };
+    match placed {
+        Ok(size) => {
+            tracing::debug!(id = %n.id, size, "urgent audio came with the notice");
+            Some(size)
+        }
+        Err(e) => {
+            tracing::warn!(id = %n.id, "the audio sent with the urgent notice is refused ({e}); fetching the file instead");
+            None
+        }
+    }
+}
+
 /// Stay subscribed to the event stream, forever; reconnect with backoff and `Last-Event-ID`.
-pub async fn sse_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<dyn Clock>) {
+pub async fn sse_loop(
+    client: Client,
+    db: Db,
+    media: MediaCache,
+    shared: Arc<Shared>,
+    clock: Arc<dyn Clock>,
+) {
     let mut backoff = Backoff::default();
     let mut last_id: Option<String> = None;
     loop {
@@ -397,7 +448,7 @@ pub async fn sse_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<dy
                         Ok(Some(Ok(bytes))) => {
                             for ev in parser.feed(&bytes) {
                                 got_any = true;
-                                handle_event(&ev, &db, &shared, clock.as_ref()).await;
+                                handle_event(&ev, &db, &media, &shared, clock.as_ref()).await;
                             }
                             if let Some(id) = parser.last_id() {
                                 last_id = Some(id.to_string());
@@ -485,7 +536,7 @@ pub async fn ack_loop(
     mut rx: UnboundedReceiver<(String, UrgentAck)>,
 ) {
     while let Some((id, ack)) = rx.recv().await {
-        shared.after_urgent_download().await;
+        shared.after_urgent_start().await;
         let mut backoff = Backoff::default();
         loop {
             match client.ack_urgent(&id, &ack).await {

@@ -6,7 +6,7 @@ mod common;
 use chrono::{Duration as CDuration, Utc};
 use common::*;
 use controller::OutputSpec;
-use schedules::wire::{UrgentCancel, UrgentNotice, UrgentState};
+use schedules::wire::{UrgentCancel, UrgentNotice, UrgentPush, UrgentState};
 use schedules::{occurrence_key, PlayStatus, Priority};
 
 const TOLERANCE_MS: i64 = 150;
@@ -200,6 +200,98 @@ async fn a_cancelled_urgent_notice_stops_at_once_and_its_repeats_are_dropped() {
     c.stop().await;
     // The repeats are never logged: they were dropped, not missed.
     assert_eq!(server.inner.lock().unwrap().logs.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_sent_with_the_notice_plays_without_a_download_and_bad_audio_is_fetched() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let server = TestServer::start().await;
+    let alarm_bytes = tone_wav(1000.0, 1200, 0.6);
+    let alarm = server.add_media(alarm_bytes.clone(), 1200);
+    let fire_bytes = tone_wav(1500.0, 1200, 0.6);
+    let fire = server.add_media(fire_bytes.clone(), 1200);
+    server.set_doc(doc("v1", vec![], vec![]));
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(config(&server, dir.path().join("data"), OutputSpec::Null));
+    server
+        .wait_for(30, "a first heartbeat", |i| {
+            i.heartbeats.iter().any(|h| h.schedule_version.is_some())
+        })
+        .await;
+    let notice = |id: &str, m: &schedules::wire::MediaEntry| UrgentNotice {
+        id: id.into(),
+        title: "Bão".into(),
+        category: String::new(),
+        media_sha256: m.sha256.clone(),
+        duration_ms: 1200,
+        starts_at: now(),
+        repeat: 1,
+        interval_s: 0,
+        expires_at: None,
+    };
+    let played = |id: &'static str| {
+        move |i: &Inner| {
+            i.acks
+                .iter()
+                .any(|(n, a)| n == id && a.state == UrgentState::Played)
+        }
+    };
+    let fetched = |m: &schedules::wire::MediaEntry| {
+        server
+            .inner
+            .lock()
+            .unwrap()
+            .range_requests
+            .iter()
+            .filter(|(s, _)| s == m.sha256.as_str())
+            .count()
+    };
+
+    // The notice's own file, in the push: it airs and is never asked for.
+    let n1 = notice("u1", &alarm);
+    let k1 = occurrence_key("u1", n1.starts_at);
+    let push = UrgentPush {
+        notice: n1,
+        audio: Some(b64(&alarm_bytes)),
+    };
+    server.push("urgent", serde_json::to_string(&push).unwrap());
+    server.wait_for(30, "u1 played", played("u1")).await;
+    server
+        .wait_for(30, "u1's log", |i| i.logs.iter().any(|l| l.id == k1))
+        .await;
+    assert_eq!(fetched(&alarm), 0, "the audio came with the notice");
+    assert_eq!(server.log(&k1).map(|l| l.status), Some(PlayStatus::Played));
+    let cached = dir.path().join("data/media").join(alarm.sha256.as_str());
+    assert_eq!(std::fs::read(&cached).unwrap(), alarm_bytes);
+
+    // Audio that is not the notice's file (here: another file's) is refused; the file is
+    // downloaded and airs all the same.
+    let n2 = notice("u2", &fire);
+    let k2 = occurrence_key("u2", n2.starts_at);
+    let push = UrgentPush {
+        notice: n2,
+        audio: Some(b64(&alarm_bytes)),
+    };
+    server.push("urgent", serde_json::to_string(&push).unwrap());
+    server.wait_for(30, "u2 played", played("u2")).await;
+    server
+        .wait_for(30, "u2's log", |i| i.logs.iter().any(|l| l.id == k2))
+        .await;
+    assert_eq!(fetched(&fire), 1, "the file was fetched instead");
+    assert_eq!(server.log(&k2).map(|l| l.status), Some(PlayStatus::Played));
+    let cached = dir.path().join("data/media").join(fire.sha256.as_str());
+    assert_eq!(std::fs::read(&cached).unwrap(), fire_bytes);
+    // Nothing but the cached files is left behind.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("data/media"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    let mut want = vec![alarm.sha256.to_string(), fire.sha256.to_string()];
+    want.sort();
+    assert_eq!(names, want);
+    c.stop().await;
 }
 
 /// Wait until the controller's journal says `key` started airing.

@@ -297,6 +297,21 @@ impl UrgentNotice {
     }
 }
 
+/// SSE `urgent`: a notice, and with a short one its audio. A station that finds `audio`
+/// checks it against `media_sha256` and plays it without asking for the file: one round
+/// trip fewer between the push and the loudspeakers. Without it (a long file, an older
+/// server) the station fetches `GET /device/media/{sha256}` as for any media. The audio is
+/// never part of the schedule document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UrgentPush {
+    /// The notice.
+    #[serde(flatten)]
+    pub notice: UrgentNotice,
+    /// The media file's bytes, base64 (standard alphabet, padded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<String>,
+}
+
 /// SSE `schedule`: the station's document changed; fetch it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleChanged {
@@ -513,5 +528,39 @@ mod tests {
             n.airings(),
             vec![t0, t0 + Duration::minutes(30), t0 + Duration::minutes(60)]
         );
+    }
+
+    #[test]
+    fn a_push_is_a_notice_with_or_without_its_audio() {
+        let t0 = Utc.with_ymd_and_hms(2026, 9, 1, 3, 0, 0).unwrap();
+        let notice = UrgentNotice {
+            id: "u1".into(),
+            title: "Bão".into(),
+            category: "thiên tai".into(),
+            media_sha256: Sha256::parse(&"b".repeat(64)).unwrap(),
+            duration_ms: 1000,
+            starts_at: t0,
+            repeat: 1,
+            interval_s: 0,
+            expires_at: None,
+        };
+        let with = UrgentPush {
+            notice: notice.clone(),
+            audio: Some("AAEC".into()),
+        };
+        let json = serde_json::to_string(&with).unwrap();
+        // The same object: the notice's fields and `audio` side by side.
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["id"], "u1");
+        assert_eq!(v["audio"], "AAEC");
+        assert_eq!(serde_json::from_str::<UrgentPush>(&json).unwrap(), with);
+        // A controller that knows only the notice reads it as one.
+        assert_eq!(serde_json::from_str::<UrgentNotice>(&json).unwrap(), notice);
+        // A notice without audio (a long file, an older server) is a push without it, and
+        // a push without audio does not name the field.
+        let bare = serde_json::to_string(&notice).unwrap();
+        let push: UrgentPush = serde_json::from_str(&bare).unwrap();
+        assert_eq!(push.audio, None);
+        assert_eq!(serde_json::to_string(&push).unwrap(), bare);
     }
 }

@@ -136,6 +136,14 @@ async fn controllers(base: &str, tokens: &str) {
     }
 }
 
+/// The notice's length: a second of 16 kHz mono WAV (32 KB), or `URGENT_BENCH_AUDIO_MS`.
+fn audio_ms() -> u32 {
+    std::env::var("URGENT_BENCH_AUDIO_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
 /// Where the controllers keep their data.
 fn data_place() -> String {
     std::env::var("URGENT_BENCH_DATA").unwrap_or_else(|_| {
@@ -145,6 +153,18 @@ fn data_place() -> String {
             std::env::temp_dir().display().to_string()
         }
     })
+}
+
+/// CPU time (user + system) process `pid` has used so far, in milliseconds.
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at its closing ')'.
+    let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat(5); here 11 and 12 (from field 3 on).
+    // In clock ticks of USER_HZ, 100 a second on Linux whatever the kernel's own rate.
+    (ticks(11) + ticks(12)) * 10.0
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -159,7 +179,19 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     let t_start = Instant::now();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let clock = Arc::new(SystemClock);
-    let state = web::state::AppState::open(dir.path(), clock.clone()).map_err(|e| e.to_string())?;
+    let mut state =
+        web::state::AppState::open(dir.path(), clock.clone()).map_err(|e| e.to_string())?;
+    // `URGENT_BENCH_INLINE_KIB=0`: the notice's audio does not ride with the push, and
+    // every station fetches it (the path of a long notice).
+    if let Some(kib) = std::env::var("URGENT_BENCH_INLINE_KIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        state.config = Arc::new(web::state::Config {
+            urgent_inline_max_bytes: kib * 1024,
+            ..(*state.config).clone()
+        });
+    }
     let now = clock.now();
     let e = |e: web::error::AppError| e.message;
     web::admin::add_area(&state.db, "bench", "TT", "Huyện", None, now).map_err(e)?;
@@ -208,7 +240,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         .ok_or("no token")?
         .to_string();
     let pcm = media::Pcm {
-        samples: media::signal::tone(1000.0, 1000, 16_000, 0.5),
+        samples: media::signal::tone(1000.0, audio_ms(), 16_000, 0.5),
         sample_rate: 16_000,
         channels: 1,
     };
@@ -256,6 +288,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     // Let the controllers settle (documents fetched, heartbeats sent).
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = rss_kib();
+    let cpu_before = (cpu_ms(child.id()), cpu_ms(std::process::id()));
     let posted_res = client
         .post(format!("{base}/api/v1/urgent"))
         .bearer_auth(&token)
@@ -275,7 +308,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         .ok_or("no notice id")?
         .to_string();
     // Wait for the acknowledgements.
-    let mut latencies = loop {
+    let (mut latencies, cpu_after) = loop {
         let u: Value = client
             .get(format!("{base}/api/v1/urgent/{id}"))
             .bearer_auth(&token)
@@ -296,7 +329,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
             .filter(|s| s["state"] == "played" || s["playing_at"].is_string())
             .count();
         if done >= connected || Instant::now() > deadline {
-            break lat;
+            break (lat, (cpu_ms(child.id()), cpu_ms(std::process::id())));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
@@ -312,10 +345,17 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         latencies.last().copied().unwrap_or(f64::NAN),
     );
     let per_conn = (rss_after.saturating_sub(rss_before)) as f64 / connected.max(1) as f64;
+    // CPU spent from the POST until the last station reported, per station: the
+    // controllers' process, and the server's (this process: also the polling of GET
+    // /urgent/{id}, four times a second).
+    let per_station = |a: f64, b: f64| (b - a) / connected.max(1) as f64;
+    let cpu_controllers = per_station(cpu_before.0, cpu_after.0);
+    let cpu_server = per_station(cpu_before.1, cpu_after.1);
     println!(
         "urgent_push: {n} controllers (data in {}), {connected} connected, {} reported playing; \
          POST→playing p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms; server RSS \
-         {rss_before} → {rss_after} KiB ({per_conn:.1} KiB per connection)",
+         {rss_before} → {rss_after} KiB ({per_conn:.1} KiB per connection); CPU per station \
+         until the last reported: controllers {cpu_controllers:.2} ms, server {cpu_server:.2} ms",
         data_place(),
         latencies.len()
     );
@@ -331,5 +371,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         latencies.len()
     );
     println!("BENCH|urgent_server_kib_per_conn_n{n}|{per_conn:.1} KiB|-|-");
+    println!("BENCH|urgent_controller_cpu_ms_per_station_n{n}|{cpu_controllers:.2} ms|-|-");
+    println!("BENCH|urgent_server_cpu_ms_per_station_n{n}|{cpu_server:.2} ms|-|-");
     Ok(())
 }

@@ -37,6 +37,10 @@ pub struct Cli {
     /// Air CAP alerts whose status is `Exercise` (by default they are recorded, not aired).
     #[arg(long, global = true)]
     pub cap_air_exercises: bool,
+    /// Send an urgent notice's audio with the push when it is at most this many KiB (0:
+    /// never) [default: 256].
+    #[arg(long, global = true)]
+    pub urgent_inline_kib: Option<u32>,
     /// PEM certificate chain: serve HTTPS directly (with --tls-key).
     #[arg(long, global = true)]
     pub tls_cert: Option<PathBuf>,
@@ -67,6 +71,9 @@ impl Cli {
         }
         if self.cap_air_exercises {
             flags.insert("cap_air_exercises".into(), true.into());
+        }
+        if let Some(k) = self.urgent_inline_kib {
+            flags.insert("urgent_inline_kib".into(), i64::from(k).into());
         }
         if let Some(c) = &self.tls_cert {
             flags.insert("tls_cert".into(), path(c));

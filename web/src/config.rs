@@ -34,6 +34,10 @@ pub struct WebConfig {
     /// Air CAP alerts whose status is `Exercise` (`--cap-air-exercises`,
     /// `LOAXA_CAP_AIR_EXERCISES`); by default they are recorded, not aired.
     pub cap_air_exercises: bool,
+    /// An urgent notice whose audio is at most this many KiB carries it in the push, so
+    /// that stations play it without fetching it; 0 never does (`--urgent-inline-kib`,
+    /// `LOAXA_URGENT_INLINE_KIB`).
+    pub urgent_inline_kib: u32,
     /// PEM certificate chain: serve HTTPS directly (`--tls-cert`, `LOAXA_TLS_CERT`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
@@ -50,6 +54,7 @@ impl Default for WebConfig {
             log_retention_days: 0,
             reconcile_grace_minutes: 120,
             cap_air_exercises: false,
+            urgent_inline_kib: 256,
             tls_cert: None,
             tls_key: None,
         }
@@ -84,6 +89,7 @@ impl WebConfig {
                 .then(|| chrono::Duration::days(i64::from(self.log_retention_days))),
             reconcile_grace: chrono::Duration::minutes(i64::from(self.reconcile_grace_minutes)),
             cap_air_exercises: self.cap_air_exercises,
+            urgent_inline_max_bytes: u64::from(self.urgent_inline_kib) * 1024,
             ..crate::state::Config::default()
         }
     }

@@ -15,8 +15,9 @@ pub struct Push {
     pub id: u64,
     /// The SSE event name: `schedule`, `urgent` or `cancel`.
     pub event: &'static str,
-    /// JSON payload.
-    pub data: String,
+    /// JSON payload, shared by every stream it goes to (an urgent notice may carry its
+    /// audio).
+    pub data: Arc<str>,
 }
 
 /// Events waiting in a station's channel for its slowest stream. Events are rare (a schedule
@@ -112,11 +113,11 @@ impl Hub {
 
     /// Send an event to every open stream of `station` (none open: nothing happens; the
     /// station resynchronises when it connects).
-    pub fn publish(&self, station: &str, event: &'static str, data: String) {
+    pub fn publish(&self, station: &str, event: &'static str, data: impl Into<Arc<str>>) {
         let push = Push {
             id: self.next_id(),
             event,
-            data,
+            data: data.into(),
         };
         if event == "urgent" {
             self.urgent_pushed.fetch_add(1, Ordering::Relaxed);
@@ -176,11 +177,11 @@ mod tests {
         let mut a = hub.subscribe("A");
         let mut b = hub.subscribe("B");
         assert!(hub.is_connected("A"));
-        hub.publish("A", "schedule", "{}".into());
+        hub.publish("A", "schedule", "{}");
         let got = a.rx.recv().await.unwrap();
         assert_eq!(got.event, "schedule");
         assert!(b.rx.try_recv().is_err());
-        hub.publish("A", "urgent", "{}".into());
+        hub.publish("A", "urgent", "{}");
         assert!(a.rx.recv().await.unwrap().id > got.id);
         let second = hub.subscribe("A");
         drop(a);

@@ -35,6 +35,8 @@ pub struct Config {
     pub cap_max_audio_bytes: u64,
     /// How long fetching a CAP audio resource may take.
     pub cap_fetch_timeout: std::time::Duration,
+    /// An urgent notice's audio up to this size rides with the push (0: never).
+    pub urgent_inline_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -50,6 +52,7 @@ impl Default for Config {
             cap_air_exercises: false,
             cap_max_audio_bytes: 50 * 1024 * 1024,
             cap_fetch_timeout: std::time::Duration::from_secs(30),
+            urgent_inline_max_bytes: 256 * 1024,
         }
     }
 }

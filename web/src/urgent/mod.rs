@@ -13,9 +13,13 @@ use crate::planning::{document, publish_schedules};
 use crate::routes::api::audit;
 use crate::state::AppState;
 use crate::targets;
+use axum::body::Bytes;
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use schedules::wire::UrgentPush;
 use schedules::Sha256;
 use serde_json::json;
+use std::sync::Arc;
 
 /// Most airings one notice may have.
 pub const MAX_REPEAT: u32 = 100;
@@ -149,7 +153,7 @@ pub async fn send(
     };
     let (r, u, extra) = (row.clone(), user.clone(), n.extra);
     let (st, ar, chime) = (n.stations, n.areas, n.chime);
-    let (notice, stations) = state
+    let (notice, size, stations) = state
         .db
         .call(move |conn| {
             let m = db::media::get(conn, &r.media_sha256)?
@@ -176,10 +180,11 @@ pub async fn send(
             )?;
             crate::routes::api::approvals::mark_for_review(&tx, &u, &r.id, &r.owner_area, now)?;
             tx.commit()?;
-            Ok((document::notice(&r, &m)?, stations))
+            Ok((document::notice(&r, &m)?, m.size_bytes, stations))
         })
         .await?;
-    let data = serde_json::to_string(&notice)?;
+    let audio = inline_audio(state, &notice.media_sha256, size).await;
+    let data: Arc<str> = serde_json::to_string(&UrgentPush { notice, audio })?.into();
     for s in &stations {
         state.hub.publish(s, "urgent", data.clone());
     }
@@ -195,6 +200,38 @@ pub async fn send(
         }
     });
     Ok((row.id, stations))
+}
+
+/// The notice's audio, base64, when it is small enough to ride with the push
+/// ([`crate::state::Config::urgent_inline_max_bytes`]). Encoded once for every station. A
+/// file that cannot be read goes without: the stations fetch it, and get the error there.
+async fn inline_audio(state: &AppState, sha: &Sha256, size: u64) -> Option<String> {
+    if size == 0 || size > state.config.urgent_inline_max_bytes {
+        return None;
+    }
+    let bytes = match state.media.hot(sha) {
+        Some(b) => b,
+        None => {
+            let (store, s) = (state.media.clone(), sha.clone());
+            let read = tokio::task::spawn_blocking(move || match store.open_file(&s)?.whole {
+                Some(b) => Ok(b),
+                None => std::fs::read(store.path_of(&s)).map(Bytes::from),
+            })
+            .await;
+            match read {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => {
+                    tracing::warn!("urgent audio {sha} unreadable, not sent with the push: {e}");
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!("urgent audio {sha}: read task failed: {e}");
+                    return None;
+                }
+            }
+        }
+    };
+    Some(base64::engine::general_purpose::STANDARD.encode(&bytes))
 }
 
 /// How long after an urgent push the stations are told that their documents changed.
@@ -227,7 +264,8 @@ pub async fn cancel(
             Ok(stations)
         })
         .await?;
-    let data = serde_json::to_string(&schedules::wire::UrgentCancel { id: id.to_string() })?;
+    let data: Arc<str> =
+        serde_json::to_string(&schedules::wire::UrgentCancel { id: id.to_string() })?.into();
     for s in &stations {
         state.hub.publish(s, "cancel", data.clone());
     }

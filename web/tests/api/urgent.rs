@@ -26,16 +26,20 @@ async fn an_urgent_notice_is_pushed_at_once_and_tracked_station_by_station() {
     for sse in [&mut lq, &mut bp] {
         let ev = sse.next().await;
         assert_eq!(ev.event, "urgent");
-        let n: schedules::wire::UrgentNotice = serde_json::from_value(ev.data).unwrap();
+        let n: schedules::wire::UrgentNotice = serde_json::from_value(ev.data.clone()).unwrap();
         assert_eq!(n.id, id);
         assert_eq!(n.repeat, 3);
         assert_eq!(n.interval_s, 1800);
         assert_eq!(n.duration_ms, 2000);
         assert_eq!(n.starts_at, crate::helpers::t0());
+        // The file is small: its bytes ride with the notice.
+        assert_eq!(audio_sha(&ev.data).as_deref(), Some(m.as_str()));
         assert_eq!(sse.next().await.event, "schedule");
     }
     let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
     assert_eq!(doc["urgent"][0]["id"], id.as_str());
+    // Never in the document.
+    assert!(doc["urgent"][0].get("audio").is_none(), "{doc}");
 
     let (_, u) = app.get(&format!("/urgent/{id}"), &t).await;
     let states: Vec<_> = u["stations"]
@@ -100,6 +104,50 @@ async fn an_urgent_notice_is_pushed_at_once_and_tracked_station_by_station() {
     let (_, list) = app.get("/urgent", &t).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     drop((lq, bp));
+    app.stop().await;
+}
+
+/// The sha256 of the audio a pushed notice carries, if it carries any.
+fn audio_sha(data: &serde_json::Value) -> Option<String> {
+    use base64::Engine as _;
+    use sha2::Digest;
+    let b64 = data.get("audio")?.as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("the audio is base64");
+    Some(hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+#[tokio::test]
+async fn a_file_over_the_inline_limit_is_not_sent_with_the_push() {
+    let app = TestApp::spawn_with(web::state::Config {
+        urgent_inline_max_bytes: 16 * 1024,
+        ..web::state::Config::default()
+    })
+    .await;
+    let t = app.token("admin_tt").await;
+    // 16 kHz mono 16-bit: half a second is 16 KB and goes along; two seconds do not.
+    let short = app.upload_tone(&t, 880.0, 450).await;
+    let long = app.upload_tone(&t, 660.0, 2000).await;
+    let mut lq = Sse::connect(&app, &app.lq_device).await;
+    lq.next().await;
+    for (m, goes_along) in [(&short, true), (&long, false)] {
+        let (s, v) = app
+            .post(
+                "/urgent",
+                &t,
+                json!({"title": "Bão", "media_id": m, "stations": ["LQ"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let ev = lq.next().await;
+        assert_eq!(ev.event, "urgent");
+        assert_eq!(ev.data["media_sha256"], m.as_str());
+        let want = goes_along.then(|| m.clone());
+        assert_eq!(audio_sha(&ev.data), want, "{m}");
+        assert_eq!(lq.next().await.event, "schedule");
+    }
+    drop(lq);
     app.stop().await;
 }
 

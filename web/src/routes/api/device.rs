@@ -74,7 +74,7 @@ async fn current_schedule_event(state: &AppState, code: &str) -> Option<(u64, Ev
         event(Push {
             id,
             event: "schedule",
-            data,
+            data: data.into(),
         }),
     ))
 }
