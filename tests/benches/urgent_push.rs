@@ -4,7 +4,7 @@
 //! server; controllers and server share one machine clock), and the server's memory per
 //! event-stream connection.
 //!
-//! The server runs in this process; the controllers run in a child process (this binary
+//! The server runs in this process; the controllers run in child processes (this binary
 //! again, with `--controllers`) so that the server's RSS is measured alone.
 //!
 //! `cargo bench -p tests --bench urgent_push` — counts from `URGENT_BENCH_N` (default
@@ -27,8 +27,12 @@ use web::db::users::Role;
 
 const BUDGET: Duration = Duration::from_secs(120);
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// Controllers to one process at most: each holds about six open files, and a process may
+/// not open more than this machine's limit (20,000 here, which only root may raise).
+const PER_PROCESS: usize = 2_500;
+
+fn rss_kib_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -73,8 +77,14 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let nofile = tests::raise_nofile();
     let started = Instant::now();
     for n in counts {
+        // The server holds about three files per station (its event stream, requests).
+        if (n as u64) * 7 / 2 + 200 > nofile {
+            println!("urgent_push: {n} controllers skipped: the open-file limit is {nofile}");
+            continue;
+        }
         let left = BUDGET.saturating_sub(started.elapsed());
         if left < Duration::from_secs(20) {
             println!("urgent_push: {n} controllers skipped: the {BUDGET:?} budget is spent");
@@ -195,12 +205,13 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     let now = clock.now();
     let e = |e: web::error::AppError| e.message;
     web::admin::add_area(&state.db, "bench", "TT", "Huyện", None, now).map_err(e)?;
-    let mut lines = String::new();
+    // The controllers, PER_PROCESS at most to a process (each has its open-file limit).
+    let mut lines = vec![String::new(); n.div_ceil(PER_PROCESS)];
     for i in 0..n {
         let code = format!("B-{i:05}");
         let t = web::admin::add_station(&state.db, "bench", &code, &code, "TT", None, now)
             .map_err(e)?;
-        lines.push_str(&format!("{code} {t}\n"));
+        lines[i / PER_PROCESS].push_str(&format!("{code} {t}\n"));
     }
     web::admin::add_user(
         &state.db,
@@ -212,8 +223,12 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         now,
     )
     .map_err(e)?;
-    let tokens = dir.path().join("tokens.txt");
-    std::fs::write(&tokens, lines).map_err(|e| e.to_string())?;
+    let mut token_files = Vec::new();
+    for (k, l) in lines.iter().enumerate() {
+        let f = dir.path().join(format!("tokens-{k}.txt"));
+        std::fs::write(&f, l).map_err(|e| e.to_string())?;
+        token_files.push(f);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -259,21 +274,27 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         .ok_or("no media id")?
         .to_string();
 
-    let rss_before = rss_kib();
+    let rss_before = rss_kib_of(std::process::id());
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut child = Command::new(exe)
-        .arg("--controllers")
-        .arg(&base)
-        .arg(&tokens)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(if std::env::var_os("URGENT_BENCH_TRACE").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .map_err(|e| e.to_string())?;
+    let mut children = Vec::new();
+    for tokens in &token_files {
+        let child = Command::new(&exe)
+            .arg("--controllers")
+            .arg(&base)
+            .arg(tokens)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("URGENT_BENCH_TRACE").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        children.push(child);
+    }
+    let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+    let sum = |f: &dyn Fn(u32) -> f64| pids.iter().map(|p| f(*p)).sum::<f64>();
     let deadline = t_start + budget;
     // Wait until every station holds an event stream.
     let connected = loop {
@@ -287,8 +308,16 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     };
     // Let the controllers settle (documents fetched, heartbeats sent).
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = rss_kib();
-    let cpu_before = (cpu_ms(child.id()), cpu_ms(std::process::id()));
+    let rss_after = rss_kib_of(std::process::id());
+    let controllers_rss = sum(&|p| rss_kib_of(p) as f64) as u64;
+    let open_files = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let fds_server = open_files(std::process::id());
+    let fds_controllers = sum(&|p| open_files(p) as f64) as usize;
+    let cpu_before = (sum(&|p| cpu_ms(p)), cpu_ms(std::process::id()));
     let posted_res = client
         .post(format!("{base}/api/v1/urgent"))
         .bearer_auth(&token)
@@ -329,12 +358,16 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
             .filter(|s| s["state"] == "played" || s["playing_at"].is_string())
             .count();
         if done >= connected || Instant::now() > deadline {
-            break (lat, (cpu_ms(child.id()), cpu_ms(std::process::id())));
+            break (lat, (sum(&|p| cpu_ms(p)), cpu_ms(std::process::id())));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    drop(child.stdin.take());
-    let _ = child.wait();
+    for c in &mut children {
+        drop(c.stdin.take());
+    }
+    for c in &mut children {
+        let _ = c.wait();
+    }
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
 
@@ -355,9 +388,12 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         "urgent_push: {n} controllers (data in {}), {connected} connected, {} reported playing; \
          POST→playing p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms; server RSS \
          {rss_before} → {rss_after} KiB ({per_conn:.1} KiB per connection); CPU per station \
-         until the last reported: controllers {cpu_controllers:.2} ms, server {cpu_server:.2} ms",
+         until the last reported: controllers {cpu_controllers:.2} ms, server {cpu_server:.2} ms; \
+         controllers' process RSS {} MiB; open files: server {fds_server}, controllers \
+         {fds_controllers}",
         data_place(),
-        latencies.len()
+        latencies.len(),
+        controllers_rss / 1024
     );
     println!(
         "BENCH|urgent_push_controller_data_n{n}|in {}|-|-",

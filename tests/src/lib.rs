@@ -12,3 +12,21 @@ pub mod browser;
 pub mod e2e;
 pub mod proxy;
 pub mod scenarios;
+
+/// Raise this process's open-file limit to 200,000 where allowed (prlimit(1) on our own
+/// pid; children inherit it); answers the limit in force. Thousands of stations each hold
+/// an event stream, and in-process controllers a database and its journal files too.
+pub fn raise_nofile() -> u64 {
+    let pid = std::process::id().to_string();
+    let _ = std::process::Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile=200000:200000"])
+        .status();
+    std::fs::read_to_string(format!("/proc/{pid}/limits"))
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|x| x.starts_with("Max open files"))
+                .and_then(|x| x.split_whitespace().nth(3).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(1024)
+}
