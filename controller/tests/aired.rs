@@ -219,24 +219,6 @@ async fn audio_sent_with_the_notice_plays_without_a_download_and_bad_audio_is_fe
             i.heartbeats.iter().any(|h| h.schedule_version.is_some())
         })
         .await;
-    let notice = |id: &str, m: &schedules::wire::MediaEntry| UrgentNotice {
-        id: id.into(),
-        title: "Bão".into(),
-        category: String::new(),
-        media_sha256: m.sha256.clone(),
-        duration_ms: 1200,
-        starts_at: now(),
-        repeat: 1,
-        interval_s: 0,
-        expires_at: None,
-    };
-    let played = |id: &'static str| {
-        move |i: &Inner| {
-            i.acks
-                .iter()
-                .any(|(n, a)| n == id && a.state == UrgentState::Played)
-        }
-    };
     let fetched = |m: &schedules::wire::MediaEntry| {
         server
             .inner
@@ -247,41 +229,51 @@ async fn audio_sent_with_the_notice_plays_without_a_download_and_bad_audio_is_fe
             .filter(|(s, _)| s == m.sha256.as_str())
             .count()
     };
+    // Push notice `id` for `m` with `audio` along; wait until it has aired and is logged.
+    let air = |id: &'static str, m: schedules::wire::MediaEntry, audio: &[u8]| {
+        let server = server.clone();
+        let push = UrgentPush {
+            notice: UrgentNotice {
+                id: id.into(),
+                title: "Bão".into(),
+                category: String::new(),
+                media_sha256: m.sha256.clone(),
+                duration_ms: 1200,
+                starts_at: now(),
+                repeat: 1,
+                interval_s: 0,
+                expires_at: None,
+            },
+            audio: Some(b64(audio)),
+        };
+        let key = occurrence_key(id, push.notice.starts_at);
+        async move {
+            server.push("urgent", serde_json::to_string(&push).unwrap());
+            server
+                .wait_for(30, "the played ack and the log", |i| {
+                    i.acks
+                        .iter()
+                        .any(|(n, a)| n == id && a.state == UrgentState::Played)
+                        && i.logs.iter().any(|l| l.id == key)
+                })
+                .await;
+            assert_eq!(server.log(&key).map(|l| l.status), Some(PlayStatus::Played));
+        }
+    };
+    let cached = |m: &schedules::wire::MediaEntry| {
+        std::fs::read(dir.path().join("data/media").join(m.sha256.as_str())).unwrap()
+    };
 
     // The notice's own file, in the push: it airs and is never asked for.
-    let n1 = notice("u1", &alarm);
-    let k1 = occurrence_key("u1", n1.starts_at);
-    let push = UrgentPush {
-        notice: n1,
-        audio: Some(b64(&alarm_bytes)),
-    };
-    server.push("urgent", serde_json::to_string(&push).unwrap());
-    server.wait_for(30, "u1 played", played("u1")).await;
-    server
-        .wait_for(30, "u1's log", |i| i.logs.iter().any(|l| l.id == k1))
-        .await;
+    air("u1", alarm.clone(), &alarm_bytes).await;
     assert_eq!(fetched(&alarm), 0, "the audio came with the notice");
-    assert_eq!(server.log(&k1).map(|l| l.status), Some(PlayStatus::Played));
-    let cached = dir.path().join("data/media").join(alarm.sha256.as_str());
-    assert_eq!(std::fs::read(&cached).unwrap(), alarm_bytes);
+    assert_eq!(cached(&alarm), alarm_bytes);
 
     // Audio that is not the notice's file (here: another file's) is refused; the file is
     // downloaded and airs all the same.
-    let n2 = notice("u2", &fire);
-    let k2 = occurrence_key("u2", n2.starts_at);
-    let push = UrgentPush {
-        notice: n2,
-        audio: Some(b64(&alarm_bytes)),
-    };
-    server.push("urgent", serde_json::to_string(&push).unwrap());
-    server.wait_for(30, "u2 played", played("u2")).await;
-    server
-        .wait_for(30, "u2's log", |i| i.logs.iter().any(|l| l.id == k2))
-        .await;
+    air("u2", fire.clone(), &alarm_bytes).await;
     assert_eq!(fetched(&fire), 1, "the file was fetched instead");
-    assert_eq!(server.log(&k2).map(|l| l.status), Some(PlayStatus::Played));
-    let cached = dir.path().join("data/media").join(fire.sha256.as_str());
-    assert_eq!(std::fs::read(&cached).unwrap(), fire_bytes);
+    assert_eq!(cached(&fire), fire_bytes);
     // Nothing but the cached files is left behind.
     let mut names: Vec<String> = std::fs::read_dir(dir.path().join("data/media"))
         .unwrap()

@@ -510,19 +510,29 @@ mod tests {
         assert_eq!(doc.version, "v1");
     }
 
+    /// A notice airing once at `t0`.
+    fn notice(t0: DateTime<Utc>) -> UrgentNotice {
+        UrgentNotice {
+            id: "u1".into(),
+            title: "Bão".into(),
+            category: "thiên tai".into(),
+            media_sha256: Sha256::parse(&"a".repeat(64)).unwrap(),
+            duration_ms: 1000,
+            starts_at: t0,
+            repeat: 1,
+            interval_s: 0,
+            expires_at: None,
+        }
+    }
+
     #[test]
     fn urgent_airings_repeat_until_expiry() {
         let t0 = Utc.with_ymd_and_hms(2026, 9, 1, 3, 0, 0).unwrap();
         let n = UrgentNotice {
-            id: "u1".into(),
-            title: "Bão".into(),
-            category: String::new(),
-            media_sha256: Sha256::parse(&"a".repeat(64)).unwrap(),
-            duration_ms: 1000,
-            starts_at: t0,
             repeat: 4,
             interval_s: 1800,
             expires_at: Some(t0 + Duration::minutes(61)),
+            ..notice(t0)
         };
         assert_eq!(
             n.airings(),
@@ -532,18 +542,7 @@ mod tests {
 
     #[test]
     fn a_push_is_a_notice_with_or_without_its_audio() {
-        let t0 = Utc.with_ymd_and_hms(2026, 9, 1, 3, 0, 0).unwrap();
-        let notice = UrgentNotice {
-            id: "u1".into(),
-            title: "Bão".into(),
-            category: "thiên tai".into(),
-            media_sha256: Sha256::parse(&"b".repeat(64)).unwrap(),
-            duration_ms: 1000,
-            starts_at: t0,
-            repeat: 1,
-            interval_s: 0,
-            expires_at: None,
-        };
+        let notice = notice(Utc.with_ymd_and_hms(2026, 9, 1, 3, 0, 0).unwrap());
         let with = UrgentPush {
             notice: notice.clone(),
             audio: Some("AAEC".into()),

@@ -63,19 +63,7 @@ fn web_bin() -> Result<PathBuf> {
 }
 
 fn rss_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmRSS:")
-}
-
-/// A `/proc/PID/status` figure in KiB (`VmRSS:` now, `VmHWM:` the peak so far).
-fn status_kib(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    tests::status_kib(pid, "VmRSS:")
 }
 
 struct ServerProc {
@@ -344,7 +332,7 @@ async fn bench() -> Result<()> {
     let all_ms = t_push.elapsed().as_millis();
     // The notice carries its audio (a second of 48 kHz WAV, under the inline limit): each
     // stream's copy of the event lives until it is written. The peak says what that costs.
-    let peak = status_kib(pid, "VmHWM:");
+    let peak = tests::status_kib(pid, "VmHWM:");
 
     println!("Stations connected: {held} of {n} (fd limit {nofile}) in {conn_secs:.1} s");
     println!("Server RSS: {rss_before} KiB before, {rss_after} KiB with {held} streams: {per_conn:.1} KiB each");

@@ -30,3 +30,14 @@ pub fn raise_nofile() -> u64 {
         })
         .unwrap_or(1024)
 }
+
+/// A `/proc/PID/status` figure in KiB (`VmRSS:` now, `VmHWM:` the peak so far); 0 when
+/// the process is gone.
+pub fn status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
