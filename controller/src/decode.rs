@@ -73,33 +73,15 @@ pub fn prepare_sequence(
 ) -> Result<(Receiver<Vec<f32>>, PartsDecoded), String> {
     let bound = ((ahead_secs * out.rate as f64 / CHUNK_FRAMES as f64).ceil() as usize).max(2);
     let done: PartsDecoded = Arc::default();
-    let record = |done: &PartsDecoded, d: PartDecoded| {
-        done.lock().unwrap_or_else(|e| e.into_inner()).push(d);
-    };
     // The first part that opens is opened here, so that a failure is known at once and
     // the caller never waits for the new thread to be scheduled (with many airings
     // starting at once, that wait was longer than the opening).
     let mut parts = parts.into_iter();
-    let mut errors = Vec::new();
-    let first = loop {
-        let Some((path, gain_db)) = parts.next() else {
-            return Err(errors.join("; "));
-        };
-        match open_source(&path, gain_db) {
-            Ok(src) => break src,
-            Err(e) => {
-                errors.push(e.clone());
-                record(
-                    &done,
-                    PartDecoded {
-                        frames: 0,
-                        error: Some(e),
-                    },
-                );
-            }
-        }
+    let Some(first) = open_next(&mut parts, &done) else {
+        let done = done.lock().unwrap_or_else(|e| e.into_inner());
+        let errors: Vec<&str> = done.iter().filter_map(|d| d.error.as_deref()).collect();
+        return Err(errors.join("; "));
     };
-    let rest: Vec<(PathBuf, f64)> = parts.collect();
     let (tx, rx) = sync_channel::<Vec<f32>>(bound);
     let progress = done.clone();
     let out_ch = out.channels as usize;
@@ -112,29 +94,7 @@ pub fn prepare_sequence(
             // `chunk_len` samples: what waits in the channel holds no spare capacity.
             let mut converted = Vec::new();
             let mut next = Some(first);
-            let mut rest = rest.into_iter();
-            loop {
-                let src = match next.take() {
-                    Some(s) => s,
-                    None => {
-                        let Some((path, gain_db)) = rest.next() else {
-                            break;
-                        };
-                        match open_source(&path, gain_db) {
-                            Ok(s) => s,
-                            Err(e) => {
-                                record(
-                                    &progress,
-                                    PartDecoded {
-                                        frames: 0,
-                                        error: Some(e),
-                                    },
-                                );
-                                continue;
-                            }
-                        }
-                    }
-                };
+            while let Some(src) = next.take().or_else(|| open_next(&mut parts, &progress)) {
                 let mut conv = Converter::new(src.rate, src.channels, out);
                 let mut decoder = src.decoder;
                 let mut frames = 0u64;
@@ -172,6 +132,32 @@ pub fn prepare_sequence(
         })
         .map_err(|e| format!("cannot start a decoder thread: {e}"))?;
     Ok((rx, done))
+}
+
+/// Add what became of a part to `done`.
+fn record(done: &PartsDecoded, d: PartDecoded) {
+    done.lock().unwrap_or_else(|e| e.into_inner()).push(d);
+}
+
+/// Open the next part of `parts` that opens; each one that does not is recorded in `done`
+/// as failed. None when no part is left.
+fn open_next(
+    parts: &mut impl Iterator<Item = (PathBuf, f64)>,
+    done: &PartsDecoded,
+) -> Option<Source> {
+    for (path, gain_db) in parts {
+        match open_source(&path, gain_db) {
+            Ok(src) => return Some(src),
+            Err(e) => record(
+                done,
+                PartDecoded {
+                    frames: 0,
+                    error: Some(e),
+                },
+            ),
+        }
+    }
+    None
 }
 
 /// Streaming channel mapping and linear resampling, frame by frame.

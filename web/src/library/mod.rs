@@ -125,6 +125,18 @@ impl MediaStore {
         Ok(Opened { file, len, whole })
     }
 
+    /// The whole file `sha256` (blocking): from memory when it was served lately, else
+    /// read (and, when small, kept in memory as [`MediaStore::open_file`] does).
+    pub fn read_whole(&self, sha256: &schedules::Sha256) -> io::Result<Bytes> {
+        if let Some(b) = self.hot(sha256) {
+            return Ok(b);
+        }
+        match self.open_file(sha256)?.whole {
+            Some(b) => Ok(b),
+            None => std::fs::read(self.path_of(sha256)).map(Bytes::from),
+        }
+    }
+
     /// Remove uploads left in `tmp/` by a crash. Only the server calls this, at start:
     /// a command run beside a live server must not delete its uploads in progress.
     pub fn clean_tmp(&self) -> io::Result<()> {

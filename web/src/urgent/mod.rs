@@ -13,7 +13,6 @@ use crate::planning::{document, publish_schedules};
 use crate::routes::api::audit;
 use crate::state::AppState;
 use crate::targets;
-use axum::body::Bytes;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use schedules::wire::UrgentPush;
@@ -209,29 +208,18 @@ async fn inline_audio(state: &AppState, sha: &Sha256, size: u64) -> Option<Strin
     if size == 0 || size > state.config.urgent_inline_max_bytes {
         return None;
     }
-    let bytes = match state.media.hot(sha) {
-        Some(b) => b,
-        None => {
-            let (store, s) = (state.media.clone(), sha.clone());
-            let read = tokio::task::spawn_blocking(move || match store.open_file(&s)?.whole {
-                Some(b) => Ok(b),
-                None => std::fs::read(store.path_of(&s)).map(Bytes::from),
-            })
-            .await;
-            match read {
-                Ok(Ok(b)) => b,
-                Ok(Err(e)) => {
-                    tracing::warn!("urgent audio {sha} unreadable, not sent with the push: {e}");
-                    return None;
-                }
-                Err(e) => {
-                    tracing::warn!("urgent audio {sha}: read task failed: {e}");
-                    return None;
-                }
-            }
+    let (store, s) = (state.media.clone(), sha.clone());
+    match tokio::task::spawn_blocking(move || store.read_whole(&s)).await {
+        Ok(Ok(bytes)) => Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+        Ok(Err(e)) => {
+            tracing::warn!("urgent audio {sha} unreadable, not sent with the push: {e}");
+            None
         }
-    };
-    Some(base64::engine::general_purpose::STANDARD.encode(&bytes))
+        Err(e) => {
+            tracing::warn!("urgent audio {sha}: read task failed: {e}");
+            None
+        }
+    }
 }
 
 /// How long after an urgent push the stations are told that their documents changed.
