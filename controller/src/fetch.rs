@@ -449,7 +449,9 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
             }
         }
         publish(&cache, &shared, &need);
-        // Bookkeeping after the downloads, so that it never delays a new notice's audio.
+        // Bookkeeping after the downloads, and after an urgent notice on its way has
+        // started, so that it never delays a new notice's audio.
+        shared.after_urgent_start().await;
         cache.touch_and_clean(&need, clock.now()).await;
         let wait = if failed {
             backoff.next_delay()

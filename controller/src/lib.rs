@@ -142,7 +142,10 @@ pub struct Shared {
     /// audio arriving, not yet started). Acknowledgements and heartbeats wait for it (see
     /// [`Shared::after_urgent_start`]): on a slow link or a busy server, the audio that
     /// interrupts the loudspeakers goes first.
-    urgent_busy: watch::Sender<Option<Instant>>,
+    urgent_busy: watch::Sender<Option<tokio::time::Instant>>,
+    /// When the reports held for an urgent notice go (a random instant within
+    /// [`REPORT_SPREAD`] of its start).
+    reports_from: Mutex<Option<tokio::time::Instant>>,
     acks: mpsc::UnboundedSender<(String, UrgentAck)>,
     received: Mutex<HashSet<String>>,
     commands: mpsc::UnboundedSender<schedules::remote::RemoteCommand>,
@@ -205,28 +208,47 @@ impl Shared {
         self.urgent_busy.send_if_modified(|since| {
             let fresh = since.is_none_or(|t| t.elapsed() >= URGENT_FIRST);
             if fresh {
-                *since = Some(Instant::now());
+                *since = Some(tokio::time::Instant::now());
             }
             fresh
         });
     }
 
-    /// The urgent notice on its way has started airing, or will not come now (it failed,
-    /// its audio could not be fetched): reports go again.
+    /// The urgent notice on its way will not come now (it failed, its audio could not be
+    /// fetched): reports go again.
     pub fn urgent_arrived(&self) {
         self.urgent_busy
             .send_if_modified(|since| since.take().is_some());
     }
 
-    /// Return once no urgent notice is on its way to the loudspeakers, or once one has
-    /// been for [`URGENT_FIRST`]: reports wait, they are not dropped.
+    /// The urgent notice on its way has started airing: the reports held for it go at a
+    /// random instant within [`REPORT_SPREAD`].
+    pub fn urgent_started(&self) {
+        let held = self
+            .urgent_busy
+            .send_if_modified(|since| since.take().is_some());
+        if held {
+            let spread = REPORT_SPREAD.mul_f64(rand::random::<f64>());
+            *self.reports_from.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(tokio::time::Instant::now() + spread);
+        }
+    }
+
+    /// Return once no urgent notice is on its way to the loudspeakers (and the spread after
+    /// one that started has passed), or once one has been for [`URGENT_FIRST`]: reports
+    /// wait, they are not dropped.
     pub async fn after_urgent_start(&self) {
         let mut rx = self.urgent_busy.subscribe();
-        let Some(since) = *rx.borrow_and_update() else {
-            return;
-        };
-        let left = URGENT_FIRST.saturating_sub(since.elapsed());
-        let _ = tokio::time::timeout(left, rx.wait_for(|s| s.is_none_or(|t| t != since))).await;
+        let busy = *rx.borrow_and_update();
+        if let Some(since) = busy {
+            let left = URGENT_FIRST.saturating_sub(since.elapsed());
+            let _ =
+                tokio::time::timeout(left, rx.wait_for(|s| s.is_none_or(|t| t != since))).await;
+        }
+        let from = *self.reports_from.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = from {
+            tokio::time::sleep_until(t).await;
+        }
     }
 
     /// Queue an urgent acknowledgement.
@@ -245,6 +267,12 @@ pub(crate) fn disk_free(dir: &Path) -> Option<u64> {
 /// The longest a report (heartbeat, acknowledgement) waits for an urgent notice to start
 /// airing.
 pub const URGENT_FIRST: Duration = Duration::from_secs(2);
+
+/// Once an urgent notice airs, the reports held for it go within this much of its start,
+/// at a random instant: a district's stations all start the same notice within the same
+/// few milliseconds, and the server, still pushing it to the last of them, would otherwise
+/// take every station's acknowledgements and heartbeat in that same instant.
+pub const REPORT_SPREAD: Duration = Duration::from_secs(1);
 
 /// The shortest gap between two heartbeats.
 const HEARTBEAT_MIN_GAP: Duration = Duration::from_secs(1);
@@ -389,6 +417,7 @@ pub async fn run(
         heartbeat_now: Notify::new(),
         media_ready: Notify::new(),
         urgent_busy: watch::channel(None).0,
+        reports_from: Mutex::new(None),
         acks: acks_tx,
         received: Mutex::new(HashSet::new()),
         commands: commands_tx,
@@ -481,4 +510,62 @@ pub async fn run(
     out.stop();
     tracing::info!("controller stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared {
+            inputs: watch::channel(Inputs::default()).0,
+            status: Mutex::new(Status::default()),
+            refetch: Notify::new(),
+            upload: Notify::new(),
+            heartbeat_now: Notify::new(),
+            media_ready: Notify::new(),
+            urgent_busy: watch::channel(None).0,
+            reports_from: Mutex::new(None),
+            acks: mpsc::unbounded_channel().0,
+            received: Mutex::new(HashSet::new()),
+            commands: mpsc::unbounded_channel().0,
+            master_volume: std::sync::atomic::AtomicU8::new(100),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_wait_for_the_urgent_start_then_go_within_the_spread() {
+        let shared = shared();
+        // Nothing on its way: a report goes at once.
+        let t = tokio::time::Instant::now();
+        shared.after_urgent_start().await;
+        assert_eq!(tokio::time::Instant::now(), t);
+        for _ in 0..20 {
+            shared.urgent_on_its_way();
+            let s = shared.clone();
+            let report = tokio::spawn(async move {
+                s.after_urgent_start().await;
+                tokio::time::Instant::now()
+            });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(!report.is_finished(), "a report waits while the notice is on its way");
+            let started = tokio::time::Instant::now();
+            shared.urgent_started();
+            let went = report.await.unwrap();
+            assert!(went >= started && went - started <= REPORT_SPREAD, "{:?}", went - started);
+            tokio::time::sleep(REPORT_SPREAD).await;
+        }
+        // A notice that never starts holds reports for URGENT_FIRST at most.
+        shared.urgent_on_its_way();
+        let t = tokio::time::Instant::now();
+        shared.after_urgent_start().await;
+        assert_eq!(tokio::time::Instant::now() - t, URGENT_FIRST);
+        // One that will not come (its audio failed) lets them go at once.
+        tokio::time::sleep(URGENT_FIRST).await;
+        shared.urgent_on_its_way();
+        shared.urgent_arrived();
+        let t = tokio::time::Instant::now();
+        shared.after_urgent_start().await;
+        assert_eq!(tokio::time::Instant::now(), t);
+    }
 }

@@ -277,6 +277,23 @@ impl NullOutput {
 /// The shared pacer's grid.
 const NULL_BLOCK: Duration = Duration::from_millis(10);
 
+/// How far a `null` output may fall behind before it skips the missed time.
+const NULL_MAX_LAG: Duration = Duration::from_millis(20);
+
+/// The start instant `t0` of a `null` output whose next block is `due`, moved on by whole
+/// blocks when the pacer's thread was held up past [`NULL_MAX_LAG`] (a busy machine). The
+/// missed time is skipped, as a sound card's is after an underrun, instead of rendered late
+/// under instants already past: an airing that starts after the hold-up is stamped with
+/// the instant it really went out, not up to the hold-up's length earlier.
+fn skip_missed(t0: Instant, due: Instant, now: Instant) -> Instant {
+    let behind = now.saturating_duration_since(due);
+    if behind <= NULL_MAX_LAG {
+        return t0;
+    }
+    let blocks = behind.as_nanos() / NULL_BLOCK.as_nanos();
+    t0 + NULL_BLOCK * u32::try_from(blocks).unwrap_or(u32::MAX)
+}
+
 impl NullPacer {
     fn global() -> &'static NullPacer {
         static PACER: std::sync::OnceLock<NullPacer> = std::sync::OnceLock::new();
@@ -329,6 +346,7 @@ impl NullPacer {
             let now = Instant::now();
             let mut next: Option<Instant> = None;
             for o in st.outputs.iter_mut() {
+                o.t0 = skip_missed(o.t0, o.due(), now);
                 let mut due = o.due();
                 while due <= now {
                     o.mixer.render(&mut o.block, due);
@@ -691,6 +709,21 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(sidecar_path(&path)).unwrap()).unwrap();
         assert_eq!(side["start_utc"], "2026-11-29T00:00:00.100000Z");
         assert!(sidecar_path(&rotated_path(&path)).exists());
+    }
+
+    #[test]
+    fn a_null_output_held_up_skips_the_missed_time_on_its_grid() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // On time, or behind by less than the bound: nothing skipped.
+        assert_eq!(skip_missed(t0, t0 + ms(30), t0 + ms(30)), t0);
+        assert_eq!(skip_missed(t0, t0 + ms(30), t0 + ms(50)), t0);
+        assert_eq!(skip_missed(t0, t0 + ms(30), t0 + ms(10)), t0);
+        // Held up 537 ms: 53 whole blocks skipped, the next block due 7 ms ago, on the grid.
+        let moved = skip_missed(t0, t0 + ms(30), t0 + ms(567));
+        assert_eq!(moved, t0 + ms(530));
+        let due = moved + ms(30);
+        assert!(due <= t0 + ms(567) && t0 + ms(567) - due < NULL_BLOCK);
     }
 
     #[test]

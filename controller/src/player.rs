@@ -819,7 +819,7 @@ impl Player {
                 // The dashboard shows what airs: tell the server now, not at the next beat.
                 self.shared.heartbeat_now.notify_one();
                 if let Origin::Urgent(id) = &planned.origin {
-                    self.shared.urgent_arrived();
+                    self.shared.urgent_started();
                     self.shared.ack(
                         id,
                         UrgentAck {

@@ -18,7 +18,7 @@ use schedules::wire::{
 use schedules::Clock;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 /// How often the document is polled even without a push.
 pub const POLL_EVERY: Duration = Duration::from_secs(60);
@@ -307,10 +307,62 @@ pub async fn sync_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<d
     }
 }
 
-/// Handle one server-sent event.
+/// What an urgent event leaves to write down once the loudspeakers have it: the notice
+/// itself, its audio's place in the media index, a cancel. Written in the order of the
+/// events, after [`Shared::after_urgent_start`]: when a district's stations all take the
+/// same notice at once, the disk work of those already airing it does not hold up those
+/// still starting it (and the event stream goes on meanwhile: a cancel is never delayed).
+/// A crash before it is written loses nothing: the document lists the notice again, and
+/// the start-up check indexes a verified file the index does not know.
+#[derive(Debug)]
+pub enum Bookkeeping {
+    /// A pushed notice, and the size of its audio if it came with the push.
+    Pushed {
+        notice: Box<UrgentNotice>,
+        placed: Option<u64>,
+        at: DateTime<Utc>,
+    },
+    /// A cancelled notice.
+    Cancelled { id: String, at: DateTime<Utc> },
+}
+
+/// Write down what the events left to write, in order.
+pub async fn bookkeeping_loop(
+    mut rx: UnboundedReceiver<Bookkeeping>,
+    db: Db,
+    media: MediaCache,
+    shared: Arc<Shared>,
+) {
+    while let Some(job) = rx.recv().await {
+        shared.after_urgent_start().await;
+        match job {
+            Bookkeeping::Pushed { notice, placed, at } => {
+                if let Some(size) = placed {
+                    let s = notice.media_sha256.as_str().to_string();
+                    let dest = media.path(&s);
+                    if let Err(e) = media.commit(s, dest, size, at).await {
+                        tracing::warn!(id = %notice.id, "the urgent notice's audio: {e}");
+                    }
+                }
+                let id = notice.id.clone();
+                if let Err(e) = db.call(move |c| cache::store_urgent(c, &notice, at)).await {
+                    tracing::error!("cannot store urgent notice {id}: {e}");
+                }
+            }
+            Bookkeeping::Cancelled { id, at } => {
+                let id2 = id.clone();
+                if let Err(e) = db.call(move |c| cache::cancel_urgent(c, &id2, at)).await {
+                    tracing::error!("cannot store the cancel of {id}: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Handle one server-sent event; what it leaves to write down goes to `book`.
 pub async fn handle_event(
     ev: &sse::Event,
-    db: &Db,
+    book: &UnboundedSender<Bookkeeping>,
     media: &MediaCache,
     shared: &Shared,
     clock: &dyn Clock,
@@ -348,18 +400,12 @@ pub async fn handle_event(
                     pushed.push(n.clone());
                     i.pushed = Arc::new(pushed);
                 });
-                if let Some(size) = placed {
-                    let s = n.media_sha256.as_str().to_string();
-                    let dest = media.path(&s);
-                    if let Err(e) = media.commit(s, dest, size, now).await {
-                        tracing::warn!(id = %n.id, "the urgent notice's audio: {e}");
-                    }
-                }
-                let n2 = n.clone();
-                if let Err(e) = db.call(move |c| cache::store_urgent(c, &n2, now)).await {
-                    tracing::error!("cannot store urgent notice {}: {e}", n.id);
-                }
                 shared.ack_received(&n.id, now);
+                let _ = book.send(Bookkeeping::Pushed {
+                    notice: Box::new(n),
+                    placed,
+                    at: now,
+                });
             }
             Err(e) => tracing::warn!("bad urgent event: {e}"),
         },
@@ -371,13 +417,6 @@ pub async fn handle_event(
                     set.insert(c.id.clone());
                     i.cancelled = Arc::new(set);
                 });
-                let id = c.id.clone();
-                if let Err(e) = db
-                    .call(move |conn| cache::cancel_urgent(conn, &id, now))
-                    .await
-                {
-                    tracing::error!("cannot store the cancel of {}: {e}", c.id);
-                }
                 shared.ack(
                     &c.id,
                     UrgentAck {
@@ -386,6 +425,7 @@ pub async fn handle_event(
                         reason: None,
                     },
                 );
+                let _ = book.send(Bookkeeping::Cancelled { id: c.id, at: now });
             }
             Err(e) => tracing::warn!("bad cancel event: {e}"),
         },
@@ -429,6 +469,18 @@ pub async fn sse_loop(
     shared: Arc<Shared>,
     clock: Arc<dyn Clock>,
 ) {
+    let (book, book_rx) = tokio::sync::mpsc::unbounded_channel();
+    let keeping = bookkeeping_loop(book_rx, db, media.clone(), shared.clone());
+    tokio::join!(keeping, events_loop(client, book, media, shared, clock));
+}
+
+async fn events_loop(
+    client: Client,
+    book: UnboundedSender<Bookkeeping>,
+    media: MediaCache,
+    shared: Arc<Shared>,
+    clock: Arc<dyn Clock>,
+) {
     let mut backoff = Backoff::default();
     let mut last_id: Option<String> = None;
     loop {
@@ -448,7 +500,7 @@ pub async fn sse_loop(
                         Ok(Some(Ok(bytes))) => {
                             for ev in parser.feed(&bytes) {
                                 got_any = true;
-                                handle_event(&ev, &db, &media, &shared, clock.as_ref()).await;
+                                handle_event(&ev, &book, &media, &shared, clock.as_ref()).await;
                             }
                             if let Some(id) = parser.last_id() {
                                 last_id = Some(id.to_string());
