@@ -478,7 +478,11 @@ mod tests {
     #[test]
     fn a_decoder_hands_over_its_lead_at_once_then_keeps_to_its_ramp() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write_in(&dir, "long.wav", media::signal::tone(440.0, 20_000, 48_000, 0.5));
+        let path = write_in(
+            &dir,
+            "long.wav",
+            media::signal::tone(440.0, 20_000, 48_000, 0.5),
+        );
         let out = Format {
             rate: 48_000,
             channels: 1,
@@ -498,8 +502,13 @@ mod tests {
         let allowed = Ramp::allowed(t0.elapsed().as_secs_f64()) + RAMP_STEP_S;
         let chunk = CHUNK_FRAMES as f64 / 48_000.0;
         let secs = got as f64 / 48_000.0;
-        assert!(secs <= allowed + chunk, "{secs} s handed over, {allowed} s allowed");
-        assert!(secs < 5.0, "{secs} s of a 20 s file handed over in the first half second");
+        assert!(
+            secs <= allowed + chunk,
+            "{secs} s handed over, {allowed} s allowed"
+        );
+        assert!(
+            secs < 5.0,
+            "{secs} s of a 20 s file handed over in the first half second"
+        );
     }
-
 }

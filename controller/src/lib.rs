@@ -242,8 +242,7 @@ impl Shared {
         let busy = *rx.borrow_and_update();
         if let Some(since) = busy {
             let left = URGENT_FIRST.saturating_sub(since.elapsed());
-            let _ =
-                tokio::time::timeout(left, rx.wait_for(|s| s.is_none_or(|t| t != since))).await;
+            let _ = tokio::time::timeout(left, rx.wait_for(|s| s.is_none_or(|t| t != since))).await;
         }
         let from = *self.reports_from.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = from {
@@ -548,11 +547,18 @@ mod tests {
                 tokio::time::Instant::now()
             });
             tokio::time::sleep(Duration::from_millis(300)).await;
-            assert!(!report.is_finished(), "a report waits while the notice is on its way");
+            assert!(
+                !report.is_finished(),
+                "a report waits while the notice is on its way"
+            );
             let started = tokio::time::Instant::now();
             shared.urgent_started();
             let went = report.await.unwrap();
-            assert!(went >= started && went - started <= REPORT_SPREAD, "{:?}", went - started);
+            assert!(
+                went >= started && went - started <= REPORT_SPREAD,
+                "{:?}",
+                went - started
+            );
             tokio::time::sleep(REPORT_SPREAD).await;
         }
         // A notice that never starts holds reports for URGENT_FIRST at most.
