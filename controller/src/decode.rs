@@ -143,8 +143,8 @@ const FIRST_LEAD_S: f64 = 0.2;
 const RAMP_STEP_S: f64 = 0.15;
 
 /// The decoder's pace: the first [`FIRST_LEAD_S`] of audio at once, then real time plus a
-/// lead that grows as t²/4 (0.25 s after a second, 1 s after two, 4 s after four) until
-/// the channel is full. The mixer never waits for it (the lead never shrinks), and the
+/// lead that grows as t²/2 (0.7 s ahead after a second, 2.2 s after two, 4.7 s after
+/// three) until the channel is full. The mixer never waits for it (the lead never shrinks), and the
 /// decoding of an airing that starts is spread over its first seconds instead of taken all
 /// at once: when every station of a district starts the same urgent notice and a thousand
 /// of them share the benchmark's two cores, the stations still starting are not starved by
@@ -166,7 +166,7 @@ impl Ramp {
 
     /// Seconds of audio that may have been handed over `t` seconds after the start.
     fn allowed(t: f64) -> f64 {
-        FIRST_LEAD_S + t + t * t / 4.0
+        FIRST_LEAD_S + t + t * t / 2.0
     }
 
     /// Wait until `frames` more may be handed over.
@@ -174,9 +174,9 @@ impl Ramp {
         let ahead = self.frames as f64 / self.rate;
         let t = self.t0.elapsed().as_secs_f64();
         if ahead > Self::allowed(t) + RAMP_STEP_S {
-            // Sleep until allowed(t') = ahead, i.e. t' = 2(√(1 + ahead − lead) − 1): a
+            // Sleep until allowed(t') = ahead, i.e. t' = √(1 + 2(ahead − lead)) − 1: a
             // thread that is ahead wakes once per [`RAMP_STEP_S`] of audio, not per chunk.
-            let due = 2.0 * ((1.0 + ahead - FIRST_LEAD_S).sqrt() - 1.0);
+            let due = (1.0 + 2.0 * (ahead - FIRST_LEAD_S)).sqrt() - 1.0;
             std::thread::sleep(std::time::Duration::from_secs_f64((due - t).max(0.0)));
         }
         self.frames += frames;
