@@ -116,7 +116,7 @@ impl Playing {
                 match self.audio.try_recv() {
                     Ok(chunk) if chunk.is_empty() => continue,
                     Ok(chunk) => {
-                        self.buf = chunk;
+                        crate::decode::recycle(std::mem::replace(&mut self.buf, chunk));
                         self.pos = 0;
                         break;
                     }
@@ -159,7 +159,7 @@ impl Playing {
             if self.pos >= self.buf.len() {
                 match self.audio.try_recv() {
                     Ok(chunk) => {
-                        self.buf = chunk;
+                        crate::decode::recycle(std::mem::replace(&mut self.buf, chunk));
                         self.pos = 0;
                         continue;
                     }
