@@ -144,9 +144,9 @@ const RAMP_STEP_S: f64 = 0.15;
 
 /// The decoder's pace: the first [`FIRST_LEAD_S`] of audio at once, then real time plus a
 /// lead that grows as t²/2 (0.7 s ahead after a second, 2.2 s after two, 4.7 s after
-/// three) until the channel is full. The mixer never waits for it (the lead never shrinks), and the
-/// decoding of an airing that starts is spread over its first seconds instead of taken all
-/// at once: when every station of a district starts the same urgent notice and a thousand
+/// three) until the channel is full. The mixer never waits for it (the lead never
+/// shrinks), and the decoding of an airing that starts is spread over its first seconds
+/// instead of taken all at once: when every station of a district starts the same urgent notice and a thousand
 /// of them share the benchmark's two cores, the stations still starting are not starved by
 /// those already playing. On a device it changes nothing audible.
 struct Ramp {
@@ -191,7 +191,7 @@ struct Spare {
     chunks: Mutex<Vec<Vec<f32>>>,
 }
 
-/// Spare chunks kept at most: 1.5 MiB, a little more than one airing's 5 s lead.
+/// Spare chunks kept at most: 1.5 MiB, four seconds of 48 kHz stereo.
 const SPARE_MAX: usize = 96;
 
 /// The length of a 48 kHz stereo chunk, the only kind kept.

@@ -153,6 +153,30 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Shared state for a start from `inputs`; acknowledgements and remote commands go to
+    /// their loops through `acks` and `commands`.
+    fn new(
+        inputs: Inputs,
+        acks: mpsc::UnboundedSender<(String, UrgentAck)>,
+        commands: mpsc::UnboundedSender<schedules::remote::RemoteCommand>,
+        master_volume: u8,
+    ) -> Self {
+        Shared {
+            inputs: watch::channel(inputs).0,
+            status: Mutex::new(Status::default()),
+            refetch: Notify::new(),
+            upload: Notify::new(),
+            heartbeat_now: Notify::new(),
+            media_ready: Notify::new(),
+            urgent_busy: watch::channel(None).0,
+            reports_from: Mutex::new(None),
+            acks,
+            received: Mutex::new(HashSet::new()),
+            commands,
+            master_volume: std::sync::atomic::AtomicU8::new(master_volume),
+        }
+    }
+
     /// Update the status.
     pub fn status_mut(&self, f: impl FnOnce(&mut Status)) {
         f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
@@ -217,21 +241,23 @@ impl Shared {
     /// The urgent notice on its way will not come now (it failed, its audio could not be
     /// fetched): reports go again.
     pub fn urgent_arrived(&self) {
-        self.urgent_busy
-            .send_if_modified(|since| since.take().is_some());
+        self.release_urgent();
     }
 
     /// The urgent notice on its way has started airing: the reports held for it go at a
     /// random instant within [`REPORT_SPREAD`].
     pub fn urgent_started(&self) {
-        let held = self
-            .urgent_busy
-            .send_if_modified(|since| since.take().is_some());
-        if held {
+        if self.release_urgent() {
             let spread = REPORT_SPREAD.mul_f64(rand::random::<f64>());
             *self.reports_from.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some(tokio::time::Instant::now() + spread);
         }
+    }
+
+    /// No urgent notice is on its way now; true if one was.
+    fn release_urgent(&self) -> bool {
+        self.urgent_busy
+            .send_if_modified(|since| since.take().is_some())
     }
 
     /// Return once no urgent notice is on its way to the loudspeakers (and the spread after
@@ -400,28 +426,20 @@ pub async fn run(
     let _ = db.with(|c| cache::prune_urgent(c, now - CDuration::days(8)));
     let _ = db.with(|c| cache::prune_plays(c, now - CDuration::days(9)));
     let (pushed, cancelled) = db.with(|c| cache::load_urgent(c)).unwrap_or_default();
-    let (inputs_tx, _) = watch::channel(Inputs {
+    let inputs = Inputs {
         etag: cached.as_ref().and_then(|c| c.etag.clone()),
         doc: cached.map(|c| Arc::new(c.doc)),
         pushed: Arc::new(pushed),
         cancelled: Arc::new(cancelled),
-    });
+    };
     let (acks_tx, acks_rx) = mpsc::unbounded_channel();
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
-        inputs: inputs_tx,
-        status: Mutex::new(Status::default()),
-        refetch: Notify::new(),
-        upload: Notify::new(),
-        heartbeat_now: Notify::new(),
-        media_ready: Notify::new(),
-        urgent_busy: watch::channel(None).0,
-        reports_from: Mutex::new(None),
-        acks: acks_tx,
-        received: Mutex::new(HashSet::new()),
-        commands: commands_tx,
-        master_volume: std::sync::atomic::AtomicU8::new(remote::stored_volume(&db)),
-    });
+    let shared = Arc::new(Shared::new(
+        inputs,
+        acks_tx,
+        commands_tx,
+        remote::stored_volume(&db),
+    ));
 
     // The output and the mixer it pulls.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -516,20 +534,9 @@ mod tests {
     use super::*;
 
     fn shared() -> Arc<Shared> {
-        Arc::new(Shared {
-            inputs: watch::channel(Inputs::default()).0,
-            status: Mutex::new(Status::default()),
-            refetch: Notify::new(),
-            upload: Notify::new(),
-            heartbeat_now: Notify::new(),
-            media_ready: Notify::new(),
-            urgent_busy: watch::channel(None).0,
-            reports_from: Mutex::new(None),
-            acks: mpsc::unbounded_channel().0,
-            received: Mutex::new(HashSet::new()),
-            commands: mpsc::unbounded_channel().0,
-            master_volume: std::sync::atomic::AtomicU8::new(100),
-        })
+        let (acks, _) = mpsc::unbounded_channel();
+        let (commands, _) = mpsc::unbounded_channel();
+        Arc::new(Shared::new(Inputs::default(), acks, commands, 100))
     }
 
     #[tokio::test(start_paused = true)]
