@@ -89,7 +89,7 @@ pub fn prepare_sequence(
         .name("decode".into())
         .spawn(move || {
             let chunk_len = CHUNK_FRAMES * out_ch;
-            let mut chunk = spare_chunk(chunk_len);
+            let mut chunk = SPARE.take(chunk_len);
             // Converted into one reused buffer, then copied into chunks of exactly
             // `chunk_len` samples: what waits in the channel holds no spare capacity.
             let mut converted = Vec::new();
@@ -110,7 +110,7 @@ pub fn prepare_sequence(
                         rest = &rest[take..];
                         if chunk.len() == chunk_len {
                             ramp.wait(CHUNK_FRAMES as u64);
-                            let full = std::mem::replace(&mut chunk, spare_chunk(chunk_len));
+                            let full = std::mem::replace(&mut chunk, SPARE.take(chunk_len));
                             if tx.send(full).is_err() {
                                 return; // the cue was dropped
                             }
@@ -227,10 +227,6 @@ impl Spare {
 /// Hand a played chunk back (the mixer does, for each chunk it has finished).
 pub fn recycle(chunk: Vec<f32>) {
     SPARE.put(chunk);
-}
-
-fn spare_chunk(len: usize) -> Vec<f32> {
-    SPARE.take(len)
 }
 
 /// Add what became of a part to `done`.

@@ -109,6 +109,12 @@ struct Playing {
 }
 
 impl Playing {
+    /// Play from `chunk` on; the chunk played goes back to the decoders.
+    fn start_chunk(&mut self, chunk: Vec<f32>) {
+        crate::decode::recycle(std::mem::replace(&mut self.buf, chunk));
+        self.pos = 0;
+    }
+
     /// Write one frame, scaled by `gain`; false when the audio has ended.
     fn fill(&mut self, frame: &mut [f32], gain: f32) -> bool {
         if self.pos >= self.buf.len() {
@@ -116,8 +122,7 @@ impl Playing {
                 match self.audio.try_recv() {
                     Ok(chunk) if chunk.is_empty() => continue,
                     Ok(chunk) => {
-                        crate::decode::recycle(std::mem::replace(&mut self.buf, chunk));
-                        self.pos = 0;
+                        self.start_chunk(chunk);
                         break;
                     }
                     Err(TryRecvError::Empty) => {
@@ -159,8 +164,7 @@ impl Playing {
             if self.pos >= self.buf.len() {
                 match self.audio.try_recv() {
                     Ok(chunk) => {
-                        crate::decode::recycle(std::mem::replace(&mut self.buf, chunk));
-                        self.pos = 0;
+                        self.start_chunk(chunk);
                         continue;
                     }
                     Err(_) => break,
