@@ -7,7 +7,11 @@
 //! - a cue whose start frame has come starts at once if nothing airs;
 //! - an `emergency` cue (preempt) cuts whatever airs at its start frame;
 //! - any other cue waits for the airing item to end, then starts (highest priority first,
-//!   then earliest start frame).
+//!   then earliest start frame);
+//! - a cue starts only once its decoder has handed over its first audio (or ended): its
+//!   `Started` frame is the frame of its first real sample, never silence while a decoder
+//!   thread still starts up on a busy machine. Checked once per block, so a cue whose
+//!   audio comes late starts at the next block, and says so.
 //!
 //! Audio arrives already decoded and converted to the output format, in chunks over a
 //! bounded channel filled ahead of time by a decoder thread ([`crate::decode`]). An empty
@@ -48,6 +52,54 @@ pub struct Cue {
     /// The UTC instant at which it ends even if its audio goes on (a relay's window);
     /// it then ends `Finished` on that exact frame.
     pub until: Option<DateTime<Utc>>,
+}
+
+/// A queued cue and what its decoder has handed over so far.
+struct Pending {
+    cue: Cue,
+    /// Its first chunk, once the decoder has sent one.
+    first: Option<Vec<f32>>,
+    /// The decoder ended without sending anything (nothing to air).
+    closed: bool,
+}
+
+impl Pending {
+    fn new(cue: Cue) -> Self {
+        Self {
+            cue,
+            first: None,
+            closed: false,
+        }
+    }
+
+    /// True once it can start: its first audio is here, or there will be none.
+    fn ready(&mut self) -> bool {
+        if self.first.is_none() && !self.closed {
+            loop {
+                match self.cue.audio.try_recv() {
+                    Ok(chunk) if chunk.is_empty() => continue,
+                    Ok(chunk) => self.first = Some(chunk),
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => self.closed = true,
+                }
+                break;
+            }
+        }
+        self.first.is_some() || self.closed
+    }
+}
+
+impl std::ops::Deref for Pending {
+    type Target = Cue;
+    fn deref(&self) -> &Cue {
+        &self.cue
+    }
+}
+
+impl std::ops::DerefMut for Pending {
+    fn deref_mut(&mut self) -> &mut Cue {
+        &mut self.cue
+    }
 }
 
 /// Why an airing ended.
@@ -232,7 +284,7 @@ struct State {
     anchor: Option<(u64, Instant)>,
     /// Monotonic ↔ UTC mapping, from the injected clock.
     base: (Instant, DateTime<Utc>),
-    pending: Vec<Cue>,
+    pending: Vec<Pending>,
     current: Option<Playing>,
     events: UnboundedSender<MixerEvent>,
     /// The master gain (linear, 0 ..= 1) applied to everything that airs, and the gain in
@@ -269,7 +321,9 @@ impl State {
             .iter()
             .enumerate()
             .filter(|(_, c)| {
-                c.start_frame <= f && (!preempting || c.priority == Priority::Emergency)
+                c.start_frame <= f
+                    && (c.first.is_some() || c.closed)
+                    && (!preempting || c.priority == Priority::Emergency)
             })
             .max_by(|(_, a), (_, b)| {
                 a.priority
@@ -278,7 +332,7 @@ impl State {
             })
             .map(|(i, _)| i);
         let Some(i) = best else { return };
-        let cue = self.pending.remove(i);
+        let Pending { cue, first, .. } = self.pending.remove(i);
         if let Some(cur) = self.current.take() {
             let ev = cur.end(EndReason::Preempted {
                 by: cue.key.clone(),
@@ -295,7 +349,7 @@ impl State {
             until: cue.until,
             end_frame,
             audio: cue.audio,
-            buf: Vec::new(),
+            buf: first.unwrap_or_default(),
             pos: 0,
             frames: 0,
             sum_sq: 0.0,
@@ -335,10 +389,17 @@ impl State {
         }
         let ch = self.format.channels as usize;
         let n = out.len() / ch;
+        let block_end = self.frames + n as u64;
+        // Cues due in this block whose audio is here; the others wait for a later block.
+        let next_start = self
+            .pending
+            .iter_mut()
+            .filter(|c| c.start_frame < block_end)
+            .filter_map(|c| c.ready().then_some(c.start_frame))
+            .min();
         // Nothing airs and nothing starts in this block: silence, without the per-frame
         // work (an idle station spends nearly all its time here).
-        let next_start = self.pending.iter().map(|c| c.start_frame).min();
-        if self.current.is_none() && next_start.is_none_or(|s| s >= self.frames + n as u64) {
+        if self.current.is_none() && next_start.is_none() {
             self.advance_gain(n);
             out.fill(0.0);
             self.frames += n as u64;
@@ -347,9 +408,8 @@ impl State {
         // Something airs, nothing starts or ends in this block and the gain holds: copy it
         // in runs rather than frame by frame.
         let mut first = 0;
-        let block_end = self.frames + n as u64;
         if self.gain == self.gain_target
-            && next_start.is_none_or(|s| s >= block_end)
+            && next_start.is_none()
             && self
                 .current
                 .as_ref()
@@ -488,7 +548,7 @@ impl Mixer {
     pub fn cue(&self, cue: Cue) {
         let mut st = self.lock();
         st.pending.retain(|c| c.key != cue.key);
-        st.pending.push(cue);
+        st.pending.push(Pending::new(cue));
     }
 
     /// Drop a pending cue; true if there was one.
@@ -634,6 +694,63 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_cue_whose_audio_is_late_starts_with_its_first_sample_not_with_silence() {
+        let (m, mut rx, i0) = mixer();
+        // An emergency due at once, its decoder not started yet: nothing airs, and the
+        // bulletin on air is not cut for silence.
+        m.cue(cue("bulletin", 0, Priority::Normal, 1000, 0.25));
+        run(&m, i0, 20);
+        let (tx, audio) = sync_channel(100);
+        m.cue(Cue {
+            key: "urgent".into(),
+            start_frame: 0,
+            at: None,
+            priority: Priority::Emergency,
+            audio,
+            until: None,
+        });
+        let out = run(&m, i0, 40);
+        assert!(out.iter().all(|&s| s == 0.25), "the bulletin goes on");
+        assert_eq!(m.now_playing().unwrap().0, "bulletin");
+        // Its first chunk arrives: it starts at the next block, on that block's first frame.
+        tx.send(vec![0.5; 40]).unwrap();
+        drop(tx);
+        let out = run(&m, i0, 40);
+        assert!(out[..40].iter().all(|&s| s == 0.5), "{:?}", &out[..40]);
+        let evs = drain(&mut rx);
+        assert!(
+            matches!(&evs[1], MixerEvent::Ended { key, reason: EndReason::Preempted { by }, frames: 60, underrun_frames: 0, .. }
+                if key == "bulletin" && by == "urgent"),
+            "{evs:?}"
+        );
+        assert_eq!(
+            evs[2],
+            MixerEvent::Started {
+                key: "urgent".into(),
+                frame: 60
+            }
+        );
+        // A cue whose decoder ends without audio starts and ends at once.
+        let (tx, audio) = sync_channel::<Vec<f32>>(1);
+        drop(tx);
+        m.cue(Cue {
+            key: "empty".into(),
+            start_frame: 0,
+            at: None,
+            priority: Priority::Normal,
+            audio,
+            until: None,
+        });
+        run(&m, i0, 40);
+        let evs = drain(&mut rx);
+        assert!(evs.contains(&MixerEvent::Started {
+            key: "empty".into(),
+            frame: 100
+        }));
+        assert!(m.pending_keys().is_empty() && m.now_playing().is_none());
     }
 
     #[test]
