@@ -13,7 +13,7 @@ use rand::Rng;
 use reqwest::{header, StatusCode};
 use schedules::wire::{
     Heartbeat, LogAck, LogBatch, ScheduleChanged, ScheduleDocument, UrgentAck, UrgentCancel,
-    UrgentNotice, UrgentPush, UrgentState,
+    UrgentNotice, UrgentState,
 };
 use schedules::Clock;
 use std::sync::Arc;
@@ -383,14 +383,14 @@ pub async fn handle_event(
             }
             shared.refetch.notify_one();
         }
-        "urgent" => match serde_json::from_str::<UrgentPush>(&ev.data) {
-            Ok(UrgentPush { notice: n, audio }) => {
+        "urgent" => match read_push(&ev.data) {
+            Ok((n, audio)) => {
                 tracing::warn!(id = %n.id, title = %n.title, "urgent notice received");
                 shared.urgent_on_its_way();
                 // Its audio, when it came along, into the cache before the plan sees the
                 // notice: the player starts it at once instead of waiting for a download.
                 let placed = match audio {
-                    Some(a) => place_pushed_audio(media, &n, &a).await,
+                    Some(a) => place_pushed_audio(media, &n, a.as_bytes()).await,
                     None => None,
                 };
                 // Into the plan first (it must reach the speaker within a second), then disk.
@@ -437,12 +437,33 @@ pub async fn handle_event(
     }
 }
 
+/// The audio of an `urgent` event ([`schedules::wire::UrgentPush`]), borrowed from the
+/// event's text: tens of KiB on every station at the same moment, not copied.
+#[derive(serde::Deserialize)]
+struct PushAudio<'a> {
+    #[serde(borrow, default)]
+    audio: Option<Text<'a>>,
+}
+
+/// Text borrowed when it holds no escapes (serde borrows a `Cow` only when it is the
+/// field's whole type, not inside an `Option`).
+#[derive(serde::Deserialize)]
+struct Text<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+
+/// Read an `urgent` event: the notice (its fields are the event's other fields) and the
+/// audio that came with it. Two passes over the text, each skipping what the other reads
+/// (serde's `flatten` would copy the audio).
+fn read_push(text: &str) -> serde_json::Result<(UrgentNotice, Option<std::borrow::Cow<'_, str>>)> {
+    let notice = serde_json::from_str::<UrgentNotice>(text)?;
+    let audio = serde_json::from_str::<PushAudio>(text)?.audio.map(|t| t.0);
+    Ok((notice, audio))
+}
+
 /// Check the audio that came with urgent notice `n` (base64) and put it in the cache;
 /// returns its size. Audio that is not the notice's file is dropped with a warning: the
 /// cache then downloads the file, as for a push without audio.
-async fn place_pushed_audio(media: &MediaCache, n: &UrgentNotice, audio: &str) -> Option<u64> {
-    use base64::Engine as _;
-    let placed = match base64::engine::general_purpose::STANDARD.decode(audio) {
+async fn place_pushed_audio(media: &MediaCache, n: &UrgentNotice, audio: &[u8]) -> Option<u64> {
+    let placed = match base64_simd::STANDARD.decode_to_vec(audio) {
         Ok(bytes) => media
             .place_pushed(&n.media_sha256, bytes)
             .await
@@ -614,6 +635,41 @@ pub async fn ack_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_urgent_event_is_read_as_the_wire_type_with_its_audio_borrowed() {
+        let notice = UrgentNotice {
+            id: "u1".into(),
+            title: "Bão số 3".into(),
+            category: "phòng chống thiên tai".into(),
+            media_sha256: "ab".repeat(32).parse().unwrap(),
+            duration_ms: 1000,
+            starts_at: "2026-11-29T08:00:00Z".parse().unwrap(),
+            repeat: 2,
+            interval_s: 1800,
+            expires_at: None,
+        };
+        let audio = "QUJD/+9=".repeat(1000);
+        let text = serde_json::to_string(&schedules::wire::UrgentPush {
+            notice: notice.clone(),
+            audio: Some(audio.clone()),
+        })
+        .unwrap();
+        let (got, got_audio) = read_push(&text).unwrap();
+        assert_eq!(got, notice);
+        assert!(matches!(got_audio, Some(std::borrow::Cow::Borrowed(a)) if a == audio));
+        // Without audio (a long file), and with an escaped character (still read).
+        let bare = serde_json::to_string(&notice).unwrap();
+        assert!(read_push(&bare).unwrap().1.is_none());
+        let escaped = text.replacen("QUJD/", "QUJD\\/", 1);
+        assert_eq!(
+            read_push(&escaped).unwrap().1.as_deref(),
+            Some(audio.as_str())
+        );
+        // Not a notice: the error names what is missing.
+        let err = read_push(r#"{"id":"u1","audio":"QUJD"}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field"), "{err}");
+    }
 
     #[test]
     fn backoff_grows_with_jitter_and_is_capped_at_30_seconds() {
