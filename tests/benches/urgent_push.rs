@@ -368,6 +368,9 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
+    // What aired: each station's log of the notice, once uploaded. Its `played_ms` past
+    // the notice's length is silence the mixer put in because a decoder fell behind.
+    let silences = silences(&client, &base, &token, latencies.len(), deadline).await?;
     for c in &mut children {
         drop(c.stdin.take());
     }
@@ -385,6 +388,8 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         percentile(&latencies, 99.0),
         latencies.last().copied().unwrap_or(f64::NAN),
     );
+    let behind: Vec<f64> = silences.iter().copied().filter(|&s| s > 2.0).collect();
+    let silence_max = silences.iter().copied().fold(0.0, f64::max);
     let per_conn = (rss_after.saturating_sub(rss_before)) as f64 / connected.max(1) as f64;
     // CPU spent from the POST until the last station reported, per station: the
     // controllers' process, and the server's (this process: also the polling of GET
@@ -399,10 +404,13 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
          {rss_before} → {rss_after} KiB ({per_conn:.1} KiB per connection); CPU per station \
          until the last reported: controllers {cpu_controllers:.2} ms, server {cpu_server:.2} ms; \
          controllers' process RSS {} MiB; open files: server {fds_server}, controllers \
-         {fds_controllers}",
+         {fds_controllers}; logs of {} airings: {} with silence inserted (a decoder fell \
+         behind), {silence_max:.0} ms at most",
         data_place(),
         latencies.len(),
-        controllers_rss / 1024
+        controllers_rss / 1024,
+        silences.len(),
+        behind.len()
     );
     println!(
         "BENCH|urgent_push_controller_data_n{n}|in {}|-|-",
@@ -417,8 +425,57 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         "BENCH|urgent_push_reached_n{n}|{}/{n} stations|{n}/{n}|-",
         latencies.len()
     );
+    println!(
+        "BENCH|urgent_push_airings_with_silence_n{n}|{}/{} airings|0|-",
+        behind.len(),
+        silences.len()
+    );
+    println!("BENCH|urgent_push_silence_max_ms_n{n}|{silence_max:.0} ms|0 ms|-");
     println!("BENCH|urgent_server_kib_per_conn_n{n}|{per_conn:.1} KiB|-|-");
     println!("BENCH|urgent_controller_cpu_ms_per_station_n{n}|{cpu_controllers:.2} ms|-|-");
     println!("BENCH|urgent_server_cpu_ms_per_station_n{n}|{cpu_server:.2} ms|-|-");
     Ok(())
+}
+
+/// The silence in each station's airing of the notice: its logged `played_ms` past the
+/// notice's length, in ms. Waits (until `deadline`) for `n` logs of it to be uploaded.
+async fn silences(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    n: usize,
+    deadline: Instant,
+) -> Result<Vec<f64>, String> {
+    const PAGE: usize = 1000;
+    loop {
+        let mut rows: Vec<Value> = Vec::new();
+        loop {
+            let page: Vec<Value> = client
+                .get(format!(
+                    "{base}/api/v1/logs?status=played&limit={PAGE}&offset={}",
+                    rows.len()
+                ))
+                .bearer_auth(token)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let k = page.len();
+            rows.extend(page);
+            if k < PAGE {
+                break;
+            }
+        }
+        if rows.len() >= n || Instant::now() > deadline {
+            let length = f64::from(audio_ms());
+            return Ok(rows
+                .iter()
+                .filter_map(|r| r["played_ms"].as_f64())
+                .map(|p| (p - length).max(0.0))
+                .collect());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
