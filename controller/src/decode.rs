@@ -137,13 +137,13 @@ pub fn prepare_sequence(
 }
 
 /// Audio a decoder thread hands over at once, before [`Ramp`] paces it.
-const FIRST_LEAD_S: f64 = 0.2;
+const FIRST_LEAD_S: f64 = 0.1;
 
 /// How far past its pace a decoder thread may run before it sleeps.
 const RAMP_STEP_S: f64 = 0.15;
 
 /// The decoder's pace: the first [`FIRST_LEAD_S`] of audio at once, then real time plus a
-/// lead that grows as t²/2 (0.7 s ahead after a second, 2.2 s after two, 4.7 s after
+/// lead that grows as t²/2 (0.6 s ahead after a second, 2.1 s after two, 4.6 s after
 /// three) until the channel is full. The mixer never waits for it (the lead never
 /// shrinks), and the decoding of an airing that starts is spread over its first seconds
 /// instead of taken all at once: when every station of a district starts the same urgent notice and a thousand
