@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::Arc;
 
 use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs;
@@ -88,6 +89,28 @@ impl Decoder {
         }
     }
 
+    /// [`Decoder::open`] for a file already in memory (an urgent notice's audio that came
+    /// with its push): the same checks, the same decoding.
+    pub fn open_bytes(bytes: Arc<[u8]>, gain_db: f64) -> Result<Self, MediaError> {
+        if bytes.is_empty() {
+            return Err(MediaError::EmptyFile);
+        }
+        let opened = || {
+            let origin = stream::Origin::Memory(&bytes);
+            let opened = stream::open(origin, &mut |seekable| {
+                Ok(Box::new(MemorySource {
+                    bytes: std::io::Cursor::new(bytes.clone()),
+                    seekable,
+                }))
+            })?;
+            Self::start(opened, gain_db)
+        };
+        match panic::catch_unwind(AssertUnwindSafe(opened)) {
+            Ok(result) => result,
+            Err(_) => Err(MediaError::NotAudio),
+        }
+    }
+
     /// Open a live stream (e.g. a channel relayed over HTTP) for playback with `gain_db`
     /// applied. `ext` hints the format ("mp3", "aac", "ogg", "wav"). Reading blocks on
     /// `reader`; a read error or its end ends the decoder (the caller reconnects).
@@ -106,7 +129,7 @@ impl Decoder {
 
     fn open_inner(path: &Path, file: File, gain_db: f64) -> Result<Self, MediaError> {
         let mut file = Some(file);
-        let opened = stream::open(path, &mut |seekable| {
+        let opened = stream::open(stream::Origin::File(path), &mut |seekable| {
             let file = match file.take() {
                 Some(f) => f,
                 None => File::open(path)?,
@@ -346,6 +369,34 @@ impl symphonia::core::io::MediaSource for PlainSource {
 
     fn byte_len(&self) -> Option<u64> {
         self.file.metadata().ok().map(|m| m.len())
+    }
+}
+
+/// A file in memory as a symphonia source, seekable or not as asked.
+struct MemorySource {
+    bytes: std::io::Cursor<Arc<[u8]>>,
+    seekable: bool,
+}
+
+impl std::io::Read for MemorySource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.bytes.read(buf)
+    }
+}
+
+impl std::io::Seek for MemorySource {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.bytes.seek(pos)
+    }
+}
+
+impl symphonia::core::io::MediaSource for MemorySource {
+    fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.bytes.get_ref().len() as u64)
     }
 }
 

@@ -13,9 +13,7 @@
 //! trim, so the duration is the one the encoder was given (as ffmpeg and
 //! iTunes do).
 
-use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::io::{self, Read, Seek, SeekFrom};
 
 /// Frames to drop at the start, and how many to keep after that.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -29,10 +27,7 @@ const MAX_BOXES: u32 = 10_000;
 
 /// The edit of the first sound track, converted to frames at `rate`.
 /// `None` when the file has no usable edit list (then nothing is trimmed).
-pub(crate) fn audio_edit(path: &Path, rate: u32) -> Option<Edit> {
-    let file = File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    let mut r = BufReader::new(file);
+pub(crate) fn audio_edit<R: Read + Seek>(mut r: R, len: u64, rate: u32) -> Option<Edit> {
     let mut budget = MAX_BOXES;
     let moov = find_child(&mut r, 0, len, b"moov", &mut budget).ok()??;
     let mvhd = find_child(&mut r, moov.0, moov.1, b"mvhd", &mut budget).ok()??;
@@ -84,16 +79,9 @@ const CONTAINERS: [&[u8; 4]; 7] = [
 
 /// `false` if the file is an MP4 whose sample tables claim more entries than
 /// their boxes hold. Files that are not MP4 are "sane" (not ours to judge).
-pub(crate) fn tables_are_sane(path: &Path) -> bool {
-    let Ok(file) = File::open(path) else {
-        return true;
-    };
-    let Ok(meta) = file.metadata() else {
-        return true;
-    };
-    let mut r = BufReader::new(file);
+pub(crate) fn tables_are_sane<R: Read + Seek>(mut r: R, len: u64) -> bool {
     let mut budget = MAX_BOXES;
-    walk_tables(&mut r, 0, meta.len(), 0, &mut budget).unwrap_or(true)
+    walk_tables(&mut r, 0, len, 0, &mut budget).unwrap_or(true)
 }
 
 /// Visit the boxes in `[from, to)`; `Ok(false)` on an impossible table.

@@ -114,7 +114,7 @@ fn probe_inner(
         codec,
         params,
         mut trim,
-    } = stream::open(path, &mut |seekable| {
+    } = stream::open(stream::Origin::File(path), &mut |seekable| {
         let (source, handle) = HashingSource::new(File::open(path)?, size_bytes, seekable);
         hash = Some(handle);
         Ok(Box::new(source))

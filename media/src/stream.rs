@@ -59,25 +59,69 @@ impl Trim {
     }
 }
 
-/// Probe the file at `path`, pick the first audio track and make its decoder.
-pub(crate) fn open(path: &Path, make_source: &mut SourceFactory<'_>) -> Result<Opened, MediaError> {
-    let opened = open_source(path, make_source(true)?)?;
+/// Where a file's bytes are: on disk, or already in memory (an urgent notice's audio that
+/// came with its push, played before it is written down).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Origin<'a> {
+    File(&'a Path),
+    Memory(&'a [u8]),
+}
+
+impl Origin<'_> {
+    /// The file name's extension, a hint for the probe.
+    fn ext(&self) -> Option<&str> {
+        match self {
+            Origin::File(p) => p.extension().and_then(|e| e.to_str()),
+            Origin::Memory(_) => None,
+        }
+    }
+
+    /// `f` on the whole file and its length; None when the file cannot be read.
+    fn read<T>(&self, f: impl FnOnce(&mut dyn ReadSeek, u64) -> T) -> Option<T> {
+        match self {
+            Origin::File(p) => {
+                let file = std::fs::File::open(p).ok()?;
+                let len = file.metadata().ok()?.len();
+                Some(f(&mut std::io::BufReader::new(file), len))
+            }
+            Origin::Memory(b) => Some(f(&mut std::io::Cursor::new(b), b.len() as u64)),
+        }
+    }
+}
+
+/// What the MP4 checks read.
+pub(crate) trait ReadSeek: std::io::Read + std::io::Seek {}
+impl<T: std::io::Read + std::io::Seek> ReadSeek for T {}
+
+/// Probe the file at `origin`, pick the first audio track and make its decoder.
+pub(crate) fn open(
+    origin: Origin<'_>,
+    make_source: &mut SourceFactory<'_>,
+) -> Result<Opened, MediaError> {
+    let opened = open_source(origin, make_source(true)?)?;
     // An MP3 without a LAME tag has only a bitrate *estimate* of its length,
     // which symphonia's gapless mode would cut the audio to. Reopen without
     // seeking so no estimate is made and every frame is kept.
     if opened.codec == "mp3" && opened.params.delay.is_none() && opened.params.n_frames.is_some() {
-        return open_source(path, make_source(false)?);
+        return open_source(origin, make_source(false)?);
     }
     Ok(opened)
 }
 
-fn open_source(path: &Path, source: Box<dyn MediaSource>) -> Result<Opened, MediaError> {
-    if !crate::mp4_edit::tables_are_sane(path) {
+fn open_source(origin: Origin<'_>, source: Box<dyn MediaSource>) -> Result<Opened, MediaError> {
+    // Not MP4, or unreadable here: not ours to judge (the probe decides).
+    if !origin
+        .read(|r, len| crate::mp4_edit::tables_are_sane(r, len))
+        .unwrap_or(true)
+    {
         return Err(MediaError::NotAudio);
     }
-    let mut opened = open_probed(source, path.extension().and_then(|e| e.to_str()))?;
+    let mut opened = open_probed(source, origin.ext())?;
     if let ("aac", Some(rate)) = (opened.codec.as_str(), opened.params.sample_rate) {
-        if let Some(e) = crate::mp4_edit::audio_edit(path, rate) {
+        if let Some(e) = origin
+            .read(|r, len| crate::mp4_edit::audio_edit(r, len, rate))
+            .flatten()
+        {
             opened.trim = Trim {
                 skip: e.skip,
                 keep: e.keep,
