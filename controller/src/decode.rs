@@ -18,14 +18,36 @@ struct Source {
     channels: u16,
 }
 
-fn open_source(path: &Path, gain_db: f64) -> Result<Source, String> {
-    let dec = media::Decoder::open(path, gain_db).map_err(|e| e.to_string())?;
+/// Where a part's audio is.
+#[derive(Debug, Clone)]
+pub enum Audio {
+    /// A file in the media cache.
+    File(PathBuf),
+    /// Audio held in memory (an urgent notice's, come with its push and not yet written).
+    Memory(Arc<[u8]>),
+}
+
+impl Audio {
+    fn name(&self) -> String {
+        match self {
+            Audio::File(p) => p.display().to_string(),
+            Audio::Memory(b) => format!("the pushed audio ({} bytes)", b.len()),
+        }
+    }
+}
+
+fn open_source(audio: &Audio, gain_db: f64) -> Result<Source, String> {
+    let dec = match audio {
+        Audio::File(path) => media::Decoder::open(path, gain_db),
+        Audio::Memory(bytes) => media::Decoder::open_bytes(bytes.clone(), gain_db),
+    }
+    .map_err(|e| e.to_string())?;
     let rate = dec.sample_rate();
     let channels = dec.channels();
     if rate == 0 || channels == 0 {
         return Err(format!(
             "{}: no audio (rate {rate}, channels {channels})",
-            path.display()
+            audio.name()
         ));
     }
     Ok(Source {
@@ -44,7 +66,7 @@ pub fn prepare(
     out: Format,
     ahead_secs: f64,
 ) -> Result<Receiver<Vec<f32>>, String> {
-    let parts = vec![(path.to_path_buf(), gain_db)];
+    let parts = vec![(Audio::File(path.to_path_buf()), gain_db)];
     prepare_sequence(parts, out, ahead_secs).map(|(rx, _)| rx)
 }
 
@@ -67,7 +89,7 @@ pub type PartsDecoded = Arc<Mutex<Vec<PartDecoded>>>;
 /// Fails (without starting anything that airs) only when no part opens. The first part
 /// that opens is opened on the calling thread; the later ones on the decoder thread.
 pub fn prepare_sequence(
-    parts: Vec<(PathBuf, f64)>,
+    parts: Vec<(Audio, f64)>,
     out: Format,
     ahead_secs: f64,
 ) -> Result<(Receiver<Vec<f32>>, PartsDecoded), String> {
@@ -237,11 +259,11 @@ fn record(done: &PartsDecoded, d: PartDecoded) {
 /// Open the next part of `parts` that opens; each one that does not is recorded in `done`
 /// as failed. None when no part is left.
 fn open_next(
-    parts: &mut impl Iterator<Item = (PathBuf, f64)>,
+    parts: &mut impl Iterator<Item = (Audio, f64)>,
     done: &PartsDecoded,
 ) -> Option<Source> {
-    for (path, gain_db) in parts {
-        match open_source(&path, gain_db) {
+    for (audio, gain_db) in parts {
+        match open_source(&audio, gain_db) {
             Ok(src) => return Some(src),
             Err(e) => record(
                 done,
@@ -488,6 +510,7 @@ mod tests {
 
     #[test]
     fn a_sequence_is_the_parts_back_to_back_and_a_part_that_does_not_open_is_left_out() {
+        // Parts from files and from memory (pushed audio), two that do not open.
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, samples: Vec<f32>| write_in(&dir, name, samples);
         let a = media::signal::tone(440.0, 300, 48_000, 0.5);
@@ -498,7 +521,12 @@ mod tests {
             rate: 48_000,
             channels: 1,
         };
-        let parts = vec![(pa, 0.0), (dir.path().join("missing.wav"), 0.0), (pb, 0.0)];
+        let parts = vec![
+            (Audio::File(pa), 0.0),
+            (Audio::File(dir.path().join("missing.wav")), 0.0),
+            (Audio::Memory(std::fs::read(pb).unwrap().into()), 0.0),
+            (Audio::Memory(b"not audio".as_slice().into()), 0.0),
+        ];
         let (rx, decoded) = prepare_sequence(parts, out, 0.1).unwrap();
         let got: Vec<f32> = rx.iter().flatten().collect();
         let want: Vec<f32> = a.iter().chain(&b).copied().collect();
@@ -515,10 +543,11 @@ mod tests {
             .fold(0.0f32, f32::max);
         assert!(worst < 1.0 / 16_000.0, "worst difference {worst}");
         let d = decoded.lock().unwrap().clone();
-        assert_eq!(d.len(), 3);
+        assert_eq!(d.len(), 4);
         assert_eq!(d[0].frames, a.len() as u64);
         assert!(d[1].error.is_some());
         assert_eq!(d[2].frames, b.len() as u64);
+        assert!(d[3].error.is_some());
     }
 
     #[test]

@@ -163,31 +163,53 @@ impl MediaCache {
         self.commit(s, dest, size, now).await
     }
 
-    /// Put the audio that came with an urgent push into the cache as `sha`, if it is that
-    /// file: hashed, written to `<sha>.push` (not the download's `.part`, which a download
-    /// may be writing), renamed into place; the player may use it from then on. Returns its
-    /// size; [`MediaCache::commit`] then syncs and records it, as for a download. Nothing
-    /// is placed when the bytes are not `sha`.
-    pub async fn place_pushed(&self, sha: &Sha256, bytes: Vec<u8>) -> Result<u64, FetchError> {
+    /// Check that the audio that came with an urgent push is file `sha` (the player may
+    /// then play it from memory: [`crate::Shared::hold_audio`]).
+    pub fn verify_pushed(sha: &Sha256, bytes: &[u8]) -> Result<(), FetchError> {
+        let got = hex::encode(sha2::Sha256::digest(bytes));
+        if got != sha.as_str() {
+            return Err(FetchError::Mismatch {
+                want: sha.as_str().to_string(),
+                got,
+            });
+        }
+        Ok(())
+    }
+
+    /// Write verified pushed audio into the cache as `sha`: to `<sha>.push` (not the
+    /// download's `.part`, which a download may be writing), renamed into place, then
+    /// synced and recorded by [`MediaCache::commit`] as a download is. A file already in
+    /// place is only recorded again.
+    pub async fn store_pushed(
+        &self,
+        sha: &Sha256,
+        bytes: Arc<[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<PathBuf, FetchError> {
         let s = sha.as_str().to_string();
         let (tmp, dest) = (self.dir.join(format!("{s}.push")), self.path(&s));
-        tokio::task::spawn_blocking(move || -> Result<u64, FetchError> {
-            let got = hex::encode(sha2::Sha256::digest(&bytes));
-            if got != s {
-                return Err(FetchError::Mismatch { want: s, got });
-            }
-            if !dest.is_file() {
+        let size = bytes.len() as u64;
+        let placed = {
+            let dest = dest.clone();
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                if dest.is_file() {
+                    return Ok(());
+                }
                 let placed =
                     std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, &dest));
-                if let Err(e) = placed {
+                if placed.is_err() {
                     let _ = std::fs::remove_file(&tmp);
-                    return Err(e.into());
                 }
-            }
-            Ok(bytes.len() as u64)
-        })
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?
+                placed
+            })
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+        };
+        match placed {
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => Err(self.disk_full(s)),
+            Err(e) => Err(e.into()),
+            Ok(()) => self.commit(s, dest, size, now).await,
+        }
     }
 
     /// Sync a file just verified into place and record it in the index. A full disk
@@ -418,7 +440,7 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
         let urgent = urgent_media(&shared);
         let mut failed = false;
         for sha in &need {
-            if cache.has(sha.as_str()) {
+            if playable(&cache, &shared, sha) {
                 continue;
             }
             // Flagged before the heartbeat that `publish` asks for, so that it waits too.
@@ -470,10 +492,16 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
     }
 }
 
+/// True when the player has file `sha`: in the cache, or held in memory (pushed audio not
+/// written down yet, see [`Shared::hold_audio`]).
+fn playable(cache: &MediaCache, shared: &Shared, sha: &Sha256) -> bool {
+    cache.has(sha.as_str()) || shared.held_audio(sha.as_str()).is_some()
+}
+
 fn publish(cache: &MediaCache, shared: &Shared, need: &[Sha256]) {
     let missing: Vec<Sha256> = need
         .iter()
-        .filter(|s| !cache.has(s.as_str()))
+        .filter(|s| !playable(cache, shared, s))
         .cloned()
         .collect();
     let mut changed = false;

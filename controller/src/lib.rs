@@ -60,7 +60,7 @@ pub use output::OutputSpec;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use schedules::wire::{Heartbeat, NowPlaying, ScheduleDocument, UrgentAck, UrgentNotice};
 use schedules::{Clock, Sha256, StationCode};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -150,6 +150,9 @@ pub struct Shared {
     received: Mutex<HashSet<String>>,
     commands: mpsc::UnboundedSender<schedules::remote::RemoteCommand>,
     master_volume: std::sync::atomic::AtomicU8,
+    /// Audio that came with an urgent push, verified, by SHA-256: the player plays it from
+    /// here until it is written into the media cache (after the notice starts).
+    held_audio: Mutex<HashMap<String, Arc<[u8]>>>,
 }
 
 impl Shared {
@@ -174,7 +177,33 @@ impl Shared {
             received: Mutex::new(HashSet::new()),
             commands,
             master_volume: std::sync::atomic::AtomicU8::new(master_volume),
+            held_audio: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Keep verified audio `sha` in memory for the player until [`Shared::release_audio`].
+    pub fn hold_audio(&self, sha: &str, bytes: Arc<[u8]>) {
+        self.held_audio
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sha.to_string(), bytes);
+    }
+
+    /// Audio `sha` held in memory, if it is.
+    pub fn held_audio(&self, sha: &str) -> Option<Arc<[u8]>> {
+        self.held_audio
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sha)
+            .cloned()
+    }
+
+    /// Stop holding audio `sha` (it is in the media cache now).
+    pub fn release_audio(&self, sha: &str) {
+        self.held_audio
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(sha);
     }
 
     /// Update the status.

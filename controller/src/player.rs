@@ -536,10 +536,21 @@ impl Player {
                 parts.iter().map(|p| (p.media.clone(), p.gain_db)).collect()
             }
         };
+        // Each part from the media cache, or from memory when it came with an urgent push
+        // and is not written down yet.
+        let audio = |m: &Sha256| {
+            let path = self.media_dir.join(m.as_str());
+            if path.is_file() {
+                return Some(decode::Audio::File(path));
+            }
+            self.shared
+                .held_audio(m.as_str())
+                .map(decode::Audio::Memory)
+        };
         let missing = planned
             .all_media()
             .into_iter()
-            .find(|m| !self.media_dir.join(m.as_str()).is_file())
+            .find(|m| audio(m).is_none())
             .cloned();
         if let Some(missing) = missing {
             // The cache may be fetching it right now (an urgent notice with new media):
@@ -565,9 +576,14 @@ impl Player {
             },
             None => 0,
         };
-        let sources: Vec<(PathBuf, f64)> = files
+        let sources: Vec<(decode::Audio, f64)> = files
             .iter()
-            .map(|(m, g)| (self.media_dir.join(m.as_str()), f64::from(*g)))
+            .map(|(m, g)| {
+                // (Gone since the check above: it fails to open, and is recorded so.)
+                let a = audio(m)
+                    .unwrap_or_else(|| decode::Audio::File(self.media_dir.join(m.as_str())));
+                (a, f64::from(*g))
+            })
             .collect();
         match decode::prepare_sequence(sources, self.mixer.format(), 5.0) {
             Ok((audio, decoded)) => {

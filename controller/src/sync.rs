@@ -308,7 +308,7 @@ pub async fn sync_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<d
 }
 
 /// What an urgent event leaves to write down once the loudspeakers have it: the notice
-/// itself, its audio's place in the media index, a cancel. Written in the order of the
+/// itself, the audio that came with it (played from memory until then), a cancel. Written in the order of the
 /// events, after [`Shared::after_urgent_start`]: when a district's stations all take the
 /// same notice at once, the disk work of those already airing it does not hold up those
 /// still starting it (and the event stream goes on meanwhile: a cancel is never delayed).
@@ -316,10 +316,10 @@ pub async fn sync_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<d
 /// the start-up check indexes a verified file the index does not know.
 #[derive(Debug)]
 pub enum Bookkeeping {
-    /// A pushed notice, and the size of its audio if it came with the push.
+    /// A pushed notice, and its audio if it came with the push (verified, held in memory).
     Pushed {
         notice: Box<UrgentNotice>,
-        placed: Option<u64>,
+        audio: Option<Arc<[u8]>>,
         at: DateTime<Utc>,
     },
     /// A cancelled notice.
@@ -336,12 +336,13 @@ pub async fn bookkeeping_loop(
     while let Some(job) = rx.recv().await {
         shared.after_urgent_start().await;
         match job {
-            Bookkeeping::Pushed { notice, placed, at } => {
-                if let Some(size) = placed {
-                    let s = notice.media_sha256.as_str().to_string();
-                    let dest = media.path(&s);
-                    if let Err(e) = media.commit(s, dest, size, at).await {
-                        tracing::warn!(id = %notice.id, "the urgent notice's audio: {e}");
+            Bookkeeping::Pushed { notice, audio, at } => {
+                if let Some(bytes) = audio {
+                    let sha = &notice.media_sha256;
+                    match media.store_pushed(sha, bytes, at).await {
+                        Ok(_) => shared.release_audio(sha.as_str()),
+                        // Still held in memory: its airings play from there.
+                        Err(e) => tracing::warn!(id = %notice.id, "the urgent notice's audio: {e}"),
                     }
                 }
                 let id = notice.id.clone();
@@ -360,10 +361,9 @@ pub async fn bookkeeping_loop(
 }
 
 /// Handle one server-sent event; what it leaves to write down goes to `book`.
-pub async fn handle_event(
+pub fn handle_event(
     ev: &sse::Event,
     book: &UnboundedSender<Bookkeeping>,
-    media: &MediaCache,
     shared: &Shared,
     clock: &dyn Clock,
 ) {
@@ -389,10 +389,7 @@ pub async fn handle_event(
                 shared.urgent_on_its_way();
                 // Its audio, when it came along, into the cache before the plan sees the
                 // notice: the player starts it at once instead of waiting for a download.
-                let placed = match audio {
-                    Some(a) => place_pushed_audio(media, &n, a.as_bytes()).await,
-                    None => None,
-                };
+                let audio = audio.and_then(|a| hold_pushed_audio(shared, &n, a.as_bytes()));
                 // Into the plan first (it must reach the speaker within a second), then disk.
                 shared.inputs.send_modify(|i| {
                     let mut pushed = (*i.pushed).clone();
@@ -403,7 +400,7 @@ pub async fn handle_event(
                 shared.ack_received(&n.id, now);
                 let _ = book.send(Bookkeeping::Pushed {
                     notice: Box::new(n),
-                    placed,
+                    audio,
                     at: now,
                 });
             }
@@ -459,21 +456,22 @@ fn read_push(text: &str) -> serde_json::Result<(UrgentNotice, Option<std::borrow
     Ok((notice, audio))
 }
 
-/// Check the audio that came with urgent notice `n` (base64) and put it in the cache;
-/// returns its size. Audio that is not the notice's file is dropped with a warning: the
-/// cache then downloads the file, as for a push without audio.
-async fn place_pushed_audio(media: &MediaCache, n: &UrgentNotice, audio: &[u8]) -> Option<u64> {
-    let placed = match base64_simd::STANDARD.decode_to_vec(audio) {
-        Ok(bytes) => media
-            .place_pushed(&n.media_sha256, bytes)
-            .await
+/// Check the audio that came with urgent notice `n` (base64) and hold it in memory for the
+/// player, which starts the notice from there at once; it is written into the media cache
+/// after the notice starts (see [`Bookkeeping`]). Audio that is not the notice's file is
+/// dropped with a warning: the cache then downloads the file, as for a push without audio.
+fn hold_pushed_audio(shared: &Shared, n: &UrgentNotice, audio: &[u8]) -> Option<Arc<[u8]>> {
+    let held = match base64_simd::STANDARD.decode_to_vec(audio) {
+        Ok(bytes) => MediaCache::verify_pushed(&n.media_sha256, &bytes)
+            .map(|()| Arc::<[u8]>::from(bytes))
             .map_err(|e| e.to_string()),
         Err(e) => Err(format!("not base64: {e}")),
     };
-    match placed {
-        Ok(size) => {
-            tracing::debug!(id = %n.id, size, "urgent audio came with the notice");
-            Some(size)
+    match held {
+        Ok(bytes) => {
+            tracing::debug!(id = %n.id, size = bytes.len(), "urgent audio came with the notice");
+            shared.hold_audio(n.media_sha256.as_str(), bytes.clone());
+            Some(bytes)
         }
         Err(e) => {
             tracing::warn!(id = %n.id, "the audio sent with the urgent notice is refused ({e}); fetching the file instead");
@@ -491,14 +489,13 @@ pub async fn sse_loop(
     clock: Arc<dyn Clock>,
 ) {
     let (book, book_rx) = tokio::sync::mpsc::unbounded_channel();
-    let keeping = bookkeeping_loop(book_rx, db, media.clone(), shared.clone());
-    tokio::join!(keeping, events_loop(client, book, media, shared, clock));
+    let keeping = bookkeeping_loop(book_rx, db, media, shared.clone());
+    tokio::join!(keeping, events_loop(client, book, shared, clock));
 }
 
 async fn events_loop(
     client: Client,
     book: UnboundedSender<Bookkeeping>,
-    media: MediaCache,
     shared: Arc<Shared>,
     clock: Arc<dyn Clock>,
 ) {
@@ -521,7 +518,7 @@ async fn events_loop(
                         Ok(Some(Ok(bytes))) => {
                             for ev in parser.feed(&bytes) {
                                 got_any = true;
-                                handle_event(&ev, &book, &media, &shared, clock.as_ref()).await;
+                                handle_event(&ev, &book, &shared, clock.as_ref());
                             }
                             if let Some(id) = parser.last_id() {
                                 last_id = Some(id.to_string());

@@ -260,8 +260,17 @@ async fn audio_sent_with_the_notice_plays_without_a_download_and_bad_audio_is_fe
             assert_eq!(server.log(&key).map(|l| l.status), Some(PlayStatus::Played));
         }
     };
+    // The file in the media cache: written after the notice starts (it plays from memory
+    // until then), so waited for.
     let cached = |m: &schedules::wire::MediaEntry| {
-        std::fs::read(dir.path().join("data/media").join(m.sha256.as_str())).unwrap()
+        let path = dir.path().join("data/media").join(m.sha256.as_str());
+        for _ in 0..100 {
+            if let Ok(b) = std::fs::read(&path) {
+                return b;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{} never written", path.display());
     };
 
     // The notice's own file, in the push: it airs and is never asked for.
@@ -275,14 +284,34 @@ async fn audio_sent_with_the_notice_plays_without_a_download_and_bad_audio_is_fe
     assert_eq!(fetched(&fire), 1, "the file was fetched instead");
     assert_eq!(cached(&fire), fire_bytes);
     // Nothing but the cached files is left behind.
-    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("data/media"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .collect();
-    names.sort();
+    let names = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("data/media"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        names.sort();
+        names
+    };
     let mut want = vec![alarm.sha256.to_string(), fire.sha256.to_string()];
     want.sort();
-    assert_eq!(names, want);
+    assert_eq!(names(), want);
+
+    // Pushed audio that cannot be written down (here its temporary file's name is taken
+    // by a directory) airs all the same, from memory, and is not downloaded.
+    let flood_bytes = tone_wav(800.0, 1200, 0.6);
+    let flood = server.add_media(flood_bytes.clone(), 1200);
+    let blocked = dir
+        .path()
+        .join("data/media")
+        .join(format!("{}.push", flood.sha256));
+    std::fs::create_dir(&blocked).unwrap();
+    air("u3", flood.clone(), &flood_bytes).await;
+    assert_eq!(fetched(&flood), 0, "it played from memory");
+    assert!(!dir
+        .path()
+        .join("data/media")
+        .join(flood.sha256.as_str())
+        .exists());
     c.stop().await;
 }
 
