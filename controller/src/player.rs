@@ -539,13 +539,11 @@ impl Player {
         // Each part from the media cache, or from memory when it came with an urgent push
         // and is not written down yet.
         let audio = |m: &Sha256| {
-            let path = self.media_dir.join(m.as_str());
-            if path.is_file() {
-                return Some(decode::Audio::File(path));
+            if let Some(bytes) = self.shared.held_audio(m.as_str()) {
+                return Some(decode::Audio::Memory(bytes));
             }
-            self.shared
-                .held_audio(m.as_str())
-                .map(decode::Audio::Memory)
+            let path = self.media_dir.join(m.as_str());
+            path.is_file().then_some(decode::Audio::File(path))
         };
         let missing = planned
             .all_media()
