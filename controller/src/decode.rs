@@ -286,6 +286,53 @@ pub struct Converter {
     t: f64,
     prev: Option<Vec<f32>>,
     mapped: Vec<f32>,
+    /// Upsampling by 2 or 3 with steps that land back on 0 exactly after each input frame
+    /// (16 or 24 kHz to 48 kHz, 22.05 kHz to 44.1 kHz): the interpolation weights of one
+    /// input frame's output frames, the same as the stepping gives.
+    whole: Option<Vec<f32>>,
+}
+
+/// [`Converter::whole`]'s shortcut for `L` output frames of `OC` channels per input frame;
+/// returns the samples written into `buf`.
+fn upsample<'a, const L: usize, const OC: usize>(
+    weights: &[f32],
+    frames: impl Iterator<Item = &'a [f32]>,
+    map: &impl Fn(&[f32]) -> [f32; 2],
+    prev: &mut [f32; 2],
+    buf: &mut [f32],
+) -> usize {
+    let mut k = [0.0f32; L];
+    k.copy_from_slice(&weights[..L]);
+    let mut outs = buf.chunks_exact_mut(L * OC);
+    let mut written = 0;
+    for (f, o) in frames.zip(&mut outs) {
+        let m = map(f);
+        let d = [m[0] - prev[0], m[1] - prev[1]];
+        for j in 0..L {
+            for c in 0..OC {
+                o[j * OC + c] = prev[c] + d[c] * k[j];
+            }
+        }
+        *prev = m;
+        written += L * OC;
+    }
+    written
+}
+
+/// The weights of [`Converter::whole`] for `step`, when it has them.
+fn whole_weights(step: f64) -> Option<Vec<f32>> {
+    if !(step > 0.0 && step < 1.0) {
+        return None;
+    }
+    let (mut t, mut w) = (0.0f64, Vec::new());
+    while t < 1.0 {
+        if w.len() == 3 {
+            return None;
+        }
+        w.push(t as f32);
+        t += step;
+    }
+    (t - 1.0 == 0.0 && w.len() >= 2).then_some(w)
 }
 
 impl Converter {
@@ -298,6 +345,7 @@ impl Converter {
             t: 0.0,
             prev: None,
             mapped: vec![0.0; out.channels as usize],
+            whole: whole_weights(rate as f64 / out.rate as f64),
         }
     }
 
@@ -383,6 +431,18 @@ impl Converter {
         out.resize(start + most, 0.0);
         let buf = &mut out[start..];
         let (mut w, mut t, step) = (0, self.t, self.step);
+        if let Some(weights) = self.whole.as_deref().filter(|_| t == 0.0) {
+            // The same arithmetic as the stepping below, without its per-sample test.
+            let written = match (weights.len(), oc) {
+                (3, 2) => upsample::<3, 2>(weights, frames, &map, &mut prev, buf),
+                (2, 2) => upsample::<2, 2>(weights, frames, &map, &mut prev, buf),
+                (3, 1) => upsample::<3, 1>(weights, frames, &map, &mut prev, buf),
+                _ => upsample::<2, 1>(weights, frames, &map, &mut prev, buf),
+            };
+            out.truncate(start + written);
+            self.keep_last(prev);
+            return;
+        }
         for f in frames {
             let m = map(f);
             while t < 1.0 {
@@ -399,6 +459,12 @@ impl Converter {
         }
         out.truncate(start + w);
         self.t = t;
+        self.keep_last(prev);
+    }
+
+    /// Remember the last input frame (mapped), which the next output frames start from.
+    fn keep_last(&mut self, prev: [f32; 2]) {
+        let oc = self.out.channels as usize;
         self.mapped[..oc].copy_from_slice(&prev[..oc]);
         match self.prev.as_mut() {
             Some(p) => p.copy_from_slice(&prev[..oc]),
@@ -448,12 +514,17 @@ mod tests {
     #[test]
     fn blocks_convert_exactly_as_frames_do_whatever_their_boundaries() {
         let input: Vec<f32> = (0..3000).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
-        for (rate, ch, out) in [
-            (16_000, 1, (48_000, 2)),
-            (44_100, 2, (48_000, 2)),
-            (48_000, 2, (44_100, 1)),
-            (48_000, 2, (48_000, 2)),
-            (48_000, 1, (48_000, 2)),
+        // (Factors of 2 and 3 whose steps land back on 0 take the shortcut.)
+        for (rate, ch, out, whole) in [
+            (16_000, 1, (48_000, 2), Some(3)),
+            (24_000, 2, (48_000, 2), Some(2)),
+            (8_000, 1, (48_000, 1), None),
+            (22_050, 1, (44_100, 2), Some(2)),
+            (11_025, 2, (44_100, 2), None),
+            (44_100, 2, (48_000, 2), None),
+            (48_000, 2, (44_100, 1), None),
+            (48_000, 2, (48_000, 2), None),
+            (48_000, 1, (48_000, 2), None),
         ] {
             let out = Format {
                 rate: out.0,
@@ -461,6 +532,7 @@ mod tests {
             };
             let want = convert(&input, rate, ch, out);
             let mut c = Converter::new(rate, ch, out);
+            assert_eq!(c.whole.as_ref().map(Vec::len), whole, "{rate} Hz → {out:?}");
             let mut got = Vec::new();
             let mut rest = &input[..input.len() / ch as usize * ch as usize];
             let mut n = 1;
