@@ -434,10 +434,12 @@ pub fn handle_event(
     }
 }
 
-/// The audio of an `urgent` event ([`schedules::wire::UrgentPush`]), borrowed from the
+/// An `urgent` event ([`schedules::wire::UrgentPush`]) with its audio borrowed from the
 /// event's text: tens of KiB on every station at the same moment, not copied.
 #[derive(serde::Deserialize)]
-struct PushAudio<'a> {
+struct PushRef<'a> {
+    #[serde(flatten)]
+    notice: UrgentNotice,
     #[serde(borrow, default)]
     audio: Option<Text<'a>>,
 }
@@ -448,12 +450,10 @@ struct PushAudio<'a> {
 struct Text<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
 
 /// Read an `urgent` event: the notice (its fields are the event's other fields) and the
-/// audio that came with it. Two passes over the text, each skipping what the other reads
-/// (serde's `flatten` would copy the audio).
+/// audio that came with it.
 fn read_push(text: &str) -> serde_json::Result<(UrgentNotice, Option<std::borrow::Cow<'_, str>>)> {
-    let notice = serde_json::from_str::<UrgentNotice>(text)?;
-    let audio = serde_json::from_str::<PushAudio>(text)?.audio.map(|t| t.0);
-    Ok((notice, audio))
+    let push = serde_json::from_str::<PushRef>(text)?;
+    Ok((push.notice, push.audio.map(|t| t.0)))
 }
 
 /// Check the audio that came with urgent notice `n` (base64) and hold it in memory for the
