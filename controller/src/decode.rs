@@ -107,55 +107,134 @@ pub fn prepare_sequence(
     let (tx, rx) = sync_channel::<Vec<f32>>(bound);
     let progress = done.clone();
     let out_ch = out.channels as usize;
-    std::thread::Builder::new()
-        .name("decode".into())
-        .spawn(move || {
-            let chunk_len = CHUNK_FRAMES * out_ch;
-            let mut chunk = SPARE.take(chunk_len);
-            // Converted into one reused buffer, then copied into chunks of exactly
-            // `chunk_len` samples: what waits in the channel holds no spare capacity.
-            let mut converted = Vec::new();
-            let mut next = Some(first);
-            let mut ramp = Ramp::new(out.rate);
-            while let Some(src) = next.take().or_else(|| open_next(&mut parts, &progress)) {
-                let mut conv = Converter::new(src.rate, src.channels, out);
-                let mut decoder = src.decoder;
-                let mut frames = 0u64;
-                while let Some(block) = decoder.next_block() {
-                    converted.clear();
-                    conv.push_block(block, &mut converted);
-                    frames += (converted.len() / out_ch.max(1)) as u64;
-                    let mut rest = converted.as_slice();
-                    while !rest.is_empty() {
-                        let take = (chunk_len - chunk.len()).min(rest.len());
-                        chunk.extend_from_slice(&rest[..take]);
-                        rest = &rest[take..];
-                        if chunk.len() == chunk_len {
-                            ramp.wait(CHUNK_FRAMES as u64);
-                            let full = std::mem::replace(&mut chunk, SPARE.take(chunk_len));
-                            if tx.send(full).is_err() {
-                                return; // the cue was dropped
-                            }
+    run_decoder(Box::new(move || {
+        let chunk_len = CHUNK_FRAMES * out_ch;
+        let mut chunk = SPARE.take(chunk_len);
+        // Converted into one reused buffer, then copied into chunks of exactly
+        // `chunk_len` samples: what waits in the channel holds no spare capacity.
+        let mut converted = Vec::new();
+        let mut next = Some(first);
+        let mut ramp = Ramp::new(out.rate);
+        while let Some(src) = next.take().or_else(|| open_next(&mut parts, &progress)) {
+            let mut conv = Converter::new(src.rate, src.channels, out);
+            let mut decoder = src.decoder;
+            let mut frames = 0u64;
+            while let Some(block) = decoder.next_block() {
+                converted.clear();
+                conv.push_block(block, &mut converted);
+                frames += (converted.len() / out_ch.max(1)) as u64;
+                let mut rest = converted.as_slice();
+                while !rest.is_empty() {
+                    let take = (chunk_len - chunk.len()).min(rest.len());
+                    chunk.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if chunk.len() == chunk_len {
+                        ramp.wait(CHUNK_FRAMES as u64);
+                        let full = std::mem::replace(&mut chunk, SPARE.take(chunk_len));
+                        if tx.send(full).is_err() {
+                            return; // the cue was dropped
                         }
                     }
                 }
-                let before = chunk.len();
-                conv.finish(&mut chunk);
-                frames += ((chunk.len() - before) / out_ch.max(1)) as u64;
-                record(
-                    &progress,
-                    PartDecoded {
-                        frames,
-                        error: None,
-                    },
-                );
             }
-            if !chunk.is_empty() {
-                let _ = tx.send(chunk);
-            }
-        })
-        .map_err(|e| format!("cannot start a decoder thread: {e}"))?;
+            let before = chunk.len();
+            conv.finish(&mut chunk);
+            frames += ((chunk.len() - before) / out_ch.max(1)) as u64;
+            record(
+                &progress,
+                PartDecoded {
+                    frames,
+                    error: None,
+                },
+            );
+        }
+        if !chunk.is_empty() {
+            let _ = tx.send(chunk);
+        }
+    }))
+    .map_err(|e| format!("cannot start a decoder thread: {e}"))?;
     Ok((rx, done))
+}
+
+/// A decoder thread's work: one airing.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Decoder threads waiting for an airing, each behind a rendezvous channel, and how many
+/// may wait: one for each station that asked for a standby ([`standby_decoder`]).
+struct Idle {
+    threads: Mutex<Vec<std::sync::mpsc::SyncSender<Job>>>,
+    max: std::sync::atomic::AtomicUsize,
+}
+
+static IDLE: Idle = Idle {
+    threads: Mutex::new(Vec::new()),
+    max: std::sync::atomic::AtomicUsize::new(0),
+};
+
+/// Keep one more decoder thread waiting (a station does so once, when it starts): an
+/// airing that starts, an urgent notice above all, is handed to a thread already there
+/// instead of waiting for one to be made. A thousand stations starting a notice at once
+/// spent a tenth of their event-handling time creating threads.
+pub fn standby_decoder() -> std::io::Result<()> {
+    IDLE.standby()
+}
+
+/// Run `job` on a waiting decoder thread, or on a new one when none waits.
+fn run_decoder(job: Job) -> std::io::Result<()> {
+    IDLE.run(job)
+}
+
+impl Idle {
+    fn standby(&'static self) -> std::io::Result<()> {
+        self.max.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.spawn(None)
+    }
+
+    fn run(&'static self, mut job: Job) -> std::io::Result<()> {
+        loop {
+            let waiting = self.threads.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let Some(thread) = waiting else {
+                return self.spawn(Some(job));
+            };
+            // A rendezvous: taken by the thread, or back if the thread is gone.
+            match thread.send(job) {
+                Ok(()) => return Ok(()),
+                Err(std::sync::mpsc::SendError(back)) => job = back,
+            }
+        }
+    }
+
+    /// A decoder thread: `first`, then airings handed over while fewer threads wait than
+    /// `max`; it ends when enough are waiting.
+    fn spawn(&'static self, first: Option<Job>) -> std::io::Result<()> {
+        std::thread::Builder::new()
+            .name("decode".into())
+            .spawn(move || {
+                if let Some(job) = first {
+                    job();
+                }
+                loop {
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(0);
+                    {
+                        let mut idle = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+                        if idle.len() >= self.max.load(std::sync::atomic::Ordering::Relaxed) {
+                            return;
+                        }
+                        idle.push(tx);
+                    }
+                    match rx.recv() {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map(drop)
+    }
+
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        self.threads.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
 }
 
 /// Audio a decoder thread hands over at once, before [`Ramp`] paces it.
@@ -657,6 +736,53 @@ mod tests {
             secs < 5.0,
             "{secs} s of a 20 s file handed over in the first half second"
         );
+    }
+
+    #[test]
+    fn a_standby_decoder_thread_takes_the_next_airing_and_waits_again() {
+        static POOL: Idle = Idle {
+            threads: Mutex::new(Vec::new()),
+            max: std::sync::atomic::AtomicUsize::new(0),
+        };
+        let wait_for = |n: usize| {
+            for _ in 0..500 {
+                if POOL.waiting() == n {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            panic!("{} threads wait, not {n}", POOL.waiting());
+        };
+        POOL.standby().unwrap();
+        wait_for(1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let job = |tx: std::sync::mpsc::Sender<_>| -> Job {
+            Box::new(move || {
+                let me = std::thread::current();
+                tx.send((me.id(), me.name().map(str::to_string))).unwrap();
+            })
+        };
+        // The standby takes the airing, then waits again: the next runs on it too.
+        POOL.run(job(tx.clone())).unwrap();
+        let (first, name) = rx.recv().unwrap();
+        assert_eq!(name.as_deref(), Some("decode"));
+        wait_for(1);
+        POOL.run(job(tx.clone())).unwrap();
+        assert_eq!(rx.recv().unwrap().0, first);
+        // Two at once: the second gets a thread of its own, which ends afterwards (one
+        // waits, as many as the stations asked for).
+        wait_for(1);
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        POOL.run(Box::new(move || {
+            let _ = held.recv();
+        }))
+        .unwrap();
+        POOL.run(job(tx)).unwrap();
+        assert_ne!(rx.recv().unwrap().0, first);
+        drop(hold);
+        wait_for(1);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(POOL.waiting(), 1);
     }
 
     #[test]
