@@ -495,7 +495,7 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
 /// True when the player has file `sha`: in the cache, or held in memory (pushed audio not
 /// written down yet, see [`Shared::hold_audio`]).
 fn playable(cache: &MediaCache, shared: &Shared, sha: &Sha256) -> bool {
-    cache.has(sha.as_str()) || shared.held_audio(sha.as_str()).is_some()
+    shared.held_audio(sha.as_str()).is_some() || cache.has(sha.as_str())
 }
 
 fn publish(cache: &MediaCache, shared: &Shared, need: &[Sha256]) {
