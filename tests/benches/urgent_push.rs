@@ -168,16 +168,29 @@ fn data_place() -> String {
     })
 }
 
+/// Field `n` (numbered as in proc(5)) of `/proc/{pid}/stat`, as a number.
+fn stat_field(pid: u32, n: usize) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at its closing ')',
+    // with field 3.
+    let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+    after
+        .split_whitespace()
+        .nth(n - 3)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// CPU time (user + system) process `pid` has used so far, in milliseconds.
 fn cpu_ms(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at its closing ')'.
-    let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of stat(5); here 11 and 12 (from field 3 on).
-    // In clock ticks of USER_HZ, 100 a second on Linux whatever the kernel's own rate.
-    (ticks(11) + ticks(12)) * 10.0
+    // utime and stime, in clock ticks of USER_HZ: 100 a second on Linux whatever the
+    // kernel's own rate.
+    (stat_field(pid, 14) + stat_field(pid, 15)) * 10.0
+}
+
+/// Minor page faults of process `pid` so far (a page of memory touched the first time).
+fn minor_faults(pid: u32) -> f64 {
+    stat_field(pid, 10)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -321,6 +334,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     let fds_server = open_files(std::process::id());
     let fds_controllers = sum(&|p| open_files(p) as f64) as usize;
     let cpu_before = (sum(&|p| cpu_ms(p)), cpu_ms(std::process::id()));
+    let faults_before = sum(&|p| minor_faults(p));
     let posted_res = client
         .post(format!("{base}/api/v1/urgent"))
         .bearer_auth(&token)
@@ -364,7 +378,12 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
             .count();
         if done >= connected || Instant::now() > deadline {
             let rec = since_post("received_at");
-            break (lat, rec, (sum(&|p| cpu_ms(p)), cpu_ms(std::process::id())));
+            let faults = sum(&|p| minor_faults(p)) - faults_before;
+            break (
+                lat,
+                rec,
+                (sum(&|p| cpu_ms(p)), cpu_ms(std::process::id()), faults),
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
@@ -397,12 +416,14 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     let per_station = |a: f64, b: f64| (b - a) / connected.max(1) as f64;
     let cpu_controllers = per_station(cpu_before.0, cpu_after.0);
     let cpu_server = per_station(cpu_before.1, cpu_after.1);
+    let faults = per_station(0.0, cpu_after.2);
     println!(
         "urgent_push: {n} controllers (data in {}), {connected} connected, {} reported playing; \
          POST→playing p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms (→ received p50 \
          {r50:.1} ms, p99 {r99:.1} ms); server RSS \
          {rss_before} → {rss_after} KiB ({per_conn:.1} KiB per connection); CPU per station \
          until the last reported: controllers {cpu_controllers:.2} ms, server {cpu_server:.2} ms; \
+         controllers' page faults per station {faults:.0}; \
          controllers' process RSS {} MiB; open files: server {fds_server}, controllers \
          {fds_controllers}; logs of {} airings: {} with silence inserted (a decoder fell \
          behind), {silence_max:.0} ms at most",
@@ -434,6 +455,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     println!("BENCH|urgent_server_kib_per_conn_n{n}|{per_conn:.1} KiB|-|-");
     println!("BENCH|urgent_controller_cpu_ms_per_station_n{n}|{cpu_controllers:.2} ms|-|-");
     println!("BENCH|urgent_server_cpu_ms_per_station_n{n}|{cpu_server:.2} ms|-|-");
+    println!("BENCH|urgent_controller_faults_per_station_n{n}|{faults:.0}|-|-");
     Ok(())
 }
 
