@@ -297,7 +297,15 @@ impl Ramp {
 /// CPU with them).
 struct Spare {
     chunks: Mutex<Vec<Vec<f32>>>,
+    /// Chunks kept at most: [`SPARE_MAX`], and [`WARM_CHUNKS`] more for each station
+    /// that warmed its own ([`warm_chunks`]).
+    max: std::sync::atomic::AtomicUsize,
 }
+
+/// Chunks a station puts on the spare list when it starts, written once: the first lead
+/// of an airing ([`FIRST_LEAD_S`]) and the chunk being filled. An urgent notice then
+/// starts in memory the kernel has already mapped.
+pub const WARM_CHUNKS: usize = 4;
 
 /// Spare chunks kept at most: 1.5 MiB, four seconds of 48 kHz stereo.
 const SPARE_MAX: usize = 96;
@@ -307,6 +315,7 @@ const SPARE_LEN: usize = CHUNK_FRAMES * 2;
 
 static SPARE: Spare = Spare {
     chunks: Mutex::new(Vec::new()),
+    max: std::sync::atomic::AtomicUsize::new(SPARE_MAX),
 };
 
 impl Spare {
@@ -315,9 +324,21 @@ impl Spare {
             return;
         }
         chunk.clear();
+        let max = self.max.load(std::sync::atomic::Ordering::Relaxed);
         let mut chunks = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
-        if chunks.len() < SPARE_MAX {
+        if chunks.len() < max {
             chunks.push(chunk);
+        }
+    }
+
+    /// Add `n` chunks, written once, and keep `n` more at most.
+    fn warm(&self, n: usize) {
+        self.max.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        for _ in 0..n {
+            let mut chunk = Vec::with_capacity(SPARE_LEN);
+            // Written, not only allocated: the kernel maps a page when it is first touched.
+            chunk.resize(SPARE_LEN, 0.0);
+            self.put(chunk);
         }
     }
 
@@ -330,6 +351,12 @@ impl Spare {
         }
         Vec::with_capacity(len)
     }
+}
+
+/// Put [`WARM_CHUNKS`] chunks on the spare list, and keep as many more there (a station
+/// does so once, when it starts).
+pub fn warm_chunks() {
+    SPARE.warm(WARM_CHUNKS);
 }
 
 /// Hand a played chunk back (the mixer does, for each chunk it has finished).
@@ -796,6 +823,7 @@ mod tests {
     fn played_chunks_are_filled_again_up_to_a_bound() {
         let spare = Spare {
             chunks: Mutex::new(Vec::new()),
+            max: std::sync::atomic::AtomicUsize::new(SPARE_MAX),
         };
         let mut c = Vec::with_capacity(SPARE_LEN);
         c.extend_from_slice(&[0.5; 10]);
@@ -815,5 +843,15 @@ mod tests {
             spare.put(Vec::with_capacity(SPARE_LEN));
         }
         assert_eq!(spare.chunks.lock().unwrap().len(), SPARE_MAX);
+        // A station's warm chunks: there at once, empty, and kept on top of the bound.
+        spare.chunks.lock().unwrap().clear();
+        spare.warm(WARM_CHUNKS);
+        let warm = std::mem::take(&mut *spare.chunks.lock().unwrap());
+        assert_eq!(warm.len(), WARM_CHUNKS);
+        assert!(warm.iter().all(|c| c.is_empty() && c.capacity() == SPARE_LEN));
+        for _ in 0..SPARE_MAX + 10 {
+            spare.put(Vec::with_capacity(SPARE_LEN));
+        }
+        assert_eq!(spare.chunks.lock().unwrap().len(), SPARE_MAX + WARM_CHUNKS);
     }
 }

@@ -535,11 +535,12 @@ pub async fn run(
         out.error_handle(),
         config.data_dir.clone(),
     ));
-    // A decoder thread waiting for the next airing, made now rather than when an urgent
-    // notice starts.
+    // A decoder thread waiting for the next airing, and memory for its first chunks, made
+    // now rather than when an urgent notice starts.
     if let Err(e) = decode::standby_decoder() {
         tracing::warn!("cannot start a standby decoder thread: {e}");
     }
+    decode::warm_chunks();
     let mut player = player::Player::new(
         db.clone(),
         mixer,
