@@ -110,31 +110,34 @@ pub fn prepare_sequence(
     run_decoder(Box::new(move || {
         let chunk_len = CHUNK_FRAMES * out_ch;
         let mut chunk = SPARE.take(chunk_len);
-        // Converted into one reused buffer, then copied into chunks of exactly
-        // `chunk_len` samples: what waits in the channel holds no spare capacity.
-        let mut converted = Vec::new();
         let mut next = Some(first);
         let mut ramp = Ramp::new(out.rate);
         while let Some(src) = next.take().or_else(|| open_next(&mut parts, &progress)) {
             let mut conv = Converter::new(src.rate, src.channels, out);
+            let (in_ch, per) = (usize::from(src.channels), conv.most_out_per_in());
             let mut decoder = src.decoder;
             let mut frames = 0u64;
             while let Some(block) = decoder.next_block() {
-                converted.clear();
-                conv.push_block(block, &mut converted);
-                frames += (converted.len() / out_ch.max(1)) as u64;
-                let mut rest = converted.as_slice();
-                while !rest.is_empty() {
-                    let take = (chunk_len - chunk.len()).min(rest.len());
-                    chunk.extend_from_slice(&rest[..take]);
-                    rest = &rest[take..];
-                    if chunk.len() == chunk_len {
-                        ramp.wait(CHUNK_FRAMES as u64);
+                // Converted straight into the chunk, as many input frames at a time as
+                // surely fit; a chunk that cannot take one more goes (a few frames short
+                // of `chunk_len` at most).
+                let mut rest = block;
+                while rest.len() >= in_ch {
+                    // (`finish` may have filled the last frame of a chunk.)
+                    let room = chunk_len.saturating_sub(chunk.len()) / out_ch;
+                    let fit = (room / per).min(rest.len() / in_ch);
+                    if fit == 0 {
+                        ramp.wait((chunk.len() / out_ch) as u64);
                         let full = std::mem::replace(&mut chunk, SPARE.take(chunk_len));
                         if tx.send(full).is_err() {
                             return; // the cue was dropped
                         }
+                        continue;
                     }
+                    let before = chunk.len();
+                    conv.push_block(&rest[..fit * in_ch], &mut chunk);
+                    frames += ((chunk.len() - before) / out_ch) as u64;
+                    rest = &rest[fit * in_ch..];
                 }
             }
             let before = chunk.len();
@@ -496,14 +499,19 @@ impl Converter {
         prev.copy_from_slice(&self.mapped);
     }
 
+    /// The most output frames one input frame gives: the ratio rounded up, and one more
+    /// for the fraction carried over.
+    pub fn most_out_per_in(&self) -> usize {
+        (1.0 / self.step).ceil() as usize + 1
+    }
+
     /// Push interleaved input frames (a partial frame at the end is ignored); output
     /// frames are appended to `out`. The same output as pushing them one by one.
     pub fn push_block(&mut self, input: &[f32], out: &mut Vec<f32>) {
         let ic = self.in_channels;
         let oc = self.out.channels as usize;
         let frames = input.len() / ic;
-        // Output frames per input frame, rounded up, and one more for the fraction.
-        let per = (1.0 / self.step).ceil() as usize + 1;
+        let per = self.most_out_per_in();
         out.reserve(frames * per * oc);
         if ic == oc && self.step == 1.0 && self.prev.is_none() {
             // Same format: the samples pass through. (With the same rate, pushing frame
@@ -848,7 +856,9 @@ mod tests {
         spare.warm(WARM_CHUNKS);
         let warm = std::mem::take(&mut *spare.chunks.lock().unwrap());
         assert_eq!(warm.len(), WARM_CHUNKS);
-        assert!(warm.iter().all(|c| c.is_empty() && c.capacity() == SPARE_LEN));
+        assert!(warm
+            .iter()
+            .all(|c| c.is_empty() && c.capacity() == SPARE_LEN));
         for _ in 0..SPARE_MAX + 10 {
             spare.put(Vec::with_capacity(SPARE_LEN));
         }
