@@ -24,7 +24,7 @@ pub enum Audio {
     /// A file in the media cache.
     File(PathBuf),
     /// Audio held in memory (an urgent notice's, come with its push and not yet written).
-    Memory(Arc<[u8]>),
+    Memory(bytes::Bytes),
 }
 
 impl Audio {

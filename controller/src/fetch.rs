@@ -183,7 +183,7 @@ impl MediaCache {
     pub async fn store_pushed(
         &self,
         sha: &Sha256,
-        bytes: Arc<[u8]>,
+        bytes: bytes::Bytes,
         now: DateTime<Utc>,
     ) -> Result<PathBuf, FetchError> {
         let s = sha.as_str().to_string();

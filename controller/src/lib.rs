@@ -152,7 +152,7 @@ pub struct Shared {
     master_volume: std::sync::atomic::AtomicU8,
     /// Audio that came with an urgent push, verified, by SHA-256: the player plays it from
     /// here until it is written into the media cache (after the notice starts).
-    held_audio: Mutex<HashMap<String, Arc<[u8]>>>,
+    held_audio: Mutex<HashMap<String, bytes::Bytes>>,
 }
 
 impl Shared {
@@ -182,7 +182,7 @@ impl Shared {
     }
 
     /// Keep verified audio `sha` in memory for the player until [`Shared::release_audio`].
-    pub fn hold_audio(&self, sha: &str, bytes: Arc<[u8]>) {
+    pub fn hold_audio(&self, sha: &str, bytes: bytes::Bytes) {
         self.held_audio
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -190,7 +190,7 @@ impl Shared {
     }
 
     /// Audio `sha` held in memory, if it is.
-    pub fn held_audio(&self, sha: &str) -> Option<Arc<[u8]>> {
+    pub fn held_audio(&self, sha: &str) -> Option<bytes::Bytes> {
         self.held_audio
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -319,7 +319,7 @@ pub enum Bookkeeping {
     /// A pushed notice, and its audio if it came with the push (verified, held in memory).
     Pushed {
         notice: Box<UrgentNotice>,
-        audio: Option<Arc<[u8]>>,
+        audio: Option<bytes::Bytes>,
         at: DateTime<Utc>,
     },
     /// A cancelled notice.
@@ -460,10 +460,10 @@ fn read_push(text: &str) -> serde_json::Result<(UrgentNotice, Option<std::borrow
 /// player, which starts the notice from there at once; it is written into the media cache
 /// after the notice starts (see [`Bookkeeping`]). Audio that is not the notice's file is
 /// dropped with a warning: the cache then downloads the file, as for a push without audio.
-fn hold_pushed_audio(shared: &Shared, n: &UrgentNotice, audio: &[u8]) -> Option<Arc<[u8]>> {
+fn hold_pushed_audio(shared: &Shared, n: &UrgentNotice, audio: &[u8]) -> Option<bytes::Bytes> {
     let held = match base64_simd::STANDARD.decode_to_vec(audio) {
         Ok(bytes) => MediaCache::verify_pushed(&n.media_sha256, &bytes)
-            .map(|()| Arc::<[u8]>::from(bytes))
+            .map(|()| bytes::Bytes::from(bytes))
             .map_err(|e| e.to_string()),
         Err(e) => Err(format!("not base64: {e}")),
     };

@@ -8,7 +8,6 @@
 use std::fs::File;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Arc;
 
 use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs;
@@ -91,7 +90,7 @@ impl Decoder {
 
     /// [`Decoder::open`] for a file already in memory (an urgent notice's audio that came
     /// with its push): the same checks, the same decoding.
-    pub fn open_bytes(bytes: Arc<[u8]>, gain_db: f64) -> Result<Self, MediaError> {
+    pub fn open_bytes(bytes: bytes::Bytes, gain_db: f64) -> Result<Self, MediaError> {
         if bytes.is_empty() {
             return Err(MediaError::EmptyFile);
         }
@@ -374,7 +373,7 @@ impl symphonia::core::io::MediaSource for PlainSource {
 
 /// A file in memory as a symphonia source, seekable or not as asked.
 struct MemorySource {
-    bytes: std::io::Cursor<Arc<[u8]>>,
+    bytes: std::io::Cursor<bytes::Bytes>,
     seekable: bool,
 }
 

@@ -115,10 +115,10 @@ fn decoder_refuses_what_the_prober_refuses() {
     std::fs::write(&path, "not audio at all").unwrap();
     assert!(Decoder::open(&path, 0.0).is_err());
     assert!(decode_all(&path).is_err());
-    let bytes: std::sync::Arc<[u8]> = std::fs::read(&path).unwrap().into();
+    let bytes = std::fs::read(&path).unwrap().into();
     assert!(Decoder::open_bytes(bytes, 0.0).is_err());
     assert!(matches!(
-        Decoder::open_bytes(Vec::new().into(), 0.0),
+        Decoder::open_bytes(bytes::Bytes::new(), 0.0),
         Err(media::MediaError::EmptyFile)
     ));
 }
@@ -138,7 +138,7 @@ fn a_file_in_memory_decodes_to_exactly_what_the_file_on_disk_does() {
     ] {
         let path = fixture(name);
         let from_disk: Vec<f32> = Decoder::open(&path, -3.0).unwrap().collect();
-        let bytes: std::sync::Arc<[u8]> = std::fs::read(&path).unwrap().into();
+        let bytes = std::fs::read(&path).unwrap().into();
         let d = Decoder::open_bytes(bytes, -3.0).unwrap();
         let from_memory: Vec<f32> = d.collect();
         assert_eq!(from_memory.len(), from_disk.len(), "{name}");
