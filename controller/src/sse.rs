@@ -143,7 +143,7 @@ impl Parser {
                 self.data.push_str(&value);
                 self.has_data = true;
             }
-            b"id" if !value.contains(' ') => self.last_id = Some(value.into_owned()),
+            b"id" if !value.contains('\0') => self.last_id = Some(value.into_owned()),
             b"retry" => {
                 if let Ok(ms) = value.parse() {
                     self.retry_ms = Some(ms);
@@ -243,6 +243,16 @@ mod tests {
         assert_eq!(evs[0].data, format!("{long}\u{fffd}\nok"));
         // The parser goes on with small events after a long one.
         assert_eq!(p.feed(b"event: cancel\ndata: 1\n\n")[0].data, "1");
+    }
+
+    #[test]
+    fn an_id_with_a_null_is_ignored_and_any_other_is_kept() {
+        let mut p = Parser::new();
+        p.feed(b"id: 7\ndata: a\n\n");
+        p.feed(b"id: 8\0x\ndata: b\n\n");
+        assert_eq!(p.last_id(), Some("7"));
+        let evs = p.feed(b"id: 9 z\ndata: c\n\n");
+        assert_eq!(evs[0].id.as_deref(), Some("9 z"));
     }
 
     #[test]

@@ -308,12 +308,13 @@ pub async fn sync_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<d
 }
 
 /// What an urgent event leaves to write down once the loudspeakers have it: the notice
-/// itself, the audio that came with it (played from memory until then), a cancel. Written in the order of the
-/// events, after [`Shared::after_urgent_start`]: when a district's stations all take the
-/// same notice at once, the disk work of those already airing it does not hold up those
-/// still starting it (and the event stream goes on meanwhile: a cancel is never delayed).
-/// A crash before it is written loses nothing: the document lists the notice again, and
-/// the start-up check indexes a verified file the index does not know.
+/// itself, the audio that came with it (played from memory until then), a cancel. Written
+/// in the order of the events, after [`Shared::after_urgent_start`]: when a district's
+/// stations all take the same notice at once, the disk work of those already airing it
+/// does not hold up those still starting it (and the event stream goes on meanwhile: a
+/// cancel is never delayed). A crash before it is written loses nothing: the document
+/// lists the notice again, its file is fetched, and the start-up check indexes a verified
+/// file the index does not know.
 #[derive(Debug)]
 pub enum Bookkeeping {
     /// A pushed notice, and its audio if it came with the push (verified, held in memory).
@@ -387,7 +388,7 @@ pub fn handle_event(
             Ok((n, audio)) => {
                 tracing::warn!(id = %n.id, title = %n.title, "urgent notice received");
                 shared.urgent_on_its_way();
-                // Its audio, when it came along, into the cache before the plan sees the
+                // Its audio, when it came along, held in memory before the plan sees the
                 // notice: the player starts it at once instead of waiting for a download.
                 let audio = audio.and_then(|a| hold_pushed_audio(shared, &n, a.as_bytes()));
                 // Into the plan first (it must reach the speaker within a second), then disk.
