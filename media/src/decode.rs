@@ -6,6 +6,7 @@
 //! upload, so at air time a bad packet is skipped and the bulletin goes on.
 
 use std::fs::File;
+use std::io::{Read, Seek};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
@@ -97,8 +98,9 @@ impl Decoder {
         let opened = || {
             let origin = stream::Origin::Memory(&bytes);
             let opened = stream::open(origin, &mut |seekable| {
-                Ok(Box::new(MemorySource {
-                    bytes: std::io::Cursor::new(bytes.clone()),
+                Ok(Box::new(WholeSource {
+                    len: bytes.len() as u64,
+                    inner: std::io::Cursor::new(bytes.clone()),
                     seekable,
                 }))
             })?;
@@ -133,7 +135,11 @@ impl Decoder {
                 Some(f) => f,
                 None => File::open(path)?,
             };
-            Ok(Box::new(PlainSource { file, seekable }))
+            Ok(Box::new(WholeSource {
+                len: file.metadata()?.len(),
+                inner: file,
+                seekable,
+            }))
         })?;
         Self::start(opened, gain_db)
     }
@@ -343,59 +349,32 @@ pub fn decode_all(path: &Path) -> Result<Pcm, MediaError> {
     })
 }
 
-/// A plain file as a symphonia source, seekable or not as asked.
-struct PlainSource {
-    file: File,
+/// A whole file, on disk or in memory, as a symphonia source, seekable or not as asked.
+struct WholeSource<R> {
+    inner: R,
+    len: u64,
     seekable: bool,
 }
 
-impl std::io::Read for PlainSource {
+impl<R: Read> Read for WholeSource<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.file.read(buf)
+        self.inner.read(buf)
     }
 }
 
-impl std::io::Seek for PlainSource {
+impl<R: Seek> Seek for WholeSource<R> {
     fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
-        self.file.seek(pos)
+        self.inner.seek(pos)
     }
 }
 
-impl symphonia::core::io::MediaSource for PlainSource {
+impl<R: Read + Seek + Send + Sync> symphonia::core::io::MediaSource for WholeSource<R> {
     fn is_seekable(&self) -> bool {
         self.seekable
     }
 
     fn byte_len(&self) -> Option<u64> {
-        self.file.metadata().ok().map(|m| m.len())
-    }
-}
-
-/// A file in memory as a symphonia source, seekable or not as asked.
-struct MemorySource {
-    bytes: std::io::Cursor<bytes::Bytes>,
-    seekable: bool,
-}
-
-impl std::io::Read for MemorySource {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.bytes.read(buf)
-    }
-}
-
-impl std::io::Seek for MemorySource {
-    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
-        self.bytes.seek(pos)
-    }
-}
-
-impl symphonia::core::io::MediaSource for MemorySource {
-    fn is_seekable(&self) -> bool {
-        self.seekable
-    }
-
-    fn byte_len(&self) -> Option<u64> {
-        Some(self.bytes.get_ref().len() as u64)
+        Some(self.len)
     }
 }
 

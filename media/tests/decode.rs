@@ -5,18 +5,22 @@ mod common;
 use common::{fixture, fixtures};
 use media::{db_to_linear, decode_all, measure, probe_file, signal, Decoder, ProbeOptions};
 
+/// A file of every container and sample format the fixtures hold: the MP3 that is opened
+/// twice (no LAME tag) and the AAC whose edit list trims its priming among them.
+const EVERY_FORMAT: [&str; 8] = [
+    "cbr.mp3",
+    "vbr_noxing.mp3",
+    "a.flac",
+    "a.ogg",
+    "a.m4a",
+    "s8.wav",
+    "s24.wav",
+    "f32.wav",
+];
+
 #[test]
 fn decoder_output_length_matches_the_probed_duration_for_every_format() {
-    for name in [
-        "cbr.mp3",
-        "vbr_noxing.mp3",
-        "a.flac",
-        "a.ogg",
-        "a.m4a",
-        "s8.wav",
-        "s24.wav",
-        "f32.wav",
-    ] {
+    for name in EVERY_FORMAT {
         let path = fixture(name);
         let info = probe_file(&path, &ProbeOptions::default()).unwrap();
         let d = Decoder::open(&path, 0.0).unwrap();
@@ -125,17 +129,7 @@ fn decoder_refuses_what_the_prober_refuses() {
 
 #[test]
 fn a_file_in_memory_decodes_to_exactly_what_the_file_on_disk_does() {
-    // Every container, the MP3 that is opened twice (no LAME tag) and the AAC whose edit
-    // list trims its priming included.
-    for name in [
-        "cbr.mp3",
-        "vbr_noxing.mp3",
-        "a.flac",
-        "a.ogg",
-        "a.m4a",
-        "s8.wav",
-        "f32.wav",
-    ] {
+    for name in EVERY_FORMAT {
         let path = fixture(name);
         let from_disk: Vec<f32> = Decoder::open(&path, -3.0).unwrap().collect();
         let bytes = std::fs::read(&path).unwrap().into();

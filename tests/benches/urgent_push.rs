@@ -355,15 +355,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         .to_string();
     // Wait for the acknowledgements.
     let (mut latencies, mut received, cpu_after) = loop {
-        let u: Value = client
-            .get(format!("{base}/api/v1/urgent/{id}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let u: Value = get_json(&client, &format!("{base}/api/v1/urgent/{id}"), &token).await?;
         let st = u["stations"].as_array().cloned().unwrap_or_default();
         let since_post = |field: &str| -> Vec<f64> {
             st.iter()
@@ -472,18 +464,11 @@ async fn silences(
     loop {
         let mut rows: Vec<Value> = Vec::new();
         loop {
-            let page: Vec<Value> = client
-                .get(format!(
-                    "{base}/api/v1/logs?status=played&limit={PAGE}&offset={}",
-                    rows.len()
-                ))
-                .bearer_auth(token)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
+            let url = format!(
+                "{base}/api/v1/logs?status=played&limit={PAGE}&offset={}",
+                rows.len()
+            );
+            let page: Vec<Value> = get_json(client, &url, token).await?;
             let k = page.len();
             rows.extend(page);
             if k < PAGE {
@@ -500,4 +485,21 @@ async fn silences(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// `GET url` as the user with `token`, its JSON answer.
+async fn get_json<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> Result<T, String> {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
 }
