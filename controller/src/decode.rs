@@ -106,7 +106,7 @@ pub fn prepare_sequence(
     };
     let (tx, rx) = sync_channel::<Vec<f32>>(bound);
     let progress = done.clone();
-    let out_ch = out.channels as usize;
+    let out_ch = usize::from(out.channels.max(1));
     run_decoder(Box::new(move || {
         let chunk_len = CHUNK_FRAMES * out_ch;
         let mut chunk = SPARE.take(chunk_len);
@@ -142,7 +142,7 @@ pub fn prepare_sequence(
             }
             let before = chunk.len();
             conv.finish(&mut chunk);
-            frames += ((chunk.len() - before) / out_ch.max(1)) as u64;
+            frames += ((chunk.len() - before) / out_ch) as u64;
             record(
                 &progress,
                 PartDecoded {
@@ -308,7 +308,7 @@ struct Spare {
 /// Chunks a station puts on the spare list when it starts, written once: the first lead
 /// of an airing ([`FIRST_LEAD_S`]) and the chunk being filled. An urgent notice then
 /// starts in memory the kernel has already mapped.
-pub const WARM_CHUNKS: usize = 4;
+const WARM_CHUNKS: usize = 4;
 
 /// Spare chunks kept at most: 1.5 MiB, four seconds of 48 kHz stereo.
 const SPARE_MAX: usize = 96;

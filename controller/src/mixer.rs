@@ -73,6 +73,11 @@ impl Pending {
     }
 
     /// True once it can start: its first audio is here, or there will be none.
+    fn has_audio(&self) -> bool {
+        self.first.is_some() || self.closed
+    }
+
+    /// [`Pending::has_audio`], after looking for its first audio once more.
     fn ready(&mut self) -> bool {
         if self.first.is_none() && !self.closed {
             loop {
@@ -85,7 +90,7 @@ impl Pending {
                 break;
             }
         }
-        self.first.is_some() || self.closed
+        self.has_audio()
     }
 }
 
@@ -322,7 +327,7 @@ impl State {
             .enumerate()
             .filter(|(_, c)| {
                 c.start_frame <= f
-                    && (c.first.is_some() || c.closed)
+                    && c.has_audio()
                     && (!preempting || c.priority == Priority::Emergency)
             })
             .max_by(|(_, a), (_, b)| {

@@ -74,14 +74,14 @@ impl Parser {
     /// urgent notice with its audio) is moved there, not copied.
     fn line(&mut self, out: &mut Vec<Event>) {
         let mut raw = std::mem::take(&mut self.buf);
-        let mut kept = self.take_line(&mut raw, out).unwrap_or_default();
-        kept.clear();
-        self.buf = kept;
+        self.take_line(&mut raw, out);
+        raw.clear();
+        self.buf = raw;
     }
 
-    /// Parse one line (without its end). Returns the buffer back unless its bytes went
-    /// into the data.
-    fn take_line(&mut self, raw: &mut Vec<u8>, out: &mut Vec<Event>) -> Option<Vec<u8>> {
+    /// Parse one line (without its end); `raw` is left empty when its bytes went into the
+    /// data.
+    fn take_line(&mut self, raw: &mut Vec<u8>, out: &mut Vec<Event>) {
         let bom = if raw.starts_with("\u{feff}".as_bytes()) {
             3
         } else {
@@ -104,10 +104,10 @@ impl Parser {
             self.event.clear();
             self.data.clear();
             self.has_data = false;
-            return Some(std::mem::take(raw));
+            return;
         }
         if line[0] == b':' {
-            return Some(std::mem::take(raw)); // comment / keep-alive
+            return; // comment / keep-alive
         }
         // The field name is ASCII, so splitting the bytes at the first ':' splits the text
         // there too (an invalid UTF-8 sequence never holds an ASCII byte).
@@ -122,16 +122,11 @@ impl Parser {
             let mut bytes = std::mem::take(raw);
             bytes.drain(..bom + value_at);
             self.has_data = true;
-            match String::from_utf8(bytes) {
-                Ok(data) => {
-                    self.data = data;
-                    return None;
-                }
-                Err(e) => {
-                    self.data = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                    return Some(e.into_bytes());
-                }
-            }
+            self.data = match String::from_utf8(bytes) {
+                Ok(data) => data,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            };
+            return;
         }
         let value = String::from_utf8_lossy(&line[value_at..]);
         match field {
@@ -151,7 +146,6 @@ impl Parser {
             }
             _ => {}
         }
-        Some(std::mem::take(raw))
     }
 }
 

@@ -82,11 +82,7 @@ impl Decoder {
         if file.metadata()?.len() == 0 {
             return Err(MediaError::EmptyFile);
         }
-        match panic::catch_unwind(AssertUnwindSafe(|| Self::open_inner(path, file, gain_db))) {
-            Ok(result) => result,
-            // symphonia can panic on some malformed headers.
-            Err(_) => Err(MediaError::NotAudio),
-        }
+        not_audio_on_panic(|| Self::open_inner(path, file, gain_db))
     }
 
     /// [`Decoder::open`] for a file already in memory (an urgent notice's audio that came
@@ -106,10 +102,7 @@ impl Decoder {
             })?;
             Self::start(opened, gain_db)
         };
-        match panic::catch_unwind(AssertUnwindSafe(opened)) {
-            Ok(result) => result,
-            Err(_) => Err(MediaError::NotAudio),
-        }
+        not_audio_on_panic(opened)
     }
 
     /// Open a live stream (e.g. a channel relayed over HTTP) for playback with `gain_db`
@@ -120,12 +113,7 @@ impl Decoder {
         R: std::io::Read + Send + Sync + 'static,
     {
         let source = Box::new(symphonia::core::io::ReadOnlySource::new(reader));
-        match panic::catch_unwind(AssertUnwindSafe(|| {
-            Self::start(stream::open_stream(source, ext)?, gain_db)
-        })) {
-            Ok(result) => result,
-            Err(_) => Err(MediaError::NotAudio),
-        }
+        not_audio_on_panic(|| Self::start(stream::open_stream(source, ext)?, gain_db))
     }
 
     fn open_inner(path: &Path, file: File, gain_db: f64) -> Result<Self, MediaError> {
@@ -347,6 +335,14 @@ pub fn decode_all(path: &Path) -> Result<Pcm, MediaError> {
         sample_rate,
         channels,
     })
+}
+
+/// `open`'s result, or [`MediaError::NotAudio`] if it panics: symphonia can panic on some
+/// malformed headers.
+fn not_audio_on_panic(
+    open: impl FnOnce() -> Result<Decoder, MediaError>,
+) -> Result<Decoder, MediaError> {
+    panic::catch_unwind(AssertUnwindSafe(open)).unwrap_or(Err(MediaError::NotAudio))
 }
 
 /// A whole file, on disk or in memory, as a symphonia source, seekable or not as asked.

@@ -90,7 +90,7 @@ impl Origin<'_> {
 }
 
 /// What the MP4 checks read.
-pub(crate) trait ReadSeek: std::io::Read + std::io::Seek {}
+trait ReadSeek: std::io::Read + std::io::Seek {}
 impl<T: std::io::Read + std::io::Seek> ReadSeek for T {}
 
 /// Probe the file at `origin`, pick the first audio track and make its decoder.

@@ -354,7 +354,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         .ok_or("no notice id")?
         .to_string();
     // Wait for the acknowledgements.
-    let (mut latencies, mut received, cpu_after) = loop {
+    let (mut latencies, mut received, cpu_after, faults) = loop {
         let u: Value = get_json(&client, &format!("{base}/api/v1/urgent/{id}"), &token).await?;
         let st = u["stations"].as_array().cloned().unwrap_or_default();
         let since_post = |field: &str| -> Vec<f64> {
@@ -370,12 +370,8 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
             .count();
         if done >= connected || Instant::now() > deadline {
             let rec = since_post("received_at");
-            let faults = sum(&|p| minor_faults(p)) - faults_before;
-            break (
-                lat,
-                rec,
-                (sum(&|p| cpu_ms(p)), cpu_ms(std::process::id()), faults),
-            );
+            let cpu = (sum(&|p| cpu_ms(p)), cpu_ms(std::process::id()));
+            break (lat, rec, cpu, sum(&|p| minor_faults(p)) - faults_before);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
@@ -399,6 +395,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
         percentile(&latencies, 99.0),
         latencies.last().copied().unwrap_or(f64::NAN),
     );
+    // (`played_ms` is whole milliseconds of frames: a millisecond or two is rounding.)
     let behind: Vec<f64> = silences.iter().copied().filter(|&s| s > 2.0).collect();
     let silence_max = silences.iter().copied().fold(0.0, f64::max);
     let per_conn = (rss_after.saturating_sub(rss_before)) as f64 / connected.max(1) as f64;
@@ -408,7 +405,7 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
     let per_station = |a: f64, b: f64| (b - a) / connected.max(1) as f64;
     let cpu_controllers = per_station(cpu_before.0, cpu_after.0);
     let cpu_server = per_station(cpu_before.1, cpu_after.1);
-    let faults = per_station(0.0, cpu_after.2);
+    let faults = per_station(0.0, faults);
     println!(
         "urgent_push: {n} controllers (data in {}), {connected} connected, {} reported playing; \
          POST→playing p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms (→ received p50 \
