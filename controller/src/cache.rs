@@ -80,6 +80,11 @@ pub fn open(path: &Path) -> Result<Connection, CacheError> {
     conn.set_prepared_statement_cache_capacity(64);
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     migrations().to_latest(&mut conn)?;
+    // An airing's start and progress are journaled the moment they happen; parse their
+    // statements now, so that the first start (an emergency's, perhaps) does not wait for it.
+    for sql in [PLAY_STARTED, PLAY_PROGRESS] {
+        conn.prepare_cached(sql)?;
+    }
     Ok(conn)
 }
 
@@ -330,15 +335,18 @@ pub fn delete_media(conn: &Connection, sha256: &str) -> Result<(), CacheError> {
 
 // ---------------------------------------------------------------- plays and the outbox
 
+const PLAY_STARTED: &str =
+    "INSERT INTO plays (key, state, scheduled_at_ms, started_at_ms, progress_ms, json)
+     VALUES (?1, 'started', ?2, ?3, 0, ?4)
+     ON CONFLICT (key) DO NOTHING";
+
+const PLAY_PROGRESS: &str =
+    "UPDATE plays SET progress_ms = ?2 WHERE key = ?1 AND state = 'started'";
+
 /// Record that an occurrence started airing (durably, before anything else is done with it).
 /// `template` is its log entry as it would be if it ended now.
 pub fn play_started(conn: &Connection, template: &LogEntry) -> Result<(), CacheError> {
-    conn.prepare_cached(
-        "INSERT INTO plays (key, state, scheduled_at_ms, started_at_ms, progress_ms, json)
-         VALUES (?1, 'started', ?2, ?3, 0, ?4)
-         ON CONFLICT (key) DO NOTHING",
-    )?
-    .execute(params![
+    conn.prepare_cached(PLAY_STARTED)?.execute(params![
         template.id,
         ms(template.scheduled_at),
         template.started_at.map(ms),
@@ -349,7 +357,7 @@ pub fn play_started(conn: &Connection, template: &LogEntry) -> Result<(), CacheE
 
 /// Record how long an airing has played so far (every few seconds).
 pub fn play_progress(conn: &Connection, key: &str, progress_ms: u64) -> Result<(), CacheError> {
-    conn.prepare_cached("UPDATE plays SET progress_ms = ?2 WHERE key = ?1 AND state = 'started'")?
+    conn.prepare_cached(PLAY_PROGRESS)?
         .execute(params![key, progress_ms as i64])?;
     Ok(())
 }
