@@ -19,6 +19,7 @@ use symphonia::core::formats::Packet;
 use crate::error::MediaError;
 use crate::loudness::db_to_linear;
 use crate::stream;
+use crate::wav16::Wav16;
 
 /// Errors in a row after which playback gives up on a file (a stream that
 /// fails forever must not spin the audio thread).
@@ -49,17 +50,27 @@ impl Pcm {
 
 /// Streaming decoder: an iterator over interleaved `f32` samples.
 pub struct Decoder {
-    format: Box<dyn FormatReader>,
-    decoder: Box<dyn codecs::Decoder>,
-    track_id: u32,
+    source: Source,
     sample_rate: u32,
     channels: u16,
     gain: f32,
-    trim: stream::Trim,
-    buf: Option<SampleBuffer<f32>>,
     pos: usize,
     len: usize,
     done: bool,
+}
+
+/// Where a [`Decoder`]'s samples come from.
+enum Source {
+    /// Symphonia's packets, decoded into `buf`.
+    Packets {
+        format: Box<dyn FormatReader>,
+        decoder: Box<dyn codecs::Decoder>,
+        track_id: u32,
+        trim: stream::Trim,
+        buf: Option<SampleBuffer<f32>>,
+    },
+    /// A 16-bit PCM WAV file in memory, read directly.
+    Wav16(Wav16),
 }
 
 impl std::fmt::Debug for Decoder {
@@ -90,6 +101,19 @@ impl Decoder {
     pub fn open_bytes(bytes: bytes::Bytes, gain_db: f64) -> Result<Self, MediaError> {
         if bytes.is_empty() {
             return Err(MediaError::EmptyFile);
+        }
+        if let Some(wav) = Wav16::parse(&bytes) {
+            let mut d = Decoder {
+                sample_rate: wav.sample_rate,
+                channels: wav.channels,
+                source: Source::Wav16(wav),
+                gain: gain_from_db(gain_db),
+                pos: 0,
+                len: 0,
+                done: false,
+            };
+            d.fill();
+            return Ok(d);
         }
         let opened = || {
             let origin = stream::Origin::Memory(&bytes);
@@ -141,20 +165,17 @@ impl Decoder {
             trim,
             ..
         } = opened;
-        let gain = if gain_db.is_finite() {
-            db_to_linear(gain_db)
-        } else {
-            1.0
-        };
         let mut d = Decoder {
-            format,
-            decoder,
-            track_id,
+            source: Source::Packets {
+                format,
+                decoder,
+                track_id,
+                trim,
+                buf: None,
+            },
             sample_rate: params.sample_rate.unwrap_or(0),
             channels: params.channels.map_or(0, |c| c.count() as u16),
-            gain,
-            trim,
-            buf: None,
+            gain: gain_from_db(gain_db),
             pos: 0,
             len: 0,
             done: false,
@@ -177,9 +198,33 @@ impl Decoder {
         self.channels
     }
 
+    /// Decode the next samples into the source's buffer (`pos..len` of it). Returns false
+    /// at the end of the stream.
+    fn fill(&mut self) -> bool {
+        if let Source::Wav16(wav) = &mut self.source {
+            if self.done || !wav.fill(self.gain) {
+                self.done = true;
+                return false;
+            }
+            (self.pos, self.len) = (0, wav.buf.len());
+            return true;
+        }
+        self.fill_packets()
+    }
+
     /// Decode packets until one yields samples in the stream's format.
     /// Returns false at the end of the stream.
-    fn fill(&mut self) -> bool {
+    fn fill_packets(&mut self) -> bool {
+        let Source::Packets {
+            format,
+            decoder,
+            track_id,
+            trim,
+            buf,
+        } = &mut self.source
+        else {
+            return false;
+        };
         let mut errors = 0u32;
         while !self.done {
             if errors >= MAX_CONSECUTIVE_ERRORS {
@@ -188,7 +233,7 @@ impl Decoder {
             }
             // symphonia can panic on malformed data; a panic ends this
             // bulletin instead of the audio thread.
-            let next = panic::catch_unwind(AssertUnwindSafe(|| self.format.next_packet()));
+            let next = panic::catch_unwind(AssertUnwindSafe(|| format.next_packet()));
             let Ok(next) = next else {
                 self.done = true;
                 break;
@@ -206,17 +251,17 @@ impl Decoder {
                     continue;
                 }
             };
-            if packet.track_id() != self.track_id {
+            if packet.track_id() != *track_id {
                 continue;
             }
-            let Some(decoded) = decode_caught(self.decoder.as_mut(), &packet) else {
+            let Some(decoded) = decode_caught(decoder.as_mut(), &packet) else {
                 self.done = true;
                 break;
             };
             let decoded = match decoded {
                 Ok(buf) => buf,
                 Err(SymError::ResetRequired) => {
-                    self.decoder.reset();
+                    decoder.reset();
                     errors += 1;
                     continue;
                 }
@@ -233,7 +278,7 @@ impl Decoder {
             if frames == 0 {
                 continue;
             }
-            let (keep_from, keep_to) = self.trim.window(frames);
+            let (keep_from, keep_to) = trim.window(frames);
             if keep_from >= keep_to {
                 continue;
             }
@@ -247,9 +292,9 @@ impl Decoder {
                 errors += 1;
                 continue;
             }
-            let buf = match self.buf.as_mut() {
+            let buf = match buf {
                 Some(b) if b.capacity() >= frames * usize::from(channels) => b,
-                _ => self.buf.insert(SampleBuffer::new(frames as u64, spec)),
+                _ => buf.insert(SampleBuffer::new(frames as u64, spec)),
             };
             buf.copy_interleaved_ref(decoded);
             let ch = usize::from(channels);
@@ -269,6 +314,15 @@ impl Decoder {
             }
         }
         false
+    }
+}
+
+/// The linear gain of `gain_db` (none for a value that is not a number).
+fn gain_from_db(gain_db: f64) -> f32 {
+    if gain_db.is_finite() {
+        db_to_linear(gain_db)
+    } else {
+        1.0
     }
 }
 
@@ -294,7 +348,15 @@ impl Decoder {
         }
         let (from, to) = (self.pos, self.len);
         self.pos = to;
-        self.buf.as_ref()?.samples().get(from..to)
+        self.decoded().get(from..to)
+    }
+
+    /// The samples decoded last (of which `pos..len` are not read yet).
+    fn decoded(&self) -> &[f32] {
+        match &self.source {
+            Source::Packets { buf, .. } => buf.as_ref().map_or(&[], |b| b.samples()),
+            Source::Wav16(wav) => &wav.buf,
+        }
     }
 }
 
@@ -304,10 +366,7 @@ impl Iterator for Decoder {
     fn next(&mut self) -> Option<f32> {
         loop {
             if self.pos < self.len {
-                let s = self
-                    .buf
-                    .as_ref()
-                    .and_then(|b| b.samples().get(self.pos).copied());
+                let s = self.decoded().get(self.pos).copied();
                 self.pos += 1;
                 return s;
             }
@@ -325,9 +384,7 @@ pub fn decode_all(path: &Path) -> Result<Pcm, MediaError> {
     let (sample_rate, channels) = (d.sample_rate(), d.channels());
     let mut samples = Vec::new();
     while d.pos < d.len || d.fill() {
-        if let Some(b) = d.buf.as_ref() {
-            samples.extend_from_slice(b.samples().get(d.pos..d.len).unwrap_or(&[]));
-        }
+        samples.extend_from_slice(d.decoded().get(d.pos..d.len).unwrap_or(&[]));
         d.pos = d.len;
     }
     Ok(Pcm {

@@ -30,6 +30,7 @@ mod ogg_tail;
 mod probe;
 pub mod signal;
 mod stream;
+mod wav16;
 
 pub use decode::{decode_all, Decoder, Pcm};
 pub use error::MediaError;

@@ -118,6 +118,27 @@ fn make_fixtures(d: &Path) {
             s(&d.join("f32.wav")),
         ],
     );
+    // Text-to-speech's shape: 16-bit mono at 22.05 kHz, with a title (ffmpeg writes it in
+    // a LIST chunk before the samples).
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            s(&src),
+            "-ar",
+            "22050",
+            "-ac",
+            "1",
+            "-c:a",
+            "pcm_s16le",
+            "-metadata",
+            "title=Thông báo khẩn",
+            s(&d.join("speech.wav")),
+        ],
+    );
     // Small (1 s) files of every format for the fuzz tests.
     let small = d.join("small_src.wav");
     run(
