@@ -80,9 +80,15 @@ pub fn open(path: &Path) -> Result<Connection, CacheError> {
     conn.set_prepared_statement_cache_capacity(64);
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     migrations().to_latest(&mut conn)?;
-    // An airing's start and progress are journaled the moment they happen; parse their
-    // statements now, so that the first start (an emergency's, perhaps) does not wait for it.
-    for sql in [PLAY_STARTED, PLAY_PROGRESS] {
+    // What an urgent notice's arrival and every airing write, parsed now: the first
+    // notice (an emergency's, a thousand stations at once perhaps) does not wait for it.
+    for sql in [
+        STORE_URGENT,
+        PUT_MEDIA,
+        TOUCH_MEDIA,
+        PLAY_STARTED,
+        PLAY_PROGRESS,
+    ] {
         conn.prepare_cached(sql)?;
     }
     Ok(conn)
@@ -207,17 +213,20 @@ pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(), Cach
 
 // ---------------------------------------------------------------- urgent notices
 
+const STORE_URGENT: &str = "INSERT INTO urgent (id, json, received_at_ms) VALUES (?1, ?2, ?3)
+    ON CONFLICT (id) DO UPDATE SET json = excluded.json";
+
 /// Remember a pushed urgent notice (kept if already known, cancelled flag untouched).
 pub fn store_urgent(
     conn: &Connection,
     notice: &UrgentNotice,
     now: DateTime<Utc>,
 ) -> Result<(), CacheError> {
-    conn.prepare_cached(
-        "INSERT INTO urgent (id, json, received_at_ms) VALUES (?1, ?2, ?3)
-         ON CONFLICT (id) DO UPDATE SET json = excluded.json",
-    )?
-    .execute(params![notice.id, serde_json::to_string(notice)?, ms(now)])?;
+    conn.prepare_cached(STORE_URGENT)?.execute(params![
+        notice.id,
+        serde_json::to_string(notice)?,
+        ms(now)
+    ])?;
     Ok(())
 }
 
@@ -281,16 +290,15 @@ pub struct MediaRow {
     pub last_needed_at: DateTime<Utc>,
 }
 
+const PUT_MEDIA: &str = "INSERT INTO media (sha256, path, size, verified_at_ms, last_needed_at_ms)
+    VALUES (?1, ?2, ?3, ?4, ?5)
+    ON CONFLICT (sha256) DO UPDATE SET path = excluded.path, size = excluded.size,
+      verified_at_ms = excluded.verified_at_ms,
+      last_needed_at_ms = max(media.last_needed_at_ms, excluded.last_needed_at_ms)";
+
 /// Record a verified media file.
 pub fn put_media(conn: &Connection, row: &MediaRow) -> Result<(), CacheError> {
-    conn.prepare_cached(
-        "INSERT INTO media (sha256, path, size, verified_at_ms, last_needed_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (sha256) DO UPDATE SET path = excluded.path, size = excluded.size,
-           verified_at_ms = excluded.verified_at_ms,
-           last_needed_at_ms = max(media.last_needed_at_ms, excluded.last_needed_at_ms)",
-    )?
-    .execute(params![
+    conn.prepare_cached(PUT_MEDIA)?.execute(params![
         row.sha256,
         row.path,
         row.size as i64,
@@ -317,12 +325,13 @@ pub fn list_media(conn: &Connection) -> Result<Vec<MediaRow>, CacheError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+const TOUCH_MEDIA: &str =
+    "UPDATE media SET last_needed_at_ms = max(last_needed_at_ms, ?2) WHERE sha256 = ?1";
+
 /// Mark media as needed now.
 pub fn touch_media(conn: &Connection, sha256: &str, now: DateTime<Utc>) -> Result<(), CacheError> {
-    conn.prepare_cached(
-        "UPDATE media SET last_needed_at_ms = max(last_needed_at_ms, ?2) WHERE sha256 = ?1",
-    )?
-    .execute(params![sha256, ms(now)])?;
+    conn.prepare_cached(TOUCH_MEDIA)?
+        .execute(params![sha256, ms(now)])?;
     Ok(())
 }
 
