@@ -397,6 +397,9 @@ fn open_next(
     None
 }
 
+/// Samples [`Converter::push_block`] converts at a time (on the stack).
+const BATCH: usize = 1024;
+
 /// Streaming channel mapping and linear resampling, frame by frame.
 #[derive(Debug)]
 pub struct Converter {
@@ -523,8 +526,15 @@ impl Converter {
             out.extend_from_slice(&input[..frames * ic]);
             return;
         }
-        if ic <= 2 && oc <= 2 {
-            self.push_block_stereo(&input[..frames * ic], frames * per * oc, out);
+        if ic <= 2 && oc <= 2 && per * oc <= BATCH {
+            // Converted a batch at a time on the stack, then appended: the chunk's memory
+            // is written once (filling it with zeros first to write into it cost as much
+            // again: it is cold).
+            let mut batch = [0.0f32; BATCH];
+            for part in input[..frames * ic].chunks(BATCH / (per * oc) * ic) {
+                let n = self.convert_stereo(part, &mut batch);
+                out.extend_from_slice(&batch[..n]);
+            }
             return;
         }
         for f in input.chunks_exact(ic) {
@@ -533,9 +543,10 @@ impl Converter {
     }
 
     /// [`Converter::push_block`] for mono and stereo (nearly every file and output):
-    /// the same arithmetic as [`Converter::push`], written into place. `most` bounds the
-    /// samples it can add.
-    fn push_block_stereo(&mut self, input: &[f32], most: usize, out: &mut Vec<f32>) {
+    /// the same arithmetic as [`Converter::push`], written into `buf` (which has room for
+    /// [`Converter::most_out_per_in`] frames for each input frame); returns the samples
+    /// written.
+    fn convert_stereo(&mut self, input: &[f32], buf: &mut [f32]) -> usize {
         let (ic, oc) = (self.in_channels, self.out.channels as usize);
         let map = |f: &[f32]| -> [f32; 2] {
             match (ic, oc) {
@@ -549,12 +560,9 @@ impl Converter {
             Some(p) => [p[0], p.get(1).copied().unwrap_or(0.0)],
             None => match frames.next() {
                 Some(f) => map(f),
-                None => return,
+                None => return 0,
             },
         };
-        let start = out.len();
-        out.resize(start + most, 0.0);
-        let buf = &mut out[start..];
         let (mut w, mut t, step) = (0, self.t, self.step);
         if let Some(weights) = self.whole.as_deref().filter(|_| t == 0.0) {
             // The same arithmetic as the stepping below, without its per-sample test.
@@ -564,9 +572,8 @@ impl Converter {
                 (3, 1) => upsample::<3, 1>(weights, frames, &map, &mut prev, buf),
                 _ => upsample::<2, 1>(weights, frames, &map, &mut prev, buf),
             };
-            out.truncate(start + written);
             self.keep_last(prev);
-            return;
+            return written;
         }
         for f in frames {
             let m = map(f);
@@ -582,9 +589,9 @@ impl Converter {
             t -= 1.0;
             prev = m;
         }
-        out.truncate(start + w);
         self.t = t;
         self.keep_last(prev);
+        w
     }
 
     /// Remember the last input frame (mapped), which the next output frames start from.
@@ -650,6 +657,8 @@ mod tests {
             (48_000, 2, (44_100, 1), None),
             (48_000, 2, (48_000, 2), None),
             (48_000, 1, (48_000, 2), None),
+            // (So many output frames to an input frame that a batch cannot hold them.)
+            (40, 1, (48_000, 2), None),
         ] {
             let out = Format {
                 rate: out.0,
@@ -669,6 +678,12 @@ mod tests {
             }
             c.finish(&mut got);
             assert_eq!(got, want, "{rate} Hz × {ch} → {out:?}");
+            // And in one block, converted in several batches.
+            let mut c = Converter::new(rate, ch, out);
+            let mut got = Vec::new();
+            c.push_block(&input[..input.len() / ch as usize * ch as usize], &mut got);
+            c.finish(&mut got);
+            assert_eq!(got, want, "{rate} Hz × {ch} → {out:?} in one block");
         }
     }
 
