@@ -520,7 +520,6 @@ async fn events_loop(
                             for ev in parser.feed(&bytes) {
                                 got_any = true;
                                 handle_event(&ev, &book, &shared, clock.as_ref());
-                                parser.recycle(ev.data);
                             }
                             if let Some(id) = parser.last_id() {
                                 last_id = Some(id.to_string());
