@@ -311,6 +311,18 @@ impl Shared {
     }
 }
 
+/// An empty vector with room for `capacity` items whose memory is already mapped: every
+/// page written once with `fill`, which must not be zero (the optimiser makes an allocation
+/// followed by zeros a zeroed allocation, which fresh memory satisfies without touching a
+/// page). What must not wait for the kernel to map pages at an urgent notice's start (the
+/// decoders' warm chunks, the event parser's first long line) starts in such memory.
+pub(crate) fn premapped<T: Clone>(capacity: usize, fill: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(capacity);
+    v.resize(capacity, fill);
+    v.clear();
+    v
+}
+
 /// Free bytes on the file system holding `dir` (for unprivileged users), from statvfs(3);
 /// None when unavailable.
 pub(crate) fn disk_free(dir: &Path) -> Option<u64> {

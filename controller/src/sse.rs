@@ -28,13 +28,8 @@ pub struct Parser {
 impl Parser {
     /// A fresh parser, with room for a long line ([`LINE_ROOM`]) in memory already mapped.
     pub fn new() -> Self {
-        let mut buf = Vec::with_capacity(LINE_ROOM);
-        // Written, not only allocated: the kernel maps a page when it is first touched.
-        // (Not with zeros: the optimiser makes that a zeroed allocation, left untouched.)
-        buf.resize(LINE_ROOM, b' ');
-        buf.clear();
         Self {
-            buf,
+            buf: crate::premapped(LINE_ROOM, b' '),
             ..Self::default()
         }
     }
