@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{fixture, fixtures, run};
+use common::{ffmpeg, fixture, fixtures, run};
 use media::{probe_file, signal, MediaError, Pcm, ProbeOptions};
 use rand::{RngCore, SeedableRng};
 
@@ -152,19 +152,7 @@ fn adpcm_wav_is_refused_naming_its_codec() {
 #[test]
 fn opus_in_ogg_is_refused_naming_its_codec() {
     let path = fixtures().join("speech.opus");
-    run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            fixture("tone.wav").to_str().unwrap(),
-            "-c:a",
-            "libopus",
-            path.to_str().unwrap(),
-        ],
-    );
+    ffmpeg(&fixture("tone.wav"), &["-c:a", "libopus"], &path);
     match probe(&path) {
         Err(MediaError::UnsupportedCodec { codec }) => assert_eq!(codec, "opus"),
         other => panic!("expected UnsupportedCodec, got {other:?}"),

@@ -23,6 +23,14 @@ pub fn run(cmd: &str, args: &[&str]) {
     );
 }
 
+/// Encode `input` into `output` with ffmpeg and its `options` (test setup only).
+pub fn ffmpeg(input: &Path, options: &[&str], output: &Path) {
+    let mut args = vec!["-v", "error", "-y", "-i", s(input)];
+    args.extend_from_slice(options);
+    args.push(s(output));
+    run("ffmpeg", &args);
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
@@ -86,21 +94,7 @@ fn make_fixtures(d: &Path) {
     );
     run("flac", &["-s", "-f", "-o", s(&d.join("a.flac")), s(&src)]);
     run("oggenc", &["-Q", "-o", s(&d.join("a.ogg")), s(&src)]);
-    run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            s(&src),
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            s(&d.join("a.m4a")),
-        ],
-    );
+    ffmpeg(&src, &["-c:a", "aac", "-b:a", "128k"], &d.join("a.m4a"));
     for bits in ["8", "16", "24", "32"] {
         run(
             "sox",
@@ -120,14 +114,9 @@ fn make_fixtures(d: &Path) {
     );
     // Text-to-speech's shape: 16-bit mono at 22.05 kHz, with a title (ffmpeg writes it in
     // a LIST chunk before the samples).
-    run(
-        "ffmpeg",
+    ffmpeg(
+        &src,
         &[
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            s(&src),
             "-ar",
             "22050",
             "-ac",
@@ -136,8 +125,8 @@ fn make_fixtures(d: &Path) {
             "pcm_s16le",
             "-metadata",
             "title=Thông báo khẩn",
-            s(&d.join("speech.wav")),
         ],
+        &d.join("speech.wav"),
     );
     // Small (1 s) files of every format for the fuzz tests.
     let small = d.join("small_src.wav");
