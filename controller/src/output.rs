@@ -256,10 +256,10 @@ struct NullState {
     next_id: u64,
     outputs: Vec<NullOutput>,
     thread_running: bool,
-    /// The one block every output renders into: a `null` output discards what it renders,
-    /// so a thousand stations share a buffer that stays in the cache instead of each
-    /// writing a block of its own (3.75 KiB at 48 kHz stereo) that has left it by the
-    /// station's next turn.
+    /// The one block every output renders into (as long as the longest output's block): a
+    /// `null` output discards what it renders, so a thousand stations share a buffer that
+    /// stays in the cache instead of each writing a block of its own (3.75 KiB at 48 kHz
+    /// stereo) that has left it by the station's next turn.
     scratch: Vec<f32>,
 }
 
@@ -321,7 +321,11 @@ impl NullPacer {
         let block_frames = (fmt.rate / 100).max(1) as u64;
         let blocks = epoch.elapsed().as_nanos() / NULL_BLOCK.as_nanos() + 1;
         let t0 = epoch + NULL_BLOCK * u32::try_from(blocks).unwrap_or(u32::MAX);
+        let block_len = block_frames as usize * fmt.channels as usize;
         let mut st = self.lock();
+        if st.scratch.len() < block_len {
+            st.scratch.resize(block_len, 0.0);
+        }
         if !st.thread_running {
             spawn("output-null", move || self.run())?;
             st.thread_running = true;
@@ -335,7 +339,7 @@ impl NullPacer {
             frames: 0,
             block_frames,
             rate: fmt.rate,
-            block_len: block_frames as usize * fmt.channels as usize,
+            block_len,
         });
         self.wake.notify_one();
         Ok(id)
@@ -357,9 +361,6 @@ impl NullPacer {
             for o in outputs.iter_mut() {
                 o.t0 = skip_missed(o.t0, o.due(), now);
                 let mut due = o.due();
-                if scratch.len() < o.block_len {
-                    scratch.resize(o.block_len, 0.0);
-                }
                 while due <= now {
                     o.mixer.render(&mut scratch[..o.block_len], due);
                     o.frames += o.block_frames;

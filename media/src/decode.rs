@@ -103,17 +103,8 @@ impl Decoder {
             return Err(MediaError::EmptyFile);
         }
         if let Some(wav) = Wav16::parse(&bytes) {
-            let mut d = Decoder {
-                sample_rate: wav.sample_rate,
-                channels: wav.channels,
-                source: Source::Wav16(wav),
-                gain: gain_from_db(gain_db),
-                pos: 0,
-                len: 0,
-                done: false,
-            };
-            d.fill();
-            return Ok(d);
+            let (rate, channels) = (wav.sample_rate, wav.channels);
+            return Self::from_source(Source::Wav16(wav), rate, channels, gain_db);
         }
         let opened = || {
             let origin = stream::Origin::Memory(&bytes);
@@ -161,27 +152,37 @@ impl Decoder {
             format,
             decoder,
             track_id,
-            params,
             trim,
             ..
         } = opened;
+        let source = Source::Packets {
+            format,
+            decoder,
+            track_id,
+            trim,
+            buf: None,
+        };
+        // (Format 0: the first decoded buffer fixes it.)
+        Self::from_source(source, 0, 0, gain_db)
+    }
+
+    /// A decoder of `source` in format (`sample_rate`, `channels`), its first samples
+    /// decoded; a source with none is an error.
+    fn from_source(
+        source: Source,
+        sample_rate: u32,
+        channels: u16,
+        gain_db: f64,
+    ) -> Result<Self, MediaError> {
         let mut d = Decoder {
-            source: Source::Packets {
-                format,
-                decoder,
-                track_id,
-                trim,
-                buf: None,
-            },
-            sample_rate: params.sample_rate.unwrap_or(0),
-            channels: params.channels.map_or(0, |c| c.count() as u16),
+            source,
+            sample_rate,
+            channels,
             gain: gain_from_db(gain_db),
             pos: 0,
             len: 0,
             done: false,
         };
-        // The first decoded buffer fixes the output format.
-        d.sample_rate = 0;
         if !d.fill() {
             return Err(MediaError::NoAudio);
         }
