@@ -136,7 +136,6 @@ impl MediaCache {
             return Ok(dest);
         }
         let part = self.part(&s);
-        let is_full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
         match self.download(&s, &part).await {
             Err(FetchError::Io(e)) if is_full(&e) => {
                 // What was written is a valid prefix, but holding it keeps the disk full
@@ -148,11 +147,7 @@ impl MediaCache {
         }
         let (got, size) = {
             let part = part.clone();
-            tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
-                Ok((sha256_file(&part)?, std::fs::metadata(&part)?.len()))
-            })
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))??
+            blocking(move || Ok((sha256_file(&part)?, std::fs::metadata(&part)?.len()))).await?
         };
         if got != s {
             let _ = std::fs::remove_file(&part);
@@ -191,7 +186,7 @@ impl MediaCache {
         let size = bytes.len() as u64;
         let placed = {
             let dest = dest.clone();
-            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            blocking(move || {
                 if dest.is_file() {
                     return Ok(());
                 }
@@ -203,10 +198,9 @@ impl MediaCache {
                 placed
             })
             .await
-            .map_err(|e| std::io::Error::other(e.to_string()))?
         };
         match placed {
-            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => Err(self.disk_full(s)),
+            Err(e) if is_full(&e) => Err(self.disk_full(s)),
             Err(e) => Err(e.into()),
             Ok(()) => self.commit(s, dest, size, now).await,
         }
@@ -221,12 +215,9 @@ impl MediaCache {
         size: u64,
         now: DateTime<Utc>,
     ) -> Result<PathBuf, FetchError> {
-        let is_full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
         let synced = {
             let dest = dest.clone();
-            tokio::task::spawn_blocking(move || std::fs::File::open(&dest)?.sync_all())
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))?
+            blocking(move || std::fs::File::open(&dest)?.sync_all()).await
         };
         match synced {
             Err(e) if is_full(&e) => {
@@ -490,6 +481,20 @@ pub async fn cache_loop(cache: MediaCache, shared: Arc<Shared>, clock: Arc<dyn C
             }
         }
     }
+}
+
+/// Whether `e` is a full disk.
+fn is_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+}
+
+/// Run file work `f` on a blocking thread (a panic there becomes an error).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
 }
 
 /// True when the player has file `sha`: in the cache, or held in memory (pushed audio not
