@@ -575,11 +575,11 @@ mod tests {
         }
     }
 
-    fn db() -> Connection {
+    /// A journal in a fresh directory; the directory goes when the test drops it.
+    fn db() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let conn = open(&dir.path().join("c.sqlite")).unwrap();
-        std::mem::forget(dir);
-        conn
+        (dir, conn)
     }
 
     #[test]
@@ -589,7 +589,7 @@ mod tests {
 
     #[test]
     fn an_outcome_is_recorded_once_and_deleted_only_when_acknowledged() {
-        let mut c = db();
+        let (_dir, mut c) = db();
         assert!(record_outcome(&mut c, &entry("r1@1", PlayStatus::Played), t(1)).unwrap());
         // A second outcome for the same occurrence (a retry, a race) changes nothing.
         assert!(!record_outcome(&mut c, &entry("r1@1", PlayStatus::Missed), t(2)).unwrap());
@@ -610,7 +610,7 @@ mod tests {
 
     #[test]
     fn interrupted_airing_is_logged_once_after_a_crash() {
-        let mut c = db();
+        let (_dir, mut c) = db();
         play_started(&c, &entry("r1@9", PlayStatus::Played)).unwrap();
         play_progress(&c, "r1@9", 4000).unwrap();
         let first = recover_interrupted(&mut c, t(100)).unwrap();
@@ -626,7 +626,7 @@ mod tests {
 
     #[test]
     fn the_document_round_trips_and_is_replaced_whole() {
-        let mut c = db();
+        let (_dir, mut c) = db();
         let mut doc = ScheduleDocument {
             station: "X1".parse().unwrap(),
             name: "Xã".into(),

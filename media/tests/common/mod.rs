@@ -1,5 +1,5 @@
 //! Test fixtures made by real encoders (sox, lame, flac, oggenc, ffmpeg) in a
-//! temporary directory shared by the tests of one test binary.
+//! directory shared by the tests of one test binary.
 
 #![allow(dead_code)]
 
@@ -35,15 +35,27 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
 
-/// The fixture directory, made once per test binary.
+/// The fixture directory, made afresh once per run of a test binary.
+///
+/// It lives in cargo's scratch directory for tests (`target/tmp/`), one per test binary,
+/// and each run replaces the previous run's: a directory in `/tmp` held by a static is
+/// never dropped, so every run of the suite used to leave its fixtures behind.
 pub fn fixtures() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        make_fixtures(dir.path());
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("media-fixtures")
+            .join(env!("CARGO_CRATE_NAME"));
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                panic!("cannot clear {dir:?}: {e}")
+            }
+            _ => {}
+        }
+        std::fs::create_dir_all(&dir).expect("fixture dir");
+        make_fixtures(&dir);
         dir
     })
-    .path()
 }
 
 pub fn fixture(name: &str) -> PathBuf {
