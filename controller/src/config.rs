@@ -51,6 +51,11 @@ pub struct Args {
     /// 10 s instead of exiting with status 3 (what the systemd unit uses).
     #[arg(long)]
     pub wait_for_device: bool,
+    /// With --output default: the sound card's period in ms, 2 to 200 [default: 10].
+    /// Shorter starts bulletins closer to their second; longer rides out a busy machine
+    /// (raise it if the sound drops out).
+    #[arg(long, env = "LOAXA_SOUND_PERIOD_MS")]
+    pub sound_period_ms: Option<u32>,
     /// Configuration file (TOML) [default: /etc/loaxa/controller.toml if it exists].
     #[arg(long, env = "LOAXA_CONFIG")]
     pub config: Option<PathBuf>,
@@ -78,6 +83,8 @@ pub struct ControllerConfig {
     pub output: OutputSpec,
     /// Keep running without a sound device (see `--wait-for-device`).
     pub wait_for_device: bool,
+    /// The sound card's period, ms (see `--sound-period-ms`).
+    pub sound_period_ms: u32,
 }
 
 impl Default for ControllerConfig {
@@ -90,6 +97,7 @@ impl Default for ControllerConfig {
             data: PathBuf::from("./controller-data"),
             output: OutputSpec::Default,
             wait_for_device: false,
+            sound_period_ms: crate::output::DEFAULT_PERIOD_MS,
         }
     }
 }
@@ -129,6 +137,9 @@ impl ControllerConfig {
         );
         flag("data", args.data.as_ref().map(|p| p.display().to_string()));
         flag("output", args.output.as_ref().map(|o| o.to_string()));
+        if let Some(ms) = args.sound_period_ms {
+            flags.insert("sound_period_ms".into(), i64::from(ms).into());
+        }
         if args.wait_for_device {
             flags.insert("wait_for_device".into(), true.into());
         }
@@ -169,6 +180,15 @@ impl ControllerConfig {
         if token.is_empty() {
             return Err("the device token is empty".into());
         }
+        let periods = crate::output::PERIOD_MS_RANGE;
+        if !periods.contains(&self.sound_period_ms) {
+            return Err(format!(
+                "sound_period_ms is {} ms: give {} to {} ms",
+                self.sound_period_ms,
+                periods.start(),
+                periods.end()
+            ));
+        }
         Ok(Config {
             server,
             station,
@@ -176,6 +196,7 @@ impl ControllerConfig {
             data_dir: self.data,
             output: self.output,
             wait_for_device: self.wait_for_device,
+            sound_period_ms: self.sound_period_ms,
         })
     }
 }
@@ -273,11 +294,53 @@ mod tests {
     }
 
     #[test]
+    fn the_sound_period_comes_from_file_environment_or_flag_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "server = \"http://s\"\nstation = \"LQ\"\ntoken = \"t\"\nsound_period_ms = 40\n",
+        )
+        .unwrap();
+        let config = file.to_str().unwrap();
+        let period = |argv: &[&str], env: &dyn Fn(&str) -> Option<String>| {
+            ControllerConfig::load(&args(argv), env)
+                .map_err(|e| e.to_string())?
+                .resolve()
+                .map(|c| c.sound_period_ms)
+        };
+        assert_eq!(
+            period(&["--server", "http://s", "--station", "LQ"], &|k| {
+                (k == "LOAXA_TOKEN").then(|| "t".to_string())
+            }),
+            Ok(crate::output::DEFAULT_PERIOD_MS)
+        );
+        assert_eq!(period(&["--config", config], &no_env), Ok(40));
+        let env20 = |k: &str| (k == "LOAXA_SOUND_PERIOD_MS").then(|| "20".to_string());
+        assert_eq!(period(&["--config", config], &env20), Ok(20));
+        assert_eq!(
+            period(&["--config", config, "--sound-period-ms", "5"], &env20),
+            Ok(5)
+        );
+        for bad in ["0", "1", "201", "100000"] {
+            let e = period(&["--config", config, "--sound-period-ms", bad], &no_env).unwrap_err();
+            assert!(
+                e.contains(&format!("sound_period_ms is {bad} ms")) && e.contains("2 to 200"),
+                "{e}"
+            );
+        }
+        std::fs::write(&file, "sound_period_ms = \"fast\"\n").unwrap();
+        let e = period(&["--config", config], &no_env).unwrap_err();
+        assert!(e.contains("sound_period_ms"), "{e}");
+    }
+
+    #[test]
     fn packaged_configuration_file_parses() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/controller.toml");
         let text = std::fs::read_to_string(path).unwrap();
         let c: ControllerConfig = toml::from_str(&text).unwrap();
         assert!(c.wait_for_device, "the service waits for the sound card");
+        assert_eq!(c.sound_period_ms, crate::output::DEFAULT_PERIOD_MS);
         assert_eq!(c.data, PathBuf::from("/var/lib/loaxa/controller"));
         assert_eq!(
             c.token_file,

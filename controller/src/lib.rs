@@ -27,6 +27,7 @@
 //!     data_dir: "controller-data".into(),
 //!     output: "wav:aired.wav".parse().unwrap(), // + aired.wav.json {"start_utc", …}
 //!     wait_for_device: false,
+//!     sound_period_ms: controller::output::DEFAULT_PERIOD_MS,
 //! };
 //! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 //! let task = tokio::spawn(controller::run(config, Arc::new(schedules::SystemClock), async {
@@ -83,6 +84,10 @@ pub struct Config {
     /// With `output: default` and no sound device: keep running and try the device every
     /// 10 s (services) instead of failing with [`RunError::NoSoundCard`] (interactive use).
     pub wait_for_device: bool,
+    /// With `output: default`: the sound card's period, ms (rounded to a power of two of
+    /// frames; two periods are queued). Shorter starts bulletins closer to their second,
+    /// longer rides out a busy machine. [`output::DEFAULT_PERIOD_MS`] unless configured.
+    pub sound_period_ms: u32,
 }
 
 /// Why the controller could not run.
@@ -489,13 +494,18 @@ pub async fn run(
         (Instant::now(), clock.now()),
         events_tx,
     );
-    let out =
-        output::start_with(&config.output, mixer.clone(), config.wait_for_device).map_err(|e| {
-            match e {
-                output::OutputError::NoSoundCard(m) => RunError::NoSoundCard(m),
-                other => RunError::Startup(other.to_string()),
-            }
-        })?;
+    let out = output::start_with(
+        &config.output,
+        mixer.clone(),
+        output::DeviceOptions {
+            wait_for_device: config.wait_for_device,
+            period_ms: config.sound_period_ms,
+        },
+    )
+    .map_err(|e| match e {
+        output::OutputError::NoSoundCard(m) => RunError::NoSoundCard(m),
+        other => RunError::Startup(other.to_string()),
+    })?;
     tracing::info!(station = %config.station, output = %config.output, "controller started");
 
     let client = sync::Client::new(&config.server, &config.token);

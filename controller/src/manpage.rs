@@ -4,9 +4,9 @@
 use clap::CommandFactory;
 
 const FILES: &str = "Configuration: /etc/loaxa/controller.toml (or --config FILE): keys server, \
-station, token_file, token, data, output, wait_for_device; environment variables LOAXA_SERVER, \
-LOAXA_STATION, LOAXA_TOKEN_FILE, LOAXA_TOKEN, LOAXA_CONTROLLER_DATA, LOAXA_OUTPUT, \
-LOAXA_WAIT_FOR_DEVICE, LOAXA_CONFIG. Precedence: flags > environment > file > defaults. \
+station, token_file, token, data, output, wait_for_device, sound_period_ms; environment variables \
+LOAXA_SERVER, LOAXA_STATION, LOAXA_TOKEN_FILE, LOAXA_TOKEN, LOAXA_CONTROLLER_DATA, LOAXA_OUTPUT, \
+LOAXA_WAIT_FOR_DEVICE, LOAXA_SOUND_PERIOD_MS, LOAXA_CONFIG. Precedence: flags > environment > file > defaults. \
 Data: /var/lib/loaxa/controller in the package (loaxa-controller.service).";
 
 /// Every page as `(file name, roff text)`.

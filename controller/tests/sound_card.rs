@@ -35,14 +35,12 @@ fn goertzel(x: &[f32], rate: u32, freq: f64) -> f64 {
     (s1 * s1 + s2 * s2 - c * s1 * s2) / (x.len() as f64).powi(2)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tone_played_through_the_default_sound_device_reaches_the_sink() {
-    let dir = tempfile::tempdir().unwrap();
-    let pulse = Pulse::start(dir.path()).unwrap();
-    // ALSA's pulse plugin, loaded inside this process by cpal, finds the private server.
-    pulse.set_process_env();
-
-    let recording = dir.path().join("recorded.wav");
+/// Play a 1 kHz tone at half scale through the default device with the card's period set
+/// to `period_ms`; check that it reached the sink whole. Returns the largest buffer latency
+/// PulseAudio saw on the controller's stream, µs.
+async fn a_tone_reaches_the_sink(pulse: &Pulse, dir: &std::path::Path, period_ms: u32) -> u64 {
+    std::fs::create_dir_all(dir).unwrap();
+    let recording = dir.join("recorded.wav");
     let mut parec = pulse
         .cmd("parec")
         .args(["-d", "test.monitor", "--file-format=wav"])
@@ -58,15 +56,38 @@ async fn a_tone_played_through_the_default_sound_device_reaches_the_sink() {
         vec![one_off("r1", at, &tone, Priority::Normal)],
         vec![tone.clone()],
     ));
-    let c = start(config(
-        &server,
-        dir.path().join("data"),
-        OutputSpec::Default,
-    ));
+    let mut config = config(&server, dir.join("data"), OutputSpec::Default);
+    config.sound_period_ms = period_ms;
+    let c = start(config);
     let key = occurrence_key("r1", at);
-    server
-        .wait_for(30, "the played log", |i| i.logs.iter().any(|l| l.id == key))
-        .await;
+    let mut latency_us = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !server
+        .inner
+        .lock()
+        .unwrap()
+        .logs
+        .iter()
+        .any(|l| l.id == key)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no played log within 30 s"
+        );
+        let probe = tokio::task::spawn_blocking({
+            let pulse_env = pulse.env();
+            move || {
+                let mut cmd = Command::new("pactl");
+                cmd.envs(pulse_env).args(["list", "sink-inputs"]);
+                cmd.output()
+            }
+        });
+        if let Ok(Ok(out)) = probe.await {
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            latency_us = latency_us.max(max_latency(&text));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Let the device buffer drain into the recording.
     tokio::time::sleep(Duration::from_millis(500)).await;
     c.stop().await;
@@ -110,4 +131,41 @@ async fn a_tone_played_through_the_default_sound_device_reaches_the_sink() {
     assert!(at_1k > 100.0 * at_440, "1 kHz {at_1k}, 440 Hz {at_440}");
     let peak = window.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!((peak - 0.5).abs() < 0.1, "peak {peak}");
+    latency_us
+}
+
+/// The largest "Buffer Latency" in `pactl list sink-inputs`, µs: what the ALSA pulse plugin
+/// asked for (the card's two periods).
+fn max_latency(pactl: &str) -> u64 {
+    pactl
+        .lines()
+        .filter_map(|l| {
+            let us = l.trim().strip_prefix("Buffer Latency:")?;
+            us.trim().strip_suffix("usec")?.trim().parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tone_played_through_the_default_sound_device_reaches_the_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let pulse = Pulse::start(dir.path()).unwrap();
+    // ALSA's pulse plugin, loaded inside this process by cpal, finds the private server.
+    pulse.set_process_env();
+
+    // The default period (10 ms: 512 frames at 44.1 or 48 kHz, two of them queued), then a
+    // configured 50 ms (4,096 frames): the tone airs whole either way, and the stream
+    // PulseAudio sees asks for the buffer the period makes.
+    let short = a_tone_reaches_the_sink(&pulse, &dir.path().join("10"), 10).await;
+    let long = a_tone_reaches_the_sink(&pulse, &dir.path().join("50"), 50).await;
+    eprintln!("buffer latency: 10 ms period {short} µs, 50 ms period {long} µs");
+    assert!(
+        (15_000..=40_000).contains(&short),
+        "10 ms period: {short} µs"
+    );
+    assert!(
+        (150_000..=250_000).contains(&long),
+        "50 ms period: {long} µs"
+    );
 }

@@ -117,6 +117,7 @@ async fn controllers(base: &str, tokens: &str) {
             data_dir: dir.path().join(code),
             output: controller::OutputSpec::Null,
             wait_for_device: false,
+            sound_period_ms: controller::output::DEFAULT_PERIOD_MS,
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         stops.push(tx);

@@ -478,6 +478,7 @@ impl InProcessController {
             data_dir: data.to_path_buf(),
             output,
             wait_for_device: false,
+            sound_period_ms: controller::output::DEFAULT_PERIOD_MS,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(config, clock, async {

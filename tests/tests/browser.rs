@@ -57,6 +57,7 @@ async fn an_operator_uses_every_page_in_a_real_browser() {
             data_dir: dir.path().join("controller"),
             output: controller::OutputSpec::Null,
             wait_for_device: false,
+            sound_period_ms: controller::output::DEFAULT_PERIOD_MS,
         },
         clock.clone(),
         async {

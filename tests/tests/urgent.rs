@@ -188,6 +188,7 @@ fn start_controller(server: &Server, code: &str) -> Station {
         data_dir: dir.path().join("data"),
         output: OutputSpec::Wav(wav.clone()),
         wait_for_device: false,
+        sound_period_ms: controller::output::DEFAULT_PERIOD_MS,
     };
     let (stop, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(controller::run(config, Arc::new(SystemClock), async move {

@@ -333,6 +333,7 @@ pub fn config(server: &TestServer, data: PathBuf, output: OutputSpec) -> Config 
         data_dir: data,
         output,
         wait_for_device: false,
+        sound_period_ms: controller::output::DEFAULT_PERIOD_MS,
     }
 }
 
