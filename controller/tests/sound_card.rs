@@ -74,14 +74,9 @@ async fn a_tone_reaches_the_sink(pulse: &Pulse, dir: &std::path::Path, period_ms
             std::time::Instant::now() < deadline,
             "no played log within 30 s"
         );
-        let probe = tokio::task::spawn_blocking({
-            let pulse_env = pulse.env();
-            move || {
-                let mut cmd = Command::new("pactl");
-                cmd.envs(pulse_env).args(["list", "sink-inputs"]);
-                cmd.output()
-            }
-        });
+        let mut pactl = pulse.cmd("pactl");
+        pactl.args(["list", "sink-inputs"]);
+        let probe = tokio::task::spawn_blocking(move || pactl.output());
         if let Ok(Ok(out)) = probe.await {
             let text = String::from_utf8_lossy(&out.stdout).to_string();
             latency_us = latency_us.max(max_latency(&text));
