@@ -5,7 +5,8 @@
 use ebur128::{EbuR128, Mode};
 use symphonia::core::audio::{AudioBuffer, AudioBufferRef};
 
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use crate::error::MediaError;
@@ -43,22 +44,30 @@ impl Meter {
     }
 
     pub(crate) fn finish(&self) -> Loudness {
-        let integrated_lufs = self.inner.loudness_global().unwrap_or(f64::NEG_INFINITY);
-        let mut peak = 0.0f64;
-        for ch in 0..self.inner.channels() {
-            if let Ok(p) = self.inner.true_peak(ch) {
-                peak = peak.max(p);
-            }
-        }
-        let true_peak_dbtp = if peak > 0.0 {
-            20.0 * peak.log10()
-        } else {
-            f64::NEG_INFINITY
-        };
         Loudness {
-            integrated_lufs,
-            true_peak_dbtp,
+            integrated_lufs: integrated(&self.inner),
+            true_peak_dbtp: peak(&self.inner),
         }
+    }
+}
+
+/// A meter's integrated loudness, LUFS; `-inf` for silence.
+fn integrated(meter: &EbuR128) -> f64 {
+    meter.loudness_global().unwrap_or(f64::NEG_INFINITY)
+}
+
+/// A meter's true peak over all channels, dBTP; `-inf` for digital silence.
+fn peak(meter: &EbuR128) -> f64 {
+    let mut peak = 0.0f64;
+    for ch in 0..meter.channels() {
+        if let Ok(p) = meter.true_peak(ch) {
+            peak = peak.max(p);
+        }
+    }
+    if peak > 0.0 {
+        20.0 * peak.log10()
+    } else {
+        f64::NEG_INFINITY
     }
 }
 
@@ -69,42 +78,68 @@ const CHUNK_FRAMES: usize = 32 * 1024;
 /// Planar chunk: one `Vec` per channel, equal lengths.
 type Chunk = Vec<Vec<f32>>;
 
-/// A [`Meter`] whose EBU R128 work runs on its own thread, so measuring
-/// (true peak is the costly part) overlaps with decoding. Chunks are
-/// recycled through a return channel: no allocation per packet.
+/// A chunk on its way through both measuring threads; it comes back to be refilled once
+/// both are done with it.
+type Shared = Arc<Chunk>;
+
+/// A [`Meter`] whose EBU R128 work runs on two threads of its own, so that measuring
+/// overlaps with decoding: one for the integrated loudness (the K-filter and its gating
+/// blocks), one for the true peak (4× upsampling, the costlier part). The two are
+/// independent in the meter, and each thread gives exactly what one meter doing both gave.
+/// Chunks are recycled through a return channel: no allocation per packet.
 pub(crate) struct ThreadedMeter {
     channels: usize,
     scratch: AudioBuffer<f32>,
     chunk: Chunk,
-    tx: Option<SyncSender<Chunk>>,
-    recycled: Receiver<Chunk>,
-    worker: Option<JoinHandle<Loudness>>,
+    tx: Vec<SyncSender<Shared>>,
+    recycled: Receiver<Shared>,
+    loudness: Option<JoinHandle<f64>>,
+    true_peak: Option<JoinHandle<f64>>,
+}
+
+/// Start a thread that feeds every chunk to `meter`, hands the chunk back, and at the end
+/// returns `result(meter)`.
+fn spawn_meter<T: Send + 'static>(
+    name: &str,
+    mut meter: EbuR128,
+    result: fn(&EbuR128) -> T,
+    back: Sender<Shared>,
+) -> Result<(SyncSender<Shared>, JoinHandle<T>), MediaError> {
+    let (tx, rx) = mpsc::sync_channel::<Shared>(4);
+    let worker = thread::Builder::new().name(name.into()).spawn(move || {
+        for chunk in rx {
+            let planes: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
+            let _ = meter.add_frames_planar_f32(&planes);
+            drop(planes);
+            let _ = back.send(chunk);
+        }
+        result(&meter)
+    })?;
+    Ok((tx, worker))
 }
 
 impl ThreadedMeter {
     pub(crate) fn new(channels: u16, sample_rate: u32) -> Result<Self, MediaError> {
-        let Meter { mut inner } = Meter::new(channels, sample_rate)?;
-        let (tx, rx) = mpsc::sync_channel::<Chunk>(4);
-        let (ret_tx, recycled) = mpsc::channel::<Chunk>();
-        let worker = thread::Builder::new()
-            .name("loudness".into())
-            .spawn(move || {
-                for chunk in rx {
-                    let planes: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
-                    let _ = inner.add_frames_planar_f32(&planes);
-                    drop(planes);
-                    let _ = ret_tx.send(chunk);
+        let meter = |mode| {
+            EbuR128::new(u32::from(channels), sample_rate, mode).map_err(|_| {
+                MediaError::UnsupportedCodec {
+                    codec: format!("{channels} channels at {sample_rate} Hz"),
                 }
-                Meter { inner }.finish()
-            })?;
+            })
+        };
+        let (back, recycled) = mpsc::channel::<Shared>();
+        let (loudness_tx, loudness) =
+            spawn_meter("loudness", meter(Mode::I)?, integrated, back.clone())?;
+        let (peak_tx, true_peak) = spawn_meter("true-peak", meter(Mode::TRUE_PEAK)?, peak, back)?;
         let channels = usize::from(channels);
         Ok(ThreadedMeter {
             channels,
             scratch: AudioBuffer::unused(),
             chunk: new_chunk(channels),
-            tx: Some(tx),
+            tx: vec![loudness_tx, peak_tx],
             recycled,
-            worker: Some(worker),
+            loudness: Some(loudness),
+            true_peak: Some(true_peak),
         })
     }
 
@@ -127,28 +162,37 @@ impl ThreadedMeter {
     }
 
     fn flush(&mut self) {
-        let fresh = match self.recycled.try_recv() {
-            Ok(mut c) => {
+        // Each chunk comes back once from each thread, in order: the second return is the
+        // last reference.
+        let mut fresh = None;
+        while let Ok(back) = self.recycled.try_recv() {
+            if let Ok(mut c) = Arc::try_unwrap(back) {
                 c.iter_mut().for_each(Vec::clear);
-                c
+                fresh = Some(c);
+                break;
             }
-            Err(_) => new_chunk(self.channels),
-        };
-        let full = std::mem::replace(&mut self.chunk, fresh);
-        if let Some(tx) = &self.tx {
-            // If the worker is gone, `finish` reports it.
-            let _ = tx.send(full);
+        }
+        let fresh = fresh.unwrap_or_else(|| new_chunk(self.channels));
+        let full = Arc::new(std::mem::replace(&mut self.chunk, fresh));
+        for tx in &self.tx {
+            // If a worker is gone, `finish` reports it.
+            let _ = tx.send(full.clone());
         }
     }
 
-    /// Wait for the measuring thread and return the measurement.
+    /// Wait for the measuring threads and return the measurement.
     pub(crate) fn finish(mut self) -> Result<Loudness, MediaError> {
         if self.chunk.first().is_some_and(|c| !c.is_empty()) {
             self.flush();
         }
-        drop(self.tx.take());
-        match self.worker.take().map(JoinHandle::join) {
-            Some(Ok(loudness)) => Ok(loudness),
+        self.tx.clear();
+        let loudness = self.loudness.take().map(JoinHandle::join);
+        let true_peak = self.true_peak.take().map(JoinHandle::join);
+        match (loudness, true_peak) {
+            (Some(Ok(integrated_lufs)), Some(Ok(true_peak_dbtp))) => Ok(Loudness {
+                integrated_lufs,
+                true_peak_dbtp,
+            }),
             _ => Err(MediaError::Corrupt {
                 at_ms: 0,
                 detail: "loudness measurement failed".into(),
@@ -198,6 +242,7 @@ pub fn db_to_linear(db: f64) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::f32::consts::TAU;
 
     #[test]
     fn gain_brings_loudness_to_target_when_peaks_allow() {
@@ -233,6 +278,49 @@ mod tests {
         let l = measure(&s, 1, rate).unwrap();
         assert!((l.integrated_lufs + 3.01).abs() < 0.2, "{l:?}");
         assert!(l.true_peak_dbtp.abs() < 0.2, "{l:?}");
+    }
+
+    #[test]
+    fn the_threaded_meter_measures_exactly_what_one_meter_does() {
+        use std::borrow::Cow;
+        use symphonia::core::audio::{Channels, Signal, SignalSpec};
+        let rate = 44_100;
+        let frames = rate as usize * 12; // a dozen chunks, recycled on the way
+                                         // Two channels that differ: a tremolo tone on the left, a louder, clipped one on
+                                         // the right (its true peak lies between samples).
+        let left: Vec<f32> = (0..frames)
+            .map(|i| {
+                let t = i as f32 / rate as f32;
+                0.3 * (TAU * 440.0 * t).sin() * (1.0 + (TAU * 4.0 * t).sin()) / 2.0
+            })
+            .collect();
+        let right: Vec<f32> = (0..frames)
+            .map(|i| (1.3 * (TAU * 5_000.0 * i as f32 / rate as f32).sin()).clamp(-1.0, 1.0))
+            .collect();
+        let spec = SignalSpec::new(rate, Channels::FRONT_LEFT | Channels::FRONT_RIGHT);
+        let mut threaded = ThreadedMeter::new(2, rate).unwrap();
+        for start in (0..frames).step_by(1152) {
+            let n = 1152.min(frames - start);
+            let mut buf = AudioBuffer::<f32>::new(1152, spec);
+            buf.render_reserved(Some(n));
+            buf.chan_mut(0).copy_from_slice(&left[start..start + n]);
+            buf.chan_mut(1).copy_from_slice(&right[start..start + n]);
+            // Trim a few frames off the first buffer, as a decoder's delay would.
+            let from = if start == 0 { 100 } else { 0 };
+            threaded.add(&AudioBufferRef::F32(Cow::Borrowed(&buf)), from, n);
+        }
+        let threaded = threaded.finish().unwrap();
+        let interleaved: Vec<f32> = left[100..]
+            .iter()
+            .zip(&right[100..])
+            .flat_map(|(l, r)| [*l, *r])
+            .collect();
+        let one = measure(&interleaved, 2, rate).unwrap();
+        assert_eq!(threaded, one);
+        assert!(
+            one.integrated_lufs.is_finite() && one.true_peak_dbtp > 0.0,
+            "{one:?}"
+        );
     }
 
     #[test]
