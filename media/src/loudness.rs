@@ -27,10 +27,7 @@ pub struct Loudness {
 
 impl Meter {
     pub(crate) fn new(channels: u16, sample_rate: u32) -> Result<Self, MediaError> {
-        let inner = EbuR128::new(u32::from(channels), sample_rate, Mode::I | Mode::TRUE_PEAK)
-            .map_err(|_| MediaError::UnsupportedCodec {
-                codec: format!("{channels} channels at {sample_rate} Hz"),
-            })?;
+        let inner = ebur128(channels, sample_rate, Mode::I | Mode::TRUE_PEAK)?;
         Ok(Meter { inner })
     }
 
@@ -49,6 +46,13 @@ impl Meter {
             true_peak_dbtp: peak(&self.inner),
         }
     }
+}
+
+/// An EBU R128 meter measuring `mode`; a layout it cannot measure is refused by name.
+fn ebur128(channels: u16, sample_rate: u32, mode: Mode) -> Result<EbuR128, MediaError> {
+    EbuR128::new(u32::from(channels), sample_rate, mode).map_err(|_| MediaError::UnsupportedCodec {
+        codec: format!("{channels} channels at {sample_rate} Hz"),
+    })
 }
 
 /// A meter's integrated loudness, LUFS; `-inf` for silence.
@@ -120,13 +124,7 @@ fn spawn_meter<T: Send + 'static>(
 
 impl ThreadedMeter {
     pub(crate) fn new(channels: u16, sample_rate: u32) -> Result<Self, MediaError> {
-        let meter = |mode| {
-            EbuR128::new(u32::from(channels), sample_rate, mode).map_err(|_| {
-                MediaError::UnsupportedCodec {
-                    codec: format!("{channels} channels at {sample_rate} Hz"),
-                }
-            })
-        };
+        let meter = |mode| ebur128(channels, sample_rate, mode);
         let (back, recycled) = mpsc::channel::<Shared>();
         let (loudness_tx, loudness) =
             spawn_meter("loudness", meter(Mode::I)?, integrated, back.clone())?;
