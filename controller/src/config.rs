@@ -214,6 +214,14 @@ mod tests {
         None
     }
 
+    /// A configuration file holding `text`, in a directory the test keeps.
+    fn config_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("controller.toml");
+        std::fs::write(&file, text).unwrap();
+        (dir, file)
+    }
+
     #[test]
     fn contract_command_line_still_works_without_a_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -250,14 +258,10 @@ mod tests {
 
     #[test]
     fn required_values_may_come_from_the_file_and_flags_still_win() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("controller.toml");
-        std::fs::write(
-            &file,
+        let (_dir, file) = config_file(
             "server = \"http://server:8080\"\nstation = \"LQ\"\ntoken = \"s3cret\"\n\
              output = \"wav:/tmp/aired.wav\"\nwait_for_device = true\n",
-        )
-        .unwrap();
+        );
         let a = args(&["--config", file.to_str().unwrap(), "--station", "TT-01"]);
         let env = |k: &str| (k == "LOAXA_CONTROLLER_DATA").then(|| "/var/lib/loaxa".to_string());
         let loaded = ControllerConfig::load(&a, &env).unwrap();
@@ -284,9 +288,7 @@ mod tests {
             e.contains("server is not set") && e.contains("LOAXA_SERVER"),
             "{e}"
         );
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        std::fs::write(&file, "station = \"LQ\"\noutput = \"alsa\"\n").unwrap();
+        let (_dir, file) = config_file("station = \"LQ\"\noutput = \"alsa\"\n");
         let e = ControllerConfig::load(&args(&["--config", file.to_str().unwrap()]), &no_env)
             .unwrap_err()
             .to_string();
@@ -295,13 +297,9 @@ mod tests {
 
     #[test]
     fn the_sound_period_comes_from_file_environment_or_flag_and_a_bad_one_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        std::fs::write(
-            &file,
+        let (_dir, file) = config_file(
             "server = \"http://s\"\nstation = \"LQ\"\ntoken = \"t\"\nsound_period_ms = 40\n",
-        )
-        .unwrap();
+        );
         let config = file.to_str().unwrap();
         let period = |argv: &[&str], env: &dyn Fn(&str) -> Option<String>| {
             ControllerConfig::load(&args(argv), env)
