@@ -175,3 +175,20 @@ pub struct PathArg<T>(pub T);
 
 /// Shorthand for handler results.
 pub type AppResult<T> = Result<T, AppError>;
+
+/// The application layer's refusals, answered with their status: the one place a domain
+/// error becomes HTTP.
+impl From<crate::app::Error> for AppError {
+    fn from(e: crate::app::Error) -> Self {
+        use crate::app::Error as E;
+        match e {
+            E::Invalid(m) => AppError::invalid(m),
+            E::Malformed(m) => AppError::bad_request(m),
+            E::NotFound(m) => AppError::not_found(m),
+            E::Forbidden(m) => AppError::forbidden(m),
+            E::Conflict(m) => AppError::conflict(m),
+            E::TooLarge(m) => AppError::too_large(m),
+            E::Store(e) => AppError::from(e),
+        }
+    }
+}

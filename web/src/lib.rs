@@ -44,9 +44,11 @@
 //! - [`reports`]: airtime reports, exports, charts, reconciliation and log retention;
 //! - [`library`]: media files on disk; [`measure`]: a live channel's loudness from a sample;
 //! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
+//! - [`app`]: the rulebook — who may do what, decided once for every entry point;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
 pub mod admin;
+pub mod app;
 pub mod auth;
 pub mod backup;
 pub mod cli;
@@ -67,6 +69,5 @@ pub mod routes;
 pub mod security;
 pub mod startup;
 pub mod state;
-pub mod targets;
 pub mod tls;
 pub mod urgent;

@@ -164,6 +164,15 @@ pub fn areas_of(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<String>
     rows.collect()
 }
 
+/// Take a file out of these areas' libraries.
+pub fn forget_areas(conn: &Connection, sha256: &str, areas: &[String]) -> rusqlite::Result<()> {
+    let mut st = conn.prepare_cached("DELETE FROM media_areas WHERE sha256 = ?1 AND area = ?2")?;
+    for a in areas {
+        st.execute(params![sha256, a])?;
+    }
+    Ok(())
+}
+
 /// Forget a file.
 pub fn delete(conn: &Connection, sha256: &str) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM media WHERE sha256 = ?1", [sha256])?;

@@ -49,6 +49,14 @@ impl HotFiles {
         Some(b)
     }
 
+    fn remove(&mut self, sha: &str) {
+        if let Some(i) = self.entries.iter().position(|(s, _)| s == sha) {
+            if let Some((_, b)) = self.entries.remove(i) {
+                self.bytes -= b.len();
+            }
+        }
+    }
+
     fn put(&mut self, sha: &str, bytes: Bytes) {
         if bytes.len() as u64 > HOT_FILE_MAX || self.get(sha).is_some() {
             return;
@@ -161,17 +169,10 @@ impl MediaStore {
             .tempfile_in(&self.tmp)
     }
 
-    /// Probe `tmp` and move it into place (blocking). A refused file is deleted.
-    pub fn admit(&self, tmp: NamedTempFile, title: &str) -> Result<MediaRow, AppError> {
+    /// Probe `tmp` (blocking): its row, or a clear refusal (the file is then deleted).
+    /// The file moves into place with [`MediaStore::place`], on the database thread.
+    pub fn admit(&self, tmp: &NamedTempFile, title: &str) -> Result<MediaRow, AppError> {
         let info = probe::probe(tmp.path(), self.max_bytes).map_err(AppError::invalid)?;
-        let sha = schedules::Sha256::parse(&info.sha256).map_err(AppError::internal)?;
-        let target = self.path_of(&sha);
-        if !target.exists() {
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            tmp.persist(&target).map_err(|e| AppError::from(e.error))?;
-        }
         Ok(MediaRow {
             id: info.sha256.clone(),
             sha256: info.sha256,
@@ -186,6 +187,33 @@ impl MediaStore {
             gain_db: info.gain_db,
         })
     }
+
+    /// Move a probed upload into place unless its content is there already. Called on the
+    /// database thread, together with the row's insert, so that a delete of the same
+    /// content (also on that thread) cannot fall between the two.
+    pub fn place(&self, tmp: NamedTempFile, sha256: &schedules::Sha256) -> io::Result<()> {
+        let target = self.path_of(sha256);
+        if !target.exists() {
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            tmp.persist(&target).map_err(|e| e.error)?;
+        }
+        Ok(())
+    }
+
+    /// Remove a file from disk (and from memory), on the database thread with its row's
+    /// delete: see [`MediaStore::place`].
+    pub fn remove(&self, sha256: &schedules::Sha256) {
+        self.hot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(sha256.as_str());
+        let path = self.path_of(sha256);
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove media file");
+        }
+    }
 }
 
 /// Take a complete temporary file into the library for `area`: probe, store, index. The
@@ -199,19 +227,22 @@ pub async fn ingest(
     now: DateTime<Utc>,
 ) -> Result<MediaRow, AppError> {
     let store = state.media.clone();
-    let row = tokio::task::spawn_blocking(move || store.admit(tmp, &title))
-        .await
-        .map_err(|e| AppError::internal(format!("probe task failed: {e}")))??;
+    let (tmp, row) = tokio::task::spawn_blocking(move || {
+        let row = store.admit(&tmp, &title)?;
+        Ok::<_, AppError>((tmp, row))
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("probe task failed: {e}")))??;
+    let store = state.media.clone();
     state
         .db
         .call(move |conn| {
-            Ok(db::media::insert_or_keep(
-                conn,
-                &row,
-                &area,
-                &uploaded_by,
-                now,
-            )?)
+            let sha = schedules::Sha256::parse(&row.sha256).map_err(AppError::internal)?;
+            let tx = conn.transaction()?;
+            let row = db::media::insert_or_keep(&tx, &row, &area, &uploaded_by, now)?;
+            store.place(tmp, &sha)?;
+            tx.commit()?;
+            Ok(row)
         })
         .await
 }

@@ -146,7 +146,7 @@ pub async fn ingest(
         .call(move |conn| {
             let tx = conn.transaction()?;
             db::urgent::insert_cap(&tx, &record)?;
-            crate::routes::api::audit(&tx, now, &u, "cap.receive", &record.key, detail)?;
+            crate::app::audit::record(&tx, now, &u, "cap.receive", &record.key, detail)?;
             tx.commit()?;
             Ok(())
         })

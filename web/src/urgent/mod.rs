@@ -6,13 +6,13 @@ pub mod cap;
 pub mod chime;
 pub mod tts;
 
+use crate::app::audit::record as audit;
+use crate::app::targets;
 use crate::auth::User;
 use crate::db::{self, urgent::UrgentRow};
 use crate::error::{AppError, AppResult};
 use crate::planning::{document, publish_schedules};
-use crate::routes::api::audit;
 use crate::state::AppState;
-use crate::targets;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use schedules::wire::UrgentPush;
@@ -177,7 +177,7 @@ pub async fn send(
                        "interval_s": r.interval_s, "expires_at": r.expires_at,
                        "cap": r.cap_key, "source": extra}),
             )?;
-            crate::routes::api::approvals::mark_for_review(&tx, &u, &r.id, &r.owner_area, now)?;
+            crate::app::approval::mark_for_review(&tx, &u, &r.id, &r.owner_area, now)?;
             tx.commit()?;
             Ok((document::notice(&r, &m)?, m.size_bytes, stations))
         })

@@ -9,12 +9,13 @@
 //! approved at once. Urgent notices are never held: they air at once and wait in the
 //! queue as `review` until someone reviews them.
 
+use crate::app::approval::may_approve;
+use crate::app::audit::record as audit;
 use crate::auth::User;
 use crate::db::approvals::{self, Kind, State as Approval};
 use crate::db::{self, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::planning::publish_schedules;
-use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use axum::extract::State;
 use axum::Json;
@@ -22,72 +23,6 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::json;
-
-/// May `user` approve what belongs to `area`?
-pub fn may_approve(conn: &Connection, user: &User, area: &str) -> AppResult<bool> {
-    Ok(user.role >= Role::Approver && db::areas::in_subtree(conn, &user.area, area)?)
-}
-
-/// After `user` made or changed an item of `area`: where approval is required and the
-/// user may not approve it, it becomes a draft (a submission, in its history and the
-/// audit log). Answers the item's state.
-pub fn submit_if_required(
-    conn: &Connection,
-    user: &User,
-    kind: Kind,
-    id: &str,
-    area: &str,
-    now: DateTime<Utc>,
-) -> AppResult<Approval> {
-    if !approvals::required(conn, area)? || may_approve(conn, user, area)? {
-        return Ok(approvals::state(conn, kind, id, area)?.unwrap_or(Approval::Approved));
-    }
-    approvals::set_state(
-        conn,
-        kind,
-        id,
-        area,
-        Approval::Draft,
-        "submitted",
-        &user.username,
-        "",
-        now,
-    )?;
-    audit(
-        conn,
-        now,
-        user,
-        &format!("{kind}.submit"),
-        id,
-        json!({"area": area}),
-    )?;
-    Ok(Approval::Draft)
-}
-
-/// After an urgent notice went out from `area`: where approval is required it is marked
-/// for review (it is never held).
-pub fn mark_for_review(
-    conn: &Connection,
-    user: &User,
-    id: &str,
-    area: &str,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    if approvals::required(conn, area)? {
-        approvals::set_state(
-            conn,
-            Kind::Urgent,
-            id,
-            area,
-            Approval::Review,
-            "review",
-            &user.username,
-            "",
-            now,
-        )?;
-    }
-    Ok(())
-}
 
 /// The area an item belongs to, if it exists (a media file: the first area, in the
 /// user's subtree, where it waits; else any area it was uploaded in).
@@ -220,7 +155,7 @@ async fn decide(
         .db
         .call(move |conn| {
             let area = reachable(conn, &user, kind, &id)?;
-            if !may_approve(conn, &user, &area)? {
+            if !may_approve(conn, &user, kind, &id, &area)? {
                 return Err(AppError::forbidden(format!(
                     "approving needs the approver role over area {area}; {} is {} in {}",
                     user.username, user.role, user.area

@@ -2,10 +2,10 @@
 //! add, rename and move areas inside it.
 
 use crate::admin::{self, Actor};
+use crate::app::audit::record as audit;
 use crate::auth::User;
 use crate::db::{self, areas::Area, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
-use crate::routes::api::audit;
 use crate::routes::api::users::area_in_reach;
 use crate::state::{AppState, Now};
 use axum::extract::State;

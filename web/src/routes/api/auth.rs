@@ -1,9 +1,9 @@
 //! Signing in and out: bearer tokens for scripts, a session cookie for browsers.
 
+use crate::app::audit::record as audit;
 use crate::auth::{self, Remote, User, CSRF_HEADER, SESSION_COOKIE};
 use crate::db::{self, tokens::Kind};
 use crate::error::{AppError, AppResult, JsonBody};
-use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

@@ -2,12 +2,13 @@
 //! gain, typed or measured from a sample of the stream); operators schedule them
 //! (`POST /schedules` with `channel_id`).
 
+use crate::app::audit::record as audit;
+use crate::app::{objects, Action};
 use crate::auth::User;
 use crate::db::{self, channels::Channel, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::measure::{self, Sampled};
 use crate::planning::publish_schedules;
-use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -119,17 +120,7 @@ fn gain_for(s: &Sampled) -> f32 {
 /// The channel `id` for an admin who may change it: 404 when the user cannot see it, 403
 /// when it belongs to an area above theirs or they are not an admin.
 fn manageable(conn: &Connection, user: &User, id: &str) -> AppResult<Channel> {
-    let c = db::channels::get(conn, id)?
-        .filter(|c| db::channels::visible_to(conn, &c.owner_area, &user.area).unwrap_or(false))
-        .ok_or_else(|| AppError::not_found(format!("no channel {id:?}")))?;
-    user.require(Role::Admin)?;
-    if !db::areas::in_subtree(conn, &user.area, &c.owner_area)? {
-        return Err(AppError::forbidden(format!(
-            "channel {} belongs to {}, above your area",
-            c.name, c.owner_area
-        )));
-    }
-    Ok(c)
+    Ok(objects::channel(conn, user, Action::Change, id)?)
 }
 
 /// The stations whose documents relay the channel.

@@ -1,10 +1,10 @@
 //! The as-run log. (The reports are in `reports.rs`.)
 
+use crate::app::targets;
 use crate::auth::User;
 use crate::db::{self, logs::Filter, logs::LogRow};
 use crate::error::{AppError, AppResult, QueryArgs};
 use crate::state::AppState;
-use crate::targets;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};

@@ -1,14 +1,16 @@
 //! The media library: upload (validated, content-addressed), list, download with Range and
 //! ETag, delete when nothing uses it.
 
+use crate::app::approval::submit_if_required;
+use crate::app::audit::record as audit;
+use crate::app::audit::Audited;
+use crate::app::{objects, Action};
 use crate::auth::{Caller, User};
 use crate::db::approvals::{self, Kind};
 use crate::db::{self, media::MediaRow, users::Role};
 use crate::error::{AppError, AppResult, PathArg};
 use crate::library;
 use crate::planning::document;
-use crate::routes::api::approvals::submit_if_required;
-use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
@@ -153,7 +155,7 @@ pub async fn download(
                 return Ok(None);
             };
             let allowed = match &caller {
-                Caller::User(u) => db::media::visible_to(conn, &s, &u.area)?,
+                Caller::User(u) => objects::media(conn, u, Action::Read, &s).is_ok(),
                 Caller::Device(d) => {
                     db::urgent::airs_media(conn, &d.station.code, &s)?
                         || document::build(conn, &d.station, now)?
@@ -335,49 +337,52 @@ pub async fn remove(
     user: User,
     PathArg(sha): PathArg<String>,
 ) -> AppResult<StatusCode> {
-    user.require(Role::Operator)?;
     let sha = parse_sha(&sha)?;
-    let s = sha.to_string();
-    let u = user.clone();
+    let store = state.media.clone();
     state
         .db
         .call(move |conn| {
-            let tx = conn.transaction()?;
-            if db::media::get(&tx, &s)?.is_none() || !db::media::visible_to(&tx, &s, &u.area)? {
-                return Err(AppError::not_found(format!("no media {s}")));
+            let s = sha.to_string();
+            // The areas of the caller's subtree that uploaded it: the delete takes the
+            // file out of their libraries only; other areas keep theirs.
+            let mine = objects::media(conn, &user, Action::Change, &s)?;
+            let others = db::media::areas_of(conn, &s)?.len() > mine.len();
+            if !others {
+                let (schedules, urgent) = db::media::references(conn, &s)?;
+                if schedules + urgent > 0 {
+                    return Err(AppError::conflict(format!(
+                        "media {s} is used by {schedules} schedule(s) and {urgent} urgent \
+                         notice(s); delete those first"
+                    )));
+                }
+                let programmes = db::programmes::using_media(conn, &s)?;
+                let jingles = db::stations::jingle_users(conn, &s)?;
+                if programmes > 0 || !jingles.is_empty() {
+                    return Err(AppError::conflict(format!(
+                        "media {s} is a part of {programmes} programme(s) and the jingle of \
+                         station(s) [{}]; change those first",
+                        jingles.join(", ")
+                    )));
+                }
             }
-            if !db::media::owned_within(&tx, &s, &u.area)? {
-                return Err(AppError::forbidden(format!(
-                    "media {s} was uploaded outside your area {}",
-                    u.area
-                )));
+            let tx = Audited::begin(conn, &user, now)?;
+            db::media::forget_areas(&tx, &s, &mine)?;
+            if !others {
+                db::media::delete(&tx, &s)?;
             }
-            let (schedules, urgent) = db::media::references(&tx, &s)?;
-            if schedules + urgent > 0 {
-                return Err(AppError::conflict(format!(
-                    "media {s} is used by {schedules} schedule(s) and {urgent} urgent notice(s); \
-                     delete those first"
-                )));
+            tx.commit(
+                "media.delete",
+                &s,
+                json!({"areas": mine, "kept_by_other_areas": others}),
+            )?;
+            // The file goes on this thread, after its row: an upload of the same bytes
+            // (placed on this thread too) comes wholly before or wholly after.
+            if !others {
+                store.remove(&sha);
             }
-            let programmes = db::programmes::using_media(&tx, &s)?;
-            let jingles = db::stations::jingle_users(&tx, &s)?;
-            if programmes > 0 || !jingles.is_empty() {
-                return Err(AppError::conflict(format!(
-                    "media {s} is a part of {programmes} programme(s) and the jingle of \
-                     station(s) [{}]; change those first",
-                    jingles.join(", ")
-                )));
-            }
-            db::media::delete(&tx, &s)?;
-            audit(&tx, now, &u, "media.delete", &s, json!({}))?;
-            tx.commit()?;
             Ok(())
         })
         .await?;
-    let path = state.media.path_of(&sha);
-    if let Err(e) = tokio::fs::remove_file(&path).await {
-        tracing::warn!(path = %path.display(), error = %e, "could not remove media file");
-    }
     Ok(StatusCode::NO_CONTENT)
 }
 

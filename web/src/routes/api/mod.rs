@@ -18,14 +18,10 @@ pub mod stations;
 pub mod urgent;
 pub mod users;
 
-use crate::auth::User;
-use crate::db;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post, put};
 use axum::Router;
-use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 
 /// Every API route, relative to `/api/v1`.
 pub fn router() -> Router<AppState> {
@@ -110,27 +106,4 @@ pub fn router() -> Router<AppState> {
             patch(channels::update).delete(channels::delete),
         )
         .route("/channels/{id}/measure", post(channels::measure))
-}
-
-/// Record a change made by `user` in the audit log.
-pub fn audit(
-    conn: &Connection,
-    now: DateTime<Utc>,
-    user: &User,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) -> rusqlite::Result<()> {
-    db::audit::record(
-        conn,
-        &db::audit::Change {
-            at: now,
-            user: &user.username,
-            area: &user.area,
-            action,
-            target,
-            detail: &detail,
-            remote: user.remote.as_deref(),
-        },
-    )
 }

@@ -1,10 +1,10 @@
 //! `POST /auth/password {"current","new"}`: change one's own password. Other sessions and
 //! bearer tokens of the user are revoked; the one making the change stays.
 
+use crate::app::audit::record as audit;
 use crate::auth::{self, User};
 use crate::db;
 use crate::error::{AppError, AppResult, JsonBody};
-use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -7,15 +7,16 @@
 //! new parts with their next document, an airing already under way keeps the parts it
 //! started with, and the as-run log keeps what really aired.
 
+use crate::app::approval::submit_if_required;
+use crate::app::audit::record as audit;
+use crate::app::targets;
+use crate::app::{objects, Action};
 use crate::auth::User;
 use crate::db::approvals::{self, Kind};
 use crate::db::{self, programmes::PartSpec, programmes::ProgrammeRow, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::planning::publish_schedules;
-use crate::routes::api::approvals::submit_if_required;
-use crate::routes::api::audit;
 use crate::state::{AppState, Now};
-use crate::targets;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -223,28 +224,13 @@ fn validate(
 }
 
 /// A programme the user may see (404 otherwise): made in their subtree or above it.
-pub fn visible(conn: &Connection, user: &User, id: &str) -> AppResult<ProgrammeRow> {
-    let p = db::programmes::get(conn, id)?
-        .ok_or_else(|| AppError::not_found(format!("no programme {id:?}")))?;
-    if db::areas::in_subtree(conn, &user.area, &p.owner_area)?
-        || db::areas::in_subtree(conn, &p.owner_area, &user.area)?
-    {
-        return Ok(p);
-    }
-    Err(AppError::not_found(format!("no programme {id:?}")))
+fn visible(conn: &Connection, user: &User, id: &str) -> AppResult<ProgrammeRow> {
+    Ok(objects::programme(conn, user, Action::Read, id)?)
 }
 
 /// A programme the user may change: made in their subtree, operator+.
 fn manageable(conn: &Connection, user: &User, id: &str) -> AppResult<ProgrammeRow> {
-    let p = visible(conn, user, id)?;
-    user.require(Role::Operator)?;
-    if !db::areas::in_subtree(conn, &user.area, &p.owner_area)? {
-        return Err(AppError::forbidden(format!(
-            "programme {id} belongs to area {}, outside your area {}",
-            p.owner_area, user.area
-        )));
-    }
-    Ok(p)
+    Ok(objects::programme(conn, user, Action::Change, id)?)
 }
 
 /// The stations airing a programme now.

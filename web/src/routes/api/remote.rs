@@ -2,14 +2,14 @@
 //! sent at once over its event stream and kept in its document until acknowledged, and its
 //! volume schedule.
 
+use crate::app::audit::record as audit;
+use crate::app::targets;
 use crate::auth::{Device, User};
 use crate::db::remote::{self, CommandRow};
 use crate::db::users::Role;
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::planning::publish_schedules;
-use crate::routes::api::audit;
 use crate::state::{AppState, Now};
-use crate::targets;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -1,14 +1,15 @@
 //! Schedules: create, list, show, replace, pause, resume, delete; and the cron preview.
 
+use crate::app::approval::submit_if_required;
+use crate::app::audit::record as audit;
+use crate::app::targets;
+use crate::app::{objects, Action};
 use crate::auth::User;
 use crate::db::approvals::{self, Kind};
 use crate::db::{self, schedules::ScheduleRow, schedules::ScheduleSpec, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg, QueryArgs};
 use crate::planning::publish_schedules;
-use crate::routes::api::approvals::submit_if_required;
-use crate::routes::api::audit;
 use crate::state::{AppState, Now};
-use crate::targets;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -169,7 +170,7 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
             (Some(sha.to_string()), None, None)
         }
         (None, Some(pid), _) => {
-            let p = super::programmes::visible(conn, user, pid)
+            let p = objects::programme(conn, user, Action::Read, pid)
                 .map_err(|_| AppError::invalid(format!("programme_id: no programme {pid:?}")))?;
             let lead = p
                 .spec
@@ -293,36 +294,13 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
 
 /// A schedule the user may see (404 otherwise).
 fn visible(conn: &Connection, user: &User, id: &str) -> AppResult<ScheduleRow> {
-    let s = db::schedules::get(conn, id)?
-        .ok_or_else(|| AppError::not_found(format!("no schedule {id:?}")))?;
-    if db::areas::in_subtree(conn, &user.area, &s.owner_area)? {
-        return Ok(s);
-    }
-    for code in db::schedules::target_stations(conn, id)? {
-        if let Some(st) = db::stations::get(conn, &code)? {
-            if db::areas::in_subtree(conn, &user.area, &st.area)? {
-                return Ok(s);
-            }
-        }
-    }
-    Err(AppError::not_found(format!("no schedule {id:?}")))
+    Ok(objects::schedule(conn, user, Action::Read, id)?)
 }
 
-/// A schedule the user may change: visible, every target inside their area, operator+.
+/// A schedule the user may change: theirs (made in their subtree), every target inside
+/// their area, operator+.
 fn manageable(conn: &Connection, user: &User, id: &str) -> AppResult<ScheduleRow> {
-    let s = visible(conn, user, id)?;
-    user.require(Role::Operator)?;
-    targets::check(conn, user, &s.spec.stations, &s.spec.areas).map_err(|e| {
-        if e.status == StatusCode::FORBIDDEN {
-            AppError::forbidden(format!(
-                "schedule {id} also plays outside your area {}: {}",
-                user.area, e.message
-            ))
-        } else {
-            e
-        }
-    })?;
-    Ok(s)
+    Ok(objects::schedule(conn, user, Action::Change, id)?)
 }
 
 /// `POST /schedules` → 201 `{"id"}`.
@@ -449,8 +427,12 @@ async fn set_paused(
     let (row, stations) = state
         .db
         .call(move |conn| {
-            manageable(conn, &user, &id)?;
+            let s = manageable(conn, &user, &id)?;
             db::schedules::set_paused(conn, &id, paused, now)?;
+            if !paused {
+                // Back on air: a caller who may not approve it submits it again.
+                submit_if_required(conn, &user, Kind::Schedule, &id, &s.owner_area, now)?;
+            }
             let action = if paused {
                 "schedule.pause"
             } else {

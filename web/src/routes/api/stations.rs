@@ -2,15 +2,15 @@
 //! rotating its device token.
 
 use crate::admin::{self, Actor};
+use crate::app::audit::record as audit;
+use crate::app::targets;
 use crate::auth::{self, User};
 use crate::db::{self, stations::Station, users::Role};
 use crate::error::JsonBody;
 use crate::error::{AppError, AppResult, PathArg, QueryArgs};
 use crate::planning::{plan::plan as plan_of, plan::PlanEntry, publish_schedules};
-use crate::routes::api::audit;
 use crate::routes::api::users::area_in_reach;
 use crate::state::{AppState, Now};
-use crate::targets;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

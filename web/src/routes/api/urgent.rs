@@ -1,6 +1,7 @@
 //! Urgent notices: sent at once over the event streams of every target station, tracked
 //! station by station, cancellable.
 
+use crate::app::{objects, Action};
 use crate::auth::User;
 use crate::db::{self, urgent::UrgentRow, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
@@ -124,19 +125,7 @@ pub async fn create(
 }
 
 fn visible(conn: &Connection, user: &User, id: &str) -> AppResult<UrgentRow> {
-    let u = db::urgent::get(conn, id)?
-        .ok_or_else(|| AppError::not_found(format!("no urgent notice {id:?}")))?;
-    if db::areas::in_subtree(conn, &user.area, &u.owner_area)? {
-        return Ok(u);
-    }
-    for d in db::urgent::deliveries(conn, id)? {
-        if let Some(st) = db::stations::get(conn, &d.code)? {
-            if db::areas::in_subtree(conn, &user.area, &st.area)? {
-                return Ok(u);
-            }
-        }
-    }
-    Err(AppError::not_found(format!("no urgent notice {id:?}")))
+    Ok(objects::urgent(conn, user, Action::Read, id)?)
 }
 
 fn view(conn: &Connection, user: &User, u: UrgentRow) -> AppResult<serde_json::Value> {
@@ -213,14 +202,7 @@ pub async fn cancel(
     state
         .db
         .call(move |conn| {
-            let n = visible(conn, &u, &i)?;
-            u.require(Role::Operator)?;
-            if !db::areas::in_subtree(conn, &u.area, &n.owner_area)? {
-                return Err(AppError::forbidden(format!(
-                    "urgent notice {i} was sent from outside your area {}",
-                    u.area
-                )));
-            }
+            objects::urgent(conn, &u, Action::Change, &i)?;
             Ok(())
         })
         .await?;

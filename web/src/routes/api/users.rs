@@ -2,10 +2,10 @@
 //! them, set a new password for them.
 
 use crate::admin::{self, Actor};
+use crate::app::audit::record as audit;
 use crate::auth::{self, User};
 use crate::db::{self, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
-use crate::routes::api::audit;
 use crate::state::{AppState, Now};
 use axum::extract::State;
 use axum::http::StatusCode;

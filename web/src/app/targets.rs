@@ -1,9 +1,10 @@
-//! Which stations a schedule or urgent notice is for, checked against the user's rights:
-//! station codes, area codes (their whole subtree) and `"*"` (the user's own area).
+//! Which stations a schedule, urgent notice or live session is for, checked against the
+//! caller's rights: station codes, area codes (their whole subtree) and `"*"` (the caller's
+//! own area).
 
+use crate::app::{policy, Error, Result};
 use crate::auth::User;
 use crate::db;
-use crate::error::AppError;
 use rusqlite::Connection;
 
 /// Validated targets.
@@ -22,7 +23,7 @@ pub fn check(
     user: &User,
     stations: &[String],
     areas: &[String],
-) -> Result<Targets, AppError> {
+) -> Result<Targets> {
     let mut out = Targets::default();
     for code in stations {
         if code == "*" {
@@ -30,12 +31,12 @@ pub fn check(
             continue;
         }
         let Some(st) = db::stations::get(conn, code)? else {
-            return Err(AppError::invalid(format!(
+            return Err(Error::Invalid(format!(
                 "stations: unknown station {code:?}"
             )));
         };
-        if !db::areas::in_subtree(conn, &user.area, &st.area)? {
-            return Err(AppError::forbidden(format!(
+        if !policy::in_reach(conn, user, &st.area)? {
+            return Err(Error::Forbidden(format!(
                 "station {code} is outside your area {}",
                 user.area
             )));
@@ -44,10 +45,10 @@ pub fn check(
     }
     for code in areas {
         if db::areas::get(conn, code)?.is_none() {
-            return Err(AppError::invalid(format!("areas: unknown area {code:?}")));
+            return Err(Error::Invalid(format!("areas: unknown area {code:?}")));
         }
-        if !db::areas::in_subtree(conn, &user.area, code)? {
-            return Err(AppError::forbidden(format!(
+        if !policy::in_reach(conn, user, code)? {
+            return Err(Error::Forbidden(format!(
                 "area {code} is outside your area {}",
                 user.area
             )));
@@ -55,8 +56,8 @@ pub fn check(
         out.areas.push(code.clone());
     }
     if out.stations.is_empty() && out.areas.is_empty() {
-        return Err(AppError::invalid(
-            "stations: name at least one station or area (or \"*\" for all of yours)",
+        return Err(Error::Invalid(
+            "stations: name at least one station or area (or \"*\" for all of yours)".into(),
         ));
     }
     out.stations.sort();
@@ -67,7 +68,7 @@ pub fn check(
 }
 
 /// Every station the targets cover now, by code.
-pub fn expand(conn: &Connection, t: &Targets) -> Result<Vec<String>, AppError> {
+pub fn expand(conn: &Connection, t: &Targets) -> Result<Vec<String>> {
     let mut codes = t.stations.clone();
     for a in &t.areas {
         codes.extend(
@@ -86,11 +87,11 @@ pub fn station_in_reach(
     conn: &Connection,
     user: &User,
     code: &str,
-) -> Result<db::stations::Station, AppError> {
+) -> Result<db::stations::Station> {
     let st = db::stations::get(conn, code)?
-        .ok_or_else(|| AppError::not_found(format!("no station {code:?}")))?;
-    if !db::areas::in_subtree(conn, &user.area, &st.area)? {
-        return Err(AppError::forbidden(format!(
+        .ok_or_else(|| Error::NotFound(format!("no station {code:?}")))?;
+    if !policy::in_reach(conn, user, &st.area)? {
+        return Err(Error::Forbidden(format!(
             "station {code} is outside your area {}",
             user.area
         )));
