@@ -37,6 +37,10 @@ pub struct Cli {
     /// Air CAP alerts whose status is `Exercise` (by default they are recorded, not aired).
     #[arg(long, global = true)]
     pub cap_air_exercises: bool,
+    /// An address CAP audio may be fetched from (a URL prefix); repeat for more [default:
+    /// none: CAP audio must come inline].
+    #[arg(long, global = true, value_name = "URL")]
+    pub cap_fetch_allow: Vec<String>,
     /// Send an urgent notice's audio with the push when it is at most this many KiB (0:
     /// never) [default: 256].
     #[arg(long, global = true)]
@@ -71,6 +75,13 @@ impl Cli {
         }
         if self.cap_air_exercises {
             flags.insert("cap_air_exercises".into(), true.into());
+        }
+        if !self.cap_fetch_allow.is_empty() {
+            let list = self
+                .cap_fetch_allow
+                .iter()
+                .map(|a| toml::Value::from(a.as_str()));
+            flags.insert("cap_fetch_allow".into(), toml::Value::Array(list.collect()));
         }
         if let Some(k) = self.urgent_inline_kib {
             flags.insert("urgent_inline_kib".into(), i64::from(k).into());

@@ -34,6 +34,11 @@ pub struct WebConfig {
     /// Air CAP alerts whose status is `Exercise` (`--cap-air-exercises`,
     /// `LOAXA_CAP_AIR_EXERCISES`); by default they are recorded, not aired.
     pub cap_air_exercises: bool,
+    /// Addresses a CAP message's audio `uri` may be fetched from (each a URL prefix: same
+    /// scheme, host and port, a path under it); empty, the default, fetches nothing and
+    /// CAP audio must come inline (`--cap-fetch-allow URL`, repeatable;
+    /// `LOAXA_CAP_FETCH_ALLOW='["https://…/"]'`).
+    pub cap_fetch_allow: Vec<String>,
     /// An urgent notice whose audio is at most this many KiB carries it in the push, so
     /// that stations play it without fetching it; 0 never does (`--urgent-inline-kib`,
     /// `LOAXA_URGENT_INLINE_KIB`).
@@ -54,6 +59,7 @@ impl Default for WebConfig {
             log_retention_days: 0,
             reconcile_grace_minutes: 120,
             cap_air_exercises: false,
+            cap_fetch_allow: Vec::new(),
             urgent_inline_kib: 256,
             tls_cert: None,
             tls_key: None,
@@ -74,6 +80,16 @@ impl WebConfig {
 
     /// Values that are each fine but wrong together.
     fn check(self) -> Result<Self, settings::ConfigError> {
+        for a in &self.cap_fetch_allow {
+            match reqwest::Url::parse(a) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                _ => {
+                    return Err(settings::ConfigError::Flags(format!(
+                        "`cap_fetch_allow`: {a:?} is not an http(s) address"
+                    )))
+                }
+            }
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(settings::ConfigError::Flags(
                 "`tls_cert` and `tls_key` go together: give both to serve HTTPS, or neither".into(),
@@ -89,6 +105,7 @@ impl WebConfig {
                 .then(|| chrono::Duration::days(i64::from(self.log_retention_days))),
             reconcile_grace: chrono::Duration::minutes(i64::from(self.reconcile_grace_minutes)),
             cap_air_exercises: self.cap_air_exercises,
+            cap_fetch_allow: self.cap_fetch_allow.clone(),
             urgent_inline_max_bytes: u64::from(self.urgent_inline_kib) * 1024,
             ..crate::state::Config::default()
         }

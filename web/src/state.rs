@@ -33,6 +33,8 @@ pub struct Config {
     pub cap_air_exercises: bool,
     /// Largest CAP audio resource fetched by `uri`, bytes.
     pub cap_max_audio_bytes: u64,
+    /// Addresses CAP audio may be fetched from (URL prefixes); empty: none.
+    pub cap_fetch_allow: Vec<String>,
     /// How long fetching a CAP audio resource may take.
     pub cap_fetch_timeout: std::time::Duration,
     /// An urgent notice's audio up to this size rides with the push (0: never).
@@ -51,6 +53,7 @@ impl Default for Config {
             log_retention: None,
             cap_air_exercises: false,
             cap_max_audio_bytes: 50 * 1024 * 1024,
+            cap_fetch_allow: Vec::new(),
             cap_fetch_timeout: std::time::Duration::from_secs(30),
             urgent_inline_max_bytes: 256 * 1024,
         }

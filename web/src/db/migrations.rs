@@ -449,6 +449,30 @@ ALTER TABLE logs ADD COLUMN gaps TEXT;
 ALTER TABLE channels ADD COLUMN loudness_lufs REAL;
 ALTER TABLE channels ADD COLUMN measured_at TEXT;
 "#,
+    // 10: a CAP message is the same message only for the same receiving account: one
+    // caller's message (a Test, say) can no longer swallow another caller's alert with the
+    // same sender and identifier. A message is claimed (inserted) before it is handled, so
+    // two identical posts at the same moment air once.
+    r#"
+CREATE TABLE cap_messages_v10 (
+    key         TEXT NOT NULL,
+    sender      TEXT NOT NULL,
+    identifier  TEXT NOT NULL,
+    sent        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    msg_type    TEXT NOT NULL,
+    aired       INTEGER NOT NULL,
+    urgent_id   TEXT REFERENCES urgent(id),
+    received_by TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    xml         TEXT NOT NULL,
+    PRIMARY KEY (received_by, key)
+);
+INSERT INTO cap_messages_v10 SELECT key, sender, identifier, sent, status, msg_type, aired,
+    urgent_id, received_by, received_at, xml FROM cap_messages;
+DROP TABLE cap_messages;
+ALTER TABLE cap_messages_v10 RENAME TO cap_messages;
+"#,
 ];
 
 /// The migrations, in order.

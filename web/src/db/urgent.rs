@@ -332,11 +332,16 @@ pub struct CapRecord {
     pub xml: String,
 }
 
-/// Record a CAP message (the caller checked the key is new).
-pub fn insert_cap(conn: &Connection, c: &CapRecord) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO cap_messages (key, sender, identifier, sent, status, msg_type, aired,
-            urgent_id, received_by, received_at, xml)
+/// Claim a CAP message for its receiver before handling it: `None` when the claim is new
+/// (the row is stored, not aired yet), else what the earlier claim made of it (aired, the
+/// notice it made or cancelled; both empty while that one is still being handled).
+pub fn claim_cap(
+    conn: &Connection,
+    c: &CapRecord,
+) -> rusqlite::Result<Option<(bool, Option<String>)>> {
+    let new = conn.execute(
+        "INSERT OR IGNORE INTO cap_messages (key, sender, identifier, sent, status, msg_type,
+            aired, urgent_id, received_by, received_at, xml)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             c.key,
@@ -352,17 +357,39 @@ pub fn insert_cap(conn: &Connection, c: &CapRecord) -> rusqlite::Result<()> {
             c.xml
         ],
     )?;
-    Ok(())
-}
-
-/// A recorded CAP message by key: (aired, the notice it made or cancelled).
-pub fn get_cap(conn: &Connection, key: &str) -> rusqlite::Result<Option<(bool, Option<String>)>> {
+    if new == 1 {
+        return Ok(None);
+    }
     conn.query_row(
-        "SELECT aired, urgent_id FROM cap_messages WHERE key = ?1",
-        [key],
+        "SELECT aired, urgent_id FROM cap_messages WHERE received_by = ?1 AND key = ?2",
+        params![c.received_by, c.key],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .optional()
+}
+
+/// What became of a claimed CAP message.
+pub fn settle_cap(
+    conn: &Connection,
+    received_by: &str,
+    key: &str,
+    aired: bool,
+    urgent_id: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE cap_messages SET aired = ?3, urgent_id = ?4 WHERE received_by = ?1 AND key = ?2",
+        params![received_by, key, aired, urgent_id],
+    )?;
+    Ok(())
+}
+
+/// Give up a claim: the message was refused, and may be sent again corrected.
+pub fn release_cap(conn: &Connection, received_by: &str, key: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM cap_messages WHERE received_by = ?1 AND key = ?2",
+        params![received_by, key],
+    )?;
+    Ok(())
 }
 
 /// The first airing of notice `id` at a station that came online after the notice's own

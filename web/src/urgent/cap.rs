@@ -3,6 +3,8 @@
 //! replaces the notices of the messages it references, `Cancel` cancels them. The same
 //! sender and identifier twice make one notice.
 
+use crate::app::audit::Audited;
+use crate::app::{self, objects, targets, Action};
 use crate::auth::User;
 use crate::db::{self, urgent::CapRecord};
 use crate::error::{AppError, AppResult};
@@ -53,6 +55,11 @@ pub fn airs(status: CapStatus, air_exercises: bool) -> bool {
 }
 
 /// Take in a parsed CAP message (`xml` as received, for the record).
+///
+/// The message is first claimed for its receiver (the caller's account): the same message
+/// again from the same account is a duplicate, whoever else sent one with that sender and
+/// identifier, and two identical posts at the same moment air once. A refused message
+/// gives its claim up, so that it can be sent again corrected.
 pub async fn ingest(
     state: &AppState,
     user: &User,
@@ -61,70 +68,7 @@ pub async fn ingest(
     xml: String,
 ) -> AppResult<Outcome> {
     let key = alert.key();
-    let k = key.clone();
-    if let Some((_, id)) = state
-        .db
-        .call(move |conn| Ok(db::urgent::get_cap(conn, &k)?))
-        .await?
-    {
-        return Ok(Outcome::Duplicate(id));
-    }
     let aired = airs(alert.status, state.config.cap_air_exercises);
-    let referenced = referenced_notices(state, &alert).await?;
-    let outcome = if !aired {
-        Outcome::Recorded
-    } else {
-        match alert.msg_type {
-            CapMsgType::Alert => {
-                let id = send(state, user, now, &alert).await?;
-                Outcome::Aired {
-                    id,
-                    replaced: Vec::new(),
-                }
-            }
-            CapMsgType::Update => {
-                if alert.references.is_empty() {
-                    return Err(AppError::invalid(
-                        "references: an Update must name the message it updates",
-                    ));
-                }
-                // Send first: a refused update leaves the old notice on air.
-                let id = send(state, user, now, &alert).await?;
-                let detail = json!({"cap": key, "msgType": "Update", "replaced_by": id});
-                for old in &referenced {
-                    urgent::cancel(state, user, now, old, detail.clone()).await?;
-                }
-                Outcome::Aired {
-                    id,
-                    replaced: referenced.clone(),
-                }
-            }
-            CapMsgType::Cancel => {
-                if referenced.is_empty() {
-                    return Err(AppError::invalid(format!(
-                        "references: no notice was made from {}",
-                        reference_list(&alert)
-                    )));
-                }
-                let detail = json!({"cap": key, "msgType": "Cancel"});
-                for old in &referenced {
-                    urgent::cancel(state, user, now, old, detail.clone()).await?;
-                }
-                Outcome::Cancelled(referenced.clone())
-            }
-            CapMsgType::Ack | CapMsgType::Error => {
-                return Err(AppError::invalid(format!(
-                    "msgType: {} messages are not taken (send Alert, Update or Cancel)",
-                    alert.msg_type.as_str()
-                )))
-            }
-        }
-    };
-    let urgent_id = match &outcome {
-        Outcome::Aired { id, .. } => Some(id.clone()),
-        Outcome::Cancelled(ids) => ids.first().cloned(),
-        _ => None,
-    };
     let record = CapRecord {
         key: key.clone(),
         sender: alert.sender.clone(),
@@ -132,26 +76,111 @@ pub async fn ingest(
         sent: alert.sent,
         status: alert.status.as_str().to_string(),
         msg_type: alert.msg_type.as_str().to_string(),
-        aired,
-        urgent_id,
+        aired: false,
+        urgent_id: None,
         received_by: user.username.clone(),
         received_at: now,
         xml,
     };
-    let u = user.clone();
-    let detail = json!({"status": record.status, "msgType": record.msg_type, "aired": aired,
-        "urgent_id": record.urgent_id, "references": reference_list(&alert)});
+    if let Some((_, id)) = state
+        .db
+        .call(move |conn| Ok(db::urgent::claim_cap(conn, &record)?))
+        .await?
+    {
+        return Ok(Outcome::Duplicate(id));
+    }
+    let handled = if aired {
+        air(state, user, now, &alert).await
+    } else {
+        Ok(Outcome::Recorded)
+    };
+    let (u, k) = (user.clone(), key.clone());
+    let outcome = match handled {
+        Ok(o) => o,
+        Err(e) => {
+            state
+                .db
+                .call(move |conn| Ok(db::urgent::release_cap(conn, &u.username, &k)?))
+                .await?;
+            return Err(e);
+        }
+    };
+    let urgent_id = match &outcome {
+        Outcome::Aired { id, .. } => Some(id.clone()),
+        Outcome::Cancelled(ids) => ids.first().cloned(),
+        _ => None,
+    };
+    let detail = json!({"status": alert.status.as_str(), "msgType": alert.msg_type.as_str(),
+        "aired": aired, "urgent_id": urgent_id, "references": reference_list(&alert)});
     state
         .db
         .call(move |conn| {
-            let tx = conn.transaction()?;
-            db::urgent::insert_cap(&tx, &record)?;
-            crate::app::audit::record(&tx, now, &u, "cap.receive", &record.key, detail)?;
-            tx.commit()?;
+            let tx = Audited::begin(conn, &u, now)?;
+            db::urgent::settle_cap(&tx, &u.username, &k, aired, urgent_id.as_deref())?;
+            tx.commit("cap.receive", &k, detail)?;
             Ok(())
         })
         .await?;
     Ok(outcome)
+}
+
+/// Put an `Actual` (or aired `Exercise`) message on air: an `Alert` sends a notice, an
+/// `Update` sends one and cancels those it replaces, a `Cancel` cancels them. The notices
+/// it replaces or cancels must be ones the caller may change, all of them, or nothing
+/// happens.
+async fn air(
+    state: &AppState,
+    user: &User,
+    now: DateTime<Utc>,
+    alert: &CapAlert,
+) -> AppResult<Outcome> {
+    let key = alert.key();
+    let referenced = referenced_notices(state, user, alert).await?;
+    Ok(match alert.msg_type {
+        CapMsgType::Alert => {
+            let id = send(state, user, now, alert).await?;
+            Outcome::Aired {
+                id,
+                replaced: Vec::new(),
+            }
+        }
+        CapMsgType::Update => {
+            if alert.references.is_empty() {
+                return Err(AppError::invalid(
+                    "references: an Update must name the message it updates",
+                ));
+            }
+            // Send first: a refused update leaves the old notice on air.
+            let id = send(state, user, now, alert).await?;
+            let detail = json!({"cap": key, "msgType": "Update", "replaced_by": id});
+            for old in &referenced {
+                urgent::cancel(state, user, now, old, detail.clone()).await?;
+            }
+            Outcome::Aired {
+                id,
+                replaced: referenced,
+            }
+        }
+        CapMsgType::Cancel => {
+            if referenced.is_empty() {
+                return Err(AppError::invalid(format!(
+                    "references: no notice was made from {}",
+                    reference_list(alert)
+                )));
+            }
+            let detail = json!({"cap": key, "msgType": "Cancel"});
+            for old in &referenced {
+                urgent::cancel(state, user, now, old, detail.clone()).await?;
+            }
+            Outcome::Cancelled(referenced)
+        }
+        CapMsgType::Ack | CapMsgType::Error => {
+            return Err(AppError::invalid(format!(
+                "msgType: {} messages are not taken (send Alert, Update or Cancel)",
+                alert.msg_type.as_str()
+            )))
+        }
+    })
 }
 
 fn reference_list(alert: &CapAlert) -> String {
@@ -163,9 +192,16 @@ fn reference_list(alert: &CapAlert) -> String {
         .join(" ")
 }
 
-/// Notices made from the messages `alert` references, not yet cancelled.
-async fn referenced_notices(state: &AppState, alert: &CapAlert) -> AppResult<Vec<String>> {
+/// Notices made from the messages `alert` references, not yet cancelled; 403 when one of
+/// them is not the caller's to change (a commune's CAP message cannot cancel a province's
+/// alert), before anything is done.
+async fn referenced_notices(
+    state: &AppState,
+    user: &User,
+    alert: &CapAlert,
+) -> AppResult<Vec<String>> {
     let keys: Vec<String> = alert.references.iter().map(|r| r.key()).collect();
+    let user = user.clone();
     state
         .db
         .call(move |conn| {
@@ -175,7 +211,16 @@ async fn referenced_notices(state: &AppState, alert: &CapAlert) -> AppResult<Vec
             let mut out = Vec::new();
             for k in &keys {
                 for id in st.query_map([k], |r| r.get::<_, String>(0))? {
-                    out.push(id?);
+                    let id = id?;
+                    objects::urgent(conn, &user, Action::Change, &id).map_err(|e| match e {
+                        app::Error::NotFound(_) | app::Error::Forbidden(_) => {
+                            AppError::forbidden(format!(
+                                "references: notice {id} (from {k}) is not yours to change: {e}"
+                            ))
+                        }
+                        other => other.into(),
+                    })?;
+                    out.push(id);
                 }
             }
             Ok(out)
@@ -200,7 +245,7 @@ async fn send(
             expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()
         )));
     }
-    let (stations, areas) = targets(state, alert).await?;
+    let (stations, areas) = targets(state, user, alert).await?;
     let title: String = info
         .headline
         .clone()
@@ -242,14 +287,20 @@ async fn send(
 }
 
 /// The alert's geocodes as our area codes or station codes; 422 naming those that match
-/// neither.
-async fn targets(state: &AppState, alert: &CapAlert) -> AppResult<(Vec<String>, Vec<String>)> {
+/// neither, 403 for those outside the caller's area, 422 when they hold no station. Checked
+/// before any audio is fetched or made.
+async fn targets(
+    state: &AppState,
+    user: &User,
+    alert: &CapAlert,
+) -> AppResult<(Vec<String>, Vec<String>)> {
     let codes = alert.geocodes();
     if codes.is_empty() {
         return Err(AppError::invalid(
             "info/area/geocode: the alert names no geocode; give our area or station codes",
         ));
     }
+    let user = user.clone();
     state
         .db
         .call(move |conn| {
@@ -268,6 +319,12 @@ async fn targets(state: &AppState, alert: &CapAlert) -> AppResult<(Vec<String>, 
                     "info/area/geocode: {} match no area or station",
                     unknown.join(", ")
                 )));
+            }
+            let t = targets::check(conn, &user, &stations, &areas)?;
+            if targets::expand(conn, &t)?.is_empty() {
+                return Err(AppError::invalid(
+                    "info/area/geocode: the areas named contain no station",
+                ));
             }
             Ok((stations, areas))
         })
@@ -327,33 +384,45 @@ async fn audio(
     Sha256::parse(&row.sha256).map_err(AppError::internal)
 }
 
-/// GET `uri` (http or https), at most `cap_max_audio_bytes`, within `cap_fetch_timeout`.
+/// GET `uri`, only when it starts with one of the addresses an admin allowed
+/// (`cap_fetch_allow`), at most `cap_max_audio_bytes`, within `cap_fetch_timeout`, with no
+/// redirect followed. Every failure of the source answers the same words (the detail goes
+/// to the server's log), so that a CAP message cannot be used to map the network.
 async fn fetch(state: &AppState, uri: &str) -> AppResult<Vec<u8>> {
     let bad = |m: String| AppError::invalid(format!("info/resource/uri: {uri}: {m}"));
     let url = reqwest::Url::parse(uri).map_err(|e| bad(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("only http and https are fetched".into()));
     }
+    if !fetch_allowed(&state.config.cap_fetch_allow, &url) {
+        return Err(bad(
+            "not an address this server fetches from (an admin lists them in cap_fetch_allow); \
+             send the audio inline (derefUri) instead"
+                .into(),
+        ));
+    }
     let max = state.config.cap_max_audio_bytes;
     let timeout = state.config.cap_fetch_timeout;
-    let failed = |e: reqwest::Error| {
-        if e.is_timeout() {
-            bad(format!("not fetched within {timeout:?}"))
-        } else {
-            bad(e.to_string())
-        }
+    let unfetched = |why: String| {
+        tracing::warn!(uri, "CAP audio not fetched: {why}");
+        bad("the audio could not be fetched from its source".into())
     };
     let get = async {
         let client = reqwest::Client::builder()
             .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(AppError::internal)?;
-        let mut res = client.get(url).send().await.map_err(failed)?;
+        let mut res = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| unfetched(e.to_string()))?;
         if !res.status().is_success() {
-            return Err(bad(format!("answered {}", res.status())));
+            return Err(unfetched(format!("answered {}", res.status())));
         }
         let mut out = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(failed)? {
+        while let Some(chunk) = res.chunk().await.map_err(|e| unfetched(e.to_string()))? {
             if (out.len() + chunk.len()) as u64 > max {
                 return Err(bad(format!("larger than {max} bytes")));
             }
@@ -363,5 +432,54 @@ async fn fetch(state: &AppState, uri: &str) -> AppResult<Vec<u8>> {
     };
     tokio::time::timeout(timeout, get)
         .await
-        .map_err(|_| bad(format!("not fetched within {timeout:?}")))?
+        .map_err(|_| unfetched(format!("not fetched within {timeout:?}")))?
+}
+
+/// Does `url` start with one of the allowed addresses? An allowed address is compared as a
+/// parsed URL: same scheme, host and port, and a path under the allowed one.
+pub fn fetch_allowed(allow: &[String], url: &reqwest::Url) -> bool {
+    allow.iter().any(|a| {
+        let Ok(a) = reqwest::Url::parse(a) else {
+            return false;
+        };
+        let dir = if a.path().ends_with('/') {
+            a.path().to_string()
+        } else {
+            format!("{}/", a.path())
+        };
+        a.scheme() == url.scheme()
+            && a.host_str() == url.host_str()
+            && a.port_or_known_default() == url.port_or_known_default()
+            && (url.path() == a.path() || url.path().starts_with(&dir))
+            && url.username().is_empty()
+            && url.password().is_none()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_addresses_under_an_allowed_one_are_fetched() {
+        let allow = vec!["https://kttv.example.vn/cap/".to_string()];
+        let ok = |u: &str| fetch_allowed(&allow, &reqwest::Url::parse(u).unwrap());
+        assert!(ok("https://kttv.example.vn/cap/audio/1.wav"));
+        assert!(ok("https://kttv.example.vn:443/cap/x.mp3"));
+        for refused in [
+            "http://kttv.example.vn/cap/x.wav",
+            "https://kttv.example.vn:8443/cap/x.wav",
+            "https://kttv.example.vn/capx/x.wav",
+            "https://kttv.example.vn/other/x.wav",
+            "https://kttv.example.vn.evil.example/cap/x.wav",
+            "https://user@kttv.example.vn/cap/x.wav",
+            "https://127.0.0.1/cap/x.wav",
+        ] {
+            assert!(!ok(refused), "{refused}");
+        }
+        assert!(!fetch_allowed(
+            &[],
+            &reqwest::Url::parse("https://a/b").unwrap()
+        ));
+    }
 }

@@ -317,3 +317,35 @@ async fn a_relay_made_where_approval_is_required_is_held_until_approved() {
         "approved: it reaches the station"
     );
 }
+
+#[tokio::test]
+async fn resuming_a_schedule_under_required_approval_waits_for_review_again() {
+    let app = TestApp::spawn().await;
+    let approver = approval_in_lq(&app).await;
+    let op = app.token("op_lq").await;
+    let m = app.upload_tone(&approver, 440.0, 500).await;
+    let id = app.schedule(&op, &m, &["LQ"], "30 5 * * *").await;
+    let (s, v) = decide(&app, &approver, &format!("schedule/{id}"), "approve", "ok").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(rule_ids(&app).await.contains(&id));
+    // Paused and resumed by the operator, it is back on air only once approved again.
+    for verb in ["pause", "resume"] {
+        let (s, v) = app
+            .post(&format!("/schedules/{id}/{verb}"), &op, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let (_, v) = app.get(&format!("/schedules/{id}"), &op).await;
+    assert_eq!(v["approval"], "draft", "{v}");
+    assert!(!rule_ids(&app).await.contains(&id));
+    // The approver's own resume needs nobody.
+    let (s, _) = decide(&app, &approver, &format!("schedule/{id}"), "approve", "ok").await;
+    assert_eq!(s, StatusCode::OK);
+    for verb in ["pause", "resume"] {
+        app.post(&format!("/schedules/{id}/{verb}"), &approver, json!({}))
+            .await;
+    }
+    let (_, v) = app.get(&format!("/schedules/{id}"), &op).await;
+    assert_eq!(v["approval"], "approved", "{v}");
+    app.stop().await;
+}

@@ -19,7 +19,9 @@ async fn every_endpoint_checks_role_and_area() {
 
     let m_lq = app.upload_tone(&op_lq, 440.0, 800).await;
     let m_bp = app.upload_tone(&op_bp, 550.0, 800).await;
-    let sched_lq = app.schedule(&tt, &m_lq, &["LQ"], "0 6 * * *").await;
+    let sched_lq = app.schedule(&op_lq, &m_lq, &["LQ"], "0 6 * * *").await;
+    // The district's schedule aimed at LQ alone: LQ sees it, only the district changes it.
+    let sched_tt_lq = app.schedule(&tt, &m_lq, &["LQ"], "15 6 * * *").await;
     let sched_bp = app.schedule(&op_bp, &m_bp, &["BP"], "0 6 * * *").await;
     let m_tt = app.upload_tone(&tt, 330.0, 800).await;
     let sched_tt = app.schedule(&tt, &m_tt, &["*"], "30 5 * * *").await;
@@ -140,7 +142,7 @@ async fn every_endpoint_checks_role_and_area() {
     for (ri, role) in roles.iter().enumerate() {
         let t = app.token(role).await;
         // Fresh things this role may consume.
-        let fresh_sched = app.schedule(&tt, &m_lq, &["LQ"], "0 7 * * *").await;
+        let fresh_sched = app.schedule(&op_lq, &m_lq, &["LQ"], "0 7 * * *").await;
         let fresh_media = app.upload_tone(&op_lq, 600.0 + 10.0 * ri as f32, 800).await;
         let sched_body = |stations: &[&str]| json!({"title": "t", "media_id": m_lq, "stations": stations, "cron": "0 8 * * *"});
         let (_, p) = app.post("/programmes", &op_lq, programme(&m_lq)).await;
@@ -361,7 +363,7 @@ async fn every_endpoint_checks_role_and_area() {
                 Method::DELETE,
                 format!("/media/{m_bp}"),
                 None,
-                [404, 404, 403],
+                [404, 404, 404],
             ),
             (
                 "delete media inside",
@@ -453,6 +455,27 @@ async fn every_endpoint_checks_role_and_area() {
                 format!("/schedules/{sched_lq}/resume"),
                 None,
                 [200, 200, 403],
+            ),
+            (
+                "replace district schedule aimed at LQ",
+                Method::PUT,
+                format!("/schedules/{sched_tt_lq}"),
+                Some(sched_body(&["LQ"])),
+                [403, 403, 403],
+            ),
+            (
+                "pause district schedule aimed at LQ",
+                Method::POST,
+                format!("/schedules/{sched_tt_lq}/pause"),
+                None,
+                [403, 403, 403],
+            ),
+            (
+                "delete district schedule aimed at LQ",
+                Method::DELETE,
+                format!("/schedules/{sched_tt_lq}"),
+                None,
+                [403, 403, 403],
             ),
             (
                 "pause district schedule",

@@ -378,6 +378,10 @@ async fn audio_server(wav: Vec<u8>, big: usize) -> String {
     use axum::routing::get;
     let app = axum::Router::new()
         .route("/storm.wav", get(move || async move { wav }))
+        .route(
+            "/moved.wav",
+            get(|| async { axum::response::Redirect::temporary("/storm.wav") }),
+        )
         .route("/big.wav", get(move || async move { vec![0u8; big] }))
         .route(
             "/slow.wav",
@@ -400,17 +404,23 @@ fn uri_resource(uri: &str, digest_of: &[u8]) -> String {
     )
 }
 
-#[tokio::test]
-async fn cap_audio_by_uri_is_fetched_checked_and_aired_and_bad_fetches_are_refused() {
-    let app = TestApp::spawn_with(web::state::Config {
+/// A CAP server with `cap_fetch_allow` naming `base`.
+async fn app_fetching_from(base: &str) -> TestApp {
+    TestApp::spawn_with(web::state::Config {
         cap_max_audio_bytes: 400_000,
         cap_fetch_timeout: std::time::Duration::from_secs(2),
+        cap_fetch_allow: vec![format!("{base}/")],
         ..web::state::Config::default()
     })
-    .await;
-    let t = app.token("admin_tt").await;
+    .await
+}
+
+#[tokio::test]
+async fn cap_audio_by_uri_is_fetched_checked_and_aired_and_bad_fetches_are_refused() {
     let wav = tone_wav(523.0, 1200);
     let base = audio_server(wav.clone(), 500_000).await;
+    let app = app_fetching_from(&base).await;
+    let t = app.token("admin_tt").await;
 
     let fetched = Msg {
         resource: Some(uri_resource(&format!("{base}/storm.wav"), &wav)),
@@ -431,12 +441,27 @@ async fn cap_audio_by_uri_is_fetched_checked_and_aired_and_bad_fetches_are_refus
         .expect("the fetched audio is in the library");
     assert_eq!(m["duration_ms"], 1200, "{m}");
 
-    // Each bad fetch is refused naming the uri and what went wrong; nothing more airs.
-    for (i, (path, digest_of, says)) in [
-        ("/missing.wav", &wav[..], "404"),
-        ("/big.wav", &wav[..], "larger than 400000 bytes"),
-        ("/slow.wav", &wav[..], "not fetched within"),
-        ("/storm.wav", &b"other audio"[..], "digest"),
+    // Each bad fetch is refused naming the uri; a source that fails says the same words
+    // whatever failed (a missing file, a slow answer, a redirect, a closed port), so that
+    // CAP messages cannot map the network; nothing more airs.
+    let unfetched = "could not be fetched from its source";
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        port
+    };
+    let port_of = |b: &str| b.rsplit(':').next().unwrap().to_string();
+    for (i, (uri, digest_of, says)) in [
+        (format!("{base}/missing.wav"), &wav[..], unfetched),
+        (
+            format!("{base}/big.wav"),
+            &wav[..],
+            "larger than 400000 bytes",
+        ),
+        (format!("{base}/slow.wav"), &wav[..], unfetched),
+        (format!("{base}/moved.wav"), &wav[..], unfetched),
+        (format!("{base}/storm.wav"), &b"other audio"[..], "digest"),
     ]
     .into_iter()
     .enumerate()
@@ -444,14 +469,176 @@ async fn cap_audio_by_uri_is_fetched_checked_and_aired_and_bad_fetches_are_refus
         let id = format!("KTTV-URI-{i}");
         let m = Msg {
             id: &id,
-            resource: Some(uri_resource(&format!("{base}{path}"), digest_of)),
+            resource: Some(uri_resource(&uri, digest_of)),
             ..Msg::default()
         };
         let (s, v) = post_cap(&app, &t, xml(&m)).await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{uri}: {v}");
         let message = v["error"]["message"].as_str().unwrap();
-        assert!(message.contains(says), "{path}: {message}");
+        assert!(message.contains(says), "{uri}: {message}");
+    }
+    // Any address not allowed is not fetched at all, a closed port as an open one.
+    for (i, uri) in [
+        format!("http://127.0.0.1:{closed}/storm.wav"),
+        format!(
+            "{}/storm.wav",
+            base.replace(&port_of(&base), &closed.to_string())
+        ),
+        "http://169.254.169.254/latest/meta-data".to_string(),
+        "file:///etc/passwd".to_string(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("KTTV-NOT-ALLOWED-{i}");
+        let m = Msg {
+            id: &id,
+            resource: Some(uri_resource(&uri, &wav)),
+            ..Msg::default()
+        };
+        let (s, v) = post_cap(&app, &t, xml(&m)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{uri}: {v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("not an address this server fetches from")
+                || message.contains("only http and https"),
+            "{uri}: {message}"
+        );
     }
     assert_eq!(notices(&app, &t).await.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cap_audio_is_fetched_only_after_the_targets_are_allowed_and_never_by_default() {
+    let wav = tone_wav(523.0, 1200);
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = {
+        use axum::routing::get;
+        let (hits, wav) = (hits.clone(), wav.clone());
+        let app = axum::Router::new().route(
+            "/storm.wav",
+            get(move || {
+                hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let wav = wav.clone();
+                async move { wav }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    };
+    // Allowed source, but the operator of BP names LQ: refused before any fetch.
+    let app = app_fetching_from(&counted).await;
+    let op_bp = app.token("op_bp").await;
+    let m = Msg {
+        resource: Some(uri_resource(&format!("{counted}/storm.wav"), &wav)),
+        ..Msg::default()
+    };
+    let (s, v) = post_cap(&app, &op_bp, xml(&m)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    app.stop().await;
+
+    // By default nothing is fetched, not even for an admin.
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let (s, v) = post_cap(&app, &t, xml(&m)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cap_fetch_allow"));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The refused message gave its claim up: sent again inline, it airs.
+    let inline = Msg {
+        resource: Some(audio_resource(&wav, &wav)),
+        ..Msg::default()
+    };
+    let (s, v) = post_cap(&app, &t, xml(&inline)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_communes_cap_message_cannot_cancel_or_update_a_district_alert() {
+    let app = TestApp::spawn().await;
+    let tt = app.token("admin_tt").await;
+    let op_lq = app.token("op_lq").await;
+    // The district's alert reaches LQ and BP.
+    let district = Msg {
+        geocodes: &["TT"],
+        ..Msg::default()
+    };
+    let (s, v) = post_cap(&app, &tt, xml(&district)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    // LQ's operator, whose station it reaches, sends a Cancel and an Update naming it.
+    for (i, mt) in ["Cancel", "Update"].into_iter().enumerate() {
+        let ident = format!("LQ-{i}");
+        let m = Msg {
+            id: &ident,
+            msg_type: mt,
+            references: Some("kttv@nchmf.gov.vn,KTTV-2026-001,2026-11-30T00:00:00+07:00".into()),
+            ..Msg::default()
+        };
+        let (s, v) = post_cap(&app, &op_lq, xml(&m)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{mt}: {v}");
+    }
+    let (_, n) = app.get(&format!("/urgent/{id}"), &tt).await;
+    assert!(
+        n["cancelled_at"].is_null(),
+        "the district alert is still on: {n}"
+    );
+    assert_eq!(notices(&app, &tt).await.len(), 1, "the Update sent nothing");
+    // Nor through the API.
+    let (s, _) = app
+        .post(
+            &format!("/urgent/{id}/cancel"),
+            &op_lq,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_callers_message_does_not_swallow_anothers_and_twins_air_once() {
+    let app = TestApp::spawn().await;
+    let tt = app.token("admin_tt").await;
+    let op_lq = app.token("op_lq").await;
+    // LQ's operator first posts a Test with the identifier the real alert will have.
+    let test = Msg {
+        status: "Test",
+        ..Msg::default()
+    };
+    let (s, v) = post_cap(&app, &op_lq, xml(&test)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // The district's real alert with the same sender and identifier still airs.
+    let (s, v) = post_cap(&app, &tt, xml(&Msg::default())).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(notices(&app, &tt).await.len(), 1);
+
+    // The same message posted twice at the same moment by one caller airs once.
+    let twin = Msg {
+        id: "KTTV-2026-TWIN",
+        ..Msg::default()
+    };
+    let (a, b) = tokio::join!(
+        post_cap(&app, &tt, xml(&twin)),
+        post_cap(&app, &tt, xml(&twin))
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CREATED],
+        "{a:?} {b:?}"
+    );
+    let dup = if a.0 == StatusCode::OK { &a.1 } else { &b.1 };
+    assert_eq!(dup["duplicate"], true, "{dup}");
+    assert_eq!(notices(&app, &tt).await.len(), 2);
     app.stop().await;
 }

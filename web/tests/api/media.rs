@@ -214,3 +214,70 @@ async fn a_station_may_download_only_media_of_its_own_schedule() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_a_file_two_communes_uploaded_takes_it_from_the_callers_library_only() {
+    let app = TestApp::spawn().await;
+    let (lq, bp) = (app.token("op_lq").await, app.token("op_bp").await);
+    let wav = tone_wav(440.0, 500);
+    let (s, v) = app.upload(&lq, "lq.wav", wav.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let sha = v["id"].as_str().unwrap().to_string();
+    let (s, _) = app.upload(&bp, "bp.wav", wav.clone()).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, v) = app
+        .call(Method::DELETE, &format!("/media/{sha}"), &lq, None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    // Gone from LQ's library, still in BP's, and the file is still there.
+    let (s, _) = app.get(&format!("/media/{sha}"), &lq).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let res = app
+        .client
+        .get(app.url(&format!("/media/{sha}")))
+        .bearer_auth(&bp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &wav[..]);
+    // BP's delete is the last: the file goes.
+    let (s, _) = app
+        .call(Method::DELETE, &format!("/media/{sha}"), &bp, None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert!(files_under(&app.dir.path().join("media")).is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_delete_racing_an_upload_of_the_same_bytes_never_leaves_a_row_without_its_file() {
+    let app = TestApp::spawn().await;
+    let lq = app.token("op_lq").await;
+    let wav = tone_wav(550.0, 500);
+    for round in 0..12 {
+        let (s, v) = app.upload(&lq, "x.wav", wav.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let sha = v["id"].as_str().unwrap().to_string();
+        let path = format!("/media/{sha}");
+        let (_, (up, _)) = tokio::join!(
+            app.call(Method::DELETE, &path, &lq, None),
+            app.upload(&lq, "x.wav", wav.clone())
+        );
+        assert_eq!(up, StatusCode::CREATED);
+        let (listed, _) = app.get(&path, &lq).await;
+        let on_disk = !files_under(&app.dir.path().join("media")).is_empty();
+        if listed == StatusCode::OK {
+            assert!(on_disk, "round {round}: the row is there, its file is not");
+        } else {
+            assert_eq!(listed, StatusCode::NOT_FOUND);
+            assert!(!on_disk, "round {round}: a file without its row");
+        }
+        // Start the next round from nothing.
+        if listed == StatusCode::OK {
+            let (s, _) = app.call(Method::DELETE, &path, &lq, None).await;
+            assert_eq!(s, StatusCode::NO_CONTENT);
+        }
+    }
+    app.stop().await;
+}

@@ -386,3 +386,37 @@ async fn an_area_target_covers_stations_added_later() {
     assert_eq!(doc["rules"][0]["priority"], "priority");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_operator_cannot_change_a_district_schedule_aimed_only_at_their_station() {
+    let app = TestApp::spawn().await;
+    let tt = app.token("admin_tt").await;
+    let op = app.token("op_lq").await;
+    let m = app.upload_tone(&tt, 440.0, 500).await;
+    let id = app.schedule(&tt, &m, &["LQ"], "30 5 * * *").await;
+    // The operator sees it: it plays on their station…
+    let (s, v) = app.get(&format!("/schedules/{id}"), &op).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // …but it is the district's: every change is refused and nothing changes.
+    let body = json!({"title": "đổi", "media_id": m, "stations": ["LQ"], "cron": "0 6 * * *"});
+    for (method, path, body) in [
+        (Method::PUT, format!("/schedules/{id}"), Some(body)),
+        (Method::POST, format!("/schedules/{id}/pause"), None),
+        (Method::POST, format!("/schedules/{id}/resume"), None),
+        (Method::DELETE, format!("/schedules/{id}"), None),
+    ] {
+        let (s, v) = app.call(method.clone(), &path, &op, body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{method} {path}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("belongs to TT"),
+            "{v}"
+        );
+    }
+    let (_, v) = app.get(&format!("/schedules/{id}"), &tt).await;
+    assert_eq!(v["cron"], "30 5 * * *");
+    assert_eq!(v["paused"], false);
+    app.stop().await;
+}
