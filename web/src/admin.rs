@@ -4,11 +4,13 @@
 //! The `insert_*` functions work inside a caller's connection (the API, with the caller's
 //! address); the `add_*` ones take the whole [`Db`] and block (command line, tests).
 
+use crate::app::Error;
 use crate::auth;
 use crate::db::{self, users::Role, Db};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
+use schedules::StationCode;
 use serde_json::json;
 
 /// The default time zone of a new station.
@@ -32,6 +34,16 @@ pub fn insert_area(
     parent: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    let (code, name) = (new_code(code)?, new_name(name)?);
+    if let Some(p) = parent {
+        if db::areas::get(conn, p)?.is_none() {
+            return Err(Error::Invalid(format!("parent: unknown area {p:?}")).into());
+        }
+    }
+    if db::areas::get(conn, code.as_str())?.is_some() {
+        return Err(Error::Conflict(format!("area {code} already exists")).into());
+    }
+    let (code, name) = (code.as_str(), name.as_str());
     let tx = conn.transaction()?;
     db::areas::insert(&tx, code, name, parent, now)?;
     db::audit::record(
@@ -64,6 +76,15 @@ pub fn insert_station(
     let token = auth::new_token();
     let hash = auth::token_hash(&token);
     let tz = timezone.unwrap_or(DEFAULT_TIMEZONE);
+    let (code, name) = (new_code(code)?, new_name(name)?);
+    if tz.parse::<chrono_tz::Tz>().is_err() {
+        return Err(Error::Invalid(format!("timezone: unknown IANA time zone {tz:?}")).into());
+    }
+    known_area(conn, area)?;
+    if db::stations::get(conn, code.as_str())?.is_some() {
+        return Err(Error::Conflict(format!("station {code} already exists")).into());
+    }
+    let (code, name) = (code.as_str(), name.as_str());
     let tx = conn.transaction()?;
     db::stations::insert(&tx, code, name, area, tz, &hash, now)?;
     db::audit::record(
@@ -92,6 +113,21 @@ pub fn insert_user(
     area: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    let ok = !username.is_empty()
+        && username.len() <= 64
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+    if !ok {
+        return Err(Error::Invalid(format!(
+            "username: {username:?} must be 1 to 64 letters, digits, '-', '_', '.' or '@'"
+        ))
+        .into());
+    }
+    known_area(conn, area)?;
+    if db::users::by_username(conn, username)?.is_some() {
+        return Err(Error::Conflict(format!("user {username} already exists")).into());
+    }
     let tx = conn.transaction()?;
     db::users::insert(&tx, username, password_hash, role, area, now)?;
     db::audit::record(
@@ -107,6 +143,27 @@ pub fn insert_user(
         },
     )?;
     tx.commit()?;
+    Ok(())
+}
+
+/// A new area's or station's code, parsed.
+fn new_code(code: &str) -> Result<StationCode, Error> {
+    StationCode::parse(code).map_err(|e| Error::Invalid(format!("code: {e}")))
+}
+
+/// A new name: trimmed, not empty.
+fn new_name(name: &str) -> Result<String, Error> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::Invalid("name: must not be empty".into()));
+    }
+    Ok(name.to_string())
+}
+
+fn known_area(conn: &Connection, area: &str) -> Result<(), Error> {
+    if db::areas::get(conn, area)?.is_none() {
+        return Err(Error::Invalid(format!("area: unknown area {area:?}")));
+    }
     Ok(())
 }
 

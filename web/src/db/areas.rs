@@ -1,10 +1,8 @@
 //! Areas: a tree (province → district → commune…); depth is data, not schema.
 
 use crate::db::ts;
-use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use schedules::StationCode;
 use serde::Serialize;
 
 /// The recursive query giving `?1` and every area below it, as `sub(code)`.
@@ -23,30 +21,17 @@ pub struct Area {
     pub parent: Option<String>,
 }
 
-/// Add an area under `parent` (or as a root).
+/// Add an area under `parent` (or as a root); the caller checked the values.
 pub fn insert(
     conn: &Connection,
     code: &str,
     name: &str,
     parent: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let code = StationCode::parse(code).map_err(|e| AppError::invalid(format!("code: {e}")))?;
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(AppError::invalid("name: must not be empty"));
-    }
-    if let Some(p) = parent {
-        if get(conn, p)?.is_none() {
-            return Err(AppError::invalid(format!("parent: unknown area {p:?}")));
-        }
-    }
-    if get(conn, code.as_str())?.is_some() {
-        return Err(AppError::conflict(format!("area {code} already exists")));
-    }
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO areas (code, name, parent, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![code.as_str(), name, parent, ts(now)],
+        params![code, name, parent, ts(now)],
     )?;
     Ok(())
 }

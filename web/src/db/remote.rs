@@ -4,7 +4,6 @@
 //! was offline gets them when it reconnects.
 
 use crate::db::{opt_ts, parse_ts, ts};
-use crate::error::AppError;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use schedules::remote::{CommandKind, CommandState, RemoteCommand};
@@ -90,7 +89,7 @@ pub fn pending_commands(
     conn: &Connection,
     station: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<RemoteCommand>, AppError> {
+) -> rusqlite::Result<Vec<RemoteCommand>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM station_commands
          WHERE station = ?1 AND state = 'pending' AND issued_at >= ?2
@@ -149,7 +148,7 @@ pub fn acknowledge(
 }
 
 /// The volume schedule of `station` (empty when none was set).
-pub fn volume_schedule(conn: &Connection, station: &str) -> Result<Vec<VolumeStep>, AppError> {
+pub fn volume_schedule(conn: &Connection, station: &str) -> rusqlite::Result<Vec<VolumeStep>> {
     let steps: Option<String> = conn
         .query_row(
             "SELECT steps FROM station_volume_schedules WHERE station = ?1",
@@ -159,7 +158,9 @@ pub fn volume_schedule(conn: &Connection, station: &str) -> Result<Vec<VolumeSte
         .optional()?;
     match steps {
         None => Ok(Vec::new()),
-        Some(s) => serde_json::from_str(&s).map_err(AppError::internal),
+        Some(s) => serde_json::from_str(&s).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+        }),
     }
 }
 
@@ -169,11 +170,13 @@ pub fn set_volume_schedule(
     station: &str,
     steps: &[VolumeStep],
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> rusqlite::Result<()> {
+    let steps = serde_json::to_string(steps)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
     conn.execute(
         "INSERT INTO station_volume_schedules (station, steps, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (station) DO UPDATE SET steps = excluded.steps, updated_at = excluded.updated_at",
-        params![station, serde_json::to_string(steps)?, ts(now)],
+        params![station, steps, ts(now)],
     )?;
     Ok(())
 }

@@ -1,12 +1,10 @@
 //! Stations: a loudspeaker network's controller, its area, time zone and device token.
 
 use crate::db::{opt_ts, ts, SUBTREE};
-use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use schedules::wire::Heartbeat;
-use schedules::StationCode;
 
 /// One station as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,27 +53,11 @@ pub fn insert(
     timezone: &str,
     token_hash: &str,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let code = StationCode::parse(code).map_err(|e| AppError::invalid(format!("code: {e}")))?;
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(AppError::invalid("name: must not be empty"));
-    }
-    if timezone.parse::<Tz>().is_err() {
-        return Err(AppError::invalid(format!(
-            "timezone: unknown IANA time zone {timezone:?}"
-        )));
-    }
-    if crate::db::areas::get(conn, area)?.is_none() {
-        return Err(AppError::invalid(format!("area: unknown area {area:?}")));
-    }
-    if get(conn, code.as_str())?.is_some() {
-        return Err(AppError::conflict(format!("station {code} already exists")));
-    }
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO stations (code, name, area, timezone, token_hash, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![code.as_str(), name, area, timezone, token_hash, ts(now)],
+        params![code, name, area, timezone, token_hash, ts(now)],
     )?;
     Ok(())
 }
@@ -119,10 +101,12 @@ pub fn record_heartbeat(
     code: &str,
     hb: &Heartbeat,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> rusqlite::Result<()> {
+    let hb =
+        serde_json::to_string(hb).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
     conn.execute(
         "UPDATE stations SET last_seen = ?2, heartbeat = ?3 WHERE code = ?1",
-        params![code, ts(now), serde_json::to_string(hb)?],
+        params![code, ts(now), hb],
     )?;
     Ok(())
 }

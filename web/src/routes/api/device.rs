@@ -173,7 +173,7 @@ pub async fn heartbeat(
     let code = device.station.code;
     state
         .db
-        .call(move |conn| db::stations::record_heartbeat(conn, &code, &hb, now))
+        .call(move |conn| Ok(db::stations::record_heartbeat(conn, &code, &hb, now)?))
         .await?;
     state.metrics.heartbeat();
     Ok(StatusCode::NO_CONTENT)

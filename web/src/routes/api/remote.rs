@@ -116,7 +116,7 @@ pub async fn volume_schedule(
         .db
         .call(move |conn| {
             let st = targets::station_in_reach(conn, &user, &code)?;
-            remote::volume_schedule(conn, &st.code)
+            Ok(remote::volume_schedule(conn, &st.code)?)
         })
         .await?;
     Ok(Json(steps))
