@@ -2,6 +2,7 @@
 //! directory and a manual clock, reqwest as the client.
 
 mod helpers;
+mod routes;
 
 mod admin;
 mod approval;
@@ -14,6 +15,7 @@ mod cli;
 mod demo;
 mod device;
 mod errors;
+mod matrix;
 mod media;
 mod metrics;
 mod openapi;
