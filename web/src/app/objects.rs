@@ -97,3 +97,38 @@ pub fn media(conn: &Connection, user: &User, action: Action, sha256: &str) -> Re
     }
     Ok(mine)
 }
+
+/// An area, for `action`: 404 when there is none, 403 when it lies outside the caller's
+/// subtree (the tree itself is no secret: codes appear on every station), and changing it
+/// needs an admin.
+pub fn area(conn: &Connection, user: &User, action: Action, code: &str) -> Result<db::areas::Area> {
+    let a = db::areas::get(conn, code)?.ok_or_else(|| missing(Kind::Area, code))?;
+    if !crate::app::policy::in_reach(conn, user, code)? {
+        return Err(Error::Forbidden(format!(
+            "area {code} is outside your area {}",
+            user.area
+        )));
+    }
+    if action != Action::Read {
+        crate::app::policy::require_role(user, Kind::Area.change_role())?;
+    }
+    Ok(a)
+}
+
+/// A user account, for `action`: people outside the caller's subtree are not disclosed
+/// (404); managing accounts needs an admin.
+pub fn user(
+    conn: &Connection,
+    caller: &User,
+    action: Action,
+    username: &str,
+) -> Result<db::users::UserRow> {
+    let u = db::users::by_username(conn, username)?.ok_or_else(|| missing(Kind::User, username))?;
+    authorize(
+        conn,
+        caller,
+        action,
+        &Object::owned(Kind::User, username, &u.area),
+    )?;
+    Ok(u)
+}

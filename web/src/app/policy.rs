@@ -176,7 +176,12 @@ fn station_areas(conn: &Connection, codes: &[String]) -> Result<Vec<String>, Err
 
 /// Is `area` inside `user`'s subtree?
 pub fn in_reach(conn: &Connection, user: &User, area: &str) -> Result<bool, Error> {
-    Ok(db::areas::in_subtree(conn, &user.area, area)?)
+    in_area(conn, &user.area, area)
+}
+
+/// Is `area` inside the subtree of `root` (a caller's own area)?
+pub fn in_area(conn: &Connection, root: &str, area: &str) -> Result<bool, Error> {
+    Ok(db::areas::in_subtree(conn, root, area)?)
 }
 
 /// Refuse unless the user has at least `role`.

@@ -141,7 +141,7 @@ pub async fn week(
             let Some(st) = db::stations::get(conn, &c)? else {
                 return Ok(None);
             };
-            let inside = db::areas::in_subtree(conn, &area, &st.area)?;
+            let inside = crate::app::policy::in_area(conn, &area, &st.area)?;
             Ok(Some((st, inside)))
         })
         .await;

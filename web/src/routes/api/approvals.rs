@@ -11,6 +11,7 @@
 
 use crate::app::approval::may_approve;
 use crate::app::audit::record as audit;
+use crate::app::{objects, policy, Action};
 use crate::auth::User;
 use crate::db::approvals::{self, Kind, State as Approval};
 use crate::db::{self, users::Role};
@@ -34,7 +35,7 @@ fn item_area(conn: &Connection, user: &User, kind: Kind, id: &str) -> AppResult<
         Kind::Media => {
             let mut found = None;
             for area in db::media::areas_of(conn, id)? {
-                if db::areas::in_subtree(conn, &user.area, &area)? {
+                if policy::in_reach(conn, user, &area)? {
                     let draft = approvals::state(conn, kind, id, &area)? == Some(Approval::Draft);
                     if draft || found.is_none() {
                         found = Some(area);
@@ -57,7 +58,7 @@ fn parse_kind(kind: &str) -> AppResult<Kind> {
 fn reachable(conn: &Connection, user: &User, kind: Kind, id: &str) -> AppResult<String> {
     let area = item_area(conn, user, kind, id)?
         .ok_or_else(|| AppError::not_found(format!("no {kind} {id:?}")))?;
-    if db::areas::in_subtree(conn, &user.area, &area)? {
+    if policy::in_reach(conn, user, &area)? {
         Ok(area)
     } else {
         Err(AppError::not_found(format!("no {kind} {id:?}")))
@@ -260,15 +261,7 @@ pub async fn set_required(
     let v = state
         .db
         .call(move |conn| {
-            if db::areas::get(conn, &code)?.is_none() {
-                return Err(AppError::not_found(format!("no area {code:?}")));
-            }
-            if !db::areas::in_subtree(conn, &user.area, &code)? {
-                return Err(AppError::forbidden(format!(
-                    "area {code} is outside your area {}",
-                    user.area
-                )));
-            }
+            objects::area(conn, &user, Action::Change, &code)?;
             let tx = conn.transaction()?;
             approvals::set_required(&tx, &code, b.required)?;
             audit(

@@ -1,6 +1,6 @@
 //! The as-run log. (The reports are in `reports.rs`.)
 
-use crate::app::targets;
+use crate::app::{objects, targets, Action};
 use crate::auth::User;
 use crate::db::{self, logs::Filter, logs::LogRow};
 use crate::error::{AppError, AppResult, QueryArgs};
@@ -57,15 +57,7 @@ pub async fn list(
                 targets::station_in_reach(conn, &user, code)?;
             }
             if let Some(a) = &q.area {
-                if db::areas::get(conn, a)?.is_none() {
-                    return Err(AppError::not_found(format!("no area {a:?}")));
-                }
-                if !db::areas::in_subtree(conn, &user.area, a)? {
-                    return Err(AppError::forbidden(format!(
-                        "area {a} is outside your area {}",
-                        user.area
-                    )));
-                }
+                objects::area(conn, &user, Action::Read, a)?;
             }
             let f = Filter {
                 station: q.station,

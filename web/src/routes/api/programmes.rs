@@ -456,15 +456,7 @@ pub async fn set_slot_limit(
     let limit = state
         .db
         .call(move |conn| {
-            if db::areas::get(conn, &code)?.is_none() {
-                return Err(AppError::not_found(format!("no area {code:?}")));
-            }
-            if !db::areas::in_subtree(conn, &user.area, &code)? {
-                return Err(AppError::forbidden(format!(
-                    "area {code} is outside your area {}",
-                    user.area
-                )));
-            }
+            objects::area(conn, &user, Action::Change, &code)?;
             let tx = conn.transaction()?;
             db::areas::set_slot_limit_minutes(&tx, &code, body.minutes)?;
             audit(

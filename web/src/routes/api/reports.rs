@@ -3,6 +3,7 @@
 //! report covers the stations of the asked area's subtree, which must be inside the
 //! user's own area.
 
+use crate::app::{objects, Action};
 use crate::auth::User;
 use crate::db;
 use crate::db::users::Role;
@@ -40,18 +41,7 @@ async fn build(state: &AppState, user: User, q: ReportQuery) -> AppResult<Report
         .db
         .call(move |conn| {
             let area = match q.area {
-                Some(a) => {
-                    if db::areas::get(conn, &a)?.is_none() {
-                        return Err(AppError::not_found(format!("no area {a:?}")));
-                    }
-                    if !db::areas::in_subtree(conn, &user.area, &a)? {
-                        return Err(AppError::forbidden(format!(
-                            "area {a} is outside your area {}",
-                            user.area
-                        )));
-                    }
-                    a
-                }
+                Some(a) => objects::area(conn, &user, Action::Read, &a)?.code,
                 None => user.area.clone(),
             };
             Ok(Report::build(conn, &area, q.from, q.to)?)

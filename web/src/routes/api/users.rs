@@ -3,6 +3,7 @@
 
 use crate::admin::{self, Actor};
 use crate::app::audit::record as audit;
+use crate::app::{objects, Action};
 use crate::auth::{self, User};
 use crate::db::{self, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
@@ -32,17 +33,13 @@ pub struct UserView {
     disabled: bool,
 }
 
-/// Refuse unless `area` exists and lies in the admin's subtree.
+/// Refuse unless `area` exists (422: it is a field of the body) and lies in the admin's
+/// subtree.
 pub fn area_in_reach(conn: &rusqlite::Connection, user: &User, area: &str) -> AppResult<()> {
     if db::areas::get(conn, area)?.is_none() {
         return Err(AppError::invalid(format!("area: unknown area {area:?}")));
     }
-    if !db::areas::in_subtree(conn, &user.area, area)? {
-        return Err(AppError::forbidden(format!(
-            "area {area} is outside your area {}",
-            user.area
-        )));
-    }
+    objects::area(conn, user, Action::Read, area)?;
     Ok(())
 }
 
@@ -105,10 +102,7 @@ fn user_in_reach(
     admin: &User,
     username: &str,
 ) -> AppResult<db::users::UserRow> {
-    match db::users::by_username(conn, username)? {
-        Some(u) if db::areas::in_subtree(conn, &admin.area, &u.area)? => Ok(u),
-        _ => Err(AppError::not_found(format!("no user {username:?}"))),
-    }
+    Ok(objects::user(conn, admin, Action::Change, username)?)
 }
 
 async fn set_disabled(
