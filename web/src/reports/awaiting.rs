@@ -7,7 +7,7 @@
 //! read from the plan each time, and becomes a real entry when the station's log or the
 //! reconciliation arrives.
 
-use super::reconcile::{logged_ids, unjudged_from};
+use super::reconcile::unjudged_from;
 use crate::db::stations::Station;
 use crate::error::AppError;
 use crate::planning::plan::{plan, PlanEntry};
@@ -61,7 +61,21 @@ pub fn of_station(
         return Ok(Vec::new());
     }
     let planned = plan(conn, station, lo, hi)?;
-    let logged = logged_ids(conn, &station.code, lo, hi)?;
+    // Only the due occurrences' own entries are looked up (by primary key): a long stretch
+    // of a busy station's log is never read whole.
+    let mut logged = HashSet::new();
+    {
+        let mut exists =
+            conn.prepare_cached("SELECT 1 FROM logs WHERE station = ?1 AND id = ?2")?;
+        for p in planned
+            .iter()
+            .filter(|p| p.scheduled_at >= lo && p.scheduled_at < hi && p.scheduled_at <= now)
+        {
+            if exists.exists(rusqlite::params![station.code, p.key])? {
+                logged.insert(p.key.clone());
+            }
+        }
+    }
     let mut out = Vec::new();
     let mut duration = conn.prepare_cached("SELECT duration_ms FROM media WHERE sha256 = ?1")?;
     for p in select(&planned, &logged, lo, hi, now) {

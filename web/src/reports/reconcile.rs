@@ -128,7 +128,7 @@ pub fn unjudged_from(
 }
 
 /// The ids of `station`'s log entries due in `[from, to)`.
-pub fn logged_ids(
+fn logged_ids(
     conn: &Connection,
     station: &str,
     from: DateTime<Utc>,
