@@ -45,6 +45,7 @@ pub mod cache;
 pub mod config;
 pub mod decode;
 pub mod fetch;
+pub mod limiter;
 pub mod manpage;
 pub mod mixer;
 pub mod output;

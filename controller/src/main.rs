@@ -58,7 +58,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,controller=info".into()),
+                .unwrap_or_else(|_| "info,controller=info,rusqlite_migration=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

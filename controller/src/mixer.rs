@@ -16,6 +16,9 @@
 //! Audio arrives already decoded and converted to the output format, in chunks over a
 //! bounded channel filled ahead of time by a decoder thread ([`crate::decode`]). An empty
 //! channel mid-airing is an underrun (silence, counted); a closed one is the end.
+//!
+//! Last, every block passes the safety limiter ([`crate::limiter`]): no sample of any
+//! source leaves the mixer above -1 dBFS.
 
 use chrono::{DateTime, Duration as CDuration, Utc};
 use schedules::Priority;
@@ -23,6 +26,8 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
+
+use crate::limiter::Limiter;
 
 /// The output's sample format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,6 +301,8 @@ struct State {
     /// force now: it moves towards the target in [`GAIN_RAMP_S`] so a change does not click.
     gain_target: f32,
     gain: f32,
+    /// The safety limiter every block passes last.
+    limiter: Limiter,
 }
 
 /// How long a gain change takes to ramp from 0 to 1.
@@ -407,6 +414,7 @@ impl State {
         if self.current.is_none() && next_start.is_none() {
             self.advance_gain(n);
             out.fill(0.0);
+            self.limiter.idle(n);
             self.frames += n as u64;
             return;
         }
@@ -466,6 +474,7 @@ impl State {
         }
         // A partial trailing frame (never produced by our outputs) stays silent.
         out[n * ch..].fill(0.0);
+        self.limiter.process(&mut out[..n * ch], ch);
         self.frames += n as u64;
     }
 }
@@ -498,6 +507,7 @@ impl Mixer {
             events,
             gain_target: 1.0,
             gain: 1.0,
+            limiter: Limiter::new(format.rate),
         })))
     }
 
@@ -512,7 +522,9 @@ impl Mixer {
 
     /// Change the output format (only while nothing airs: a new sound device was opened).
     pub fn set_format(&self, format: Format) {
-        self.lock().format = format;
+        let mut st = self.lock();
+        st.format = format;
+        st.limiter.set_rate(format.rate);
     }
 
     /// Re-anchor the monotonic ↔ UTC mapping (the wall clock may have been corrected).
@@ -777,15 +789,32 @@ mod tests {
     }
 
     #[test]
+    fn no_sample_leaves_the_mixer_above_minus_one_dbfs_and_quieter_ones_pass_untouched() {
+        let (m, _rx, i0) = mixer();
+        m.cue(cue("hot", 10, Priority::Normal, 50, 1.0));
+        m.cue(cue("quiet", 100, Priority::Normal, 50, 0.25));
+        m.cue(cue("later", 2_000, Priority::Normal, 50, 0.25));
+        let out = run(&m, i0, 4_000);
+        let ceiling = 10f32.powf(-1.0 / 20.0);
+        assert!(out.iter().all(|s| s.abs() <= ceiling));
+        assert!((out[2 * 20] - ceiling).abs() < 1e-6, "held at the ceiling");
+        // Right after the hot cue the limiter is still letting go; a second later a quiet
+        // cue passes bit for bit.
+        assert!(out[2 * 100..2 * 150].iter().all(|s| *s <= 0.25));
+        assert!(out[2 * 2_000..2 * 2_050].iter().all(|s| *s == 0.25));
+    }
+
+    #[test]
     fn an_emergency_cuts_a_normal_airing_and_a_normal_cue_waits_its_turn() {
         let (m, mut rx, i0) = mixer();
         m.cue(cue("normal", 10, Priority::Normal, 100, 0.1));
-        m.cue(cue("emergency", 50, Priority::Emergency, 20, 0.9));
+        // (0.8: under the output's -1 dBFS ceiling, which the limiter keeps.)
+        m.cue(cue("emergency", 50, Priority::Emergency, 20, 0.8));
         m.cue(cue("later", 60, Priority::Priority, 10, 0.3));
         let out = run(&m, i0, 200);
         assert_eq!(out[2 * 49], 0.1);
-        assert_eq!(out[2 * 50], 0.9);
-        assert_eq!(out[2 * 69], 0.9);
+        assert_eq!(out[2 * 50], 0.8);
+        assert_eq!(out[2 * 69], 0.8);
         assert_eq!(
             out[2 * 70],
             0.3,

@@ -682,6 +682,34 @@ fn describe(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// alsa-lib's error messages on the calling thread, kept in a buffer instead of stderr.
+struct AlsaErrors {
+    #[cfg(target_os = "linux")]
+    buffer: Option<std::rc::Rc<std::cell::RefCell<alsa::Output>>>,
+}
+
+impl AlsaErrors {
+    /// Divert alsa-lib's messages on this thread from now on.
+    fn capture() -> AlsaErrors {
+        AlsaErrors {
+            #[cfg(target_os = "linux")]
+            buffer: alsa::Output::local_error_handler().ok(),
+        }
+    }
+
+    /// Log what alsa-lib said so far at debug level, and start a fresh buffer.
+    fn log(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(b) = self.buffer.take() {
+            let text = b.borrow().to_string();
+            if !text.trim().is_empty() {
+                tracing::debug!(alsa = %text.trim(), "alsa-lib said");
+            }
+            self.buffer = alsa::Output::local_error_handler().ok();
+        }
+    }
+}
+
 fn device_loop(
     mixer: Mixer,
     stop: Arc<AtomicBool>,
@@ -690,8 +718,15 @@ fn device_loop(
     device: DeviceOptions,
 ) {
     let set_error = |e: Option<String>| *error.lock().unwrap_or_else(|p| p.into_inner()) = e;
+    // alsa-lib prints its own errors on stderr — eight `ALSA lib …` lines when there is no
+    // sound card — before we can say so in one sentence. Everything that probes and opens
+    // the device runs on this thread: keep alsa-lib's messages in a buffer here and log
+    // them at debug level only.
+    let mut alsa_errors = AlsaErrors::capture();
     let failed = Arc::new(Mutex::new(None::<String>));
-    let mut sink = match open_device(&mixer, failed.clone(), device.period_ms) {
+    let opened = open_device(&mixer, failed.clone(), device.period_ms);
+    alsa_errors.log();
+    let mut sink = match opened {
         Ok(s) => {
             let _ = ready.send(Ok(()));
             Some(s)
@@ -749,7 +784,9 @@ fn device_loop(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        match open_device(&mixer, failed.clone(), device.period_ms) {
+        let opened = open_device(&mixer, failed.clone(), device.period_ms);
+        alsa_errors.log();
+        match opened {
             Ok(s) => {
                 tracing::warn!("sound device back");
                 set_error(None);

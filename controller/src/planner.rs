@@ -306,7 +306,10 @@ pub fn occurrences_in(
                 category: n.category.clone(),
                 source: Source::Media {
                     sha256: n.media_sha256.clone(),
-                    gain_db: gain(&n.media_sha256),
+                    // Its own gain first: a freshly pushed notice's file (spoken text, the
+                    // chime) is not in the document yet, and unity gain would air it as
+                    // loud as the file peaks.
+                    gain_db: n.gain_db.unwrap_or_else(|| gain(&n.media_sha256)),
                 },
             });
         }
@@ -439,6 +442,7 @@ mod tests {
             repeat,
             interval_s: 600,
             expires_at: None,
+            gain_db: None,
         }
     }
 

@@ -646,6 +646,7 @@ mod tests {
             repeat: 2,
             interval_s: 1800,
             expires_at: None,
+            gain_db: Some(-4.5),
         };
         let audio = "QUJD/+9=".repeat(1000);
         let text = serde_json::to_string(&schedules::wire::UrgentPush {

@@ -87,6 +87,7 @@ async fn an_urgent_notice_interrupts_a_normal_bulletin_at_once_and_is_acknowledg
         repeat: 1,
         interval_s: 0,
         expires_at: None,
+        gain_db: None,
     };
     server.push("urgent", serde_json::to_string(&notice).unwrap());
     let ukey = occurrence_key("u1", pushed_at);
@@ -173,6 +174,7 @@ async fn a_cancelled_urgent_notice_stops_at_once_and_its_repeats_are_dropped() {
         repeat: 3,
         interval_s: 20,
         expires_at: None,
+        gain_db: None,
     };
     server.push("urgent", serde_json::to_string(&notice).unwrap());
     let key = occurrence_key("u9", pushed_at);
@@ -243,6 +245,7 @@ async fn audio_sent_with_the_notice_plays_without_a_download_and_bad_audio_is_fe
                 repeat: 1,
                 interval_s: 0,
                 expires_at: None,
+                gain_db: None,
             },
             audio: Some(b64(audio)),
         };
@@ -331,4 +334,54 @@ pub async fn wait_started(db: &std::path::Path, key: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("{key} never started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_far_too_loud_airs_no_sample_above_minus_one_dbfs() {
+    // A file at 0.9 of full scale whose manifest asks for +12 dB (a wrong measurement, an
+    // old server): without the output's limiter it would reach four times full scale.
+    let server = TestServer::start().await;
+    let mut hot = server.add_media(tone_wav(440.0, 1500, 0.9), 1500);
+    hot.gain_db = 12.0;
+    // A quiet one right after: the limiter lets it through untouched once it has let go.
+    let quiet = server.add_media(tone_wav(660.0, 1500, 0.25), 1500);
+    let at = now() + CDuration::milliseconds(3000);
+    let later = at + CDuration::milliseconds(3500);
+    server.set_doc(doc(
+        "v1",
+        vec![
+            one_off("r1", at, &hot, Priority::Normal),
+            one_off("r2", later, &quiet, Priority::Normal),
+        ],
+        vec![hot.clone(), quiet.clone()],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let (c, wav) = start_to_wav(&server, dir.path());
+    let key = occurrence_key("r2", later);
+    server
+        .wait_for(30, "both played", |i| i.logs.iter().any(|l| l.id == key))
+        .await;
+    c.stop().await;
+    let log = server.log(&occurrence_key("r1", at)).unwrap();
+    // Full scale before the limiter (the mixer clips what a source sends at ±1).
+    assert!(
+        log.peak_dbfs.unwrap() > -0.5,
+        "hot before the limiter: {log:?}"
+    );
+    let (samples, ch, rate, start_utc) = read_aired(&wav);
+    let ch = ch as usize;
+    let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    let ceiling = 10f32.powf(-1.0 / 20.0);
+    assert!(peak <= ceiling, "peak {peak} above {ceiling}");
+    assert!(peak > 0.85, "the hot tone aired at the ceiling: {peak}");
+    // The quiet tone, well after the hot one: exactly its own level (0.25 peak).
+    let from = ((later - start_utc).num_milliseconds() as usize * rate as usize / 1000
+        + rate as usize / 2)
+        * ch;
+    let to = from + rate as usize / 2 * ch;
+    let quiet_peak = samples[from..to].iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(
+        (quiet_peak - 0.25).abs() < 0.005,
+        "quiet tone peak {quiet_peak}"
+    );
 }

@@ -58,4 +58,8 @@ fn no_sound_card_exits_3_with_one_clear_line_so_a_launcher_can_fall_back_to_wav(
         1,
         "{stderr}"
     );
+    // alsa-lib's own error printing (`ALSA lib pcm.c:…`) stays off the terminal: the
+    // controller's sentence is all a person sees on a clean first start.
+    assert!(!stderr.contains("ALSA lib"), "{stderr}");
+    assert!(stderr.lines().count() <= 2, "{stderr}");
 }

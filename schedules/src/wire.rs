@@ -283,6 +283,11 @@ pub struct UrgentNotice {
     /// No airing starts at or after this instant.
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The media's playback gain, dB (as in the manifest). A notice is pushed before the
+    /// station's next document lists its new file (a spoken text, a file with the chime),
+    /// so it carries its gain itself; without it (an older server) the manifest's is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gain_db: Option<f32>,
 }
 
 impl UrgentNotice {
@@ -522,6 +527,7 @@ mod tests {
             repeat: 1,
             interval_s: 0,
             expires_at: None,
+            gain_db: None,
         }
     }
 

@@ -116,7 +116,7 @@ fn main() {
     for _ in 0..RUNS {
         let t = Instant::now();
         let r = db
-            .call_blocking(|conn| Ok(Report::build(conn, "P", Some(from), Some(to))?))
+            .call_blocking(|conn| Report::build(conn, "P", Some(from), Some(to), to))
             .expect("report");
         build.push(t.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(r.data.totals.scheduled as u64, rows);
@@ -130,7 +130,7 @@ fn main() {
         assert!(bytes.len() > 1000);
         let t = Instant::now();
         let one = db
-            .call_blocking(|conn| Ok(Report::build(conn, "D3", Some(from), Some(to))?))
+            .call_blocking(|conn| Report::build(conn, "D3", Some(from), Some(to), to))
             .expect("report");
         area.push(t.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(one.data.stations.len(), STATIONS / 10);

@@ -457,7 +457,10 @@
         tbody.textContent = "";
         list.slice(0, size).forEach(function (r) {
           var tr = el("tr"); var th = el("th", r.station); th.scope = "row"; tr.appendChild(th);
-          cell(tr, r.title); cell(tr, fmtTime(r.scheduled_at)); cell(tr, fmtTime(r.started_at));
+          var title = cell(tr, r.title);
+          // The demo's month of history is marked so that nobody takes it for real broadcasts.
+          if (String(r.id).indexOf("demo-") === 0) { title.appendChild(document.createTextNode(" ")); title.appendChild(el("span", T("log_demo"), "badge")); }
+          cell(tr, fmtTime(r.scheduled_at)); cell(tr, fmtTime(r.started_at));
           cell(tr, T("log_" + r.status), "st-" + r.status); cell(tr, Math.round((r.played_ms || 0) / 1000));
           tbody.appendChild(tr);
         });
@@ -486,7 +489,32 @@
       clearTimeout(timer);
       timer = setTimeout(function () {
         document.querySelectorAll("[data-chart]").forEach(function (img) { img.src = img.dataset.chart + qs; });
+        stations(qs);
       }, 300);
+    }
+    // Every station of the area, also one with nothing planned or logged; the ones whose
+    // logs are awaited are listed on top with the instant they are awaited since.
+    function stations(qs) {
+      api("GET", "/api/v1/reports/airtime" + qs).then(function (r) {
+        var tbody = $("r-stations").querySelector("tbody"), list = $("r-awaiting-list");
+        tbody.textContent = ""; list.textContent = "";
+        var one = function (x) { return x === null || x === undefined ? "–" : (Math.round(x * 10) / 10).toLocaleString(LOCALE); };
+        r.stations.forEach(function (s) {
+          var tr = el("tr"); tr.dataset.station = s.station;
+          cell(tr, s.station_name + " (" + s.station + ")");
+          ["scheduled", "played", "interrupted", "skipped", "failed", "missed", "awaiting"].forEach(function (k) {
+            cell(tr, s[k], "num" + ((k === "missed" || k === "awaiting") && s[k] > 0 ? " st-missed" : ""));
+          });
+          cell(tr, one(s.aired_minutes), "num");
+          cell(tr, s.compliance_pct === null ? "–" : one(s.compliance_pct) + " %", "num");
+          tbody.appendChild(tr);
+          if (s.awaiting > 0) {
+            list.appendChild(el("li", T("report_awaiting_line").replace("{station}", s.station_name)
+              .replace("{n}", s.awaiting).replace("{since}", fmtTime(s.awaiting_since))));
+          }
+        });
+        $("r-awaiting").hidden = !list.children.length;
+      }).catch(loadFailed);
     }
     areaOptions($("r-area")).then(update).catch(loadFailed);
     $("report-form").addEventListener("input", update);

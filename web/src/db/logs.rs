@@ -124,7 +124,7 @@ pub fn insert_batch_counted(
             ts(e.scheduled_at),
             e.started_at.map(ts),
             e.ended_at.map(ts),
-            e.played_ms.min(i64::MAX as u64) as i64,
+            e.played_ms.min(MAX_OCCURRENCE_MS) as i64,
             e.status.as_str(),
             e.reason,
             e.rms_dbfs.map(f64::from),
@@ -133,7 +133,7 @@ pub fn insert_batch_counted(
             // A programme's part is detail: out of the daily rollup (see migration 4).
             e.part_of.is_none().then(|| local_date(e.scheduled_at, tz)),
             e.part_of,
-            e.planned_ms.map(|m| m.min(i64::MAX as u64) as i64),
+            e.planned_ms.map(|m| m.min(MAX_OCCURRENCE_MS) as i64),
             (!e.gaps.is_empty())
                 .then(|| serde_json::to_string(&e.gaps).ok())
                 .flatten(),
@@ -142,6 +142,11 @@ pub fn insert_batch_counted(
     }
     Ok((accepted, new))
 }
+
+/// The longest a single occurrence can air: a device's `played_ms` or `planned_ms` beyond
+/// it is not plausible and is stored as this ceiling, so that no sum over entries (the
+/// reports, the daily rollup) can overflow, whatever a device sends.
+pub const MAX_OCCURRENCE_MS: u64 = 24 * 3_600_000;
 
 /// The date, in the station's zone `tz`, of an instant: the `local_date` column.
 pub fn local_date(t: DateTime<Utc>, tz: Tz) -> String {

@@ -504,7 +504,7 @@ pub fn operations() -> Vec<Op> {
         Op::new(
             "get",
             "/api/v1/reports/airtime.csv",
-            "Airtime per station and category, CSV.",
+            "Airtime per station and category, CSV; every station of the area, a last column `awaiting` (due, no log yet).",
         )
         .query("from", time(), false, "RFC 3339")
         .query("to", time(), false, "RFC 3339")
@@ -512,7 +512,7 @@ pub fn operations() -> Vec<Op> {
         Op::new(
             "get",
             "/api/v1/reports/airtime",
-            "Airtime report: per station and category, per station, per category, per day.",
+            "Airtime report: per station and category, per station (every station of the area; `awaiting`: due occurrences without a log yet, `awaiting_since`), per category, per day.",
         )
         .query("from", time(), false, "RFC 3339")
         .query("to", time(), false, "RFC 3339")

@@ -35,6 +35,7 @@ pub fn notice(u: &UrgentRow, m: &MediaRow) -> Result<UrgentNotice, AppError> {
         repeat: u.repeat,
         interval_s: u.interval_s,
         expires_at: u.expires_at,
+        gain_db: Some(m.gain_db as f32),
     })
 }
 

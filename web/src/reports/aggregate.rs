@@ -8,6 +8,7 @@
 //! is a whole number of hours, Việt Nam's included).
 
 use crate::db::{ts, SUBTREE};
+use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection};
@@ -16,8 +17,9 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Counts and airtime of a set of log entries.
 ///
-/// `scheduled` = played + interrupted + skipped + failed + missed (every occurrence that
-/// was due has exactly one entry). `compliance_pct` = 100 × aired ÷ scheduled airtime,
+/// `scheduled` = played + interrupted + skipped + failed + missed + awaiting (every
+/// occurrence that was due has exactly one entry, or awaits it: see
+/// [`super::awaiting`]). `compliance_pct` = 100 × aired ÷ scheduled airtime,
 /// where aired airtime is the sum of `played_ms` and scheduled airtime the sum of
 /// `planned_ms` (each occurrence's full length); `None` when nothing was due.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -34,6 +36,8 @@ pub struct Counts {
     pub failed: i64,
     /// No trace from the station (made by reconciliation) or logged missed.
     pub missed: i64,
+    /// Due, not judged yet, no log entry from the station so far.
+    pub awaiting: i64,
     /// Milliseconds on air.
     pub aired_ms: i64,
     /// Milliseconds due.
@@ -41,16 +45,17 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Add `o` in.
+    /// Add `o` in, saturating: a figure never wraps, whatever a device claimed.
     pub fn add(&mut self, o: &Counts) {
-        self.scheduled += o.scheduled;
-        self.played += o.played;
-        self.interrupted += o.interrupted;
-        self.skipped += o.skipped;
-        self.failed += o.failed;
-        self.missed += o.missed;
-        self.aired_ms += o.aired_ms;
-        self.scheduled_ms += o.scheduled_ms;
+        self.scheduled = self.scheduled.saturating_add(o.scheduled);
+        self.played = self.played.saturating_add(o.played);
+        self.interrupted = self.interrupted.saturating_add(o.interrupted);
+        self.skipped = self.skipped.saturating_add(o.skipped);
+        self.failed = self.failed.saturating_add(o.failed);
+        self.missed = self.missed.saturating_add(o.missed);
+        self.awaiting = self.awaiting.saturating_add(o.awaiting);
+        self.aired_ms = self.aired_ms.saturating_add(o.aired_ms);
+        self.scheduled_ms = self.scheduled_ms.saturating_add(o.scheduled_ms);
     }
 
     /// Minutes on air.
@@ -84,6 +89,8 @@ pub struct Figures {
     pub failed: i64,
     /// Missed.
     pub missed: i64,
+    /// Due, no log entry yet, not judged missed yet.
+    pub awaiting: i64,
     /// Minutes on air.
     pub aired_minutes: f64,
     /// Minutes due.
@@ -101,6 +108,7 @@ impl From<&Counts> for Figures {
             skipped: c.skipped,
             failed: c.failed,
             missed: c.missed,
+            awaiting: c.awaiting,
             aired_minutes: c.aired_minutes(),
             scheduled_minutes: c.scheduled_minutes(),
             compliance_pct: c.compliance_pct(),
@@ -130,6 +138,8 @@ pub struct StationTotal {
     pub station_name: String,
     /// Its figures.
     pub counts: Counts,
+    /// Due instant of its oldest occurrence awaiting a log (None: nothing awaits).
+    pub awaiting_since: Option<DateTime<Utc>>,
 }
 
 /// The aggregated figures of a period.
@@ -147,13 +157,15 @@ pub struct Aggregate {
     pub totals: Counts,
 }
 
-/// Aggregate the entries due in `[from, to)` of the stations in `area`'s subtree.
+/// Aggregate the entries due in `[from, to)` of the stations in `area`'s subtree, and the
+/// occurrences awaiting their log at `now`.
 pub fn aggregate(
     conn: &Connection,
     area: &str,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-) -> rusqlite::Result<Aggregate> {
+    now: DateTime<Utc>,
+) -> Result<Aggregate, AppError> {
     let mut stations: Vec<(String, String, Tz)> = Vec::new();
     {
         let mut st = conn.prepare_cached(&format!(
@@ -202,6 +214,25 @@ pub fn aggregate(
             raw(conn, area, &index, &stations, lo, hi, &mut add)?;
         }
     }
+    let mut since = vec![None; stations.len()];
+    for (si, s) in stations.iter().enumerate() {
+        let Some(st) = crate::db::stations::get(conn, &s.0)? else {
+            continue;
+        };
+        let awaited = super::awaiting::of_station(conn, &st, from, to, now)?;
+        since[si] = awaited.first().map(|a| a.scheduled_at);
+        for a in awaited {
+            let c = Counts {
+                scheduled: 1,
+                awaiting: 1,
+                scheduled_ms: a.planned_ms,
+                ..Counts::default()
+            };
+            cells.entry((si, a.category)).or_default().add(&c);
+            let day = a.scheduled_at.with_timezone(&s.2).date_naive();
+            days.entry(day).or_default().add(&c);
+        }
+    }
     let mut out = Aggregate {
         days,
         ..Aggregate::default()
@@ -221,11 +252,15 @@ pub fn aggregate(
     out.stations = stations
         .into_iter()
         .zip(per_station)
-        .map(|((station, station_name, _), counts)| StationTotal {
-            station,
-            station_name,
-            counts,
-        })
+        .zip(since)
+        .map(
+            |(((station, station_name, _), counts), awaiting_since)| StationTotal {
+                station,
+                station_name,
+                counts,
+                awaiting_since,
+            },
+        )
         .collect();
     Ok(out)
 }
@@ -307,7 +342,7 @@ fn rollup(
 ) -> rusqlite::Result<()> {
     let mut st = conn.prepare_cached(
         "SELECT station, day, category, scheduled, played, interrupted, skipped, failed,
-            missed, played_ms, planned_ms
+            missed, CAST(played_ms AS INTEGER), CAST(planned_ms AS INTEGER)
          FROM log_days WHERE day >= ?1 AND day < ?2 AND scheduled > 0",
     )?;
     let mut rows = st.query(params![day_text(lo, ""), day_text(hi, "~")])?;
@@ -333,6 +368,7 @@ fn counts(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Counts> {
         skipped: r.get(at + 3)?,
         failed: r.get(at + 4)?,
         missed: r.get(at + 5)?,
+        awaiting: 0,
         aired_ms: r.get(at + 6)?,
         scheduled_ms: r.get(at + 7)?,
     })
@@ -352,7 +388,8 @@ fn raw(
         "{SUBTREE}, st(code) AS (SELECT code FROM stations WHERE area IN (SELECT code FROM sub))
          SELECT station, category, substr(scheduled_at, 1, 13) AS hour, COUNT(*),
             SUM(status = 'played'), SUM(status = 'interrupted'), SUM(status = 'skipped'),
-            SUM(status = 'failed'), SUM(status = 'missed'), SUM(played_ms), SUM(planned_ms)
+            SUM(status = 'failed'), SUM(status = 'missed'), CAST(TOTAL(played_ms) AS INTEGER),
+            CAST(TOTAL(planned_ms) AS INTEGER)
          FROM logs INDEXED BY logs_report
          WHERE scheduled_at >= ?2 AND scheduled_at < ?3 AND station IN (SELECT code FROM st)
            AND part_of IS NULL

@@ -5,7 +5,11 @@
 //! # Definitions
 //!
 //! - An entry belongs to the period when its *scheduled* instant is in `[from, to)`.
-//! - `scheduled` = played + interrupted + skipped + failed + missed.
+//! - `scheduled` = played + interrupted + skipped + failed + missed + awaiting, where an
+//!   *awaiting* occurrence is planned in the period, already due, and neither logged by
+//!   the station nor judged `missed` by reconciliation yet (see [`awaiting`]): a silent
+//!   station shows at once, its planned minutes counted and nothing aired.
+//! - Every station of the area is in every report, also with nothing planned or logged.
 //! - aired minutes = Σ `played_ms` ÷ 60 000; scheduled minutes = Σ `planned_ms` ÷ 60 000,
 //!   where an entry's `planned_ms` is the full length of its occurrence (the media's
 //!   duration when the entry reached the server, and never less than what aired).
@@ -22,6 +26,7 @@
 //! are still there; silence would lie.
 
 pub mod aggregate;
+pub mod awaiting;
 pub mod charts;
 pub mod csv;
 pub mod reconcile;
@@ -33,6 +38,30 @@ use aggregate::{Aggregate, Counts, Figures};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
+
+/// The earliest instant a report's `from` or `to` may name.
+pub const FIRST_INSTANT: &str = "1970-01-01T00:00:00Z";
+/// The latest instant a report's `from` or `to` may name.
+pub const LAST_INSTANT: &str = "9999-12-31T23:59:59Z";
+
+/// Refuse a period bound outside [`FIRST_INSTANT`, `LAST_INSTANT`] with a clear 422 (the
+/// date arithmetic of local days needs room on both sides).
+pub fn check_period(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<(), crate::error::AppError> {
+    let first: DateTime<Utc> = FIRST_INSTANT.parse().expect("a valid instant");
+    let last: DateTime<Utc> = LAST_INSTANT.parse().expect("a valid instant");
+    for (name, t) in [("from", from), ("to", to)] {
+        if let Some(t) = t.filter(|t| *t < first || *t > last) {
+            return Err(crate::error::AppError::invalid(format!(
+                "{name}: {} is outside {FIRST_INSTANT} .. {LAST_INSTANT}",
+                t.to_rfc3339()
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// A report: the period, the area and the figures.
 #[derive(Debug, Clone)]
@@ -50,14 +79,15 @@ pub struct Report {
 }
 
 impl Report {
-    /// Build the report of `[from, to)` for `area`'s subtree.
+    /// Build the report of `[from, to)` for `area`'s subtree as it stands at `now`.
     pub fn build(
         conn: &Connection,
         area: &str,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> rusqlite::Result<Report> {
-        let data = aggregate::aggregate(conn, area, from, to)?;
+        now: DateTime<Utc>,
+    ) -> Result<Report, crate::error::AppError> {
+        let data = aggregate::aggregate(conn, area, from, to, now)?;
         let incomplete_before =
             retention::pruned_before(conn)?.filter(|p| from.is_none_or(|f| f < *p));
         Ok(Report {
@@ -97,6 +127,7 @@ impl Report {
                     station: r.station.clone(),
                     station_name: r.station_name.clone(),
                     category: Some(r.category.clone()),
+                    awaiting_since: None,
                     figures: figures(&r.counts),
                 })
                 .collect(),
@@ -108,6 +139,7 @@ impl Report {
                     station: r.station.clone(),
                     station_name: r.station_name.clone(),
                     category: None,
+                    awaiting_since: r.awaiting_since,
                     figures: figures(&r.counts),
                 })
                 .collect(),
@@ -168,6 +200,10 @@ pub struct RowJson {
     /// Category (rows by station and category only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// Due instant of the oldest occurrence awaiting its log (rows by station only; absent
+    /// when nothing awaits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaiting_since: Option<DateTime<Utc>>,
     /// Figures.
     #[serde(flatten)]
     pub figures: Figures,

@@ -90,24 +90,26 @@ pub struct Outcome {
     pub missed: u64,
 }
 
-/// Reconcile one station up to its cutoff; answers the number of entries recorded.
-pub fn station(
-    conn: &mut Connection,
-    st: &Station,
+/// The instant from which `station`'s occurrences are not judged yet: its mark, else where
+/// its first reconciliation starts (its creation, at most [`MAX_FIRST_LOOKBACK`] ago), and
+/// never before pruned logs. The reports count what is due after it and not logged as
+/// `awaiting`.
+pub fn unjudged_from(
+    conn: &Connection,
+    station: &str,
     now: DateTime<Utc>,
-    grace: Duration,
-) -> Result<u64, AppError> {
+) -> Result<DateTime<Utc>, AppError> {
     let mark: Option<String> = conn
         .query_row(
             "SELECT until FROM reconcile_marks WHERE station = ?1",
-            [&st.code],
+            [station],
             |r| r.get(0),
         )
         .optional()?;
     let created: Option<String> = conn
         .query_row(
             "SELECT created_at FROM stations WHERE code = ?1",
-            [&st.code],
+            [station],
             |r| r.get(0),
         )
         .optional()?;
@@ -122,21 +124,37 @@ pub fn station(
     if let Some(p) = super::retention::pruned_before(conn)? {
         from = from.max(p);
     }
+    Ok(from)
+}
+
+/// The ids of `station`'s log entries due in `[from, to)`.
+fn logged_ids(
+    conn: &Connection,
+    station: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> rusqlite::Result<HashSet<String>> {
+    let mut q = conn.prepare_cached(
+        "SELECT id FROM logs WHERE station = ?1 AND scheduled_at >= ?2 AND scheduled_at < ?3",
+    )?;
+    let rows = q.query_map(params![station, ts(from), ts(to)], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Reconcile one station up to its cutoff; answers the number of entries recorded.
+pub fn station(
+    conn: &mut Connection,
+    st: &Station,
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> Result<u64, AppError> {
+    let from = unjudged_from(conn, &st.code, now)?;
     let cutoff = cutoff(st, now, grace);
     if cutoff <= from {
         return Ok(0);
     }
     let planned = plan(conn, st, from, cutoff)?;
-    let mut logged = HashSet::new();
-    {
-        let mut q = conn.prepare_cached(
-            "SELECT id FROM logs WHERE station = ?1 AND scheduled_at >= ?2 AND scheduled_at < ?3",
-        )?;
-        let rows = q.query_map(params![st.code, ts(from), ts(cutoff)], |r| r.get(0))?;
-        for r in rows {
-            logged.insert(r?);
-        }
-    }
+    let logged = logged_ids(conn, &st.code, from, cutoff)?;
     let verdict = missing(&planned, &logged, from, cutoff);
     let tx = conn.transaction()?;
     let mut n = 0;

@@ -1,6 +1,9 @@
 //! `airtime.xlsx`: the same report as an Excel workbook (rust_xlsxwriter), two sheets —
-//! by station and category, by day — with a totals row and, for a report over pruned
-//! logs, a note row. Text is written as Unicode strings, so Vietnamese names stay intact.
+//! by station and category (every station of the area, one with nothing planned or logged
+//! on a row with an empty category), by day — with a totals row and, for a report over
+//! pruned logs, a note row. Text is written as Unicode strings, so Vietnamese names stay
+//! intact, and text that would read as a formula gets the CSV's leading `'`
+//! ([`super::csv::inert`]).
 
 use super::aggregate::Counts;
 use super::Report;
@@ -11,7 +14,7 @@ pub const SHEET_ROWS: &str = "Station and category";
 /// The per-day sheet.
 pub const SHEET_DAYS: &str = "By day";
 
-const FIGURES: [&str; 9] = [
+const FIGURES: [&str; 10] = [
     "scheduled",
     "played",
     "interrupted",
@@ -21,6 +24,7 @@ const FIGURES: [&str; 9] = [
     "aired_minutes",
     "scheduled_minutes",
     "compliance_pct",
+    "awaiting",
 ];
 
 fn write_counts(
@@ -45,6 +49,14 @@ fn write_counts(
     ws.write_number_with_format(row, col + 7, round1(c.scheduled_minutes()), f)?;
     if let Some(p) = c.compliance_pct() {
         ws.write_number_with_format(row, col + 8, round1(p), f)?;
+    }
+    ws.write_number(row, col + 9, c.awaiting as f64)?;
+    Ok(())
+}
+
+fn text_cells(ws: &mut Worksheet, row: u32, texts: [&str; 3]) -> Result<(), XlsxError> {
+    for (i, t) in texts.into_iter().enumerate() {
+        ws.write_string(row, i as u16, super::csv::inert(t))?;
     }
     Ok(())
 }
@@ -75,12 +87,21 @@ pub fn render(r: &Report) -> Result<Vec<u8>, XlsxError> {
     ws.set_column_width(1, 28)?;
     ws.set_column_width(2, 28)?;
     let mut row = 1u32;
-    for x in &r.data.rows {
-        ws.write_string(row, 0, &x.station)?;
-        ws.write_string(row, 1, &x.station_name)?;
-        ws.write_string(row, 2, &x.category)?;
-        write_counts(ws, row, 3, &x.counts, &one)?;
-        row += 1;
+    let mut rows = r.data.rows.iter().peekable();
+    let empty = Counts::default();
+    for st in &r.data.stations {
+        let mut any = false;
+        while let Some(x) = rows.next_if(|x| x.station == st.station) {
+            text_cells(ws, row, [&x.station, &x.station_name, &x.category])?;
+            write_counts(ws, row, 3, &x.counts, &one)?;
+            row += 1;
+            any = true;
+        }
+        if !any {
+            text_cells(ws, row, [&st.station, &st.station_name, ""])?;
+            write_counts(ws, row, 3, &empty, &one)?;
+            row += 1;
+        }
     }
     ws.write_string_with_format(row, 0, "total", &bold)?;
     write_counts(ws, row, 3, &r.data.totals, &one)?;

@@ -66,19 +66,19 @@ async fn logs_filter_and_the_airtime_report_counts_by_station_and_category() {
     // CONTRACT.md's columns first, new ones only after them.
     assert_eq!(
         lines[0],
-        "station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes,scheduled_minutes,compliance_pct"
+        "station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes,scheduled_minutes,compliance_pct,awaiting"
     );
     assert_eq!(lines.len(), 4, "{text}");
     assert!(
-        lines.contains(&"BP,Đài Bình Phú,thông báo,1,0,0,0,0,1,0.0,0.0,"),
+        lines.contains(&"BP,Đài Bình Phú,thông báo,1,0,0,0,0,1,0.0,0.0,,0"),
         "{text}"
     );
     assert!(
-        lines.contains(&"LQ,Đài Liên Quan,thông báo,2,1,1,0,0,0,2.5,2.5,100.0"),
+        lines.contains(&"LQ,Đài Liên Quan,thông báo,2,1,1,0,0,0,2.5,2.5,100.0,0"),
         "{text}"
     );
     assert!(
-        lines.contains(&"LQ,Đài Liên Quan,\"cải cách, hành chính\",1,0,0,1,0,0,0.0,0.0,"),
+        lines.contains(&"LQ,Đài Liên Quan,\"cải cách, hành chính\",1,0,0,1,0,0,0.0,0.0,,0"),
         "{text}"
     );
 
@@ -318,15 +318,15 @@ async fn csv_and_xlsx_figures_equal_what_the_logs_say_with_vietnamese_text_intac
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("station,station_name,category,scheduled,played,interrupted,skipped,failed,missed,aired_minutes,"));
     assert!(
-        lines.contains(&"LQ,Đài Liên Quan,thông tin tuyên truyền,2,1,1,0,0,0,2.0,2.0,100.0"),
+        lines.contains(&"LQ,Đài Liên Quan,thông tin tuyên truyền,2,1,1,0,0,0,2.0,2.0,100.0,0"),
         "{text}"
     );
     assert!(
-        lines.contains(&"LQ,Đài Liên Quan,phòng chống thiên tai,2,1,0,1,0,0,0.8,0.8,100.0"),
+        lines.contains(&"LQ,Đài Liên Quan,phòng chống thiên tai,2,1,0,1,0,0,0.8,0.8,100.0,0"),
         "{text}"
     );
     assert!(
-        lines.contains(&"BP,Đài Bình Phú,thông tin tuyên truyền,1,0,0,0,0,1,0.0,0.0,"),
+        lines.contains(&"BP,Đài Bình Phú,thông tin tuyên truyền,1,0,0,0,0,1,0.0,0.0,,0"),
         "{text}"
     );
 
@@ -701,4 +701,301 @@ async fn a_report_reaching_before_pruned_logs_says_it_is_incomplete() {
         .await;
     assert_eq!(r["incomplete_before"], Value::Null);
     app.stop().await;
+}
+
+// ---- every station in every report; awaiting; hostile input ----
+
+/// The report's by-station row of `code`.
+fn station_row<'a>(r: &'a Value, code: &str) -> &'a Value {
+    r["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["station"] == code)
+        .unwrap_or_else(|| panic!("{code} in {r}"))
+}
+
+#[tokio::test]
+async fn an_offline_station_with_two_bulletins_due_awaits_them_at_once_and_misses_them_after_the_grace(
+) {
+    let app = TestApp::spawn().await;
+    let op = app.token("op_lq").await;
+    let m = app.upload_tone(&op, 440.0, 1500).await;
+    // 06:00 and 12:00 in Hà Nội = 23:00Z and 05:00Z; LQ's controller never connects.
+    app.schedule(&op, &m, &["LQ"], "0 6,12 * * *").await;
+    let admin = app.token("admin_tt").await;
+    let period = "from=2026-11-29T00:00:00Z&to=2026-12-01T00:00:00Z";
+
+    // 06:00Z on 30 November: both are due, neither is older than the 2-hour grace... the
+    // first is, but nobody has reconciled yet. Both await their log, and the station is in
+    // every report at once.
+    app.clock.advance(Duration::hours(13));
+    let (s, r) = app.get(&format!("/reports/airtime?{period}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let lq = station_row(&r, "LQ");
+    assert_eq!(lq["awaiting"], 2, "{r}");
+    assert_eq!(lq["scheduled"], 2);
+    assert_eq!(lq["missed"], 0);
+    assert_eq!(lq["aired_minutes"], 0.0);
+    assert_eq!(lq["scheduled_minutes"], 2.0 * 1500.0 / 60_000.0);
+    assert_eq!(lq["compliance_pct"], 0.0);
+    assert_eq!(lq["awaiting_since"], "2026-11-29T23:00:00Z");
+    assert_eq!(r["totals"]["awaiting"], 2);
+    // BP has nothing scheduled and nothing logged: it is there, with zeros.
+    let bp = station_row(&r, "BP");
+    assert_eq!(bp["scheduled"], 0);
+    assert_eq!(bp["awaiting"], 0);
+    assert!(bp["compliance_pct"].is_null());
+    assert!(bp.get("awaiting_since").is_none());
+
+    let (_, _, csv) = bytes(&app, &format!("/reports/airtime.csv?{period}"), &admin).await;
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].ends_with(",compliance_pct,awaiting"), "{text}");
+    assert!(
+        lines.contains(&"LQ,Đài Liên Quan,,2,0,0,0,0,0,0.0,0.1,0.0,2"),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"BP,Đài Bình Phú,,0,0,0,0,0,0,0.0,0.0,,0"),
+        "{text}"
+    );
+    let (_, _, xlsx) = bytes(&app, &format!("/reports/airtime.xlsx?{period}"), &admin).await;
+    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let sheet = wb.worksheet_range("Station and category").unwrap();
+    let cells: Vec<Vec<Data>> = sheet.rows().map(|r| r.to_vec()).collect();
+    assert_eq!(cells[0][12], Data::String("awaiting".into()));
+    let row = |code: &str| {
+        cells
+            .iter()
+            .find(|c| c[0] == Data::String(code.into()))
+            .unwrap_or_else(|| panic!("{code} in the workbook"))
+            .clone()
+    };
+    assert_eq!(row("LQ")[12], Data::Float(2.0));
+    assert_eq!(row("BP")[3], Data::Float(0.0));
+    let (_, _, svg) = bytes(
+        &app,
+        &format!("/reports/charts/aired-by-station.svg?{period}"),
+        &admin,
+    )
+    .await;
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(svg.contains("Đài Liên Quan") && svg.contains("Đài Bình Phú"));
+
+    // Reconciliation keeps its grace: at 06:00Z only the 23:00Z bulletin is judged.
+    let (_, o) = app.post("/reports/reconcile", &admin, json!({})).await;
+    assert_eq!(o["missed"], 1, "{o}");
+    let (_, r) = app.get(&format!("/reports/airtime?{period}"), &admin).await;
+    let lq = station_row(&r, "LQ");
+    assert_eq!(
+        (lq["missed"].as_i64(), lq["awaiting"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(lq["awaiting_since"], "2026-11-30T05:00:00Z");
+    // After the grace both are missed, nothing awaits, the airtime due is the same.
+    app.clock.advance(Duration::hours(3));
+    let (_, o) = app.post("/reports/reconcile", &admin, json!({})).await;
+    assert_eq!(o["missed"], 1, "{o}");
+    let (_, r) = app.get(&format!("/reports/airtime?{period}"), &admin).await;
+    let lq = station_row(&r, "LQ");
+    assert_eq!(lq["missed"], 2, "{r}");
+    assert_eq!(lq["awaiting"], 0);
+    assert_eq!(lq["scheduled"], 2);
+    assert_eq!(lq["scheduled_minutes"], 2.0 * 1500.0 / 60_000.0);
+    assert!(lq.get("awaiting_since").is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn text_that_would_run_as_a_spreadsheet_formula_is_inert_in_csv_and_xlsx() {
+    let app = TestApp::spawn().await;
+    let hostile = [
+        "=HYPERLINK(\"http://x\",\"y\")",
+        "+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1)",
+        "\tTAB",
+    ];
+    let entries: Vec<Value> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, cat)| {
+            entry(
+                &format!("f@{i}"),
+                cat,
+                "played",
+                1_000,
+                "2026-11-03T22:30:00Z",
+            )
+        })
+        .collect();
+    let (s, ack) = app
+        .post(
+            "/device/logs",
+            &app.lq_device,
+            json!({ "entries": entries }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{ack}");
+    let t = app.token("admin_tt").await;
+
+    let (_, _, csv) = bytes(&app, &format!("/reports/airtime.csv?{NOV}"), &t).await;
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    let cats: Vec<String> = csv_records(&text)
+        .into_iter()
+        .skip(1)
+        .map(|r| r[2].clone())
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(cats.len(), hostile.len(), "{text}");
+    for c in &cats {
+        assert!(c.starts_with('\''), "{c:?} is inert in {text}");
+        assert!(hostile.contains(&&c[1..]), "{c:?}");
+    }
+
+    let (_, _, xlsx) = bytes(&app, &format!("/reports/airtime.xlsx?{NOV}"), &t).await;
+    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let sheet = wb.worksheet_range("Station and category").unwrap();
+    let cats: Vec<String> = sheet
+        .rows()
+        .skip(1)
+        .filter(|r| r[0] == Data::String("LQ".into()))
+        .map(|r| r[2].to_string())
+        .collect();
+    assert_eq!(cats.len(), hostile.len());
+    for c in &cats {
+        assert!(c.starts_with('\''), "{c:?} is inert in the workbook");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn absurd_played_ms_from_a_device_is_clamped_and_the_report_still_answers() {
+    let app = TestApp::spawn().await;
+    let entries: Vec<Value> = (0..4)
+        .map(|i| {
+            let ms = if i == 3 {
+                u64::MAX
+            } else {
+                i64::MAX as u64 - i
+            };
+            entry(
+                &format!("x@{i}"),
+                "thông báo",
+                "played",
+                ms,
+                "2026-11-03T22:30:00Z",
+            )
+        })
+        .collect();
+    let (s, ack) = app
+        .post(
+            "/device/logs",
+            &app.lq_device,
+            json!({ "entries": entries }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{ack}");
+    let t = app.token("admin_tt").await;
+    // Whole days (the daily rollup) and a partial day (the entries themselves) alike.
+    for period in [NOV, "from=2026-11-03T22:00:00Z&to=2026-11-03T23:00:00Z"] {
+        let (s, r) = app.get(&format!("/reports/airtime?{period}"), &t).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["totals"]["played"], 4);
+        // Each stored at the ceiling of one occurrence, a day.
+        assert_eq!(r["totals"]["aired_minutes"], 4.0 * 24.0 * 60.0, "{r}");
+        for path in [
+            "/reports/airtime.csv",
+            "/reports/airtime.xlsx",
+            "/reports/charts/aired-by-station.svg",
+            "/reports/charts/compliance-by-day.svg",
+            "/reports/charts/share-by-category.svg",
+        ] {
+            let (s, _, body) = bytes(&app, &format!("{path}?{period}"), &t).await;
+            assert_eq!(
+                s,
+                StatusCode::OK,
+                "{path}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+    let (_, rows) = app.get("/logs?station=LQ", &t).await;
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["played_ms"].as_i64() == Some(86_400_000)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn extreme_report_periods_are_refused_with_a_clear_4xx_never_a_500() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    let refused = [
+        "from=0001-01-01T00:00:00Z",
+        "to=0001-01-01T00:00:00Z",
+        "from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z",
+        "from=-0001-01-01T00:00:00Z",
+        "to=%2B10000-01-01T00:00:00Z",
+        "to=%2B262143-12-31T23:59:59Z",
+        "to=%2B999999-01-01T00:00:00Z",
+        "from=99999999999-01-01T00:00:00Z",
+        "from=1969-12-31T23:59:59Z",
+    ];
+    let accepted = [
+        "from=1970-01-01T00:00:00Z&to=9999-12-31T23:59:59Z",
+        "from=9999-12-31T00:00:00Z",
+        "to=1970-01-02T00:00:00Z",
+    ];
+    for path in [
+        "/reports/airtime",
+        "/reports/airtime.csv",
+        "/reports/airtime.xlsx",
+        "/reports/charts/compliance-by-day.svg",
+    ] {
+        for q in refused {
+            let (s, _, body) = bytes(&app, &format!("{path}?{q}"), &t).await;
+            let body = String::from_utf8_lossy(&body);
+            assert!(s.is_client_error(), "{path}?{q}: {s} {body}");
+            assert!(body.contains("\"error\""), "{path}?{q}: {body}");
+        }
+        for q in accepted {
+            let (s, _, body) = bytes(&app, &format!("{path}?{q}"), &t).await;
+            assert_eq!(
+                s,
+                StatusCode::OK,
+                "{path}?{q}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+    app.stop().await;
+}
+
+/// RFC 4180 records (quoted fields with doubled quotes, CRLF lines).
+fn csv_records(text: &str) -> Vec<Vec<String>> {
+    let (mut out, mut rec, mut field) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => rec.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                rec.push(std::mem::take(&mut field));
+                out.push(std::mem::take(&mut rec));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    out
 }

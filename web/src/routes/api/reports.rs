@@ -28,6 +28,8 @@ pub struct ReportQuery {
 
 /// Check the query and build the report as `user` may see it.
 async fn build(state: &AppState, user: User, q: ReportQuery) -> AppResult<Report> {
+    reports::check_period(q.from, q.to)?;
+    let now = state.clock.now();
     if let (Some(f), Some(t)) = (q.from, q.to) {
         if t <= f {
             return Err(AppError::invalid(format!(
@@ -44,7 +46,7 @@ async fn build(state: &AppState, user: User, q: ReportQuery) -> AppResult<Report
                 Some(a) => objects::area(conn, &user, Action::Read, &a)?.code,
                 None => user.area.clone(),
             };
-            Ok(Report::build(conn, &area, q.from, q.to)?)
+            Report::build(conn, &area, q.from, q.to, now)
         })
         .await
 }

@@ -1,6 +1,8 @@
 //! The demo district: Thạch Thất (Hà Nội) with its 23 communes and towns, one station each,
-//! two users, a few generated bulletins and a daily programme. Seeded only into an empty
-//! data directory.
+//! two users, a few generated bulletins, a daily programme and a month of as-run history
+//! ([`history`], marked as demo data). Seeded only into an empty data directory.
+
+pub mod history;
 
 use crate::admin;
 use crate::db::{self, schedules::ScheduleSpec, users::Role};
@@ -52,6 +54,8 @@ pub struct Seeded {
     pub stations: usize,
     /// Whether the spoken bulletin came from espeak-ng.
     pub spoken: bool,
+    /// Demo log entries written for the last [`history::DAYS`] days.
+    pub history: usize,
 }
 
 impl Seeded {
@@ -67,6 +71,12 @@ impl Seeded {
         println!(
             "  device token of station LQ written to {}",
             self.lq_token_file.display()
+        );
+        println!(
+            "  {} demo log entries for the last {} days (ids start with {:?}: not real broadcasts)",
+            self.history,
+            history::DAYS,
+            history::ID_PREFIX
         );
         if !self.spoken {
             println!("  (espeak-ng not found: the bulletins are tones only)");
@@ -239,7 +249,7 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
         signal::chime(rate),
         tune(&[(880.0, 700), (660.0, 700), (880.0, 700), (660.0, 700)]),
     ]);
-    store(state, storm, "Tin khẩn: phòng chống bão", "TT").await?;
+    let storm = store(state, storm, "Tin khẩn: phòng chống bão", "TT").await?;
 
     let programme = [
         (
@@ -270,11 +280,16 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
             "lienquan",
         ),
     ];
-    state
+    let ids: Vec<String> = (0..programme.len())
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    let history = state
         .db
         .call(move |conn| {
             let tx = conn.transaction()?;
-            for (title, cron, media, area, priority, category, by) in programme {
+            for ((title, cron, media, area, priority, category, by), id) in
+                programme.into_iter().zip(&ids)
+            {
                 let spec = ScheduleSpec {
                     title: title.to_string(),
                     media_sha256: Some(media.clone()),
@@ -291,8 +306,7 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
                     max_wait_ms: schedules::DEFAULT_MAX_WAIT_MS,
                     programme_id: None,
                 };
-                let id = uuid::Uuid::new_v4().to_string();
-                db::schedules::insert(&tx, &id, &spec, area, by, now)?;
+                db::schedules::insert(&tx, id, &spec, area, by, now)?;
                 let detail = serde_json::json!({"title": title, "cron": cron});
                 db::audit::record(
                     &tx,
@@ -301,17 +315,47 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
                         user: "demo",
                         area,
                         action: "schedule.create",
-                        target: &id,
+                        target: id,
                         detail: &detail,
                         remote: None,
                     },
                 )?;
             }
+            let ms = |sha: &str| -> rusqlite::Result<i64> {
+                tx.query_row(
+                    "SELECT duration_ms FROM media WHERE sha256 = ?1",
+                    [sha],
+                    |r| r.get(0),
+                )
+            };
+            let (b_ms, n_ms, s_ms) = (ms(&bulletin)?, ms(&notice)?, ms(&storm)?);
+            let refs = history::Refs {
+                morning: (&ids[0], &bulletin, b_ms),
+                evening: (&ids[1], &bulletin, b_ms),
+                notice: (&ids[2], &notice, n_ms),
+                storm: (&storm, s_ms),
+            };
+            let codes: Vec<&str> = COMMUNES.iter().map(|c| c.0).collect();
+            let n = history::seed(&tx, &codes, &refs, now)?;
+            let detail = serde_json::json!({"days": history::DAYS, "entries": n});
+            db::audit::record(
+                &tx,
+                &db::audit::Change {
+                    at: now,
+                    user: "demo",
+                    area: "TT",
+                    action: "demo.history",
+                    target: "logs",
+                    detail: &detail,
+                    remote: None,
+                },
+            )?;
             tx.commit()?;
-            Ok(())
+            Ok(n)
         })
         .await?;
     Ok(Some(Seeded {
+        history,
         users,
         lq_token_file,
         stations: COMMUNES.len(),
