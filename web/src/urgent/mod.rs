@@ -4,6 +4,7 @@
 
 pub mod cap;
 pub mod chime;
+pub mod sources;
 pub mod tts;
 
 use crate::app::audit::record as audit;
