@@ -37,10 +37,12 @@ pub struct Source {
     pub last_error: Option<String>,
     /// Polls failed in a row.
     pub failures: u32,
+    /// The PEM public key (or certificate) its messages must be signed with, if any.
+    pub signing_key: Option<String>,
 }
 
 const COLS: &str = "id, name, url, senders, area, poll_seconds, policy, created_by, created_at,
-    next_poll_at, last_polled_at, last_ok_at, last_error, failures";
+    next_poll_at, last_polled_at, last_ok_at, last_error, failures, signing_key";
 
 fn conversion(i: usize, e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
@@ -64,6 +66,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Source> {
         last_ok_at: opt_ts(r.get(11)?),
         last_error: r.get(12)?,
         failures: r.get(13)?,
+        signing_key: r.get(14)?,
     })
 }
 
@@ -73,7 +76,7 @@ pub fn insert(conn: &Connection, s: &Source) -> rusqlite::Result<()> {
         r.map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
     };
     conn.execute(
-        &format!("INSERT INTO cap_sources ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, NULL, NULL, 0)"),
+        &format!("INSERT INTO cap_sources ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, NULL, NULL, 0, ?11)"),
         params![
             s.id,
             s.name,
@@ -85,6 +88,7 @@ pub fn insert(conn: &Connection, s: &Source) -> rusqlite::Result<()> {
             s.created_by,
             ts(s.created_at),
             ts(s.next_poll_at),
+            s.signing_key,
         ],
     )?;
     Ok(())
@@ -266,6 +270,16 @@ pub fn settle(
         params![id, outcome, urgent_id, detail.to_string()],
     )?;
     Ok(())
+}
+
+/// Held messages whose deadline has passed at `now`: `(id, owner_area)`.
+pub fn overdue(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, owner_area FROM cap_source_messages
+         WHERE approval = 'draft' AND deadline IS NOT NULL AND deadline <= ?1 ORDER BY id",
+    )?;
+    let rows = st.query_map([ts(now)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
 }
 
 /// The latest messages of sources owned by `root`'s subtree, newest first.

@@ -500,7 +500,8 @@ CREATE TABLE cap_sources (
     last_polled_at TEXT,
     last_ok_at     TEXT,
     last_error     TEXT,
-    failures       INTEGER NOT NULL DEFAULT 0
+    failures       INTEGER NOT NULL DEFAULT 0,
+    signing_key    TEXT
 );
 CREATE TABLE cap_source_messages (
     id          TEXT PRIMARY KEY,

@@ -498,7 +498,8 @@ pub fn operations() -> Vec<Op> {
                 "senders": {"type": "array", "items": s(), "description": "the CAP senders it may speak for"},
                 "area": {"type": "string", "description": "whose stations its alerts may reach; default the admin's area"},
                 "poll_seconds": {"type": "integer", "minimum": 10, "maximum": 86400},
-                "policy": r("CapPolicy")}),
+                "policy": r("CapPolicy"),
+                "signing_key": {"type": "string", "description": "PEM public key or certificate; its messages must carry an enveloped XML signature made with it"}}),
             &["name", "url", "senders"],
         ))
         .ok(201, r("CapSource"))
@@ -803,7 +804,8 @@ pub fn schemas() -> Value {
             "policy": r("CapPolicy"), "created_by": s(), "created_at": time(), "next_poll_at": time(),
             "last_polled_at": {"type": "string", "nullable": true, "format": "date-time"},
             "last_ok_at": {"type": "string", "nullable": true, "format": "date-time"},
-            "last_error": {"type": "string", "nullable": true}, "failures": int()}),
+            "last_error": {"type": "string", "nullable": true}, "failures": int(),
+            "signing_key": {"type": "string", "nullable": true}}),
             &["id", "name", "url", "senders", "area", "poll_seconds", "policy"]),
         "CapMessage": obj(json!({"id": s(), "source_id": s(), "entry": s(), "link": s(),
             "fetched_at": time(), "cap_key": {"type": "string", "nullable": true}, "title": s(),

@@ -4,6 +4,7 @@
 
 pub mod cap;
 pub mod chime;
+pub mod signature;
 pub mod sources;
 pub mod tts;
 

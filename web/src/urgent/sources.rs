@@ -10,7 +10,8 @@
 //!
 //! A message acts as the source's own account, `cap:NAME`, an operator of the source's
 //! area: through the same rulebook as `POST /cap` (its alerts reach only stations of that
-//! area; its Updates and Cancels touch only its own notices). Its `sender` must be one the
+//! area; its Updates and Cancels touch only its own notices). When the source has a signing
+//! key its XML signature must verify ([`super::signature`]); its `sender` must be one the
 //! source may speak for. Then the source's [`SourcePolicy`] decides: air now, hold for an
 //! approver (an approval item of kind `cap`, until it expires), or record only. Every
 //! message, what it matched and what became of it is kept (`GET /cap/messages`, the "Cảnh
@@ -109,9 +110,56 @@ pub async fn poll(state: &AppState, id: &str) -> AppResult<PollReport> {
     })
 }
 
-/// Poll every due source, one after the other, each within the fetch timeout per request.
+/// Take held messages whose expiry has passed out of the approval queue: they never air.
+pub async fn expire_held(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
+    state
+        .db
+        .call(move |conn| {
+            let overdue = db::cap_sources::overdue(conn, now)?;
+            for (id, area) in &overdue {
+                let tx = conn.transaction()?;
+                approvals::set_state(
+                    &tx,
+                    approvals::Kind::Cap,
+                    id,
+                    area,
+                    approvals::State::Rejected,
+                    "expired",
+                    "cap",
+                    "expired before anyone approved it",
+                    now,
+                )?;
+                let (m, _) = db::cap_sources::message(&tx, id)?
+                    .ok_or_else(|| AppError::not_found(format!("no CAP message {id:?}")))?;
+                let mut detail = m.detail;
+                detail["reason"] = "expired before anyone approved it".into();
+                db::cap_sources::settle(&tx, id, "expired", None, &detail)?;
+                db::audit::record(
+                    &tx,
+                    &db::audit::Change {
+                        at: now,
+                        user: &m.created_by,
+                        area,
+                        action: "cap.source.expired",
+                        target: id,
+                        detail: &json!({"cap": m.cap_key, "deadline": m.deadline}),
+                        remote: None,
+                    },
+                )?;
+                tx.commit()?;
+            }
+            Ok(overdue.len())
+        })
+        .await
+}
+
+/// Expire overdue held messages, then poll every due source, one after the other, each
+/// within the fetch timeout per request.
 pub async fn round(state: &AppState) {
     let now = state.clock.now();
+    if let Err(e) = expire_held(state, now).await {
+        tracing::error!(error = %e.message, "expiring held CAP messages failed");
+    }
     let due = match state
         .db
         .call(move |conn| Ok(db::cap_sources::due(conn, now)?))
@@ -309,6 +357,16 @@ async fn take(
         "severity": info.map(|i| i.severity.clone()), "urgency": info.map(|i| i.urgency.clone()),
         "event": info.map(|i| i.event.clone()), "references": alert.references.iter().map(|r| r.key()).collect::<Vec<_>>(),
     });
+    if let Some(key) = &src.signing_key {
+        let timeout = state.config.cap_fetch_timeout;
+        if let Err(why) = super::signature::verify(bytes, key, timeout).await {
+            detail["reason"] = format!("signature: {why}; it never airs").into();
+            m.detail = detail;
+            store(state, &user, now, m.clone(), Some(xml)).await?;
+            return Ok(m.outcome);
+        }
+        detail["signature"] = "verified".into();
+    }
     if !src.senders.contains(&alert.sender) {
         detail["reason"] = format!(
             "sender {} is not one the source {} may speak for ({})",

@@ -500,3 +500,165 @@ async fn sources_are_registered_by_admins_with_checked_values() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     app.stop().await;
 }
+
+/// An RSA key pair made by openssl in `dir`: (private key file, public key PEM).
+fn key_pair(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, String) {
+    let private = dir.join(format!("{name}.key"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&private)
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+    let public = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&private)
+        .output()
+        .unwrap();
+    assert!(public.status.success());
+    (private, String::from_utf8(public.stdout).unwrap())
+}
+
+/// `xml` with an enveloped XML signature (RSA-SHA256, exclusive C14N) made by xmlsec1 with
+/// `private`; the signer's public key travels in `KeyInfo`, as real publishers do.
+fn signed(dir: &std::path::Path, private: &std::path::Path, xml: &str) -> String {
+    const SIGNATURE: &str = r#"<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignedInfo><CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><Reference URI=""><Transforms><Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></Transforms><DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><DigestValue/></Reference></SignedInfo><SignatureValue/><KeyInfo><KeyValue/></KeyInfo></Signature>"#;
+    let template = dir.join("template.xml");
+    std::fs::write(
+        &template,
+        xml.replace("</alert>", &format!("{SIGNATURE}</alert>")),
+    )
+    .unwrap();
+    let out = std::process::Command::new("xmlsec1")
+        .args(["--sign", "--privkey-pem"])
+        .arg(private)
+        .arg(&template)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_source_airs_only_messages_its_key_verifies() {
+    let (app, t) = placed().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, public) = key_pair(dir.path(), "ours");
+    let (theirs, _) = key_pair(dir.path(), "theirs");
+    let feed: Shared = Arc::default();
+    let base = serve(feed.clone()).await;
+    let (s, v) = app
+        .post(
+            "/cap/sources",
+            &t,
+            json!({"name": "signed", "url": format!("{base}/feed.atom"), "senders": [SENDER],
+                   "signing_key": public}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let src = v["id"].as_str().unwrap().to_string();
+
+    let good = signed(dir.path(), &ours, &cap(&Alert::default()));
+    let tampered = good.replace("Gió mạnh cấp 10.", "Gió mạnh cấp 12.");
+    assert_ne!(good, tampered);
+    let forged = signed(
+        dir.path(),
+        &theirs,
+        &cap(&Alert {
+            id: "KTTV-F",
+            ..Alert::default()
+        }),
+    );
+    publish(&feed, "good", good, None);
+    publish(&feed, "tampered", tampered, None);
+    publish(&feed, "forged", forged, None);
+    publish(
+        &feed,
+        "unsigned",
+        cap(&Alert {
+            id: "KTTV-U",
+            ..Alert::default()
+        }),
+        None,
+    );
+    let mut got = outcomes(&poll(&app, &t, &src).await);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            e("forged", "refused"),
+            e("good", "aired"),
+            e("tampered", "refused"),
+            e("unsigned", "refused"),
+        ]
+    );
+    assert_eq!(live_on(&app, &app.lq_device).await, ["Bão số 9"]);
+    let (_, msgs) = app.get("/cap/messages", &t).await;
+    for m in msgs.as_array().unwrap() {
+        let reason = m["detail"]["reason"].as_str().unwrap_or_default();
+        match m["entry"].as_str().unwrap() {
+            "urn:test:good" => assert_eq!(m["detail"]["signature"], "verified"),
+            "urn:test:unsigned" => assert!(reason.contains("no XML signature"), "{m}"),
+            _ => assert!(reason.contains("does not verify"), "{m}"),
+        }
+    }
+    // Not a key at all: refused at registration.
+    let (s, v) = app
+        .post(
+            "/cap/sources",
+            &t,
+            json!({"name": "nokey", "url": format!("{base}/feed.atom"), "senders": [SENDER],
+                   "signing_key": "secret"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_held_alert_leaves_the_queue_when_it_expires_and_never_airs() {
+    let (app, t) = placed().await;
+    let feed: Shared = Arc::default();
+    let base = serve(feed.clone()).await;
+    let src = register(&app, &t, &base).await;
+    publish(
+        &feed,
+        "m1",
+        cap(&Alert {
+            id: "KTTV-M1",
+            severity: "Moderate",
+            headline: "Mưa lớn",
+            ..Alert::default()
+        }),
+        None,
+    );
+    assert_eq!(outcomes(&poll(&app, &t, &src).await), [e("m1", "held")]);
+    let (_, queue) = app.get("/approvals", &t).await;
+    let id = queue[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(queue[0]["kind"], "cap");
+    // Its expiry (2026-11-29T23:00Z) passes: out of the queue, and too late to approve.
+    app.clock
+        .set(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 29, 23, 0, 1).unwrap());
+    web::urgent::sources::round(&app.state).await;
+    let (_, queue) = app.get("/approvals", &t).await;
+    assert!(queue.as_array().unwrap().is_empty(), "{queue}");
+    let (s, v) = app
+        .post(&format!("/approvals/cap/{id}/approve"), &t, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (_, msgs) = app.get("/cap/messages", &t).await;
+    assert_eq!(msgs[0]["outcome"], "expired");
+    assert!(live_on(&app, &app.lq_device).await.is_empty());
+    app.stop().await;
+}

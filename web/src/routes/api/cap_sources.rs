@@ -49,6 +49,8 @@ pub struct NewSource {
     poll_seconds: Option<u32>,
     #[serde(default)]
     policy: Option<SourcePolicy>,
+    #[serde(default)]
+    signing_key: Option<String>,
 }
 
 /// `POST /cap/sources` (admin): register a source whose alerts may reach the stations of
@@ -93,6 +95,14 @@ pub async fn create(
         .unwrap_or_default()
         .checked()
         .map_err(AppError::invalid)?;
+    if let Some(k) = &b.signing_key {
+        if k.len() > 16 * 1024 || crate::urgent::signature::key_kind(k).is_none() {
+            return Err(AppError::invalid(
+                "signing_key: a PEM public key (-----BEGIN PUBLIC KEY-----) or certificate \
+                 (-----BEGIN CERTIFICATE-----), at most 16 KiB",
+            ));
+        }
+    }
     let src = Source {
         id: uuid::Uuid::new_v4().to_string(),
         name,
@@ -108,6 +118,7 @@ pub async fn create(
         last_ok_at: None,
         last_error: None,
         failures: 0,
+        signing_key: b.signing_key,
     };
     let out = src.clone();
     state
@@ -132,7 +143,8 @@ pub async fn create(
                 "cap.source.create",
                 &src.id,
                 json!({"name": src.name, "url": src.url, "senders": src.senders,
-                       "area": src.area, "poll_seconds": src.poll_seconds, "policy": src.policy}),
+                       "area": src.area, "poll_seconds": src.poll_seconds, "policy": src.policy,
+                       "signed": src.signing_key.is_some()}),
             )?;
             Ok(())
         })
