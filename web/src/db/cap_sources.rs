@@ -126,6 +126,15 @@ pub fn due(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<Source
     rows.collect()
 }
 
+/// When the next source is due, if there is one.
+pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let t: Option<String> =
+        conn.query_row("SELECT MIN(next_poll_at) FROM cap_sources", [], |r| {
+            r.get(0)
+        })?;
+    Ok(t.as_deref().and_then(parse_ts))
+}
+
 /// Remove a source (its messages go with it).
 pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM cap_sources WHERE id = ?1", [id])? == 1)

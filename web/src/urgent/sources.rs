@@ -178,15 +178,29 @@ pub async fn round(state: &AppState) {
     }
 }
 
-/// Poll due sources every second until the runtime stops: a message appearing in a feed
-/// is fetched at most one poll interval and a second later.
+/// Poll due sources until the runtime stops: after each round, sleep until the next
+/// source is due, but at most a second (new sources, a changed clock) and at least 50 ms.
+/// A message appearing in a feed is fetched at most one poll interval later, plus the time
+/// the fetch takes.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    const MAX: std::time::Duration = std::time::Duration::from_secs(1);
+    const MIN: std::time::Duration = std::time::Duration::from_millis(50);
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            every.tick().await;
             round(&state).await;
+            let next = state
+                .db
+                .call(|conn| Ok(db::cap_sources::next_due(conn)?))
+                .await
+                .ok()
+                .flatten();
+            let wait = match next {
+                // Already due (negative): as soon as the floor allows.
+                Some(due) => (due - state.clock.now()).to_std().unwrap_or(MIN),
+                None => MAX,
+            }
+            .clamp(MIN, MAX);
+            tokio::time::sleep(wait).await;
         }
     })
 }
