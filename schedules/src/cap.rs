@@ -1,14 +1,22 @@
-//! OASIS Common Alerting Protocol (CAP) 1.2 messages, read into plain values.
+//! OASIS Common Alerting Protocol (CAP) 1.2 and 1.1 messages, read into plain values.
 //!
-//! Warning systems (storm, flood, fire, epidemic) send CAP 1.2 alerts; the server turns
+//! Warning systems (storm, flood, fire, epidemic) send CAP alerts; the server turns
 //! them into urgent notices. This module only reads and checks the message: it does no
 //! I/O and reads no clock.
+//!
+//! Bytes as received are read with [`parse_cap_bytes`]: the encoding is the one a byte
+//! order mark or the XML declaration names (`UTF-8` when neither does; any label the
+//! WHATWG Encoding Standard knows: `ISO-8859-1`, `windows-1252`, `UTF-16`…); an unknown
+//! label, or bytes that are not in the encoding named, are refused.
 //!
 //! What is checked, each failure a [`CapError`] that names the element:
 //! - the input is at most [`MAX_CAP_BYTES`] (1 MiB);
 //! - no `<!DOCTYPE>`: entity declarations can hide XML bombs, so any DTD is refused;
 //! - the root is `<alert>` in the CAP 1.2 namespace
-//!   (`urn:oasis:names:tc:emergency:cap:1.2`); CAP 1.1 and 1.0 are refused by name;
+//!   (`urn:oasis:names:tc:emergency:cap:1.2`) or the CAP 1.1 one (`…:cap:1.1`, whose
+//!   certainty `Very Likely` reads as `Likely`); CAP 1.0 is refused by name;
+//! - each `polygon` is at least four `lat,lon` WGS 84 points (an unclosed ring is closed);
+//!   each `circle` is `lat,lon radius` with the radius in km (see [`crate::geo`]);
 //! - `identifier`, `sender`, `sent`, `status`, `msgType` and `scope` are present, once each,
 //!   and not empty; `identifier` and `sender` hold no whitespace and no comma (they make up
 //!   [`cap_key`] and the `references` triples);
@@ -32,6 +40,7 @@
 //! - text is trimmed; an empty optional element reads as absent; `language` defaults
 //!   to `en-US`; base64 in `derefUri` may be wrapped over lines and may lack padding.
 
+use crate::geo::{Circle, GeoError, GeoPoint, Polygon};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
@@ -39,9 +48,10 @@ use chrono::{DateTime, Utc};
 use roxmltree::{Document, Node};
 use std::fmt;
 
-/// The CAP 1.2 XML namespace, required on `<alert>`.
+/// The CAP 1.2 XML namespace.
 pub const CAP_1_2_NAMESPACE: &str = "urn:oasis:names:tc:emergency:cap:1.2";
-const CAP_1_1_NAMESPACE: &str = "urn:oasis:names:tc:emergency:cap:1.1";
+/// The CAP 1.1 XML namespace.
+pub const CAP_1_1_NAMESPACE: &str = "urn:oasis:names:tc:emergency:cap:1.1";
 const CAP_1_0_NAMESPACE: &str = "http://www.incident.com/cap/1.0";
 
 /// The largest CAP message read, in bytes: 1 MiB.
@@ -64,14 +74,17 @@ pub enum CapError {
          send the CAP alert without a DOCTYPE"
     )]
     DoctypeRefused,
+    /// The encoding the XML declaration names is unknown, or the bytes are not in it.
+    #[error("the message is not in the encoding its XML declaration names ({label})")]
+    Encoding { label: String },
     /// The input is not well-formed XML.
     #[error("malformed XML: {0}")]
     Xml(String),
     /// The root element is not `<alert>`.
     #[error("root element is <{found}>, expected <alert>")]
     NotAnAlert { found: String },
-    /// `<alert>` is in a CAP namespace other than 1.2.
-    #[error("unsupported CAP version {version}; send CAP 1.2")]
+    /// `<alert>` is in a CAP namespace other than 1.2 or 1.1.
+    #[error("unsupported CAP version {version}; send CAP 1.2 or 1.1")]
     UnsupportedVersion { version: String },
     /// `<alert>` is in no CAP namespace at all.
     #[error("alert: namespace '{found}' is not CAP 1.2 ({CAP_1_2_NAMESPACE})")]
@@ -120,7 +133,10 @@ impl CapError {
             CapError::WrongNamespace { .. }
             | CapError::UnsupportedVersion { .. }
             | CapError::NotAnAlert { .. } => Some("alert"),
-            CapError::TooLarge { .. } | CapError::DoctypeRefused | CapError::Xml(_) => None,
+            CapError::TooLarge { .. }
+            | CapError::DoctypeRefused
+            | CapError::Encoding { .. }
+            | CapError::Xml(_) => None,
         }
     }
 }
@@ -243,9 +259,11 @@ impl CapReference {
     }
 }
 
-/// A CAP 1.2 message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A CAP message (1.2 or 1.1).
+#[derive(Debug, Clone, PartialEq)]
 pub struct CapAlert {
+    /// `"1.2"` or `"1.1"`, from the namespace.
+    pub version: &'static str,
     pub identifier: String,
     pub sender: String,
     pub sent: DateTime<Utc>,
@@ -258,7 +276,7 @@ pub struct CapAlert {
 }
 
 /// One `info` block: the alert in one language.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CapInfo {
     /// RFC 3066 language tag; `en-US` when the message names none.
     pub language: String,
@@ -309,9 +327,13 @@ impl CapResource {
 }
 
 /// An `area`: where the alert applies.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CapArea {
     pub area_desc: String,
+    /// `polygon`s, WGS 84.
+    pub polygons: Vec<Polygon>,
+    /// `circle`s, WGS 84, radius in km.
+    pub circles: Vec<Circle>,
     /// `(valueName, value)` pairs, in message order.
     pub geocodes: Vec<(String, String)>,
 }
@@ -353,6 +375,25 @@ impl CapAlert {
     /// The latest `expires` among the info blocks.
     pub fn expires(&self) -> Option<DateTime<Utc>> {
         self.infos.iter().filter_map(|i| i.expires).max()
+    }
+
+    /// Every `area` of every info block, in message order.
+    pub fn areas(&self) -> impl Iterator<Item = &CapArea> {
+        self.infos.iter().flat_map(|i| &i.areas)
+    }
+
+    /// Whether `p` lies inside one of the polygons or circles of any area.
+    pub fn covers(&self, p: GeoPoint) -> bool {
+        self.areas().any(|a| {
+            a.polygons.iter().any(|poly| poly.contains(p))
+                || a.circles.iter().any(|c| c.contains(p))
+        })
+    }
+
+    /// Whether any area has a polygon or a circle.
+    pub fn has_shapes(&self) -> bool {
+        self.areas()
+            .any(|a| !a.polygons.is_empty() || !a.circles.is_empty())
     }
 
     /// All geocode values (any valueName) across all areas of all info blocks, each once,
@@ -410,7 +451,67 @@ pub fn verify_digest(resource: &CapResource, bytes: &[u8]) -> bool {
     }
 }
 
-/// Reads a CAP 1.2 message. See the module documentation for what is checked.
+/// Reads a CAP message as received, in the encoding it declares. See the module
+/// documentation.
+pub fn parse_cap_bytes(bytes: &[u8]) -> Result<CapAlert, CapError> {
+    if bytes.len() > MAX_CAP_BYTES {
+        return Err(CapError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_CAP_BYTES,
+        });
+    }
+    parse_cap(&decode_xml(bytes)?)
+}
+
+/// The text of an XML document: decoded from the encoding its byte order mark, else its
+/// XML declaration, names; UTF-8 when neither names one.
+pub fn decode_xml(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, CapError> {
+    let (encoding, body) = match encoding_rs::Encoding::for_bom(bytes) {
+        Some((enc, bom)) => (enc, &bytes[bom..]),
+        None => match declared_encoding(bytes) {
+            None => (encoding_rs::UTF_8, bytes),
+            Some(label) => {
+                let enc = encoding_rs::Encoding::for_label(label.as_bytes()).ok_or_else(|| {
+                    CapError::Encoding {
+                        label: label.clone(),
+                    }
+                })?;
+                // A document whose declaration could be read in ASCII is not UTF-16.
+                if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
+                    (encoding_rs::UTF_8, bytes)
+                } else {
+                    (enc, bytes)
+                }
+            }
+        },
+    };
+    encoding
+        .decode_without_bom_handling_and_without_replacement(body)
+        .ok_or_else(|| CapError::Encoding {
+            label: encoding.name().to_string(),
+        })
+}
+
+/// The `encoding` of an XML declaration at the very start of `bytes`, if any.
+fn declared_encoding(bytes: &[u8]) -> Option<String> {
+    let head = bytes.get(..bytes.len().min(512))?;
+    if !head.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let decl = std::str::from_utf8(&head[5..end]).ok()?;
+    let at = decl.find("encoding")?;
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let rest = &rest[1..];
+    let label = &rest[..rest.find(quote)?];
+    Some(label.trim().to_string())
+}
+
+/// Reads a CAP 1.2 or 1.1 message. See the module documentation for what is checked.
 pub fn parse_cap(xml: &str) -> Result<CapAlert, CapError> {
     if xml.len() > MAX_CAP_BYTES {
         return Err(CapError::TooLarge {
@@ -429,13 +530,9 @@ pub fn parse_cap(xml: &str) -> Result<CapAlert, CapError> {
             found: root.tag_name().name().to_string(),
         });
     }
-    match root.tag_name().namespace() {
-        Some(CAP_1_2_NAMESPACE) => {}
-        Some(CAP_1_1_NAMESPACE) => {
-            return Err(CapError::UnsupportedVersion {
-                version: "1.1".into(),
-            })
-        }
+    let version = match root.tag_name().namespace() {
+        Some(CAP_1_2_NAMESPACE) => "1.2",
+        Some(CAP_1_1_NAMESPACE) => "1.1",
         Some(CAP_1_0_NAMESPACE) => {
             return Err(CapError::UnsupportedVersion {
                 version: "1.0".into(),
@@ -446,11 +543,11 @@ pub fn parse_cap(xml: &str) -> Result<CapAlert, CapError> {
                 found: other.unwrap_or("").to_string(),
             })
         }
-    }
-    parse_alert(root)
+    };
+    parse_alert(root, version)
 }
 
-fn parse_alert(alert: Node<'_, '_>) -> Result<CapAlert, CapError> {
+fn parse_alert(alert: Node<'_, '_>, version: &'static str) -> Result<CapAlert, CapError> {
     let el = Elements {
         node: alert,
         path: String::new(),
@@ -488,6 +585,7 @@ fn parse_alert(alert: Node<'_, '_>) -> Result<CapAlert, CapError> {
         .map(|(i, node)| parse_info(node, format!("info[{}]", i + 1)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(CapAlert {
+        version,
         identifier,
         sender,
         sent,
@@ -532,12 +630,13 @@ fn parse_info(node: Node<'_, '_>, path: String) -> Result<CapInfo, CapError> {
         SEVERITIES,
         |s| s,
     )?;
-    let certainty = one_of(
-        &el.path("certainty"),
-        &el.required_text("certainty")?,
-        CERTAINTIES,
-        |s| s,
-    )?;
+    let certainty = el.required_text("certainty")?;
+    // CAP 1.1's `Very Likely`, deprecated by 1.2, means `Likely` there.
+    let certainty = if certainty.eq_ignore_ascii_case("Very Likely") {
+        "Likely"
+    } else {
+        one_of(&el.path("certainty"), &certainty, CERTAINTIES, |s| s)?
+    };
     let effective = el.optional_date_time("effective")?;
     let onset = el.optional_date_time("onset")?;
     let expires = el.optional_date_time("expires")?;
@@ -616,8 +715,31 @@ fn parse_area(node: Node<'_, '_>, path: String) -> Result<CapArea, CapError> {
             Ok((geo.required_text("valueName")?, geo.required_text("value")?))
         })
         .collect::<Result<Vec<_>, CapError>>()?;
+    let shape = |name: &'static str, i: usize, text: String, e: GeoError| CapError::Invalid {
+        element: format!("{}[{}]", el.path(name), i + 1),
+        value: text.chars().take(60).collect(),
+        reason: e.to_string().replacen(&format!("'{text}' "), "", 1),
+    };
+    let polygons = el
+        .children("polygon")
+        .enumerate()
+        .map(|(i, n)| {
+            let text = text_of(n);
+            Polygon::parse(&text).map_err(|e| shape("polygon", i, text.clone(), e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let circles = el
+        .children("circle")
+        .enumerate()
+        .map(|(i, n)| {
+            let text = text_of(n);
+            Circle::parse(&text).map_err(|e| shape("circle", i, text.clone(), e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(CapArea {
         area_desc,
+        polygons,
+        circles,
         geocodes,
     })
 }
@@ -642,7 +764,10 @@ impl<'a, 'input> Elements<'a, 'input> {
         self.node.children().filter(move |n| {
             n.is_element()
                 && n.tag_name().name() == name
-                && matches!(n.tag_name().namespace(), None | Some(CAP_1_2_NAMESPACE))
+                && matches!(
+                    n.tag_name().namespace(),
+                    None | Some(CAP_1_2_NAMESPACE) | Some(CAP_1_1_NAMESPACE)
+                )
         })
     }
 

@@ -5,6 +5,7 @@
 //! - [`timeline`]: what plays when on one station (emergency interrupts; priority queues);
 //! - [`describe`]: rules in words, Vietnamese and English;
 //! - [`clock`]: the one `Clock` trait, the system clock and a manual clock for tests;
+//! - [`geo`]: WGS 84 points, CAP polygons and circles (which stations an alert covers);
 //! - [`types`]: priorities, statuses, station codes, media hashes;
 //! - [`wire`]: what the server and the controllers exchange.
 //!
@@ -63,9 +64,12 @@
 //! ```
 
 pub mod cap;
+pub mod cap_feed;
+pub mod cap_policy;
 pub mod clock;
 pub mod cron;
 pub mod describe;
+pub mod geo;
 pub mod remote;
 pub mod rule;
 pub mod timeline;

@@ -1,10 +1,10 @@
-//! CAP 1.2 reading: `schedules::cap`. Test names hold "cap" so `cargo test -p schedules cap`
+//! CAP 1.2 and 1.1 reading: `schedules::cap`. Test names hold "cap" so `cargo test -p schedules cap`
 //! runs them all.
 
 use chrono::{DateTime, TimeZone, Utc};
 use schedules::cap::{
-    cap_key, parse_cap, verify_digest, CapAlert, CapError, CapMsgType, CapResource, CapStatus,
-    MAX_CAP_BYTES,
+    cap_key, parse_cap, parse_cap_bytes, verify_digest, CapAlert, CapError, CapMsgType,
+    CapResource, CapStatus, MAX_CAP_BYTES,
 };
 
 /// The bytes that `AUDIO_B64` encodes: a tiny stand-in for an MP3.
@@ -534,19 +534,14 @@ mod parse_cap_refuses {
     }
 
     #[test]
-    fn cap_1_1_and_1_0_are_refused_by_version() {
-        let xml = minimal_alert().replace("cap:1.2", "cap:1.1");
-        assert_eq!(
-            err(&xml).to_string(),
-            "unsupported CAP version 1.1; send CAP 1.2"
-        );
+    fn cap_1_0_is_refused_by_version() {
         let xml = minimal_alert().replace(
             "urn:oasis:names:tc:emergency:cap:1.2",
             "http://www.incident.com/cap/1.0",
         );
         assert_eq!(
             err(&xml).to_string(),
-            "unsupported CAP version 1.0; send CAP 1.2"
+            "unsupported CAP version 1.0; send CAP 1.2 or 1.1"
         );
     }
 
@@ -985,5 +980,222 @@ mod cap_never_panics {
             );
             exercise(&xml);
         }
+    }
+}
+
+/// Real-world-shaped messages: other versions, encodings, places.
+mod real_cap {
+    use super::*;
+    use schedules::geo::GeoPoint;
+
+    /// A CAP 1.1 flood watch as a national weather service publishes it: `Very Likely`,
+    /// a polygon, and its own zone codes.
+    const FLOOD_WATCH_1_1: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.1">
+  <identifier>NOAA-NWS-ALERTS-FL.2026.001</identifier>
+  <sender>w-nws.webmaster@noaa.gov</sender>
+  <sent>2026-09-07T10:00:00-00:00</sent>
+  <status>Actual</status>
+  <msgType>Alert</msgType>
+  <scope>Public</scope>
+  <info>
+    <category>Met</category>
+    <event>Flood Watch</event>
+    <urgency>Future</urgency>
+    <severity>Moderate</severity>
+    <certainty>Very Likely</certainty>
+    <headline>Flood Watch issued</headline>
+    <area>
+      <areaDesc>Lower river valley</areaDesc>
+      <polygon>21.00,105.50 21.10,105.50 21.10,105.60 21.00,105.60 21.00,105.50</polygon>
+      <geocode><valueName>FIPS6</valueName><value>012345</value></geocode>
+    </area>
+  </info>
+</alert>"#;
+
+    #[test]
+    fn a_cap_1_1_flood_watch_is_read_with_very_likely_as_likely() {
+        let alert = parse_cap(FLOOD_WATCH_1_1).unwrap();
+        assert_eq!(alert.version, "1.1");
+        assert_eq!(alert.infos[0].certainty, "Likely");
+        assert_eq!(alert.geocodes(), vec!["012345"]);
+        assert!(alert.has_shapes());
+        assert!(alert.covers(GeoPoint::new(21.05, 105.55).unwrap()));
+        assert!(!alert.covers(GeoPoint::new(21.15, 105.55).unwrap()));
+        assert_eq!(parse_cap(&storm_alert()).unwrap().version, "1.2");
+    }
+
+    #[test]
+    fn very_likely_is_refused_outside_its_enumeration_spelling() {
+        let xml = FLOOD_WATCH_1_1.replace("Very Likely", "Quite Likely");
+        assert!(
+            matches!(err(&xml), CapError::NotOneOf { element, .. } if element == "info[1]/certainty")
+        );
+    }
+
+    /// An earthquake message in ISO-8859-1, as a seismological service sends it.
+    fn quake_latin1() -> Vec<u8> {
+        let text = r#"<?xml version='1.0' encoding='ISO-8859-1'?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>SED-2026-0001</identifier>
+  <sender>sed@ethz.ch</sender>
+  <sent>2026-09-07T10:00:00+02:00</sent>
+  <status>Actual</status>
+  <msgType>Alert</msgType>
+  <scope>Public</scope>
+  <info>
+    <language>fr-CH</language>
+    <category>Geo</category>
+    <event>Tremblement de terre</event>
+    <urgency>Past</urgency>
+    <severity>Minor</severity>
+    <certainty>Observed</certainty>
+    <headline>Séisme ressenti à Zürich — magnitude 4,1</headline>
+    <area><areaDesc>Zürich</areaDesc><circle>47.37,8.54 30</circle></area>
+  </info>
+</alert>"#;
+        // The em dash is not in ISO-8859-1: windows-1252 has it at 0x97, which is what a
+        // Latin-1 label means on the web.
+        text.chars()
+            .map(|c| match c {
+                '—' => 0x97,
+                c => u8::try_from(u32::from(c)).expect("a Latin-1 character"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_iso_8859_1_message_is_read_in_the_encoding_it_declares() {
+        let bytes = quake_latin1();
+        assert!(std::str::from_utf8(&bytes).is_err(), "not UTF-8");
+        let alert = parse_cap_bytes(&bytes).unwrap();
+        let info = &alert.infos[0];
+        assert_eq!(
+            info.headline.as_deref(),
+            Some("Séisme ressenti à Zürich — magnitude 4,1")
+        );
+        assert_eq!(info.areas[0].area_desc, "Zürich");
+        let c = info.areas[0].circles[0];
+        assert_eq!(
+            (c.centre.lat(), c.centre.lon(), c.radius_km),
+            (47.37, 8.54, 30.0)
+        );
+    }
+
+    #[test]
+    fn windows_1252_utf_16_with_a_bom_and_plain_utf_8_are_read() {
+        // Curly quotes are 0x93 and 0x94 in windows-1252.
+        let xml = alert_with_info(&format!("{INFO_REQUIRED}<headline>«L»</headline>"));
+        let cp1252: Vec<u8> = format!("<?xml version=\"1.0\" encoding=\"windows-1252\"?>{xml}")
+            .chars()
+            .map(|c| match c {
+                '«' => 0x93,
+                '»' => 0x94,
+                c => u8::try_from(u32::from(c)).expect("ASCII"),
+            })
+            .collect();
+        let alert = parse_cap_bytes(&cp1252).unwrap();
+        assert_eq!(
+            alert.infos[0].headline.as_deref(),
+            Some("\u{201c}L\u{201d}")
+        );
+
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in storm_alert().encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(
+            parse_cap_bytes(&utf16).unwrap(),
+            parse_cap(&storm_alert()).unwrap()
+        );
+        assert_eq!(
+            parse_cap_bytes(storm_alert().as_bytes()).unwrap(),
+            parse_cap(&storm_alert()).unwrap()
+        );
+    }
+
+    #[test]
+    fn an_unknown_encoding_or_bytes_outside_the_one_declared_are_refused() {
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"x-klingon\"?>{}",
+            minimal_alert()
+        );
+        assert_eq!(
+            parse_cap_bytes(xml.as_bytes()).unwrap_err(),
+            CapError::Encoding {
+                label: "x-klingon".into()
+            }
+        );
+        // Latin-1 bytes under a UTF-8 declaration.
+        let mut bytes = quake_latin1();
+        let decl_end = bytes.iter().position(|&b| b == b'>').unwrap();
+        bytes.splice(
+            ..=decl_end,
+            b"<?xml version='1.0' encoding='UTF-8'?>".iter().copied(),
+        );
+        assert!(matches!(
+            parse_cap_bytes(&bytes).unwrap_err(),
+            CapError::Encoding { .. }
+        ));
+        // No declaration at all means UTF-8.
+        let newline = quake_latin1().iter().position(|&b| b == b'\n').unwrap() + 1;
+        assert!(matches!(
+            parse_cap_bytes(&quake_latin1()[newline..]).unwrap_err(),
+            CapError::Encoding { .. }
+        ));
+    }
+
+    #[test]
+    fn a_doctype_is_refused_in_any_encoding() {
+        let xml = "<?xml version='1.0' encoding='ISO-8859-1'?>\n\
+            <!DOCTYPE alert [<!ENTITY a \"aaaa\">]>\n\
+            <alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\"/>";
+        assert_eq!(
+            parse_cap_bytes(xml.as_bytes()).unwrap_err(),
+            CapError::DoctypeRefused
+        );
+        let big = vec![b' '; MAX_CAP_BYTES + 1];
+        assert!(matches!(
+            parse_cap_bytes(&big).unwrap_err(),
+            CapError::TooLarge { .. }
+        ));
+    }
+
+    #[test]
+    fn polygons_and_circles_are_read_and_bad_ones_name_their_element() {
+        let area = |inner: &str| {
+            alert_with_info(&format!(
+                "{INFO_REQUIRED}<area><areaDesc>x</areaDesc>{inner}</area>"
+            ))
+        };
+        let alert = parse_cap(&area(
+            "<polygon>21,105 21,106 22,106 21,105</polygon>\
+             <polygon>10,100 10,101 11,101</polygon><circle>21.2,105.1 0</circle>",
+        ))
+        .unwrap();
+        let a = &alert.infos[0].areas[0];
+        assert_eq!(a.polygons.len(), 2);
+        assert_eq!(a.polygons[1].points().len(), 4, "closed");
+        assert_eq!(a.circles[0].radius_km, 0.0);
+        // A point (radius 0) covers no one.
+        assert!(!alert.covers(GeoPoint::new(21.2, 105.1).unwrap()));
+        assert!(alert.covers(GeoPoint::new(21.2, 105.5).unwrap()));
+        let bad = err(&area("<polygon>21,105 21,106</polygon>"));
+        assert_eq!(bad.element(), Some("info[1]/area[1]/polygon[1]"));
+        let bad = err(&area("<circle>21,105 -3</circle>"));
+        assert_eq!(bad.element(), Some("info[1]/area[1]/circle[1]"));
+        let bad = err(&area(
+            "<circle>21,105 1</circle><polygon>95,1 1,1 1,2 95,1</polygon>",
+        ));
+        assert_eq!(bad.element(), Some("info[1]/area[1]/polygon[1]"));
+    }
+
+    #[test]
+    fn of_several_info_blocks_the_vietnamese_one_is_preferred_else_the_first() {
+        let alert = parse_cap(&storm_alert()).unwrap();
+        assert_eq!(alert.preferred_info().unwrap().language, "vi-VN");
+        let english_only = storm_alert().replace("vi-VN", "de-DE");
+        let alert = parse_cap(&english_only).unwrap();
+        assert_eq!(alert.preferred_info().unwrap().language, "en-US");
     }
 }

@@ -41,6 +41,16 @@ impl Server {
     pub async fn start_on(data: &Path, addr: SocketAddr) -> Result<Server> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let state = web::state::AppState::open(data, clock)?;
+        Self::serve_state(data, addr, state).await
+    }
+
+    /// Serve a state opened by the caller (who may run the server's background tasks on
+    /// it too) on `addr`.
+    pub async fn serve_state(
+        data: &Path,
+        addr: SocketAddr,
+        state: web::state::AppState,
+    ) -> Result<Server> {
         let listener = bind_retrying(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();

@@ -3,12 +3,15 @@
 //! - [`e2e`]: the server in-process (restartable on its address), controller processes
 //!   (killable with SIGKILL) or in-process controllers with a fake clock, an API client,
 //!   `wav:` readers;
+//! - [`cap_feed`]: a CAP feed polled by the server, aired by controllers inside its polygon
+//!   (the test and the feed-to-first-sample benchmark);
 //! - [`browser`]: headless Chromium through ChromeDriver, for the page tests;
 //! - [`proxy`]: a fault-injecting TCP proxy to put between them;
 //! - [`scenarios`]: fault scenarios and the exactly-once log check, shared by the fault
 //!   tests and the soak benchmark.
 
 pub mod browser;
+pub mod cap_feed;
 pub mod e2e;
 pub mod proxy;
 pub mod scenarios;

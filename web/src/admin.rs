@@ -10,6 +10,7 @@ use crate::db::{self, users::Role, Db};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
+use schedules::geo::GeoPoint;
 use schedules::StationCode;
 use serde_json::json;
 
@@ -146,6 +147,94 @@ pub fn insert_user(
     Ok(())
 }
 
+/// Set (or clear, with `None`) a station's location, audited; the caller checked that the
+/// station is theirs to change.
+pub fn set_station_location(
+    conn: &mut Connection,
+    actor: Actor<'_>,
+    code: &str,
+    location: Option<GeoPoint>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let station = db::stations::get(conn, code)?
+        .ok_or_else(|| Error::NotFound(format!("no station {code:?}")))?;
+    let tx = conn.transaction()?;
+    db::stations::set_location(&tx, code, location)?;
+    db::audit::record(
+        &tx,
+        &db::audit::Change {
+            at: now,
+            user: actor.name,
+            area: &station.area,
+            action: "station.update",
+            target: code,
+            detail: &json!({"location": location}),
+            remote: actor.remote,
+        },
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// An official administrative code: 1 to 32 letters, digits, '-', '.' or '_' (Vietnam's
+/// unit codes are digits: `01` Hà Nội, `10006` a commune).
+pub fn official_code(code: &str) -> Result<String, Error> {
+    let code = code.trim();
+    let ok = !code.is_empty()
+        && code.len() <= 32
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    if !ok {
+        return Err(Error::Invalid(format!(
+            "official_code: {code:?} must be 1 to 32 letters, digits, '-', '.' or '_'"
+        )));
+    }
+    Ok(code.to_string())
+}
+
+/// Set (or clear, with `None`) an area's official code, audited; a code already naming
+/// another area is a conflict. The caller checked that the area is theirs to change.
+pub fn set_area_official_code(
+    conn: &mut Connection,
+    actor: Actor<'_>,
+    code: &str,
+    official: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let official = official.map(official_code).transpose()?;
+    if db::areas::get(conn, code)?.is_none() {
+        return Err(Error::NotFound(format!("no area {code:?}")).into());
+    }
+    if let Some(o) = &official {
+        if let Some(other) = db::areas::by_official_code(conn, o)? {
+            if other.code != code {
+                return Err(Error::Conflict(format!(
+                    "official_code: {o} already names area {}",
+                    other.code
+                ))
+                .into());
+            }
+        }
+    }
+    let tx = conn.transaction()?;
+    db::areas::set_official_code(&tx, code, official.as_deref())?;
+    db::audit::record(
+        &tx,
+        &db::audit::Change {
+            at: now,
+            user: actor.name,
+            area: code,
+            action: "area.update",
+            target: code,
+            detail: &json!({"official_code": official}),
+            remote: actor.remote,
+        },
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// A new area's or station's code, parsed.
 fn new_code(code: &str) -> Result<StationCode, Error> {
     StationCode::parse(code).map_err(|e| Error::Invalid(format!("code: {e}")))
@@ -212,4 +301,26 @@ pub fn add_user(
     auth::check_password_rules(password)?;
     let hash = auth::hash_password(password)?;
     db.call_blocking(|conn| insert_user(conn, local(actor), username, &hash, role, area, now))
+}
+
+/// Set a station's location (command line).
+pub fn locate_station(
+    db: &Db,
+    actor: &str,
+    code: &str,
+    location: GeoPoint,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    db.call_blocking(|conn| set_station_location(conn, local(actor), code, Some(location), now))
+}
+
+/// Set an area's official code (command line).
+pub fn code_area(
+    db: &Db,
+    actor: &str,
+    code: &str,
+    official: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    db.call_blocking(|conn| set_area_official_code(conn, local(actor), code, Some(official), now))
 }

@@ -172,7 +172,18 @@ pub enum AreaCmd {
         /// The area it belongs to.
         #[arg(long)]
         parent: Option<String>,
+        /// Its official administrative code (CAP geocodes may name it).
+        #[arg(long, value_parser = parse_official_code)]
+        official_code: Option<String>,
     },
+}
+
+fn parse_official_code(s: &str) -> Result<String, String> {
+    admin::official_code(s).map_err(|e| e.to_string())
+}
+
+fn parse_location(s: &str) -> Result<schedules::geo::GeoPoint, String> {
+    schedules::geo::GeoPoint::parse(s).map_err(|e| e.to_string())
 }
 
 /// `station` actions.
@@ -191,6 +202,9 @@ pub enum StationCmd {
         /// IANA time zone.
         #[arg(long, default_value = admin::DEFAULT_TIMEZONE)]
         timezone: String,
+        /// Where it is, `LAT,LON` (WGS 84, decimal degrees).
+        #[arg(long, value_parser = parse_location, allow_hyphen_values = true)]
+        location: Option<schedules::geo::GeoPoint>,
     },
 }
 
@@ -286,7 +300,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve { .. } => with_state(&|state| serve_blocking(state, &config, false)),
         Command::Demo { .. } => with_state(&|state| serve_blocking(state, &config, true)),
         Command::Area {
-            action: AreaCmd::Add { code, name, parent },
+            action:
+                AreaCmd::Add {
+                    code,
+                    name,
+                    parent,
+                    official_code,
+                },
         } => with_state(&|state| match admin::add_area(
             &state.db,
             "cli",
@@ -294,7 +314,11 @@ pub fn run(cli: Cli) -> ExitCode {
             &name,
             parent.as_deref(),
             now,
-        ) {
+        )
+        .and_then(|()| match &official_code {
+            Some(o) => admin::code_area(&state.db, "cli", &code, o, now),
+            None => Ok(()),
+        }) {
             Ok(()) => {
                 println!("area {code} added");
                 ExitCode::SUCCESS
@@ -308,6 +332,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     name,
                     area,
                     timezone,
+                    location,
                 },
         } => with_state(&|state| match admin::add_station(
             &state.db,
@@ -317,7 +342,11 @@ pub fn run(cli: Cli) -> ExitCode {
             &area,
             Some(&timezone),
             now,
-        ) {
+        )
+        .and_then(|token| match location {
+            Some(l) => admin::locate_station(&state.db, "cli", &code, l, now).map(|()| token),
+            None => Ok(token),
+        }) {
             Ok(token) => {
                 println!("station {code} added; its device token (shown once):");
                 println!("{token}");
@@ -390,6 +419,7 @@ fn serve_blocking(state: AppState, config: &WebConfig, demo: bool) -> ExitCode {
             Err(e) => return fail(format!("cannot listen on {listen}: {e}"), 1),
         };
         crate::reports::task::spawn(state.clone());
+        crate::urgent::sources::spawn(state.clone());
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(%addr, data = %state.data_dir.display(), "loaxa-web listening");
         let scheme = if tls.is_some() { "https" } else { "http" };

@@ -643,6 +643,7 @@
           var tr = el("tr"); tr.dataset.station = s.code;
           var th = el("th"); th.scope = "row"; th.appendChild(el("span", s.name)); th.appendChild(el("br")); th.appendChild(el("span", s.code, "sub")); tr.appendChild(th);
           cell(tr, s.area); cell(tr, s.timezone);
+          cell(tr, s.location ? s.location.lat.toFixed(5) + ", " + s.location.lon.toFixed(5) : "—");
           cell(tr, s.online ? T("online") : T("offline"), s.online ? "state good" : "state bad");
           var b = el("button", T("token_rotate"), "small"); b.type = "button"; b.dataset.rotate = s.code;
           b.setAttribute("aria-label", T("token_rotate") + ": " + s.name);

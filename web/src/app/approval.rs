@@ -17,6 +17,7 @@ fn policy_kind(kind: Kind) -> Policy {
         Kind::Programme => Policy::Programme,
         Kind::Media => Policy::Media,
         Kind::Urgent => Policy::Urgent,
+        Kind::Cap => Policy::Cap,
     }
 }
 

@@ -21,6 +21,9 @@ pub enum Kind {
     Media,
     /// An urgent notice (reviewed after it aired).
     Urgent,
+    /// A CAP message from a polled source, held by the source's policy: approving airs it
+    /// (until it expires).
+    Cap,
 }
 
 impl Kind {
@@ -31,6 +34,7 @@ impl Kind {
             Kind::Programme => "programme",
             Kind::Media => "media",
             Kind::Urgent => "urgent",
+            Kind::Cap => "cap",
         }
     }
 }
@@ -49,8 +53,9 @@ impl FromStr for Kind {
             "programme" => Ok(Kind::Programme),
             "media" => Ok(Kind::Media),
             "urgent" => Ok(Kind::Urgent),
+            "cap" => Ok(Kind::Cap),
             other => Err(format!(
-                "unknown kind {other:?}: expected schedule, programme, media or urgent"
+                "unknown kind {other:?}: expected schedule, programme, media, urgent or cap"
             )),
         }
     }
@@ -156,6 +161,7 @@ fn place(kind: Kind) -> (&'static str, &'static str) {
         Kind::Programme => ("programmes", "id"),
         Kind::Media => ("media_areas", "sha256"),
         Kind::Urgent => ("urgent", "id"),
+        Kind::Cap => ("cap_source_messages", "id"),
     }
 }
 
@@ -243,7 +249,9 @@ pub fn queue(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Pending>> {
                 FROM media_areas ma JOIN media m ON m.sha256 = ma.sha256
                 WHERE ma.approval = 'draft'
             UNION ALL SELECT 'urgent', id, title, owner_area, approval, created_by FROM urgent
-                WHERE approval = 'review')
+                WHERE approval = 'review'
+            UNION ALL SELECT 'cap', id, title, owner_area, approval, created_by
+                FROM cap_source_messages WHERE approval = 'draft')
          SELECT kind, id, title, area, state, created_by,
             (SELECT MAX(at) FROM approval_steps s WHERE s.kind = items.kind
                 AND s.target = items.id AND s.action IN ('submitted', 'review'))

@@ -19,6 +19,17 @@ pub struct Area {
     pub name: String,
     /// The area it belongs to.
     pub parent: Option<String>,
+    /// Its official administrative code (Vietnam's unit codes), if set.
+    pub official_code: Option<String>,
+}
+
+fn area_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Area> {
+    Ok(Area {
+        code: r.get(0)?,
+        name: r.get(1)?,
+        parent: r.get(2)?,
+        official_code: r.get(3)?,
+    })
 }
 
 /// Add an area under `parent` (or as a root); the caller checked the values.
@@ -62,17 +73,34 @@ pub fn update(
 /// One area by code.
 pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<Area>> {
     conn.query_row(
-        "SELECT code, name, parent FROM areas WHERE code = ?1",
+        "SELECT code, name, parent, official_code FROM areas WHERE code = ?1",
         [code],
-        |r| {
-            Ok(Area {
-                code: r.get(0)?,
-                name: r.get(1)?,
-                parent: r.get(2)?,
-            })
-        },
+        area_row,
     )
     .optional()
+}
+
+/// The area whose official code is `official`.
+pub fn by_official_code(conn: &Connection, official: &str) -> rusqlite::Result<Option<Area>> {
+    conn.query_row(
+        "SELECT code, name, parent, official_code FROM areas WHERE official_code = ?1",
+        [official],
+        area_row,
+    )
+    .optional()
+}
+
+/// Set (or clear, with `None`) an area's official code; the caller checked it is free.
+pub fn set_official_code(
+    conn: &Connection,
+    code: &str,
+    official: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE areas SET official_code = ?2 WHERE code = ?1",
+        params![code, official],
+    )?;
+    Ok(())
 }
 
 /// `root` and every area below it.
@@ -107,16 +135,10 @@ pub fn ancestors(conn: &Connection, code: &str) -> rusqlite::Result<Vec<String>>
 /// The areas of `root`'s subtree.
 pub fn list_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Area>> {
     let mut st = conn.prepare_cached(&format!(
-        "{SUBTREE_CTE} SELECT a.code, a.name, a.parent FROM areas a JOIN sub ON sub.code = a.code
-         ORDER BY a.code"
+        "{SUBTREE_CTE} SELECT a.code, a.name, a.parent, a.official_code
+         FROM areas a JOIN sub ON sub.code = a.code ORDER BY a.code"
     ))?;
-    let rows = st.query_map([root], |r| {
-        Ok(Area {
-            code: r.get(0)?,
-            name: r.get(1)?,
-            parent: r.get(2)?,
-        })
-    })?;
+    let rows = st.query_map([root], area_row)?;
     rows.collect()
 }
 

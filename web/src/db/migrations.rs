@@ -473,6 +473,72 @@ INSERT INTO cap_messages_v10 SELECT key, sender, identifier, sent, status, msg_t
 DROP TABLE cap_messages;
 ALTER TABLE cap_messages_v10 RENAME TO cap_messages;
 "#,
+    // 11: where things are, for CAP alerts that name places: a station's location (WGS 84,
+    // both or neither) and an area's official administrative code (Vietnam's unit codes),
+    // each code naming one area.
+    r#"
+ALTER TABLE stations ADD COLUMN lat REAL;
+ALTER TABLE stations ADD COLUMN lon REAL;
+ALTER TABLE areas ADD COLUMN official_code TEXT;
+CREATE UNIQUE INDEX areas_official_code ON areas(official_code) WHERE official_code IS NOT NULL;
+"#,
+    // 12: CAP sources an admin registered, polled by the server, and every message fetched
+    // from them (once: `(source_id, entry)` is unique) with what became of it. A message
+    // that waits for a person is an approval item (`approval = 'draft'`) until it expires.
+    r#"
+CREATE TABLE cap_sources (
+    id             TEXT PRIMARY KEY,
+    name           TEXT NOT NULL UNIQUE,
+    url            TEXT NOT NULL,
+    senders        TEXT NOT NULL,
+    area           TEXT NOT NULL REFERENCES areas(code),
+    poll_seconds   INTEGER NOT NULL,
+    policy         TEXT NOT NULL,
+    created_by     TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    next_poll_at   TEXT NOT NULL,
+    last_polled_at TEXT,
+    last_ok_at     TEXT,
+    last_error     TEXT,
+    failures       INTEGER NOT NULL DEFAULT 0,
+    signing_key    TEXT
+);
+CREATE TABLE cap_source_messages (
+    id          TEXT PRIMARY KEY,
+    source_id   TEXT NOT NULL REFERENCES cap_sources(id) ON DELETE CASCADE,
+    entry       TEXT NOT NULL,
+    link        TEXT NOT NULL,
+    fetched_at  TEXT NOT NULL,
+    cap_key     TEXT,
+    title       TEXT NOT NULL,
+    owner_area  TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    deadline    TEXT,
+    approval    TEXT,
+    urgent_id   TEXT,
+    xml         TEXT,
+    UNIQUE (source_id, entry)
+);
+CREATE INDEX cap_source_messages_fetched ON cap_source_messages(fetched_at);
+
+CREATE TABLE approval_steps_v12 (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL CHECK (kind IN ('schedule', 'programme', 'media', 'urgent', 'cap')),
+    target  TEXT NOT NULL,
+    area    TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    by      TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    comment TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO approval_steps_v12 SELECT id, kind, target, area, action, by, at, comment
+    FROM approval_steps;
+DROP TABLE approval_steps;
+ALTER TABLE approval_steps_v12 RENAME TO approval_steps;
+CREATE INDEX approval_steps_target ON approval_steps(kind, target);
+"#,
 ];
 
 /// The migrations, in order.

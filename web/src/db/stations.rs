@@ -4,6 +4,7 @@ use crate::db::{opt_ts, ts, SUBTREE};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use schedules::geo::GeoPoint;
 use schedules::wire::Heartbeat;
 
 /// One station as stored.
@@ -21,6 +22,8 @@ pub struct Station {
     pub last_seen: Option<DateTime<Utc>>,
     /// The last heartbeat body.
     pub heartbeat: Option<Heartbeat>,
+    /// Where it is (WGS 84), when an admin said so.
+    pub location: Option<GeoPoint>,
 }
 
 impl Station {
@@ -30,7 +33,7 @@ impl Station {
     }
 }
 
-const COLS: &str = "code, name, area, timezone, last_seen, heartbeat";
+const COLS: &str = "code, name, area, timezone, last_seen, heartbeat, lat, lon";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<Station> {
     let hb: Option<String> = r.get(5)?;
@@ -41,6 +44,10 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Station> {
         timezone: r.get(3)?,
         last_seen: opt_ts(r.get(4)?),
         heartbeat: hb.and_then(|s| serde_json::from_str(&s).ok()),
+        location: match (r.get::<_, Option<f64>>(6)?, r.get::<_, Option<f64>>(7)?) {
+            (Some(lat), Some(lon)) => GeoPoint::new(lat, lon).ok(),
+            _ => None,
+        },
     })
 }
 
@@ -85,6 +92,26 @@ pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<St
     ))?;
     let rows = st.query_map([root], row)?;
     rows.collect()
+}
+
+/// Set (or clear, with `None`) a station's location.
+pub fn set_location(
+    conn: &Connection,
+    code: &str,
+    location: Option<GeoPoint>,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE stations SET lat = ?2, lon = ?3 WHERE code = ?1",
+        params![code, location.map(|p| p.lat()), location.map(|p| p.lon())],
+    )? == 1)
+}
+
+/// Every station in `root`'s subtree that has a location.
+pub fn located_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Station>> {
+    Ok(list_in_subtree(conn, root)?
+        .into_iter()
+        .filter(|s| s.location.is_some())
+        .collect())
 }
 
 /// Replace a station's device token hash.

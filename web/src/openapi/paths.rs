@@ -99,9 +99,13 @@ pub fn operations() -> Vec<Op> {
         Op::new(
             "patch",
             "/api/v1/areas/{code}",
-            "Rename an area and/or move it under another area in reach (admin).",
+            "Rename an area, move it under another area in reach and/or set its official code (admin).",
         )
-        .json(obj(json!({"name": s(), "parent": s()}), &[]))
+        .json(obj(
+            json!({"name": s(), "parent": s(),
+                   "official_code": {"type": "string", "nullable": true, "description": "null clears it"}}),
+            &[],
+        ))
         .ok(200, r("Area"))
         .errors(&[404]),
         Op::new("get", "/api/v1/users", "Users in reach (admin).").ok(200, list("User")),
@@ -339,6 +343,17 @@ pub fn operations() -> Vec<Op> {
             .ok(200, r("Station"))
             .errors(&[404]),
         Op::new(
+            "patch",
+            "/api/v1/stations/{code}",
+            "Set (or clear, with null) a station's location (admin).",
+        )
+        .json(obj(
+            json!({"location": {"allOf": [r("Location")], "nullable": true}}),
+            &["location"],
+        ))
+        .ok(200, r("Station"))
+        .errors(&[404]),
+        Op::new(
             "get",
             "/api/v1/stations/{code}/plan",
             "What the station will play, with interruptions and skips.",
@@ -471,6 +486,56 @@ pub fn operations() -> Vec<Op> {
         .body("application/cap+xml", s())
         .ok(201, obj(json!({"id": s()}), &["id"]))
         .errors(&[413]),
+        Op::new("get", "/api/v1/cap/sources", "CAP sources owned in reach (admin).")
+            .ok(200, list("CapSource")),
+        Op::new(
+            "post",
+            "/api/v1/cap/sources",
+            "Register a CAP source the server polls (admin): an Atom/RSS index or a single CAP document.",
+        )
+        .json(obj(
+            json!({"name": s(), "url": s(),
+                "senders": {"type": "array", "items": s(), "description": "the CAP senders it may speak for"},
+                "area": {"type": "string", "description": "whose stations its alerts may reach; default the admin's area"},
+                "poll_seconds": {"type": "integer", "minimum": 10, "maximum": 86400},
+                "policy": r("CapPolicy"),
+                "signing_key": {"type": "string", "description": "PEM public key or certificate; its messages must carry an enveloped XML signature made with it"}}),
+            &["name", "url", "senders"],
+        ))
+        .ok(201, r("CapSource"))
+        .errors(&[409]),
+        Op::new("get", "/api/v1/cap/sources/{id}", "One CAP source (admin).")
+            .ok(200, r("CapSource"))
+            .errors(&[404]),
+        Op::new(
+            "delete",
+            "/api/v1/cap/sources/{id}",
+            "Stop polling a CAP source and forget its messages (admin; the audit log keeps them).",
+        )
+        .ok_as(204, None, json!({}))
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/cap/sources/{id}/poll",
+            "Poll a CAP source now (admin); answers what the poll did.",
+        )
+        .ok(
+            200,
+            obj(
+                json!({"source": s(), "error": {"type": "string", "nullable": true},
+                       "messages": {"type": "array", "items": {"type": "array", "items": s()}},
+                       "next_poll_at": time()}),
+                &["source", "messages", "next_poll_at"],
+            ),
+        )
+        .errors(&[404]),
+        Op::new(
+            "get",
+            "/api/v1/cap/messages",
+            "Messages fetched from the CAP sources in reach, newest first: what each matched and what became of it.",
+        )
+        .query("limit", int(), false, "default 100, at most 1000")
+        .ok(200, list("CapMessage")),
         Op::new(
             "get",
             "/api/v1/urgent/{id}",
@@ -627,7 +692,7 @@ pub fn operations() -> Vec<Op> {
 /// Shared schemas (`#/components/schemas`).
 pub fn schemas() -> Value {
     let priority = json!({"type": "string", "enum": ["normal", "priority", "emergency"]});
-    json!({
+    let mut all = json!({
         "Error": obj(json!({"error": obj(json!({
             "code": {"type": "string", "description": "stable, e.g. not_found, invalid, unauthorized"},
             "message": {"type": "string", "description": "what went wrong, for people"}}),
@@ -635,7 +700,10 @@ pub fn schemas() -> Value {
         "Credentials": obj(json!({"username": s(), "password": s()}), &["username", "password"]),
         "Role": {"type": "string", "enum": ["admin", "approver", "operator", "viewer"]},
         "Priority": priority,
-        "Area": obj(json!({"code": s(), "name": s(), "parent": {"type": "string", "nullable": true}}), &["code", "name"]),
+        "Area": obj(json!({"code": s(), "name": s(), "parent": {"type": "string", "nullable": true},
+            "official_code": {"type": "string", "nullable": true, "description": "official administrative code (CAP geocodes may name it)"}}), &["code", "name"]),
+        "Location": obj(json!({"lat": {"type": "number", "minimum": -90, "maximum": 90},
+            "lon": {"type": "number", "minimum": -180, "maximum": 180}}), &["lat", "lon"]),
         "User": obj(json!({"username": s(), "role": r("Role"), "area": s(), "disabled": {"type": "boolean"}}), &["username", "role", "area", "disabled"]),
         "Media": obj(json!({"id": s(), "sha256": s(), "title": s(), "size_bytes": int(),
             "duration_ms": int(), "codec": s(), "sample_rate": int(), "channels": int(),
@@ -684,6 +752,7 @@ pub fn schemas() -> Value {
             "cron": {"type": "string", "nullable": true}, "at": {"type": "string", "nullable": true, "format": "date-time"},
             "priority": r("Priority"), "category": s(), "paused": {"type": "boolean"}}), &["id", "title"]),
         "Station": obj(json!({"code": s(), "name": s(), "area": s(), "timezone": s(),
+            "location": {"allOf": [r("Location")], "nullable": true},
             "online": {"type": "boolean"}, "connected": {"type": "boolean"},
             "last_seen": {"type": "string", "nullable": true, "format": "date-time"},
             "now_playing": {"type": "object", "nullable": true}, "next": {"type": "object", "nullable": true},
@@ -721,5 +790,35 @@ pub fn schemas() -> Value {
             "status": s(), "played_ms": int()}), &["id"]),
         "Heartbeat": obj(json!({"version": s(), "sent_at": time(), "now_playing": {},
             "cache_ready": {"type": "boolean"}, "clock_offset_ms": {"type": "integer"}}), &["version"]),
-    })
+    });
+    // CAP sources, in a map of their own (one json! holding every schema reaches the macro
+    // recursion limit).
+    let cap = json!({
+        "CapPolicy": obj(json!({
+            "air_severities": {"type": "array", "items": s(), "description": "default Extreme, Severe"},
+            "air_urgencies": {"type": "array", "items": s(), "description": "default Immediate, Expected"},
+            "statuses": {"type": "array", "items": s(), "description": "Exercise, Test, Draft that may air; default none"},
+            "others": {"type": "string", "enum": ["hold", "record"], "description": "what alerts that do not air at once do; default hold (approval queue until they expire)"}}), &[]),
+        "CapSource": obj(json!({"id": s(), "name": s(), "url": s(),
+            "senders": {"type": "array", "items": s()}, "area": s(), "poll_seconds": int(),
+            "policy": r("CapPolicy"), "created_by": s(), "created_at": time(), "next_poll_at": time(),
+            "last_polled_at": {"type": "string", "nullable": true, "format": "date-time"},
+            "last_ok_at": {"type": "string", "nullable": true, "format": "date-time"},
+            "last_error": {"type": "string", "nullable": true}, "failures": int(),
+            "signing_key": {"type": "string", "nullable": true}}),
+            &["id", "name", "url", "senders", "area", "poll_seconds", "policy"]),
+        "CapMessage": obj(json!({"id": s(), "source_id": s(), "entry": s(), "link": s(),
+            "fetched_at": time(), "cap_key": {"type": "string", "nullable": true}, "title": s(),
+            "owner_area": s(), "created_by": s(),
+            "outcome": {"type": "string", "enum": ["aired", "cancelled", "held", "recorded", "unreached", "refused", "duplicate", "rejected"]},
+            "detail": {"type": "object"},
+            "deadline": {"type": "string", "nullable": true, "format": "date-time"},
+            "approval": {"type": "string", "nullable": true},
+            "urgent_id": {"type": "string", "nullable": true}}),
+            &["id", "source_id", "entry", "outcome"]),
+    });
+    if let (Some(all), Value::Object(cap)) = (all.as_object_mut(), cap) {
+        all.extend(cap);
+    }
+    all
 }

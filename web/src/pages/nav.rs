@@ -64,6 +64,7 @@ pub const MENU: &[Item] = &[
         class: "nav-urgent",
         ..item("/urgent", "urgent", "nav_urgent", Role::Operator)
     },
+    item("/cap", "cap", "nav_cap", Role::Viewer),
     item("/logs", "logs", "nav_logs", Role::Viewer),
     item("/reports", "reports", "nav_reports", Role::Viewer),
     admin("/admin/areas", "areas", "nav_areas"),
@@ -90,8 +91,8 @@ mod tests {
     fn only_admins_see_the_administration_menu() {
         assert_eq!(entries(Role::Admin, Group::Admin).len(), Some(5));
         assert_eq!(entries(Role::Operator, Group::Admin).len(), Some(0));
-        assert_eq!(entries(Role::Viewer, Group::Main).len(), Some(7));
-        assert_eq!(entries(Role::Operator, Group::Main).len(), Some(8));
+        assert_eq!(entries(Role::Viewer, Group::Main).len(), Some(8));
+        assert_eq!(entries(Role::Operator, Group::Main).len(), Some(9));
     }
 
     #[test]

@@ -49,6 +49,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/channels.html"),
     ),
     ("audit.html", include_str!("../../templates/audit.html")),
+    ("cap.html", include_str!("../../templates/cap.html")),
 ];
 
 /// The parsed templates; built once (they are constants of the binary).

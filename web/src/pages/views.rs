@@ -82,6 +82,37 @@ pub async fn urgent_board(session: Session, Path(id): Path<String>) -> Response 
     )
 }
 
+/// `GET /cap`: "Cảnh báo CAP": the CAP sources of the user's area (admins) and the latest
+/// messages fetched from them, with what each matched and what became of it.
+pub async fn cap(State(state): State<AppState>, session: Session) -> Response {
+    let lang = session.lang;
+    let (area, admin) = (session.area.clone(), session.role >= Role::Admin);
+    let found = state
+        .db
+        .call(move |conn| {
+            let sources = if admin {
+                db::cap_sources::list_in_subtree(conn, &area)?
+            } else {
+                Vec::new()
+            };
+            Ok((
+                sources,
+                db::cap_sources::messages_in_subtree(conn, &area, 200)?,
+            ))
+        })
+        .await;
+    match found {
+        Ok((sources, messages)) => render(
+            "cap.html",
+            lang,
+            Some(&session),
+            "cap",
+            context! { title => lang.t("cap_title"), sources => sources, messages => messages },
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// `GET /logs`: the as-run log.
 pub async fn logs(session: Session) -> Response {
     shell(&session, "logs.html", "logs", "logs_title")

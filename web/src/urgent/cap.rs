@@ -1,7 +1,14 @@
-//! CAP 1.2 alerts into urgent notices. `Actual` alerts air (and `Exercise` ones when the
-//! server is configured so); every message is recorded. `Alert` sends a notice, `Update`
-//! replaces the notices of the messages it references, `Cancel` cancels them. The same
-//! sender and identifier twice make one notice.
+//! CAP 1.2 and 1.1 alerts into urgent notices. `Actual` alerts air (and `Exercise` ones
+//! when the server is configured so); every message is recorded. `Alert` sends a notice,
+//! `Update` replaces the notices of the messages it references (and, when none of them was
+//! received, airs as a new alert), `Cancel` cancels them (and is recorded when there is
+//! nothing to cancel). The same sender and identifier twice make one notice.
+//!
+//! Where an alert airs ([`reach`]): the stations whose location lies inside one of its
+//! polygons or circles, and the stations of the areas and the stations its geocodes name
+//! (by our code or an area's official code) — of those, only the ones the poster may
+//! reach. Geocodes that name nothing of ours (another system's zone codes) are ignored. An
+//! alert that reaches no station is recorded as such ([`Outcome::Unreached`]).
 
 use crate::app::audit::Audited;
 use crate::app::{self, objects, targets, Action};
@@ -31,6 +38,12 @@ pub enum Outcome {
     Cancelled(Vec<String>),
     /// Recorded only (status not aired).
     Recorded,
+    /// Recorded only: no station the poster may reach lies inside the alert's polygons or
+    /// circles, and its geocodes name none.
+    Unreached {
+        /// Geocodes that named no area or station of ours.
+        unmatched: Vec<String>,
+    },
     /// Seen before: the first message's outcome (the notice it made, if any).
     Duplicate(Option<String>),
 }
@@ -39,7 +52,9 @@ pub enum Outcome {
 /// message → 422; the message is the parser's.
 pub fn parse_error(e: CapError) -> AppError {
     match e {
-        CapError::Xml(_) | CapError::DoctypeRefused => AppError::bad_request(e.to_string()),
+        CapError::Xml(_) | CapError::DoctypeRefused | CapError::Encoding { .. } => {
+            AppError::bad_request(e.to_string())
+        }
         CapError::TooLarge { .. } => AppError::too_large(e.to_string()),
         _ => AppError::invalid(e.to_string()),
     }
@@ -67,8 +82,20 @@ pub async fn ingest(
     alert: CapAlert,
     xml: String,
 ) -> AppResult<Outcome> {
-    let key = alert.key();
     let aired = airs(alert.status, state.config.cap_air_exercises);
+    ingest_as(state, user, now, alert, xml, aired).await
+}
+
+/// [`ingest`], with whether the message airs decided by the caller (a source's policy).
+pub async fn ingest_as(
+    state: &AppState,
+    user: &User,
+    now: DateTime<Utc>,
+    alert: CapAlert,
+    xml: String,
+    aired: bool,
+) -> AppResult<Outcome> {
+    let key = alert.key();
     let record = CapRecord {
         key: key.clone(),
         sender: alert.sender.clone(),
@@ -110,8 +137,14 @@ pub async fn ingest(
         Outcome::Cancelled(ids) => ids.first().cloned(),
         _ => None,
     };
+    let unmatched = match &outcome {
+        Outcome::Unreached { unmatched } => Some(unmatched.clone()),
+        _ => None,
+    };
+    let aired = aired && unmatched.is_none();
     let detail = json!({"status": alert.status.as_str(), "msgType": alert.msg_type.as_str(),
-        "aired": aired, "urgent_id": urgent_id, "references": reference_list(&alert)});
+        "aired": aired, "urgent_id": urgent_id, "references": reference_list(&alert),
+        "reached_no_station": unmatched.is_some(), "unmatched_geocodes": unmatched});
     state
         .db
         .call(move |conn| {
@@ -138,7 +171,9 @@ async fn air(
     let referenced = referenced_notices(state, user, alert).await?;
     Ok(match alert.msg_type {
         CapMsgType::Alert => {
-            let id = send(state, user, now, alert).await?;
+            let Some(id) = send(state, user, now, alert).await? else {
+                return unreached(state, user, alert).await;
+            };
             Outcome::Aired {
                 id,
                 replaced: Vec::new(),
@@ -150,8 +185,16 @@ async fn air(
                     "references: an Update must name the message it updates",
                 ));
             }
-            // Send first: a refused update leaves the old notice on air.
-            let id = send(state, user, now, alert).await?;
+            // Send first: a refused update leaves the old notice on air. An update that
+            // reaches no station takes the old notices off the air all the same: the
+            // authority moved the warned area away from them.
+            let Some(id) = send(state, user, now, alert).await? else {
+                let detail = json!({"cap": key, "msgType": "Update", "replaced_by": null});
+                for old in &referenced {
+                    urgent::cancel(state, user, now, old, detail.clone()).await?;
+                }
+                return unreached(state, user, alert).await;
+            };
             let detail = json!({"cap": key, "msgType": "Update", "replaced_by": id});
             for old in &referenced {
                 urgent::cancel(state, user, now, old, detail.clone()).await?;
@@ -162,12 +205,13 @@ async fn air(
             }
         }
         CapMsgType::Cancel => {
-            if referenced.is_empty() {
-                return Err(AppError::invalid(format!(
-                    "references: no notice was made from {}",
-                    reference_list(alert)
-                )));
+            if alert.references.is_empty() {
+                return Err(AppError::invalid(
+                    "references: a Cancel must name the message it cancels",
+                ));
             }
+            // A Cancel of a message never received (or that aired nothing) is recorded:
+            // there is nothing to stop.
             let detail = json!({"cap": key, "msgType": "Cancel"});
             for old in &referenced {
                 urgent::cancel(state, user, now, old, detail.clone()).await?;
@@ -228,13 +272,20 @@ async fn referenced_notices(
         .await
 }
 
-/// Turn an alert into a notice and send it.
+async fn unreached(state: &AppState, user: &User, alert: &CapAlert) -> AppResult<Outcome> {
+    let r = reach(state, user, alert).await?;
+    Ok(Outcome::Unreached {
+        unmatched: r.unmatched,
+    })
+}
+
+/// Turn an alert into a notice and send it; `None` when it reaches no station.
 async fn send(
     state: &AppState,
     user: &User,
     now: DateTime<Utc>,
     alert: &CapAlert,
-) -> AppResult<String> {
+) -> AppResult<Option<String>> {
     let info = alert
         .preferred_info()
         .ok_or_else(|| AppError::invalid("info: the alert has no info block to air"))?;
@@ -245,7 +296,12 @@ async fn send(
             expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()
         )));
     }
-    let (stations, areas) = targets(state, user, alert).await?;
+    let Reach {
+        stations, areas, ..
+    } = reach(state, user, alert).await?;
+    if stations.is_empty() && areas.is_empty() {
+        return Ok(None);
+    }
     let title: String = info
         .headline
         .clone()
@@ -283,52 +339,106 @@ async fn send(
         },
     )
     .await?;
-    Ok(id)
+    Ok(Some(id))
 }
 
-/// The alert's geocodes as our area codes or station codes; 422 naming those that match
-/// neither, 403 for those outside the caller's area, 422 when they hold no station. Checked
-/// before any audio is fetched or made.
-async fn targets(
-    state: &AppState,
-    user: &User,
-    alert: &CapAlert,
-) -> AppResult<(Vec<String>, Vec<String>)> {
+/// Where an alert airs for `user`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reach {
+    /// Stations inside a polygon or circle, and stations a geocode names.
+    pub stations: Vec<String>,
+    /// Areas a geocode names (by code or official code), limited to the caller's: an area
+    /// above the caller's own stands for the caller's own.
+    pub areas: Vec<String>,
+    /// Geocodes that name no area or station of ours.
+    pub unmatched: Vec<String>,
+}
+
+/// Where `alert` airs for `user` (see the module documentation), checked through the
+/// rulebook's targets before any audio is fetched or made. 403 when its geocodes name only
+/// places outside the caller's reach and nothing else reaches a station.
+pub async fn reach(state: &AppState, user: &User, alert: &CapAlert) -> AppResult<Reach> {
     let codes = alert.geocodes();
-    if codes.is_empty() {
+    if codes.is_empty() && !alert.has_shapes() {
         return Err(AppError::invalid(
-            "info/area/geocode: the alert names no geocode; give our area or station codes",
+            "info/area: the alert names no polygon, circle or geocode",
         ));
     }
-    let user = user.clone();
+    let (user, alert) = (user.clone(), alert.clone());
     state
         .db
-        .call(move |conn| {
-            let (mut stations, mut areas, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
-            for c in codes {
-                if db::areas::get(conn, &c)?.is_some() {
-                    areas.push(c);
-                } else if db::stations::get(conn, &c)?.is_some() {
-                    stations.push(c);
-                } else {
-                    unknown.push(c);
-                }
-            }
-            if !unknown.is_empty() {
-                return Err(AppError::invalid(format!(
-                    "info/area/geocode: {} match no area or station",
-                    unknown.join(", ")
-                )));
-            }
-            let t = targets::check(conn, &user, &stations, &areas)?;
-            if targets::expand(conn, &t)?.is_empty() {
-                return Err(AppError::invalid(
-                    "info/area/geocode: the areas named contain no station",
-                ));
-            }
-            Ok((stations, areas))
-        })
+        .call(move |conn| Ok(reach_in(conn, &user, &alert, &codes)?))
         .await
+}
+
+fn reach_in(
+    conn: &rusqlite::Connection,
+    user: &User,
+    alert: &CapAlert,
+    codes: &[String],
+) -> Result<Reach, app::Error> {
+    use std::collections::BTreeSet;
+    let (mut stations, mut areas) = (BTreeSet::new(), BTreeSet::new());
+    let (mut unmatched, mut outside) = (Vec::new(), Vec::new());
+    for c in codes {
+        let area = match db::areas::get(conn, c)? {
+            Some(a) => Some(a),
+            None => db::areas::by_official_code(conn, c)?,
+        };
+        if let Some(a) = area {
+            if app::policy::in_reach(conn, user, &a.code)? {
+                areas.insert(a.code);
+            } else if app::policy::in_area(conn, &a.code, &user.area)? {
+                // A province-wide alert, posted from a district: the district's part.
+                areas.insert(user.area.clone());
+            } else {
+                outside.push(c.clone());
+            }
+        } else if let Some(st) = db::stations::get(conn, c)? {
+            if app::policy::in_reach(conn, user, &st.area)? {
+                stations.insert(st.code);
+            } else {
+                outside.push(c.clone());
+            }
+        } else {
+            unmatched.push(c.clone());
+        }
+    }
+    if alert.has_shapes() {
+        for st in db::stations::located_in_subtree(conn, &user.area)? {
+            if st.location.is_some_and(|p| alert.covers(p)) {
+                stations.insert(st.code);
+            }
+        }
+    }
+    let (stations, areas): (Vec<String>, Vec<String>) =
+        (stations.into_iter().collect(), areas.into_iter().collect());
+    if stations.is_empty() && areas.is_empty() {
+        if !outside.is_empty() {
+            return Err(app::Error::Forbidden(format!(
+                "info/area/geocode: {} lie outside your area {}",
+                outside.join(", "),
+                user.area
+            )));
+        }
+        return Ok(Reach {
+            unmatched,
+            ..Reach::default()
+        });
+    }
+    // Through the rulebook, as every other entry point: each target in reach.
+    let t = targets::check(conn, user, &stations, &areas)?;
+    if targets::expand(conn, &t)?.is_empty() {
+        return Ok(Reach {
+            unmatched,
+            ..Reach::default()
+        });
+    }
+    Ok(Reach {
+        stations: t.stations,
+        areas: t.areas,
+        unmatched,
+    })
 }
 
 /// The audio resource into the library: inline `derefUri`, else fetched from `uri`; checked

@@ -4,6 +4,8 @@
 
 pub mod cap;
 pub mod chime;
+pub mod signature;
+pub mod sources;
 pub mod tts;
 
 use crate::app::audit::record as audit;

@@ -129,7 +129,8 @@ async fn areas_are_renamed_and_moved_but_never_under_themselves() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(
         v,
-        json!({"code": "LQ", "name": "Thị trấn Liên Quan mới", "parent": "TT"})
+        json!({"code": "LQ", "name": "Thị trấn Liên Quan mới", "parent": "TT",
+               "official_code": null})
     );
     // Move BP under LQ: its station goes along (still in LQ's subtree now).
     let (s, v) = app

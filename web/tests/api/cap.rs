@@ -265,9 +265,10 @@ async fn exercises_and_tests_are_recorded_but_not_aired_unless_configured() {
 }
 
 #[tokio::test]
-async fn geocodes_must_be_our_areas_or_stations_within_the_senders_reach() {
+async fn geocodes_name_our_areas_or_stations_within_the_senders_reach_and_others_are_ignored() {
     let app = TestApp::spawn().await;
     let t = app.token("admin_tt").await;
+    // Another system's codes name nothing of ours: ignored, LQ airs.
     let (s, v) = post_cap(
         &app,
         &t,
@@ -277,12 +278,25 @@ async fn geocodes_must_be_our_areas_or_stations_within_the_senders_reach() {
         }),
     )
     .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    let msg = v["error"]["message"].as_str().unwrap();
-    assert!(
-        msg.contains("VN-HN-999") && msg.contains("X1") && !msg.contains("LQ,"),
-        "{msg}"
-    );
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, u) = app
+        .get(&format!("/urgent/{}", v["id"].as_str().unwrap()), &t)
+        .await;
+    assert_eq!(u["stations"].as_array().unwrap().len(), 1, "{u}");
+    // Only codes of others: recorded, answered as reaching no station.
+    let (s, v) = post_cap(
+        &app,
+        &t,
+        xml(&Msg {
+            id: "A1b",
+            geocodes: &["VN-HN-999"],
+            ..Msg::default()
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["aired"], false);
+    assert_eq!(v["unmatched_geocodes"][0], "VN-HN-999");
 
     // An area code (TT: both stations) works; an operator of LQ may not alert BP.
     let (s, v) = post_cap(
@@ -325,11 +339,14 @@ async fn malformed_or_unsupported_cap_gets_a_4xx_naming_the_problem() {
         .as_str()
         .unwrap()
         .contains("malformed XML"));
-    let cap11 = xml(&Msg::default()).replace("cap:1.2", "cap:1.1");
-    let (s, v) = post_cap(&app, &t, cap11).await;
+    let cap10 = xml(&Msg::default()).replace(
+        "urn:oasis:names:tc:emergency:cap:1.2",
+        "http://www.incident.com/cap/1.0",
+    );
+    let (s, v) = post_cap(&app, &t, cap10).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(
-        v["error"]["message"].as_str().unwrap().contains("1.1"),
+        v["error"]["message"].as_str().unwrap().contains("1.0"),
         "{v}"
     );
     let no_event = xml(&Msg::default()).replace("<event>Bão</event>", "");

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub lq_device: String,
     pub bp_device: String,
+    /// The server's state (background tasks are not started: a test starts those it needs).
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub dir: tempfile::TempDir,
@@ -73,6 +75,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             lq_device,
             bp_device,
+            state,
             shutdown: Some(tx),
             server: Some(server),
             dir,

@@ -62,6 +62,7 @@ const ROWS: &[(&str, &str)] = &[
     ("GET /api/v1/stations", "oooo oooo oooo f f u"),
     ("POST /api/v1/stations", "offf ffff offf f f u"),
     ("GET /api/v1/stations/{code}", "oooo ffff oooo f f u"),
+    ("PATCH /api/v1/stations/{code}", "offf ffff offf f f u"),
     ("GET /api/v1/stations/{code}/plan", "oooo ffff oooo f f u"),
     ("POST /api/v1/stations/{code}/token", "offf ffff offf f f u"),
     ("PUT /api/v1/stations/{code}/jingle", "ooof ffff ooof f f u"),
@@ -103,6 +104,13 @@ const ROWS: &[(&str, &str)] = &[
     ("GET /api/v1/urgent/{id}", "oooo nnnn oooo f f u"),
     ("POST /api/v1/urgent/{id}/cancel", "ooof nnnn ooof f f u"),
     ("POST /api/v1/cap", "ooof ffff ooof f f u"),
+    // CAP sources: admins, inside their subtree; what they fetched: everyone.
+    ("GET /api/v1/cap/sources", "offf offf offf f f u"),
+    ("POST /api/v1/cap/sources", "offf ffff offf f f u"),
+    ("GET /api/v1/cap/sources/{id}", "offf nnnn offf f f u"),
+    ("DELETE /api/v1/cap/sources/{id}", "offf nnnn offf f f u"),
+    ("POST /api/v1/cap/sources/{id}/poll", "offf nnnn offf f f u"),
+    ("GET /api/v1/cap/messages", "oooo oooo oooo f f u"),
     // Logs, reports, audit.
     ("GET /api/v1/logs", "oooo ffff oooo f f u"),
     ("GET /api/v1/reports/airtime", "oooo ffff oooo f f u"),
@@ -163,6 +171,7 @@ const ROWS: &[(&str, &str)] = &[
     ("GET /stations/{code}/week", "oooo ffff oooo r r r"),
     ("GET /urgent", "ooof ooof ooof r r r"),
     ("GET /urgent/{id}", "oooo oooo oooo r r r"),
+    ("GET /cap", "oooo oooo oooo r r r"),
     ("GET /logs", "oooo oooo oooo r r r"),
     ("GET /reports", "oooo oooo oooo r r r"),
     ("GET /admin/areas", "offf offf offf r r r"),
@@ -328,6 +337,16 @@ impl Ctx {
         name
     }
 
+    async fn cap_source(&self) -> String {
+        self.created(
+            &self.admin_lq,
+            "/cap/sources",
+            json!({"name": format!("mx-src-{}", self.n()), "url": "http://127.0.0.1:9/feed",
+                   "senders": ["kttv@nchmf.gov.vn"]}),
+        )
+        .await
+    }
+
     async fn station(&self) -> String {
         let code = format!("LQX{}", self.n());
         self.created(
@@ -358,6 +377,7 @@ impl Ctx {
             | "GET /approvals"
             | "GET /urgent"
             | "GET /logs"
+            | "GET /cap"
             | "GET /reports"
             | "GET /admin/areas"
             | "GET /admin/stations"
@@ -414,6 +434,10 @@ impl Ctx {
                 json!({"code": format!("LQN{n}"), "name": "Đài thôn", "area": "LQ"}),
             ),
             "GET /api/v1/stations/{code}" => none(api("/stations/LQ".into())),
+            "PATCH /api/v1/stations/{code}" => with(
+                api("/stations/LQ".into()),
+                json!({"location": {"lat": 21.05, "lon": 105.55}}),
+            ),
             "GET /api/v1/stations/{code}/plan" => none(api("/stations/LQ/plan".into())),
             "POST /api/v1/stations/{code}/token" => {
                 none(api(format!("/stations/{}/token", self.station().await)))
@@ -499,6 +523,23 @@ impl Ctx {
                 none(api(format!("/urgent/{}/cancel", self.urgent().await)))
             }
             "POST /api/v1/cap" => (api("/cap".into()), Body::Cap(cap(n))),
+            "GET /api/v1/cap/sources" => none(api("/cap/sources".into())),
+            "POST /api/v1/cap/sources" => with(
+                api("/cap/sources".into()),
+                json!({"name": format!("mx-new-{n}"), "url": "http://127.0.0.1:9/feed",
+                       "senders": ["kttv@nchmf.gov.vn"], "area": "LQ"}),
+            ),
+            "GET /api/v1/cap/sources/{id}" => {
+                none(api(format!("/cap/sources/{}", self.cap_source().await)))
+            }
+            "DELETE /api/v1/cap/sources/{id}" => {
+                none(api(format!("/cap/sources/{}", self.cap_source().await)))
+            }
+            "POST /api/v1/cap/sources/{id}/poll" => none(api(format!(
+                "/cap/sources/{}/poll",
+                self.cap_source().await
+            ))),
+            "GET /api/v1/cap/messages" => none(api("/cap/messages".into())),
             "GET /api/v1/logs" => none(api("/logs?station=LQ".into())),
             "GET /api/v1/reports/airtime" => none(api("/reports/airtime?area=LQ".into())),
             "GET /api/v1/reports/airtime.csv" => none(api("/reports/airtime.csv?area=LQ".into())),

@@ -7,7 +7,8 @@
 //! `admin` whose subtree holds it) approves it. A rejected item goes back to its author
 //! with the comment; editing it submits it again. What approvers make themselves is
 //! approved at once. Urgent notices are never held: they air at once and wait in the
-//! queue as `review` until someone reviews them.
+//! queue as `review` until someone reviews them. A CAP message that a source's policy holds
+//! waits as a `draft` of kind `cap` until it expires: approving it airs it.
 
 use crate::app::approval::may_approve;
 use crate::app::audit::record as audit;
@@ -32,6 +33,7 @@ fn item_area(conn: &Connection, user: &User, kind: Kind, id: &str) -> AppResult<
         Kind::Schedule => db::schedules::get(conn, id)?.map(|s| s.owner_area),
         Kind::Programme => db::programmes::get(conn, id)?.map(|p| p.owner_area),
         Kind::Urgent => db::urgent::get(conn, id)?.map(|u| u.owner_area),
+        Kind::Cap => db::cap_sources::message(conn, id)?.map(|(m, _)| m.owner_area),
         Kind::Media => {
             let mut found = None;
             for area in db::media::areas_of(conn, id)? {
@@ -126,7 +128,7 @@ fn stations_concerned(
                 .map(|s| s.code)
                 .collect()
         }
-        Kind::Urgent => {}
+        Kind::Urgent | Kind::Cap => {}
     }
     out.sort();
     out.dedup();
@@ -175,6 +177,17 @@ async fn decide(
                         "urgent notice {id} is not waiting for review"
                     )))
                 }
+                (Kind::Cap, Some(Approval::Draft), true) => {
+                    let deadline =
+                        db::cap_sources::message(conn, &id)?.and_then(|(m, _)| m.deadline);
+                    if let Some(d) = deadline.filter(|d| *d <= now) {
+                        return Err(AppError::conflict(format!(
+                            "CAP message {id} expired at {}; it can no longer air",
+                            d.to_rfc3339()
+                        )));
+                    }
+                    (Approval::Approved, "approved")
+                }
                 (_, Some(Approval::Draft), true) => (Approval::Approved, "approved"),
                 (_, Some(Approval::Draft), false) => (Approval::Rejected, "rejected"),
                 (_, st, _) => {
@@ -214,6 +227,13 @@ async fn decide(
         })
         .await?;
     publish_schedules(&state, stations, now).await;
+    if kind == Kind::Cap {
+        let mut v = v;
+        let id = v["id"].as_str().unwrap_or_default().to_string();
+        let outcome = crate::urgent::sources::decided(&state, now, &id, approve).await?;
+        v["outcome"] = outcome.into();
+        return Ok(Json(v));
+    }
     Ok(Json(v))
 }
 

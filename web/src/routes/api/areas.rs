@@ -66,6 +66,14 @@ pub struct AreaChange {
     name: Option<String>,
     #[serde(default)]
     parent: Option<String>,
+    /// Absent: unchanged; `null`: cleared; a string: set.
+    #[serde(default, deserialize_with = "present")]
+    official_code: Option<Option<String>>,
+}
+
+/// A field that is there, even as `null`, is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// `PATCH /areas/{code}` (admin): rename an area of the admin's subtree, or move it under
@@ -79,9 +87,9 @@ pub async fn update(
     JsonBody(b): JsonBody<AreaChange>,
 ) -> AppResult<Json<Area>> {
     user.require(Role::Admin)?;
-    if b.name.is_none() && b.parent.is_none() {
+    if b.name.is_none() && b.parent.is_none() && b.official_code.is_none() {
         return Err(AppError::invalid(
-            "name: give a new name, a new parent or both",
+            "name: give a new name, a new parent or an official_code",
         ));
     }
     let name = match b.name {
@@ -110,16 +118,25 @@ pub async fn update(
                     )));
                 }
             }
+            if let Some(official) = &b.official_code {
+                let actor = Actor {
+                    name: &user.username,
+                    remote: user.remote.as_deref(),
+                };
+                admin::set_area_official_code(conn, actor, &code, official.as_deref(), now)?;
+            }
             let tx = conn.transaction()?;
             db::areas::update(&tx, &code, name.as_deref(), b.parent.as_deref())?;
-            audit(
-                &tx,
-                now,
-                &user,
-                "area.update",
-                &code,
-                json!({"name": name, "parent": b.parent}),
-            )?;
+            if name.is_some() || b.parent.is_some() {
+                audit(
+                    &tx,
+                    now,
+                    &user,
+                    "area.update",
+                    &code,
+                    json!({"name": name, "parent": b.parent}),
+                )?;
+            }
             let out = db::areas::get(&tx, &code)?
                 .ok_or_else(|| AppError::not_found(format!("no area {code:?}")))?;
             tx.commit()?;

@@ -1,4 +1,4 @@
-//! `POST /cap`: a CAP 1.2 alert from a warning system becomes an urgent notice. See
+//! `POST /cap`: a CAP 1.2 or 1.1 alert from a warning system becomes an urgent notice. See
 //! [`crate::urgent::cap`].
 
 use crate::auth::User;
@@ -16,7 +16,8 @@ use serde_json::json;
 /// `POST /cap` (`Content-Type: application/cap+xml` or `application/xml`, at most 1 MiB):
 /// 201 `{"id"}` for an aired Alert or Update, 200 `{"cancelled":[…]}` for a Cancel,
 /// 202 `{"aired": false}` for a message recorded but not aired, 200 `{"id","duplicate":true}`
-/// for a message seen before.
+/// for a message seen before; 202 `{"aired": false, "reason", "unmatched_geocodes"}` for an
+/// alert that reaches no station of the caller's.
 pub async fn receive(
     State(state): State<AppState>,
     Now(now): Now,
@@ -50,9 +51,11 @@ pub async fn receive(
                 "CAP message larger than {MAX_CAP_BYTES} bytes (1 MiB)"
             ))
         })?;
-    let xml = String::from_utf8(bytes.to_vec())
-        .map_err(|e| AppError::bad_request(format!("CAP message is not UTF-8: {e}")))?;
-    let alert = schedules::cap::parse_cap(&xml).map_err(cap::parse_error)?;
+    let alert = schedules::cap::parse_cap_bytes(&bytes).map_err(cap::parse_error)?;
+    // Kept as received, read in the encoding it declares.
+    let xml = schedules::cap::decode_xml(&bytes)
+        .map_err(cap::parse_error)?
+        .into_owned();
     let status = alert.status.as_str();
     Ok(match cap::ingest(&state, &user, now, alert, xml).await? {
         Outcome::Aired { id, replaced } => (
@@ -62,6 +65,13 @@ pub async fn receive(
         Outcome::Cancelled(ids) => (
             StatusCode::OK,
             Json(json!({"cancelled": ids, "status": status})),
+        ),
+        Outcome::Unreached { unmatched } => (
+            StatusCode::ACCEPTED,
+            Json(json!({"id": null, "aired": false, "status": status,
+                "reason": "the alert reaches no station of yours: none lies inside its \
+                           polygons or circles and its geocodes name none of your areas or stations",
+                "unmatched_geocodes": unmatched})),
         ),
         Outcome::Recorded => (
             StatusCode::ACCEPTED,

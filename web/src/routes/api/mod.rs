@@ -5,6 +5,7 @@ pub mod areas;
 pub mod audit;
 pub mod auth;
 pub mod cap;
+pub mod cap_sources;
 pub mod channels;
 pub mod device;
 pub mod logs;
@@ -74,13 +75,26 @@ pub fn router() -> Router<AppState> {
         .route("/approvals/{kind}/{id}/approve", post(approvals::approve))
         .route("/approvals/{kind}/{id}/reject", post(approvals::reject))
         .route("/stations", get(stations::list).post(stations::create))
-        .route("/stations/{code}", get(stations::show))
+        .route(
+            "/stations/{code}",
+            get(stations::show).patch(stations::update),
+        )
         .route("/stations/{code}/plan", get(stations::plan))
         .route("/stations/{code}/token", post(stations::rotate_token))
         .route("/urgent", get(urgent::list).post(urgent::create))
         .route("/urgent/{id}", get(urgent::show))
         .route("/urgent/{id}/cancel", post(urgent::cancel))
         .route("/cap", post(cap::receive))
+        .route(
+            "/cap/sources",
+            get(cap_sources::list).post(cap_sources::create),
+        )
+        .route(
+            "/cap/sources/{id}",
+            get(cap_sources::show).delete(cap_sources::delete),
+        )
+        .route("/cap/sources/{id}/poll", post(cap_sources::poll))
+        .route("/cap/messages", get(cap_sources::messages))
         .route("/logs", get(logs::list))
         .route("/reports/airtime", get(reports::airtime))
         .route("/reports/airtime.csv", get(reports::airtime_csv))

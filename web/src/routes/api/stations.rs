@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
+use schedules::geo::GeoPoint;
 use schedules::wire::NowPlaying;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -37,6 +38,8 @@ pub struct StationView {
     name: String,
     area: String,
     timezone: String,
+    /// Where it is (WGS 84), if set.
+    location: Option<GeoPoint>,
     online: bool,
     connected: bool,
     last_seen: Option<DateTime<Utc>>,
@@ -103,6 +106,7 @@ fn station_view(
         name: st.name,
         area: st.area,
         timezone: st.timezone,
+        location: st.location,
     })
 }
 
@@ -249,4 +253,42 @@ pub async fn create(
         StatusCode::CREATED,
         Json(json!({"code": code, "token": token})),
     ))
+}
+
+/// `PATCH /stations/{code}` body: `{"location": {"lat", "lon"}}`, or `null` to clear it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StationChange {
+    #[serde(deserialize_with = "nullable")]
+    location: Option<GeoPoint>,
+}
+
+/// Required, but may be `null` (serde would read a missing `Option` field as `None`).
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<GeoPoint>, D::Error> {
+    Option::<GeoPoint>::deserialize(d)
+}
+
+/// `PATCH /stations/{code}` (admin, a station in reach): set or clear its location.
+pub async fn update(
+    State(state): State<AppState>,
+    Now(now): Now,
+    user: User,
+    PathArg(code): PathArg<String>,
+    JsonBody(b): JsonBody<StationChange>,
+) -> AppResult<Json<StationView>> {
+    let s = state.clone();
+    state
+        .db
+        .call(move |conn| {
+            targets::station_in_reach(conn, &user, &code)?;
+            crate::app::policy::require_role(&user, crate::app::Kind::Station.change_role())?;
+            let actor = Actor {
+                name: &user.username,
+                remote: user.remote.as_deref(),
+            };
+            admin::set_station_location(conn, actor, &code, b.location, now)?;
+            let st = targets::station_in_reach(conn, &user, &code)?;
+            Ok(Json(station_view(conn, &s, st, now)?))
+        })
+        .await
 }
