@@ -186,13 +186,19 @@ pub async fn delete(
 /// `POST /cap/sources/{id}/poll` (admin): poll it now; answers what the poll did.
 pub async fn poll(
     State(state): State<AppState>,
+    Now(now): Now,
     user: User,
     PathArg(id): PathArg<String>,
 ) -> AppResult<Json<PollReport>> {
     let i = id.clone();
     state
         .db
-        .call(move |conn| managed(conn, &user, &i).map(|_| ()))
+        .call(move |conn| {
+            managed(conn, &user, &i)?;
+            // Who made the source poll now (what it fetched is audited message by message).
+            crate::app::audit::record(conn, now, &user, "cap.source.poll", &i, json!({}))?;
+            Ok(())
+        })
         .await?;
     Ok(Json(sources::poll(&state, &id).await?))
 }
