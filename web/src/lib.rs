@@ -44,6 +44,7 @@
 //! - [`reports`]: airtime reports, exports, charts, reconciliation and log retention;
 //! - [`library`]: media files on disk; [`measure`]: a live channel's loudness from a sample;
 //! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
+//! - [`validate`]: instants and windows as clients may send them;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
 pub mod admin;
@@ -70,3 +71,4 @@ pub mod state;
 pub mod targets;
 pub mod tls;
 pub mod urgent;
+pub mod validate;

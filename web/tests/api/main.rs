@@ -14,6 +14,7 @@ mod cli;
 mod demo;
 mod device;
 mod errors;
+mod instants;
 mod media;
 mod metrics;
 mod openapi;
