@@ -44,13 +44,15 @@
 //! - [`reports`]: airtime reports, exports, charts, reconciliation and log retention;
 //! - [`library`]: media files on disk; [`measure`]: a live channel's loudness from a sample;
 //! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
-//! - [`validate`]: instants and windows as clients may send them;
+//! - [`client`]: the client's address behind trusted proxies; [`throttle`]: password
+//!   guesses; [`validate`]: instants and windows as clients may send them;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
 pub mod admin;
 pub mod auth;
 pub mod backup;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -69,6 +71,7 @@ pub mod security;
 pub mod startup;
 pub mod state;
 pub mod targets;
+pub mod throttle;
 pub mod tls;
 pub mod urgent;
 pub mod validate;

@@ -26,6 +26,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(crate::security::headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::client::stamp,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), stamp_now))
         .layer(middleware::from_fn_with_state(
             state.clone(),

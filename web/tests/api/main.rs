@@ -26,6 +26,7 @@ mod router;
 mod schedules;
 mod security;
 mod sign_in;
+mod throttle;
 mod tls;
 mod urgent;
 mod urgent_text;
