@@ -44,8 +44,9 @@
 //! - [`reports`]: airtime reports, exports, charts, reconciliation and log retention;
 //! - [`library`]: media files on disk; [`measure`]: a live channel's loudness from a sample;
 //! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
-//! - [`client`]: the client's address behind trusted proxies; [`throttle`]: password
-//!   guesses; [`validate`]: instants and windows as clients may send them;
+//! - [`conn`]: the connection loop and its limits; [`client`]: the client's address behind
+//!   trusted proxies; [`throttle`]: password guesses; [`validate`]: instants and windows
+//!   as clients may send them;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
 pub mod admin;
@@ -54,6 +55,7 @@ pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod conn;
 pub mod db;
 pub mod demo;
 pub mod error;

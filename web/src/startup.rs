@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
-use axum::serve::{Listener, ListenerExt};
+use axum::serve::Listener;
 use axum::{Json, Router};
 use std::future::Future;
 use std::io;
@@ -73,13 +73,13 @@ async fn method_not_allowed() -> AppError {
 }
 
 /// Serve `state` on `listener` until `shutdown` resolves; open event streams are then
-/// closed so that the server can finish.
+/// closed so that the server can finish. Connections are limited as [`crate::conn`] says.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    serve_on(listener, state, shutdown).await
+    serve_on(listener, state, shutdown, false).await
 }
 
 /// [`serve`] over HTTPS: each connection is handshaken with `acceptor` first.
@@ -93,6 +93,7 @@ pub async fn serve_tls(
         crate::tls::TlsListener::new(listener, acceptor)?,
         state,
         shutdown,
+        true,
     )
     .await
 }
@@ -101,18 +102,15 @@ async fn serve_on<L>(
     listener: L,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    tls: bool,
 ) -> io::Result<()>
 where
     L: Listener<Addr = SocketAddr>,
 {
     let hub = state.hub.clone();
-    let app = app(state);
-    // `tap_io` gives any listener addressed by SocketAddr the peer address as ConnectInfo.
-    axum::serve(
-        listener.tap_io(|_| {}),
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let limits = crate::conn::Limits::of(&state.config);
+    let router = app(state);
+    crate::conn::serve(listener, router, limits, tls, async move {
         shutdown.await;
         hub.close();
     })

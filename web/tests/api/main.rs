@@ -11,6 +11,7 @@ mod backup;
 mod cap;
 mod channels;
 mod cli;
+mod connections;
 mod demo;
 mod device;
 mod errors;
