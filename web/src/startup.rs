@@ -6,13 +6,14 @@ use crate::state::{AppState, Now};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::Listener;
 use axum::{Json, Router};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 /// The whole application.
@@ -36,7 +37,19 @@ pub fn app(state: AppState) -> Router {
             crate::metrics::track,
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// A handler panicked (a bug): answer 500 with the usual error body rather than drop the
+/// connection; the panic message goes to the log only.
+fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = cause
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| cause.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    AppError::internal(format!("a handler panicked: {what}")).into_response()
 }
 
 /// Read the clock once per request; handlers and extractors take it as [`Now`]. The
