@@ -65,7 +65,8 @@ st() {
     --phases examples,coverage,fuzzing \
     --workers 1 --seed "${LOAXA_API_FUZZ_SEED:-2026}" \
     --request-timeout 30 --no-color \
-    --suppress-health-check all --generation-with-security-parameters false "$@"
+    --suppress-health-check all --generation-with-security-parameters false \
+    --generation-database none "$@"
 }
 echo "== schemathesis on $base for $secs s"
 st --header "Authorization: Bearer $token" --exclude-name 'DELETE /api/v1/auth/token' \
