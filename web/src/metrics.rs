@@ -253,7 +253,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let started = Instant::now();
     let res = next.run(req).await;
     state.metrics.observe_request(
-        &method,
+        method,
         &route,
         res.status().as_u16(),
         started.elapsed().as_secs_f64(),

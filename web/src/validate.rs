@@ -111,6 +111,9 @@ impl<'de> Deserialize<'de> for Day {
     }
 }
 
+/// Optional bounds of a window: (from, to).
+pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// A time window `[from, to)`: `to` after `from`, at most some span long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -155,10 +158,7 @@ impl Window {
 
     /// `from`..`to` with no default and no bound on the span (both optional, checked in
     /// order when both are given).
-    pub fn open(
-        from: Option<Instant>,
-        to: Option<Instant>,
-    ) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), AppError> {
+    pub fn open(from: Option<Instant>, to: Option<Instant>) -> Result<Bounds, AppError> {
         if let (Some(f), Some(t)) = (from, to) {
             if t <= f {
                 return Err(AppError::invalid("to: must be after from"));
