@@ -88,8 +88,8 @@ pub async fn upload(
                     }
                     bytes.extend_from_slice(&chunk);
                 }
-                let t = String::from_utf8(bytes)
-                    .map_err(|_| AppError::invalid("title: not valid UTF-8"))?;
+                // Bytes that are not UTF-8 become U+FFFD, as before.
+                let t = String::from_utf8_lossy(&bytes);
                 title = Some(t.trim().chars().take(200).collect());
             }
             other => {
