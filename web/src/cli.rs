@@ -410,7 +410,7 @@ fn serve_blocking(state: AppState, config: &WebConfig, demo: bool) -> ExitCode {
                 Err(e) => return app_fail(e),
             }
         }
-        let listener = match tokio::net::TcpListener::bind(listen).await {
+        let listener = match crate::conn::bind(listen) {
             Ok(l) => l,
             Err(e) => return fail(format!("cannot listen on {listen}: {e}"), 1),
         };

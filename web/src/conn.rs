@@ -60,6 +60,23 @@ impl Limits {
     }
 }
 
+/// Connections the kernel queues before we accept them. After a restart every station
+/// reconnects at once; with the default of 1,024 the rest overflow into SYN cookies and
+/// retries. (Linux caps it at `net.core.somaxconn`, 4,096 by default.)
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Bind `addr` for serving, with [`LISTEN_BACKLOG`].
+pub fn bind(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Raise the soft open-file limit to the hard one; answers the soft limit in force.
 pub fn raise_nofile_limit() -> Option<u64> {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
