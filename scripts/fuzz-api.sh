@@ -43,7 +43,10 @@ web station add BP --name 'Đài Bình Phú' --area TT >/dev/null || exit 1
 echo "$password" | web user add admin --role admin --area HN >/dev/null || exit 1
 echo "$password" | web user add op --role operator --area LQ >/dev/null || exit 1
 
-web serve --listen 127.0.0.1:0 >"$out/server.out" 2>"$out/server.log" &
+# Started directly (not through the function, which would run in a subshell): $! is the
+# server's own pid, so that the cleanup stops it.
+env -u LOAXA_DATA -u LOAXA_LISTEN -u LOAXA_CONFIG "$bin" --data "$data/data" \
+  serve --listen 127.0.0.1:0 >"$out/server.out" 2>"$out/server.log" &
 web_pid=$!
 base=
 for _ in $(seq 1 200); do
