@@ -12,8 +12,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${LOAXA_API_FUZZ_SECONDS:-150}
 bin=${LOAXA_WEB_BIN:-target/debug/loaxa-web}
-venv=target/fuzz-api-venv
-out=target/fuzz-api
+venv=$PWD/target/fuzz-api-venv
+out=$PWD/target/fuzz-api
 mkdir -p "$out"
 
 if [ ! -x "$venv/bin/schemathesis" ]; then
@@ -63,14 +63,15 @@ token=$(curl -fsS "$base/api/v1/auth/token" -H 'content-type: application/json' 
 # Not fuzzed: what would revoke the admin token the run uses (signing out, changing or
 # resetting a password, disabling a user). The station endpoints (/device/…) take a device
 # token: a quarter of the time goes to them with LQ's.
+# (Run from target/: schemathesis keeps a .schemathesis/ directory where it runs.)
 st() {
-  "$venv/bin/schemathesis" run "$base/api/v1/openapi.json" \
+  (cd "$out" && "$venv/bin/schemathesis" run "$base/api/v1/openapi.json" \
     --checks not_a_server_error \
     --phases examples,coverage,fuzzing \
     --workers 1 --seed "${LOAXA_API_FUZZ_SEED:-2026}" \
     --request-timeout 30 --no-color \
     --suppress-health-check all --generation-with-security-parameters false \
-    --generation-database none "$@"
+    --generation-database none "$@")
 }
 echo "== schemathesis on $base for $secs s"
 # The station's run first: the admin's run rotates station tokens.
