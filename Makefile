@@ -7,7 +7,7 @@ LISTEN ?= 127.0.0.1:8080
 # Debian packages the build, the tests and the demo need.
 PKGS_BUILD := pkg-config libasound2-dev
 PKGS_RUN := espeak-ng xmlsec1
-PKGS_TEST := openssl xmlsec1 libreoffice-calc-nogui chromium chromium-driver sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
+PKGS_TEST := openssl xmlsec1 curl python3 python3-venv libreoffice-calc-nogui chromium chromium-driver sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
 PKGS_BROWSER := chromium chromium-driver
 
 .PHONY: run test bench fuzz deps deps-test check-tools build clean package package-check pi
@@ -43,14 +43,18 @@ test: deps-test
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace --no-fail-fast
+	LOAXA_API_FUZZ_SECONDS=$${LOAXA_API_FUZZ_SECONDS:-90} scripts/fuzz-api.sh
 
 bench: deps-test
 	@scripts/bench.sh
 
 # Coverage-guided fuzzing (cargo-fuzz): its own command, because building the fuzz targets
-# alone takes longer than every benchmark together on two cores.
+# alone takes longer than every benchmark together on two cores. Then the HTTP API from its
+# OpenAPI document (schemathesis, longer than the run in `test`).
 fuzz: deps-test
-	@scripts/fuzz.sh
+	@status=0; scripts/fuzz.sh || status=1; \
+	LOAXA_API_FUZZ_SECONDS=$${LOAXA_API_FUZZ_SECONDS:-300} scripts/fuzz-api.sh || status=1; \
+	exit $$status
 
 # Debian packages (target/debian/*.deb) and their check; reuse the release build of `make run`.
 package: deps

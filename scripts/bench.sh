@@ -41,6 +41,8 @@ for b in sync_load urgent_push soak cap_feed; do
   have_bench tests "$b" && build cargo bench -p tests --bench "$b" --no-run
 done
 have_bench web report && build cargo bench -p web --bench report --no-run
+have_bench web connections && build cargo bench -p web --bench connections --no-run
+have_bench web log_ack && build cargo bench -p web --bench log_ack --no-run
 build cargo build --release -p web --bin loaxa-web
 export LOAXA_WEB_BIN="$PWD/target/release/loaxa-web"
 build_s=$((SECONDS - build_start))
@@ -54,6 +56,8 @@ for b in sync_load urgent_push soak cap_feed; do
   have_bench tests "$b" && run "tests-$b" cargo bench -p tests --bench "$b"
 done
 have_bench web report && run web-report cargo bench -p web --bench report
+have_bench web connections && run web-connections cargo bench -p web --bench connections
+have_bench web log_ack && run web-log-ack cargo bench -p web --bench log_ack
 # Fuzzing is `make fuzz` (scripts/fuzz.sh): building its targets alone takes longer than
 # this whole run.
 

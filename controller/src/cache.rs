@@ -28,8 +28,9 @@ pub enum CacheError {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE doc (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE doc (
             id INTEGER PRIMARY KEY CHECK (id = 1),
             version TEXT NOT NULL,
             etag TEXT,
@@ -68,7 +69,18 @@ fn migrations() -> Migrations<'static> {
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
         );",
-    )])
+        ),
+        // Log entries the server refused one by one (kept for a person to look at; never
+        // sent again).
+        M::up(
+            "CREATE TABLE outbox_quarantine (
+                id TEXT PRIMARY KEY,
+                json TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                at_ms INTEGER NOT NULL
+            );",
+        ),
+    ])
 }
 
 /// Open (creating and migrating) the database at `path`.
@@ -528,6 +540,31 @@ pub fn outbox_len(conn: &Connection) -> Result<u64, CacheError> {
     Ok(conn
         .prepare_cached("SELECT count(*) FROM outbox")?
         .query_row([], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// Move an entry the server refused out of the outbox, keeping it and `reason` aside.
+pub fn outbox_quarantine(
+    conn: &mut Connection,
+    id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), CacheError> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT OR REPLACE INTO outbox_quarantine (id, json, reason, at_ms)
+         SELECT id, json, ?2, ?3 FROM outbox WHERE id = ?1",
+        params![id, reason, ms(now)],
+    )?;
+    tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Entries put aside by [`outbox_quarantine`]: (id, reason).
+pub fn quarantined(conn: &Connection) -> Result<Vec<(String, String)>, CacheError> {
+    let mut stmt = conn.prepare("SELECT id, reason FROM outbox_quarantine ORDER BY at_ms, id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Delete the entries the server acknowledged. Returns how many were deleted.

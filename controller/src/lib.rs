@@ -531,6 +531,7 @@ pub async fn run(
         client.clone(),
         db.clone(),
         shared.clone(),
+        clock.clone(),
     ));
     tasks.spawn(sync::ack_loop(client.clone(), shared.clone(), acks_rx));
     tasks.spawn(remote::command_loop(
@@ -567,7 +568,7 @@ pub async fn run(
     let mut player = player::Player::new(
         db.clone(),
         mixer,
-        clock,
+        clock.clone(),
         media_dir,
         shared,
         out.error_handle(),
@@ -578,7 +579,11 @@ pub async fn run(
     tasks.abort_all();
     // Best effort: hand the last entries (e.g. the airing the stop cut) to the server now;
     // whatever does not make it stays in the outbox for the next run.
-    let last = tokio::time::timeout(Duration::from_secs(3), sync::upload_once(&client, &db)).await;
+    let last = tokio::time::timeout(
+        Duration::from_secs(3),
+        sync::upload_once(&client, &db, clock.as_ref()),
+    )
+    .await;
     if let Ok(Err(e)) = last {
         tracing::info!("final log upload failed ({e}); entries stay in the outbox");
     }

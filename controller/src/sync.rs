@@ -47,6 +47,13 @@ pub enum SyncError {
 }
 
 impl SyncError {
+    /// The server refused what was sent (400, 413, 422): sending it again will not help, but
+    /// a part of it may go through.
+    pub fn refuses_content(&self) -> bool {
+        matches!(self, SyncError::Status { status, .. }
+            if matches!(status.as_u16(), 400 | 413 | 422))
+    }
+
     /// A refusal that retrying will not fix (4xx other than 408/429).
     pub fn is_permanent(&self) -> bool {
         matches!(self, SyncError::Status { status, .. }
@@ -117,6 +124,9 @@ impl Client {
     pub fn new(base: &str, token: &str) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            // The server closes a connection idle for its header timeout (20 s by default):
+            // never reuse one that may be closing under us.
+            .pool_idle_timeout(Duration::from_secs(15))
             .user_agent(concat!("loaxa-controller/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
@@ -546,7 +556,18 @@ async fn events_loop(
 
 /// Upload one batch (oldest first) and delete what the server acknowledged. Returns
 /// (entries sent, entries acknowledged); (0, 0) when the outbox is empty.
-pub async fn upload_once(client: &Client, db: &Db) -> Result<(usize, usize), SyncError> {
+///
+/// Answers (entries sent, entries settled: acknowledged or put aside). When the server
+/// refuses a batch for its content (400, 413, 422), one bad entry must not hold up every
+/// later one: the batch is split in halves, each sent on its own, down to the single
+/// entries the server refuses, which go to the quarantine table with the server's reason
+/// (and a warning in the log). The good entries all arrive. Any other failure (the network,
+/// 5xx, 401, 429) is returned, and the whole batch waits for the next try.
+pub async fn upload_once(
+    client: &Client,
+    db: &Db,
+    clock: &dyn Clock,
+) -> Result<(usize, usize), SyncError> {
     let batch = match db.call(|c| cache::outbox_batch(c, BATCH)).await {
         Ok(b) => b,
         Err(e) => {
@@ -558,20 +579,56 @@ pub async fn upload_once(client: &Client, db: &Db) -> Result<(usize, usize), Syn
         return Ok((0, 0));
     }
     let n = batch.len();
-    let ack = client.post_logs(&LogBatch { entries: batch }).await?;
-    let accepted = ack.accepted;
-    let k = accepted.len();
-    if let Err(e) = db.call(move |c| cache::outbox_ack(c, &accepted)).await {
-        tracing::error!("cannot delete acknowledged log entries: {e}");
+    let mut settled = 0;
+    // Parts still to send, the oldest on top.
+    let mut todo = vec![batch];
+    while let Some(entries) = todo.pop() {
+        let body = LogBatch { entries };
+        let refusal = match client.post_logs(&body).await {
+            Ok(ack) => {
+                let accepted = ack.accepted;
+                settled += accepted.len();
+                if let Err(e) = db.call(move |c| cache::outbox_ack(c, &accepted)).await {
+                    tracing::error!("cannot delete acknowledged log entries: {e}");
+                }
+                continue;
+            }
+            Err(e) if e.refuses_content() => e,
+            Err(e) => return Err(e),
+        };
+        let mut entries = body.entries;
+        if entries.len() > 1 {
+            let second = entries.split_off(entries.len() / 2);
+            todo.push(second);
+            todo.push(entries);
+            continue;
+        }
+        let Some(bad) = entries.pop() else { continue };
+        let reason = refusal.to_string();
+        tracing::warn!(
+            id = %bad.id,
+            scheduled_at = %bad.scheduled_at,
+            "the server refused log entry {:?} ({reason}); it is kept aside in the quarantine \
+             table of the controller database and not sent again",
+            bad.title
+        );
+        let (id, now) = (bad.id.clone(), clock.now());
+        match db
+            .call(move |c| cache::outbox_quarantine(c, &id, &reason, now))
+            .await
+        {
+            Ok(()) => settled += 1,
+            Err(e) => tracing::error!("cannot put the refused log entry aside: {e}"),
+        }
     }
-    Ok((n, k))
+    Ok((n, settled))
 }
 
 /// Upload the outbox, oldest first, in batches; delete what the server acknowledged.
-pub async fn upload_loop(client: Client, db: Db, shared: Arc<Shared>) {
+pub async fn upload_loop(client: Client, db: Db, shared: Arc<Shared>, clock: Arc<dyn Clock>) {
     let mut backoff = Backoff::default();
     loop {
-        match upload_once(&client, &db).await {
+        match upload_once(&client, &db, clock.as_ref()).await {
             Ok((0, _)) => {
                 tokio::select! {
                     _ = shared.upload.notified() => {}

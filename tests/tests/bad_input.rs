@@ -180,13 +180,20 @@ async fn hostile_input_is_refused_or_stored_safely_and_the_server_stays_up() {
     }
     let media = ids[0].clone();
 
-    // Upload titles: very long (kept to 200 characters), not UTF-8 (stored with U+FFFD).
+    // Upload titles: long (kept to 200 characters), too long to read (over 4 KiB: 413, the
+    // upload route having no body limit), not UTF-8 (stored with U+FFFD).
     let res = api
-        .upload_bytes("t.wav", tone_bytes(910.0, 500), &"Ư".repeat(100_000))
+        .upload_bytes("t.wav", tone_bytes(910.0, 500), &"Ư".repeat(2_000))
         .await
         .unwrap();
-    let body = expect("upload titled 100 000 × Ư", res, Want::Stored, &mut t).await;
+    let body = expect("upload titled 2 000 × Ư", res, Want::Stored, &mut t).await;
     assert_eq!(body["title"].as_str().map(|s| s.chars().count()), Some(200));
+    let res = api
+        .upload_bytes("t.wav", tone_bytes(915.0, 500), &"Ư".repeat(100_000))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    expect("upload titled 100 000 × Ư", res, Want::Refused, &mut t).await;
     let form = reqwest::multipart::Form::new()
         .part(
             "title",

@@ -72,12 +72,33 @@ pub fn check_password_rules(password: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The client's address, when the server knows it.
+/// The client's address, when the server knows it: behind a trusted proxy, the address it
+/// forwarded (see [`crate::client`]).
 pub fn remote_addr(parts: &Parts) -> Option<String> {
+    match parts.extensions.get::<crate::client::ClientInfo>() {
+        Some(c) => c.ip.map(|ip| ip.to_string()),
+        None => parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+    }
+}
+
+/// Did the request reach us over HTTPS (here or at a trusted proxy)? Cookies are then
+/// `Secure`.
+pub fn is_https(parts: &Parts) -> bool {
     parts
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .get::<crate::client::ClientInfo>()
+        .is_some_and(|c| c.https)
+}
+
+/// The `Set-Cookie` value of the session cookie (`max_age` 0 clears it).
+pub fn session_cookie(token: &str, max_age: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    )
 }
 
 enum Credential {
@@ -323,5 +344,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Remote {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Remote(remote_addr(parts)))
+    }
+}
+
+/// Whether the request came over HTTPS, as an extractor (see [`is_https`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Https(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for Https {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Https(is_https(parts)))
     }
 }

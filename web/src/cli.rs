@@ -51,6 +51,22 @@ pub struct Cli {
     /// PEM private key of --tls-cert.
     #[arg(long, global = true)]
     pub tls_key: Option<PathBuf>,
+    /// A reverse proxy (address or CIDR network) whose X-Forwarded-For and
+    /// X-Forwarded-Proto are believed; repeat for several.
+    #[arg(long = "trusted-proxy", global = true, value_name = "ADDR[/PREFIX]")]
+    pub trusted_proxies: Vec<String>,
+    /// Clients reach the server through a TLS-terminating proxy (Secure cookies, HSTS).
+    #[arg(long, global = true)]
+    pub behind_tls_proxy: bool,
+    /// Seconds a connection has to send a request head [default: 20].
+    #[arg(long, global = true)]
+    pub header_timeout_seconds: Option<u32>,
+    /// A request moving no byte this many seconds is cut; event streams exempt [default: 60].
+    #[arg(long, global = true)]
+    pub idle_timeout_seconds: Option<u32>,
+    /// Open connections served at once; more get 503 [default: 16384].
+    #[arg(long, global = true)]
+    pub max_connections: Option<u32>,
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -91,6 +107,26 @@ impl Cli {
         }
         if let Some(k) = &self.tls_key {
             flags.insert("tls_key".into(), path(k));
+        }
+        if !self.trusted_proxies.is_empty() {
+            let list: Vec<toml::Value> = self
+                .trusted_proxies
+                .iter()
+                .map(|p| p.clone().into())
+                .collect();
+            flags.insert("trusted_proxies".into(), toml::Value::Array(list));
+        }
+        if self.behind_tls_proxy {
+            flags.insert("behind_tls_proxy".into(), true.into());
+        }
+        for (key, v) in [
+            ("header_timeout_seconds", self.header_timeout_seconds),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+            ("max_connections", self.max_connections),
+        ] {
+            if let Some(v) = v {
+                flags.insert(key.into(), i64::from(v).into());
+            }
         }
         flags
     }
@@ -414,7 +450,7 @@ fn serve_blocking(state: AppState, config: &WebConfig, demo: bool) -> ExitCode {
                 Err(e) => return app_fail(e),
             }
         }
-        let listener = match tokio::net::TcpListener::bind(listen).await {
+        let listener = match crate::conn::bind(listen) {
             Ok(l) => l,
             Err(e) => return fail(format!("cannot listen on {listen}: {e}"), 1),
         };

@@ -49,6 +49,24 @@ pub struct WebConfig {
     /// PEM private key for `tls_cert` (`--tls-key`, `LOAXA_TLS_KEY`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` are believed (`--trusted-proxy`, repeatable;
+    /// `LOAXA_TRUSTED_PROXIES='["127.0.0.1"]'`). Empty: the peer address is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Clients reach the server through a TLS-terminating proxy: session cookies are
+    /// `Secure` and answers carry HSTS (`--behind-tls-proxy`, `LOAXA_BEHIND_TLS_PROXY`).
+    pub behind_tls_proxy: bool,
+    /// Seconds a connection has to send a complete request head, from its opening or the
+    /// end of its previous answer (`--header-timeout-seconds`,
+    /// `LOAXA_HEADER_TIMEOUT_SECONDS`).
+    pub header_timeout_seconds: u32,
+    /// A request whose connection moves no byte this many seconds is cut; event streams are
+    /// exempt (`--idle-timeout-seconds`, `LOAXA_IDLE_TIMEOUT_SECONDS`).
+    pub idle_timeout_seconds: u32,
+    /// Open connections served at once; more are answered 503 and closed
+    /// (`--max-connections`, `LOAXA_MAX_CONNECTIONS`). Lowered at start to what the
+    /// open-file limit allows.
+    pub max_connections: u32,
 }
 
 impl Default for WebConfig {
@@ -63,6 +81,11 @@ impl Default for WebConfig {
             urgent_inline_kib: 256,
             tls_cert: None,
             tls_key: None,
+            trusted_proxies: Vec::new(),
+            behind_tls_proxy: false,
+            header_timeout_seconds: 20,
+            idle_timeout_seconds: 60,
+            max_connections: 16_384,
         }
     }
 }
@@ -95,6 +118,21 @@ impl WebConfig {
                 "`tls_cert` and `tls_key` go together: give both to serve HTTPS, or neither".into(),
             ));
         }
+        for p in &self.trusted_proxies {
+            crate::client::Net::parse(p)
+                .map_err(|e| settings::ConfigError::Flags(format!("`trusted_proxies`: {e}")))?;
+        }
+        for (key, v) in [
+            ("header_timeout_seconds", self.header_timeout_seconds),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+            ("max_connections", self.max_connections),
+        ] {
+            if v == 0 {
+                return Err(settings::ConfigError::Flags(format!(
+                    "`{key}` must be at least 1"
+                )));
+            }
+        }
         Ok(self)
     }
 
@@ -107,6 +145,16 @@ impl WebConfig {
             cap_air_exercises: self.cap_air_exercises,
             cap_fetch_allow: self.cap_fetch_allow.clone(),
             urgent_inline_max_bytes: u64::from(self.urgent_inline_kib) * 1024,
+            // Checked by `check`.
+            trusted_proxies: self
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| crate::client::Net::parse(p).ok())
+                .collect(),
+            behind_tls_proxy: self.behind_tls_proxy,
+            header_timeout: std::time::Duration::from_secs(u64::from(self.header_timeout_seconds)),
+            idle_timeout: std::time::Duration::from_secs(u64::from(self.idle_timeout_seconds)),
+            max_connections: self.max_connections as usize,
             ..crate::state::Config::default()
         }
     }
@@ -127,6 +175,34 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let c: WebConfig = toml::from_str(&text).unwrap();
         assert_eq!(c.data, PathBuf::from("/var/lib/loaxa"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_checked_and_connection_limits_are_positive() {
+        let ok = WebConfig {
+            trusted_proxies: vec!["127.0.0.1".into(), "10.0.0.0/8".into(), "::1".into()],
+            ..WebConfig::default()
+        };
+        let c = ok.clone().check().unwrap().server_config();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        let bad = WebConfig {
+            trusted_proxies: vec!["10.0.0.0/40".into()],
+            ..WebConfig::default()
+        };
+        let e = bad.check().unwrap_err().to_string();
+        assert!(e.contains("trusted_proxies") && e.contains("prefix"), "{e}");
+        let zero = WebConfig {
+            max_connections: 0,
+            ..WebConfig::default()
+        };
+        assert!(zero
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("max_connections"));
+        let toml = "trusted_proxies = [\"127.0.0.1\"]\nmax_connections = 100\n";
+        let c: WebConfig = toml::from_str(toml).unwrap();
+        assert_eq!((c.trusted_proxies.len(), c.max_connections), (1, 100));
     }
 
     #[test]

@@ -45,6 +45,9 @@
 //! - [`library`]: media files on disk; [`measure`]: a live channel's loudness from a sample;
 //! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
 //! - [`app`]: the rulebook — who may do what, decided once for every entry point;
+//! - [`conn`]: the connection loop and its limits; [`client`]: the client's address behind
+//!   trusted proxies; [`throttle`]: password guesses; [`validate`]: instants and windows
+//!   as clients may send them;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
 pub mod admin;
@@ -52,7 +55,9 @@ pub mod app;
 pub mod auth;
 pub mod backup;
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod conn;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -69,5 +74,7 @@ pub mod routes;
 pub mod security;
 pub mod startup;
 pub mod state;
+pub mod throttle;
 pub mod tls;
 pub mod urgent;
+pub mod validate;

@@ -3,7 +3,8 @@
 //! Served without authentication: it shows counts and route templates (`/api/v1/stations/{code}`,
 //! never the raw path), no station codes, names or tokens. Requests are counted by a
 //! middleware ([`track`]) keyed by axum's [`MatchedPath`], so a scan of random URLs adds one
-//! `(unmatched)` series rather than one per URL.
+//! `(unmatched)` series rather than one per URL, and by method, any method outside RFC 9110
+//! (and PATCH) counted as `other`.
 
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -223,6 +224,24 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The `method` label: the methods of RFC 9110 (and PATCH) by name, anything else `other`,
+/// so that a client inventing methods cannot grow the series without bound.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 /// Middleware: count every request by its route template and status, and time it.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
@@ -230,11 +249,11 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "(unmatched)".to_string());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let started = Instant::now();
     let res = next.run(req).await;
     state.metrics.observe_request(
-        &method,
+        method,
         &route,
         res.status().as_u16(),
         started.elapsed().as_secs_f64(),

@@ -1,4 +1,5 @@
-//! Security headers on every response, pages and API alike: a Content-Security-Policy
+//! Security headers on every response, pages and API alike: HSTS when served over HTTPS, a
+//! Content-Security-Policy
 //! (pages load only their own script and style sheet, nothing inline; everything else may
 //! load nothing at all), no MIME sniffing, no framing, and no referrer to other sites. A
 //! handler that needs a narrower or different policy (the SVG charts carry their own style
@@ -36,9 +37,23 @@ fn is_page(res: &Response) -> bool {
         .is_some_and(|ct| ct.starts_with("text/html"))
 }
 
+/// `Strict-Transport-Security` on answers that went out over HTTPS: a year, this host only
+/// (the district's other hosts are not ours to decide for).
+pub const HSTS: &str = "max-age=31536000";
+
 /// The middleware: set the headers unless the handler chose its own policy.
 pub async fn headers(req: Request, next: Next) -> Response {
+    let https = req
+        .extensions()
+        .get::<crate::client::ClientInfo>()
+        .is_some_and(|c| c.https);
     let mut res = next.run(req).await;
+    if https {
+        res.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     let csp = if is_page(&res) { PAGE_CSP } else { API_CSP };
     let h = res.headers_mut();
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {

@@ -6,13 +6,14 @@ use crate::state::{AppState, Now};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::{Listener, ListenerExt};
+use axum::serve::Listener;
 use axum::{Json, Router};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 /// The whole application.
@@ -26,13 +27,29 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(crate::security::headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::client::stamp,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), stamp_now))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// A handler panicked (a bug): answer 500 with the usual error body rather than drop the
+/// connection; the panic message goes to the log only.
+fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = cause
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| cause.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    AppError::internal(format!("a handler panicked: {what}")).into_response()
 }
 
 /// Read the clock once per request; handlers and extractors take it as [`Now`]. The
@@ -69,13 +86,13 @@ async fn method_not_allowed() -> AppError {
 }
 
 /// Serve `state` on `listener` until `shutdown` resolves; open event streams are then
-/// closed so that the server can finish.
+/// closed so that the server can finish. Connections are limited as [`crate::conn`] says.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    serve_on(listener, state, shutdown).await
+    serve_on(listener, state, shutdown, false).await
 }
 
 /// [`serve`] over HTTPS: each connection is handshaken with `acceptor` first.
@@ -89,6 +106,7 @@ pub async fn serve_tls(
         crate::tls::TlsListener::new(listener, acceptor)?,
         state,
         shutdown,
+        true,
     )
     .await
 }
@@ -97,18 +115,15 @@ async fn serve_on<L>(
     listener: L,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    tls: bool,
 ) -> io::Result<()>
 where
     L: Listener<Addr = SocketAddr>,
 {
     let hub = state.hub.clone();
-    let app = app(state);
-    // `tap_io` gives any listener addressed by SocketAddr the peer address as ConnectInfo.
-    axum::serve(
-        listener.tap_io(|_| {}),
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let limits = crate::conn::Limits::of(&state.config);
+    let router = app(state);
+    crate::conn::serve(listener, router, limits, tls, async move {
         shutdown.await;
         hub.close();
     })

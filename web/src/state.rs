@@ -7,10 +7,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
 use schedules::Clock;
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Tunables.
 #[derive(Debug, Clone)]
@@ -39,6 +38,18 @@ pub struct Config {
     pub cap_fetch_timeout: std::time::Duration,
     /// An urgent notice's audio up to this size rides with the push (0: never).
     pub urgent_inline_max_bytes: u64,
+    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<crate::client::Net>,
+    /// Clients reach the server through a TLS-terminating proxy: cookies are `Secure`.
+    pub behind_tls_proxy: bool,
+    /// Time a connection has to send a complete request head, from its opening or from the
+    /// end of its previous answer (slow senders and idle keep-alive connections are closed).
+    pub header_timeout: std::time::Duration,
+    /// A request whose connection moves no byte for this long is cut (event streams, which
+    /// send their own keep-alives, are exempt).
+    pub idle_timeout: std::time::Duration,
+    /// Open connections served at once; further ones get a 503 and are closed.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -56,6 +67,11 @@ impl Default for Config {
             cap_fetch_allow: Vec::new(),
             cap_fetch_timeout: std::time::Duration::from_secs(30),
             urgent_inline_max_bytes: 256 * 1024,
+            trusted_proxies: Vec::new(),
+            behind_tls_proxy: false,
+            header_timeout: std::time::Duration::from_secs(20),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections: 16_384,
         }
     }
 }
@@ -73,8 +89,8 @@ pub struct AppState {
     pub media: Arc<MediaStore>,
     /// Tunables.
     pub config: Arc<Config>,
-    /// Failed sign-ins, for throttling.
-    pub throttle: Arc<LoginThrottle>,
+    /// Password guesses, for throttling.
+    pub throttle: Arc<crate::throttle::LoginThrottle>,
     /// The data directory.
     pub data_dir: PathBuf,
     /// Counters for `GET /metrics`.
@@ -123,7 +139,7 @@ impl AppState {
             clock,
             media: Arc::new(media),
             config: Arc::new(config),
-            throttle: Arc::new(LoginThrottle::default()),
+            throttle: Arc::default(),
             data_dir: data_dir.to_path_buf(),
             metrics: Arc::default(),
         })
@@ -148,73 +164,5 @@ impl FromRequestParts<AppState> for Now {
                 n
             }
         })
-    }
-}
-
-/// Repeated failed sign-ins per username and address: after [`LoginThrottle::FREE`]
-/// failures, each further attempt waits twice as long as the one before (30 s, 1 min, …,
-/// at most an hour).
-#[derive(Debug, Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, DateTime<Utc>)>>,
-}
-
-impl LoginThrottle {
-    /// Failures allowed before waiting.
-    pub const FREE: u32 = 5;
-
-    /// Seconds to wait before `key` may try again, if any.
-    pub fn wait(&self, key: &str, now: DateTime<Utc>) -> Option<u64> {
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let (n, last) = *map.get(key)?;
-        if n < Self::FREE {
-            return None;
-        }
-        let delay = Duration::seconds((30i64 << (n - Self::FREE).min(7)).min(3600));
-        let left = (last + delay - now).num_seconds();
-        (left > 0).then_some(left as u64)
-    }
-
-    /// Count a failure.
-    pub fn fail(&self, key: &str, now: DateTime<Utc>) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, (_, last)| now - *last < Duration::hours(2));
-        }
-        let e = map.entry(key.to_string()).or_insert((0, now));
-        e.0 = e.0.saturating_add(1);
-        e.1 = now;
-    }
-
-    /// Forget the failures after a success.
-    pub fn succeed(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn sign_in_waits_grow_after_five_failures() {
-        let t = LoginThrottle::default();
-        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        for _ in 0..4 {
-            t.fail("a|ip", t0);
-        }
-        assert_eq!(t.wait("a|ip", t0), None);
-        t.fail("a|ip", t0);
-        assert_eq!(t.wait("a|ip", t0), Some(30));
-        assert_eq!(t.wait("a|ip", t0 + Duration::seconds(31)), None);
-        t.fail("a|ip", t0);
-        assert_eq!(t.wait("a|ip", t0), Some(60));
-        assert_eq!(t.wait("b|ip", t0), None);
-        t.succeed("a|ip");
-        assert_eq!(t.wait("a|ip", t0), None);
     }
 }

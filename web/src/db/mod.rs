@@ -180,6 +180,28 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Run `f` in a transaction that is on disk when this returns: the connection runs with
+/// `synchronous = NORMAL` (in WAL mode a commit survives a crash of the process, but the
+/// last commits may be lost to a power cut), and this one transaction with `FULL` (the WAL
+/// is fsynced at its commit). For what the server acknowledges to a device that then
+/// deletes its copy: log entries.
+pub fn durably<R, E: From<rusqlite::Error>>(
+    conn: &mut Connection,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, E>,
+) -> Result<R, E> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let done = (|| -> Result<R, E> {
+        let tx = conn.transaction()?;
+        let r = f(&tx)?;
+        tx.commit()?;
+        Ok(r)
+    })();
+    let restored = conn.pragma_update(None, "synchronous", "NORMAL");
+    let r = done?;
+    restored?;
+    Ok(r)
+}
+
 /// An instant as stored: fixed-width RFC 3339, UTC, milliseconds.
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -200,6 +222,36 @@ pub fn opt_ts(s: Option<String>) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_durable_transaction_commits_with_full_sync_and_restores_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("loaxa.db")).unwrap();
+        let sync = |c: &Connection| -> i64 {
+            c.pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap()
+        };
+        db.call_blocking(|c| {
+            assert_eq!(sync(c), 1, "NORMAL outside");
+            let seen = durably(c, |tx| -> Result<i64, AppError> {
+                tx.execute_batch("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1)")?;
+                Ok(sync(tx))
+            })?;
+            assert_eq!(seen, 2, "FULL inside");
+            assert_eq!(sync(c), 1, "NORMAL again");
+            // A failing transaction rolls back and restores NORMAL too.
+            let failed = durably(c, |tx| -> Result<(), AppError> {
+                tx.execute("INSERT INTO t VALUES (2)", [])?;
+                Err(AppError::invalid("no"))
+            });
+            assert!(failed.is_err());
+            assert_eq!(sync(c), 1);
+            let n: i64 = c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
+            assert_eq!(n, 1);
+            Ok(())
+        })
+        .unwrap();
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn calls_run_in_order_and_a_panicking_one_fails_alone() {

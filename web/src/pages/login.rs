@@ -1,7 +1,7 @@
 //! Log in (a form posting to `/login` that sets the `loaxa_session` cookie), log out, and
 //! the language switch.
 
-use crate::auth::{Remote, SESSION_COOKIE};
+use crate::auth::{self, Https, Remote};
 use crate::db::{self, tokens::Kind};
 use crate::pages::i18n::{Lang, LANG_COOKIE};
 use crate::pages::render::{render, safe_next};
@@ -79,6 +79,7 @@ pub async fn submit(
     State(state): State<AppState>,
     Now(now): Now,
     Remote(remote): Remote,
+    Https(https): Https,
     lang: Lang,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -108,11 +109,8 @@ pub async fn submit(
     };
     match sign_in(&state, now, remote, creds, Kind::Session).await {
         Ok(issued) => {
-            let max_age = state.config.token_ttl.num_seconds();
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}",
-                issued.token
-            );
+            let cookie =
+                auth::session_cookie(&issued.token, state.config.token_ttl.num_seconds(), https);
             let mut res = Redirect::to(&next).into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 res.headers_mut().insert(header::SET_COOKIE, v);
@@ -148,6 +146,7 @@ pub struct CsrfForm {
 pub async fn logout(
     State(state): State<AppState>,
     Now(now): Now,
+    Https(https): Https,
     session: Session,
     Form(f): Form<CsrfForm>,
 ) -> Response {
@@ -178,15 +177,18 @@ pub async fn logout(
         return e.into_response();
     }
     let mut res = Redirect::to("/login").into_response();
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("loaxa_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
+    if let Ok(v) = HeaderValue::from_str(&auth::session_cookie("", 0, https)) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
     res
 }
 
 /// `GET /lang/{vi|en}?next=`: remember the language for a year.
-pub async fn set_lang(Path(code): Path<String>, Query(q): Query<NextArg>) -> Response {
+pub async fn set_lang(
+    Path(code): Path<String>,
+    Https(https): Https,
+    Query(q): Query<NextArg>,
+) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
     let next = q
         .next
@@ -194,8 +196,9 @@ pub async fn set_lang(Path(code): Path<String>, Query(q): Query<NextArg>) -> Res
         .unwrap_or_else(|| "/".into());
     let mut res = Redirect::to(&next).into_response();
     let cookie = format!(
-        "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
-        lang.code()
+        "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
+        lang.code(),
+        if https { "; Secure" } else { "" }
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);

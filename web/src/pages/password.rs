@@ -1,7 +1,7 @@
 //! Change one's own password: a form with the current password and the new one twice;
 //! each refusal is shown next to its field.
 
-use crate::auth::User;
+use crate::auth::{Remote, User};
 use crate::pages::render::render;
 use crate::pages::session::Session;
 use crate::routes::api::password::{change, ChangeError};
@@ -58,6 +58,7 @@ pub struct PasswordForm {
 pub async fn submit(
     State(state): State<AppState>,
     Now(now): Now,
+    Remote(remote): Remote,
     session: Session,
     Form(f): Form<PasswordForm>,
 ) -> Response {
@@ -83,7 +84,7 @@ pub async fn submit(
         role: session.role,
         area: session.area.clone(),
         token_hash: session.token_hash.clone(),
-        remote: None,
+        remote,
     };
     match change(&state, now, &user, f.current, f.new).await {
         Ok(()) => page(&session, None, true, StatusCode::OK),
@@ -91,6 +92,12 @@ pub async fn submit(
             page(&session, Some(("current", "err_pw_wrong")), false, bad)
         }
         Err(ChangeError::Rules(_)) => page(&session, Some(("new", "err_pw_short")), false, bad),
+        Err(ChangeError::Throttled(_)) => page(
+            &session,
+            Some(("current", "err_throttled")),
+            false,
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
         Err(ChangeError::Other(e)) => e.into_response(),
     }
 }

@@ -124,9 +124,31 @@ pub fn login_redirect(next: &str) -> Response {
     res
 }
 
-/// Only same-site paths may be redirected to (no `//host`, no scheme).
+/// Only same-site paths may be redirected to: one leading `/`, then no second `/` or `\`
+/// (`//host` and `/\host` are other sites to a browser), and only visible ASCII, since
+/// browsers drop tabs and line breaks (`/\t/host` is `//host`) and a control character
+/// cannot go in a `Location` header at all. No backslash anywhere, and no percent-encoded
+/// slash or backslash in the path nor encoded control character anywhere, in case a hop
+/// on the way decodes once more. At most 2,048 bytes.
 pub fn safe_next(next: &str) -> bool {
-    next.starts_with('/') && !next.starts_with("//") && !next.contains('\\')
+    let b = next.as_bytes();
+    if b.is_empty() || b.len() > 2048 || b[0] != b'/' || matches!(b.get(1), Some(b'/' | b'\\')) {
+        return false;
+    }
+    if !b.iter().all(|c| (0x21..=0x7e).contains(c)) || b.contains(&b'\\') {
+        return false;
+    }
+    let lower = next.to_ascii_lowercase();
+    let path = lower.split(['?', '#']).next().unwrap_or("");
+    if path.contains("%2f") || path.contains("%5c") {
+        return false;
+    }
+    // An encoded control character: %00-%1f or %7f.
+    let encoded_control = lower.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && (matches!(w[1], b'0' | b'1') && w[2].is_ascii_hexdigit() || &w[1..] == b"7f")
+    });
+    !encoded_control
 }
 
 /// Percent-encode a query value.
@@ -157,10 +179,47 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_login() {
-        assert!(safe_next("/media?x=1"));
-        assert!(!safe_next("//evil.example/"));
-        assert!(!safe_next("https://evil.example/"));
-        assert!(!safe_next("/\\evil.example"));
+        // (next, followed?)
+        let cases: &[(&str, bool)] = &[
+            ("/", true),
+            ("/media?x=1", true),
+            ("/stations/LQ/week#today", true),
+            ("/media?q=a%20b&r=%2F", true),
+            ("/logs?from=2026-11-01T00:00:00%2B07:00", true),
+            ("", false),
+            ("media", false),
+            ("//evil.example/", false),
+            ("https://evil.example/", false),
+            ("/\\evil.example", false),
+            ("\\/evil.example", false),
+            ("/a\\b", false),
+            // Browsers strip tab, CR and LF from URLs: each of these is `//evil.example`.
+            ("/\t/evil.example", false),
+            ("/\n/evil.example", false),
+            ("/\r/evil.example", false),
+            ("/\r\n/evil.example", false),
+            ("\t//evil.example", false),
+            (" //evil.example", false),
+            ("/ /evil.example", false),
+            ("/\u{0}/evil.example", false),
+            ("/\u{7f}/evil.example", false),
+            ("/\u{3002}evil.example", false),
+            ("/\u{ff0f}evil.example", false),
+            // Encoded forms, should anything decode them once more.
+            ("/%2Fevil.example", false),
+            ("/%2fevil.example", false),
+            ("/%5Cevil.example", false),
+            ("/%5c%5cevil.example", false),
+            ("/%09/evil.example", false),
+            ("/%0a/evil.example", false),
+            ("/%0D%0A/evil.example", false),
+            ("/%7F/evil.example", false),
+            ("/media?x=%0d%0aSet-Cookie:a=b", false),
+        ];
+        for (next, ok) in cases {
+            assert_eq!(safe_next(next), *ok, "{next:?}");
+        }
+        assert!(!safe_next(&format!("/{}", "a".repeat(2048))));
         assert_eq!(urlencode("/a b?c=d"), "/a%20b%3Fc%3Dd");
     }
 }

@@ -110,6 +110,59 @@ async fn an_upload_over_the_size_cap_is_413_and_leaves_nothing_behind() {
 }
 
 #[tokio::test]
+async fn an_oversized_title_field_is_413_and_read_no_further() {
+    let app = TestApp::spawn().await;
+    let t = app.token("op_lq").await;
+    let send = |title: String| {
+        let form = reqwest::multipart::Form::new().text("title", title).part(
+            "file",
+            reqwest::multipart::Part::bytes(tone_wav(440.0, 1000)).file_name("a.wav"),
+        );
+        app.client
+            .post(app.url("/media"))
+            .bearer_auth(&t)
+            .multipart(form)
+            .send()
+    };
+    // 8 MiB of title: refused as soon as it passes the bound, nothing stored.
+    let res = send("a".repeat(8 << 20)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("title:"),
+        "{v}"
+    );
+    assert!(files_under(&app.dir.path().join("media")).is_empty());
+    // Two title fields are refused too; a title at the bound is fine (kept to 200 chars).
+    let form = reqwest::multipart::Form::new()
+        .text("title", "a")
+        .text("title", "b")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(tone_wav(440.0, 1000)).file_name("a.wav"),
+        );
+    let res = app
+        .client
+        .post(app.url("/media"))
+        .bearer_auth(&t)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = send("á".repeat(web::routes::api::media::MAX_TITLE_FIELD_BYTES / 2))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["title"].as_str().unwrap().chars().count(), 200, "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn downloads_support_a_single_range_and_etag() {
     let app = TestApp::spawn().await;
     let t = app.token("op_lq").await;

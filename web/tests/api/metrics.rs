@@ -111,6 +111,49 @@ fn entry(id: &str) -> serde_json::Value {
 }
 
 #[tokio::test]
+async fn invented_methods_and_raw_paths_add_no_series() {
+    let app = TestApp::spawn().await;
+    let root = app.base.trim_end_matches("/api/v1").to_string();
+    for i in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("FOO{i}").as_bytes()).unwrap();
+        let res = app
+            .client
+            .request(method, format!("{root}/api/v1/stations/X{i}/plan"))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{}", res.status());
+        let res = app
+            .client
+            .get(format!("{root}/api/v1/stations/S{i}/plan"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let m = scrape(&app).await;
+    let series: Vec<&String> = m
+        .keys()
+        .filter(|k| k.starts_with("loaxa_http_request"))
+        .collect();
+    assert!(
+        series
+            .iter()
+            .all(|k| !k.contains("FOO") && !k.contains("/S1") && !k.contains("/X1")),
+        "{series:#?}"
+    );
+    assert_eq!(
+        m[r#"loaxa_http_requests_total{method="other",route="/api/v1/stations/{code}/plan",status="405"}"#],
+        50.0
+    );
+    assert_eq!(
+        m[r#"loaxa_http_requests_total{method="GET",route="/api/v1/stations/{code}/plan",status="401"}"#],
+        50.0
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn counters_move_with_documents_logs_heartbeats_and_requests() {
     let app = TestApp::spawn().await;
     let m = scrape(&app).await;

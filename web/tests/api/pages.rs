@@ -385,6 +385,43 @@ async fn the_language_switch_sets_a_cookie_and_pages_follow_it() {
 }
 
 #[tokio::test]
+async fn no_redirect_leaves_the_site_through_next() {
+    let s = site();
+    // Each `next` is another site once a browser drops the tab or line break, reads the
+    // backslash as a slash, or decodes once more.
+    let evil = [
+        "%2F%09%2Fevil.example",
+        "%2F%0A%2Fevil.example",
+        "%2F%0D%0A%2Fevil.example",
+        "%2F%5Cevil.example",
+        "%5C%5Cevil.example",
+        "%2F%252Fevil.example",
+        "%2F%255Cevil.example",
+        "%2F%2509%2Fevil.example",
+        "%2F%E3%80%82evil.example",
+    ];
+    for next in evil {
+        let (status, _, res) = s.get(&format!("/lang/en?next={next}"), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(res.headers()[header::LOCATION], "/", "/lang next={next}");
+        let (status, html, _) = s.get(&format!("/login?next={next}"), "").await;
+        assert_eq!(status, StatusCode::OK, "{next}");
+        assert!(
+            html.contains(r#"name="next" value="&#x2f;""#),
+            "/login next={next}"
+        );
+        let form = format!("username=op&password={}&next={next}", enc(PW));
+        let (status, _, res) = s.post_form("/login", "", &form).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(
+            res.headers()[header::LOCATION],
+            "/",
+            "POST /login next={next}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn scripts_and_styles_are_served_with_their_types_and_long_caching() {
     let s = site();
     for (path, mime) in [

@@ -143,3 +143,128 @@ fn a_bad_certificate_or_a_lone_key_is_refused_with_the_file_named() {
     assert_eq!(code, Some(2));
     assert!(err.contains("junk.pem"), "{err}");
 }
+
+/// `POST /auth/login` as `admin` on `base` with `client`: the `Set-Cookie` header, and
+/// `/healthz`'s `Strict-Transport-Security` (if any).
+async fn cookie_and_hsts(
+    client: &reqwest::Client,
+    base: &str,
+    forwarded_proto: Option<&str>,
+) -> (String, Option<String>) {
+    let mut req = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "a long password"}));
+    if let Some(p) = forwarded_proto {
+        req = req.header("x-forwarded-proto", p);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    let mut req = client.get(format!("{base}/healthz"));
+    if let Some(p) = forwarded_proto {
+        req = req.header("x-forwarded-proto", p);
+    }
+    let res = req.send().await.unwrap();
+    let hsts = res
+        .headers()
+        .get("strict-transport-security")
+        .map(|v| v.to_str().unwrap().to_string());
+    (cookie, hsts)
+}
+
+/// A server with one admin on 127.0.0.1:0, over TLS when `tls` names a cert and key.
+async fn spawn(
+    dir: &Path,
+    config: web::state::Config,
+    tls: Option<(&Path, &Path)>,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let clock = std::sync::Arc::new(schedules::ManualClock::new(crate::helpers::t0()));
+    let state = web::state::AppState::open_with(dir, clock, config).unwrap();
+    let now = crate::helpers::t0();
+    web::admin::add_area(&state.db, "test", "TT", "Thạch Thất", None, now).unwrap();
+    web::admin::add_user(
+        &state.db,
+        "test",
+        "admin",
+        "a long password",
+        web::db::users::Role::Admin,
+        "TT",
+        now,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async {
+        let _ = rx.await;
+    };
+    let base = match tls {
+        Some((cert, key)) => {
+            let acceptor = web::tls::acceptor(cert, key).unwrap();
+            tokio::spawn(web::startup::serve_tls(listener, acceptor, state, stop));
+            format!("https://{addr}")
+        }
+        None => {
+            tokio::spawn(web::startup::serve(listener, state, stop));
+            format!("http://{addr}")
+        }
+    };
+    (base, tx)
+}
+
+#[tokio::test]
+async fn over_tls_the_session_cookie_is_secure_and_answers_carry_hsts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let tls_client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let plain_client = reqwest::Client::new();
+
+    let (base, _stop) = spawn(
+        &dir.path().join("tls"),
+        web::state::Config::default(),
+        Some((&cert, &key)),
+    )
+    .await;
+    let (cookie, hsts) = cookie_and_hsts(&tls_client, &base, None).await;
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    assert_eq!(hsts.as_deref(), Some(web::security::HSTS));
+
+    // Plain HTTP: neither (a Secure cookie would never come back).
+    let (base, _stop2) = spawn(
+        &dir.path().join("plain"),
+        web::state::Config::default(),
+        None,
+    )
+    .await;
+    let (cookie, hsts) = cookie_and_hsts(&plain_client, &base, None).await;
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    assert_eq!(hsts, None);
+    // X-Forwarded-Proto from an untrusted peer changes nothing.
+    let (cookie, hsts) = cookie_and_hsts(&plain_client, &base, Some("https")).await;
+    assert!(!cookie.contains("Secure") && hsts.is_none(), "{cookie}");
+
+    // Behind a TLS proxy: by configuration, or by the trusted proxy's X-Forwarded-Proto.
+    let behind = web::state::Config {
+        behind_tls_proxy: true,
+        ..web::state::Config::default()
+    };
+    let (base, _stop3) = spawn(&dir.path().join("behind"), behind, None).await;
+    let (cookie, hsts) = cookie_and_hsts(&plain_client, &base, None).await;
+    assert!(cookie.contains("; Secure") && hsts.is_some(), "{cookie}");
+    let trusted = web::state::Config {
+        trusted_proxies: vec![web::client::Net::parse("127.0.0.1").unwrap()],
+        ..web::state::Config::default()
+    };
+    let (base, _stop4) = spawn(&dir.path().join("proxied"), trusted, None).await;
+    let (cookie, hsts) = cookie_and_hsts(&plain_client, &base, Some("https")).await;
+    assert!(cookie.contains("; Secure") && hsts.is_some(), "{cookie}");
+    let (cookie, hsts) = cookie_and_hsts(&plain_client, &base, Some("http")).await;
+    assert!(!cookie.contains("Secure") && hsts.is_none(), "{cookie}");
+}

@@ -4,9 +4,10 @@ use crate::auth::User;
 use crate::db::{self, audit::AuditEntry, users::Role};
 use crate::error::{AppError, AppResult, QueryArgs};
 use crate::state::AppState;
+use crate::validate::{Instant, Window};
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Utc};
+
 use serde::Deserialize;
 
 /// `GET /audit` query.
@@ -17,8 +18,8 @@ pub struct AuditQuery {
     offset: Option<u32>,
     user: Option<String>,
     action: Option<String>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    from: Option<Instant>,
+    to: Option<Instant>,
 }
 
 /// `GET /audit?user&action&from&to&limit&offset` (admin): changes in the admin's area and
@@ -35,18 +36,14 @@ pub async fn list(
             "limit: {limit} must be between 1 and 10000"
         )));
     }
-    if let (Some(f), Some(t)) = (q.from, q.to) {
-        if t <= f {
-            return Err(AppError::invalid("to: must be after from"));
-        }
-    }
+    let (from, to) = Window::open(q.from, q.to)?;
     let offset = q.offset.unwrap_or(0);
     let nonempty = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let filter = db::audit::Filter {
         user: nonempty(q.user),
         action: nonempty(q.action),
-        from: q.from,
-        to: q.to,
+        from,
+        to,
     };
     let rows = state
         .db

@@ -1,10 +1,11 @@
 //! Signing in and out: bearer tokens for scripts, a session cookie for browsers.
 
 use crate::app::audit::record as audit;
-use crate::auth::{self, Remote, User, CSRF_HEADER, SESSION_COOKIE};
+use crate::auth::{self, Https, Remote, User, CSRF_HEADER};
 use crate::db::{self, tokens::Kind};
 use crate::error::{AppError, AppResult, JsonBody};
 use crate::state::{AppState, Now};
+use crate::throttle::IpKey;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,17 +36,18 @@ pub(crate) async fn sign_in(
     creds: Credentials,
     kind: Kind,
 ) -> AppResult<Issued> {
-    let key = format!(
-        "{}|{}",
-        creds.username,
-        remote.as_deref().unwrap_or("local")
-    );
-    if let Some(wait) = state.throttle.wait(&key, now) {
-        return Err(AppError::too_many(
-            format!("too many failed sign-ins; try again in {wait} s"),
-            wait,
-        ));
-    }
+    // Counted before the (expensive) check, under one lock: concurrent guesses cannot
+    // all slip through before the first failure is recorded.
+    let client = IpKey::of(remote.as_deref().and_then(|r| r.parse().ok()));
+    let ticket = state
+        .throttle
+        .admit(&creds.username, client, now)
+        .map_err(|wait| {
+            AppError::too_many(
+                format!("too many failed sign-ins; try again in {wait} s"),
+                wait,
+            )
+        })?;
     let username = creds.username.clone();
     let user = state
         .db
@@ -64,12 +66,9 @@ pub(crate) async fn sign_in(
                 "this account is disabled; ask an administrator",
             ))
         }
-        _ => {
-            state.throttle.fail(&key, now);
-            return Err(AppError::unauthorized("wrong username or password"));
-        }
+        _ => return Err(AppError::unauthorized("wrong username or password")),
     };
-    state.throttle.succeed(&key);
+    state.throttle.succeeded(&ticket, now);
     let token = auth::new_token();
     let csrf = (kind == Kind::Session).then(auth::new_token);
     let expires_at = now + state.config.token_ttl;
@@ -130,14 +129,11 @@ pub async fn login(
     State(state): State<AppState>,
     Now(now): Now,
     Remote(remote): Remote,
+    Https(https): Https,
     JsonBody(creds): JsonBody<Credentials>,
 ) -> AppResult<Response> {
     let i = sign_in(&state, now, remote, creds, Kind::Session).await?;
-    let max_age = state.config.token_ttl.num_seconds();
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}",
-        i.token
-    );
+    let cookie = auth::session_cookie(&i.token, state.config.token_ttl.num_seconds(), https);
     let mut res = Json(json!({
         "csrf_token": i.csrf,
         "csrf_header": CSRF_HEADER,
@@ -158,6 +154,7 @@ pub async fn login(
 pub async fn revoke(
     State(state): State<AppState>,
     Now(now): Now,
+    Https(https): Https,
     user: User,
 ) -> AppResult<(StatusCode, HeaderMap)> {
     let u = user.clone();
@@ -172,7 +169,7 @@ pub async fn revoke(
     let mut headers = HeaderMap::new();
     headers.insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("loaxa_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+        HeaderValue::from_str(&auth::session_cookie("", 0, https)).map_err(AppError::internal)?,
     );
     Ok((StatusCode::NO_CONTENT, headers))
 }

@@ -149,11 +149,12 @@ pub async fn logs(
     let (accepted, new) = state
         .db
         .call(move |conn| {
-            let tx = conn.transaction()?;
-            let counted = db::logs::insert_batch_counted(&tx, &code, &batch.entries, now)?;
-            db::stations::touch(&tx, &code, now)?;
-            tx.commit()?;
-            Ok(counted)
+            // The controller deletes what we acknowledge: it must be on disk first.
+            db::durably(conn, |tx| -> Result<_, AppError> {
+                let counted = db::logs::insert_batch_counted(tx, &code, &batch.entries, now)?;
+                db::stations::touch(tx, &code, now)?;
+                Ok(counted)
+            })
         })
         .await?;
     let new = new as u64;

@@ -5,11 +5,12 @@ use crate::auth::User;
 use crate::db::{self, logs::Filter, logs::LogRow};
 use crate::error::{AppError, AppResult, QueryArgs};
 use crate::state::AppState;
+use crate::validate::{Instant, Window};
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
+
 use schedules::PlayStatus;
 use serde::Deserialize;
 
@@ -21,8 +22,8 @@ pub struct LogQuery {
     area: Option<String>,
     category: Option<String>,
     status: Option<String>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    from: Option<Instant>,
+    to: Option<Instant>,
     limit: Option<u32>,
     offset: Option<u32>,
 }
@@ -50,6 +51,7 @@ pub async fn list(
             "limit: {limit} must be between 1 and {MAX_LIMIT}"
         )));
     }
+    let (from, to) = Window::open(q.from, q.to)?;
     let (rows, total) = state
         .db
         .call(move |conn| {
@@ -64,8 +66,8 @@ pub async fn list(
                 area: q.area,
                 category: q.category,
                 status: q.status,
-                from: q.from,
-                to: q.to,
+                from,
+                to,
                 limit,
                 offset: q.offset.unwrap_or(0),
             };

@@ -24,6 +24,9 @@ use std::io::SeekFrom;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
+/// The largest `title` field `POST /media` reads (the title keeps 200 characters).
+pub const MAX_TITLE_FIELD_BYTES: usize = 4096;
+
 /// `POST /media`: multipart field `file` (and optional `title`) → 201 with the stored file's
 /// measurements. A refused file answers 422 with the reason and leaves nothing behind.
 pub async fn upload(
@@ -72,7 +75,23 @@ pub async fn upload(
                 file = Some((tmp, filename));
             }
             Some("title") => {
-                let t = field.text().await.map_err(bad)?;
+                if title.is_some() {
+                    return Err(AppError::bad_request(
+                        "multipart: more than one \"title\" field",
+                    ));
+                }
+                // Read by chunks up to a bound: the upload route has no body limit.
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    if bytes.len() + chunk.len() > MAX_TITLE_FIELD_BYTES {
+                        return Err(AppError::too_large(format!(
+                            "title: longer than {MAX_TITLE_FIELD_BYTES} bytes"
+                        )));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                // Bytes that are not UTF-8 become U+FFFD, as before.
+                let t = String::from_utf8_lossy(&bytes);
                 title = Some(t.trim().chars().take(200).collect());
             }
             other => {

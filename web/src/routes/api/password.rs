@@ -6,6 +6,7 @@ use crate::auth::{self, User};
 use crate::db;
 use crate::error::{AppError, AppResult, JsonBody};
 use crate::state::{AppState, Now};
+use crate::throttle::IpKey;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -29,6 +30,9 @@ pub enum ChangeError {
     /// The new password breaks the rules.
     #[error("{0}")]
     Rules(AppError),
+    /// Too many wrong current passwords: wait this many seconds.
+    #[error("too many wrong passwords; try again in {0} s")]
+    Throttled(u64),
     /// Anything else.
     #[error("{0}")]
     Other(AppError),
@@ -38,6 +42,7 @@ impl From<ChangeError> for AppError {
     fn from(e: ChangeError) -> Self {
         match e {
             ChangeError::WrongCurrent => AppError::invalid(e.to_string()),
+            ChangeError::Throttled(wait) => AppError::too_many(e.to_string(), wait),
             ChangeError::Rules(e) | ChangeError::Other(e) => e,
         }
     }
@@ -52,6 +57,13 @@ pub async fn change(
     new: String,
 ) -> Result<(), ChangeError> {
     auth::check_password_rules(&new).map_err(ChangeError::Rules)?;
+    // The current password is a guess like a sign-in's, throttled alike (a stolen session
+    // must not become an oracle for the password).
+    let client = IpKey::of(user.remote.as_deref().and_then(|r| r.parse().ok()));
+    let ticket = state
+        .throttle
+        .admit(&user.username, client, now)
+        .map_err(ChangeError::Throttled)?;
     let username = user.username.clone();
     let row = state
         .db
@@ -72,6 +84,7 @@ pub async fn change(
     let Some(hash) = hashed else {
         return Err(ChangeError::WrongCurrent);
     };
+    state.throttle.succeeded(&ticket, now);
     let u = user.clone();
     state
         .db

@@ -10,6 +10,7 @@ use crate::db::{self, schedules::ScheduleRow, schedules::ScheduleSpec, users::Ro
 use crate::error::{AppError, AppResult, JsonBody, PathArg, QueryArgs};
 use crate::planning::publish_schedules;
 use crate::state::{AppState, Now};
+use crate::validate::{Day, Instant};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -43,13 +44,13 @@ pub struct ScheduleBody {
     #[serde(default)]
     cron: Option<String>,
     #[serde(default)]
-    at: Option<DateTime<Utc>>,
+    at: Option<Instant>,
     #[serde(default)]
-    starts_on: Option<NaiveDate>,
+    starts_on: Option<Day>,
     #[serde(default)]
-    ends_on: Option<NaiveDate>,
+    ends_on: Option<Day>,
     #[serde(default)]
-    excluded_dates: Vec<NaiveDate>,
+    excluded_dates: Vec<Day>,
     #[serde(default)]
     priority: Option<String>,
     #[serde(default)]
@@ -271,7 +272,7 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
         }
     };
     let t = targets::check(conn, user, &b.stations, &b.areas)?;
-    let mut excluded = b.excluded_dates;
+    let mut excluded: Vec<NaiveDate> = b.excluded_dates.into_iter().map(Day::get).collect();
     excluded.sort();
     excluded.dedup();
     Ok(ScheduleSpec {
@@ -281,9 +282,9 @@ fn validate(conn: &Connection, user: &User, b: ScheduleBody) -> AppResult<Schedu
         stations: t.stations,
         areas: t.areas,
         cron,
-        at: b.at,
-        starts_on: b.starts_on,
-        ends_on: b.ends_on,
+        at: b.at.map(Instant::get),
+        starts_on: b.starts_on.map(Day::get),
+        ends_on: b.ends_on.map(Day::get),
         excluded_dates: excluded,
         priority,
         category,
@@ -500,7 +501,7 @@ pub async fn remove(
 pub struct PreviewQuery {
     cron: String,
     tz: Option<String>,
-    after: Option<DateTime<Utc>>,
+    after: Option<Instant>,
     count: Option<u32>,
 }
 
@@ -524,7 +525,7 @@ pub async fn preview(
             "count: {count} must be between 1 and 100"
         )));
     }
-    let after = q.after.unwrap_or(now);
+    let after = q.after.map_or(now, Instant::get);
     let e = expr.clone();
     let times = tokio::task::spawn_blocking(move || next_times(&e, tz, after, count as usize))
         .await

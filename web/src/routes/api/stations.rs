@@ -7,10 +7,11 @@ use crate::app::targets;
 use crate::auth::{self, User};
 use crate::db::{self, stations::Station, users::Role};
 use crate::error::JsonBody;
-use crate::error::{AppError, AppResult, PathArg, QueryArgs};
+use crate::error::{AppResult, PathArg, QueryArgs};
 use crate::planning::{plan::plan as plan_of, plan::PlanEntry, publish_schedules};
 use crate::routes::api::users::area_in_reach;
 use crate::state::{AppState, Now};
+use crate::validate::{Instant, Window};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -151,8 +152,8 @@ pub async fn show(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanQuery {
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    from: Option<Instant>,
+    to: Option<Instant>,
 }
 
 /// `GET /stations/{code}/plan?from&to` (default: the next 24 hours; at most 31 days).
@@ -163,18 +164,13 @@ pub async fn plan(
     PathArg(code): PathArg<String>,
     QueryArgs(q): QueryArgs<PlanQuery>,
 ) -> AppResult<Json<Vec<PlanEntry>>> {
-    let from = q.from.unwrap_or(now);
-    let to = q.to.unwrap_or(from + Duration::days(1));
-    if to <= from {
-        return Err(AppError::invalid("to: must be after from"));
-    }
-    let max = state.config.max_plan_window;
-    if to - from > max {
-        return Err(AppError::invalid(format!(
-            "to: the window may span at most {} days",
-            max.num_days()
-        )));
-    }
+    let Window { from, to } = Window::new(
+        q.from,
+        q.to,
+        now,
+        Duration::days(1),
+        Some(state.config.max_plan_window),
+    )?;
     let out = state
         .db
         .call(move |conn| {

@@ -7,6 +7,7 @@ use crate::db::{self, urgent::UrgentRow, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::state::{AppState, Now};
 use crate::urgent::{self, NewNotice, Sound};
+use crate::validate::Instant;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -36,9 +37,9 @@ pub struct UrgentBody {
     #[serde(default)]
     interval_minutes: Option<u32>,
     #[serde(default)]
-    until: Option<DateTime<Utc>>,
+    until: Option<Instant>,
     #[serde(default)]
-    expires_at: Option<DateTime<Utc>>,
+    expires_at: Option<Instant>,
     #[serde(default)]
     category: Option<String>,
 }
@@ -79,7 +80,7 @@ fn validate(b: UrgentBody, now: DateTime<Utc>) -> AppResult<NewNotice> {
         (_, Some(_)) if interval_s == 0 => {
             return Err(AppError::invalid("interval_minutes: required with until"))
         }
-        (None, Some(until)) => urgent::airings_until(now, until, interval_s)?,
+        (None, Some(until)) => urgent::airings_until(now, until.get(), interval_s)?,
         (r, None) => r.unwrap_or(1),
     };
     if !(1..=urgent::MAX_REPEAT).contains(&repeat) {
@@ -93,7 +94,7 @@ fn validate(b: UrgentBody, now: DateTime<Utc>) -> AppResult<NewNotice> {
             "interval_minutes: required when repeat is more than 1",
         ));
     }
-    if b.expires_at.is_some_and(|e| e <= now) {
+    if b.expires_at.is_some_and(|e| e.get() <= now) {
         return Err(AppError::invalid("expires_at: is already past"));
     }
     Ok(NewNotice {
@@ -104,7 +105,7 @@ fn validate(b: UrgentBody, now: DateTime<Utc>) -> AppResult<NewNotice> {
         areas: b.areas,
         repeat,
         interval_s: if repeat > 1 { interval_s } else { 0 },
-        expires_at: b.expires_at,
+        expires_at: b.expires_at.map(Instant::get),
         category: b.category.unwrap_or_default().trim().to_string(),
         cap_key: None,
         extra: json!("api"),
