@@ -46,8 +46,7 @@
 //! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
 //! - [`app`]: the rulebook — who may do what, decided once for every entry point;
 //! - [`conn`]: the connection loop and its limits; [`client`]: the client's address behind
-//!   trusted proxies; [`throttle`]: password guesses; [`validate`]: instants and windows
-//!   as clients may send them;
+//!   trusted proxies; [`throttle`]: password guesses;
 //! - [`cli`], [`demo`]: the command line and the demo district.
 
 pub mod admin;
@@ -77,4 +76,3 @@ pub mod state;
 pub mod throttle;
 pub mod tls;
 pub mod urgent;
-pub mod validate;

@@ -3,16 +3,19 @@
 //!
 //! *Who may do this?* is answered in [`policy`], once, from the caller (role, area, device)
 //! and the object's owner and targets. [`targets`] turns requested stations and areas
-//! into checked targets; [`audit`] is how every change is recorded. Entry points translate
+//! into checked targets; [`validate`] turns the instants and windows clients send into
+//! types within a sane range; [`audit`] is how every change is recorded. Entry points translate
 //! their input, call in here, and map the one domain [`Error`] to their own answer (HTTP
 //! statuses are chosen in [`crate::error`], nowhere else). `db/` below answers rows and
 //! `rusqlite` errors.
 
+pub mod accounts;
 pub mod approval;
 pub mod audit;
 pub mod objects;
 pub mod policy;
 pub mod targets;
+pub mod validate;
 
 pub use policy::{authorize, Action, Kind, Object};
 

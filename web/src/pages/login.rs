@@ -1,12 +1,12 @@
 //! Log in (a form posting to `/login` that sets the `loaxa_session` cookie), log out, and
 //! the language switch.
 
+use crate::app::accounts::{sign_in, Credentials};
 use crate::auth::{self, Https, Remote};
 use crate::db::{self, tokens::Kind};
 use crate::pages::i18n::{Lang, LANG_COOKIE};
 use crate::pages::render::{render, safe_next};
 use crate::pages::session::Session;
-use crate::routes::api::auth::{sign_in, Credentials};
 use crate::state::{AppState, Now};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};

@@ -1,10 +1,10 @@
 //! Change one's own password: a form with the current password and the new one twice;
 //! each refusal is shown next to its field.
 
+use crate::app::accounts::{change, ChangeError};
 use crate::auth::{Remote, User};
 use crate::pages::render::render;
 use crate::pages::session::Session;
-use crate::routes::api::password::{change, ChangeError};
 use crate::state::{AppState, Now};
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,10 +1,10 @@
 //! The audit log, for administrators.
 
+use crate::app::validate::{Instant, Window};
 use crate::auth::User;
 use crate::db::{self, audit::AuditEntry, users::Role};
 use crate::error::{AppError, AppResult, QueryArgs};
 use crate::state::AppState;
-use crate::validate::{Instant, Window};
 use axum::extract::State;
 use axum::Json;
 

@@ -1,11 +1,11 @@
 //! The as-run log. (The reports are in `reports.rs`.)
 
+use crate::app::validate::{Instant, Window};
 use crate::app::{objects, targets, Action};
 use crate::auth::User;
 use crate::db::{self, logs::Filter, logs::LogRow};
 use crate::error::{AppError, AppResult, QueryArgs};
 use crate::state::AppState;
-use crate::validate::{Instant, Window};
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};

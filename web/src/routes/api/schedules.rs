@@ -3,6 +3,7 @@
 use crate::app::approval::submit_if_required;
 use crate::app::audit::record as audit;
 use crate::app::targets;
+use crate::app::validate::{Day, Instant};
 use crate::app::{objects, Action};
 use crate::auth::User;
 use crate::db::approvals::{self, Kind};
@@ -10,7 +11,6 @@ use crate::db::{self, schedules::ScheduleRow, schedules::ScheduleSpec, users::Ro
 use crate::error::{AppError, AppResult, JsonBody, PathArg, QueryArgs};
 use crate::planning::publish_schedules;
 use crate::state::{AppState, Now};
-use crate::validate::{Day, Instant};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

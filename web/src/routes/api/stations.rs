@@ -4,6 +4,7 @@
 use crate::admin::{self, Actor};
 use crate::app::audit::record as audit;
 use crate::app::targets;
+use crate::app::validate::{Instant, Window};
 use crate::auth::{self, User};
 use crate::db::{self, stations::Station, users::Role};
 use crate::error::JsonBody;
@@ -11,7 +12,6 @@ use crate::error::{AppResult, PathArg, QueryArgs};
 use crate::planning::{plan::plan as plan_of, plan::PlanEntry, publish_schedules};
 use crate::routes::api::users::area_in_reach;
 use crate::state::{AppState, Now};
-use crate::validate::{Instant, Window};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

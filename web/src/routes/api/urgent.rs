@@ -1,13 +1,13 @@
 //! Urgent notices: sent at once over the event streams of every target station, tracked
 //! station by station, cancellable.
 
+use crate::app::validate::Instant;
 use crate::app::{objects, Action};
 use crate::auth::User;
 use crate::db::{self, urgent::UrgentRow, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::state::{AppState, Now};
 use crate::urgent::{self, NewNotice, Sound};
-use crate::validate::Instant;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
