@@ -83,18 +83,12 @@ fn audio_resource(bytes: &[u8], digest_of: &[u8]) -> String {
     )
 }
 
-async fn post_cap(app: &TestApp, token: &str, body: String) -> (StatusCode, Value) {
-    let res = app
-        .client
-        .post(app.url("/cap"))
-        .bearer_auth(token)
-        .header("content-type", "application/cap+xml")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let s = res.status();
-    (s, res.json().await.unwrap_or(Value::Null))
+async fn post_cap(
+    app: &TestApp,
+    token: &str,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, Value) {
+    app.post_cap(token, body).await
 }
 
 async fn notices(app: &TestApp, token: &str) -> Vec<Value> {

@@ -148,6 +148,25 @@ impl TestApp {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// POST a CAP message (`application/cap+xml`).
+    pub async fn post_cap(
+        &self,
+        token: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(self.url("/cap"))
+            .bearer_auth(token)
+            .header("content-type", "application/cap+xml")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let s = res.status();
+        (s, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// Upload bytes as multipart field `file`.
     pub async fn upload(&self, token: &str, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
         let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());

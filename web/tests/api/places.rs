@@ -14,17 +14,7 @@ async fn post_cap(
     token: &str,
     body: impl Into<reqwest::Body>,
 ) -> (StatusCode, Value) {
-    let res = app
-        .client
-        .post(app.url("/cap"))
-        .bearer_auth(token)
-        .header("content-type", "application/cap+xml")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let s = res.status();
-    (s, res.json().await.unwrap_or(Value::Null))
+    app.post_cap(token, body).await
 }
 
 /// The stations an urgent notice is for, sorted.
