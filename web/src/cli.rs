@@ -67,6 +67,12 @@ pub struct Cli {
     /// Open connections served at once; more get 503 [default: 16384].
     #[arg(long, global = true)]
     pub max_connections: Option<u32>,
+    /// Days a sign-in (token or browser session) lasts, 1 to 365 [default: 30].
+    #[arg(long, global = true)]
+    pub token_ttl_days: Option<u32>,
+    /// Largest media file accepted, MiB, 1 to 4096 [default: 200].
+    #[arg(long, global = true)]
+    pub max_upload_mib: Option<u32>,
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -123,6 +129,8 @@ impl Cli {
             ("header_timeout_seconds", self.header_timeout_seconds),
             ("idle_timeout_seconds", self.idle_timeout_seconds),
             ("max_connections", self.max_connections),
+            ("token_ttl_days", self.token_ttl_days),
+            ("max_upload_mib", self.max_upload_mib),
         ] {
             if let Some(v) = v {
                 flags.insert(key.into(), i64::from(v).into());

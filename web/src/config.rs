@@ -67,6 +67,12 @@ pub struct WebConfig {
     /// (`--max-connections`, `LOAXA_MAX_CONNECTIONS`). Lowered at start to what the
     /// open-file limit allows.
     pub max_connections: u32,
+    /// How long a sign-in (bearer token or browser session) lasts, days, 1 to 365
+    /// (`--token-ttl-days`, `LOAXA_TOKEN_TTL_DAYS`).
+    pub token_ttl_days: u32,
+    /// Largest media file accepted, MiB, 1 to 4096 (`--max-upload-mib`,
+    /// `LOAXA_MAX_UPLOAD_MIB`).
+    pub max_upload_mib: u32,
 }
 
 impl Default for WebConfig {
@@ -86,6 +92,8 @@ impl Default for WebConfig {
             header_timeout_seconds: 20,
             idle_timeout_seconds: 60,
             max_connections: 16_384,
+            token_ttl_days: 30,
+            max_upload_mib: 200,
         }
     }
 }
@@ -133,6 +141,16 @@ impl WebConfig {
                 )));
             }
         }
+        for (key, v, max) in [
+            ("token_ttl_days", self.token_ttl_days, 365),
+            ("max_upload_mib", self.max_upload_mib, 4096),
+        ] {
+            if !(1..=max).contains(&v) {
+                return Err(settings::ConfigError::Flags(format!(
+                    "`{key}` must be between 1 and {max}, not {v}"
+                )));
+            }
+        }
         Ok(self)
     }
 
@@ -155,6 +173,8 @@ impl WebConfig {
             header_timeout: std::time::Duration::from_secs(u64::from(self.header_timeout_seconds)),
             idle_timeout: std::time::Duration::from_secs(u64::from(self.idle_timeout_seconds)),
             max_connections: self.max_connections as usize,
+            token_ttl: chrono::Duration::days(i64::from(self.token_ttl_days)),
+            max_upload_bytes: u64::from(self.max_upload_mib) * 1024 * 1024,
             ..crate::state::Config::default()
         }
     }
@@ -203,6 +223,50 @@ mod tests {
         let toml = "trusted_proxies = [\"127.0.0.1\"]\nmax_connections = 100\n";
         let c: WebConfig = toml::from_str(toml).unwrap();
         assert_eq!((c.trusted_proxies.len(), c.max_connections), (1, 100));
+    }
+
+    #[test]
+    fn token_lifetime_and_upload_cap_are_settings_within_bounds() {
+        let c: WebConfig = toml::from_str("token_ttl_days = 7\nmax_upload_mib = 50\n").unwrap();
+        let s = c.check().unwrap().server_config();
+        assert_eq!(s.token_ttl, chrono::Duration::days(7));
+        assert_eq!(s.max_upload_bytes, 50 * 1024 * 1024);
+        let d = WebConfig::default().server_config();
+        assert_eq!(d.token_ttl, chrono::Duration::days(30));
+        assert_eq!(d.max_upload_bytes, 200 * 1024 * 1024);
+        for (bad, key) in [
+            (
+                WebConfig {
+                    token_ttl_days: 0,
+                    ..WebConfig::default()
+                },
+                "token_ttl_days",
+            ),
+            (
+                WebConfig {
+                    token_ttl_days: 366,
+                    ..WebConfig::default()
+                },
+                "token_ttl_days",
+            ),
+            (
+                WebConfig {
+                    max_upload_mib: 0,
+                    ..WebConfig::default()
+                },
+                "max_upload_mib",
+            ),
+            (
+                WebConfig {
+                    max_upload_mib: 5000,
+                    ..WebConfig::default()
+                },
+                "max_upload_mib",
+            ),
+        ] {
+            let e = bad.check().unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]
