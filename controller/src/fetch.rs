@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use schedules::{Clock, Sha256};
 use sha2::Digest;
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,20 +70,8 @@ pub enum FetchError {
     Cache(#[from] cache::CacheError),
 }
 
-/// The sha256 of a file, lowercase hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
+/// The sha256 of a file, lowercase hex: the media crate's, which hashes uploads too.
+pub use media::sha256_file;
 
 /// The media cache in one directory.
 #[derive(Debug, Clone)]
