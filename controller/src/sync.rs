@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use rand::Rng;
 use reqwest::{header, StatusCode};
+use schedules::wire::Event;
 use schedules::wire::{
     Heartbeat, LogAck, LogBatch, ScheduleChanged, ScheduleDocument, UrgentAck, UrgentCancel,
     UrgentNotice, UrgentState,
@@ -379,8 +380,8 @@ pub fn handle_event(
     clock: &dyn Clock,
 ) {
     let now = clock.now();
-    match ev.event.as_str() {
-        "schedule" => {
+    match Event::parse(&ev.event) {
+        Some(Event::Schedule) => {
             if let Ok(c) = serde_json::from_str::<ScheduleChanged>(&ev.data) {
                 let held = shared
                     .inputs
@@ -394,7 +395,7 @@ pub fn handle_event(
             }
             shared.refetch.notify_one();
         }
-        "urgent" => match read_push(&ev.data) {
+        Some(Event::Urgent) => match read_push(&ev.data) {
             Ok((n, audio)) => {
                 tracing::warn!(id = %n.id, title = %n.title, "urgent notice received");
                 shared.urgent_on_its_way();
@@ -417,7 +418,7 @@ pub fn handle_event(
             }
             Err(e) => tracing::warn!("bad urgent event: {e}"),
         },
-        "cancel" => match serde_json::from_str::<UrgentCancel>(&ev.data) {
+        Some(Event::Cancel) => match serde_json::from_str::<UrgentCancel>(&ev.data) {
             Ok(c) => {
                 tracing::warn!(id = %c.id, "urgent notice cancelled");
                 shared.inputs.send_modify(|i| {
@@ -437,11 +438,13 @@ pub fn handle_event(
             }
             Err(e) => tracing::warn!("bad cancel event: {e}"),
         },
-        "command" => match serde_json::from_str::<schedules::remote::RemoteCommand>(&ev.data) {
-            Ok(c) => shared.command(c),
-            Err(e) => tracing::warn!("bad command event: {e}"),
-        },
-        other => tracing::debug!("ignoring event {other:?}"),
+        Some(Event::Command) => {
+            match serde_json::from_str::<schedules::remote::RemoteCommand>(&ev.data) {
+                Ok(c) => shared.command(c),
+                Err(e) => tracing::warn!("bad command event: {e}"),
+            }
+        }
+        None => tracing::debug!("ignoring event {:?}", ev.event),
     }
 }
 

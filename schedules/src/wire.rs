@@ -569,3 +569,56 @@ mod tests {
         assert_eq!(serde_json::to_string(&push).unwrap(), bare);
     }
 }
+
+/// The events a station's stream carries, as named on its `event:` lines; the server
+/// publishes and the controller dispatches on this one list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// The station's schedule document changed ([`ScheduleChanged`]).
+    Schedule,
+    /// An urgent notice ([`UrgentPush`]).
+    Urgent,
+    /// An urgent notice was cancelled ([`UrgentCancel`]).
+    Cancel,
+    /// A remote command ([`crate::remote::RemoteCommand`]).
+    Command,
+}
+
+impl Event {
+    /// Every event.
+    pub const ALL: [Event; 4] = [
+        Event::Schedule,
+        Event::Urgent,
+        Event::Cancel,
+        Event::Command,
+    ];
+
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Schedule => "schedule",
+            Event::Urgent => "urgent",
+            Event::Cancel => "cancel",
+            Event::Command => "command",
+        }
+    }
+
+    /// The event named `name`, if it is one of ours (a newer server may send others).
+    pub fn parse(name: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::Event;
+
+    #[test]
+    fn every_event_reads_back_from_its_wire_name_and_others_are_none() {
+        for e in Event::ALL {
+            assert_eq!(Event::parse(e.as_str()), Some(e));
+        }
+        assert_eq!(Event::parse("hello"), None);
+        assert_eq!(Event::parse("Urgent"), None);
+    }
+}

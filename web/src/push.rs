@@ -3,6 +3,7 @@
 //!
 //! Kept behind this small type so that a shared pub/sub can replace it for several nodes.
 
+use schedules::wire::Event;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ pub struct Push {
     /// Increasing id (the SSE `id:`).
     pub id: u64,
     /// The SSE event name: `schedule`, `urgent` or `cancel`.
-    pub event: &'static str,
+    pub event: Event,
     /// JSON payload, shared by every stream it goes to (an urgent notice may carry its
     /// audio).
     pub data: Arc<str>,
@@ -113,13 +114,13 @@ impl Hub {
 
     /// Send an event to every open stream of `station` (none open: nothing happens; the
     /// station resynchronises when it connects).
-    pub fn publish(&self, station: &str, event: &'static str, data: impl Into<Arc<str>>) {
+    pub fn publish(&self, station: &str, event: Event, data: impl Into<Arc<str>>) {
         let push = Push {
             id: self.next_id(),
             event,
             data: data.into(),
         };
-        if event == "urgent" {
+        if event == Event::Urgent {
             self.urgent_pushed.fetch_add(1, Ordering::Relaxed);
         }
         let map = self.stations.lock().unwrap_or_else(|e| e.into_inner());
@@ -177,11 +178,11 @@ mod tests {
         let mut a = hub.subscribe("A");
         let mut b = hub.subscribe("B");
         assert!(hub.is_connected("A"));
-        hub.publish("A", "schedule", "{}");
+        hub.publish("A", Event::Schedule, "{}");
         let got = a.rx.recv().await.unwrap();
-        assert_eq!(got.event, "schedule");
+        assert_eq!(got.event, Event::Schedule);
         assert!(b.rx.try_recv().is_err());
-        hub.publish("A", "urgent", "{}");
+        hub.publish("A", Event::Urgent, "{}");
         assert!(a.rx.recv().await.unwrap().id > got.id);
         let second = hub.subscribe("A");
         drop(a);

@@ -8,6 +8,7 @@ pub mod plan;
 use crate::db;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
+use schedules::wire::Event;
 use schedules::wire::ScheduleChanged;
 
 /// Tell each of `stations` (codes) that its schedule document may have changed: publishes
@@ -41,7 +42,7 @@ pub async fn publish_schedules(state: &AppState, stations: Vec<String>, now: Dat
         };
         for (code, version) in versions {
             match serde_json::to_string(&ScheduleChanged { version }) {
-                Ok(data) => state.hub.publish(&code, "schedule", data),
+                Ok(data) => state.hub.publish(&code, Event::Schedule, data),
                 Err(e) => tracing::error!(error = %e, station = %code, "cannot encode event"),
             }
         }

@@ -17,6 +17,7 @@ use crate::planning::{document, publish_schedules};
 use crate::state::AppState;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use schedules::wire::Event;
 use schedules::wire::UrgentPush;
 use schedules::Sha256;
 use serde_json::json;
@@ -187,7 +188,7 @@ pub async fn send(
     let audio = inline_audio(state, &notice.media_sha256, size).await;
     let data: Arc<str> = serde_json::to_string(&UrgentPush { notice, audio })?.into();
     for s in &stations {
-        state.hub.publish(s, "urgent", data.clone());
+        state.hub.publish(s, Event::Urgent, data.clone());
     }
     // The notice itself is on its way; the new document versions follow in the background
     // (for a province that is thousands of documents, which must not delay the answer),
@@ -257,7 +258,7 @@ pub async fn cancel(
     let data: Arc<str> =
         serde_json::to_string(&schedules::wire::UrgentCancel { id: id.to_string() })?.into();
     for s in &stations {
-        state.hub.publish(s, "cancel", data.clone());
+        state.hub.publish(s, Event::Cancel, data.clone());
     }
     tokio::spawn({
         let (state, stations) = (state.clone(), stations.clone());

@@ -49,7 +49,7 @@ pub async fn schedule(
 fn event(p: Push) -> Event {
     Event::default()
         .id(p.id.to_string())
-        .event(p.event)
+        .event(p.event.as_str())
         .data(p.data)
 }
 
@@ -73,7 +73,7 @@ async fn current_schedule_event(state: &AppState, code: &str) -> Option<(u64, Ev
         id,
         event(Push {
             id,
-            event: "schedule",
+            event: schedules::wire::Event::Schedule,
             data: data.into(),
         }),
     ))

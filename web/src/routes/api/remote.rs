@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use schedules::remote::{CommandAck, CommandKind, CommandState, RemoteCommand};
 use schedules::volume::{self, VolumeStep};
+use schedules::wire::Event;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -85,7 +86,7 @@ pub async fn issue(
         })
         .await?;
     let data = serde_json::to_string(&cmd)?;
-    state.hub.publish(&station, "command", data);
+    state.hub.publish(&station, Event::Command, data);
     Ok((StatusCode::ACCEPTED, Json(json!({"id": cmd.id}))))
 }
 
