@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | [`Action::Read`] | the owner lies in the caller's subtree, or one of the stations it reaches does, or (for things shared down the tree: programmes, channels, media) the caller lies below the owner |
 //! | [`Action::Change`] | the caller may read it, has the kind's role ([`Kind::change_role`]), the owner lies in the caller's subtree **and** every target does |
-//! | [`Action::Air`] | the caller has the kind's role and every target lies in their subtree |
+//! | air something new | the caller has the kind's role and every target lies in their subtree: [`crate::app::targets::check`] |
 //! | [`Action::Approve`] | the caller is an approver (or admin) and the owner lies in their subtree |
 //!
 //! An object the caller may not read does not exist for them (404); one they can read but
@@ -29,8 +29,6 @@ pub enum Action {
     Read,
     /// Edit, pause, resume, delete or cancel it.
     Change,
-    /// Make something new that airs on its targets.
-    Air,
     /// Approve or reject it.
     Approve,
 }
@@ -52,29 +50,20 @@ pub enum Kind {
     Channel,
     /// A station (its settings, token, plan).
     Station,
-    /// A remote command to a station.
-    Command,
     /// A user account.
     User,
     /// An area (its settings: approval, slot limit).
     Area,
-    /// As-run logs and reports.
-    Log,
 }
 
 impl Kind {
     /// The least role that may change or air an object of this kind.
     pub fn change_role(self) -> Role {
         match self {
-            Kind::Schedule
-            | Kind::Programme
-            | Kind::Media
-            | Kind::Urgent
-            | Kind::Cap
-            | Kind::Command => Role::Operator,
+            Kind::Schedule | Kind::Programme | Kind::Media | Kind::Urgent | Kind::Cap => {
+                Role::Operator
+            }
             Kind::Channel | Kind::Station | Kind::User | Kind::Area => Role::Admin,
-            // Logs are written by stations; people only read them.
-            Kind::Log => Role::Admin,
         }
     }
 
@@ -94,10 +83,8 @@ impl Kind {
             Kind::Cap => "CAP message",
             Kind::Channel => "channel",
             Kind::Station => "station",
-            Kind::Command => "command",
             Kind::User => "user",
             Kind::Area => "area",
-            Kind::Log => "log",
         }
     }
 }
@@ -222,7 +209,7 @@ pub fn authorize(
     obj: &Object<'_>,
 ) -> Result<(), Error> {
     let (kind, id) = (obj.kind, obj.id);
-    if action != Action::Air && !readable(conn, user, obj)? {
+    if !readable(conn, user, obj)? {
         return Err(Error::NotFound(format!("no {kind} {id:?}")));
     }
     match action {
@@ -234,10 +221,6 @@ pub fn authorize(
         Action::Change => {
             require_role(user, kind.change_role())?;
             owners_in_reach(conn, user, obj)?;
-            targets_in_reach(conn, user, obj)
-        }
-        Action::Air => {
-            require_role(user, kind.change_role())?;
             targets_in_reach(conn, user, obj)
         }
     }
