@@ -25,7 +25,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration as CDuration, Utc};
 use pulse::Pulse;
-use schedules::wire::{LogAck, LogBatch, LogEntry, MediaEntry, ScheduleDocument, WireRule};
+use schedules::wire::{
+    LogAck, LogBatch, LogEntry, MediaEntry, ScheduleDocument, WireRule, WireSlot,
+};
 use schedules::{occurrence_key, Priority, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
@@ -109,16 +111,18 @@ fn rule(id: String, at: DateTime<Utc>, m: &MediaEntry) -> WireRule {
     WireRule {
         id,
         title: "bench".into(),
-        category: String::new(),
-        priority: Priority::Normal,
-        cron: None,
-        at: Some(at),
-        starts_on: None,
-        ends_on: None,
-        excluded_dates: vec![],
+        slot: WireSlot {
+            category: String::new(),
+            priority: Priority::Normal,
+            cron: None,
+            at: Some(at),
+            starts_on: None,
+            ends_on: None,
+            excluded_dates: vec![],
+            max_wait_ms: 600_000,
+        },
         media_sha256: m.sha256.clone(),
         duration_ms: m.duration_ms,
-        max_wait_ms: 600_000,
         items: vec![],
         programme_id: None,
     }

@@ -243,12 +243,12 @@ pub fn occurrences_in(
                         key: occurrence_key(&wr.id, at),
                         scheduled_at: at,
                         duration_ms: wr.duration_ms,
-                        priority: wr.priority,
-                        max_wait_ms: wr.max_wait_ms,
+                        priority: wr.slot.priority,
+                        max_wait_ms: wr.slot.max_wait_ms,
                     },
                     origin: Origin::Rule(wr.id.clone()),
                     title: wr.title.clone(),
-                    category: wr.category.clone(),
+                    category: wr.slot.category.clone(),
                     source: if parts.is_empty() {
                         Source::Media {
                             sha256: wr.media_sha256.clone(),
@@ -277,12 +277,12 @@ pub fn occurrences_in(
                         key: occurrence_key(&wr.id, at),
                         scheduled_at: at,
                         duration_ms: wr.window_ms,
-                        priority: wr.priority,
-                        max_wait_ms: wr.max_wait_ms,
+                        priority: wr.slot.priority,
+                        max_wait_ms: wr.slot.max_wait_ms,
                     },
                     origin: Origin::Rule(wr.id.clone()),
                     title: wr.title.clone(),
-                    category: wr.category.clone(),
+                    category: wr.slot.category.clone(),
                     source: Source::Relay(wr.channel.clone()),
                 });
             }
@@ -366,7 +366,7 @@ pub fn needed_media(
 mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
-    use schedules::wire::{MediaEntry, WireRule};
+    use schedules::wire::{MediaEntry, WireRule, WireSlot};
 
     fn sha(c: char) -> Sha256 {
         Sha256::parse(&c.to_string().repeat(64)).unwrap()
@@ -386,16 +386,18 @@ mod tests {
         WireRule {
             id: id.into(),
             title: format!("title {id}"),
-            category: "tin tức".into(),
-            priority: prio,
-            cron: cron.map(Into::into),
-            at,
-            starts_on: None,
-            ends_on: None,
-            excluded_dates: vec![],
+            slot: WireSlot {
+                category: "tin tức".into(),
+                priority: prio,
+                cron: cron.map(Into::into),
+                at,
+                starts_on: None,
+                ends_on: None,
+                excluded_dates: vec![],
+                max_wait_ms: 60_000,
+            },
             media_sha256: sha('a'),
             duration_ms: ms,
-            max_wait_ms: 60_000,
             items: vec![],
             programme_id: None,
         }
@@ -558,15 +560,17 @@ mod tests {
         d.relays = vec![schedules::wire::WireRelay {
             id: "vov".into(),
             title: "Tiếp sóng VOV1".into(),
-            category: "tiếp sóng".into(),
-            priority: Priority::Priority,
-            cron: Some("0 13 * * *".into()), // 06:00 UTC in Hà Nội
-            at: None,
-            starts_on: None,
-            ends_on: None,
-            excluded_dates: vec![],
+            slot: WireSlot {
+                category: "tiếp sóng".into(),
+                priority: Priority::Priority,
+                cron: Some("0 13 * * *".into()), // 06:00 UTC in Hà Nội
+                at: None,
+                starts_on: None,
+                ends_on: None,
+                excluded_dates: vec![],
+                max_wait_ms: 60_000,
+            },
             window_ms: 30 * 60_000,
-            max_wait_ms: 60_000,
             channel: RelayChannel {
                 id: "c1".into(),
                 name: "VOV1".into(),

@@ -215,14 +215,14 @@ async fn what_came_due_while_down_is_missed_or_played_late_within_its_wait_bound
     let m = server.add_media(tone_wav(440.0, 300, 0.3), 300);
     let at = now() + CDuration::seconds(4);
     let mut strict = one_off("strict", at, &m, Priority::Normal);
-    strict.max_wait_ms = 500;
+    strict.slot.max_wait_ms = 500;
     let mut patient = one_off(
         "patient",
         at + CDuration::milliseconds(100),
         &m,
         Priority::Normal,
     );
-    patient.max_wait_ms = 120_000;
+    patient.slot.max_wait_ms = 120_000;
     server.set_doc(doc("v1", vec![strict, patient], vec![m.clone()]));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -75,13 +75,10 @@ impl ScheduleDocument {
     }
 }
 
-/// One schedule rule as sent to controllers.
+/// What a bulletin rule and a relay rule share: when they air and how they yield. Both
+/// carry it flattened, so the wire format is the one each had with the fields written out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireRule {
-    /// The schedule's id.
-    pub id: String,
-    /// Title, as logged.
-    pub title: String,
+pub struct WireSlot {
     /// Category (free text, e.g. "cải cách hành chính").
     #[serde(default)]
     pub category: String,
@@ -103,13 +100,51 @@ pub struct WireRule {
     /// Local dates it does not fire on.
     #[serde(default)]
     pub excluded_dates: Vec<NaiveDate>,
+    /// How long it may wait behind another item before it is skipped.
+    #[serde(default = "default_max_wait_ms")]
+    pub max_wait_ms: u64,
+}
+
+impl WireSlot {
+    /// The rule as the timeline sees it: rule `id`, an item `duration_ms` long, read in `tz`.
+    pub fn to_rule(&self, id: &str, duration_ms: u64, tz: Tz) -> Result<Rule, ParseError> {
+        let when = match (&self.cron, self.at) {
+            (Some(c), None) => When::Cron(c.parse()?),
+            (None, Some(at)) => When::At(at),
+            _ => {
+                return Err(ParseError(format!(
+                    "rule {id}: exactly one of cron and at is required"
+                )))
+            }
+        };
+        Ok(Rule {
+            id: id.to_string(),
+            when,
+            tz,
+            starts_on: self.starts_on,
+            ends_on: self.ends_on,
+            excluded_dates: self.excluded_dates.clone(),
+            priority: self.priority,
+            duration_ms,
+            max_wait_ms: self.max_wait_ms,
+        })
+    }
+}
+
+/// One schedule rule as sent to controllers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireRule {
+    /// The schedule's id.
+    pub id: String,
+    /// Title, as logged.
+    pub title: String,
+    /// When it airs and how it yields (flattened: the fields sit beside `id` on the wire).
+    #[serde(flatten)]
+    pub slot: WireSlot,
     /// The media it plays.
     pub media_sha256: Sha256,
     /// The media's duration.
     pub duration_ms: u64,
-    /// How long it may wait behind another item before it is skipped.
-    #[serde(default = "default_max_wait_ms")]
-    pub max_wait_ms: u64,
     /// For a programme: its parts in airing order, as of the document's build (the
     /// station's own jingle already filled in, an empty jingle slot left out). Empty for a
     /// single bulletin. A programme rule's `media_sha256` is its first part and its
@@ -139,27 +174,7 @@ pub struct WireItem {
 impl WireRule {
     /// The rule as the timeline sees it, read in `tz`.
     pub fn to_rule(&self, tz: Tz) -> Result<Rule, ParseError> {
-        Ok(Rule {
-            id: self.id.clone(),
-            when: when(&self.id, &self.cron, self.at)?,
-            tz,
-            starts_on: self.starts_on,
-            ends_on: self.ends_on,
-            excluded_dates: self.excluded_dates.clone(),
-            priority: self.priority,
-            duration_ms: self.duration_ms,
-            max_wait_ms: self.max_wait_ms,
-        })
-    }
-}
-
-fn when(id: &str, cron: &Option<String>, at: Option<DateTime<Utc>>) -> Result<When, ParseError> {
-    match (cron, at) {
-        (Some(c), None) => Ok(When::Cron(c.parse()?)),
-        (None, Some(at)) => Ok(When::At(at)),
-        _ => Err(ParseError(format!(
-            "rule {id}: exactly one of cron and at is required"
-        ))),
+        self.slot.to_rule(&self.id, self.duration_ms, tz)
     }
 }
 
@@ -184,32 +199,11 @@ pub struct WireRelay {
     pub id: String,
     /// Title, as logged.
     pub title: String,
-    /// Category.
-    #[serde(default)]
-    pub category: String,
-    /// `normal` or `priority`.
-    #[serde(default)]
-    pub priority: Priority,
-    /// A crontab(5) expression, in the station's time zone (exactly one of `cron`, `at`).
-    #[serde(default)]
-    pub cron: Option<String>,
-    /// A one-off instant (exactly one of `cron`, `at`).
-    #[serde(default)]
-    pub at: Option<DateTime<Utc>>,
-    /// First local date (inclusive).
-    #[serde(default)]
-    pub starts_on: Option<NaiveDate>,
-    /// Last local date (inclusive).
-    #[serde(default)]
-    pub ends_on: Option<NaiveDate>,
-    /// Local dates it does not fire on.
-    #[serde(default)]
-    pub excluded_dates: Vec<NaiveDate>,
+    /// When it airs and how it yields (flattened: the fields sit beside `id` on the wire).
+    #[serde(flatten)]
+    pub slot: WireSlot,
     /// The window's length: the relay airs from each occurrence until this much later.
     pub window_ms: u64,
-    /// How long its start may wait behind another item before it is skipped.
-    #[serde(default = "default_max_wait_ms")]
-    pub max_wait_ms: u64,
     /// The channel it relays.
     pub channel: RelayChannel,
 }
@@ -217,17 +211,7 @@ pub struct WireRelay {
 impl WireRelay {
     /// The rule as the timeline sees it (an item as long as the window), read in `tz`.
     pub fn to_rule(&self, tz: Tz) -> Result<Rule, ParseError> {
-        Ok(Rule {
-            id: self.id.clone(),
-            when: when(&self.id, &self.cron, self.at)?,
-            tz,
-            starts_on: self.starts_on,
-            ends_on: self.ends_on,
-            excluded_dates: self.excluded_dates.clone(),
-            priority: self.priority,
-            duration_ms: self.window_ms,
-            max_wait_ms: self.max_wait_ms,
-        })
+        self.slot.to_rule(&self.id, self.window_ms, tz)
     }
 }
 
@@ -513,6 +497,61 @@ mod tests {
             "rules":[],"media":[],"urgent":[],"a_field_from_the_future":{"x":1}}"#;
         let doc: ScheduleDocument = serde_json::from_str(json).unwrap();
         assert_eq!(doc.version, "v1");
+    }
+
+    /// The shared slot is flattened: a rule and a relay read and write exactly the flat
+    /// objects they did before it existed, and the defaults still apply when fields are
+    /// left out.
+    #[test]
+    fn rules_and_relays_keep_their_flat_wire_format() {
+        let rule = serde_json::json!({
+            "id": "s1", "title": "Bản tin", "category": "tin tức", "priority": "priority",
+            "cron": "30 6 * * 1-5", "at": null, "starts_on": "2026-01-01",
+            "ends_on": "2026-12-31", "excluded_dates": ["2026-09-02"],
+            "media_sha256": "ab".repeat(32), "duration_ms": 61000, "max_wait_ms": 5000,
+        });
+        let r: WireRule = serde_json::from_value(rule.clone()).unwrap();
+        assert_eq!(r.slot.cron.as_deref(), Some("30 6 * * 1-5"));
+        assert_eq!(r.slot.max_wait_ms, 5000);
+        assert_eq!(r.slot.priority, Priority::Priority);
+        assert_eq!(serde_json::to_value(&r).unwrap(), rule);
+
+        let relay = serde_json::json!({
+            "id": "r1", "title": "Tiếp sóng VOV1", "category": "tiếp sóng",
+            "priority": "normal", "cron": null, "at": "2026-12-07T23:00:00Z",
+            "starts_on": null, "ends_on": null, "excluded_dates": [],
+            "window_ms": 1800000, "max_wait_ms": 60000,
+            "channel": {"id": "c1", "name": "VOV1", "url": "http://127.0.0.1:9/v", "gain_db": -2.0},
+        });
+        let w: WireRelay = serde_json::from_value(relay.clone()).unwrap();
+        assert_eq!(
+            w.slot.at,
+            Some(Utc.with_ymd_and_hms(2026, 12, 7, 23, 0, 0).unwrap())
+        );
+        assert_eq!(serde_json::to_value(&w).unwrap(), relay);
+
+        let sparse: WireRule = serde_json::from_value(serde_json::json!({
+            "id": "s2", "title": "t", "at": "2026-12-07T23:00:00Z",
+            "media_sha256": "cd".repeat(32), "duration_ms": 1000,
+        }))
+        .unwrap();
+        assert_eq!(sparse.slot.max_wait_ms, DEFAULT_MAX_WAIT_MS);
+        assert_eq!(sparse.slot.priority, Priority::Normal);
+        assert!(sparse.slot.excluded_dates.is_empty());
+        let rule = sparse.to_rule(crate::rule::DEFAULT_TZ).unwrap();
+        assert_eq!((rule.id.as_str(), rule.duration_ms), ("s2", 1000));
+
+        let both = serde_json::json!({
+            "id": "s3", "title": "t", "at": "2026-12-07T23:00:00Z", "cron": "0 6 * * *",
+            "media_sha256": "cd".repeat(32), "duration_ms": 1000,
+        });
+        let err = serde_json::from_value::<WireRule>(both)
+            .unwrap()
+            .to_rule(crate::rule::DEFAULT_TZ);
+        assert!(err
+            .unwrap_err()
+            .0
+            .contains("rule s3: exactly one of cron and at"));
     }
 
     /// A notice airing once at `t0`.

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use controller::{Config, OutputSpec};
 use schedules::wire::{
     Heartbeat, LogAck, LogBatch, LogEntry, MediaEntry, ScheduleDocument, UrgentAck, WireRule,
+    WireSlot,
 };
 use schedules::{Priority, Sha256, SystemClock};
 use std::collections::HashMap;
@@ -295,16 +296,18 @@ pub fn one_off(id: &str, at: DateTime<Utc>, m: &MediaEntry, priority: Priority) 
     WireRule {
         id: id.into(),
         title: format!("bulletin {id}"),
-        category: "tin tức".into(),
-        priority,
-        cron: None,
-        at: Some(at),
-        starts_on: None,
-        ends_on: None,
-        excluded_dates: vec![],
+        slot: WireSlot {
+            category: "tin tức".into(),
+            priority,
+            cron: None,
+            at: Some(at),
+            starts_on: None,
+            ends_on: None,
+            excluded_dates: vec![],
+            max_wait_ms: 600_000,
+        },
         media_sha256: m.sha256.clone(),
         duration_ms: m.duration_ms,
-        max_wait_ms: 600_000,
         items: vec![],
         programme_id: None,
     }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 use schedules::wire::{
     MediaEntry, RelayChannel, ScheduleDocument, UrgentNotice, UrgentState, WireItem, WireRelay,
-    WireRule,
+    WireRule, WireSlot,
 };
 use schedules::{Sha256, StationCode};
 use sha2::Digest;
@@ -102,15 +102,17 @@ pub fn rules(
                 relays.push(WireRelay {
                     id: s.id.clone(),
                     title: s.spec.title.clone(),
-                    category: s.spec.category.clone(),
-                    priority: s.spec.priority,
-                    cron: s.spec.cron.clone(),
-                    at: s.spec.at,
-                    starts_on: s.spec.starts_on,
-                    ends_on: s.spec.ends_on,
-                    excluded_dates: s.spec.excluded_dates.clone(),
+                    slot: WireSlot {
+                        category: s.spec.category.clone(),
+                        priority: s.spec.priority,
+                        cron: s.spec.cron.clone(),
+                        at: s.spec.at,
+                        starts_on: s.spec.starts_on,
+                        ends_on: s.spec.ends_on,
+                        excluded_dates: s.spec.excluded_dates.clone(),
+                        max_wait_ms: s.spec.max_wait_ms,
+                    },
                     window_ms: r.window_ms,
-                    max_wait_ms: s.spec.max_wait_ms,
                     channel: RelayChannel {
                         id: c.id,
                         name: c.name,
@@ -163,16 +165,18 @@ pub fn rules(
         out.push(WireRule {
             id: s.id.clone(),
             title: s.spec.title.clone(),
-            category: s.spec.category.clone(),
-            priority: s.spec.priority,
-            cron: s.spec.cron.clone(),
-            at: s.spec.at,
-            starts_on: s.spec.starts_on,
-            ends_on: s.spec.ends_on,
-            excluded_dates: s.spec.excluded_dates.clone(),
+            slot: WireSlot {
+                category: s.spec.category.clone(),
+                priority: s.spec.priority,
+                cron: s.spec.cron.clone(),
+                at: s.spec.at,
+                starts_on: s.spec.starts_on,
+                ends_on: s.spec.ends_on,
+                excluded_dates: s.spec.excluded_dates.clone(),
+                max_wait_ms: s.spec.max_wait_ms,
+            },
             media_sha256: sha(&m.sha256)?,
             duration_ms,
-            max_wait_ms: s.spec.max_wait_ms,
             items,
             programme_id: s.spec.programme_id.clone(),
         });

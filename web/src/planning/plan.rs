@@ -76,8 +76,8 @@ pub fn plan(
     for w in &rules {
         let src = Source {
             title: w.title.clone(),
-            priority: w.priority,
-            category: w.category.clone(),
+            priority: w.slot.priority,
+            category: w.slot.category.clone(),
             media_id: Some(w.media_sha256.to_string()),
             channel_id: None,
             schedule_id: Some(w.id.clone()),
@@ -88,8 +88,8 @@ pub fn plan(
     for w in &relays {
         let src = Source {
             title: w.title.clone(),
-            priority: w.priority,
-            category: w.category.clone(),
+            priority: w.slot.priority,
+            category: w.slot.category.clone(),
             media_id: None,
             channel_id: Some(w.channel.id.clone()),
             schedule_id: Some(w.id.clone()),

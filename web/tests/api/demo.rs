@@ -35,7 +35,11 @@ async fn the_demo_seeds_thach_that_once_and_its_programme_is_on_every_station() 
         .await
         .unwrap();
     assert_eq!(doc.station.as_str(), "LQ");
-    let crons: Vec<_> = doc.rules.iter().filter_map(|r| r.cron.clone()).collect();
+    let crons: Vec<_> = doc
+        .rules
+        .iter()
+        .filter_map(|r| r.slot.cron.clone())
+        .collect();
     for c in ["30 5 * * *", "0 17 * * *", "0 18 * * 1-5"] {
         assert!(crons.iter().any(|x| x == c), "{c} in {crons:?}");
     }
