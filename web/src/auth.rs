@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 
 /// The name of the browser session cookie.
-pub const SESSION_COOKIE: &str = "loaxa_session";
+pub const SESSION_COOKIE: &str = crate::cookies::SESSION;
 /// The header a cookie-authenticated change must carry.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -93,20 +93,12 @@ pub fn is_https(parts: &Parts) -> bool {
         .is_some_and(|c| c.https)
 }
 
-/// The `Set-Cookie` value of the session cookie (`max_age` 0 clears it).
-pub fn session_cookie(token: &str, max_age: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    )
-}
-
 enum Credential {
     Bearer(String),
     Cookie(String),
 }
 
-fn credential(parts: &Parts) -> Result<Option<Credential>, AppError> {
+fn credential(parts: &mut Parts) -> Result<Option<Credential>, AppError> {
     if let Some(v) = parts.headers.get(header::AUTHORIZATION) {
         let v = v
             .to_str()
@@ -119,17 +111,7 @@ fn credential(parts: &Parts) -> Result<Option<Credential>, AppError> {
             .ok_or_else(|| AppError::unauthorized("expected Authorization: Bearer TOKEN"))?;
         return Ok(Some(Credential::Bearer(token.to_string())));
     }
-    for v in parts.headers.get_all(header::COOKIE) {
-        let Ok(v) = v.to_str() else { continue };
-        for pair in v.split(';') {
-            if let Some((k, val)) = pair.trim().split_once('=') {
-                if k == SESSION_COOKIE && !val.is_empty() {
-                    return Ok(Some(Credential::Cookie(val.to_string())));
-                }
-            }
-        }
-    }
-    Ok(None)
+    Ok(crate::cookies::get(parts, SESSION_COOKIE).map(Credential::Cookie))
 }
 
 /// A signed-in person.
@@ -212,7 +194,7 @@ fn signed_in(
 }
 
 /// The credential a request carries, its hash, and whether it came as the session cookie.
-fn presented(parts: &Parts) -> Result<(String, bool), AppError> {
+fn presented(parts: &mut Parts) -> Result<(String, bool), AppError> {
     let Some(cred) = credential(parts)? else {
         return Err(AppError::unauthorized(
             "sign in first: send Authorization: Bearer TOKEN",

@@ -57,6 +57,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod conn;
+pub mod cookies;
 pub mod db;
 pub mod demo;
 pub mod error;

@@ -3,12 +3,12 @@
 //! JSON data block.
 
 use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts};
+use axum::http::request::Parts;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 /// The cookie holding the chosen language.
-pub const LANG_COOKIE: &str = "lang";
+pub const LANG_COOKIE: &str = crate::cookies::LANG;
 
 /// A language of the pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,23 +68,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(cookie(parts, LANG_COOKIE)
+        Ok(crate::cookies::get(parts, LANG_COOKIE)
             .and_then(|v| Lang::parse(&v))
             .unwrap_or_default())
     }
-}
-
-/// The value of cookie `name`, if sent.
-pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, v)| *k == name && !v.is_empty())
-        .map(|(_, v)| v.to_string())
 }
 
 /// (key, Vietnamese, English).

@@ -2,14 +2,15 @@
 //! the language switch.
 
 use crate::app::accounts::{sign_in, Credentials};
-use crate::auth::{self, Https, Remote};
+use crate::auth::{Https, Remote};
+use crate::cookies;
 use crate::db::{self, tokens::Kind};
-use crate::pages::i18n::{Lang, LANG_COOKIE};
+use crate::pages::i18n::Lang;
 use crate::pages::render::{render, safe_next};
 use crate::pages::session::Session;
 use crate::state::{AppState, Now};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use minijinja::context;
@@ -110,11 +111,9 @@ pub async fn submit(
     match sign_in(&state, now, remote, creds, Kind::Session).await {
         Ok(issued) => {
             let cookie =
-                auth::session_cookie(&issued.token, state.config.token_ttl.num_seconds(), https);
+                cookies::session(&issued.token, state.config.token_ttl.num_seconds(), https);
             let mut res = Redirect::to(&next).into_response();
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                res.headers_mut().insert(header::SET_COOKIE, v);
-            }
+            res.headers_mut().insert(header::SET_COOKIE, cookie);
             res
         }
         Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => login_page(
@@ -177,9 +176,8 @@ pub async fn logout(
         return e.into_response();
     }
     let mut res = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::session_cookie("", 0, https)) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    res.headers_mut()
+        .insert(header::SET_COOKIE, cookies::session("", 0, https));
     res
 }
 
@@ -195,13 +193,7 @@ pub async fn set_lang(
         .filter(|n| safe_next(n))
         .unwrap_or_else(|| "/".into());
     let mut res = Redirect::to(&next).into_response();
-    let cookie = format!(
-        "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
-        lang.code(),
-        if https { "; Secure" } else { "" }
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    res.headers_mut()
+        .insert(header::SET_COOKIE, cookies::lang(lang.code(), https));
     res
 }

@@ -4,7 +4,7 @@
 
 use crate::auth::{token_hash, SESSION_COOKIE};
 use crate::db::{self, users::Role};
-use crate::pages::i18n::{cookie, Lang};
+use crate::pages::i18n::Lang;
 use crate::pages::render::{error_page, login_redirect};
 use crate::state::{AppState, Now};
 use axum::extract::FromRequestParts;
@@ -58,7 +58,7 @@ impl FromRequestParts<AppState> for Session {
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".into());
-        let Some(token) = cookie(parts, SESSION_COOKIE) else {
+        let Some(token) = crate::cookies::get(parts, SESSION_COOKIE) else {
             return Err(login_redirect(&next));
         };
         let hash = token_hash(&token);

@@ -2,12 +2,13 @@
 
 use crate::app::accounts::{sign_in, Credentials};
 use crate::app::audit::record as audit;
-use crate::auth::{self, Https, Remote, User, CSRF_HEADER};
+use crate::auth::{Https, Remote, User, CSRF_HEADER};
+use crate::cookies;
 use crate::db::{self, tokens::Kind};
-use crate::error::{AppError, AppResult, JsonBody};
+use crate::error::{AppResult, JsonBody};
 use crate::state::{AppState, Now};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -38,7 +39,7 @@ pub async fn login(
     JsonBody(creds): JsonBody<Credentials>,
 ) -> AppResult<Response> {
     let i = sign_in(&state, now, remote, creds, Kind::Session).await?;
-    let cookie = auth::session_cookie(&i.token, state.config.token_ttl.num_seconds(), https);
+    let cookie = cookies::session(&i.token, state.config.token_ttl.num_seconds(), https);
     let mut res = Json(json!({
         "csrf_token": i.csrf,
         "csrf_header": CSRF_HEADER,
@@ -48,10 +49,7 @@ pub async fn login(
         "area": i.user.area,
     }))
     .into_response();
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(AppError::internal)?,
-    );
+    res.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(res)
 }
 
@@ -72,10 +70,7 @@ pub async fn revoke(
         })
         .await?;
     let mut headers = HeaderMap::new();
-    headers.insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&auth::session_cookie("", 0, https)).map_err(AppError::internal)?,
-    );
+    headers.insert(header::SET_COOKIE, cookies::session("", 0, https));
     Ok((StatusCode::NO_CONTENT, headers))
 }
 
