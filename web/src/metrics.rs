@@ -11,9 +11,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -22,206 +23,141 @@ pub const BUCKETS: [f64; 11] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    /// Count per bucket of [`BUCKETS`] (not cumulative), then the overflow.
-    counts: [u64; BUCKETS.len() + 1],
-    sum: f64,
+/// The server's counters, in a registry of their own (one per [`AppState`], so that two
+/// servers in one process — the tests — never share counts). The `prometheus` crate keeps
+/// them and writes the text format.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    durations: HistogramVec,
+    documents: IntCounterVec,
+    log_entries: IntCounterVec,
+    heartbeats: IntCounter,
+    connected: IntGauge,
+    /// Mirrors the push hub's own count, brought up to date at each scrape.
+    urgent_pushed: Mutex<IntCounter>,
 }
 
-/// The server's counters; one per [`AppState`].
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// (method, route, status) → requests.
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    /// (method, route) → durations.
-    durations: Mutex<BTreeMap<(String, String), Histogram>>,
-    documents_full: AtomicU64,
-    documents_unchanged: AtomicU64,
-    log_entries_new: AtomicU64,
-    log_entries_duplicate: AtomicU64,
-    heartbeats: AtomicU64,
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new().expect("the metric definitions are valid")
+    }
 }
 
 impl Metrics {
+    fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "loaxa_http_requests_total",
+                "HTTP requests answered, by method, route template and status.",
+            ),
+            &["method", "route", "status"],
+        )?;
+        let durations = HistogramVec::new(
+            HistogramOpts::new(
+                "loaxa_http_request_duration_seconds",
+                "Time to produce the response head, by method and route template.",
+            )
+            .buckets(BUCKETS.to_vec()),
+            &["method", "route"],
+        )?;
+        let documents = IntCounterVec::new(
+            Opts::new(
+                "loaxa_schedule_documents_served_total",
+                "Schedule documents answered to controllers: 200 in full, 304 not modified.",
+            ),
+            &["status"],
+        )?;
+        let log_entries = IntCounterVec::new(
+            Opts::new(
+                "loaxa_log_entries_received_total",
+                "Log entries uploaded by controllers: new, or duplicate (already stored).",
+            ),
+            &["result"],
+        )?;
+        let heartbeats = IntCounter::new(
+            "loaxa_heartbeats_received_total",
+            "Controller heartbeats recorded.",
+        )?;
+        let connected = IntGauge::new(
+            "loaxa_controllers_connected",
+            "Open controller event streams (GET /api/v1/device/events).",
+        )?;
+        let urgent_pushed = IntCounter::new(
+            "loaxa_urgent_notices_pushed_total",
+            "Urgent notices pushed to station event channels (one per station).",
+        )?;
+        // The fixed series exist from the start, at zero.
+        for status in ["200", "304"] {
+            documents.with_label_values(&[status]);
+        }
+        for result in ["new", "duplicate"] {
+            log_entries.with_label_values(&[result]);
+        }
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(durations.clone()))?;
+        registry.register(Box::new(documents.clone()))?;
+        registry.register(Box::new(log_entries.clone()))?;
+        registry.register(Box::new(heartbeats.clone()))?;
+        registry.register(Box::new(connected.clone()))?;
+        registry.register(Box::new(urgent_pushed.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            durations,
+            documents,
+            log_entries,
+            heartbeats,
+            connected,
+            urgent_pushed: Mutex::new(urgent_pushed),
+        })
+    }
+
     /// One answered request.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((method.to_string(), route.to_string(), status))
-            .or_insert(0) += 1;
-        let mut d = self.durations.lock().unwrap_or_else(|e| e.into_inner());
-        let h = d
-            .entry((method.to_string(), route.to_string()))
-            .or_default();
-        let i = BUCKETS
-            .iter()
-            .position(|b| seconds <= *b)
-            .unwrap_or(BUCKETS.len());
-        h.counts[i] += 1;
-        h.sum += seconds;
+        self.requests
+            .with_label_values(&[method, route, &status.to_string()])
+            .inc();
+        self.durations
+            .with_label_values(&[method, route])
+            .observe(seconds);
     }
 
     /// A schedule document answered: in full (200) or `unchanged` (304).
     pub fn document_served(&self, unchanged: bool) {
-        let c = if unchanged {
-            &self.documents_unchanged
-        } else {
-            &self.documents_full
-        };
-        c.fetch_add(1, Ordering::Relaxed);
+        let status = if unchanged { "304" } else { "200" };
+        self.documents.with_label_values(&[status]).inc();
     }
 
     /// A log batch stored: `new` entries, `duplicate` ones already known.
     pub fn log_entries(&self, new: u64, duplicate: u64) {
-        self.log_entries_new.fetch_add(new, Ordering::Relaxed);
-        self.log_entries_duplicate
-            .fetch_add(duplicate, Ordering::Relaxed);
+        self.log_entries.with_label_values(&["new"]).inc_by(new);
+        self.log_entries
+            .with_label_values(&["duplicate"])
+            .inc_by(duplicate);
     }
 
     /// A heartbeat recorded.
     pub fn heartbeat(&self) {
-        self.heartbeats.fetch_add(1, Ordering::Relaxed);
+        self.heartbeats.inc();
     }
 
-    /// The text exposition, with the gauges read from the push hub.
+    /// The text exposition (format 0.0.4), with the gauges read from the push hub.
     pub fn render(&self, connected: u64, urgent_pushed: u64) -> String {
-        let mut out = String::new();
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        header(
-            &mut out,
-            "loaxa_controllers_connected",
-            "gauge",
-            "Open controller event streams (GET /api/v1/device/events).",
-        );
-        let _ = writeln!(out, "loaxa_controllers_connected {connected}");
-
-        header(
-            &mut out,
-            "loaxa_http_requests_total",
-            "counter",
-            "HTTP requests answered, by method, route template and status.",
-        );
-        for ((method, route, status), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
+        self.connected
+            .set(i64::try_from(connected).unwrap_or(i64::MAX));
         {
-            let _ = writeln!(
-                out,
-                "loaxa_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
-                escape(method),
-                escape(route)
-            );
+            let c = self.urgent_pushed.lock().unwrap_or_else(|e| e.into_inner());
+            c.inc_by(urgent_pushed.saturating_sub(c.get()));
         }
-
-        header(
-            &mut out,
-            "loaxa_http_request_duration_seconds",
-            "histogram",
-            "Time to produce the response head, by method and route template.",
-        );
-        for ((method, route), h) in self
-            .durations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let labels = format!("method=\"{}\",route=\"{}\"", escape(method), escape(route));
-            let mut cumulative = 0;
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                cumulative += h.counts[i];
-                let _ = writeln!(
-                    out,
-                    "loaxa_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            cumulative += h.counts[BUCKETS.len()];
-            let _ = writeln!(
-                out,
-                "loaxa_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {cumulative}"
-            );
-            let _ = writeln!(
-                out,
-                "loaxa_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "loaxa_http_request_duration_seconds_count{{{labels}}} {cumulative}"
-            );
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::warn!("cannot write the metrics: {e}");
         }
-
-        header(
-            &mut out,
-            "loaxa_schedule_documents_served_total",
-            "counter",
-            "Schedule documents answered to controllers: 200 in full, 304 not modified.",
-        );
-        let _ = writeln!(
-            out,
-            "loaxa_schedule_documents_served_total{{status=\"200\"}} {}",
-            load(&self.documents_full)
-        );
-        let _ = writeln!(
-            out,
-            "loaxa_schedule_documents_served_total{{status=\"304\"}} {}",
-            load(&self.documents_unchanged)
-        );
-
-        header(
-            &mut out,
-            "loaxa_log_entries_received_total",
-            "counter",
-            "Log entries uploaded by controllers: new, or duplicate (already stored).",
-        );
-        let _ = writeln!(
-            out,
-            "loaxa_log_entries_received_total{{result=\"new\"}} {}",
-            load(&self.log_entries_new)
-        );
-        let _ = writeln!(
-            out,
-            "loaxa_log_entries_received_total{{result=\"duplicate\"}} {}",
-            load(&self.log_entries_duplicate)
-        );
-
-        header(
-            &mut out,
-            "loaxa_heartbeats_received_total",
-            "counter",
-            "Controller heartbeats recorded.",
-        );
-        let _ = writeln!(
-            out,
-            "loaxa_heartbeats_received_total {}",
-            load(&self.heartbeats)
-        );
-
-        header(
-            &mut out,
-            "loaxa_urgent_notices_pushed_total",
-            "counter",
-            "Urgent notices pushed to station event channels (one per station).",
-        );
-        let _ = writeln!(out, "loaxa_urgent_notices_pushed_total {urgent_pushed}");
-        out
+        String::from_utf8(out).unwrap_or_default()
     }
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-/// A label value as the text format wants it: `\`, `"` and newlines escaped.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// The `method` label: the methods of RFC 9110 (and PATCH) by name, anything else `other`,
