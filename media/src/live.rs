@@ -5,9 +5,9 @@
 
 use std::io::Read;
 
+use crate::decode::Decoder;
 use crate::error::MediaError;
 use crate::loudness::{Loudness, Meter};
-use crate::Decoder;
 
 /// The format of a stream from its `Content-Type`, else from its URL's extension: the hint
 /// [`Decoder::open_stream`] takes.

@@ -8,10 +8,7 @@
 //! right, skipping trusted proxies: the first address that is not one is the client (the
 //! entries to its left were written by the client itself and prove nothing).
 
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use std::net::{IpAddr, SocketAddr};
 
 /// A network in CIDR notation (`10.0.0.0/8`, `fd00::/8`), or one address (`127.0.0.1`).
@@ -134,28 +131,6 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.parse::<IpAddr>()
         .ok()
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
-}
-
-/// Middleware: find the client once per request and put it in the extensions.
-pub async fn stamp(
-    State(state): State<crate::state::AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let tls = req.extensions().get::<ServedOverTls>().is_some();
-    let info = resolve(
-        peer,
-        tls,
-        req.headers(),
-        &state.config.trusted_proxies,
-        state.config.behind_tls_proxy,
-    );
-    req.extensions_mut().insert(info);
-    next.run(req).await
 }
 
 #[cfg(test)]

@@ -178,9 +178,9 @@ pub type AppResult<T> = Result<T, AppError>;
 
 /// The application layer's refusals, answered with their status: the one place a domain
 /// error becomes HTTP.
-impl From<crate::app::Error> for AppError {
-    fn from(e: crate::app::Error) -> Self {
-        use crate::app::Error as E;
+impl From<crate::app::error::Error> for AppError {
+    fn from(e: crate::app::error::Error) -> Self {
+        use crate::app::error::Error as E;
         match e {
             E::Invalid(m) => AppError::invalid(m),
             E::Malformed(m) => AppError::bad_request(m),

@@ -6,24 +6,21 @@
 //! `(unmatched)` series rather than one per URL, and by method, any method outside RFC 9110
 //! (and PATCH) counted as `other`.
 
-use crate::state::AppState;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 use std::sync::Mutex;
-use std::time::Instant;
 
 /// Upper bounds (seconds) of the request duration histogram.
 pub const BUCKETS: [f64; 11] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// The server's counters, in a registry of their own (one per [`AppState`], so that two
+/// The content type of [`Metrics::render`]'s answer.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The server's counters, in a registry of their own (one per server state, so that two
 /// servers in one process — the tests — never share counts). The `prometheus` crate keeps
 /// them and writes the text format.
 #[derive(Debug)]
@@ -162,7 +159,7 @@ impl Metrics {
 
 /// The `method` label: the methods of RFC 9110 (and PATCH) by name, anything else `other`,
 /// so that a client inventing methods cannot grow the series without bound.
-fn method_label(m: &axum::http::Method) -> &'static str {
+pub fn method_label(m: &axum::http::Method) -> &'static str {
     use axum::http::Method;
     match *m {
         Method::GET => "GET",
@@ -176,41 +173,6 @@ fn method_label(m: &axum::http::Method) -> &'static str {
         Method::TRACE => "TRACE",
         _ => "other",
     }
-}
-
-/// Middleware: count every request by its route template and status, and time it.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "(unmatched)".to_string());
-    let method = method_label(req.method());
-    let started = Instant::now();
-    let res = next.run(req).await;
-    state.metrics.observe_request(
-        method,
-        &route,
-        res.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    res
-}
-
-/// `GET /metrics`.
-pub async fn serve(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(
-        state.hub.connected_streams() as u64,
-        state.hub.urgent_pushed(),
-    );
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        body,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

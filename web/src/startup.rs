@@ -3,7 +3,7 @@
 use crate::error::AppError;
 use crate::routes;
 use crate::state::{AppState, Now};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -20,22 +20,16 @@ use tower_http::trace::TraceLayer;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::metrics::serve))
+        .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(crate::openapi::serve))
         .nest("/api/v1", routes::api::router())
         .merge(crate::pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(crate::security::headers))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::client::stamp,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), stamp_client))
         .layer(middleware::from_fn_with_state(state.clone(), stamp_now))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::metrics::track,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panicked))
         .with_state(state)
@@ -128,4 +122,61 @@ where
         hub.close();
     })
     .await
+}
+
+/// Find the client once per request (its address, behind trusted proxies, and whether it
+/// came over TLS) and put it in the extensions.
+async fn stamp_client(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let tls = req
+        .extensions()
+        .get::<crate::client::ServedOverTls>()
+        .is_some();
+    let info = crate::client::resolve(
+        peer,
+        tls,
+        req.headers(),
+        &state.config.trusted_proxies,
+        state.config.behind_tls_proxy,
+    );
+    req.extensions_mut().insert(info);
+    next.run(req).await
+}
+
+/// Count every request by its route template and status, and time it.
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".to_string());
+    let method = crate::metrics::method_label(req.method());
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    state.metrics.observe_request(
+        method,
+        &route,
+        res.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    res
+}
+
+/// `GET /metrics` (see [`crate::metrics`]).
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(
+        state.hub.connected_streams() as u64,
+        state.hub.urgent_pushed(),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+        )],
+        body,
+    )
+        .into_response()
 }

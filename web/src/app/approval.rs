@@ -3,7 +3,7 @@
 //! requirement is judged on the *owner's* area, whoever makes the change.
 
 use crate::app::audit::record as audit;
-use crate::app::{authorize, Action, Kind as Policy, Object};
+use crate::app::policy::{authorize, Action, Kind as Policy, Object};
 use crate::auth::User;
 use crate::db::approvals::{self, Kind, State as Approval};
 use crate::error::AppResult;

@@ -5,62 +5,18 @@
 //! and the object's owner and targets. [`targets`] turns requested stations and areas
 //! into checked targets; [`validate`] turns the instants and windows clients send into
 //! types within a sane range; [`audit`] is how every change is recorded. Entry points translate
-//! their input, call in here, and map the one domain [`Error`] to their own answer (HTTP
+//! their input, call in here, and map the one domain [`Error`] (in [`error`]) to their own answer (HTTP
 //! statuses are chosen in [`crate::error`], nowhere else). `db/` below answers rows and
 //! `rusqlite` errors.
 
 pub mod accounts;
 pub mod approval;
 pub mod audit;
+pub mod error;
 pub mod objects;
 pub mod policy;
 pub mod targets;
 pub mod validate;
 
+pub use error::{Error, Result};
 pub use policy::{authorize, Action, Kind, Object};
-
-use std::fmt;
-
-/// What the application layer refuses, independent of how it is answered.
-#[derive(Debug)]
-pub enum Error {
-    /// A value in the request is not acceptable; the message names the field.
-    Invalid(String),
-    /// The request is malformed.
-    Malformed(String),
-    /// No such object, or one the caller may not see.
-    NotFound(String),
-    /// The caller may see it but not do this; the message says why.
-    Forbidden(String),
-    /// The object's state forbids it (exists already, in use…).
-    Conflict(String),
-    /// Too large.
-    TooLarge(String),
-    /// The store failed.
-    Store(rusqlite::Error),
-}
-
-/// Shorthand.
-pub type Result<T> = std::result::Result<T, Error>;
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Invalid(m)
-            | Error::Malformed(m)
-            | Error::NotFound(m)
-            | Error::Forbidden(m)
-            | Error::Conflict(m)
-            | Error::TooLarge(m) => f.write_str(m),
-            Error::Store(e) => write!(f, "database: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
-        Error::Store(e)
-    }
-}

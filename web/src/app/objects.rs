@@ -2,7 +2,8 @@
 //! to fetch one for an action: `schedule(conn, user, Action::Change, id)` answers the row
 //! only if [`authorize`] allows it.
 
-use crate::app::{authorize, Action, Error, Kind, Object, Result};
+use crate::app::error::{Error, Result};
+use crate::app::policy::{authorize, Action, Kind, Object};
 use crate::auth::User;
 use crate::db::{
     self, channels::Channel, programmes::ProgrammeRow, schedules::ScheduleRow, urgent::UrgentRow,

@@ -16,7 +16,7 @@
 //! pages, CAP ingestion and the command line call [`authorize`] (or a helper built on it)
 //! with the object's owner and targets.
 
-use crate::app::Error;
+use crate::app::error::Error;
 use crate::auth::User;
 use crate::db::{self, users::Role};
 use rusqlite::Connection;

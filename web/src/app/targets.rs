@@ -2,7 +2,8 @@
 //! caller's rights: station codes, area codes (their whole subtree) and `"*"` (the caller's
 //! own area).
 
-use crate::app::{policy, Error, Result};
+use crate::app::error::{Error, Result};
+use crate::app::policy;
 use crate::auth::User;
 use crate::db;
 use rusqlite::Connection;

@@ -257,7 +257,7 @@ pub fn queue(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Pending>> {
                 AND s.target = items.id AND s.action IN ('submitted', 'review'))
          FROM items WHERE area IN (SELECT code FROM sub)
          ORDER BY 7, kind, id",
-        crate::db::SUBTREE
+        crate::db::areas::SUBTREE_CTE
     ))?;
     let rows = st.query_map([root], |r| {
         let kind: String = r.get(0)?;

@@ -1,6 +1,7 @@
 //! The audit log: who changed what, when, from where.
 
-use crate::db::{parse_ts, ts, SUBTREE};
+use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use serde::Serialize;

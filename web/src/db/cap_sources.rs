@@ -1,6 +1,7 @@
 //! CAP sources (feeds the server polls) and every message fetched from them.
 
-use crate::db::{opt_ts, parse_ts, ts, SUBTREE};
+use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use schedules::cap_policy::SourcePolicy;

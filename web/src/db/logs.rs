@@ -1,6 +1,7 @@
 //! The as-run log: one row per occurrence per station, uploaded by the controllers.
 
-use crate::db::{opt_ts, parse_ts, ts, SUBTREE};
+use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::types::ToSql;

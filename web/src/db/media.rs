@@ -1,7 +1,8 @@
 //! The media library's index; the files themselves live content-addressed on disk
 //! (see [`crate::library`]).
 
-use crate::db::{ts, SUBTREE};
+use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::ts;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;

@@ -22,8 +22,6 @@ pub mod tokens;
 pub mod urgent;
 pub mod users;
 
-pub use areas::SUBTREE_CTE as SUBTREE;
-
 use crate::error::AppError;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;

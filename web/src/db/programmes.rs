@@ -1,7 +1,8 @@
 //! Programmes: an ordered list of parts (media, or the station's own jingle) aired as one
 //! occurrence, scheduled like a single bulletin.
 
-use crate::db::{parse_ts, ts, SUBTREE};
+use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 

@@ -4,7 +4,8 @@
 //! Targets are stations by code and areas (every station of the area's subtree, including
 //! stations added later); `"*"` in the API is the creator's own area.
 
-use crate::db::{parse_ts, ts, SUBTREE};
+use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::{parse_ts, ts};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use schedules::Priority;

@@ -1,6 +1,7 @@
 //! Stations: a loudspeaker network's controller, its area, time zone and device token.
 
-use crate::db::{opt_ts, ts, SUBTREE};
+use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::{opt_ts, ts};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection, OptionalExtension, Row};

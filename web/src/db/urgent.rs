@@ -1,6 +1,7 @@
 //! Urgent notices and their delivery state at each target station.
 
-use crate::db::{opt_ts, parse_ts, ts, SUBTREE};
+use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use schedules::wire::UrgentState;

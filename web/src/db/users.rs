@@ -138,7 +138,7 @@ pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Us
     let mut st = conn.prepare_cached(&format!(
         "{} SELECT {COLS} FROM users WHERE users.area IN (SELECT code FROM sub)
          ORDER BY users.username",
-        crate::db::SUBTREE
+        crate::db::areas::SUBTREE_CTE
     ))?;
     let rows = st.query_map([root], row)?;
     rows.collect()

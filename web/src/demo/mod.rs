@@ -131,7 +131,8 @@ async fn store(state: &AppState, pcm: Pcm, title: &str, area: &str) -> Result<St
     tmp.write_all(&signal::wav_bytes(&pcm))?;
     tmp.flush()?;
     let row = library::ingest(
-        state,
+        &state.media,
+        &state.db,
         tmp,
         title.to_string(),
         area.to_string(),

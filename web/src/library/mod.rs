@@ -7,7 +7,6 @@ pub mod probe;
 use crate::db;
 use crate::db::media::MediaRow;
 use crate::error::AppError;
-use crate::state::AppState;
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
@@ -219,32 +218,31 @@ impl MediaStore {
 /// Take a complete temporary file into the library for `area`: probe, store, index. The
 /// one path every media file takes (uploads and the demo's generated bulletins alike).
 pub async fn ingest(
-    state: &AppState,
+    store: &std::sync::Arc<MediaStore>,
+    db: &crate::db::Db,
     tmp: NamedTempFile,
     title: String,
     area: String,
     uploaded_by: String,
     now: DateTime<Utc>,
 ) -> Result<MediaRow, AppError> {
-    let store = state.media.clone();
+    let admit = store.clone();
     let (tmp, row) = tokio::task::spawn_blocking(move || {
-        let row = store.admit(&tmp, &title)?;
+        let row = admit.admit(&tmp, &title)?;
         Ok::<_, AppError>((tmp, row))
     })
     .await
     .map_err(|e| AppError::internal(format!("probe task failed: {e}")))??;
-    let store = state.media.clone();
-    state
-        .db
-        .call(move |conn| {
-            let sha = schedules::Sha256::parse(&row.sha256).map_err(AppError::internal)?;
-            let tx = conn.transaction()?;
-            let row = db::media::insert_or_keep(&tx, &row, &area, &uploaded_by, now)?;
-            store.place(tmp, &sha)?;
-            tx.commit()?;
-            Ok(row)
-        })
-        .await
+    let store = store.clone();
+    db.call(move |conn| {
+        let sha = schedules::Sha256::parse(&row.sha256).map_err(AppError::internal)?;
+        let tx = conn.transaction()?;
+        let row = db::media::insert_or_keep(&tx, &row, &area, &uploaded_by, now)?;
+        store.place(tmp, &sha)?;
+        tx.commit()?;
+        Ok(row)
+    })
+    .await
 }
 
 /// A title from an uploaded file name: its stem, or "untitled".

@@ -12,6 +12,7 @@ pub mod nav;
 pub mod password;
 pub mod render;
 pub mod session;
+pub mod templates;
 pub mod views;
 
 use crate::state::AppState;

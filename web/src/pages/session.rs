@@ -5,7 +5,7 @@
 use crate::auth::{token_hash, SESSION_COOKIE};
 use crate::db::{self, users::Role};
 use crate::pages::i18n::Lang;
-use crate::pages::render::{error_page, login_redirect};
+use crate::pages::templates::{error_page, login_redirect};
 use crate::state::{AppState, Now};
 use axum::extract::FromRequestParts;
 use axum::http::{request::Parts, StatusCode};

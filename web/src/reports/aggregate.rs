@@ -7,7 +7,8 @@
 //! category and UTC hour and folded into local dates (exact for every zone whose offset
 //! is a whole number of hours, Việt Nam's included).
 
-use crate::db::{ts, SUBTREE};
+use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::ts;
 use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;

@@ -476,7 +476,8 @@ async fn audio(
     .await
     .map_err(AppError::internal)??;
     let row = library::ingest(
-        state,
+        &state.media,
+        &state.db,
         tmp,
         title.to_string(),
         user.area.clone(),

@@ -31,7 +31,8 @@ pub async fn prepend(
     .await
     .map_err(AppError::internal)??;
     let row = library::ingest(
-        state,
+        &state.media,
+        &state.db,
         tmp,
         format!("{title} (chime)"),
         user.area.clone(),

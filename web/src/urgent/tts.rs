@@ -78,7 +78,8 @@ pub async fn speak_into_library(
 ) -> AppResult<Sha256> {
     let wav = speak(state, text).await?;
     let row = library::ingest(
-        state,
+        &state.media,
+        &state.db,
         wav,
         format!("{title} (TTS)"),
         user.area.clone(),

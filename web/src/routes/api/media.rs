@@ -109,7 +109,8 @@ pub async fn upload(
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| library::title_from_filename(filename.as_deref()));
     let row = library::ingest(
-        &state,
+        &state.media,
+        &state.db,
         tmp,
         title,
         user.area.clone(),
