@@ -42,6 +42,7 @@ run: build
 test: deps-test
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/unused-deps.sh
 	$(CARGO) test --workspace --no-fail-fast
 	LOAXA_API_FUZZ_SECONDS=$${LOAXA_API_FUZZ_SECONDS:-90} scripts/fuzz-api.sh
 
