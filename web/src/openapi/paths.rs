@@ -196,17 +196,20 @@ pub fn operations() -> Vec<Op> {
         Op::new(
             "get",
             "/api/v1/schedules/preview",
-            "Next times a crontab(5) expression fires.",
+            "Next times a crontab(5) expression, or the weekly form's days and times, fires.",
         )
-        .query("cron", s(), true, "five-field crontab(5) expression")
+        .query("cron", s(), false, "five-field crontab(5) expression (or days and times)")
+        .query("days", s(), false, "weekdays 0 (Sunday) to 6, comma-separated (with times)")
+        .query("times", s(), false, "HH:MM times of day, comma-separated (with days)")
         .query("tz", s(), false, "IANA time zone, default Asia/Ho_Chi_Minh")
         .query("after", time(), false, "RFC 3339; default now")
         .query("count", int(), false, "how many times, default 10")
         .ok(
             200,
             obj(
-                json!({"times": {"type": "array", "items": time()}}),
-                &["times"],
+                json!({"times": {"type": "array", "items": time()},
+                       "exprs": {"type": "array", "items": s()}}),
+                &["times", "exprs"],
             ),
         ),
         Op::new("get", "/api/v1/schedules/{id}", "One schedule.")

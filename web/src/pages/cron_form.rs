@@ -1,6 +1,6 @@
-//! The weekday-and-times form compiled to crontab(5) expressions. The page's script does
-//! the same in the browser (`compileCron` in `static/app.js`); the browser test checks the
-//! two agree. Times sharing a minute share one expression (`30 5,17 * * 1-5` style lists);
+//! The weekday-and-times form compiled to crontab(5) expressions, in one place: the page
+//! sends the form's days and times to `GET /api/v1/schedules/preview`, which compiles them
+//! here and answers the expressions it then saves. Times sharing a minute share one expression (`30 5,17 * * 1-5` style lists);
 //! times at different minutes need one expression each.
 
 use std::collections::BTreeMap;

@@ -612,8 +612,12 @@ mod tests {
             include_str!("../../templates/users.html"),
             include_str!("../../templates/channels.html"),
             include_str!("../../templates/audit.html"),
-            include_str!("../../static/app.js"),
         ];
+        let scripts = crate::pages::assets::FILES
+            .iter()
+            .filter(|(name, _, _)| name.ends_with(".js"))
+            .map(|(_, _, body)| *body);
+        let sources: Vec<&str> = sources.into_iter().chain(scripts).collect();
         let keys: HashSet<&str> = TABLE.iter().map(|(k, _, _)| *k).collect();
         for src in sources {
             for pat in ["t.", "T(\""] {

@@ -46,7 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(views::users))
         .route("/admin/channels", get(views::channels))
         .route("/admin/audit", get(views::audit))
-        .route("/static/{file}", get(assets::serve))
+        .route("/static/{*path}", get(assets::serve))
         .layer(middleware::from_fn(no_store))
 }
 

@@ -425,7 +425,8 @@ async fn no_redirect_leaves_the_site_through_next() {
 async fn scripts_and_styles_are_served_with_their_types_and_long_caching() {
     let s = site();
     for (path, mime) in [
-        ("/static/app.js", "text/javascript"),
+        ("/static/js/main.js", "text/javascript"),
+        ("/static/js/pages/schedules.js", "text/javascript"),
         ("/static/app.css", "text/css"),
     ] {
         let (status, body, res) = s.get(path, "").await;
@@ -441,6 +442,22 @@ async fn scripts_and_styles_are_served_with_their_types_and_long_caching() {
         assert!(!body.is_empty());
     }
     assert_eq!(s.get("/static/nope.js", "").await.0, StatusCode::NOT_FOUND);
+    // Under the version the pages link: cached for good; under another (a page from the
+    // previous binary): today's file, not cached.
+    let v = web::pages::assets::version();
+    let (status, _, res) = s.get(&format!("/static/{v}/js/core.js"), "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(res.headers()[header::CACHE_CONTROL]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let (status, _, res) = s.get("/static/0123456789ab/js/core.js", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-cache");
+    assert_eq!(
+        s.get(&format!("/static/{v}/../Cargo.toml"), "").await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]

@@ -420,3 +420,68 @@ async fn an_operator_cannot_change_a_district_schedule_aimed_only_at_their_stati
     assert_eq!(v["paused"], false);
     app.stop().await;
 }
+
+/// The page's weekly form (weekdays and times) is compiled by the server, the one place
+/// that does it: every case of `cron_form::CASES` answers its expressions, or 422 naming
+/// the field the page marks.
+#[tokio::test]
+async fn the_weekly_form_compiles_on_the_server() {
+    let app = TestApp::spawn().await;
+    let t = app.token("op_lq").await;
+    for (days, times, want) in web::pages::cron_form::CASES {
+        let days: Vec<String> = days.iter().map(u8::to_string).collect();
+        let path = format!(
+            "/schedules/preview?count=3&after=2026-12-07T00:00:00Z&days={}&times={}",
+            days.join(","),
+            times.replace(' ', "%20")
+        );
+        let (s, v) = app.get(&path, &t).await;
+        match want {
+            Some(exprs) => {
+                assert_eq!(s, StatusCode::OK, "{path}: {v}");
+                assert_eq!(v["exprs"], json!(exprs), "{path}");
+                assert_eq!(v["times"].as_array().unwrap().len(), 3, "{v}");
+                let times: Vec<&str> = v["times"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_str().unwrap())
+                    .collect();
+                assert!(times.windows(2).all(|w| w[0] < w[1]), "sorted: {times:?}");
+            }
+            None => {
+                assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+                let msg = v["error"]["message"].as_str().unwrap();
+                let field = if days.is_empty() { "days: " } else { "times: " };
+                assert!(msg.starts_with(field), "{path}: {msg}");
+            }
+        }
+    }
+    for bad in [
+        "/schedules/preview?days=7&times=05:30",
+        "/schedules/preview?days=1&times=05:30&cron=0+6+*+*+*",
+        "/schedules/preview?days=1",
+        "/schedules/preview",
+    ] {
+        let (s, v) = app.get(bad, &t).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {v}");
+    }
+    // Two minutes' worth of expressions: the times merge in order.
+    let (s, v) = app
+        .get(
+            "/schedules/preview?count=4&after=2026-12-07T00:00:00Z&tz=UTC&days=1&times=17:00,05:30",
+            &t,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["exprs"], json!(["0 17 * * 1", "30 5 * * 1"]));
+    assert_eq!(
+        v["times"],
+        json!([
+            "2026-12-07T05:30:00Z",
+            "2026-12-07T17:00:00Z",
+            "2026-12-14T05:30:00Z",
+            "2026-12-14T17:00:00Z"
+        ])
+    );
+}

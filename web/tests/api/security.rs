@@ -127,7 +127,7 @@ async fn every_response_carries_the_security_headers() {
         "/admin/stations",
         "/admin/users",
         "/admin/audit",
-        "/static/app.js",
+        "/static/js/main.js",
         "/static/app.css",
         "/no/such/page",
     ];

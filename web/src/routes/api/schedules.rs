@@ -9,6 +9,7 @@ use crate::auth::User;
 use crate::db::approvals::{self, Kind};
 use crate::db::{self, schedules::ScheduleRow, schedules::ScheduleSpec, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg, QueryArgs};
+use crate::pages::cron_form::FormError;
 use crate::planning::publish_schedules;
 use crate::state::{AppState, Now};
 use axum::extract::State;
@@ -499,7 +500,12 @@ pub async fn remove(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewQuery {
-    cron: String,
+    /// A crontab(5) expression; or, instead, `days` and `times` (the page's weekly form).
+    cron: Option<String>,
+    /// Weekdays, crontab numbering (0 = Sunday … 6 = Saturday), comma-separated.
+    days: Option<String>,
+    /// Times of day `HH:MM`, comma-separated.
+    times: Option<String>,
     tz: Option<String>,
     after: Option<Instant>,
     count: Option<u32>,
@@ -507,12 +513,44 @@ pub struct PreviewQuery {
 
 /// `GET /schedules/preview?cron&tz&after&count` → the next `count` (≤ 100, default 10)
 /// firing times strictly after `after` (default now), and the rule in words.
+///
+/// Instead of `cron`, `days` and `times` (the weekly form) are compiled to expressions
+/// here, the one place that does it (`exprs`: one per distinct minute); the times are
+/// then the first `count` of all of them, and the descriptions joined by "; ".
 pub async fn preview(
     Now(now): Now,
     _user: User,
     QueryArgs(q): QueryArgs<PreviewQuery>,
 ) -> AppResult<Json<serde_json::Value>> {
-    let expr = CronExpr::parse(&q.cron).map_err(|e| AppError::invalid(format!("cron: {e}")))?;
+    let exprs: Vec<String> = match (&q.cron, &q.days, &q.times) {
+        (Some(c), None, None) => vec![c.clone()],
+        (None, Some(days), Some(times)) => {
+            let mut ds = Vec::new();
+            for d in days.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                match d.parse::<u8>() {
+                    Ok(n) if n <= 6 => ds.push(n),
+                    _ => {
+                        return Err(AppError::invalid(format!(
+                            "days: {d:?} is not a weekday number 0 (Sunday) to 6 (Saturday)"
+                        )))
+                    }
+                }
+            }
+            crate::pages::cron_form::compile(&ds, times).map_err(|e| match e {
+                FormError::NoDays => AppError::invalid(format!("days: {e}")),
+                FormError::BadTime(_) => AppError::invalid(format!("times: {e}")),
+            })?
+        }
+        _ => {
+            return Err(AppError::invalid(
+                "cron: give either cron, or days and times",
+            ))
+        }
+    };
+    let parsed = exprs
+        .iter()
+        .map(|c| CronExpr::parse(c).map_err(|e| AppError::invalid(format!("cron: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
     let tz: Tz = match q.tz.as_deref() {
         None | Some("") => schedules::DEFAULT_TZ,
         Some(t) => t
@@ -526,16 +564,34 @@ pub async fn preview(
         )));
     }
     let after = q.after.map_or(now, Instant::get);
-    let e = expr.clone();
-    let times = tokio::task::spawn_blocking(move || next_times(&e, tz, after, count as usize))
-        .await
-        .map_err(AppError::internal)?;
+    let each = parsed.clone();
+    let times = tokio::task::spawn_blocking(move || {
+        let mut all: Vec<DateTime<Utc>> = each
+            .iter()
+            .flat_map(|e| next_times(e, tz, after, count as usize))
+            .collect();
+        all.sort();
+        all.dedup();
+        all.truncate(count as usize);
+        all
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let describe = |lang| {
+        parsed
+            .iter()
+            .map(|e| describe_cron(e, lang))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let exprs: Vec<&str> = parsed.iter().map(CronExpr::as_str).collect();
     Ok(Json(json!({
-        "cron": expr.as_str(),
+        "cron": exprs.join(" | "),
+        "exprs": exprs,
         "tz": tz.name(),
         "times": times,
-        "description_vi": describe_cron(&expr, Lang::Vi),
-        "description_en": describe_cron(&expr, Lang::En),
+        "description_vi": describe(Lang::Vi),
+        "description_en": describe(Lang::En),
     })))
 }
 
