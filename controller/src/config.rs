@@ -32,7 +32,7 @@ pub const SPEC: settings::Spec = settings::Spec {
 3 when --output default finds no sound card (unless --wait-for-device), 1 otherwise."
 )]
 pub struct Args {
-    /// The server's base URL, e.g. http://127.0.0.1:8080.
+    /// The server's base URL, e.g. http://127.0.0.1:8080; several nodes comma-separated, in order of preference (the controller moves to the next when one stops answering, and back).
     #[arg(long, env = "LOAXA_SERVER")]
     pub server: Option<String>,
     /// The station code.
@@ -68,7 +68,7 @@ pub struct Args {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ControllerConfig {
-    /// The server's base URL.
+    /// The server's base URL, or several comma-separated (failover, in order of preference).
     pub server: Option<String>,
     /// The station code.
     pub station: Option<StationCode>,
@@ -161,6 +161,7 @@ impl ControllerConfig {
             .server
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| missing("server", "--server URL", "LOAXA_SERVER"))?;
+        crate::servers::Servers::parse(&server).map_err(|e| format!("server: {e}"))?;
         let station = self
             .station
             .ok_or_else(|| missing("station", "--station CODE", "LOAXA_STATION"))?;

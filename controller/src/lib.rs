@@ -53,6 +53,7 @@ pub mod planner;
 pub mod player;
 pub mod relay;
 pub mod remote;
+pub mod servers;
 pub mod sse;
 pub mod sync;
 mod wire_compat;
@@ -534,6 +535,10 @@ pub async fn run(
         clock.clone(),
     ));
     tasks.spawn(sync::ack_loop(client.clone(), shared.clone(), acks_rx));
+    tasks.spawn(servers::return_loop(
+        client.servers().clone(),
+        client.http().clone(),
+    ));
     tasks.spawn(remote::command_loop(
         remote::Remote {
             client: client.clone(),

@@ -5,6 +5,7 @@
 
 use crate::cache::{self, Db};
 use crate::fetch::MediaCache;
+use crate::servers::Servers;
 use crate::sse;
 use crate::{Inputs, Shared};
 use chrono::{DateTime, Utc};
@@ -87,8 +88,30 @@ impl Backoff {
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
-    base: String,
+    servers: Arc<Servers>,
     token: String,
+}
+
+/// A request bound to the server it was made for (see [`Client::send`]).
+struct Request(usize, reqwest::RequestBuilder);
+
+impl Request {
+    fn timeout(self, d: Duration) -> Self {
+        Request(self.0, self.1.timeout(d))
+    }
+
+    /// Anything else on the builder (headers).
+    fn map(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
+        Request(self.0, f(self.1))
+    }
+
+    fn json<T: serde::Serialize + ?Sized>(self, body: &T) -> Self {
+        Request(self.0, self.1.json(body))
+    }
+
+    async fn send_via(self, client: &Client) -> Result<reqwest::Response, reqwest::Error> {
+        client.send(self).await
+    }
 }
 
 /// The answer to a schedule fetch.
@@ -121,8 +144,17 @@ pub fn server_date(resp: &reqwest::Response) -> Option<DateTime<Utc>> {
 }
 
 impl Client {
-    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`) with a device token.
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`; or several,
+    /// comma-separated, see [`crate::servers`]) with a device token. A list that does not
+    /// read is taken as one URL, whose requests then fail with the reason (the command line
+    /// refuses it before this).
     pub fn new(base: &str, token: &str) -> Self {
+        let servers = Servers::parse(base).unwrap_or_else(|_| Servers::single(base));
+        Self::with_servers(Arc::new(servers), token)
+    }
+
+    /// A client for `servers` with a device token.
+    pub fn with_servers(servers: Arc<Servers>, token: &str) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             // The server closes a connection idle for its header timeout (20 s by default):
@@ -133,22 +165,56 @@ impl Client {
             .unwrap_or_default();
         Self {
             http,
-            base: base.trim_end_matches('/').to_string(),
+            servers,
             token: token.trim().to_string(),
         }
     }
 
-    /// The absolute URL of an API path (`/device/schedule`).
+    /// The servers, in order of preference, and which one is active.
+    pub fn servers(&self) -> &Arc<Servers> {
+        &self.servers
+    }
+
+    /// The HTTP client (for the return probe).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The absolute URL of an API path (`/device/schedule`) on the active server.
     pub fn url(&self, path: &str) -> String {
-        format!("{}/api/v1{}", self.base, path)
+        format!("{}/api/v1{}", self.servers.active().1, path)
     }
 
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.get(self.url(path)).bearer_auth(&self.token)
+    fn get(&self, path: &str) -> Request {
+        let (i, base) = self.servers.active();
+        let req = self.http.get(format!("{base}/api/v1{path}"));
+        Request(i, req.bearer_auth(&self.token))
     }
 
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.post(self.url(path)).bearer_auth(&self.token)
+    fn post(&self, path: &str) -> Request {
+        let (i, base) = self.servers.active();
+        let req = self.http.post(format!("{base}/api/v1{path}"));
+        Request(i, req.bearer_auth(&self.token))
+    }
+
+    /// Send to the server the request was made for; one that does not answer (or answers
+    /// that it is down) hands over to the next server.
+    async fn send(&self, req: Request) -> Result<reqwest::Response, reqwest::Error> {
+        let Request(i, req) = req;
+        match req.send().await {
+            Ok(resp) => {
+                if Servers::is_down_status(resp.status()) {
+                    self.servers.failed(i);
+                }
+                Ok(resp)
+            }
+            Err(e) => {
+                if Servers::is_unanswered(&e) {
+                    self.servers.failed(i);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// `GET /device/schedule` with `If-None-Match`.
@@ -157,9 +223,9 @@ impl Client {
             .get("/device/schedule")
             .timeout(Duration::from_secs(30));
         if let Some(e) = etag {
-            req = req.header(header::IF_NONE_MATCH, e);
+            req = req.map(|r| r.header(header::IF_NONE_MATCH, e));
         }
-        let resp = check(req.send().await?).await?;
+        let resp = check(req.send_via(self).await?).await?;
         if resp.status() == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
         }
@@ -180,7 +246,7 @@ impl Client {
             .post("/device/logs")
             .timeout(Duration::from_secs(30))
             .json(batch)
-            .send()
+            .send_via(self)
             .await?;
         let resp = check(resp).await?;
         Ok(serde_json::from_slice(&resp.bytes().await?)?)
@@ -192,7 +258,7 @@ impl Client {
             .post("/device/heartbeat")
             .timeout(Duration::from_secs(15))
             .json(hb)
-            .send()
+            .send_via(self)
             .await?;
         let resp = check(resp).await?;
         Ok(server_date(&resp))
@@ -205,7 +271,7 @@ impl Client {
             .post(&path)
             .timeout(Duration::from_secs(15))
             .json(ack)
-            .send()
+            .send_via(self)
             .await?;
         check(resp).await?;
         Ok(())
@@ -221,7 +287,7 @@ impl Client {
             .post(&format!("/device/commands/{id}/ack"))
             .timeout(Duration::from_secs(15))
             .json(ack)
-            .send()
+            .send_via(self)
             .await?;
         check(resp).await?;
         Ok(())
@@ -231,20 +297,20 @@ impl Client {
     pub async fn events(&self, last_id: Option<&str>) -> Result<reqwest::Response, SyncError> {
         let mut req = self
             .get("/device/events")
-            .header(header::ACCEPT, "text/event-stream");
+            .map(|r| r.header(header::ACCEPT, "text/event-stream"));
         if let Some(id) = last_id {
-            req = req.header("Last-Event-ID", id);
+            req = req.map(|r| r.header("Last-Event-ID", id));
         }
-        check(req.send().await?).await
+        check(req.send_via(self).await?).await
     }
 
     /// `GET /media/{sha256}`, from byte `offset` on.
     pub async fn media(&self, sha256: &str, offset: u64) -> Result<reqwest::Response, SyncError> {
         let mut req = self.get(&format!("/media/{sha256}"));
         if offset > 0 {
-            req = req.header(header::RANGE, format!("bytes={offset}-"));
+            req = req.map(|r| r.header(header::RANGE, format!("bytes={offset}-")));
         }
-        let resp = req.send().await?;
+        let resp = req.send_via(self).await?;
         if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE {
             return Ok(resp);
         }
@@ -515,7 +581,9 @@ async fn events_loop(
 ) {
     let mut backoff = Backoff::default();
     let mut last_id: Option<String> = None;
+    let mut moved = client.servers().watch();
     loop {
+        moved.borrow_and_update();
         let err = match client.events(last_id.as_deref()).await {
             Ok(resp) => {
                 tracing::info!("event stream connected");
@@ -525,7 +593,16 @@ async fn events_loop(
                 let mut stream = resp.bytes_stream();
                 let mut got_any = false;
                 let reason = loop {
-                    match tokio::time::timeout(SSE_IDLE, stream.next()).await {
+                    let next = tokio::select! {
+                        n = tokio::time::timeout(SSE_IDLE, stream.next()) => n,
+                        _ = moved.changed() => {
+                            // Another server is active now (this one failed a request, or
+                            // the preferred one is back): follow at once.
+                            backoff.reset();
+                            break "the active server changed".to_string();
+                        }
+                    };
+                    match next {
                         Err(_) => break "no data for 90 s".to_string(),
                         Ok(None) => break "the server closed the stream".to_string(),
                         Ok(Some(Err(e))) => break e.to_string(),
@@ -548,9 +625,16 @@ async fn events_loop(
             }
             Err(e) => e.to_string(),
         };
-        let d = backoff.next_delay();
+        let d = if moved.has_changed().unwrap_or(false) {
+            // The failure moved us to another server: no reason to wait for it.
+            backoff.reset();
+            Duration::from_millis(100)
+        } else {
+            backoff.next_delay()
+        };
         tracing::warn!(
-            "event stream lost: {err}; reconnecting in {:.1} s",
+            "event stream lost: {err}; reconnecting to {} in {:.1} s",
+            client.servers().active().1,
             d.as_secs_f64()
         );
         tokio::time::sleep(d).await;

@@ -174,11 +174,16 @@ pub struct Api {
 impl Api {
     /// Log in with a username and password.
     pub async fn login(server: &Server, user: &str, password: &str) -> Result<Api> {
+        Self::login_at(&server.api(), user, password).await
+    }
+
+    /// Log in at an API base (`http://127.0.0.1:PORT/api/v1`).
+    pub async fn login_at(api: &str, user: &str, password: &str) -> Result<Api> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
         let res = http
-            .post(format!("{}/auth/token", server.api()))
+            .post(format!("{api}/auth/token"))
             .json(&json!({"username": user, "password": password}))
             .send()
             .await?;
@@ -188,7 +193,7 @@ impl Api {
             .ok_or_else(|| anyhow!("no token in {body}"))?
             .to_string();
         Ok(Api {
-            base: server.api(),
+            base: api.to_string(),
             token,
             http,
         })
@@ -369,24 +374,111 @@ where
 
 /// The `loaxa-controller` binary built by this workspace (built on demand when missing).
 pub fn controller_bin() -> Result<PathBuf> {
+    workspace_bin("controller", "loaxa-controller")
+}
+
+/// A binary of this workspace next to the test binary (built on demand when missing).
+fn workspace_bin(package: &str, name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    // target/debug/deps/test-binary → target/debug/loaxa-controller
     let dir = exe
         .parent()
         .and_then(Path::parent)
         .ok_or_else(|| anyhow!("unexpected test binary location {}", exe.display()))?;
-    let bin = dir.join("loaxa-controller");
+    let bin = dir.join(name);
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "controller", "--bin", "loaxa-controller"])
+            .args(["build", "-p", package, "--bin", name])
             .status()
-            .context("cannot run cargo to build loaxa-controller")?;
+            .with_context(|| format!("cannot run cargo to build {name}"))?;
         if !status.success() || !bin.exists() {
-            bail!("could not build loaxa-controller at {}", bin.display());
+            bail!("could not build {name} at {}", bin.display());
         }
     }
     Ok(bin)
+}
+
+/// A real `loaxa-web serve` process (for tests that kill a node with SIGKILL).
+pub struct WebProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The address it listens on (a restart binds the same one).
+    pub addr: SocketAddr,
+}
+
+impl WebProcess {
+    /// Start `loaxa-web serve` over `data` on `addr` and wait until `/healthz` answers.
+    pub async fn spawn(data: &Path, addr: SocketAddr) -> Result<WebProcess> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("web.log"))?;
+        let child = Command::new(workspace_bin("web", "loaxa-web")?)
+            .arg("--data")
+            .arg(data)
+            .arg("serve")
+            .arg("--listen")
+            .arg(addr.to_string())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start loaxa-web")?;
+        let mut web = WebProcess {
+            child,
+            url: format!("http://{addr}"),
+            addr,
+        };
+        let health = format!("{}/healthz", web.url);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = reqwest::get(&health).await {
+                if r.status().is_success() {
+                    return Ok(web);
+                }
+            }
+            if let Some(status) = web.child.try_wait()? {
+                bail!("loaxa-web exited at start: {status}");
+            }
+            if tokio::time::Instant::now() > deadline {
+                web.kill9();
+                bail!("loaxa-web did not answer /healthz within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A free address on 127.0.0.1 for [`WebProcess::spawn`].
+    pub fn free_addr() -> Result<SocketAddr> {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Ok(l.local_addr()?)
+    }
+
+    /// kill -9: the node dies without closing anything.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The value of a sample in the node's `/metrics` (e.g. `loaxa_controllers_connected`).
+    pub async fn metric(&self, sample: &str) -> Option<f64> {
+        let text = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+    }
+}
+
+impl Drop for WebProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
 }
 
 /// A real `loaxa-controller` process.
