@@ -97,7 +97,7 @@ pub async fn serve_tls(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     serve_on(
-        crate::tls::TlsListener::new(listener, acceptor)?,
+        crate::tls::TlsListener::new(listener, acceptor, crate::tls::MAX_HANDSHAKES)?,
         state,
         shutdown,
         true,

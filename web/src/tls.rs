@@ -1,7 +1,11 @@
 //! Serving HTTPS directly (rustls), when the configuration names a certificate and a key.
 //!
 //! TLS handshakes run in their own tasks, so a slow or silent client never holds up the
-//! accept loop; finished connections are handed to axum through [`TlsListener`].
+//! accept loop; finished connections are handed to axum through [`TlsListener`]. At most
+//! [`MAX_HANDSHAKES`] run at once, each for at most 10 s: a client opening connections
+//! and never finishing a handshake cannot take every file descriptor (one more is closed
+//! at once, and a warning logged once a minute). Handshaken connections then count
+//! against `max_connections` like plain ones.
 
 use axum::serve::Listener;
 use rustls_pki_types::pem::PemObject;
@@ -12,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -21,6 +25,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Handshaken connections waiting for axum to take them.
 const QUEUE: usize = 256;
+
+/// Handshakes in progress at most.
+pub const MAX_HANDSHAKES: usize = 1024;
 
 /// Read a PEM certificate chain and private key into an acceptor; the error names the file
 /// and what is wrong with it.
@@ -56,10 +63,17 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    /// Accept on `tcp`, handshaking each connection with `acceptor`.
-    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> io::Result<TlsListener> {
+    /// Accept on `tcp`, handshaking each connection with `acceptor`, at most
+    /// `max_handshakes` at once.
+    pub fn new(
+        tcp: TcpListener,
+        acceptor: TlsAcceptor,
+        max_handshakes: usize,
+    ) -> io::Result<TlsListener> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(QUEUE);
+        let handshakes = Arc::new(Semaphore::new(max_handshakes.max(1)));
+        let mut warned: Option<std::time::Instant> = None;
         let accept_task = tokio::spawn(async move {
             loop {
                 let (stream, peer) = match tcp.accept().await {
@@ -74,9 +88,21 @@ impl TlsListener {
                 if tx.is_closed() {
                     return;
                 }
+                let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                    if warned.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                        tracing::warn!(
+                            max_handshakes,
+                            "too many TLS handshakes in progress; closing new connections"
+                        );
+                        warned = Some(std::time::Instant::now());
+                    }
+                    drop(stream);
+                    continue;
+                };
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;

@@ -268,3 +268,57 @@ async fn over_tls_the_session_cookie_is_secure_and_answers_carry_hsts() {
     let (cookie, hsts) = cookie_and_hsts(&plain_client, &base, Some("http")).await;
     assert!(!cookie.contains("Secure") && hsts.is_none(), "{cookie}");
 }
+
+/// Clients that open connections and never start a handshake hold at most the listener's
+/// handshake limit; the next connection is closed at once (not left to wait), and once the
+/// silent ones go, a real client is served.
+#[tokio::test]
+async fn silent_clients_cannot_hold_more_handshakes_than_the_limit() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let acceptor = web::tls::acceptor(&cert, &key).unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let listener = web::tls::TlsListener::new(tcp, acceptor, 3).unwrap();
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut fourth = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), fourth.read(&mut buf))
+        .await
+        .expect("the connection over the limit is closed at once, not left waiting");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed without a byte: {read:?}"
+    );
+
+    drop(silent);
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}/", addr.port());
+    let mut served = false;
+    for _ in 0..50 {
+        if let Ok(res) = client.get(&url).send().await {
+            assert_eq!(res.text().await.unwrap(), "ok");
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        served,
+        "a real client is served once the silent ones are gone"
+    );
+    server.abort();
+}
