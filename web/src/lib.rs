@@ -61,6 +61,7 @@ pub mod cookies;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod jobs;
 pub mod library;
 pub mod manpage;
 pub mod measure;

@@ -95,6 +95,9 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Counters for `GET /metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// This node's name among those sharing the store (host, process, a random part): what
+    /// holds background jobs' leases (see [`crate::jobs`]).
+    pub node: Arc<str>,
 }
 
 /// Why the state could not be opened.
@@ -142,8 +145,21 @@ impl AppState {
             throttle: Arc::default(),
             data_dir: data_dir.to_path_buf(),
             metrics: Arc::default(),
+            node: node_name().into(),
         })
     }
+}
+
+/// A name for this node: its host name, process id and a random part (two states opened
+/// in one process are two nodes).
+fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &random[..8])
 }
 
 /// The instant a request is handled at, read once from the clock by a middleware layer.

@@ -539,6 +539,16 @@ DROP TABLE approval_steps;
 ALTER TABLE approval_steps_v12 RENAME TO approval_steps;
 CREATE INDEX approval_steps_target ON approval_steps(kind, target);
 "#,
+    // 13: leases, so that a background job (reconciliation and retention, the CAP
+    // sources' poller) runs on one node at a time of those sharing the store.
+    r#"
+CREATE TABLE leases (
+    job         TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    acquired_at TEXT NOT NULL
+);
+"#,
 ];
 
 /// The migrations, in order.

@@ -1,5 +1,6 @@
 //! The server's periodic reports task: reconcile plans with logs, then prune old logs
-//! when a retention is set. Runs at start and every `Config::reconcile_every`.
+//! when a retention is set. Runs at start and every `Config::reconcile_every`, on the node
+//! holding the `reports` lease (see [`crate::jobs`]).
 
 use crate::state::AppState;
 
@@ -31,9 +32,15 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(state.config.reconcile_every);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let ttl = crate::jobs::reports_lease(state.config.reconcile_every);
+        let mut leading = crate::jobs::Leading::default();
         loop {
             every.tick().await;
-            round(&state).await;
+            let lead = crate::jobs::lead(&state, "reports", ttl).await;
+            leading.note("reports", &state.node, lead);
+            if lead {
+                round(&state).await;
+            }
         }
     })
 }

@@ -178,7 +178,8 @@ pub async fn round(state: &AppState) {
     }
 }
 
-/// Poll due sources until the runtime stops: after each round, sleep until the next
+/// Poll due sources until the runtime stops, on the node holding the `cap-sources` lease
+/// (see [`crate::jobs`]): after each round, sleep until the next
 /// source is due, but at most a second (new sources, a changed clock) and at least 50 ms.
 /// A message appearing in a feed is fetched at most one poll interval later, plus the time
 /// the fetch takes.
@@ -186,7 +187,15 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     const MAX: std::time::Duration = std::time::Duration::from_secs(1);
     const MIN: std::time::Duration = std::time::Duration::from_millis(50);
     tokio::spawn(async move {
+        let mut leading = crate::jobs::Leading::default();
         loop {
+            let lead = crate::jobs::lead(&state, "cap-sources", crate::jobs::POLLER_LEASE).await;
+            leading.note("cap-sources", &state.node, lead);
+            if !lead {
+                // Another node polls; ask again in a while.
+                tokio::time::sleep(MAX).await;
+                continue;
+            }
             round(&state).await;
             let next = state
                 .db

@@ -18,6 +18,7 @@ mod device;
 mod errors;
 mod feeds;
 mod instants;
+mod jobs;
 mod matrix;
 mod media;
 mod metrics;
