@@ -29,7 +29,7 @@ const ROWS: &[(&str, &str)] = &[
     ("GET /healthz", "oooo oooo oooo o o o"),
     ("GET /metrics", "oooo oooo oooo o o o"),
     ("GET /api/v1/openapi.json", "oooo oooo oooo o o o"),
-    ("GET /static/{file}", "oooo oooo oooo o o o"),
+    ("GET /static/{*path}", "oooo oooo oooo o o o"),
     ("POST /api/v1/auth/token", "oooo oooo oooo o o o"),
     ("POST /api/v1/auth/login", "oooo oooo oooo o o o"),
     // Signed in: anyone, for themselves.
@@ -385,7 +385,7 @@ impl Ctx {
             | "GET /admin/channels"
             | "GET /admin/audit" => none(route[4..].to_string()),
             "GET /api/v1/openapi.json" => none(api("/openapi.json".into())),
-            "GET /static/{file}" => none("/static/app.css".into()),
+            "GET /static/{*path}" => none("/static/app.css".into()),
             "POST /api/v1/auth/token" | "POST /api/v1/auth/login" => with(
                 route[5..].to_string(),
                 json!({"username": "mx_viewer_lq", "password": PASSWORD}),
