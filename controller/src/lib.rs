@@ -51,6 +51,7 @@ pub mod mixer;
 pub mod output;
 pub mod planner;
 pub mod player;
+pub mod precision;
 pub mod relay;
 pub mod remote;
 pub mod sse;
@@ -572,6 +573,7 @@ pub async fn run(
         media_dir,
         shared,
         out.error_handle(),
+        out.precision(),
         floor,
     );
     player.rejoin_after_restart(&recovered);

@@ -4,7 +4,10 @@
 //! - `default`: the sound card through rodio. The device's callback pulls our mixer as a
 //!   `rodio::Source`. If the device fails, one clear line is logged, the output error is
 //!   published (heartbeat, and due bulletins are logged `failed`), a real-time pacer keeps
-//!   the mixer's clock running, and the device is retried every 10 s.
+//!   the mixer's clock running, and the device is retried every 10 s. The card runs its
+//!   short period (`sound_period_ms`, 10 ms) only while the player says precision is
+//!   needed ([`crate::precision`]), and [`IDLE_PERIOD_MS`] otherwise: an idle station
+//!   wakes a few times a second instead of a hundred.
 //! - `null`: a real-time pacer that discards. Every `null` output of a process shares one
 //!   pacing thread on a common 10 ms grid (a benchmark runs a thousand controllers in one
 //!   process; one thread each would spend the machine on wake-ups).
@@ -15,6 +18,7 @@
 //!   and a new `FILE` starts.
 
 use crate::mixer::{Format, Mixer};
+use crate::precision::Precision;
 use std::fmt;
 use std::num::NonZero;
 use std::path::{Path, PathBuf};
@@ -99,6 +103,7 @@ pub struct Output {
     /// A `null` output's place in the shared pacer.
     null_id: Option<u64>,
     error: Arc<Mutex<Option<String>>>,
+    precision: Arc<Precision>,
     spec: OutputSpec,
 }
 
@@ -117,6 +122,11 @@ impl Output {
     /// A shared view of the current error.
     pub fn error_handle(&self) -> Arc<Mutex<Option<String>>> {
         self.error.clone()
+    }
+
+    /// How precisely the output keeps time now, and what the player wants of it.
+    pub fn precision(&self) -> Arc<Precision> {
+        self.precision.clone()
     }
 
     /// Stop the output and wait for its thread.
@@ -150,6 +160,11 @@ pub fn initial_format(_spec: &OutputSpec) -> Format {
 /// The sound card's period unless configured (`sound_period_ms`): about one mixer block.
 /// See [`period_frames`].
 pub const DEFAULT_PERIOD_MS: u32 = 10;
+
+/// The sound card's period while nothing needs precision (nothing airs, is cued or is due
+/// within a few seconds): about 6 wake-ups a second instead of 94. A configured period
+/// longer than this is used throughout.
+pub const IDLE_PERIOD_MS: u32 = 100;
 
 /// The periods `sound_period_ms` may ask for, ms.
 pub const PERIOD_MS_RANGE: std::ops::RangeInclusive<u32> = 2..=200;
@@ -187,6 +202,10 @@ pub fn start_with(
     let stop = Arc::new(AtomicBool::new(false));
     let error = Arc::new(Mutex::new(None));
     let mut null_id = None;
+    let precision = Arc::new(match spec {
+        OutputSpec::Default => Precision::managed(),
+        _ => Precision::always(),
+    });
     let thread = match spec {
         OutputSpec::Null => {
             null_id = Some(NullPacer::global().add(mixer)?);
@@ -209,7 +228,8 @@ pub fn start_with(
             let t = spawn("output-device", {
                 let stop = stop.clone();
                 let error = error.clone();
-                move || device_loop(mixer, stop, error, ready_tx, device)
+                let precision = precision.clone();
+                move || device_loop(mixer, stop, error, ready_tx, device, &precision)
             })?;
             match ready_rx.recv() {
                 Ok(Ok(())) => Some(t),
@@ -226,6 +246,7 @@ pub fn start_with(
         thread,
         null_id,
         error,
+        precision,
         spec: spec.clone(),
     })
 }
@@ -605,10 +626,13 @@ fn period_frames(rate: u32, ms: u32) -> u32 {
         .next_power_of_two() as u32
 }
 
+/// Open the default device with a `period_ms` period, pulling `mixer`. `announce`: log
+/// the opening at info level (a switch of period for precision is logged at debug).
 fn open_device(
     mixer: &Mixer,
     failed: Arc<Mutex<Option<String>>>,
     period_ms: u32,
+    announce: bool,
 ) -> Result<rodio::MixerDeviceSink, String> {
     use rodio::cpal::traits::{DeviceTrait, HostTrait};
     use rodio::cpal::BufferSize;
@@ -662,12 +686,19 @@ fn open_device(
         pos,
         last: None,
     });
-    tracing::info!(
-        "sound device open: {} Hz, {} channels, period {:?}",
-        fmt.rate,
-        fmt.channels,
-        cfg.buffer_size()
-    );
+    if announce {
+        tracing::info!(
+            "sound device open: {} Hz, {} channels, period {:?}",
+            fmt.rate,
+            fmt.channels,
+            cfg.buffer_size()
+        );
+    } else {
+        tracing::debug!(
+            "sound device reopened for precision: period {:?}",
+            cfg.buffer_size()
+        );
+    }
     Ok(sink)
 }
 
@@ -716,15 +747,22 @@ fn device_loop(
     error: Arc<Mutex<Option<String>>>,
     ready: std::sync::mpsc::SyncSender<Result<(), String>>,
     device: DeviceOptions,
+    precision: &Precision,
 ) {
     let set_error = |e: Option<String>| *error.lock().unwrap_or_else(|p| p.into_inner()) = e;
+    // The short period when precision is needed, the long one otherwise (the same when the
+    // configured period is already that long).
+    let idle_ms = device.period_ms.max(IDLE_PERIOD_MS);
+    let period_for = |precise: bool| if precise { device.period_ms } else { idle_ms };
     // alsa-lib prints its own errors on stderr — eight `ALSA lib …` lines when there is no
     // sound card — before we can say so in one sentence. Everything that probes and opens
     // the device runs on this thread: keep alsa-lib's messages in a buffer here and log
     // them at debug level only.
     let mut alsa_errors = AlsaErrors::capture();
     let failed = Arc::new(Mutex::new(None::<String>));
-    let opened = open_device(&mixer, failed.clone(), device.period_ms);
+    // The card starts precise (something may be due at once); the player relaxes it.
+    let mut running = true;
+    let opened = open_device(&mixer, failed.clone(), period_for(running), true);
     alsa_errors.log();
     let mut sink = match opened {
         Ok(s) => {
@@ -752,7 +790,35 @@ fn device_loop(
     let mut warned = false;
     while !stop.load(Ordering::SeqCst) {
         if sink.is_some() {
-            std::thread::sleep(Duration::from_millis(100));
+            let wanted = precision.wait_wanted(running, Duration::from_millis(100));
+            if wanted != running && period_for(wanted) == period_for(running) {
+                running = wanted;
+                precision.set_running(running);
+            } else if wanted != running {
+                // Close the old stream before the new one opens: two streams must never
+                // pull the mixer at once. Only silence is dropped (the player cues nothing
+                // on the long period, and keeps the short one a while after an airing).
+                sink = None;
+                let opened = open_device(&mixer, failed.clone(), period_for(wanted), false);
+                alsa_errors.log();
+                match opened {
+                    Ok(s) => {
+                        sink = Some(s);
+                        running = wanted;
+                        precision.set_running(running);
+                        last_frames = mixer.frames();
+                        last_progress = Instant::now();
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "sound device failed to reopen: {e}; retrying every {} s",
+                            DEVICE_RETRY.as_secs()
+                        );
+                        set_error(Some(format!("sound device unavailable: {e}")));
+                    }
+                }
+                continue;
+            }
             let frames = mixer.frames();
             if frames != last_frames {
                 last_frames = frames;
@@ -784,13 +850,16 @@ fn device_loop(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let opened = open_device(&mixer, failed.clone(), device.period_ms);
+        let wanted = precision.wait_wanted(running, Duration::ZERO);
+        let opened = open_device(&mixer, failed.clone(), period_for(wanted), true);
         alsa_errors.log();
         match opened {
             Ok(s) => {
                 tracing::warn!("sound device back");
                 set_error(None);
                 sink = Some(s);
+                running = wanted;
+                precision.set_running(running);
                 last_frames = mixer.frames();
                 last_progress = Instant::now();
                 warned = false;

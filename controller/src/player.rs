@@ -17,6 +17,7 @@ use crate::cache::{self, Db};
 use crate::decode::{self, PartsDecoded};
 use crate::mixer::{Cue, EndReason, Mixer, MixerEvent};
 use crate::planner::{self, Origin, Planned, Source};
+use crate::precision::Precision;
 use crate::relay::{self, Relayer};
 use crate::Shared;
 use chrono::{DateTime, Duration as CDuration, Utc};
@@ -51,6 +52,25 @@ const HORIZON_EVERY: Duration = Duration::from_secs(30);
 /// The wall clock moving this much more or less than the monotonic clock between two
 /// ticks is a jump (an NTP step, a wrong RTC at boot, an operator setting the time).
 const CLOCK_JUMP: CDuration = CDuration::seconds(2);
+/// How long before a start the sound card runs precisely (its short period): the switch
+/// is done before the occurrence is cued ([`LOOKAHEAD`]).
+pub const PRECISE_AHEAD: CDuration = CDuration::seconds(10);
+/// How long the card stays precise after the last airing: the end of its audio is still in
+/// the card's buffer, and a next item may follow.
+pub const PRECISE_HOLD: CDuration = CDuration::seconds(3);
+
+/// Whether the sound card must keep time precisely at `now`: something airs or is cued
+/// (`busy`), was until `busy_until`, or the next start the player may still cue
+/// (`next_start`) is within [`PRECISE_AHEAD`].
+pub fn precision_needed(
+    now: DateTime<Utc>,
+    busy: bool,
+    busy_until: Option<DateTime<Utc>>,
+    next_start: Option<DateTime<Utc>>,
+) -> bool {
+    busy || busy_until.is_some_and(|t| now < t)
+        || next_start.is_some_and(|t| t <= now + PRECISE_AHEAD)
+}
 
 struct Airing {
     planned: Planned,
@@ -108,6 +128,9 @@ pub struct Player {
     /// their window (with the reason of the gap the restart made).
     rejoin: HashMap<String, (DateTime<Utc>, DateTime<Utc>, String)>,
     last_tick: Option<(Instant, DateTime<Utc>)>,
+    precision: Arc<Precision>,
+    /// The card stays precise until then (the last airing ended just before).
+    busy_until: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Player {
@@ -127,6 +150,7 @@ impl Player {
         media_dir: PathBuf,
         shared: Arc<Shared>,
         output_error: Arc<Mutex<Option<String>>>,
+        precision: Arc<Precision>,
         floor: DateTime<Utc>,
     ) -> Self {
         let known = db
@@ -156,6 +180,8 @@ impl Player {
             plan: Arc::default(),
             plan_at: None,
             last_tick: None,
+            precision,
+            busy_until: None,
         }
     }
 
@@ -206,6 +232,7 @@ impl Player {
     ) {
         let mut inputs = self.shared.inputs.subscribe();
         let shared = self.shared.clone();
+        let precision = self.precision.clone();
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -218,6 +245,7 @@ impl Player {
                     self.tick()
                 }
                 _ = shared.media_ready.notified() => self.tick(),
+                _ = precision.switched.notified() => self.tick(),
                 _ = tick.tick() => self.tick(),
             }
         }
@@ -339,10 +367,14 @@ impl Player {
                 self.cued.remove(&k);
             }
         }
+        self.want_precision(&plan, now);
         self.resume_relays(now);
         for slot in &plan.slots {
             let key = &slot.item.key;
-            if self.known.contains(key) && slot.status != PlayStatus::Skipped {
+            if self.known.contains(key)
+                && slot.status != PlayStatus::Skipped
+                && self.precision.is_precise()
+            {
                 if let Some((_, stopped, why)) = self.rejoin.remove(key) {
                     if let Some(planned) = plan.planned.get(key) {
                         self.rejoin_relay(planned, stopped, why, now);
@@ -398,6 +430,34 @@ impl Player {
         }
     }
 
+    /// Tell the output whether the sound card must keep time precisely from now on.
+    fn want_precision(&mut self, plan: &planner::Plan, now: DateTime<Utc>) {
+        let busy = self.airing.is_some()
+            || !self.cued.is_empty()
+            || self.relays.values().any(|r| r.cut.is_some())
+            || self.mixer.now_playing().is_some();
+        if busy {
+            self.busy_until = Some(now + PRECISE_HOLD);
+        }
+        let next_start = plan
+            .slots
+            .iter()
+            .filter(|s| {
+                let key = &s.item.key;
+                s.status != PlayStatus::Skipped
+                    && s.item.scheduled_at >= self.floor
+                    && (!self.known.contains(key) || self.rejoin.contains_key(key))
+                    && now
+                        < s.item.scheduled_at
+                            + CDuration::milliseconds(s.item.max_wait_ms as i64)
+                            + MEDIA_WAIT
+            })
+            .map(|s| s.starts_at.unwrap_or(s.item.scheduled_at))
+            .min();
+        self.precision
+            .want(precision_needed(now, busy, self.busy_until, next_start));
+    }
+
     /// Relays cut by an emergency: once nothing airs, cue them again while their window is
     /// open; log those whose window closed.
     fn resume_relays(&mut self, now: DateTime<Utc>) {
@@ -426,7 +486,10 @@ impl Player {
                 self.log_relay(r, now, PlayStatus::Interrupted, why);
                 continue;
             }
-            if self.airing.is_some() || self.mixer.now_playing().is_some() {
+            if self.airing.is_some()
+                || self.mixer.now_playing().is_some()
+                || !self.precision.is_precise()
+            {
                 continue;
             }
             let (planned, until, open) = (r.planned.clone(), r.until, r.cut.clone());
@@ -567,6 +630,9 @@ impl Player {
             self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), now);
             return;
         }
+        if !self.precision.is_precise() {
+            return; // the card is switching to its short period: cued on the next tick
+        }
         let start_frame = match start {
             Some(t) => match self.mixer.frame_at(t) {
                 Some(f) => f,
@@ -650,6 +716,9 @@ impl Player {
             let reason = "its window closed before it could start".to_string();
             self.log(planned.log_entry(PlayStatus::Skipped, Some(reason)), now);
             return;
+        }
+        if !self.precision.is_precise() {
+            return; // cued on the next tick, once the card runs precisely
         }
         let start_frame = match start {
             Some(t) => match self.mixer.frame_at(t) {
