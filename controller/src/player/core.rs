@@ -1,0 +1,1086 @@
+//! The player's core, pure: what becomes of every occurrence, as a function of its state,
+//! an event and the instant the event carries. No threads, no I/O, no clock reads: the
+//! shell ([`super::Player`]) reads the clocks, plans, and carries the [`Command`]s out on
+//! the mixer, the journal and the network, telling the core how each cue went.
+//!
+//! The rules (each a row of the tables in `core_tests.rs`):
+//! - an occurrence the timeline `skipped` is logged `skipped` with its reason once due;
+//! - one starting within [`LOOKAHEAD`] is cued at its exact instant;
+//! - one whose start passed by more than [`LATE`] but is within its wait bound (an urgent
+//!   notice that just arrived, a bulletin due while the controller booted, one a clock jump
+//!   passed over) is cued to start at once;
+//! - past its wait bound and never aired: `failed` if it was waiting for its media, else
+//!   `missed` (the controller was not running);
+//! - media not cached: it waits (until due, or within its bound for at most [`MEDIA_WAIT`]),
+//!   then `failed`; the sound device down: `failed` when due; undecodable: `failed`;
+//! - started: journalled, shown as now playing, an urgent notice acknowledged `playing`;
+//! - ended: `played` or `interrupted` (by an emergency, a stop, the controller stopping),
+//!   a programme's parts each `played`, `interrupted`, `skipped` or `failed`, an urgent
+//!   notice acknowledged `played` after its last airing;
+//! - a relay: one entry when its window closes, its gaps counted; cut by an emergency it
+//!   resumes after, and one the controller stopped while it aired is joined again;
+//! - the clock jumped: cued occurrences are taken back and cued again at the new time;
+//!   nothing handled plays again;
+//! - a cancelled notice airing stops; cued occurrences the plan dropped are taken back;
+//! - the sound card runs precisely only when something airs, is cued, or starts within
+//!   [`PRECISE_AHEAD`] (and [`PRECISE_HOLD`] after).
+//!
+//! Outcomes are decided by this state, never by what was written to the log.
+
+use crate::decode::PartDecoded;
+use crate::mixer::EndReason;
+use crate::planner::{self, Origin, Plan, Planned, Source};
+use chrono::{DateTime, Duration as CDuration, Utc};
+use schedules::wire::{LogEntry, NowPlaying, RelayChannel, RelayGap, UrgentAck, UrgentState};
+use schedules::{PlayStatus, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+/// Why what airs when the controller stops cleanly is logged `interrupted`.
+pub const STOPPED: &str = "the controller was stopped";
+/// How far ahead an occurrence is decoded and cued.
+pub const LOOKAHEAD: CDuration = CDuration::seconds(5);
+/// A start this late is "late": played at once if still within its wait bound.
+pub const LATE: CDuration = CDuration::seconds(1);
+/// How far back the regular plan looks.
+pub const LOOKBACK: CDuration = CDuration::hours(6);
+/// How far back the first plan after boot may look (occurrences missed while down).
+pub const CATCH_UP: CDuration = CDuration::days(7);
+/// How far ahead the plan looks.
+pub const HORIZON: CDuration = CDuration::hours(24);
+/// How long a due occurrence waits for its media to arrive before it is logged `failed`.
+pub const MEDIA_WAIT: CDuration = CDuration::seconds(60);
+/// The wall clock moving this much more or less than the monotonic clock between two
+/// ticks is a jump (an NTP step, a wrong RTC at boot, an operator setting the time).
+pub const CLOCK_JUMP: CDuration = CDuration::seconds(2);
+/// How long before a start the sound card runs precisely (its short period): the switch
+/// is done before the occurrence is cued ([`LOOKAHEAD`]).
+pub const PRECISE_AHEAD: CDuration = CDuration::seconds(10);
+/// How long the card stays precise after the last airing: the end of its audio is still in
+/// the card's buffer, and a next item may follow.
+pub const PRECISE_HOLD: CDuration = CDuration::seconds(3);
+
+/// What the core is told.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The clocks were read: the wall clock `now`, the monotonic `mono`, together.
+    Clock {
+        /// Wall clock.
+        now: DateTime<Utc>,
+        /// Monotonic clock, read with it.
+        mono: Instant,
+    },
+    /// A planning pass at `now` over `plan`.
+    Tick(Tick<'a>),
+    /// The mixer started `key`; its first sample went out at `at`.
+    Started {
+        /// Occurrence key.
+        key: String,
+        /// When its first sample went out.
+        at: DateTime<Utc>,
+    },
+    /// The mixer ended `key` (see [`Ended`]).
+    Ended(Ended),
+    /// How a [`Command::Cue`], [`Command::CueRelay`] or [`Command::ResumeRelay`] went.
+    CueDone {
+        /// Occurrence key.
+        key: String,
+        /// What happened.
+        outcome: CueOutcome,
+        /// When.
+        now: DateTime<Utc>,
+    },
+    /// A [`Command::Uncue`] found the cue still pending and dropped it.
+    Uncued {
+        /// Occurrence key.
+        key: String,
+    },
+    /// A [`Command::Log`] could not be written (it is decided again on the next tick).
+    NotLogged {
+        /// The entry's id.
+        key: String,
+    },
+    /// The controller stops.
+    Shutdown,
+}
+
+/// A planning pass.
+pub struct Tick<'a> {
+    /// The wall clock.
+    pub now: DateTime<Utc>,
+    /// The timeline of [`Core::plan_window`].
+    pub plan: &'a Plan,
+    /// Ids of cancelled urgent notices.
+    pub cancelled: &'a HashSet<String>,
+    /// The output's error (the sound device is down), if any.
+    pub output_error: Option<&'a str>,
+    /// Whether the output keeps time precisely now (cue only then).
+    pub precise: bool,
+    /// Whether the mixer airs something (it may have started a cue the core has not heard
+    /// of yet).
+    pub mixer_busy: bool,
+    /// Whether a media file is at hand (cached, or held in memory from a push).
+    pub has_media: &'a dyn Fn(&Sha256) -> bool,
+}
+
+impl std::fmt::Debug for Tick<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tick({})", self.now)
+    }
+}
+
+/// The mixer ended an airing.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    /// Occurrence key.
+    pub key: String,
+    /// Why.
+    pub reason: EndReason,
+    /// Output frames it aired, and the output rate.
+    pub frames: u64,
+    /// Frames per second of the output.
+    pub rate: u64,
+    /// Of those, frames of silence because its source fell behind.
+    pub underrun_frames: u64,
+    /// Its levels, dBFS.
+    pub rms_dbfs: Option<f32>,
+    /// Its peak, dBFS.
+    pub peak_dbfs: Option<f32>,
+    /// A programme's parts as its decoder finished them.
+    pub parts: Option<Vec<PartDecoded>>,
+    /// A relay segment's gaps, finished at [`Core::gaps_end`].
+    pub gaps: Vec<RelayGap>,
+    /// For an urgent notice: whether this was its last airing (no repeat to come).
+    pub last_airing: bool,
+    /// When the shell heard of it.
+    pub now: DateTime<Utc>,
+}
+
+/// How a cue went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CueOutcome {
+    /// It is on the mixer.
+    Cued,
+    /// It could not be (the output has not produced its first block): decided again on
+    /// the next tick.
+    NotYet,
+    /// It cannot air, for this reason.
+    Failed(String),
+}
+
+/// What the shell carries out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Write this outcome to the journal and upload it; an urgent notice's `failed`,
+    /// `missed` or `skipped` entry, once written, is acknowledged `failed`.
+    Log(LogEntry),
+    /// Decode and cue this occurrence: at its instant, or at once (`None`).
+    Cue {
+        /// The occurrence.
+        planned: Planned,
+        /// Its instant, or at once.
+        start: Option<DateTime<Utc>>,
+    },
+    /// Connect to this relay's channel and cue it for `from .. until`.
+    CueRelay {
+        /// The occurrence.
+        planned: Planned,
+        /// Its channel.
+        channel: RelayChannel,
+        /// Its instant, or at once.
+        start: Option<DateTime<Utc>>,
+        /// From when the channel airs.
+        from: DateTime<Utc>,
+        /// Its window's end.
+        until: DateTime<Utc>,
+        /// A gap open from its start (a restart), with its reason.
+        open: Option<(DateTime<Utc>, String)>,
+    },
+    /// Connect again to a relay an emergency cut, and cue it at once until `until`.
+    ResumeRelay {
+        /// The occurrence.
+        planned: Planned,
+        /// Its channel.
+        channel: RelayChannel,
+        /// Its window's end.
+        until: DateTime<Utc>,
+        /// The gap the cut opened.
+        open: Option<(DateTime<Utc>, String)>,
+    },
+    /// Take a pending cue back.
+    Uncue(String),
+    /// Stop this airing now, for this reason.
+    Stop {
+        /// Occurrence key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Journal the start durably (the entry as crash recovery would log it).
+    JournalStart(LogEntry),
+    /// What airs now (tell the server at once).
+    NowPlaying(Option<NowPlaying>),
+    /// Acknowledge an urgent notice's state.
+    Ack {
+        /// The notice.
+        id: String,
+        /// Its state.
+        ack: UrgentAck,
+    },
+    /// An urgent notice started: the reports held back for it may go.
+    UrgentStarted,
+    /// The wall clock jumped: map the output's frames to the new time.
+    Reanchor,
+    /// The sound card must (or need not) keep time precisely from now on.
+    Precision(bool),
+    /// A line for the operator's log.
+    Say(Level, String),
+}
+
+/// How loud a [`Command::Say`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Worth knowing.
+    Info,
+    /// Something is off.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// What airs.
+#[derive(Debug, Clone)]
+struct Airing {
+    planned: Planned,
+    started_at: DateTime<Utc>,
+}
+
+/// A relay whose window is open: what it has aired so far, across the segments an
+/// emergency cut it into.
+#[derive(Debug, Clone)]
+struct OpenRelay {
+    planned: Planned,
+    channel: RelayChannel,
+    started_at: DateTime<Utc>,
+    until: DateTime<Utc>,
+    played_ms: u64,
+    gaps: Vec<RelayGap>,
+    /// Cut by an emergency at this instant, for this reason: to be resumed.
+    cut: Option<(DateTime<Utc>, String)>,
+    rms_dbfs: Option<f32>,
+    peak_dbfs: Option<f32>,
+}
+
+/// A relay the controller stopped while it aired: when it was due, when the controller
+/// stopped, and the reason of the gap the restart made.
+#[derive(Debug, Clone)]
+struct Rejoin {
+    due: DateTime<Utc>,
+    stopped: DateTime<Utc>,
+    reason: String,
+}
+
+/// A cue asked of the shell, until it says how it went.
+#[derive(Debug, Clone)]
+enum Asked {
+    Cue(Planned),
+    Relay(OpenRelay),
+    Resume(Planned),
+}
+
+/// The player's state and rules.
+#[derive(Debug)]
+pub struct Core {
+    /// Occurrences due before it are none of our business.
+    floor: DateTime<Utc>,
+    first_pass: bool,
+    /// Occurrences handled: logged, or started.
+    known: HashSet<String>,
+    /// Cued on the mixer, not started yet.
+    cued: HashMap<String, Planned>,
+    /// Cues asked of the shell.
+    asked: HashMap<String, Asked>,
+    airing: Option<Airing>,
+    relays: HashMap<String, OpenRelay>,
+    rejoin: HashMap<String, Rejoin>,
+    /// Occurrences that came due waiting for their media: past their bound, `failed`.
+    waiting_media: HashSet<String>,
+    /// Occurrences said to start late (said once).
+    said_late: HashSet<String>,
+    last_clock: Option<(Instant, DateTime<Utc>)>,
+    /// The card stays precise until then.
+    busy_until: Option<DateTime<Utc>>,
+    precise_wanted: Option<bool>,
+}
+
+impl Core {
+    /// A core. `floor`: occurrences due before it are none of our business (the last
+    /// instant the previous run accounted for, or the first boot); `known`: occurrences the
+    /// journal already holds an outcome or a start for.
+    pub fn new(floor: DateTime<Utc>, known: HashSet<String>) -> Self {
+        Self {
+            floor,
+            first_pass: true,
+            known,
+            cued: HashMap::new(),
+            asked: HashMap::new(),
+            airing: None,
+            relays: HashMap::new(),
+            rejoin: HashMap::new(),
+            waiting_media: HashSet::new(),
+            said_late: HashSet::new(),
+            last_clock: None,
+            busy_until: None,
+            precise_wanted: None,
+        }
+    }
+
+    /// Relays the previous run was airing when it ended, from the journal's entries of the
+    /// last day (`done`) and those boot-time recovery just logged `interrupted`
+    /// (`recovered`: a crash, a kill, a power cut). Each cut by the stop whose window is
+    /// still open is joined again for the rest of it. Only the last airing of an occurrence
+    /// counts: a relay stopped remotely stays stopped.
+    pub fn rejoin_after_restart(
+        &mut self,
+        done: Vec<LogEntry>,
+        recovered: &[LogEntry],
+        now: DateTime<Utc>,
+    ) {
+        let mut last: HashMap<String, LogEntry> = HashMap::new();
+        for e in done.into_iter().chain(recovered.iter().cloned()) {
+            if e.media_sha256.is_some() || e.urgent_id.is_some() || e.schedule_id.is_none() {
+                continue;
+            }
+            let base = e.part_of.clone().unwrap_or_else(|| e.id.clone());
+            if last.get(&base).is_none_or(|l| e.started_at >= l.started_at) {
+                last.insert(base, e);
+            }
+        }
+        for (base, e) in last {
+            let reason = if recovered.iter().any(|r| r.id == e.id) {
+                "the controller stopped (crash, kill or power cut) and restarted"
+            } else if e.status == PlayStatus::Interrupted && e.reason.as_deref() == Some(STOPPED) {
+                "the controller was stopped and restarted"
+            } else {
+                continue;
+            };
+            let stopped = e.ended_at.unwrap_or(now).min(now);
+            self.rejoin.insert(
+                base,
+                Rejoin {
+                    due: e.scheduled_at,
+                    stopped,
+                    reason: reason.to_string(),
+                },
+            );
+        }
+    }
+
+    /// The window to plan at `now`: the first pass after boot looks back [`CATCH_UP`], the
+    /// others [`LOOKBACK`], never before the floor, except to a relay to join again.
+    pub fn plan_window(&mut self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let back = if self.first_pass { CATCH_UP } else { LOOKBACK };
+        self.first_pass = false;
+        let mut from = (now - back).max(self.floor).min(now);
+        // A relay to join again may have opened its window long before the floor (a
+        // window is at most a day long): plan from its start, so that it is in the plan.
+        self.rejoin.retain(|_, r| r.due + CDuration::days(1) > now);
+        if let Some(due) = self.rejoin.values().map(|r| r.due).min() {
+            from = from.min(due);
+        }
+        (from, now + HORIZON)
+    }
+
+    /// When the gaps of relay `key`'s segment that ended for `reason` end: its window's
+    /// end if it ran to it, else `now`. `None` for anything but a relay.
+    pub fn gaps_end(
+        &self,
+        key: &str,
+        reason: &EndReason,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let r = self.relays.get(key)?;
+        Some(if *reason == EndReason::Finished {
+            r.until
+        } else {
+            now
+        })
+    }
+
+    /// What airs now, if the core knows.
+    pub fn airing(&self) -> Option<&Planned> {
+        self.airing.as_ref().map(|a| &a.planned)
+    }
+
+    /// Handle one event.
+    pub fn handle(&mut self, event: Event<'_>) -> Vec<Command> {
+        let mut out = Vec::new();
+        match event {
+            Event::Clock { now, mono } => self.clock(now, mono, &mut out),
+            Event::Tick(t) => self.tick(&t, &mut out),
+            Event::Started { key, at } => self.started(key, at, &mut out),
+            Event::Ended(e) => self.ended(e, &mut out),
+            Event::CueDone { key, outcome, now } => self.cue_done(key, outcome, now, &mut out),
+            Event::Uncued { key } => {
+                self.cued.remove(&key);
+            }
+            Event::NotLogged { key } => {
+                self.known.remove(&key);
+            }
+            Event::Shutdown => {
+                if let Some(a) = &self.airing {
+                    out.push(Command::Stop {
+                        key: a.planned.item.key.clone(),
+                        reason: STOPPED.into(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The wall clock moving by more than [`CLOCK_JUMP`] against the monotonic one is a
+    /// jump. What was handled stays handled (its key is known, so nothing plays twice after
+    /// a jump back); what is cued but not started is taken back and cued again at the frame
+    /// the new time gives; what a jump forward passed over starts late within its wait
+    /// bound, else is logged `missed`.
+    fn clock(&mut self, now: DateTime<Utc>, mono: Instant, out: &mut Vec<Command>) {
+        if let Some((then_mono, then)) = self.last_clock {
+            let elapsed =
+                CDuration::from_std(mono.saturating_duration_since(then_mono)).unwrap_or_default();
+            let jump = (now - then) - elapsed;
+            if jump.abs() >= CLOCK_JUMP {
+                let way = if jump > CDuration::zero() {
+                    "forward"
+                } else {
+                    "back"
+                };
+                out.push(Command::Say(
+                    Level::Warn,
+                    format!(
+                        "the clock jumped {way} by {:.1} s (now {now}); re-anchoring the output, \
+                         nothing already handled will play again (check NTP and the RTC)",
+                        jump.num_milliseconds().abs() as f64 / 1000.0
+                    ),
+                ));
+                out.push(Command::Reanchor);
+                let mut cued: Vec<&String> = self.cued.keys().collect();
+                cued.sort();
+                out.extend(cued.into_iter().map(|k| Command::Uncue(k.clone())));
+            }
+        }
+        self.last_clock = Some((mono, now));
+    }
+
+    fn tick(&mut self, t: &Tick<'_>, out: &mut Vec<Command>) {
+        let now = t.now;
+        // Cancelled notice airing now: stop it.
+        if let Some(a) = &self.airing {
+            if let Origin::Urgent(id) = &a.planned.origin {
+                if t.cancelled.contains(id) {
+                    out.push(Command::Stop {
+                        key: a.planned.item.key.clone(),
+                        reason: "cancelled".into(),
+                    });
+                }
+            }
+        }
+        // The sound device died mid-airing: cut it, say why.
+        if let (Some(a), Some(err)) = (&self.airing, t.output_error) {
+            out.push(Command::Stop {
+                key: a.planned.item.key.clone(),
+                reason: err.to_string(),
+            });
+        }
+        // Cued occurrences the plan no longer airs (rule removed, notice cancelled, now skipped).
+        let live: HashSet<&str> = t
+            .plan
+            .slots
+            .iter()
+            .filter(|s| s.status != PlayStatus::Skipped)
+            .map(|s| s.item.key.as_str())
+            .collect();
+        let mut gone: Vec<&String> = self
+            .cued
+            .keys()
+            .filter(|k| !live.contains(planner::rejoined_from(k).unwrap_or(k)))
+            .collect();
+        gone.sort();
+        out.extend(gone.into_iter().map(|k| Command::Uncue(k.clone())));
+        self.want_precision(t, out);
+        self.resume_relays(t, out);
+        for slot in &t.plan.slots {
+            let key = &slot.item.key;
+            if self.known.contains(key) && slot.status != PlayStatus::Skipped && t.precise {
+                if let Some(r) = self.rejoin.remove(key) {
+                    if let Some(planned) = t.plan.planned.get(key) {
+                        self.rejoin_relay(planned, r, t, out);
+                    }
+                }
+            }
+            if slot.item.scheduled_at < self.floor
+                || self.known.contains(key)
+                || self.cued.contains_key(key)
+                || self.asked.contains_key(key)
+                || self
+                    .airing
+                    .as_ref()
+                    .is_some_and(|a| &a.planned.item.key == key)
+            {
+                continue;
+            }
+            let Some(planned) = t.plan.planned.get(key) else {
+                continue;
+            };
+            let wait_bound =
+                slot.item.scheduled_at + CDuration::milliseconds(slot.item.max_wait_ms as i64);
+            if slot.status == PlayStatus::Skipped {
+                if slot.item.scheduled_at <= now {
+                    self.log(
+                        planned.log_entry(PlayStatus::Skipped, slot.reason.clone()),
+                        out,
+                    );
+                }
+                continue;
+            }
+            let start = slot.starts_at.unwrap_or(slot.item.scheduled_at);
+            if start > now + LOOKAHEAD {
+                continue;
+            }
+            if start >= now - LATE {
+                self.cue(planned, Some(start), t, out);
+            } else if now < wait_bound {
+                if self.said_late.insert(key.clone()) {
+                    out.push(Command::Say(
+                        Level::Warn,
+                        format!("{key}: starting {} s late", (now - start).num_seconds()),
+                    ));
+                }
+                self.cue(planned, None, t, out);
+            } else if self.waiting_media.remove(key) {
+                let reason = format!(
+                    "media {} did not reach the local cache in time",
+                    planned.source.media().map(|m| m.as_str()).unwrap_or("?")
+                );
+                self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), out);
+            } else {
+                let entry = planned.log_entry(
+                    PlayStatus::Missed,
+                    Some("its time passed while the controller was not running".into()),
+                );
+                self.log(entry, out);
+            }
+        }
+    }
+
+    /// Whether the sound card must keep time precisely: something airs or is cued, did
+    /// until [`PRECISE_HOLD`] ago, or the next start the player may still cue is within
+    /// [`PRECISE_AHEAD`]. Said when it changes.
+    fn want_precision(&mut self, t: &Tick<'_>, out: &mut Vec<Command>) {
+        let now = t.now;
+        let busy = self.airing.is_some()
+            || !self.cued.is_empty()
+            || !self.asked.is_empty()
+            || self.relays.values().any(|r| r.cut.is_some())
+            || t.mixer_busy;
+        if busy {
+            self.busy_until = Some(now + PRECISE_HOLD);
+        }
+        let next_start = t
+            .plan
+            .slots
+            .iter()
+            .filter(|s| {
+                let key = &s.item.key;
+                s.status != PlayStatus::Skipped
+                    && s.item.scheduled_at >= self.floor
+                    && (!self.known.contains(key) || self.rejoin.contains_key(key))
+                    && now
+                        < s.item.scheduled_at
+                            + CDuration::milliseconds(s.item.max_wait_ms as i64)
+                            + MEDIA_WAIT
+            })
+            .map(|s| s.starts_at.unwrap_or(s.item.scheduled_at))
+            .min();
+        let wanted = precision_needed(now, busy, self.busy_until, next_start);
+        if self.precise_wanted != Some(wanted) {
+            self.precise_wanted = Some(wanted);
+            out.push(Command::Precision(wanted));
+        }
+    }
+
+    /// Relays cut by an emergency: once nothing airs, cue them again while their window is
+    /// open; log those whose window closed.
+    fn resume_relays(&mut self, t: &Tick<'_>, out: &mut Vec<Command>) {
+        let now = t.now;
+        let mut cut: Vec<String> = self
+            .relays
+            .iter()
+            .filter(|(k, r)| {
+                r.cut.is_some() && !self.cued.contains_key(*k) && !self.asked.contains_key(*k)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        cut.sort();
+        for key in cut {
+            let Some(r) = self.relays.get(&key) else {
+                continue;
+            };
+            if now >= r.until {
+                let Some(mut r) = self.relays.remove(&key) else {
+                    continue;
+                };
+                let why = r.cut.take().map(|(from, reason)| {
+                    r.gaps.push(RelayGap {
+                        from,
+                        to: r.until,
+                        reason: reason.clone(),
+                    });
+                    reason
+                });
+                self.log_relay(r, now, PlayStatus::Interrupted, why, out);
+                continue;
+            }
+            if self.airing.is_some() || t.mixer_busy || !t.precise {
+                continue;
+            }
+            out.push(Command::ResumeRelay {
+                planned: r.planned.clone(),
+                channel: r.channel.clone(),
+                until: r.until,
+                open: r.cut.clone(),
+            });
+            self.asked.insert(key, Asked::Resume(r.planned.clone()));
+        }
+    }
+
+    /// Join the relay occurrence `planned` again, at once, for the rest of its window: the
+    /// controller stopped while it aired (its entry says `interrupted`). The remainder is
+    /// its own occurrence, whose first gap is the restart.
+    fn rejoin_relay(&mut self, planned: &Planned, r: Rejoin, t: &Tick<'_>, out: &mut Vec<Command>) {
+        let Source::Relay(channel) = &planned.source else {
+            return;
+        };
+        let Some(rest) = planned.rejoined(t.now) else {
+            return;
+        };
+        if t.now >= planned.window_end() || t.output_error.is_some() {
+            return;
+        }
+        out.push(Command::Say(
+            Level::Info,
+            format!(
+                "{}: the relay's window is still open after the restart: joining it again as {}",
+                planned.item.key, rest.item.key
+            ),
+        ));
+        self.cue_relay(
+            &rest,
+            channel.clone(),
+            None,
+            t,
+            Some((r.stopped, r.reason)),
+            out,
+        );
+    }
+
+    fn cue(
+        &mut self,
+        planned: &Planned,
+        start: Option<DateTime<Utc>>,
+        t: &Tick<'_>,
+        out: &mut Vec<Command>,
+    ) {
+        let now = t.now;
+        let key = &planned.item.key;
+        if let Some(err) = t.output_error {
+            // Failed when it comes due with the device still down (not before: it may return).
+            if start.is_none_or(|s| s <= now) {
+                self.log(planned.log_entry(PlayStatus::Failed, Some(err.into())), out);
+            }
+            return;
+        }
+        if let Source::Relay(channel) = &planned.source {
+            return self.cue_relay(planned, channel.clone(), start, t, None, out);
+        }
+        if let Some(missing) = planned.all_media().into_iter().find(|m| !(t.has_media)(m)) {
+            // The cache may be fetching it right now (an urgent notice with new media):
+            // wait for it until the occurrence is due, or while it may still start late.
+            let bound = planned.item.scheduled_at
+                + CDuration::milliseconds(planned.item.max_wait_ms as i64);
+            let due = start.unwrap_or(now);
+            if now < due || now < bound.min(due + MEDIA_WAIT) {
+                if self.waiting_media.insert(key.clone()) {
+                    out.push(Command::Say(
+                        Level::Warn,
+                        format!("{key}: media {missing} not cached yet; waiting for it"),
+                    ));
+                }
+                return;
+            }
+            self.waiting_media.remove(key);
+            let reason = format!("media {missing} is not in the local cache");
+            out.push(Command::Say(Level::Error, format!("{key}: {reason}")));
+            self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), out);
+            return;
+        }
+        if !t.precise {
+            return; // the card is switching to its short period: cued on a later tick
+        }
+        out.push(Command::Cue {
+            planned: planned.clone(),
+            start,
+        });
+        self.asked.insert(key.clone(), Asked::Cue(planned.clone()));
+    }
+
+    fn cue_relay(
+        &mut self,
+        planned: &Planned,
+        channel: RelayChannel,
+        start: Option<DateTime<Utc>>,
+        t: &Tick<'_>,
+        open: Option<(DateTime<Utc>, String)>,
+        out: &mut Vec<Command>,
+    ) {
+        let until = planned.window_end();
+        let from = start.unwrap_or(t.now);
+        if from >= until {
+            let reason = "its window closed before it could start".to_string();
+            self.log(planned.log_entry(PlayStatus::Skipped, Some(reason)), out);
+            return;
+        }
+        if !t.precise {
+            return; // cued on a later tick, once the card runs precisely
+        }
+        out.push(Command::CueRelay {
+            planned: planned.clone(),
+            channel: channel.clone(),
+            start,
+            from,
+            until,
+            open,
+        });
+        self.asked.insert(
+            planned.item.key.clone(),
+            Asked::Relay(OpenRelay {
+                planned: planned.clone(),
+                channel,
+                started_at: from,
+                until,
+                played_ms: 0,
+                gaps: Vec::new(),
+                cut: None,
+                rms_dbfs: None,
+                peak_dbfs: None,
+            }),
+        );
+    }
+
+    fn cue_done(
+        &mut self,
+        key: String,
+        outcome: CueOutcome,
+        now: DateTime<Utc>,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(asked) = self.asked.remove(&key) else {
+            return;
+        };
+        match (asked, outcome) {
+            (_, CueOutcome::NotYet) => {}
+            (Asked::Cue(planned), CueOutcome::Cued) => {
+                self.waiting_media.remove(&key);
+                self.said_late.remove(&key);
+                self.cued.insert(key, planned);
+            }
+            (Asked::Relay(r), CueOutcome::Cued) => {
+                self.cued.insert(key.clone(), r.planned.clone());
+                self.relays.insert(key, r);
+            }
+            (Asked::Resume(planned), CueOutcome::Cued) => {
+                if let Some(r) = self.relays.get_mut(&key) {
+                    r.cut = None;
+                }
+                out.push(Command::Say(Level::Info, format!("{key}: relay resumes")));
+                self.cued.insert(key, planned);
+            }
+            (Asked::Cue(planned), CueOutcome::Failed(reason))
+            | (Asked::Relay(OpenRelay { planned, .. }), CueOutcome::Failed(reason)) => {
+                self.waiting_media.remove(&key);
+                out.push(Command::Say(Level::Error, format!("{key}: {reason}")));
+                self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), out);
+            }
+            (Asked::Resume(_), CueOutcome::Failed(reason)) => {
+                // Tried again on the next tick while the window is open.
+                let _ = now;
+                out.push(Command::Say(
+                    Level::Error,
+                    format!("{key}: cannot resume the relay: {reason}"),
+                ));
+            }
+        }
+    }
+
+    fn started(&mut self, key: String, at: DateTime<Utc>, out: &mut Vec<Command>) {
+        let Some(planned) = self.cued.remove(&key) else {
+            return;
+        };
+        let now_playing = NowPlaying {
+            key: key.clone(),
+            title: planned.title.clone(),
+            priority: planned.item.priority,
+            started_at: at,
+        };
+        if let Some(r) = self.relays.get_mut(&key) {
+            if self.known.contains(&key) {
+                // A relay resuming after an emergency: same occurrence, same log entry.
+                let first = r.started_at;
+                out.push(Command::NowPlaying(Some(now_playing)));
+                self.airing = Some(Airing {
+                    planned,
+                    started_at: first,
+                });
+                return;
+            }
+            r.started_at = at;
+        }
+        let mut template = planned.log_entry(PlayStatus::Interrupted, None);
+        template.started_at = Some(at);
+        out.push(Command::JournalStart(template));
+        let late_ms = (at - planned.item.scheduled_at).num_milliseconds();
+        out.push(Command::Say(
+            Level::Info,
+            format!(
+                "{key}: airing {:?}, {late_ms} ms after its instant",
+                planned.title
+            ),
+        ));
+        self.known.insert(key);
+        // The dashboard shows what airs: tell the server now, not at the next beat.
+        out.push(Command::NowPlaying(Some(now_playing)));
+        if let Origin::Urgent(id) = &planned.origin {
+            out.push(Command::UrgentStarted);
+            out.push(Command::Ack {
+                id: id.clone(),
+                ack: UrgentAck {
+                    state: UrgentState::Playing,
+                    at,
+                    reason: None,
+                },
+            });
+        }
+        self.airing = Some(Airing {
+            planned,
+            started_at: at,
+        });
+    }
+
+    fn ended(&mut self, e: Ended, out: &mut Vec<Command>) {
+        let Some(a) = self.airing.take_if(|a| a.planned.item.key == e.key) else {
+            return;
+        };
+        let now = e.now;
+        self.busy_until = Some(now + PRECISE_HOLD);
+        let rate = e.rate.max(1);
+        let played_ms = e.frames * 1000 / rate;
+        if self.relays.contains_key(&e.key) {
+            // Silence while the stream was down is not relayed airtime.
+            let aired = e.frames.saturating_sub(e.underrun_frames) * 1000 / rate;
+            self.relay_segment_ended(&e, aired, out);
+            out.push(Command::NowPlaying(None));
+            return;
+        }
+        let why = why_ended(&e.reason);
+        let status = match e.reason {
+            EndReason::Finished => PlayStatus::Played,
+            _ => PlayStatus::Interrupted,
+        };
+        if e.underrun_frames > 0 {
+            out.push(Command::Say(
+                Level::Warn,
+                format!(
+                    "{}: decoder fell behind: {} ms of silence inserted",
+                    e.key,
+                    e.underrun_frames * 1000 / rate
+                ),
+            ));
+        }
+        let mut entry = a.planned.log_entry(status, why.clone());
+        entry.started_at = Some(a.started_at);
+        entry.ended_at = Some(a.started_at + CDuration::milliseconds(played_ms as i64));
+        entry.played_ms = played_ms;
+        entry.rms_dbfs = e.rms_dbfs;
+        entry.peak_dbfs = e.peak_dbfs;
+        self.log(entry, out);
+        if let Some(decoded) = &e.parts {
+            for p in part_entries(&a.planned, decoded, a.started_at, e.frames, rate, why) {
+                self.log(p, out);
+            }
+        }
+        out.push(Command::NowPlaying(None));
+        if let (Origin::Urgent(id), EndReason::Finished, true) =
+            (&a.planned.origin, &e.reason, e.last_airing)
+        {
+            out.push(Command::Ack {
+                id: id.clone(),
+                ack: UrgentAck {
+                    state: UrgentState::Played,
+                    at: now,
+                    reason: None,
+                },
+            });
+        }
+    }
+
+    /// A relay segment ended: add it to its relay; log the relay unless an emergency cut
+    /// it while its window is still open (it resumes after).
+    fn relay_segment_ended(&mut self, e: &Ended, aired_ms: u64, out: &mut Vec<Command>) {
+        let now = e.now;
+        let Some(r) = self.relays.get_mut(&e.key) else {
+            return;
+        };
+        r.played_ms += aired_ms;
+        if e.rms_dbfs.is_some() {
+            (r.rms_dbfs, r.peak_dbfs) = (e.rms_dbfs, e.peak_dbfs);
+        }
+        r.gaps.extend(e.gaps.iter().cloned());
+        let (status, why) = match &e.reason {
+            EndReason::Preempted { by } if now < r.until => {
+                r.cut = Some((now, format!("interrupted by emergency {by}")));
+                return;
+            }
+            EndReason::Finished => (PlayStatus::Played, None),
+            other => (PlayStatus::Interrupted, why_ended(other)),
+        };
+        let Some(r) = self.relays.remove(&e.key) else {
+            return;
+        };
+        self.log_relay(r, now, status, why, out);
+    }
+
+    /// Log a relay whose window is over (or that was stopped, for `why`).
+    fn log_relay(
+        &mut self,
+        r: OpenRelay,
+        now: DateTime<Utc>,
+        status: PlayStatus,
+        why: Option<String>,
+        out: &mut Vec<Command>,
+    ) {
+        // Nothing of the channel aired in the whole window: it failed, for its first gap's reason.
+        let status = if status == PlayStatus::Played && r.played_ms == 0 {
+            PlayStatus::Failed
+        } else {
+            status
+        };
+        let not_aired: i64 = r.gaps.iter().map(|g| (g.to - g.from).num_seconds()).sum();
+        let reason = match status {
+            PlayStatus::Played if r.gaps.is_empty() => None,
+            PlayStatus::Played => Some(format!(
+                "{} gap(s), {not_aired} s without the channel",
+                r.gaps.len()
+            )),
+            _ => why.or_else(|| r.gaps.first().map(|g| g.reason.clone())),
+        };
+        let mut entry = r.planned.log_entry(status, reason);
+        entry.started_at = Some(r.started_at);
+        entry.ended_at = Some(now.min(r.until));
+        entry.played_ms = r.played_ms;
+        entry.rms_dbfs = r.rms_dbfs;
+        entry.peak_dbfs = r.peak_dbfs;
+        entry.gaps = r.gaps;
+        self.log(entry, out);
+    }
+
+    /// An outcome: the occurrence is handled from now on.
+    fn log(&mut self, entry: LogEntry, out: &mut Vec<Command>) {
+        self.known.insert(entry.id.clone());
+        self.waiting_media.remove(&entry.id);
+        self.said_late.remove(&entry.id);
+        out.push(Command::Log(entry));
+    }
+}
+
+/// Why an airing that ended for `reason` did not play to its end (`None`: it did).
+fn why_ended(reason: &EndReason) -> Option<String> {
+    match reason {
+        EndReason::Finished => None,
+        EndReason::Preempted { by } => Some(format!("interrupted by emergency {by}")),
+        EndReason::Stopped { reason } => Some(reason.clone()),
+    }
+}
+
+/// Whether the sound card must keep time precisely at `now`: something airs or is cued
+/// (`busy`), did until `busy_until`, or the next start the player may still cue
+/// (`next_start`) is within [`PRECISE_AHEAD`].
+pub fn precision_needed(
+    now: DateTime<Utc>,
+    busy: bool,
+    busy_until: Option<DateTime<Utc>>,
+    next_start: Option<DateTime<Utc>>,
+) -> bool {
+    busy || busy_until.is_some_and(|t| now < t)
+        || next_start.is_some_and(|t| t <= now + PRECISE_AHEAD)
+}
+
+/// The entries of a programme's parts once it stopped after `aired` output frames: parts
+/// wholly aired are `played`, the one cut is `interrupted` (with `why`), those never
+/// reached `skipped`, those that could not be decoded `failed`. Part *n* starts where the
+/// parts before it ended (they are aired back to back).
+pub fn part_entries(
+    planned: &Planned,
+    decoded: &[PartDecoded],
+    started_at: DateTime<Utc>,
+    aired: u64,
+    rate: u64,
+    why: Option<String>,
+) -> Vec<LogEntry> {
+    let ms = |frames: u64| frames * 1000 / rate.max(1);
+    let mut out = Vec::with_capacity(planned.parts().len());
+    let mut offset = 0u64;
+    for i in 0..planned.parts().len() {
+        let d = decoded.get(i);
+        if let Some(err) = d.and_then(|d| d.error.clone()) {
+            out.push(planned.part_entry(i, PlayStatus::Failed, Some(err)));
+            continue;
+        }
+        let frames = d.map(|d| d.frames);
+        let entry = match frames {
+            Some(f) if offset + f <= aired => {
+                let mut e = planned.part_entry(i, PlayStatus::Played, None);
+                e.played_ms = ms(f);
+                Some(e)
+            }
+            _ if offset < aired => {
+                let mut e = planned.part_entry(i, PlayStatus::Interrupted, why.clone());
+                e.played_ms = ms(aired - offset);
+                Some(e)
+            }
+            _ => None,
+        };
+        match entry {
+            Some(mut e) => {
+                e.started_at = Some(started_at + CDuration::milliseconds(ms(offset) as i64));
+                e.ended_at = e
+                    .started_at
+                    .map(|s| s + CDuration::milliseconds(e.played_ms as i64));
+                out.push(e);
+            }
+            None => out.push(planned.part_entry(
+                i,
+                PlayStatus::Skipped,
+                Some(format!(
+                    "the programme stopped before this part{}",
+                    why.as_deref().map(|w| format!(": {w}")).unwrap_or_default()
+                )),
+            )),
+        }
+        offset += frames.unwrap_or(0);
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;
