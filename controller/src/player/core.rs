@@ -26,13 +26,22 @@
 //!   [`PRECISE_AHEAD`] (and [`PRECISE_HOLD`] after).
 //!
 //! Outcomes are decided by this state, never by what was written to the log.
+//!
+//! `events.rs` holds what the core is told and answers, `relays.rs` the relay rules,
+//! `entries.rs` the entries of an ended airing (a programme's parts).
 
-use crate::decode::PartDecoded;
+mod entries;
+mod events;
+mod relays;
+
+pub use self::entries::part_entries;
+use self::entries::why_ended;
+pub use self::events::{Command, CueOutcome, Ended, Event, Level, Tick};
 use crate::mixer::EndReason;
-use crate::planner::{self, Origin, Plan, Planned, Source};
+use crate::planner::{self, Origin, Planned, Source};
 use chrono::{DateTime, Duration as CDuration, Utc};
 use schedules::wire::{LogEntry, NowPlaying, RelayChannel, RelayGap, UrgentAck, UrgentState};
-use schedules::{PlayStatus, Sha256};
+use schedules::PlayStatus;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -59,194 +68,6 @@ pub const PRECISE_AHEAD: CDuration = CDuration::seconds(10);
 /// How long the card stays precise after the last airing: the end of its audio is still in
 /// the card's buffer, and a next item may follow.
 pub const PRECISE_HOLD: CDuration = CDuration::seconds(3);
-
-/// What the core is told.
-#[derive(Debug)]
-pub enum Event<'a> {
-    /// The clocks were read: the wall clock `now`, the monotonic `mono`, together.
-    Clock {
-        /// Wall clock.
-        now: DateTime<Utc>,
-        /// Monotonic clock, read with it.
-        mono: Instant,
-    },
-    /// A planning pass at `now` over `plan`.
-    Tick(Tick<'a>),
-    /// The mixer started `key`; its first sample went out at `at`.
-    Started {
-        /// Occurrence key.
-        key: String,
-        /// When its first sample went out.
-        at: DateTime<Utc>,
-    },
-    /// The mixer ended `key` (see [`Ended`]).
-    Ended(Ended),
-    /// How a [`Command::Cue`], [`Command::CueRelay`] or [`Command::ResumeRelay`] went.
-    CueDone {
-        /// Occurrence key.
-        key: String,
-        /// What happened.
-        outcome: CueOutcome,
-        /// When.
-        now: DateTime<Utc>,
-    },
-    /// A [`Command::Uncue`] found the cue still pending and dropped it.
-    Uncued {
-        /// Occurrence key.
-        key: String,
-    },
-    /// A [`Command::Log`] could not be written (it is decided again on the next tick).
-    NotLogged {
-        /// The entry's id.
-        key: String,
-    },
-    /// The controller stops.
-    Shutdown,
-}
-
-/// A planning pass.
-pub struct Tick<'a> {
-    /// The wall clock.
-    pub now: DateTime<Utc>,
-    /// The timeline of [`Core::plan_window`].
-    pub plan: &'a Plan,
-    /// Ids of cancelled urgent notices.
-    pub cancelled: &'a HashSet<String>,
-    /// The output's error (the sound device is down), if any.
-    pub output_error: Option<&'a str>,
-    /// Whether the output keeps time precisely now (cue only then).
-    pub precise: bool,
-    /// Whether the mixer airs something (it may have started a cue the core has not heard
-    /// of yet).
-    pub mixer_busy: bool,
-    /// Whether a media file is at hand (cached, or held in memory from a push).
-    pub has_media: &'a dyn Fn(&Sha256) -> bool,
-}
-
-impl std::fmt::Debug for Tick<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tick({})", self.now)
-    }
-}
-
-/// The mixer ended an airing.
-#[derive(Debug, Clone)]
-pub struct Ended {
-    /// Occurrence key.
-    pub key: String,
-    /// Why.
-    pub reason: EndReason,
-    /// Output frames it aired, and the output rate.
-    pub frames: u64,
-    /// Frames per second of the output.
-    pub rate: u64,
-    /// Of those, frames of silence because its source fell behind.
-    pub underrun_frames: u64,
-    /// Its levels, dBFS.
-    pub rms_dbfs: Option<f32>,
-    /// Its peak, dBFS.
-    pub peak_dbfs: Option<f32>,
-    /// A programme's parts as its decoder finished them.
-    pub parts: Option<Vec<PartDecoded>>,
-    /// A relay segment's gaps, finished at [`Core::gaps_end`].
-    pub gaps: Vec<RelayGap>,
-    /// For an urgent notice: whether this was its last airing (no repeat to come).
-    pub last_airing: bool,
-    /// When the shell heard of it.
-    pub now: DateTime<Utc>,
-}
-
-/// How a cue went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CueOutcome {
-    /// It is on the mixer.
-    Cued,
-    /// It could not be (the output has not produced its first block): decided again on
-    /// the next tick.
-    NotYet,
-    /// It cannot air, for this reason.
-    Failed(String),
-}
-
-/// What the shell carries out.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Write this outcome to the journal and upload it; an urgent notice's `failed`,
-    /// `missed` or `skipped` entry, once written, is acknowledged `failed`.
-    Log(LogEntry),
-    /// Decode and cue this occurrence: at its instant, or at once (`None`).
-    Cue {
-        /// The occurrence.
-        planned: Planned,
-        /// Its instant, or at once.
-        start: Option<DateTime<Utc>>,
-    },
-    /// Connect to this relay's channel and cue it for `from .. until`.
-    CueRelay {
-        /// The occurrence.
-        planned: Planned,
-        /// Its channel.
-        channel: RelayChannel,
-        /// Its instant, or at once.
-        start: Option<DateTime<Utc>>,
-        /// From when the channel airs.
-        from: DateTime<Utc>,
-        /// Its window's end.
-        until: DateTime<Utc>,
-        /// A gap open from its start (a restart), with its reason.
-        open: Option<(DateTime<Utc>, String)>,
-    },
-    /// Connect again to a relay an emergency cut, and cue it at once until `until`.
-    ResumeRelay {
-        /// The occurrence.
-        planned: Planned,
-        /// Its channel.
-        channel: RelayChannel,
-        /// Its window's end.
-        until: DateTime<Utc>,
-        /// The gap the cut opened.
-        open: Option<(DateTime<Utc>, String)>,
-    },
-    /// Take a pending cue back.
-    Uncue(String),
-    /// Stop this airing now, for this reason.
-    Stop {
-        /// Occurrence key.
-        key: String,
-        /// Why.
-        reason: String,
-    },
-    /// Journal the start durably (the entry as crash recovery would log it).
-    JournalStart(LogEntry),
-    /// What airs now (tell the server at once).
-    NowPlaying(Option<NowPlaying>),
-    /// Acknowledge an urgent notice's state.
-    Ack {
-        /// The notice.
-        id: String,
-        /// Its state.
-        ack: UrgentAck,
-    },
-    /// An urgent notice started: the reports held back for it may go.
-    UrgentStarted,
-    /// The wall clock jumped: map the output's frames to the new time.
-    Reanchor,
-    /// The sound card must (or need not) keep time precisely from now on.
-    Precision(bool),
-    /// A line for the operator's log.
-    Say(Level, String),
-}
-
-/// How loud a [`Command::Say`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Worth knowing.
-    Info,
-    /// Something is off.
-    Warn,
-    /// Something failed.
-    Error,
-}
 
 /// What airs.
 #[derive(Debug, Clone)]
@@ -332,47 +153,6 @@ impl Core {
             last_clock: None,
             busy_until: None,
             precise_wanted: None,
-        }
-    }
-
-    /// Relays the previous run was airing when it ended, from the journal's entries of the
-    /// last day (`done`) and those boot-time recovery just logged `interrupted`
-    /// (`recovered`: a crash, a kill, a power cut). Each cut by the stop whose window is
-    /// still open is joined again for the rest of it. Only the last airing of an occurrence
-    /// counts: a relay stopped remotely stays stopped.
-    pub fn rejoin_after_restart(
-        &mut self,
-        done: Vec<LogEntry>,
-        recovered: &[LogEntry],
-        now: DateTime<Utc>,
-    ) {
-        let mut last: HashMap<String, LogEntry> = HashMap::new();
-        for e in done.into_iter().chain(recovered.iter().cloned()) {
-            if e.media_sha256.is_some() || e.urgent_id.is_some() || e.schedule_id.is_none() {
-                continue;
-            }
-            let base = e.part_of.clone().unwrap_or_else(|| e.id.clone());
-            if last.get(&base).is_none_or(|l| e.started_at >= l.started_at) {
-                last.insert(base, e);
-            }
-        }
-        for (base, e) in last {
-            let reason = if recovered.iter().any(|r| r.id == e.id) {
-                "the controller stopped (crash, kill or power cut) and restarted"
-            } else if e.status == PlayStatus::Interrupted && e.reason.as_deref() == Some(STOPPED) {
-                "the controller was stopped and restarted"
-            } else {
-                continue;
-            };
-            let stopped = e.ended_at.unwrap_or(now).min(now);
-            self.rejoin.insert(
-                base,
-                Rejoin {
-                    due: e.scheduled_at,
-                    stopped,
-                    reason: reason.to_string(),
-                },
-            );
         }
     }
 
@@ -609,81 +389,6 @@ impl Core {
         }
     }
 
-    /// Relays cut by an emergency: once nothing airs, cue them again while their window is
-    /// open; log those whose window closed.
-    fn resume_relays(&mut self, t: &Tick<'_>, out: &mut Vec<Command>) {
-        let now = t.now;
-        let mut cut: Vec<String> = self
-            .relays
-            .iter()
-            .filter(|(k, r)| {
-                r.cut.is_some() && !self.cued.contains_key(*k) && !self.asked.contains_key(*k)
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        cut.sort();
-        for key in cut {
-            let Some(r) = self.relays.get(&key) else {
-                continue;
-            };
-            if now >= r.until {
-                let Some(mut r) = self.relays.remove(&key) else {
-                    continue;
-                };
-                let why = r.cut.take().map(|(from, reason)| {
-                    r.gaps.push(RelayGap {
-                        from,
-                        to: r.until,
-                        reason: reason.clone(),
-                    });
-                    reason
-                });
-                self.log_relay(r, now, PlayStatus::Interrupted, why, out);
-                continue;
-            }
-            if self.airing.is_some() || t.mixer_busy || !t.precise {
-                continue;
-            }
-            out.push(Command::ResumeRelay {
-                planned: r.planned.clone(),
-                channel: r.channel.clone(),
-                until: r.until,
-                open: r.cut.clone(),
-            });
-            self.asked.insert(key, Asked::Resume(r.planned.clone()));
-        }
-    }
-
-    /// Join the relay occurrence `planned` again, at once, for the rest of its window: the
-    /// controller stopped while it aired (its entry says `interrupted`). The remainder is
-    /// its own occurrence, whose first gap is the restart.
-    fn rejoin_relay(&mut self, planned: &Planned, r: Rejoin, t: &Tick<'_>, out: &mut Vec<Command>) {
-        let Source::Relay(channel) = &planned.source else {
-            return;
-        };
-        let Some(rest) = planned.rejoined(t.now) else {
-            return;
-        };
-        if t.now >= planned.window_end() || t.output_error.is_some() {
-            return;
-        }
-        out.push(Command::Say(
-            Level::Info,
-            format!(
-                "{}: the relay's window is still open after the restart: joining it again as {}",
-                planned.item.key, rest.item.key
-            ),
-        ));
-        self.cue_relay(
-            &rest,
-            channel.clone(),
-            None,
-            t,
-            Some((r.stopped, r.reason)),
-            out,
-        );
-    }
-
     fn cue(
         &mut self,
         planned: &Planned,
@@ -732,49 +437,6 @@ impl Core {
             start,
         });
         self.asked.insert(key.clone(), Asked::Cue(planned.clone()));
-    }
-
-    fn cue_relay(
-        &mut self,
-        planned: &Planned,
-        channel: RelayChannel,
-        start: Option<DateTime<Utc>>,
-        t: &Tick<'_>,
-        open: Option<(DateTime<Utc>, String)>,
-        out: &mut Vec<Command>,
-    ) {
-        let until = planned.window_end();
-        let from = start.unwrap_or(t.now);
-        if from >= until {
-            let reason = "its window closed before it could start".to_string();
-            self.log(planned.log_entry(PlayStatus::Skipped, Some(reason)), out);
-            return;
-        }
-        if !t.precise {
-            return; // cued on a later tick, once the card runs precisely
-        }
-        out.push(Command::CueRelay {
-            planned: planned.clone(),
-            channel: channel.clone(),
-            start,
-            from,
-            until,
-            open,
-        });
-        self.asked.insert(
-            planned.item.key.clone(),
-            Asked::Relay(OpenRelay {
-                planned: planned.clone(),
-                channel,
-                started_at: from,
-                until,
-                played_ms: 0,
-                gaps: Vec::new(),
-                cut: None,
-                rms_dbfs: None,
-                peak_dbfs: None,
-            }),
-        );
     }
 
     fn cue_done(
@@ -933,81 +595,12 @@ impl Core {
         }
     }
 
-    /// A relay segment ended: add it to its relay; log the relay unless an emergency cut
-    /// it while its window is still open (it resumes after).
-    fn relay_segment_ended(&mut self, e: &Ended, aired_ms: u64, out: &mut Vec<Command>) {
-        let now = e.now;
-        let Some(r) = self.relays.get_mut(&e.key) else {
-            return;
-        };
-        r.played_ms += aired_ms;
-        if e.rms_dbfs.is_some() {
-            (r.rms_dbfs, r.peak_dbfs) = (e.rms_dbfs, e.peak_dbfs);
-        }
-        r.gaps.extend(e.gaps.iter().cloned());
-        let (status, why) = match &e.reason {
-            EndReason::Preempted { by } if now < r.until => {
-                r.cut = Some((now, format!("interrupted by emergency {by}")));
-                return;
-            }
-            EndReason::Finished => (PlayStatus::Played, None),
-            other => (PlayStatus::Interrupted, why_ended(other)),
-        };
-        let Some(r) = self.relays.remove(&e.key) else {
-            return;
-        };
-        self.log_relay(r, now, status, why, out);
-    }
-
-    /// Log a relay whose window is over (or that was stopped, for `why`).
-    fn log_relay(
-        &mut self,
-        r: OpenRelay,
-        now: DateTime<Utc>,
-        status: PlayStatus,
-        why: Option<String>,
-        out: &mut Vec<Command>,
-    ) {
-        // Nothing of the channel aired in the whole window: it failed, for its first gap's reason.
-        let status = if status == PlayStatus::Played && r.played_ms == 0 {
-            PlayStatus::Failed
-        } else {
-            status
-        };
-        let not_aired: i64 = r.gaps.iter().map(|g| (g.to - g.from).num_seconds()).sum();
-        let reason = match status {
-            PlayStatus::Played if r.gaps.is_empty() => None,
-            PlayStatus::Played => Some(format!(
-                "{} gap(s), {not_aired} s without the channel",
-                r.gaps.len()
-            )),
-            _ => why.or_else(|| r.gaps.first().map(|g| g.reason.clone())),
-        };
-        let mut entry = r.planned.log_entry(status, reason);
-        entry.started_at = Some(r.started_at);
-        entry.ended_at = Some(now.min(r.until));
-        entry.played_ms = r.played_ms;
-        entry.rms_dbfs = r.rms_dbfs;
-        entry.peak_dbfs = r.peak_dbfs;
-        entry.gaps = r.gaps;
-        self.log(entry, out);
-    }
-
     /// An outcome: the occurrence is handled from now on.
     fn log(&mut self, entry: LogEntry, out: &mut Vec<Command>) {
         self.known.insert(entry.id.clone());
         self.waiting_media.remove(&entry.id);
         self.said_late.remove(&entry.id);
         out.push(Command::Log(entry));
-    }
-}
-
-/// Why an airing that ended for `reason` did not play to its end (`None`: it did).
-fn why_ended(reason: &EndReason) -> Option<String> {
-    match reason {
-        EndReason::Finished => None,
-        EndReason::Preempted { by } => Some(format!("interrupted by emergency {by}")),
-        EndReason::Stopped { reason } => Some(reason.clone()),
     }
 }
 
@@ -1022,63 +615,6 @@ pub fn precision_needed(
 ) -> bool {
     busy || busy_until.is_some_and(|t| now < t)
         || next_start.is_some_and(|t| t <= now + PRECISE_AHEAD)
-}
-
-/// The entries of a programme's parts once it stopped after `aired` output frames: parts
-/// wholly aired are `played`, the one cut is `interrupted` (with `why`), those never
-/// reached `skipped`, those that could not be decoded `failed`. Part *n* starts where the
-/// parts before it ended (they are aired back to back).
-pub fn part_entries(
-    planned: &Planned,
-    decoded: &[PartDecoded],
-    started_at: DateTime<Utc>,
-    aired: u64,
-    rate: u64,
-    why: Option<String>,
-) -> Vec<LogEntry> {
-    let ms = |frames: u64| frames * 1000 / rate.max(1);
-    let mut out = Vec::with_capacity(planned.parts().len());
-    let mut offset = 0u64;
-    for i in 0..planned.parts().len() {
-        let d = decoded.get(i);
-        if let Some(err) = d.and_then(|d| d.error.clone()) {
-            out.push(planned.part_entry(i, PlayStatus::Failed, Some(err)));
-            continue;
-        }
-        let frames = d.map(|d| d.frames);
-        let entry = match frames {
-            Some(f) if offset + f <= aired => {
-                let mut e = planned.part_entry(i, PlayStatus::Played, None);
-                e.played_ms = ms(f);
-                Some(e)
-            }
-            _ if offset < aired => {
-                let mut e = planned.part_entry(i, PlayStatus::Interrupted, why.clone());
-                e.played_ms = ms(aired - offset);
-                Some(e)
-            }
-            _ => None,
-        };
-        match entry {
-            Some(mut e) => {
-                e.started_at = Some(started_at + CDuration::milliseconds(ms(offset) as i64));
-                e.ended_at = e
-                    .started_at
-                    .map(|s| s + CDuration::milliseconds(e.played_ms as i64));
-                out.push(e);
-            }
-            None => out.push(planned.part_entry(
-                i,
-                PlayStatus::Skipped,
-                Some(format!(
-                    "the programme stopped before this part{}",
-                    why.as_deref().map(|w| format!(": {w}")).unwrap_or_default()
-                )),
-            )),
-        }
-        offset += frames.unwrap_or(0);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
 //! The core's rules as tables: each row is a story (events in order) and the commands
 //! each event must give, written short (`"log a missed: …"`, `"cue a at +3s"`). A fake
 //! shell answers every cue as the row says (cued by default) and every take-back as done.
+//!
+//! Longer than 500 lines on purpose: it is one table, and a rule's story reads best next
+//! to the others.
 
 use super::*;
-use crate::planner::Part;
+use crate::decode::PartDecoded;
+use crate::planner::{Part, Plan};
 use chrono::TimeZone;
+use schedules::Sha256;
 use schedules::{resolve, Item, Priority};
 
 fn t0() -> DateTime<Utc> {
