@@ -11,8 +11,10 @@
 //! every 30 s, re-anchors the output every 30 s and applies the master volume.
 
 pub mod core;
+mod io;
 
 use self::core::{Command, Core, CueOutcome, Ended, Event, Level, Tick};
+use self::io::Io;
 use crate::cache::{self, Db};
 use crate::decode::{self, PartsDecoded};
 use crate::mixer::{Cue, Mixer, MixerEvent};
@@ -21,8 +23,8 @@ use crate::precision::Precision;
 use crate::relay::{self, Relayer};
 use crate::Shared;
 use chrono::{DateTime, Utc};
-use schedules::wire::{LogEntry, RelayChannel, UrgentAck, UrgentState};
-use schedules::{occurrence_key, Clock, PlayStatus, Sha256};
+use schedules::wire::{LogEntry, RelayChannel};
+use schedules::{Clock, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -59,18 +61,6 @@ pub struct Player {
     /// Plan errors said already.
     said: HashSet<String>,
     last_output_error: Option<String>,
-}
-
-/// The handles the shell acts on.
-struct Io {
-    db: Db,
-    mixer: Mixer,
-    clock: Arc<dyn Clock>,
-    media_dir: PathBuf,
-    shared: Arc<Shared>,
-    output_error: Arc<Mutex<Option<String>>>,
-    precision: Arc<Precision>,
-    relayer: Relayer,
 }
 
 impl std::fmt::Debug for Player {
@@ -481,73 +471,5 @@ impl Player {
                 tracing::error!("cannot journal progress: {e}");
             }
         }
-    }
-}
-
-impl Io {
-    fn output_error(&self) -> Option<String> {
-        self.output_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn write_horizon(&self, now: DateTime<Utc>) {
-        let v = cache::ms(now).to_string();
-        if let Err(e) = self.db.with(|c| cache::set_setting(c, "horizon", &v)) {
-            tracing::error!("cannot write the horizon: {e}");
-        }
-    }
-
-    /// A media file from the cache, or from memory when it came with an urgent push and is
-    /// not written down yet.
-    fn audio(&self, m: &Sha256) -> Option<decode::Audio> {
-        if let Some(bytes) = self.shared.held_audio(m.as_str()) {
-            return Some(decode::Audio::Memory(bytes));
-        }
-        let path = self.media_dir.join(m.as_str());
-        path.is_file().then_some(decode::Audio::File(path))
-    }
-
-    /// Write an outcome to the journal (false if it could not be); an urgent notice's
-    /// failure, once written the first time, is acknowledged `failed`.
-    fn log(&self, entry: &LogEntry, now: DateTime<Utc>) -> bool {
-        let key = &entry.id;
-        tracing::info!(key = %key, status = %entry.status, reason = ?entry.reason, played_ms = entry.played_ms, "logged");
-        match self.db.with(|c| cache::record_outcome(c, entry, now)) {
-            Ok(fresh) => {
-                self.shared.upload.notify_one();
-                if let (true, Some(id)) = (fresh, &entry.urgent_id) {
-                    if matches!(
-                        entry.status,
-                        PlayStatus::Failed | PlayStatus::Missed | PlayStatus::Skipped
-                    ) {
-                        let ack = UrgentAck {
-                            state: UrgentState::Failed,
-                            at: now,
-                            reason: entry.reason.clone(),
-                        };
-                        self.shared.ack(id, ack);
-                    }
-                }
-                true
-            }
-            Err(e) => {
-                tracing::error!(key = %key, "cannot write the log entry: {e}");
-                false
-            }
-        }
-    }
-
-    /// Whether `key`, an airing of urgent notice `id`, is its last one (no repeat to come).
-    fn is_last_airing(&self, id: &str, key: &str) -> bool {
-        let inputs = self.shared.inputs.borrow();
-        let notices =
-            planner::active_urgent(inputs.doc.as_deref(), &inputs.pushed, &inputs.cancelled);
-        notices
-            .iter()
-            .find(|n| n.id == id)
-            .and_then(|n| n.airings().last().map(|t| occurrence_key(id, *t) == key))
-            .unwrap_or(true)
     }
 }
