@@ -10,7 +10,9 @@
 //!    same idea through PulseAudio). Both measured from the recording, relative to the first
 //!    onset (the recording's own start instant is not known precisely).
 //! 3. RSS and CPU of the controller process, idle and while playing an MP3, with
-//!    `--output null` and through the sound card path (the private PulseAudio).
+//!    `--output null` and through the sound card path (the private PulseAudio). Idle is
+//!    measured over `BENCH_IDLE_SECS` (10 by default), ending 12 s before the MP3 is due:
+//!    the card's short period starts 10 s before a start.
 //!
 //! Run: `cargo bench -p controller --bench start_error`.
 #![allow(clippy::disallowed_methods)] // a benchmark measures the wall clock on purpose
@@ -532,8 +534,9 @@ fn part3(rt: &tokio::runtime::Runtime) {
     }
 }
 
-/// RSS and CPU of one controller (`--output OUTPUT`), idle for 10 s once synced, then over
-/// 10 s of a 60 s MP3 airing; printed as table rows and `BENCH|` lines.
+/// RSS and CPU of one controller (`--output OUTPUT`), idle for `BENCH_IDLE_SECS` (10 s)
+/// once synced, then over 10 s of a 60 s MP3 airing; printed as table rows and `BENCH|`
+/// lines.
 fn footprint(
     rt: &tokio::runtime::Runtime,
     mp3: &[u8],
@@ -544,12 +547,16 @@ fn footprint(
     let dir = tempfile::tempdir().unwrap();
     let (s, url) = serve(rt);
     let m = add_media(&s, mp3.to_vec(), 60_000, "mp3");
-    let at = Utc::now() + CDuration::seconds(14);
+    let idle_secs: u64 = std::env::var("BENCH_IDLE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let at = Utc::now() + CDuration::seconds(3 + idle_secs as i64 + 12);
     set_doc(&s, vec![rule("mp3".into(), at, &m)], vec![m]);
     let mut c = spawn_controller(&url, dir.path(), output, env);
     let pid = c.id();
     std::thread::sleep(Duration::from_secs(3));
-    let (idle_cpu, idle_rss) = cpu_over(pid, 10);
+    let (idle_cpu, idle_rss) = cpu_over(pid, idle_secs);
     let wait = (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1);
     std::thread::sleep(wait);
     let (play_cpu, play_rss) = cpu_over(pid, 10);

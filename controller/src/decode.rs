@@ -2,6 +2,11 @@
 //! there), then a thread per airing converts it to the output format (channel map + linear
 //! resampling) and fills a bounded channel a few seconds ahead of the mixer. A programme's
 //! parts go through one thread and one channel, back to back, so no gap opens between them.
+//!
+//! Why one file of about 900 lines (600 of code, the rest its tests): the decoder thread,
+//! its ramp, the spare chunks, the standby thread and a programme's sequence of parts all
+//! keep to one protocol over one channel with the mixer; apart, each would reach into the
+//! others' internals.
 
 use crate::mixer::Format;
 use std::path::{Path, PathBuf};

@@ -1,23 +1,32 @@
 //! Outputs: where the mixer's sample stream goes. One owner thread per output owns the
 //! device (a cpal stream is not `Send`), and pulls the mixer at the output's rate.
 //!
-//! - `default`: the sound card through rodio. The device's callback pulls our mixer as a
+//! - `default`: the sound card through rodio (`output/device.rs`). The device's callback pulls our mixer as a
 //!   `rodio::Source`. If the device fails, one clear line is logged, the output error is
 //!   published (heartbeat, and due bulletins are logged `failed`), a real-time pacer keeps
-//!   the mixer's clock running, and the device is retried every 10 s.
+//!   the mixer's clock running, and the device is retried every 10 s. The card runs its
+//!   short period (`sound_period_ms`, 10 ms) only while the player says precision is
+//!   needed ([`crate::precision`]), and [`IDLE_PERIOD_MS`] otherwise: an idle station
+//!   wakes a few times a second instead of a hundred.
 //! - `null`: a real-time pacer that discards. Every `null` output of a process shares one
 //!   pacing thread on a common 10 ms grid (a benchmark runs a thousand controllers in one
 //!   process; one thread each would spend the machine on wake-ups).
-//! - `wav:FILE`: a real-time pacer that writes exactly what would reach the sound card,
+//! - `wav:FILE` (`output/wav.rs`): a real-time pacer that writes exactly what would reach the sound card,
 //!   silence included (32-bit float, 48 kHz stereo), plus `FILE.json`:
 //!   `{"start_utc", "sample_rate", "channels"}` — the UTC instant of sample 0. A WAV file
 //!   holds at most ~3 h 6 min of this; a full file is kept as `FILE.1` (+ `FILE.1.json`)
 //!   and a new `FILE` starts.
 
+mod device;
+mod wav;
+
+use self::device::device_loop;
+pub use self::wav::sidecar_path;
+use self::wav::WavSink;
 use crate::mixer::{Format, Mixer};
+use crate::precision::Precision;
 use std::fmt;
-use std::num::NonZero;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -99,6 +108,7 @@ pub struct Output {
     /// A `null` output's place in the shared pacer.
     null_id: Option<u64>,
     error: Arc<Mutex<Option<String>>>,
+    precision: Arc<Precision>,
     spec: OutputSpec,
 }
 
@@ -117,6 +127,11 @@ impl Output {
     /// A shared view of the current error.
     pub fn error_handle(&self) -> Arc<Mutex<Option<String>>> {
         self.error.clone()
+    }
+
+    /// How precisely the output keeps time now, and what the player wants of it.
+    pub fn precision(&self) -> Arc<Precision> {
+        self.precision.clone()
     }
 
     /// Stop the output and wait for its thread.
@@ -150,6 +165,11 @@ pub fn initial_format(_spec: &OutputSpec) -> Format {
 /// The sound card's period unless configured (`sound_period_ms`): about one mixer block.
 /// See [`period_frames`].
 pub const DEFAULT_PERIOD_MS: u32 = 10;
+
+/// The sound card's period while nothing needs precision (nothing airs, is cued or is due
+/// within a few seconds): about 6 wake-ups a second instead of 94. A configured period
+/// longer than this is used throughout.
+pub const IDLE_PERIOD_MS: u32 = 100;
 
 /// The periods `sound_period_ms` may ask for, ms.
 pub const PERIOD_MS_RANGE: std::ops::RangeInclusive<u32> = 2..=200;
@@ -187,6 +207,10 @@ pub fn start_with(
     let stop = Arc::new(AtomicBool::new(false));
     let error = Arc::new(Mutex::new(None));
     let mut null_id = None;
+    let precision = Arc::new(match spec {
+        OutputSpec::Default => Precision::managed(),
+        _ => Precision::always(),
+    });
     let thread = match spec {
         OutputSpec::Null => {
             null_id = Some(NullPacer::global().add(mixer)?);
@@ -209,7 +233,8 @@ pub fn start_with(
             let t = spawn("output-device", {
                 let stop = stop.clone();
                 let error = error.clone();
-                move || device_loop(mixer, stop, error, ready_tx, device)
+                let precision = precision.clone();
+                move || device_loop(mixer, stop, error, ready_tx, device, &precision)
             })?;
             match ready_rx.recv() {
                 Ok(Ok(())) => Some(t),
@@ -226,6 +251,7 @@ pub fn start_with(
         thread,
         null_id,
         error,
+        precision,
         spec: spec.clone(),
     })
 }
@@ -406,403 +432,12 @@ impl NullPacer {
     }
 }
 
-/// Samples a WAV file can hold (its sizes are 32-bit): at 48 kHz stereo f32, about 3 h 6 min.
-const WAV_MAX_SAMPLES: u64 = (u32::MAX as u64 - 4096) / 4;
-
-struct WavSink {
-    path: PathBuf,
-    writer: Option<hound::WavWriter<std::io::BufWriter<std::fs::File>>>,
-    sidecar_written: bool,
-    since_flush: usize,
-    samples: u64,
-    max_samples: u64,
-}
-
-fn wav_spec() -> hound::WavSpec {
-    hound::WavSpec {
-        channels: PACED_FORMAT.channels,
-        sample_rate: PACED_FORMAT.rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    }
-}
-
-/// `FILE` → `FILE.1` (the previous file kept when a full WAV file is rotated).
-fn rotated_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".1");
-    PathBuf::from(s)
-}
-
-impl WavSink {
-    fn create(path: &Path) -> Result<Self, OutputError> {
-        Self::with_limit(path, WAV_MAX_SAMPLES)
-    }
-
-    fn with_limit(path: &Path, max_samples: u64) -> Result<Self, OutputError> {
-        let err = |e: &dyn fmt::Display| OutputError::Wav {
-            path: path.into(),
-            message: e.to_string(),
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
-        }
-        let writer = hound::WavWriter::create(path, wav_spec()).map_err(|e| err(&e))?;
-        Ok(Self {
-            path: path.into(),
-            writer: Some(writer),
-            sidecar_written: false,
-            since_flush: 0,
-            samples: 0,
-            max_samples,
-        })
-    }
-
-    /// A full file is finalised and renamed `FILE.1` (its sidecar `FILE.1.json`), and a new
-    /// `FILE` starts with its own sidecar: `FILE` always holds the latest stretch.
-    fn rotate(&mut self) {
-        self.finish();
-        let old = rotated_path(&self.path);
-        let _ = std::fs::rename(&self.path, &old);
-        let _ = std::fs::rename(sidecar_path(&self.path), sidecar_path(&old));
-        match hound::WavWriter::create(&self.path, wav_spec()) {
-            Ok(w) => {
-                tracing::info!(
-                    "wav output full: kept as {}, writing a new {}",
-                    old.display(),
-                    self.path.display()
-                );
-                self.writer = Some(w);
-                self.sidecar_written = false;
-                self.samples = 0;
-            }
-            Err(e) => tracing::error!("wav output {}: {e}; no longer writing", self.path.display()),
-        }
-    }
-
-    fn write(&mut self, block: &[f32], mixer: &Mixer) {
-        if self.samples + block.len() as u64 > self.max_samples {
-            self.rotate();
-        }
-        let Some(w) = self.writer.as_mut() else {
-            return;
-        };
-        for &s in block {
-            if let Err(e) = w.write_sample(s) {
-                tracing::error!("wav output {}: {e}; no longer writing", self.path.display());
-                self.writer = None;
-                return;
-            }
-        }
-        self.samples += block.len() as u64;
-        if !self.sidecar_written {
-            self.sidecar_written = true;
-            // Sample 0 of the file is the first frame of this block.
-            let first = mixer
-                .frames()
-                .saturating_sub((block.len() / PACED_FORMAT.channels as usize) as u64);
-            if let Some(start) = mixer.utc_of_frame(first) {
-                let json = serde_json::json!({
-                    "start_utc": start.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    "sample_rate": PACED_FORMAT.rate,
-                    "channels": PACED_FORMAT.channels,
-                });
-                let side = sidecar_path(&self.path);
-                if let Err(e) = std::fs::write(&side, json.to_string()) {
-                    tracing::error!("cannot write {}: {e}", side.display());
-                }
-            }
-        }
-        self.since_flush += block.len();
-        if self.since_flush >= PACED_FORMAT.rate as usize * PACED_FORMAT.channels as usize / 4 {
-            self.since_flush = 0;
-            // Keeps the header valid on disk, so the file is readable while we run.
-            if let Some(w) = self.writer.as_mut() {
-                let _ = w.flush();
-            }
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some(w) = self.writer.take() {
-            if let Err(e) = w.finalize() {
-                tracing::error!("wav output {}: {e}", self.path.display());
-            }
-        }
-    }
-}
-
-/// The sidecar of a WAV output: `FILE.json`.
-pub fn sidecar_path(wav: &Path) -> PathBuf {
-    let mut s = wav.as_os_str().to_owned();
-    s.push(".json");
-    PathBuf::from(s)
-}
-
-/// The mixer as a rodio source, pulled by the device callback.
-struct DeviceSource {
-    mixer: Mixer,
-    fmt: Format,
-    block: Vec<f32>,
-    pos: usize,
-    /// (frame, instant) estimate of when the last rendered block goes out: pulls happen
-    /// ahead of playback by up to a buffer, in bursts; the latest pull (extrapolated, with
-    /// a slow leak to follow the device's own rate) is the closest to the truth.
-    last: Option<(u64, Instant)>,
-}
-
-impl Iterator for DeviceSource {
-    type Item = f32;
-    fn next(&mut self) -> Option<f32> {
-        if self.pos >= self.block.len() {
-            let now = Instant::now();
-            let frame = self.mixer.frames();
-            let at = match self.last {
-                Some((f, i)) => {
-                    let secs = (frame - f) as f64 / self.fmt.rate as f64 * (1.0 - 1e-3);
-                    (i + Duration::from_secs_f64(secs)).max(now)
-                }
-                None => now,
-            };
-            self.last = Some((frame, at));
-            self.mixer.render(&mut self.block, at);
-            self.pos = 0;
-        }
-        let v = self.block[self.pos];
-        self.pos += 1;
-        Some(v)
-    }
-}
-
-impl rodio::Source for DeviceSource {
-    fn current_span_len(&self) -> Option<usize> {
-        None
-    }
-    fn channels(&self) -> rodio::ChannelCount {
-        NonZero::new(self.fmt.channels).unwrap_or(NonZero::<u16>::MIN)
-    }
-    fn sample_rate(&self) -> rodio::SampleRate {
-        NonZero::new(self.fmt.rate).unwrap_or(NonZero::<u32>::MIN)
-    }
-    fn total_duration(&self) -> Option<Duration> {
-        None
-    }
-}
-
-/// The sound card's period for a device at `rate`, asked for `ms`: as a power of two of
-/// frames. At the default 10 ms (about one mixer block) that is 512 frames at 44.1 and
-/// 48 kHz, so that the card pulls one block at a time.
-///
-/// The mixer knows when a block goes out only from when the card pulls it. With rodio's
-/// default period (about 50 ms, 2,048 frames at 48 kHz) a pull took four or five blocks at
-/// once, and the instants it gave them wandered: bulletins recorded from a PulseAudio null
-/// sink started with p99 18–20 ms of jitter against their schedule, where a plain
-/// `paplay` gave 1.4–3.6 ms. With 512 frames the controller gave p99 2.5 ms; 1,024 gave
-/// 5.1–5.5 ms and 256 gave 4.5 ms (`start_error`, part 2). cpal keeps two periods queued.
-fn period_frames(rate: u32, ms: u32) -> u32 {
-    (u64::from(rate) * u64::from(ms) / 1000)
-        .clamp(1, 1 << 20)
-        .next_power_of_two() as u32
-}
-
-fn open_device(
-    mixer: &Mixer,
-    failed: Arc<Mutex<Option<String>>>,
-    period_ms: u32,
-) -> Result<rodio::MixerDeviceSink, String> {
-    use rodio::cpal::traits::{DeviceTrait, HostTrait};
-    use rodio::cpal::BufferSize;
-    let device = rodio::cpal::default_host()
-        .default_output_device()
-        .ok_or_else(|| describe(&rodio::DeviceSinkError::NoDevice))?;
-    let period = device
-        .default_output_config()
-        .map(|c| period_frames(c.sample_rate(), period_ms))
-        .map_err(|e| describe(&e))?;
-    let open = |period: Option<u32>| {
-        let failed = failed.clone();
-        let mut builder = rodio::DeviceSinkBuilder::from_device(device.clone())?;
-        if let Some(p) = period {
-            builder = builder.with_buffer_size(BufferSize::Fixed(p));
-        }
-        builder
-            .with_error_callback(move |e| {
-                let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());
-                if f.is_none() {
-                    *f = Some(e.to_string());
-                }
-            })
-            .open_stream()
-    };
-    let mut sink = match open(Some(period)) {
-        Ok(sink) => sink,
-        Err(e) => {
-            // A card whose periods cannot be that short: rodio's choice (about 50 ms) is
-            // still better than silence.
-            tracing::warn!(
-                "sound device refused a {period}-frame period ({}); using rodio's default",
-                describe(&e)
-            );
-            open(None).map_err(|e| describe(&e))?
-        }
-    };
-    sink.log_on_drop(false);
-    let cfg = sink.config();
-    let fmt = Format {
-        rate: cfg.sample_rate().get(),
-        channels: cfg.channel_count().get(),
-    };
-    mixer.set_format(fmt);
-    let block = vec![0.0; (fmt.rate / 100).max(1) as usize * fmt.channels as usize];
-    let pos = block.len();
-    sink.mixer().add(DeviceSource {
-        mixer: mixer.clone(),
-        fmt,
-        block,
-        pos,
-        last: None,
-    });
-    tracing::info!(
-        "sound device open: {} Hz, {} channels, period {:?}",
-        fmt.rate,
-        fmt.channels,
-        cfg.buffer_size()
-    );
-    Ok(sink)
-}
-
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
-
-/// alsa-lib's error messages on the calling thread, kept in a buffer instead of stderr.
-struct AlsaErrors {
-    #[cfg(target_os = "linux")]
-    buffer: Option<std::rc::Rc<std::cell::RefCell<alsa::Output>>>,
-}
-
-impl AlsaErrors {
-    /// Divert alsa-lib's messages on this thread from now on.
-    fn capture() -> AlsaErrors {
-        AlsaErrors {
-            #[cfg(target_os = "linux")]
-            buffer: alsa::Output::local_error_handler().ok(),
-        }
-    }
-
-    /// Log what alsa-lib said so far at debug level, and start a fresh buffer.
-    fn log(&mut self) {
-        #[cfg(target_os = "linux")]
-        if let Some(b) = self.buffer.take() {
-            let text = b.borrow().to_string();
-            if !text.trim().is_empty() {
-                tracing::debug!(alsa = %text.trim(), "alsa-lib said");
-            }
-            self.buffer = alsa::Output::local_error_handler().ok();
-        }
-    }
-}
-
-fn device_loop(
-    mixer: Mixer,
-    stop: Arc<AtomicBool>,
-    error: Arc<Mutex<Option<String>>>,
-    ready: std::sync::mpsc::SyncSender<Result<(), String>>,
-    device: DeviceOptions,
-) {
-    let set_error = |e: Option<String>| *error.lock().unwrap_or_else(|p| p.into_inner()) = e;
-    // alsa-lib prints its own errors on stderr — eight `ALSA lib …` lines when there is no
-    // sound card — before we can say so in one sentence. Everything that probes and opens
-    // the device runs on this thread: keep alsa-lib's messages in a buffer here and log
-    // them at debug level only.
-    let mut alsa_errors = AlsaErrors::capture();
-    let failed = Arc::new(Mutex::new(None::<String>));
-    let opened = open_device(&mixer, failed.clone(), device.period_ms);
-    alsa_errors.log();
-    let mut sink = match opened {
-        Ok(s) => {
-            let _ = ready.send(Ok(()));
-            Some(s)
-        }
-        Err(e) if device.wait_for_device => {
-            tracing::warn!(
-                "no sound device yet: {e}; trying again every {} s",
-                DEVICE_RETRY.as_secs()
-            );
-            set_error(Some(format!("sound device unavailable: {e}")));
-            let _ = ready.send(Ok(()));
-            None
-        }
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
-        }
-    };
-    // ALSA reports transient errors (e.g. through PulseAudio's plugin) on streams that keep
-    // playing; what counts is whether the device keeps pulling samples.
-    let mut last_frames = mixer.frames();
-    let mut last_progress = Instant::now();
-    let mut warned = false;
-    while !stop.load(Ordering::SeqCst) {
-        if sink.is_some() {
-            std::thread::sleep(Duration::from_millis(100));
-            let frames = mixer.frames();
-            if frames != last_frames {
-                last_frames = frames;
-                last_progress = Instant::now();
-            }
-            let err = failed.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if let Some(e) = &err {
-                if !warned {
-                    warned = true;
-                    tracing::warn!("sound device reported: {e}");
-                }
-            }
-            if last_progress.elapsed() >= STALL {
-                let why =
-                    err.unwrap_or_else(|| format!("no samples pulled for {} s", STALL.as_secs()));
-                tracing::error!(
-                    "sound device failed: {why}; retrying every {} s",
-                    DEVICE_RETRY.as_secs()
-                );
-                set_error(Some(format!("sound device failed: {why}")));
-                sink = None;
-            }
-            continue;
-        }
-        // Device down: keep the mixer's clock running in real time (nothing is heard),
-        // and try the device again every 10 s.
-        let retry_at = Instant::now() + DEVICE_RETRY;
-        pace_until(&mixer, &stop, &mut |_| {}, || Instant::now() >= retry_at);
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let opened = open_device(&mixer, failed.clone(), device.period_ms);
-        alsa_errors.log();
-        match opened {
-            Ok(s) => {
-                tracing::warn!("sound device back");
-                set_error(None);
-                sink = Some(s);
-                last_frames = mixer.frames();
-                last_progress = Instant::now();
-                warned = false;
-            }
-            Err(e) => set_error(Some(format!("sound device unavailable: {e}"))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::device::period_frames;
+    use super::wav::rotated_path;
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn a_full_wav_file_is_kept_as_file_1_and_a_new_file_starts_with_its_own_start_instant() {
