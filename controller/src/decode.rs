@@ -8,7 +8,7 @@
 //! keep to one protocol over one channel with the mixer; apart, each would reach into the
 //! others' internals.
 
-use crate::mixer::Format;
+use crate::format::Format;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
@@ -345,7 +345,7 @@ impl Spare {
     fn warm(&self, n: usize) {
         self.max.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         for _ in 0..n {
-            self.put(crate::premapped(SPARE_LEN, 1.0));
+            self.put(crate::premap::premapped(SPARE_LEN, 1.0));
         }
     }
 

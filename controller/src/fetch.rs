@@ -5,9 +5,9 @@
 //! and fetched again. Files no schedule has needed for 2 days are removed.
 
 use crate::cache::{self, Db, MediaRow};
+use crate::client::{Backoff, Client, SyncError};
 use crate::planner;
-use crate::sync::{Backoff, Client, SyncError};
-use crate::Shared;
+use crate::shared::Shared;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
@@ -147,7 +147,7 @@ impl MediaCache {
     }
 
     /// Check that the audio that came with an urgent push is file `sha` (the player may
-    /// then play it from memory: [`crate::Shared::hold_audio`]).
+    /// then play it from memory: [`crate::shared::Shared::hold_audio`]).
     pub fn verify_pushed(sha: &Sha256, bytes: &[u8]) -> Result<(), FetchError> {
         let got = hex::encode(sha2::Sha256::digest(bytes));
         if got != sha.as_str() {
@@ -231,7 +231,7 @@ impl MediaCache {
         FetchError::DiskFull {
             sha,
             dir: self.dir.display().to_string(),
-            free: crate::disk_free(&self.dir).unwrap_or(0),
+            free: disk_free(&self.dir).unwrap_or(0),
         }
     }
 
@@ -506,4 +506,11 @@ fn publish(cache: &MediaCache, shared: &Shared, need: &[Sha256]) {
     if changed {
         shared.heartbeat_now.notify_one();
     }
+}
+
+/// Free bytes on the file system holding `dir` (for unprivileged users), from statvfs(3);
+/// None when unavailable.
+pub fn disk_free(dir: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }

@@ -34,14 +34,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::limiter::Limiter;
 
-/// The output's sample format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Format {
-    /// Frames per second.
-    pub rate: u32,
-    /// Interleaved channels.
-    pub channels: u16,
-}
+pub use crate::format::Format;
 
 /// Something to air.
 #[derive(Debug)]

@@ -17,8 +17,14 @@
 //!   holds at most ~3 h 6 min of this; a full file is kept as `FILE.1` (+ `FILE.1.json`)
 //!   and a new `FILE` starts.
 
+mod common;
 mod device;
 mod wav;
+
+use self::common::pace;
+pub use self::common::{
+    DeviceOptions, OutputError, DEFAULT_PERIOD_MS, IDLE_PERIOD_MS, PACED_FORMAT,
+};
 
 use self::device::device_loop;
 pub use self::wav::sidecar_path;
@@ -32,18 +38,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// The pacer outputs' format.
-pub const PACED_FORMAT: Format = Format {
-    rate: 48_000,
-    channels: 2,
-};
-
-/// A device that pulls no samples for this long has failed.
-const STALL: Duration = Duration::from_secs(2);
-
-/// How often a failed sound device is retried.
-const DEVICE_RETRY: Duration = Duration::from_secs(10);
 
 /// Which output to use (`--output`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,25 +74,6 @@ impl fmt::Display for OutputSpec {
             Self::Wav(p) => write!(f, "wav:{}", p.display()),
         }
     }
-}
-
-/// The output could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum OutputError {
-    /// No sound device could be opened.
-    #[error("no sound card: {0}")]
-    NoSoundCard(String),
-    /// The WAV file could not be created.
-    #[error("cannot write {path}: {message}")]
-    Wav {
-        /// The file.
-        path: PathBuf,
-        /// What failed.
-        message: String,
-    },
-    /// The output thread could not start.
-    #[error("cannot start the output thread: {0}")]
-    Thread(String),
 }
 
 /// A running output. Dropping it stops it (and finalises a WAV file).
@@ -162,36 +137,8 @@ pub fn initial_format(_spec: &OutputSpec) -> Format {
     PACED_FORMAT
 }
 
-/// The sound card's period unless configured (`sound_period_ms`): about one mixer block.
-/// See [`period_frames`].
-pub const DEFAULT_PERIOD_MS: u32 = 10;
-
-/// The sound card's period while nothing needs precision (nothing airs, is cued or is due
-/// within a few seconds): about 6 wake-ups a second instead of 94. A configured period
-/// longer than this is used throughout.
-pub const IDLE_PERIOD_MS: u32 = 100;
-
 /// The periods `sound_period_ms` may ask for, ms.
 pub const PERIOD_MS_RANGE: std::ops::RangeInclusive<u32> = 2..=200;
-
-/// How the `default` output treats the sound card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeviceOptions {
-    /// Without a sound device, do not fail: start with the error set and try the device
-    /// again every 10 s (what a service wants at boot, before the sound card is up).
-    pub wait_for_device: bool,
-    /// The card's period, ms ([`period_frames`]).
-    pub period_ms: u32,
-}
-
-impl Default for DeviceOptions {
-    fn default() -> Self {
-        Self {
-            wait_for_device: false,
-            period_ms: DEFAULT_PERIOD_MS,
-        }
-    }
-}
 
 /// Start `spec`, pulling `mixer`. For `default`, fails when no sound device opens now.
 pub fn start(spec: &OutputSpec, mixer: Mixer) -> Result<Output, OutputError> {
@@ -261,36 +208,6 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
         .name(name.into())
         .spawn(f)
         .map_err(|e| OutputError::Thread(e.to_string()))
-}
-
-/// Pull the mixer in real time, 10 ms blocks against the monotonic clock, until `stop`.
-fn pace(mixer: &Mixer, stop: &AtomicBool, mut sink: impl FnMut(&[f32])) {
-    pace_until(mixer, stop, &mut sink, || false);
-}
-
-/// As [`pace`], also returning when `also_stop()` says so (checked every block).
-fn pace_until(
-    mixer: &Mixer,
-    stop: &AtomicBool,
-    sink: &mut dyn FnMut(&[f32]),
-    mut also_stop: impl FnMut() -> bool,
-) {
-    let fmt = mixer.format();
-    let block_frames = (fmt.rate / 100).max(1) as u64;
-    let mut block = vec![0.0f32; block_frames as usize * fmt.channels as usize];
-    let t0 = Instant::now();
-    let mut frames: u64 = 0;
-    while !stop.load(Ordering::SeqCst) && !also_stop() {
-        let due = t0 + Duration::from_secs_f64(frames as f64 / fmt.rate as f64);
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep((due - now).min(Duration::from_millis(5)));
-            continue;
-        }
-        mixer.render(&mut block, due);
-        sink(&block);
-        frames += block_frames;
-    }
 }
 
 /// The one thread that paces every `null` output of the process: each is pulled in 10 ms

@@ -21,7 +21,7 @@ use crate::mixer::{Cue, Mixer, MixerEvent};
 use crate::planner::{self, Planned, Source};
 use crate::precision::Precision;
 use crate::relay::{self, Relayer};
-use crate::Shared;
+use crate::shared::Shared;
 use chrono::{DateTime, Utc};
 use schedules::wire::{LogEntry, RelayChannel};
 use schedules::{Clock, Sha256};

@@ -12,8 +12,8 @@
 use crate::cache::{self, Db};
 use crate::fetch::MediaCache;
 use crate::mixer::Mixer;
+use crate::shared::Shared;
 use crate::sync::{self, Backoff, Client};
-use crate::Shared;
 use chrono::Duration as CDuration;
 use schedules::remote::{CommandAck, CommandKind, CommandState, RemoteCommand};
 use schedules::Clock;

@@ -29,7 +29,7 @@ impl Parser {
     /// A fresh parser, with room for a long line ([`LINE_ROOM`]) in memory already mapped.
     pub fn new() -> Self {
         Self {
-            buf: crate::premapped(LINE_ROOM, b' '),
+            buf: crate::premap::premapped(LINE_ROOM, b' '),
             ..Self::default()
         }
     }

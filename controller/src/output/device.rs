@@ -1,7 +1,7 @@
 //! The `default` output: the sound card through rodio, its period (short while precision
 //! is needed, long otherwise), its failures and its return.
 
-use super::{pace_until, DeviceOptions, DEVICE_RETRY, IDLE_PERIOD_MS, STALL};
+use super::common::{pace_until, DeviceOptions, DEVICE_RETRY, IDLE_PERIOD_MS, STALL};
 use crate::mixer::{Format, Mixer};
 use crate::precision::Precision;
 use std::num::NonZero;

@@ -1,7 +1,7 @@
 //! The `wav:FILE` output's file: exactly what would reach the sound card, with its
 //! `FILE.json` sidecar, rotated to `FILE.1` when full.
 
-use super::{OutputError, PACED_FORMAT};
+use super::common::{OutputError, PACED_FORMAT};
 use crate::mixer::Mixer;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@ use crate::mixer::Mixer;
 use crate::planner;
 use crate::precision::Precision;
 use crate::relay::Relayer;
-use crate::Shared;
+use crate::shared::Shared;
 use chrono::{DateTime, Utc};
 use schedules::wire::{LogEntry, UrgentAck, UrgentState};
 use schedules::{occurrence_key, Clock, PlayStatus, Sha256};
