@@ -41,6 +41,7 @@ pub enum GeoError {
 
 /// A point on WGS 84, in decimal degrees. Its constructor refuses values out of range.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "RawPoint")]
 pub struct GeoPoint {
     lat: f64,

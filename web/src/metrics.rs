@@ -262,6 +262,13 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    summary = "Counters in the Prometheus text format (no sign-in; nothing sensitive).",
+    security(),
+    responses((status = 200, description = "the counters", body = String, content_type = "text/plain"))
+)]
 pub async fn serve(State(state): State<AppState>) -> Response {
     let body = state.metrics.render(
         state.hub.connected_streams() as u64,

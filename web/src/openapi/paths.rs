@@ -1,8 +1,183 @@
-//! The route table the OpenAPI document is built from: one [`Op`] per (method, path) the
-//! router serves. Keep it in step with `routes::api::router()` (a test checks both ways).
+//! The operations of the document, and the hand-written part of it that is left: one
+//! [`Op`] per (method, path) whose handler has no `#[utoipa::path]` yet, and the schemas of
+//! what they take and answer.
 
-use super::{Auth, Op};
-use serde_json::{json, Value};
+use super::Auth;
+use serde_json::{json, Map, Value};
+
+/// One documented operation, as the document describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    /// `get`, `post`, `put`, `delete`, `patch`.
+    pub method: String,
+    /// Full path with `{param}` templates, e.g. `/api/v1/stations/{code}`.
+    pub path: String,
+    /// Who may call it.
+    pub auth: Auth,
+}
+
+/// Every operation of the document, sorted by path and method.
+pub fn operations() -> Vec<Operation> {
+    let doc = super::document();
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let auth = match op["security"].as_array().map(Vec::as_slice) {
+                Some([]) => Auth::Public,
+                Some([one]) if one.get("device").is_some() => Auth::Device,
+                _ => Auth::Human,
+            };
+            out.push(Operation {
+                method: method.clone(),
+                path: path.clone(),
+                auth,
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+    out
+}
+
+/// One documented operation.
+#[derive(Debug, Clone)]
+pub struct Op {
+    /// `get`, `post`, `put`, `delete`, `patch`.
+    pub method: &'static str,
+    /// Full path with `{param}` templates, e.g. `/api/v1/stations/{code}`.
+    pub path: &'static str,
+    /// One line.
+    pub summary: &'static str,
+    /// Who may call it.
+    pub auth: Auth,
+    /// Query parameters: (name, schema, required, description).
+    pub query: Vec<(&'static str, Value, bool, &'static str)>,
+    /// Request body: (media type, schema).
+    pub body: Option<(&'static str, Value)>,
+    /// Success answer: (status, media type, schema); media type `None` for no body.
+    pub ok: (u16, Option<&'static str>, Value),
+    /// Other statuses this operation answers with the error body.
+    pub errors: Vec<u16>,
+}
+
+impl Op {
+    /// An operation with no parameters answering 200 with `schema` as JSON.
+    pub fn new(method: &'static str, path: &'static str, summary: &'static str) -> Op {
+        Op {
+            method,
+            path,
+            summary,
+            auth: Auth::Human,
+            query: Vec::new(),
+            body: None,
+            ok: (200, Some("application/json"), json!({})),
+            errors: Vec::new(),
+        }
+    }
+    /// Set who may call it.
+    pub fn auth(mut self, auth: Auth) -> Op {
+        self.auth = auth;
+        self
+    }
+    /// A query parameter.
+    pub fn query(
+        mut self,
+        name: &'static str,
+        schema: Value,
+        required: bool,
+        doc: &'static str,
+    ) -> Op {
+        self.query.push((name, schema, required, doc));
+        self
+    }
+    /// A JSON request body.
+    pub fn json(mut self, schema: Value) -> Op {
+        self.body = Some(("application/json", schema));
+        self
+    }
+    /// A request body of another media type.
+    pub fn body(mut self, media: &'static str, schema: Value) -> Op {
+        self.body = Some((media, schema));
+        self
+    }
+    /// The success answer as JSON.
+    pub fn ok(mut self, status: u16, schema: Value) -> Op {
+        self.ok = (status, Some("application/json"), schema);
+        self
+    }
+    /// The success answer in another media type (`None`: empty body).
+    pub fn ok_as(mut self, status: u16, media: Option<&'static str>, schema: Value) -> Op {
+        self.ok = (status, media, schema);
+        self
+    }
+    /// Further error statuses.
+    pub fn errors(mut self, statuses: &[u16]) -> Op {
+        self.errors.extend_from_slice(statuses);
+        self
+    }
+
+    /// Names of the `{param}` segments of the path.
+    pub fn path_params(&self) -> Vec<&'static str> {
+        self.path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect()
+    }
+
+    /// The operation as OpenAPI.
+    pub fn to_json(&self) -> Value {
+        let mut params: Vec<Value> = self
+            .path_params()
+            .into_iter()
+            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        for (name, schema, required, doc) in &self.query {
+            params.push(json!({"name": name, "in": "query", "required": required,
+                "description": doc, "schema": schema}));
+        }
+        let mut responses = Map::new();
+        let (status, media, schema) = &self.ok;
+        let mut ok = json!({"description": "success"});
+        if let Some(m) = media {
+            ok["content"] = json!({ *m: {"schema": schema} });
+        }
+        responses.insert(status.to_string(), ok);
+        let mut errors = self.errors.clone();
+        if self.body.is_some() || !self.query.is_empty() || !self.path_params().is_empty() {
+            errors.extend([400, 422]);
+        }
+        if self.auth != Auth::Public {
+            errors.extend([401, 403]);
+        }
+        errors.push(500);
+        errors.sort_unstable();
+        errors.dedup();
+        for e in errors {
+            responses.insert(
+                e.to_string(),
+                json!({"$ref": "#/components/responses/Error"}),
+            );
+        }
+        let mut op = json!({
+            "summary": self.summary,
+            "operationId": format!("{}{}", self.method, self.path.replace(['/', '{', '}', '.'], "_")),
+            "tags": [self.path.trim_start_matches("/api/v1").trim_start_matches('/').split('/').next().unwrap_or("")],
+            "parameters": params,
+            "responses": responses,
+        });
+        op["security"] = match self.auth {
+            Auth::Public => json!([]),
+            Auth::Human => json!([{"bearer": []}, {"cookie": []}]),
+            Auth::Device => json!([{"device": []}]),
+        };
+        if let Some((media, schema)) = &self.body {
+            op["requestBody"] =
+                json!({"required": true, "content": { *media: {"schema": schema} }});
+        }
+        op
+    }
+}
+
+
 
 fn r(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
@@ -23,22 +198,9 @@ fn obj(props: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": props, "required": required})
 }
 
-/// Every operation, by resource.
-pub fn operations() -> Vec<Op> {
+/// The operations not generated yet, by resource.
+pub fn hand_operations() -> Vec<Op> {
     let mut ops = vec![
-        Op::new("get", "/healthz", "Health: 200 when the database answers.")
-            .auth(Auth::Public)
-            .ok(200, obj(json!({"status": s()}), &["status"])),
-        Op::new(
-            "get",
-            "/metrics",
-            "Counters in the Prometheus text format (no sign-in; nothing sensitive).",
-        )
-        .auth(Auth::Public)
-        .ok_as(200, Some("text/plain"), s()),
-        Op::new("get", "/api/v1/openapi.json", "This document.")
-            .auth(Auth::Public)
-            .ok(200, json!({"type": "object"})),
         // auth
         Op::new("post", "/api/v1/auth/token", "Sign in for an API token.")
             .auth(Auth::Public)
