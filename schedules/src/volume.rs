@@ -26,6 +26,7 @@ pub struct VolumeStep {
     )]
     pub from: NaiveTime,
     /// Percent of full level, 0 ..= 100.
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
     pub volume: u8,
 }
 

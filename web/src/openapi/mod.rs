@@ -37,30 +37,100 @@ pub enum Auth {
 
 /// The documented handlers (see the module's documentation).
 #[derive(OpenApi)]
-#[openapi(paths(
-    crate::startup::healthz,
-    crate::metrics::serve,
-    serve,
-))]
+#[openapi(
+    components(schemas(crate::error::ErrorBody)),
+    paths(
+        crate::startup::healthz,
+        crate::metrics::serve,
+        serve,
+        crate::routes::api::stations::list,
+        crate::routes::api::stations::show,
+        crate::routes::api::stations::plan,
+        crate::routes::api::stations::rotate_token,
+        crate::routes::api::stations::create,
+        crate::routes::api::stations::update,
+        crate::routes::api::auth::token,
+        crate::routes::api::auth::login,
+        crate::routes::api::auth::revoke,
+        crate::routes::api::auth::me,
+        crate::routes::api::password::change_own,
+        crate::routes::api::users::list,
+        crate::routes::api::users::create,
+        crate::routes::api::users::disable,
+        crate::routes::api::users::enable,
+        crate::routes::api::users::reset_password,
+        crate::routes::api::areas::list,
+        crate::routes::api::areas::create,
+        crate::routes::api::areas::update,
+        crate::routes::api::schedules::create,
+        crate::routes::api::schedules::list,
+        crate::routes::api::schedules::show,
+        crate::routes::api::schedules::replace,
+        crate::routes::api::schedules::pause,
+        crate::routes::api::schedules::resume,
+        crate::routes::api::schedules::remove,
+        crate::routes::api::schedules::preview,
+        crate::routes::api::programmes::list,
+        crate::routes::api::programmes::create,
+        crate::routes::api::programmes::show,
+        crate::routes::api::programmes::replace,
+        crate::routes::api::programmes::remove,
+        crate::routes::api::programmes::set_jingle,
+        crate::routes::api::programmes::set_slot_limit,
+        crate::routes::api::approvals::queue,
+        crate::routes::api::approvals::show,
+        crate::routes::api::approvals::approve,
+        crate::routes::api::approvals::reject,
+        crate::routes::api::approvals::set_required,
+        crate::routes::api::channels::list,
+        crate::routes::api::channels::create,
+        crate::routes::api::channels::delete,
+        crate::routes::api::channels::update,
+        crate::routes::api::channels::measure,
+        crate::routes::api::remote::issue,
+        crate::routes::api::remote::show,
+        crate::routes::api::remote::volume_schedule,
+        crate::routes::api::remote::set_volume_schedule,
+        crate::routes::api::remote::ack,
+        crate::routes::api::urgent::create,
+        crate::routes::api::urgent::list,
+        crate::routes::api::urgent::show,
+        crate::routes::api::urgent::cancel,
+        crate::routes::api::cap_sources::list,
+        crate::routes::api::cap_sources::create,
+        crate::routes::api::cap_sources::show,
+        crate::routes::api::cap_sources::delete,
+        crate::routes::api::cap_sources::poll,
+        crate::routes::api::cap_sources::messages,
+        crate::routes::api::cap::receive,
+        crate::routes::api::logs::list,
+        crate::routes::api::audit::list,
+        crate::routes::api::reports::airtime,
+        crate::routes::api::reports::airtime_csv,
+        crate::routes::api::reports::airtime_xlsx,
+        crate::routes::api::reports::chart,
+        crate::routes::api::reports::reconcile,
+        crate::routes::api::media::upload,
+        crate::routes::api::media::list,
+        crate::routes::api::media::download,
+        crate::routes::api::media::remove,
+        crate::routes::api::device::schedule,
+        crate::routes::api::device::events,
+        crate::routes::api::device::logs,
+        crate::routes::api::device::heartbeat,
+        crate::routes::api::device::urgent_state,
+    )
+)]
 pub struct ApiDoc;
 
 /// The whole document.
 pub fn document() -> Value {
     let mut generated = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
     to_openapi_3_0(&mut generated);
-    let mut paths = Map::new();
-    if let Some(Value::Object(g)) = generated.get_mut("paths").map(Value::take) {
-        paths = g;
-    }
-    // What is not generated yet comes from the hand-written table.
-    for op in paths::hand_operations() {
-        let item = paths
-            .entry(op.path.to_string())
-            .or_insert_with(|| json!({}));
-        if item.get(op.method).is_none() {
-            item[op.method] = op.to_json();
-        }
-    }
+    let mut paths = match generated.get_mut("paths").map(Value::take) {
+        Some(Value::Object(p)) => p,
+        _ => Map::new(),
+    };
     for (path, item) in paths.iter_mut() {
         if let Some(item) = item.as_object_mut() {
             for (method, op) in item.iter_mut() {
@@ -68,13 +138,9 @@ pub fn document() -> Value {
             }
         }
     }
-    let mut schemas = paths::schemas();
-    if let (Some(all), Some(Value::Object(g))) = (
-        schemas.as_object_mut(),
-        generated.pointer_mut("/components/schemas").map(Value::take),
-    ) {
-        all.extend(g);
-    }
+    let schemas = generated
+        .pointer_mut("/components/schemas")
+        .map_or_else(|| json!({}), Value::take);
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -127,12 +193,21 @@ fn complete(method: &str, path: &str, op: &mut Value) {
             .split('/')
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         {
-            if !params.iter().any(|p| p["in"] == "path" && p["name"] == name) {
+            if !params
+                .iter()
+                .any(|p| p["in"] == "path" && p["name"] == name)
+            {
                 params.push(
                     json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
                 );
             }
         }
+    }
+    if let Some(body) = op.get_mut("requestBody") {
+        bytes_are_binary(body);
+    }
+    if let Some(Value::Object(answers)) = op.get_mut("responses") {
+        answers.values_mut().for_each(bytes_are_binary);
     }
     let has_input = op.contains_key("requestBody")
         || op["parameters"].as_array().is_some_and(|p| !p.is_empty());
@@ -141,7 +216,9 @@ fn complete(method: &str, path: &str, op: &mut Value) {
         .or_insert_with(|| json!([{"bearer": []}, {"cookie": []}]));
     let public = security.as_array().is_some_and(Vec::is_empty);
     let responses = op.entry("responses").or_insert_with(|| json!({}));
-    let Some(responses) = responses.as_object_mut() else { return };
+    let Some(responses) = responses.as_object_mut() else {
+        return;
+    };
     let mut errors: Vec<u16> = responses
         .keys()
         .filter_map(|k| k.parse().ok())
@@ -159,6 +236,22 @@ fn complete(method: &str, path: &str, op: &mut Value) {
             e.to_string(),
             json!({"$ref": "#/components/responses/Error"}),
         );
+    }
+}
+
+/// A request or answer body that is neither JSON, XML, text nor a form is bytes.
+fn bytes_are_binary(body: &mut Value) {
+    let Some(Value::Object(content)) = body.get_mut("content") else {
+        return;
+    };
+    for (media, body) in content.iter_mut() {
+        let bytes = !media.starts_with("text/")
+            && !media.contains("json")
+            && !media.contains("xml")
+            && !media.starts_with("multipart/");
+        if bytes && body["schema"] == json!({"type": "string"}) {
+            body["schema"]["format"] = "binary".into();
+        }
     }
 }
 
@@ -195,8 +288,11 @@ fn to_openapi_3_0(v: &mut Value) {
                 m.insert("nullable".into(), true.into());
                 m.remove(key);
                 match rest.as_slice() {
-                    [one] if one.get("$ref").is_some() => {
-                        m.insert("allOf".into(), json!([one]));
+                    [Value::Object(one)] if one.contains_key("$ref") => {
+                        m.insert("allOf".into(), json!([{"$ref": one["$ref"]}]));
+                        for (k, x) in one.iter().filter(|(k, _)| *k != "$ref") {
+                            m.entry(k.clone()).or_insert_with(|| x.clone());
+                        }
                     }
                     [Value::Object(one)] => {
                         for (k, x) in one {
@@ -208,9 +304,31 @@ fn to_openapi_3_0(v: &mut Value) {
                     }
                 }
             }
+            // One inline branch (utoipa's wrapping of an inline schema with a description)
+            // is that schema.
+            for key in ["oneOf", "anyOf", "allOf"] {
+                if let Some(Value::Array(branches)) = m.get(key) {
+                    if let [Value::Object(one)] = branches.as_slice() {
+                        if !one.contains_key("$ref") {
+                            let one = one.clone();
+                            m.remove(key);
+                            for (k, x) in one {
+                                m.entry(k).or_insert(x);
+                            }
+                        }
+                    }
+                }
+            }
             if m.get("type") == Some(&json!("null")) {
                 m.remove("type");
                 m.insert("nullable".into(), true.into());
+            }
+            // In 3.0 a `$ref` has no siblings: what utoipa puts beside one (a field's
+            // description) goes on an `allOf` around it.
+            if m.len() > 1 {
+                if let Some(r) = m.remove("$ref") {
+                    m.insert("allOf".into(), json!([{"$ref": r}]));
+                }
             }
             if m.remove("contentMediaType").is_some() {
                 m.insert("format".into(), "binary".into());
@@ -245,25 +363,31 @@ mod tests {
     fn openapi_3_1_nullables_become_3_0_nullables() {
         let mut v = json!({"properties": {
             "a": {"type": ["string", "null"], "format": "date-time"},
-            "b": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Location"}]},
+            "b": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Location", "description": "where"}]},
+            "e": {"$ref": "#/components/schemas/Priority", "description": "level"},
             "c": {"type": "integer"},
             "d": {"type": "object", "propertyNames": {"type": "string"}},
+            "f": {"description": "inline", "oneOf": [{"type": "object", "required": ["x"]}]},
         }});
         to_openapi_3_0(&mut v);
         assert_eq!(
             v,
             json!({"properties": {
                 "a": {"type": "string", "format": "date-time", "nullable": true},
-                "b": {"allOf": [{"$ref": "#/components/schemas/Location"}], "nullable": true},
+                "b": {"allOf": [{"$ref": "#/components/schemas/Location"}], "nullable": true,
+                      "description": "where"},
+                "e": {"allOf": [{"$ref": "#/components/schemas/Priority"}], "description": "level"},
                 "c": {"type": "integer"},
                 "d": {"type": "object"},
+                "f": {"description": "inline", "type": "object", "required": ["x"]},
             }})
         );
     }
 
     #[test]
     fn operations_get_ids_path_parameters_security_and_error_answers() {
-        let mut op = json!({"responses": {"200": {"description": "ok"}, "404": {"description": "gone"}}});
+        let mut op =
+            json!({"responses": {"200": {"description": "ok"}, "404": {"description": "gone"}}});
         complete("get", "/api/v1/stations/{code}", &mut op);
         assert_eq!(op["operationId"], "get_api_v1_stations__code_");
         assert_eq!(op["tags"], json!(["stations"]));

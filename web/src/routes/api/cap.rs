@@ -18,6 +18,18 @@ use serde_json::json;
 /// 202 `{"aired": false}` for a message recorded but not aired, 200 `{"id","duplicate":true}`
 /// for a message seen before; 202 `{"aired": false, "reason", "unmatched_geocodes"}` for an
 /// alert that reaches no station of the caller's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cap",
+    summary = "Take in an OASIS CAP 1.2 alert (Alert, Update, Cancel) as an urgent notice.",
+    request_body(content = String, content_type = "application/cap+xml", description = "a CAP 1.1 or 1.2 alert (also application/xml, text/xml)"),
+    responses(
+        (status = 201, description = "aired: `{\"id\", \"aired\": true, \"status\", \"replaced\"}`", body = Object),
+        (status = 200, description = "a Cancel (`{\"cancelled\": [id…], \"status\"}`) or a duplicate (`{\"id\", \"duplicate\": true}`)", body = Object),
+        (status = 202, description = "recorded, or reaching none of your stations: `{\"id\": null, \"aired\": false, \"status\", \"reason\"?, \"unmatched_geocodes\"?}`", body = Object),
+        (status = 413, description = "larger than 1 MiB")
+    )
+)]
 pub async fn receive(
     State(state): State<AppState>,
     Now(now): Now,

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// `POST /schedules` and `PUT /schedules/{id}` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
     title: String,
@@ -44,12 +44,16 @@ pub struct ScheduleBody {
     #[serde(default)]
     cron: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
     at: Option<Instant>,
     #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
     starts_on: Option<Day>,
     #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
     ends_on: Option<Day>,
     #[serde(default)]
+    #[schema(value_type = Vec<NaiveDate>)]
     excluded_dates: Vec<Day>,
     #[serde(default)]
     priority: Option<String>,
@@ -60,7 +64,8 @@ pub struct ScheduleBody {
 }
 
 /// A schedule as answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Schedule)]
 pub struct ScheduleView {
     id: String,
     title: String,
@@ -305,12 +310,19 @@ fn manageable(conn: &Connection, user: &User, id: &str) -> AppResult<ScheduleRow
 }
 
 /// `POST /schedules` → 201 `{"id"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules",
+    summary = "Create a schedule (cron or one-off `at`).",
+    request_body = ScheduleBody,
+    responses((status = 201, description = "created", body = super::Created))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     JsonBody(body): JsonBody<ScheduleBody>,
-) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+) -> AppResult<(StatusCode, Json<super::Created>)> {
     user.require(Role::Operator)?;
     let id = uuid::Uuid::new_v4().to_string();
     let (i, u) = (id.clone(), user.clone());
@@ -328,7 +340,7 @@ pub async fn create(
         })
         .await?;
     publish_schedules(&state, stations, now).await;
-    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+    Ok((StatusCode::CREATED, Json(super::Created { id })))
 }
 
 fn detail(spec: &ScheduleSpec) -> serde_json::Value {
@@ -343,13 +355,22 @@ fn detail(spec: &ScheduleSpec) -> serde_json::Value {
 }
 
 /// `GET /schedules` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Only those targeting this station.
     station: Option<String>,
 }
 
 /// `GET /schedules[?station=CODE]`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules",
+    summary = "Schedules in reach.",
+    params(ListQuery),
+    responses((status = 200, description = "the schedules", body = [ScheduleView]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: User,
@@ -373,6 +394,12 @@ pub async fn list(
 }
 
 /// `GET /schedules/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}",
+    summary = "One schedule.",
+    responses((status = 200, description = "the schedule", body = ScheduleView), (status = 404, description = "no such schedule in reach"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     user: User,
@@ -386,6 +413,13 @@ pub async fn show(
 }
 
 /// `PUT /schedules/{id}`: replace with a new body (same shape as create).
+#[utoipa::path(
+    put,
+    path = "/api/v1/schedules/{id}",
+    summary = "Replace a schedule.",
+    request_body = ScheduleBody,
+    responses((status = 200, description = "the schedule", body = ScheduleView), (status = 404, description = "no such schedule in reach"))
+)]
 pub async fn replace(
     State(state): State<AppState>,
     Now(now): Now,
@@ -453,6 +487,12 @@ async fn set_paused(
 }
 
 /// `POST /schedules/{id}/pause`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/pause",
+    summary = "Pause a schedule.",
+    responses((status = 200, description = "the schedule", body = ScheduleView), (status = 404, description = "no such schedule in reach"))
+)]
 pub async fn pause(
     State(state): State<AppState>,
     Now(now): Now,
@@ -463,6 +503,12 @@ pub async fn pause(
 }
 
 /// `POST /schedules/{id}/resume`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/resume",
+    summary = "Resume a paused schedule.",
+    responses((status = 200, description = "the schedule", body = ScheduleView), (status = 404, description = "no such schedule in reach"))
+)]
 pub async fn resume(
     State(state): State<AppState>,
     Now(now): Now,
@@ -473,6 +519,12 @@ pub async fn resume(
 }
 
 /// `DELETE /schedules/{id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/schedules/{id}",
+    summary = "Delete a schedule.",
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such schedule in reach"))
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Now(now): Now,
@@ -496,22 +548,50 @@ pub async fn remove(
 }
 
 /// `GET /schedules/preview` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewQuery {
+    /// Five-field crontab(5) expression.
     cron: String,
+    /// IANA time zone, default Asia/Ho_Chi_Minh.
     tz: Option<String>,
+    /// RFC 3339; default now.
+    #[param(value_type = Option<String>, format = DateTime)]
     after: Option<Instant>,
+    /// How many times, 1 to 100, default 10.
     count: Option<u32>,
+}
+
+/// What `GET /schedules/preview` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    /// The expression.
+    cron: String,
+    /// The time zone it is read in.
+    tz: String,
+    /// The next firing times.
+    times: Vec<DateTime<Utc>>,
+    /// The rule in Vietnamese words.
+    description_vi: String,
+    /// The rule in English words.
+    description_en: String,
 }
 
 /// `GET /schedules/preview?cron&tz&after&count` → the next `count` (≤ 100, default 10)
 /// firing times strictly after `after` (default now), and the rule in words.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/preview",
+    summary = "Next times a crontab(5) expression fires.",
+    params(PreviewQuery),
+    responses((status = 200, description = "the next times", body = Preview))
+)]
 pub async fn preview(
     Now(now): Now,
     _user: User,
     QueryArgs(q): QueryArgs<PreviewQuery>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<Preview>> {
     let expr = CronExpr::parse(&q.cron).map_err(|e| AppError::invalid(format!("cron: {e}")))?;
     let tz: Tz = match q.tz.as_deref() {
         None | Some("") => schedules::DEFAULT_TZ,
@@ -530,13 +610,13 @@ pub async fn preview(
     let times = tokio::task::spawn_blocking(move || next_times(&e, tz, after, count as usize))
         .await
         .map_err(AppError::internal)?;
-    Ok(Json(json!({
-        "cron": expr.as_str(),
-        "tz": tz.name(),
-        "times": times,
-        "description_vi": describe_cron(&expr, Lang::Vi),
-        "description_en": describe_cron(&expr, Lang::En),
-    })))
+    Ok(Json(Preview {
+        cron: expr.as_str().to_string(),
+        tz: tz.name().to_string(),
+        times,
+        description_vi: describe_cron(&expr, Lang::Vi),
+        description_en: describe_cron(&expr, Lang::En),
+    }))
 }
 
 /// The first `count` firings strictly after `after` (the `schedules` crate looks about
