@@ -14,6 +14,11 @@
 //!    keeps a published schema name);
 //! 3. add the handler to `paths(…)` of [`ApiDoc`].
 //!
+//! An answer that is not JSON names its media type (`(status = 200, body = String,
+//! content_type = "text/csv")`; bytes become `format: binary`); a WebSocket upgrade answers
+//! `(status = 101, description = "…")`. `cargo run -p web --example openapi` prints the
+//! document without a server.
+//!
 //! `web/tests/api/openapi.rs` fails on any (method, path) the router serves and the document
 //! does not describe, and the reverse, and validates the document.
 

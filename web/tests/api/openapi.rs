@@ -1,6 +1,6 @@
 //! `GET /api/v1/openapi.json`: the document is valid OpenAPI 3, and it describes exactly the
-//! (method, path) pairs the router serves — a route added without its line in
-//! `web/src/openapi/paths.rs` fails `every_routed_endpoint_is_documented_and_nothing_else`.
+//! (method, path) pairs the router serves — a route added without its `#[utoipa::path]`
+//! (see `web/src/openapi/mod.rs`) fails `every_routed_endpoint_is_documented_and_nothing_else`.
 
 use crate::helpers::TestApp;
 use crate::routes::{answer, concrete, routed, routed_paths, METHODS};
@@ -60,7 +60,7 @@ async fn every_routed_endpoint_is_documented_and_nothing_else() {
     let extra: Vec<_> = described.difference(&served).collect();
     assert!(
         missing.is_empty(),
-        "routed but not in the OpenAPI document (add them to web/src/openapi/paths.rs): {missing:?}"
+        "routed but not in the OpenAPI document (annotate their handlers, see web/src/openapi/mod.rs): {missing:?}"
     );
     assert!(
         extra.is_empty(),
