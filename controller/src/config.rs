@@ -1,9 +1,12 @@
-//! The controller's command line and settings: flags, `LOAXA_*` environment variables and
-//! the `--config` TOML file, layered by the `settings` crate (flags > environment > file >
-//! defaults). With a configuration file, the flags CONTRACT.md calls required
-//! (`--server`, `--station`, `--token-file`) may come from the file instead.
+//! The controller's settings, declared once in [`ControllerConfig`]: each field is a key of
+//! the `--config` TOML file, a flag (its help is the doc comment, its default the
+//! `default_value`), an environment variable, a line of `--print-config` and of the man
+//! page. The `settings` crate layers them (flags > environment > file > defaults). With a
+//! configuration file, the flags CONTRACT.md calls required (`--server`, `--station`,
+//! `--token-file`) may come from the file instead.
 //!
-//! Adding an option is adding one field to [`ControllerConfig`] (and its default).
+//! Adding an option is adding one field to [`ControllerConfig`]; [`ControllerConfig::resolve`]
+//! checks the settings into the [`Config`] the controller runs with.
 
 use crate::{Config, OutputSpec};
 use clap::Parser;
@@ -32,73 +35,84 @@ pub const SPEC: settings::Spec = settings::Spec {
 3 when --output default finds no sound card (unless --wait-for-device), 1 otherwise."
 )]
 pub struct Args {
-    /// The server's base URL, e.g. http://127.0.0.1:8080; several nodes comma-separated, in order of preference (the controller moves to the next when one stops answering, and back).
-    #[arg(long, env = "LOAXA_SERVER")]
-    pub server: Option<String>,
-    /// The station code.
-    #[arg(long, env = "LOAXA_STATION")]
-    pub station: Option<StationCode>,
-    /// File holding the device token.
-    #[arg(long, env = "LOAXA_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
-    /// Data directory (local database and media cache) [default: ./controller-data].
-    #[arg(long, env = "LOAXA_CONTROLLER_DATA")]
-    pub data: Option<PathBuf>,
-    /// Where the sound goes: default (the sound card), null, or wav:FILE [default: default].
-    #[arg(long, env = "LOAXA_OUTPUT")]
-    pub output: Option<OutputSpec>,
-    /// With --output default and no sound device, keep running and try the device every
-    /// 10 s instead of exiting with status 3 (what the systemd unit uses).
-    #[arg(long)]
-    pub wait_for_device: bool,
-    /// With --output default: the sound card's period in ms, 2 to 200 [default: 10].
-    /// Shorter starts bulletins closer to their second; longer rides out a busy machine
-    /// (raise it if the sound drops out).
-    #[arg(long, env = "LOAXA_SOUND_PERIOD_MS")]
-    pub sound_period_ms: Option<u32>,
+    /// The settings (each also a key of the file and a `LOAXA_*` variable).
+    #[command(flatten)]
+    pub settings: ControllerConfig,
     /// Configuration file (TOML) [default: /etc/loaxa/controller.toml if it exists].
     #[arg(long, env = "LOAXA_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print the effective configuration as TOML (the token hidden) and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// The settings given as flags, keyed as in the configuration file (filled by
+    /// [`Args::parse_args`]).
+    #[arg(skip)]
+    pub given: toml::Table,
 }
 
-/// The effective controller settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl Args {
+    /// Parse `argv` (the program name first), noting which settings were given as flags.
+    pub fn parse_args<I>(argv: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator,
+        I::Item: Into<std::ffi::OsString> + Clone,
+    {
+        let (mut args, given) = settings::parse::<Args, ControllerConfig, _>(&SPEC, argv)?;
+        args.given = given;
+        Ok(args)
+    }
+
+    /// The command line with each setting's environment variable in its help.
+    pub fn command_with_env() -> clap::Command {
+        settings::command::<Args, ControllerConfig>(&SPEC)
+    }
+}
+
+/// The controller's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct ControllerConfig {
-    /// The server's base URL, or several comma-separated (failover, in order of preference).
+    /// The server's base URL, e.g. http://127.0.0.1:8080; several nodes comma-separated, in
+    /// order of preference (the controller moves to the next when one stops answering, and
+    /// back).
+    #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// The station code.
+    #[arg(long, value_name = "CODE")]
     pub station: Option<StationCode>,
     /// File holding the device token (wins over `token`).
+    #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// The device token itself, for files readable by the service only.
+    /// The device token itself (for a file or an environment only the service reads).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub token: String,
-    /// Data directory.
+    /// Data directory (local database and media cache).
+    #[arg(long, value_name = "DIR", default_value = "./controller-data")]
     pub data: PathBuf,
-    /// Where the sound goes.
+    /// Where the sound goes: default (the sound card), null, or wav:FILE.
     #[serde(with = "output_text")]
+    #[arg(long, value_name = "default|null|wav:FILE", default_value = "default")]
     pub output: OutputSpec,
-    /// Keep running without a sound device (see `--wait-for-device`).
+    /// With --output default and no sound device, keep running and try the device every
+    /// 10 s instead of exiting with status 3 (what the systemd unit uses).
+    #[arg(long)]
     pub wait_for_device: bool,
-    /// The sound card's period, ms (see `--sound-period-ms`).
+    /// With --output default: the sound card's period in ms, 2 to 200. Shorter starts
+    /// bulletins closer to their second; longer rides out a busy machine (raise it if the
+    /// sound drops out).
+    #[arg(long, value_name = "MS", default_value_t = crate::output::DEFAULT_PERIOD_MS)]
     pub sound_period_ms: u32,
 }
 
 impl Default for ControllerConfig {
+    /// The defaults declared on the flags above.
     fn default() -> Self {
-        Self {
-            server: None,
-            station: None,
-            token_file: None,
-            token: String::new(),
-            data: PathBuf::from("./controller-data"),
-            output: OutputSpec::Default,
-            wait_for_device: false,
-            sound_period_ms: crate::output::DEFAULT_PERIOD_MS,
-        }
+        settings::clap_defaults()
     }
 }
 
@@ -123,27 +137,7 @@ impl ControllerConfig {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, settings::ConfigError> {
         let file = settings::choose_file(args.config.clone(), Path::new(DEFAULT_FILE));
-        let mut flags = toml::Table::new();
-        let mut flag = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                flags.insert(k.into(), toml::Value::String(v));
-            }
-        };
-        flag("server", args.server.clone());
-        flag("station", args.station.as_ref().map(|s| s.to_string()));
-        flag(
-            "token_file",
-            args.token_file.as_ref().map(|p| p.display().to_string()),
-        );
-        flag("data", args.data.as_ref().map(|p| p.display().to_string()));
-        flag("output", args.output.as_ref().map(|o| o.to_string()));
-        if let Some(ms) = args.sound_period_ms {
-            flags.insert("sound_period_ms".into(), i64::from(ms).into());
-        }
-        if args.wait_for_device {
-            flags.insert("wait_for_device".into(), true.into());
-        }
-        settings::load(&SPEC, file.as_deref(), env, flags)
+        settings::load(&SPEC, file.as_deref(), env, args.given.clone())
     }
 
     /// The configuration as TOML, the token hidden (what `--print-config` prints).
@@ -207,8 +201,7 @@ mod tests {
     use super::*;
 
     fn args(argv: &[&str]) -> Args {
-        Args::try_parse_from(std::iter::once("loaxa-controller").chain(argv.iter().copied()))
-            .unwrap()
+        Args::parse_args(std::iter::once("loaxa-controller").chain(argv.iter().copied())).unwrap()
     }
 
     fn no_env(_: &str) -> Option<String> {
@@ -331,6 +324,52 @@ mod tests {
         std::fs::write(&file, "sound_period_ms = \"fast\"\n").unwrap();
         let e = period(&["--config", config], &no_env).unwrap_err();
         assert!(e.contains("sound_period_ms"), "{e}");
+    }
+
+    #[test]
+    fn every_setting_is_a_flag_an_environment_variable_and_a_file_key() {
+        // For every key: a value other than the default, as a flag, in the environment and
+        // as TOML. A key missing here fails the first assertion.
+        let cases: &[(&str, &[&str], &str, &str)] = &[
+            (
+                "server",
+                &["--server", "http://s"],
+                "http://s",
+                "\"http://s\"",
+            ),
+            ("station", &["--station", "LQ"], "LQ", "\"LQ\""),
+            ("token_file", &["--token-file", "/t"], "/t", "\"/t\""),
+            ("token", &["--token", "s3cret"], "s3cret", "\"s3cret\""),
+            ("data", &["--data", "/d"], "/d", "\"/d\""),
+            ("output", &["--output", "null"], "null", "\"null\""),
+            ("wait_for_device", &["--wait-for-device"], "true", "true"),
+            ("sound_period_ms", &["--sound-period-ms", "40"], "40", "40"),
+        ];
+        let listed: Vec<&str> = cases.iter().map(|(k, ..)| *k).collect();
+        assert_eq!(settings::keys::<ControllerConfig>(), listed.as_slice());
+        let default = toml::Table::try_from(ControllerConfig::default()).unwrap();
+        for (key, flag, env, file) in cases {
+            let (_dir, path) = config_file(&format!("{key} = {file}\n"));
+            let var = SPEC.env_var(key);
+            let env_value = |k: &str| (k == var).then(|| env.to_string());
+            let by_flag = ControllerConfig::load(&args(flag), &no_env).unwrap();
+            let with_file = |a: Args| Args {
+                config: Some(path.clone()),
+                ..a
+            };
+            let by_env = ControllerConfig::load(&args(&[]), &env_value).unwrap();
+            let by_file = ControllerConfig::load(&with_file(args(&[])), &no_env).unwrap();
+            let want: toml::Table = toml::from_str(&format!("{key} = {file}")).unwrap();
+            for (means, got) in [
+                ("flag", by_flag),
+                ("environment", by_env),
+                ("file", by_file),
+            ] {
+                let got = toml::Table::try_from(got).unwrap();
+                assert_ne!(got.get(*key), default.get(*key), "{key} by {means}");
+                assert_eq!(got.get(*key), want.get(*key), "{key} by {means}");
+            }
+        }
     }
 
     #[test]

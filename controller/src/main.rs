@@ -7,7 +7,6 @@
 //! `--output wav:FILE`), 1 for any other startup failure.
 
 use anyhow::Context;
-use clap::Parser;
 use controller::config::{Args, ControllerConfig};
 use controller::{Config, RunError};
 use schedules::SystemClock;
@@ -36,7 +35,7 @@ async fn shutdown_signal() {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let loaded = match ControllerConfig::load(&args, &|k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {

@@ -1,17 +1,16 @@
 //! The man page `loaxa-controller.1`, generated from the clap definition, written by
 //! `cargo run -p controller --example manpage` for the Debian package.
 
-use clap::CommandFactory;
-
-const FILES: &str = "Configuration: /etc/loaxa/controller.toml (or --config FILE): keys server, \
-station, token_file, token, data, output, wait_for_device, sound_period_ms; environment variables \
-LOAXA_SERVER, LOAXA_STATION, LOAXA_TOKEN_FILE, LOAXA_TOKEN, LOAXA_CONTROLLER_DATA, LOAXA_OUTPUT, \
-LOAXA_WAIT_FOR_DEVICE, LOAXA_SOUND_PERIOD_MS, LOAXA_CONFIG. Precedence: flags > environment > file > defaults. \
-Data: /var/lib/loaxa/controller in the package (loaxa-controller.service).";
-
 /// Every page as `(file name, roff text)`.
 pub fn pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let cmd = crate::config::Args::command().after_long_help(FILES);
+    use crate::config::{ControllerConfig, SPEC};
+    let files = format!(
+        "Configuration: /etc/loaxa/controller.toml (or --config FILE, LOAXA_CONFIG). Keys, with \
+their environment variables and defaults: {}. Precedence: flags > environment > file > \
+defaults. Data: /var/lib/loaxa/controller in the package (loaxa-controller.service).",
+        settings::describe::<ControllerConfig>(&SPEC)
+    );
+    let cmd = crate::config::Args::command_with_env().after_long_help(files);
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd).render(&mut buf)?;
     Ok(vec![("loaxa-controller.1".into(), buf)])
@@ -32,6 +31,10 @@ mod tests {
             "print\\-config",
             "/etc/loaxa/controller.toml",
             "LOAXA_CONTROLLER_DATA",
+            "sound\\-period\\-ms",
+            "LOAXA_SOUND_PERIOD_MS",
+            "sound_period_ms (LOAXA_SOUND_PERIOD_MS; default 10)",
+            "token (LOAXA_TOKEN; default empty)",
         ] {
             assert!(text.contains(word), "the page mentions {word}: {text}");
         }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// A source's policy. Every field has a default, so `{}` is the default policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = CapPolicy))]
 #[serde(deny_unknown_fields, default)]
 pub struct SourcePolicy {
     /// Severities that air at once. Default `Extreme`, `Severe`.
@@ -31,6 +32,7 @@ pub struct SourcePolicy {
 
 /// What an alert that does not air at once does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Others {
     /// Wait in the approval queue until someone airs it, or it expires.

@@ -41,9 +41,12 @@ pub enum GeoError {
 
 /// A point on WGS 84, in decimal degrees. Its constructor refuses values out of range.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Location))]
 #[serde(try_from = "RawPoint")]
 pub struct GeoPoint {
+    #[cfg_attr(feature = "openapi", schema(minimum = -90, maximum = 90))]
     lat: f64,
+    #[cfg_attr(feature = "openapi", schema(minimum = -180, maximum = 180))]
     lon: f64,
 }
 

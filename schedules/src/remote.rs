@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a command asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CommandKind {
     /// Cut what airs now (logged `interrupted`).
@@ -49,6 +50,7 @@ impl std::str::FromStr for CommandKind {
 
 /// A command for one station.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteCommand {
     /// Unique id (the acknowledgement names it).
     pub id: String,
@@ -66,6 +68,7 @@ pub struct RemoteCommand {
 
 /// Outcome of a command at the station.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CommandState {
     /// Issued, not acknowledged yet.
@@ -101,6 +104,7 @@ impl std::str::FromStr for CommandState {
 
 /// `POST /device/commands/{id}/ack` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommandAck {
     /// `done` or `failed`.
     pub state: CommandState,

@@ -9,6 +9,7 @@ use std::str::FromStr;
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// The commune's own programming.
@@ -53,6 +54,7 @@ impl FromStr for Priority {
 
 /// What became of one occurrence that came due. Exactly one per occurrence reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PlayStatus {
     /// Played to the end.
@@ -107,6 +109,7 @@ pub struct ParseError(pub String);
 
 /// A station (or area) code: 1–64 characters of `A-Z a-z 0-9 - _ .`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct StationCode(String);
 
@@ -157,6 +160,7 @@ impl FromStr for StationCode {
 
 /// A lowercase hex sha256 (64 characters): the identity of a media file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Sha256(String);
 

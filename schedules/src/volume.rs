@@ -16,11 +16,17 @@ pub const MAX_STEPS: usize = 48;
 
 /// From local time `from` on, the station plays at `volume` percent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VolumeStep {
     /// Local time of day, `HH:MM`.
     #[serde(with = "hhmm")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = "^[0-2][0-9]:[0-5][0-9]$")
+    )]
     pub from: NaiveTime,
     /// Percent of full level, 0 ..= 100.
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
     pub volume: u8,
 }
 

@@ -32,6 +32,7 @@ fn default_repeat() -> u32 {
 /// Everything a station needs to play on its own: its rules, the media they need and the
 /// urgent notices still active for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleDocument {
     /// The station this document is for.
     pub station: StationCode,
@@ -78,6 +79,7 @@ impl ScheduleDocument {
 /// What a bulletin rule and a relay rule share: when they air and how they yield. Both
 /// carry it flattened, so the wire format is the one each had with the fields written out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WireSlot {
     /// Category (free text, e.g. "cải cách hành chính").
     #[serde(default)]
@@ -133,6 +135,7 @@ impl WireSlot {
 
 /// One schedule rule as sent to controllers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WireRule {
     /// The schedule's id.
     pub id: String,
@@ -159,6 +162,7 @@ pub struct WireRule {
 
 /// One part of a programme, as sent to controllers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WireItem {
     /// Title, as logged for this part.
     pub title: String,
@@ -180,6 +184,7 @@ impl WireRule {
 
 /// A live channel (tiếp sóng): an HTTP/Icecast stream of MP3, AAC or Ogg.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RelayChannel {
     /// The channel's id.
     pub id: String,
@@ -194,6 +199,7 @@ pub struct RelayChannel {
 
 /// A schedule that relays a live channel for a window instead of playing a file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WireRelay {
     /// The schedule's id.
     pub id: String,
@@ -217,6 +223,7 @@ impl WireRelay {
 
 /// A stretch of a relay's window in which the channel did not air, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RelayGap {
     /// When it began.
     pub from: DateTime<Utc>,
@@ -228,6 +235,7 @@ pub struct RelayGap {
 
 /// A media file in a station's manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaEntry {
     /// Content hash, also the download name.
     pub sha256: Sha256,
@@ -244,6 +252,7 @@ pub struct MediaEntry {
 
 /// An urgent notice: plays at `emergency` priority, `repeat` times, `interval_s` apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UrgentNotice {
     /// The notice's id.
     pub id: String,
@@ -292,6 +301,7 @@ impl UrgentNotice {
 /// server) the station fetches `GET /device/media/{sha256}` as for any media. The audio is
 /// never part of the schedule document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UrgentPush {
     /// The notice.
     #[serde(flatten)]
@@ -303,6 +313,7 @@ pub struct UrgentPush {
 
 /// SSE `schedule`: the station's document changed; fetch it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleChanged {
     /// The new version.
     pub version: String,
@@ -310,6 +321,7 @@ pub struct ScheduleChanged {
 
 /// SSE `cancel`: stop this urgent notice now and drop its further airings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UrgentCancel {
     /// The notice's id.
     pub id: String,
@@ -317,6 +329,7 @@ pub struct UrgentCancel {
 
 /// Delivery state of an urgent notice at one station.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum UrgentState {
     /// Not yet acknowledged by the station.
@@ -349,6 +362,7 @@ impl UrgentState {
 
 /// A station's acknowledgement of an urgent notice's progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UrgentAck {
     /// The new state.
     pub state: UrgentState,
@@ -361,6 +375,7 @@ pub struct UrgentAck {
 
 /// One as-run log entry: what became of one occurrence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     /// The occurrence key (`schedules::timeline::occurrence_key`): unique, made by the device.
     pub id: String,
@@ -419,6 +434,7 @@ pub struct LogEntry {
 
 /// A batch of log entries from one station.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogBatch {
     /// The entries (at most 500 a batch).
     pub entries: Vec<LogEntry>,
@@ -426,6 +442,7 @@ pub struct LogBatch {
 
 /// The server's answer to a [`LogBatch`]: the ids it now holds (new or already there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogAck {
     /// Ids stored; the device may delete them from its outbox.
     pub accepted: Vec<String>,
@@ -433,6 +450,7 @@ pub struct LogAck {
 
 /// What a station is playing now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NowPlaying {
     /// Occurrence key.
     pub key: String,
@@ -446,6 +464,7 @@ pub struct NowPlaying {
 
 /// A controller's heartbeat, at start and every 30 s.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Heartbeat {
     /// Controller software version.
     pub version: String,

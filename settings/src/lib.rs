@@ -1,18 +1,28 @@
 //! Layered configuration for the Loa Xã binaries.
 //!
-//! A binary describes its settings once, as a serde struct with `#[serde(default,
-//! deny_unknown_fields)]` and a `Default`; adding a setting is adding a field. This crate
-//! then builds the effective value from four layers, each overriding the one before:
+//! A binary declares its settings once, as one struct that derives clap's `Args` and
+//! serde's `Serialize`/`Deserialize` (with `#[serde(default, deny_unknown_fields)]`): each
+//! field is a key of the TOML file (its serde name), a flag (clap's `long`, help from its
+//! doc comment, default from its `default_value`), an environment variable (below) and a
+//! line of `--print-config`; `Default` is [`clap_defaults`]. Adding a setting is adding a
+//! field. This crate then builds the effective value from four layers, each overriding the
+//! one before:
 //!
-//! 1. the struct's `Default`;
+//! 1. the defaults declared on the struct's flags;
 //! 2. a TOML file (`--config FILE`): an unknown key or a bad value is an error naming the
 //!    key and the file's line;
 //! 3. the environment: every key `some_key` is read from `LOAXA_SOME_KEY` (a binary may
 //!    rename a key's variable, as the controller does for `data`);
-//! 4. the command-line flags the binary passes in (already typed by clap).
+//! 4. the flags given on the command line ([`parse`] tells them from clap's defaults).
+//!
+//! The environment is read here rather than by clap so that a list is one TOML value
+//! (`LOAXA_TRUSTED_PROXIES='["127.0.0.1"]'`) and a bad value names its variable; [`command`]
+//! writes each flag's variable into its help and so into the man page.
 //!
 //! [`to_toml`] prints the effective configuration with secret keys shown as `"<hidden>"`.
 
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use serde::de::{DeserializeOwned, Visitor};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -215,6 +225,102 @@ pub fn to_toml<T: Serialize>(spec: &Spec, value: &T) -> String {
     toml::to_string(&table).unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
 }
 
+/// The defaults declared on the flags of settings struct `T` (clap's `default_value`s, with
+/// no command line and no environment): what `T::default()` returns.
+pub fn clap_defaults<T: clap::Args + FromArgMatches>() -> T {
+    let cmd = T::augment_args(clap::Command::new("defaults").no_binary_name(true));
+    let parsed = cmd
+        .try_get_matches_from(std::iter::empty::<String>())
+        .and_then(|m| T::from_arg_matches(&m));
+    match parsed {
+        Ok(t) => t,
+        // Only a field without a default can fail here: a mistake in the declaration that
+        // every test of a binary's settings shows at once.
+        Err(e) => panic!("a setting has no default: {e}"),
+    }
+}
+
+/// The command line `C`, with the environment variable of each setting of `T` written into
+/// its flag's help (`--help` and the man page).
+pub fn command<C: CommandFactory, T: DeserializeOwned>(spec: &Spec) -> clap::Command {
+    let keys = keys::<T>();
+    C::command().mut_args(|arg| {
+        let id = arg.get_id().as_str();
+        if !keys.contains(&id) {
+            return arg;
+        }
+        let var = spec.env_var(id);
+        let secret = spec.secrets.contains(&id);
+        let note = if secret {
+            format!("[env: {var}] (secret: prefer the file or the environment, a command line is visible to every user)")
+        } else {
+            format!("[env: {var}]")
+        };
+        let help = arg.get_help().map(|h| format!("{h} {note}"));
+        let long = arg.get_long_help().map(|h| format!("{h}\n\n{note}"));
+        let arg = match help {
+            Some(h) => arg.help(h),
+            None => arg.help(note),
+        };
+        match long {
+            Some(l) => arg.long_help(l),
+            None => arg,
+        }
+    })
+}
+
+/// Parse the command line `argv` into `C`, and return with it the settings of `T` (a part
+/// of `C`, flattened) that were given on it, keyed as in the file: the flags layer of
+/// [`load`]. A flag left out keeps its default in `C` and is absent from the table.
+pub fn parse<C, T, I>(spec: &Spec, argv: I) -> Result<(C, toml::Table), clap::Error>
+where
+    C: CommandFactory + FromArgMatches,
+    T: FromArgMatches + Serialize + DeserializeOwned,
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString> + Clone,
+{
+    let mut cmd = command::<C, T>(spec);
+    let matches = cmd.try_get_matches_from_mut(argv)?;
+    let cli = C::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+    let flags =
+        given::<T>(&matches).map_err(|e| cmd.error(clap::error::ErrorKind::ValueValidation, e))?;
+    Ok((cli, flags))
+}
+
+/// The settings of `T` that were given on the command line `matches`.
+fn given<T>(matches: &ArgMatches) -> Result<toml::Table, String>
+where
+    T: FromArgMatches + Serialize + DeserializeOwned,
+{
+    let all = T::from_arg_matches(matches).map_err(|e| e.to_string())?;
+    let table = toml::Table::try_from(&all).map_err(|e| e.to_string())?;
+    let ids: Vec<&str> = matches.ids().map(|id| id.as_str()).collect();
+    Ok(table
+        .into_iter()
+        .filter(|(key, _)| {
+            ids.contains(&key.as_str())
+                && matches.value_source(key) == Some(ValueSource::CommandLine)
+        })
+        .collect())
+}
+
+/// One line per setting of `T`: its key, environment variable and default, for a man page.
+pub fn describe<T: Serialize + DeserializeOwned + Default>(spec: &Spec) -> String {
+    let defaults = toml::Table::try_from(T::default()).unwrap_or_default();
+    keys::<T>()
+        .iter()
+        .map(|key| {
+            let default = match defaults.get(*key) {
+                Some(toml::Value::String(s)) if s.is_empty() => "empty".to_string(),
+                Some(v) => v.to_string(),
+                None => "unset".to_string(),
+            };
+            format!("{key} ({}; default {default})", spec.env_var(key))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `path` if it is given, else `default` when that file exists (the packaged location,
 /// e.g. `/etc/loaxa/web.toml`), else no file.
 pub fn choose_file(path: Option<PathBuf>, default: &Path) -> Option<PathBuf> {
@@ -385,6 +491,106 @@ mod tests {
         );
         let back: Demo = toml::from_str(&shown).unwrap();
         assert_eq!(back.listen, d.listen);
+    }
+
+    /// Settings declared once: flags, defaults and keys from one struct.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+    #[serde(default, deny_unknown_fields)]
+    struct Declared {
+        /// Where to listen.
+        #[arg(long, global = true, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Days to keep.
+        #[arg(long, global = true, default_value_t = 365)]
+        retention_days: u32,
+        /// Say more.
+        #[arg(long, global = true)]
+        verbose: bool,
+        /// Proxies.
+        #[arg(long = "proxy", global = true)]
+        proxies: Vec<String>,
+        /// Secret.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        token: String,
+    }
+
+    impl Default for Declared {
+        fn default() -> Self {
+            clap_defaults()
+        }
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct DeclaredCli {
+        #[command(flatten)]
+        settings: Declared,
+        #[command(subcommand)]
+        command: Option<Sub>,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Sub {
+        Serve,
+    }
+
+    #[test]
+    fn defaults_come_from_the_flags_and_only_given_flags_override() {
+        let d = Declared::default();
+        assert_eq!(
+            (d.listen, d.retention_days, d.verbose, d.proxies.len()),
+            ("127.0.0.1:8080".parse().unwrap(), 365, false, 0)
+        );
+        let f = write("retention_days = 30\nverbose = true\nproxies = [\"10.0.0.1\"]\n");
+        let argv = [
+            "x",
+            "serve",
+            "--listen",
+            "0.0.0.0:1",
+            "--proxy",
+            "a",
+            "--proxy",
+            "b",
+        ];
+        let (cli, flags) = parse::<DeclaredCli, Declared, _>(&SPEC, argv).unwrap();
+        assert!(matches!(cli.command, Some(Sub::Serve)));
+        assert_eq!(
+            flags.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["listen", "proxies"],
+            "a global flag after the subcommand counts; defaults are not flags"
+        );
+        let got: Declared = load(&SPEC, Some(f.path()), &env(&[]), flags).unwrap();
+        assert_eq!(got.listen, "0.0.0.0:1".parse().unwrap());
+        assert_eq!(
+            got.retention_days, 30,
+            "the file is not overridden by a default"
+        );
+        assert!(got.verbose);
+        assert_eq!(got.proxies, ["a", "b"]);
+        let (_, flags) = parse::<DeclaredCli, Declared, _>(&SPEC, ["x", "--verbose"]).unwrap();
+        assert_eq!(flags.get("verbose"), Some(&toml::Value::Boolean(true)));
+        assert!(
+            parse::<DeclaredCli, Declared, _>(&SPEC, ["x", "--retention-days", "soon"]).is_err()
+        );
+    }
+
+    #[test]
+    fn help_names_each_setting_s_variable_and_warns_about_secret_flags() {
+        let mut cmd = command::<DeclaredCli, Declared>(&SPEC);
+        let help = cmd.render_long_help().to_string();
+        for text in [
+            "LOAXA_RETENTION_DAYS",
+            "LOAXA_PROXIES",
+            "LOAXA_TOKEN",
+            "visible to every user",
+        ] {
+            assert!(help.contains(text), "{text}: {help}");
+        }
+        let described = describe::<Declared>(&SPEC);
+        assert!(
+            described.contains("retention_days (LOAXA_RETENTION_DAYS; default 365)")
+                && described.contains("token (LOAXA_TOKEN; default empty)"),
+            "{described}"
+        );
     }
 
     #[test]

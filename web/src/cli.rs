@@ -9,7 +9,6 @@ use crate::state::{AppState, Config};
 use clap::{Parser, Subcommand};
 use schedules::{Clock, SystemClock};
 use std::io::BufRead;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,125 +17,39 @@ use std::sync::Arc;
 #[derive(Debug, Parser)]
 #[command(name = "loaxa-web", version, about = "Loa Xã central server")]
 pub struct Cli {
-    /// Data directory: database, media files [default: ./data].
-    #[arg(long, env = "LOAXA_DATA", global = true)]
-    pub data: Option<PathBuf>,
     /// Configuration file (TOML) [default: /etc/loaxa/web.toml if it exists].
     #[arg(long, env = "LOAXA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long, global = true)]
     pub print_config: bool,
-    /// Delete as-run log entries due more than this many days ago [default: 0, keep all].
-    #[arg(long, global = true)]
-    pub log_retention_days: Option<u32>,
-    /// An occurrence with no log entry this many minutes after its planned end is missed
-    /// [default: 120].
-    #[arg(long, global = true)]
-    pub reconcile_grace_minutes: Option<u32>,
-    /// Air CAP alerts whose status is `Exercise` (by default they are recorded, not aired).
-    #[arg(long, global = true)]
-    pub cap_air_exercises: bool,
-    /// An address CAP audio may be fetched from (a URL prefix); repeat for more [default:
-    /// none: CAP audio must come inline].
-    #[arg(long, global = true, value_name = "URL")]
-    pub cap_fetch_allow: Vec<String>,
-    /// Send an urgent notice's audio with the push when it is at most this many KiB (0:
-    /// never) [default: 256].
-    #[arg(long, global = true)]
-    pub urgent_inline_kib: Option<u32>,
-    /// PEM certificate chain: serve HTTPS directly (with --tls-key).
-    #[arg(long, global = true)]
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key of --tls-cert.
-    #[arg(long, global = true)]
-    pub tls_key: Option<PathBuf>,
-    /// A reverse proxy (address or CIDR network) whose X-Forwarded-For and
-    /// X-Forwarded-Proto are believed; repeat for several.
-    #[arg(long = "trusted-proxy", global = true, value_name = "ADDR[/PREFIX]")]
-    pub trusted_proxies: Vec<String>,
-    /// Clients reach the server through a TLS-terminating proxy (Secure cookies, HSTS).
-    #[arg(long, global = true)]
-    pub behind_tls_proxy: bool,
-    /// Seconds a connection has to send a request head [default: 20].
-    #[arg(long, global = true)]
-    pub header_timeout_seconds: Option<u32>,
-    /// A request moving no byte this many seconds is cut; event streams exempt [default: 60].
-    #[arg(long, global = true)]
-    pub idle_timeout_seconds: Option<u32>,
-    /// Open connections served at once; more get 503 [default: 16384].
-    #[arg(long, global = true)]
-    pub max_connections: Option<u32>,
-    /// Days a sign-in (token or browser session) lasts, 1 to 365 [default: 30].
-    #[arg(long, global = true)]
-    pub token_ttl_days: Option<u32>,
-    /// Largest media file accepted, MiB, 1 to 4096 [default: 200].
-    #[arg(long, global = true)]
-    pub max_upload_mib: Option<u32>,
+    /// The settings (each also a key of the file and a `LOAXA_*` variable).
+    #[command(flatten)]
+    pub settings: WebConfig,
+    /// The settings given as flags, keyed as in the configuration file (filled by
+    /// [`Cli::parse_args`]).
+    #[arg(skip)]
+    pub given: toml::Table,
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 impl Cli {
-    /// The settings given as flags, keyed as in the configuration file.
-    fn flags(&self, listen: Option<SocketAddr>) -> toml::Table {
-        let mut flags = toml::Table::new();
-        let path = |p: &Path| toml::Value::from(p.display().to_string());
-        if let Some(d) = &self.data {
-            flags.insert("data".into(), path(d));
-        }
-        if let Some(l) = listen {
-            flags.insert("listen".into(), l.to_string().into());
-        }
-        if let Some(d) = self.log_retention_days {
-            flags.insert("log_retention_days".into(), i64::from(d).into());
-        }
-        if let Some(m) = self.reconcile_grace_minutes {
-            flags.insert("reconcile_grace_minutes".into(), i64::from(m).into());
-        }
-        if self.cap_air_exercises {
-            flags.insert("cap_air_exercises".into(), true.into());
-        }
-        if !self.cap_fetch_allow.is_empty() {
-            let list = self
-                .cap_fetch_allow
-                .iter()
-                .map(|a| toml::Value::from(a.as_str()));
-            flags.insert("cap_fetch_allow".into(), toml::Value::Array(list.collect()));
-        }
-        if let Some(k) = self.urgent_inline_kib {
-            flags.insert("urgent_inline_kib".into(), i64::from(k).into());
-        }
-        if let Some(c) = &self.tls_cert {
-            flags.insert("tls_cert".into(), path(c));
-        }
-        if let Some(k) = &self.tls_key {
-            flags.insert("tls_key".into(), path(k));
-        }
-        if !self.trusted_proxies.is_empty() {
-            let list: Vec<toml::Value> = self
-                .trusted_proxies
-                .iter()
-                .map(|p| p.clone().into())
-                .collect();
-            flags.insert("trusted_proxies".into(), toml::Value::Array(list));
-        }
-        if self.behind_tls_proxy {
-            flags.insert("behind_tls_proxy".into(), true.into());
-        }
-        for (key, v) in [
-            ("header_timeout_seconds", self.header_timeout_seconds),
-            ("idle_timeout_seconds", self.idle_timeout_seconds),
-            ("max_connections", self.max_connections),
-            ("token_ttl_days", self.token_ttl_days),
-            ("max_upload_mib", self.max_upload_mib),
-        ] {
-            if let Some(v) = v {
-                flags.insert(key.into(), i64::from(v).into());
-            }
-        }
-        flags
+    /// Parse `argv` (the program name first), noting which settings were given as flags.
+    pub fn parse_args<I>(argv: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator,
+        I::Item: Into<std::ffi::OsString> + Clone,
+    {
+        let (mut cli, given) = settings::parse::<Cli, WebConfig, _>(&crate::config::SPEC, argv)?;
+        cli.given = given;
+        Ok(cli)
+    }
+
+    /// The command line with each setting's environment variable in its help.
+    pub fn command_with_env() -> clap::Command {
+        settings::command::<Cli, WebConfig>(&crate::config::SPEC)
     }
 
     /// Does this command line run the server (and so log as a server does)?
@@ -148,18 +61,11 @@ impl Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the web application and API.
-    Serve {
-        /// Address to listen on [default: 127.0.0.1:8080].
-        #[arg(long, env = "LOAXA_LISTEN")]
-        listen: Option<SocketAddr>,
-    },
-    /// Seed the demo district (Thạch Thất) if the data directory is empty, then serve.
-    Demo {
-        /// Address to listen on [default: 127.0.0.1:8080].
-        #[arg(long, env = "LOAXA_LISTEN")]
-        listen: Option<SocketAddr>,
-    },
+    /// Serve the web application and API (on --listen ADDR).
+    Serve,
+    /// Seed the demo district (Thạch Thất) if the data directory is empty, then serve (on
+    /// --listen ADDR).
+    Demo,
     /// Areas (province, district, commune…).
     Area {
         /// The action.
@@ -199,7 +105,7 @@ pub enum Command {
 impl Command {
     /// Does this command run the server (and so log as a server does)?
     pub fn is_server(&self) -> bool {
-        matches!(self, Command::Serve { .. } | Command::Demo { .. })
+        matches!(self, Command::Serve | Command::Demo)
     }
 }
 
@@ -305,11 +211,7 @@ fn open(data: &Path, clock: Arc<dyn Clock>, config: Config) -> Result<AppState, 
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
-    let listen = match &cli.command {
-        Some(Command::Serve { listen } | Command::Demo { listen }) => *listen,
-        _ => None,
-    };
-    let config = match WebConfig::load(cli.config.clone(), cli.flags(listen)) {
+    let config = match WebConfig::load(cli.config.clone(), cli.given.clone()) {
         Ok(c) => c,
         Err(e) => return fail(e, 2),
     };
@@ -341,8 +243,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(&e, e.exit_code()),
             }
         }
-        Command::Serve { .. } => with_state(&|state| serve_blocking(state, &config, false)),
-        Command::Demo { .. } => with_state(&|state| serve_blocking(state, &config, true)),
+        Command::Serve => with_state(&|state| serve_blocking(state, &config, false)),
+        Command::Demo => with_state(&|state| serve_blocking(state, &config, true)),
         Command::Area {
             action:
                 AreaCmd::Add {

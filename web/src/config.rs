@@ -1,9 +1,13 @@
-//! The server's settings: the `--config` TOML file, `LOAXA_*` environment variables and
-//! flags, layered by the `settings` crate (flags > environment > file > defaults).
+//! The server's settings, declared once in [`WebConfig`]: each field is a key of the
+//! `--config` TOML file, a global flag of `loaxa-web` (its help is the doc comment, its
+//! default the `default_value`), an environment variable `LOAXA_<KEY>`, a line of
+//! `--print-config` and of the man page. The `settings` crate layers them (flags >
+//! environment > file > defaults).
 //!
-//! Adding a server option is adding one field below (with its default in `Default`): it is
-//! then read from the file as `key = …`, from `LOAXA_KEY`, and printed by `--print-config`.
+//! Adding a server option is adding one field below; [`WebConfig::server_config`] turns
+//! the settings into the tunables the server runs with ([`crate::state::Config`]).
 
+use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,83 +22,80 @@ pub const SPEC: settings::Spec = settings::Spec {
 };
 
 /// The effective server configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebConfig {
-    /// Data directory: database, media files (`--data`, `LOAXA_DATA`).
+    /// Data directory: database, media files.
+    #[arg(long, global = true, value_name = "DIR", default_value = "./data")]
     pub data: PathBuf,
-    /// Address `serve` and `demo` listen on (`--listen`, `LOAXA_LISTEN`).
+    /// Address `serve` and `demo` listen on.
+    #[arg(
+        long,
+        global = true,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
-    /// Delete as-run log entries due more than this many days ago; 0 keeps everything
-    /// (`--log-retention-days`, `LOAXA_LOG_RETENTION_DAYS`).
+    /// Delete as-run log entries due more than this many days ago; 0 keeps everything.
+    #[arg(long, global = true, value_name = "N", default_value_t = 0)]
     pub log_retention_days: u32,
-    /// An occurrence with no log entry this many minutes after its planned end is `missed`
-    /// (`--reconcile-grace-minutes`, `LOAXA_RECONCILE_GRACE_MINUTES`).
+    /// An occurrence with no log entry this many minutes after its planned end is `missed`.
+    #[arg(long, global = true, value_name = "N", default_value_t = 120)]
     pub reconcile_grace_minutes: u32,
-    /// Air CAP alerts whose status is `Exercise` (`--cap-air-exercises`,
-    /// `LOAXA_CAP_AIR_EXERCISES`); by default they are recorded, not aired.
+    /// Air CAP alerts whose status is `Exercise` (by default they are recorded, not aired).
+    #[arg(long, global = true)]
     pub cap_air_exercises: bool,
-    /// Addresses a CAP message's audio `uri` may be fetched from (each a URL prefix: same
-    /// scheme, host and port, a path under it); empty, the default, fetches nothing and
-    /// CAP audio must come inline (`--cap-fetch-allow URL`, repeatable;
-    /// `LOAXA_CAP_FETCH_ALLOW='["https://…/"]'`).
+    /// An address a CAP message's audio `uri` may be fetched from (a URL prefix: same
+    /// scheme, host and port, a path under it); repeat for more. None, the default, fetches
+    /// nothing: CAP audio must come inline. In the environment, a TOML list:
+    /// `LOAXA_CAP_FETCH_ALLOW='["https://…/"]'`.
+    #[arg(long, global = true, value_name = "URL")]
     pub cap_fetch_allow: Vec<String>,
     /// An urgent notice whose audio is at most this many KiB carries it in the push, so
-    /// that stations play it without fetching it; 0 never does (`--urgent-inline-kib`,
-    /// `LOAXA_URGENT_INLINE_KIB`).
+    /// that stations play it without fetching it; 0 never does.
+    #[arg(long, global = true, value_name = "KIB", default_value_t = 256)]
     pub urgent_inline_kib: u32,
-    /// PEM certificate chain: serve HTTPS directly (`--tls-cert`, `LOAXA_TLS_CERT`).
+    /// PEM certificate chain: serve HTTPS directly (with --tls-key).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
-    /// PEM private key for `tls_cert` (`--tls-key`, `LOAXA_TLS_KEY`).
+    /// PEM private key of --tls-cert.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, global = true, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
-    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` and
-    /// `X-Forwarded-Proto` are believed (`--trusted-proxy`, repeatable;
-    /// `LOAXA_TRUSTED_PROXIES='["127.0.0.1"]'`). Empty: the peer address is the client.
+    /// A reverse proxy (address or CIDR network) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` are believed; repeat for several. None: the peer address is the
+    /// client. In the environment, a TOML list: `LOAXA_TRUSTED_PROXIES='["127.0.0.1"]'`.
+    #[arg(long = "trusted-proxy", global = true, value_name = "ADDR[/PREFIX]")]
     pub trusted_proxies: Vec<String>,
     /// Clients reach the server through a TLS-terminating proxy: session cookies are
-    /// `Secure` and answers carry HSTS (`--behind-tls-proxy`, `LOAXA_BEHIND_TLS_PROXY`).
+    /// `Secure` and answers carry HSTS.
+    #[arg(long, global = true)]
     pub behind_tls_proxy: bool,
     /// Seconds a connection has to send a complete request head, from its opening or the
-    /// end of its previous answer (`--header-timeout-seconds`,
-    /// `LOAXA_HEADER_TIMEOUT_SECONDS`).
+    /// end of its previous answer.
+    #[arg(long, global = true, value_name = "N", default_value_t = 20)]
     pub header_timeout_seconds: u32,
     /// A request whose connection moves no byte this many seconds is cut; event streams are
-    /// exempt (`--idle-timeout-seconds`, `LOAXA_IDLE_TIMEOUT_SECONDS`).
+    /// exempt.
+    #[arg(long, global = true, value_name = "N", default_value_t = 60)]
     pub idle_timeout_seconds: u32,
-    /// Open connections served at once; more are answered 503 and closed
-    /// (`--max-connections`, `LOAXA_MAX_CONNECTIONS`). Lowered at start to what the
-    /// open-file limit allows.
+    /// Open connections served at once; more are answered 503 and closed. Lowered at start
+    /// to what the open-file limit allows.
+    #[arg(long, global = true, value_name = "N", default_value_t = 16_384)]
     pub max_connections: u32,
-    /// How long a sign-in (bearer token or browser session) lasts, days, 1 to 365
-    /// (`--token-ttl-days`, `LOAXA_TOKEN_TTL_DAYS`).
+    /// How long a sign-in (bearer token or browser session) lasts, days, 1 to 365.
+    #[arg(long, global = true, value_name = "DAYS", default_value_t = 30)]
     pub token_ttl_days: u32,
-    /// Largest media file accepted, MiB, 1 to 4096 (`--max-upload-mib`,
-    /// `LOAXA_MAX_UPLOAD_MIB`).
+    /// Largest media file accepted, MiB, 1 to 4096.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 200)]
     pub max_upload_mib: u32,
 }
 
 impl Default for WebConfig {
+    /// The defaults declared on the flags above.
     fn default() -> Self {
-        Self {
-            data: PathBuf::from("./data"),
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            log_retention_days: 0,
-            reconcile_grace_minutes: 120,
-            cap_air_exercises: false,
-            cap_fetch_allow: Vec::new(),
-            urgent_inline_kib: 256,
-            tls_cert: None,
-            tls_key: None,
-            trusted_proxies: Vec::new(),
-            behind_tls_proxy: false,
-            header_timeout_seconds: 20,
-            idle_timeout_seconds: 60,
-            max_connections: 16_384,
-            token_ttl_days: 30,
-            max_upload_mib: 200,
-        }
+        settings::clap_defaults()
     }
 }
 
@@ -175,7 +176,12 @@ impl WebConfig {
             max_connections: self.max_connections as usize,
             token_ttl: chrono::Duration::days(i64::from(self.token_ttl_days)),
             max_upload_bytes: u64::from(self.max_upload_mib) * 1024 * 1024,
-            ..crate::state::Config::default()
+            // The tunables that are not settings.
+            online_window: chrono::Duration::seconds(90),
+            max_plan_window: chrono::Duration::days(31),
+            reconcile_every: std::time::Duration::from_secs(300),
+            cap_max_audio_bytes: 50 * 1024 * 1024,
+            cap_fetch_timeout: std::time::Duration::from_secs(30),
         }
     }
 
@@ -266,6 +272,105 @@ mod tests {
         ] {
             let e = bad.check().unwrap_err().to_string();
             assert!(e.contains(key), "{e}");
+        }
+    }
+
+    /// For every key: a value other than the default, as a flag, as an environment value and
+    /// as TOML. A key missing here fails the test below.
+    const OTHER_VALUES: &[(&str, &[&str], &str, &str)] = &[
+        ("data", &["--data", "/srv/d"], "/srv/d", "\"/srv/d\""),
+        (
+            "listen",
+            &["--listen", "0.0.0.0:81"],
+            "0.0.0.0:81",
+            "\"0.0.0.0:81\"",
+        ),
+        (
+            "log_retention_days",
+            &["--log-retention-days", "9"],
+            "9",
+            "9",
+        ),
+        (
+            "reconcile_grace_minutes",
+            &["--reconcile-grace-minutes", "9"],
+            "9",
+            "9",
+        ),
+        (
+            "cap_air_exercises",
+            &["--cap-air-exercises"],
+            "true",
+            "true",
+        ),
+        (
+            "cap_fetch_allow",
+            &["--cap-fetch-allow", "https://a.example/"],
+            "[\"https://a.example/\"]",
+            "[\"https://a.example/\"]",
+        ),
+        ("urgent_inline_kib", &["--urgent-inline-kib", "9"], "9", "9"),
+        (
+            "tls_cert",
+            &["--tls-cert", "/c.pem"],
+            "/c.pem",
+            "\"/c.pem\"",
+        ),
+        ("tls_key", &["--tls-key", "/k.pem"], "/k.pem", "\"/k.pem\""),
+        (
+            "trusted_proxies",
+            &["--trusted-proxy", "10.0.0.1"],
+            "[\"10.0.0.1\"]",
+            "[\"10.0.0.1\"]",
+        ),
+        ("behind_tls_proxy", &["--behind-tls-proxy"], "true", "true"),
+        (
+            "header_timeout_seconds",
+            &["--header-timeout-seconds", "9"],
+            "9",
+            "9",
+        ),
+        (
+            "idle_timeout_seconds",
+            &["--idle-timeout-seconds", "9"],
+            "9",
+            "9",
+        ),
+        ("max_connections", &["--max-connections", "9"], "9", "9"),
+        ("token_ttl_days", &["--token-ttl-days", "9"], "9", "9"),
+        ("max_upload_mib", &["--max-upload-mib", "9"], "9", "9"),
+    ];
+
+    #[test]
+    fn every_setting_is_a_flag_an_environment_variable_and_a_file_key() {
+        let keys = settings::keys::<WebConfig>();
+        let listed: Vec<&str> = OTHER_VALUES.iter().map(|(k, ..)| *k).collect();
+        assert_eq!(keys, listed.as_slice(), "every setting is tried below");
+        let default = toml::Table::try_from(WebConfig::default()).unwrap();
+        for (key, flag, env, file) in OTHER_VALUES {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("web.toml");
+            std::fs::write(&path, format!("{key} = {file}\n")).unwrap();
+            let var = SPEC.env_var(key);
+            let env_value = |k: &str| (k == var).then(|| env.to_string());
+            let argv = ["loaxa-web"].iter().chain(flag.iter()).chain(&["serve"]);
+            let cli = crate::cli::Cli::parse_args(argv).unwrap();
+            let by_flag: WebConfig =
+                settings::load(&SPEC, None, &|_| None, cli.given.clone()).unwrap();
+            let by_env: WebConfig =
+                settings::load(&SPEC, None, &env_value, toml::Table::new()).unwrap();
+            let by_file: WebConfig =
+                settings::load(&SPEC, Some(&path), &|_| None, toml::Table::new()).unwrap();
+            for (means, got) in [
+                ("flag", by_flag),
+                ("environment", by_env),
+                ("file", by_file),
+            ] {
+                let got = toml::Table::try_from(got).unwrap();
+                assert_ne!(got.get(*key), default.get(*key), "{key} by {means}");
+                let want: toml::Table = toml::from_str(&format!("{key} = {file}")).unwrap();
+                assert_eq!(got.get(*key), want.get(*key), "{key} by {means}");
+            }
         }
     }
 

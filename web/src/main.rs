@@ -1,10 +1,9 @@
 //! `loaxa-web`: the Loa Xã central server. See `loaxa-web --help`.
 
-use clap::Parser as _;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match web::cli::Cli::try_parse() {
+    let cli = match web::cli::Cli::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => return web::cli::argument_error(e),
     };

@@ -2,19 +2,19 @@
 //! subcommand, e.g. `loaxa-web-station.1`), written by `cargo run -p web --example manpage`
 //! for the Debian package.
 
-use clap::CommandFactory;
-
 /// Every page as `(file name, roff text)`.
 pub fn pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let cmd = crate::cli::Cli::command().after_help(FILES);
+    let files = format!(
+        "Configuration: /etc/loaxa/web.toml (or --config FILE, LOAXA_CONFIG). Keys, with their \
+environment variables and defaults: {}. Precedence: flags > environment > file > defaults. \
+Data: /var/lib/loaxa under systemd (loaxa-web.service).",
+        settings::describe::<crate::config::WebConfig>(&crate::config::SPEC)
+    );
+    let cmd = crate::cli::Cli::command_with_env().after_help(files);
     let mut out = Vec::new();
     render(&cmd, "loaxa-web", &mut out)?;
     Ok(out)
 }
-
-const FILES: &str = "Configuration: /etc/loaxa/web.toml (or --config FILE): keys data, listen; \
-environment variables LOAXA_DATA, LOAXA_LISTEN, LOAXA_CONFIG. Precedence: flags > environment > \
-file > defaults. Data: /var/lib/loaxa under systemd (loaxa-web.service).";
 
 fn render(
     cmd: &clap::Command,
@@ -63,6 +63,9 @@ mod tests {
             "user",
             "\\-\\-config",
             "/etc/loaxa/web.toml",
+            "token\\-ttl\\-days",
+            "LOAXA_TOKEN_TTL_DAYS",
+            "max_upload_mib (LOAXA_MAX_UPLOAD_MIB; default 200)",
         ] {
             assert!(main.contains(word), "the main page mentions {word}");
         }

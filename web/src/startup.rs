@@ -60,12 +60,26 @@ async fn stamp_now(State(state): State<AppState>, mut req: Request, next: Next) 
 }
 
 /// `GET /healthz`: 200 when the database answers (for scripts and load balancers).
-async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    summary = "Health: 200 when the database answers.",
+    security(),
+    responses((status = 200, description = "the database answers", body = Health))
+)]
+pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
     state
         .db
         .call(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
         .await?;
-    Ok(Json(serde_json::json!({"status": "ok"})))
+    Ok(Json(Health { status: "ok" }))
+}
+
+/// What `GET /healthz` answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// `ok`.
+    status: &'static str,
 }
 
 async fn not_found() -> AppError {
@@ -166,7 +180,14 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
 }
 
 /// `GET /metrics` (see [`crate::metrics`]).
-async fn metrics(State(state): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    summary = "Counters in the Prometheus text format (no sign-in; nothing sensitive).",
+    security(),
+    responses((status = 200, description = "the counters", body = String, content_type = "text/plain"))
+)]
+pub async fn metrics(State(state): State<AppState>) -> Response {
     let body = state.metrics.render(
         state.hub.connected_streams() as u64,
         state.hub.urgent_pushed(),

@@ -11,7 +11,8 @@ use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Tunables.
+/// The tunables the server runs with: the settings ([`crate::config::WebConfig`]) in the
+/// units the code uses, and a few that are not settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Largest accepted upload, bytes.
@@ -53,26 +54,9 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// What the default settings give ([`crate::config::WebConfig`]).
     fn default() -> Self {
-        Self {
-            max_upload_bytes: 200 * 1024 * 1024,
-            token_ttl: Duration::days(30),
-            online_window: Duration::seconds(90),
-            max_plan_window: Duration::days(31),
-            reconcile_grace: Duration::hours(2),
-            reconcile_every: std::time::Duration::from_secs(300),
-            log_retention: None,
-            cap_air_exercises: false,
-            cap_max_audio_bytes: 50 * 1024 * 1024,
-            cap_fetch_allow: Vec::new(),
-            cap_fetch_timeout: std::time::Duration::from_secs(30),
-            urgent_inline_max_bytes: 256 * 1024,
-            trusted_proxies: Vec::new(),
-            behind_tls_proxy: false,
-            header_timeout: std::time::Duration::from_secs(20),
-            idle_timeout: std::time::Duration::from_secs(60),
-            max_connections: 16_384,
-        }
+        crate::config::WebConfig::default().server_config()
     }
 }
 

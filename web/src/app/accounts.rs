@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// `POST /auth/token` and `POST /auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// Login name.

@@ -10,7 +10,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What can be approved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ApprovalKind)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A schedule.
@@ -62,7 +63,8 @@ impl FromStr for Kind {
 }
 
 /// Where an item stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ApprovalState)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Waiting for an approver (held back from stations).
@@ -101,7 +103,7 @@ impl State {
 }
 
 /// One step of an item's approval history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Step {
     /// submitted, approved, rejected, review or reviewed.
     pub action: String,
@@ -114,7 +116,7 @@ pub struct Step {
 }
 
 /// An item waiting for someone with the approve right.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Pending {
     /// What it is.
     pub kind: Kind,

@@ -11,7 +11,7 @@ pub const SUBTREE_CTE: &str = "WITH RECURSIVE sub(code) AS (
     UNION SELECT a.code FROM areas a JOIN sub ON a.parent = sub.code)";
 
 /// One area.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Area {
     /// Its code.
     pub code: String,

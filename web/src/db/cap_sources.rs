@@ -8,7 +8,8 @@ use schedules::cap_policy::SourcePolicy;
 use serde::Serialize;
 
 /// A registered source.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = CapSource)]
 pub struct Source {
     /// Its id.
     pub id: String,
@@ -165,7 +166,8 @@ pub fn polled(
 }
 
 /// A message fetched from a source, and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = CapMessage)]
 pub struct Message {
     /// Its id (an approval item's id while it waits).
     pub id: String,

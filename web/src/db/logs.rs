@@ -11,7 +11,7 @@ use schedules::wire::LogEntry;
 use serde::Serialize;
 
 /// One log row as answered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LogRow {
     /// The device-made id (occurrence key).
     pub id: String,

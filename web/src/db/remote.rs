@@ -15,7 +15,8 @@ use serde::Serialize;
 pub const DELIVER_FOR: Duration = Duration::hours(24);
 
 /// A command and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Command)]
 pub struct CommandRow {
     /// Its id.
     pub id: String,

@@ -40,7 +40,7 @@ pub struct UrgentRow {
 }
 
 /// Delivery at one station.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     /// Station code.
     pub code: String,

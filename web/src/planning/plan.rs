@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 const LOOKBACK: Duration = Duration::hours(6);
 
 /// One entry of a plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PlanEntry {
     /// When it starts airing (its due time when skipped).
     pub starts_at: DateTime<Utc>,

@@ -76,7 +76,7 @@ impl Counts {
 }
 
 /// Counts as answered in JSON: the raw counts plus minutes and compliance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Figures {
     /// Occurrences due.
     pub scheduled: i64,

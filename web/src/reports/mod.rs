@@ -166,7 +166,7 @@ impl Report {
 }
 
 /// `GET /reports/airtime` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportJson {
     /// Start of the period.
     pub from: Option<DateTime<Utc>>,
@@ -191,7 +191,7 @@ pub struct ReportJson {
 }
 
 /// A station (and category) row.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RowJson {
     /// Station code.
     pub station: String,
@@ -210,7 +210,7 @@ pub struct RowJson {
 }
 
 /// A category row.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CategoryJson {
     /// Category.
     pub category: String,
@@ -220,7 +220,7 @@ pub struct CategoryJson {
 }
 
 /// A day row.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DayJson {
     /// Local date.
     pub date: NaiveDate,

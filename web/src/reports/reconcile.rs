@@ -82,7 +82,8 @@ pub fn cutoff(station: &Station, now: DateTime<Utc>, grace: Duration) -> DateTim
 }
 
 /// What one run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReconcileOutcome)]
 pub struct Outcome {
     /// Stations looked at.
     pub stations: u64,

@@ -58,13 +58,14 @@ pub fn source_user(src: &Source) -> User {
 }
 
 /// What one poll did.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PollReport {
     /// The source.
     pub source: String,
     /// Why the poll failed, if it did.
     pub error: Option<String>,
     /// Each new entry and what became of it.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub messages: Vec<(String, String)>,
     /// When the next poll is.
     pub next_poll_at: DateTime<Utc>,

@@ -1,6 +1,6 @@
 //! `GET /api/v1/openapi.json`: the document is valid OpenAPI 3, and it describes exactly the
-//! (method, path) pairs the router serves — a route added without its line in
-//! `web/src/openapi/paths.rs` fails `every_routed_endpoint_is_documented_and_nothing_else`.
+//! (method, path) pairs the router serves — a route added without its `#[utoipa::path]`
+//! (see `web/src/openapi/mod.rs`) fails `every_routed_endpoint_is_documented_and_nothing_else`.
 
 use crate::helpers::TestApp;
 use crate::routes::{answer, concrete, routed, routed_paths, METHODS};
@@ -60,7 +60,7 @@ async fn every_routed_endpoint_is_documented_and_nothing_else() {
     let extra: Vec<_> = described.difference(&served).collect();
     assert!(
         missing.is_empty(),
-        "routed but not in the OpenAPI document (add them to web/src/openapi/paths.rs): {missing:?}"
+        "routed but not in the OpenAPI document (annotate their handlers, see web/src/openapi/mod.rs): {missing:?}"
     );
     assert!(
         extra.is_empty(),
@@ -148,4 +148,36 @@ async fn device_endpoints_ask_for_the_device_token_and_people_for_bearer_or_cook
         doc["paths"]["/healthz"]["get"]["security"],
         serde_json::json!([])
     );
+}
+
+/// The OpenAPI Initiative's JSON Schema of OpenAPI 3.0 documents (2021-09-28 edition,
+/// Apache-2.0), as shipped in the `openapi-spec-validator` Python package.
+const OPENAPI_3_0_SCHEMA: &str = include_str!("openapi-3.0.schema.json");
+
+#[test]
+fn the_document_is_valid_against_the_openapi_3_0_json_schema() {
+    let schema: Value = serde_json::from_str(OPENAPI_3_0_SCHEMA).unwrap();
+    let validator = jsonschema::draft4::new(&schema).expect("the OpenAPI 3.0 schema compiles");
+    let doc = web::openapi::document();
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(20)
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not a valid OpenAPI 3.0 document:\n{}",
+        errors.join("\n")
+    );
+
+    // The validator does see a broken document: an operation without answers, a 3.1 type.
+    let mut broken = doc.clone();
+    broken["paths"]["/healthz"]["get"]
+        .as_object_mut()
+        .unwrap()
+        .remove("responses");
+    assert!(!validator.is_valid(&broken));
+    let mut broken = doc;
+    broken["components"]["schemas"]["Error"]["type"] = serde_json::json!(["object", "null"]);
+    assert!(!validator.is_valid(&broken));
 }

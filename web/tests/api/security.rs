@@ -60,7 +60,7 @@ async fn every_response_carries_the_security_headers() {
     let mut seen_svg = false;
     let mut answers = Vec::new();
     for op in web::openapi::paths::operations() {
-        let path = concrete(op.path);
+        let path = concrete(&op.path);
         let method = Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap();
         let token = match op.auth {
             web::openapi::Auth::Device => app.lq_device.clone(),

@@ -69,6 +69,12 @@ fn reachable(conn: &Connection, user: &User, kind: Kind, id: &str) -> AppResult<
 
 /// `GET /approvals`: what waits for approval (drafts) or review (urgent notices) in the
 /// user's subtree, oldest submission first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/approvals",
+    summary = "Drafts waiting for approval and urgent notices waiting for review, in your subtree.",
+    responses((status = 200, description = "the queue", body = [approvals::Pending]))
+)]
 pub async fn queue(
     State(state): State<AppState>,
     user: User,
@@ -80,27 +86,69 @@ pub async fn queue(
     Ok(Json(items))
 }
 
+/// An item's approval state and history.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Approval)]
+pub struct ApprovalView {
+    /// schedule, programme, media, urgent or cap.
+    kind: Kind,
+    /// The item's id.
+    id: String,
+    /// The area it belongs to.
+    area: String,
+    /// Where it stands (`null`: never submitted for approval).
+    state: Option<approvals::State>,
+    /// Every step of its approval.
+    history: Vec<approvals::Step>,
+    /// A CAP alert's decision: what became of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<serde_json::Value>,
+}
+
+/// What `PUT /areas/{code}/approval` answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ApprovalRequired {
+    /// The area.
+    code: String,
+    /// Whether it requires approval itself.
+    required: bool,
+    /// Whether approval is required in it (itself or an area above).
+    effective: bool,
+}
+
 /// `GET /approvals/{kind}/{id}`: an item's state and every step of its approval.
+#[utoipa::path(
+    get,
+    path = "/api/v1/approvals/{kind}/{id}",
+    summary = "An item's approval state and history (kind: schedule, programme, media, urgent).",
+    responses((status = 200, description = "its approval", body = ApprovalView), (status = 404, description = "no such item in reach"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     user: User,
     PathArg((kind, id)): PathArg<(String, String)>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<ApprovalView>> {
     let kind = parse_kind(&kind)?;
     let v = state
         .db
         .call(move |conn| {
             let area = reachable(conn, &user, kind, &id)?;
             let st = approvals::state(conn, kind, &id, &area)?;
-            Ok(json!({"kind": kind, "id": id, "area": area, "state": st,
-                      "history": approvals::history(conn, kind, &id)?}))
+            Ok(ApprovalView {
+                history: approvals::history(conn, kind, &id)?,
+                kind,
+                id,
+                area,
+                state: st,
+                outcome: None,
+            })
         })
         .await?;
     Ok(Json(v))
 }
 
 /// `POST /approvals/{kind}/{id}/approve` and `/reject` body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     #[serde(default)]
@@ -143,7 +191,7 @@ async fn decide(
     id: String,
     comment: Option<String>,
     approve: bool,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<ApprovalView>> {
     let kind = parse_kind(&kind)?;
     let comment = comment.unwrap_or_default().trim().to_string();
     if comment.chars().count() > 2000 {
@@ -220,8 +268,14 @@ async fn decide(
             let stations = stations_concerned(&tx, kind, &id, &area)?;
             tx.commit()?;
             Ok((
-                json!({"kind": kind, "id": id, "area": area, "state": to,
-                       "history": approvals::history(conn, kind, &id)?}),
+                ApprovalView {
+                    history: approvals::history(conn, kind, &id)?,
+                    kind,
+                    id: id.clone(),
+                    area: area.clone(),
+                    state: Some(to),
+                    outcome: None,
+                },
                 stations,
             ))
         })
@@ -229,9 +283,8 @@ async fn decide(
     publish_schedules(&state, stations, now).await;
     if kind == Kind::Cap {
         let mut v = v;
-        let id = v["id"].as_str().unwrap_or_default().to_string();
-        let outcome = crate::urgent::sources::decided(&state, now, &id, approve).await?;
-        v["outcome"] = outcome.into();
+        let outcome = crate::urgent::sources::decided(&state, now, &v.id, approve).await?;
+        v.outcome = Some(outcome.into());
         return Ok(Json(v));
     }
     Ok(Json(v))
@@ -239,30 +292,44 @@ async fn decide(
 
 /// `POST /approvals/{kind}/{id}/approve {"comment"?}`: a draft may air (an urgent notice:
 /// reviewed).
+#[utoipa::path(
+    post,
+    path = "/api/v1/approvals/{kind}/{id}/approve",
+    summary = "Approve a draft (an urgent notice: mark it reviewed); approver or admin over its area.",
+    request_body = Decision,
+    responses((status = 200, description = "its approval", body = ApprovalView), (status = 404, description = "no such item in reach"), (status = 409, description = "not waiting for this decision"))
+)]
 pub async fn approve(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg((kind, id)): PathArg<(String, String)>,
     JsonBody(d): JsonBody<Decision>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<ApprovalView>> {
     decide(state, now, user, kind, id, d.comment, true).await
 }
 
 /// `POST /approvals/{kind}/{id}/reject {"comment"}`: back to its author, who may edit and
 /// so submit it again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/approvals/{kind}/{id}/reject",
+    summary = "Reject a draft with a comment; editing it submits it again.",
+    request_body = Decision,
+    responses((status = 200, description = "its approval", body = ApprovalView), (status = 404, description = "no such item in reach"), (status = 409, description = "not waiting for this decision"))
+)]
 pub async fn reject(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg((kind, id)): PathArg<(String, String)>,
     JsonBody(d): JsonBody<Decision>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<ApprovalView>> {
     decide(state, now, user, kind, id, d.comment, false).await
 }
 
 /// `PUT /areas/{code}/approval` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequiredBody {
     required: bool,
@@ -270,13 +337,20 @@ pub struct RequiredBody {
 
 /// `PUT /areas/{code}/approval {"required": bool}` (admin): whether what operators make in
 /// the area (and below it) needs approval before it airs.
+#[utoipa::path(
+    put,
+    path = "/api/v1/areas/{code}/approval",
+    summary = "Require approval (or not) for what operators make in an area and below (admin).",
+    request_body = RequiredBody,
+    responses((status = 200, description = "the area's setting", body = ApprovalRequired), (status = 404, description = "no such area in reach"))
+)]
 pub async fn set_required(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg(code): PathArg<String>,
     JsonBody(b): JsonBody<RequiredBody>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<ApprovalRequired>> {
     user.require(Role::Admin)?;
     let v = state
         .db
@@ -294,7 +368,11 @@ pub async fn set_required(
             )?;
             let effective = approvals::required(&tx, &code)?;
             tx.commit()?;
-            Ok(json!({"code": code, "required": b.required, "effective": effective}))
+            Ok(ApprovalRequired {
+                code,
+                required: b.required,
+                effective,
+            })
         })
         .await?;
     Ok(Json(v))

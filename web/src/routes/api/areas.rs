@@ -15,6 +15,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// `GET /areas`: the user's area and its subtree, by code.
+#[utoipa::path(
+    get,
+    path = "/api/v1/areas",
+    summary = "Areas (province, district, commune) in reach.",
+    responses((status = 200, description = "the areas", body = [Area]))
+)]
 pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<Vec<Area>>> {
     let rows = state
         .db
@@ -24,7 +30,7 @@ pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<V
 }
 
 /// `POST /areas` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewArea {
     code: String,
@@ -33,6 +39,13 @@ pub struct NewArea {
 }
 
 /// `POST /areas` (admin): a new area under one in the admin's subtree → 201.
+#[utoipa::path(
+    post,
+    path = "/api/v1/areas",
+    summary = "Add an area under another (admin).",
+    request_body = NewArea,
+    responses((status = 201, description = "added: the area as given", body = NewArea), (status = 409, description = "the code is taken"))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
@@ -59,7 +72,7 @@ pub async fn create(
 }
 
 /// `PATCH /areas/{code}` body: a new name, a new parent, or both.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AreaChange {
     #[serde(default)]
@@ -79,6 +92,13 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 /// `PATCH /areas/{code}` (admin): rename an area of the admin's subtree, or move it under
 /// another area of that subtree (never under itself or its own descendants; the admin's own
 /// area stays where it is). Stations and users go along with it.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/areas/{code}",
+    summary = "Rename an area, move it under another area in reach and/or set its official code (admin).",
+    request_body = AreaChange,
+    responses((status = 200, description = "the area", body = Area), (status = 404, description = "no such area in reach"))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Now(now): Now,

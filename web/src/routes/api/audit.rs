@@ -11,19 +11,35 @@ use axum::Json;
 use serde::Deserialize;
 
 /// `GET /audit` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    /// Default 200.
     limit: Option<u32>,
+    /// Skip this many.
     offset: Option<u32>,
+    /// Made by this username.
     user: Option<String>,
+    /// Actions starting with this, e.g. station.
     action: Option<String>,
+    /// RFC 3339, inclusive.
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<Instant>,
+    /// RFC 3339, exclusive.
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<Instant>,
 }
 
 /// `GET /audit?user&action&from&to&limit&offset` (admin): changes in the admin's area and
 /// below, newest first; `action` matches a prefix (`station` finds every station change).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    summary = "The audit log (admin), newest first.",
+    params(AuditQuery),
+    responses((status = 200, description = "the entries", body = [AuditEntry]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: User,

@@ -13,24 +13,83 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+/// What `POST /auth/token` answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SignedIn {
+    /// The bearer token.
+    token: String,
+    /// When it stops working.
+    expires_at: chrono::DateTime<chrono::Utc>,
+    /// Who signed in.
+    username: String,
+    /// Their role.
+    role: crate::db::users::Role,
+    /// Their area.
+    area: String,
+}
+
+/// What `POST /auth/login` answers (with the session cookie).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionOpened {
+    /// The CSRF token form posts send back.
+    csrf_token: Option<String>,
+    /// The header that carries it.
+    csrf_header: &'static str,
+    /// When the session ends.
+    expires_at: chrono::DateTime<chrono::Utc>,
+    /// Who signed in.
+    username: String,
+    /// Their role.
+    role: crate::db::users::Role,
+    /// Their area.
+    area: String,
+}
+
+/// What `GET /auth/me` answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Me {
+    /// Who is signed in.
+    username: String,
+    /// Their role.
+    role: crate::db::users::Role,
+    /// Their area.
+    area: String,
+}
+
 /// `POST /auth/token`: a bearer token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/token",
+    summary = "Sign in for an API token.",
+    security(),
+    request_body = Credentials,
+    responses((status = 200, description = "signed in", body = SignedIn), (status = 429, description = "too many failed sign-ins: wait"))
+)]
 pub async fn token(
     State(state): State<AppState>,
     Now(now): Now,
     Remote(remote): Remote,
     JsonBody(creds): JsonBody<Credentials>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<SignedIn>> {
     let i = sign_in(&state, now, remote, creds, Kind::Bearer).await?;
-    Ok(Json(json!({
-        "token": i.token,
-        "expires_at": i.expires_at,
-        "username": i.user.username,
-        "role": i.user.role,
-        "area": i.user.area,
-    })))
+    Ok(Json(SignedIn {
+        token: i.token,
+        expires_at: i.expires_at,
+        username: i.user.username,
+        role: i.user.role,
+        area: i.user.area,
+    }))
 }
 
 /// `POST /auth/login`: a browser session (cookie `loaxa_session`) and its CSRF token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    summary = "Browser sign-in: sets the session cookie, answers the CSRF token.",
+    security(),
+    request_body = Credentials,
+    responses((status = 200, description = "signed in; the cookie is set", body = SessionOpened), (status = 429, description = "too many failed sign-ins: wait"))
+)]
 pub async fn login(
     State(state): State<AppState>,
     Now(now): Now,
@@ -40,20 +99,26 @@ pub async fn login(
 ) -> AppResult<Response> {
     let i = sign_in(&state, now, remote, creds, Kind::Session).await?;
     let cookie = cookies::session(&i.token, state.config.token_ttl.num_seconds(), https);
-    let mut res = Json(json!({
-        "csrf_token": i.csrf,
-        "csrf_header": CSRF_HEADER,
-        "expires_at": i.expires_at,
-        "username": i.user.username,
-        "role": i.user.role,
-        "area": i.user.area,
-    }))
+    let mut res = Json(SessionOpened {
+        csrf_token: i.csrf,
+        csrf_header: CSRF_HEADER,
+        expires_at: i.expires_at,
+        username: i.user.username,
+        role: i.user.role,
+        area: i.user.area,
+    })
     .into_response();
     res.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(res)
 }
 
 /// `DELETE /auth/token`: revoke the token (or session) used for this request.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/token",
+    summary = "Revoke the token (or session) in use.",
+    responses((status = 204, description = "signed out"))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     Now(now): Now,
@@ -75,6 +140,16 @@ pub async fn revoke(
 }
 
 /// `GET /auth/me`: who the token belongs to.
-pub async fn me(user: User) -> Json<serde_json::Value> {
-    Json(json!({"username": user.username, "role": user.role, "area": user.area}))
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    summary = "Who is signed in.",
+    responses((status = 200, description = "the signed-in user", body = Me))
+)]
+pub async fn me(user: User) -> Json<Me> {
+    Json(Me {
+        username: user.username,
+        role: user.role,
+        area: user.area,
+    })
 }

@@ -27,6 +27,12 @@ fn managed(conn: &Connection, user: &User, id: &str) -> AppResult<Source> {
 }
 
 /// `GET /cap/sources` (admin): the sources owned in the admin's subtree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cap/sources",
+    summary = "CAP sources owned in reach (admin).",
+    responses((status = 200, description = "the sources", body = [Source]))
+)]
 pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<Vec<Source>>> {
     user.require(Role::Admin)?;
     let rows = state
@@ -37,7 +43,7 @@ pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<V
 }
 
 /// `POST /cap/sources` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSource {
     name: String,
@@ -55,6 +61,13 @@ pub struct NewSource {
 
 /// `POST /cap/sources` (admin): register a source whose alerts may reach the stations of
 /// `area` (default: the admin's own) → 201 with the source; it is polled at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cap/sources",
+    summary = "Register a CAP source the server polls (admin): an Atom/RSS index or a single CAP document.",
+    request_body = NewSource,
+    responses((status = 201, description = "registered", body = Source), (status = 409, description = "the name is taken"))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
@@ -153,6 +166,12 @@ pub async fn create(
 }
 
 /// `GET /cap/sources/{id}` (admin).
+#[utoipa::path(
+    get,
+    path = "/api/v1/cap/sources/{id}",
+    summary = "One CAP source (admin).",
+    responses((status = 200, description = "the source", body = Source), (status = 404, description = "no such source in reach"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     user: User,
@@ -164,6 +183,12 @@ pub async fn show(
 
 /// `DELETE /cap/sources/{id}` (admin): no longer polled; its messages are forgotten (the
 /// audit log keeps them).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/cap/sources/{id}",
+    summary = "Stop polling a CAP source and forget its messages (admin; the audit log keeps them).",
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such source in reach"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Now(now): Now,
@@ -184,6 +209,12 @@ pub async fn delete(
 }
 
 /// `POST /cap/sources/{id}/poll` (admin): poll it now; answers what the poll did.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cap/sources/{id}/poll",
+    summary = "Poll a CAP source now (admin); answers what the poll did.",
+    responses((status = 200, description = "what the poll did", body = PollReport), (status = 404, description = "no such source in reach"))
+)]
 pub async fn poll(
     State(state): State<AppState>,
     Now(now): Now,
@@ -204,14 +235,23 @@ pub async fn poll(
 }
 
 /// `GET /cap/messages` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MessagesQuery {
+    /// Default 100, at most 1000.
     limit: Option<u32>,
 }
 
 /// `GET /cap/messages?limit`: the latest messages fetched by the sources of the caller's
 /// subtree (default 100, at most 1000), newest first, with what each matched and became.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cap/messages",
+    summary = "Messages fetched from the CAP sources in reach, newest first: what each matched and what became of it.",
+    params(MessagesQuery),
+    responses((status = 200, description = "the messages", body = [Message]))
+)]
 pub async fn messages(
     State(state): State<AppState>,
     user: User,

@@ -26,7 +26,7 @@ const SAMPLE_SECONDS: std::ops::RangeInclusive<u32> = 5..=60;
 const DEFAULT_SAMPLE_SECONDS: u32 = 20;
 
 /// `POST /channels` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelBody {
     name: String,
@@ -42,7 +42,7 @@ pub struct ChannelBody {
 }
 
 /// `POST /channels/{id}/measure` body (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasureBody {
     #[serde(default)]
@@ -50,7 +50,7 @@ pub struct MeasureBody {
 }
 
 /// `PATCH /channels/{id}` body: what changes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelPatch {
     #[serde(default)]
@@ -156,6 +156,12 @@ pub fn check_url(url: &str) -> Result<String, String> {
 }
 
 /// `GET /channels`: the channels the user may schedule.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels",
+    summary = "Live channels in reach (registered in your area, above or below it).",
+    responses((status = 200, description = "the channels", body = [Channel]))
+)]
 pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<Vec<Channel>>> {
     let list = state
         .db
@@ -165,6 +171,13 @@ pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<V
 }
 
 /// `POST /channels` (admin) → 201 with the channel.
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels",
+    summary = "Register a live channel (admin): an HTTP/Icecast stream of MP3, AAC or Ogg.",
+    request_body = ChannelBody,
+    responses((status = 201, description = "registered", body = Channel), (status = 409, description = "the name is taken"), (status = 502, description = "measuring: the stream cannot be had"))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
@@ -227,6 +240,12 @@ pub async fn create(
 }
 
 /// `DELETE /channels/{id}` (admin of the owner's area) → 204; 409 while a schedule relays it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/channels/{id}",
+    summary = "Delete a channel no schedule relays (admin of its area).",
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such channel in reach"), (status = 409, description = "a schedule relays it"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Now(now): Now,
@@ -264,6 +283,13 @@ pub async fn delete(
 /// `PATCH /channels/{id}` (admin of its area): rename it, point it at another address or
 /// type its gain → 200 with the channel. A new address drops the last measurement (it was
 /// of another stream); the stations relaying it are told their document changed.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/channels/{id}",
+    summary = "Change a channel (admin of its area): its name, its address (which drops the last measurement) or its gain.",
+    request_body = ChannelPatch,
+    responses((status = 200, description = "the channel", body = Channel), (status = 404, description = "no such channel in reach"), (status = 409, description = "the name is taken"))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Now(now): Now,
@@ -325,6 +351,13 @@ pub async fn update(
 /// `POST /channels/{id}/measure` (admin of its area), body optional `{"seconds"}`: sample
 /// the stream, set the gain from its loudness → 200 with the channel. A stream that cannot
 /// be measured leaves the channel as it was (see [`measure::sample`] for the errors).
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels/{id}/measure",
+    summary = "Measure the channel's loudness (EBU R128) from a sample of its stream and set its gain to bring it to the bulletins' target (admin of its area). 502 when the stream cannot be had (stream_unreachable, stream_refused, stream_failed, stream_ended), 422 when it is not audio (not_audio) or silent (silent); the channel is then left as it was.",
+    request_body(content = MeasureBody, description = "may be empty"),
+    responses((status = 200, description = "the channel, measured", body = Channel), (status = 404, description = "no such channel in reach"), (status = 502, description = "the stream cannot be had"))
+)]
 pub async fn measure(
     State(state): State<AppState>,
     Now(now): Now,

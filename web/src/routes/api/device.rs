@@ -22,6 +22,13 @@ use tokio::sync::broadcast::error::RecvError;
 pub const MAX_BATCH: usize = 500;
 
 /// `GET /device/schedule`: the station's document, `ETag: "<version>"`, 304 when unchanged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/device/schedule",
+    summary = "The station's schedule document; ETag, 304 on If-None-Match.",
+    security(("device" = [])),
+    responses((status = 200, description = "the document", body = schedules::wire::ScheduleDocument), (status = 304, description = "unchanged since the ETag sent"))
+)]
 pub async fn schedule(
     State(state): State<AppState>,
     Now(now): Now,
@@ -82,6 +89,13 @@ async fn current_schedule_event(state: &AppState, code: &str) -> Option<(u64, Ev
 /// `GET /device/events`: server-sent events. The first is always `schedule` with the
 /// current version, so a reconnecting controller resynchronises; then `schedule`, `urgent`
 /// and `cancel` as they happen; a keep-alive comment every 15 s.
+#[utoipa::path(
+    get,
+    path = "/api/v1/device/events",
+    summary = "Server-sent events: `schedule`, `urgent`, `cancel`, `command`; Last-Event-ID.",
+    security(("device" = [])),
+    responses((status = 200, description = "the event stream", body = String, content_type = "text/event-stream"))
+)]
 pub async fn events(
     State(state): State<AppState>,
     device: Device,
@@ -126,6 +140,14 @@ pub async fn events(
 }
 
 /// `POST /device/logs`: store entries (idempotent by id) for the token's station.
+#[utoipa::path(
+    post,
+    path = "/api/v1/device/logs",
+    summary = "Upload log entries, idempotent by entry id (at most 500).",
+    security(("device" = [])),
+    request_body = schedules::wire::LogBatch,
+    responses((status = 200, description = "the ids now held", body = schedules::wire::LogAck))
+)]
 pub async fn logs(
     State(state): State<AppState>,
     Now(now): Now,
@@ -165,6 +187,14 @@ pub async fn logs(
 }
 
 /// `POST /device/heartbeat` → 204 (the `Date` header lets the controller measure its clock).
+#[utoipa::path(
+    post,
+    path = "/api/v1/device/heartbeat",
+    summary = "Heartbeat: version, now playing, cache, clock offset.",
+    security(("device" = [])),
+    request_body = schedules::wire::Heartbeat,
+    responses((status = 204, description = "recorded"))
+)]
 pub async fn heartbeat(
     State(state): State<AppState>,
     Now(now): Now,
@@ -181,6 +211,14 @@ pub async fn heartbeat(
 }
 
 /// `POST /device/urgent/{id}/state` → 204.
+#[utoipa::path(
+    post,
+    path = "/api/v1/device/urgent/{id}/state",
+    summary = "Report an urgent notice's state at the station.",
+    security(("device" = [])),
+    request_body = schedules::wire::UrgentAck,
+    responses((status = 204, description = "recorded"), (status = 404, description = "no such notice for this station"))
+)]
 pub async fn urgent_state(
     State(state): State<AppState>,
     Now(now): Now,

@@ -15,16 +15,27 @@ use schedules::PlayStatus;
 use serde::Deserialize;
 
 /// `GET /logs` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
+    /// Station code.
     station: Option<String>,
+    /// Area code (its subtree).
     area: Option<String>,
+    /// Category.
     category: Option<String>,
+    /// played, interrupted, skipped, failed, missed.
     status: Option<String>,
+    /// RFC 3339.
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<Instant>,
+    /// RFC 3339.
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<Instant>,
+    /// At most 10000, default 1000.
     limit: Option<u32>,
+    /// Skip this many.
     offset: Option<u32>,
 }
 
@@ -33,6 +44,13 @@ const MAX_LIMIT: u32 = 1000;
 
 /// `GET /logs`: log rows of stations in the user's area, by due time; `X-Total-Count`
 /// says how many rows match, paging aside.
+#[utoipa::path(
+    get,
+    path = "/api/v1/logs",
+    summary = "The as-run log.",
+    params(LogQuery),
+    responses((status = 200, description = "the entries; the header X-Total-Count has how many match", body = [LogRow]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: User,

@@ -27,8 +27,26 @@ use tokio_util::io::ReaderStream;
 /// The largest `title` field `POST /media` reads (the title keeps 200 characters).
 pub const MAX_TITLE_FIELD_BYTES: usize = 4096;
 
+/// The form `POST /media` reads (`multipart/form-data`).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // Only described: the handler reads the fields as they stream in.
+pub struct MediaUpload {
+    /// The audio file (MP3, AAC/M4A, Ogg Vorbis, FLAC or WAV).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Its title; default the file's name.
+    title: Option<String>,
+}
+
 /// `POST /media`: multipart field `file` (and optional `title`) → 201 with the stored file's
 /// measurements. A refused file answers 422 with the reason and leaves nothing behind.
+#[utoipa::path(
+    post,
+    path = "/api/v1/media",
+    summary = "Upload a bulletin (validated and measured; stored once per sha256).",
+    request_body(content = MediaUpload, content_type = "multipart/form-data"),
+    responses((status = 201, description = "stored", body = MediaRow), (status = 413, description = "larger than max_upload_mib"))
+)]
 pub async fn upload(
     State(state): State<AppState>,
     Now(now): Now,
@@ -145,6 +163,12 @@ pub async fn upload(
 }
 
 /// `GET /media`: the files visible in the user's area, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/media",
+    summary = "The media library.",
+    responses((status = 200, description = "the media", body = [MediaRow]))
+)]
 pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<Vec<MediaRow>>> {
     let rows = state
         .db
@@ -159,6 +183,16 @@ fn parse_sha(s: &str) -> AppResult<Sha256> {
 
 /// `GET /media/{sha256}`: the stored file. People get any file they can see; a station's
 /// controller only the files its schedule document names.
+#[utoipa::path(
+    get,
+    path = "/api/v1/media/{sha256}",
+    summary = "The stored file (Range and ETag supported; device tokens too).",
+    responses(
+        (status = 200, description = "the file", body = String, content_type = "application/octet-stream"),
+        (status = 404, description = "no such media in reach"),
+        (status = 416, description = "the range is outside the file")
+    )
+)]
 pub async fn download(
     State(state): State<AppState>,
     Now(now): Now,
@@ -351,6 +385,12 @@ async fn serve_file(
 const STREAM_CHUNK: usize = 256 * 1024;
 
 /// `DELETE /media/{sha256}`: refused (409) while a schedule or urgent notice uses it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/media/{sha256}",
+    summary = "Delete media no schedule or log refers to.",
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such media in reach"), (status = 409, description = "a schedule or log refers to it"))
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Now(now): Now,

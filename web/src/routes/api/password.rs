@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current: String,
@@ -18,6 +18,13 @@ pub struct PasswordChange {
 }
 
 /// `POST /auth/password`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    summary = "Change your password (signs out your other sessions).",
+    request_body = PasswordChange,
+    responses((status = 204, description = "changed"))
+)]
 pub async fn change_own(
     State(state): State<AppState>,
     Now(now): Now,

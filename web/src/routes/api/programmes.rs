@@ -30,7 +30,7 @@ use serde_json::json;
 const MAX_PARTS: usize = 100;
 
 /// One part in a request: a media file, or the jingle slot.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartBody {
     #[serde(default)]
@@ -42,7 +42,7 @@ pub struct PartBody {
 }
 
 /// `POST /programmes` and `PUT /programmes/{id}` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgrammeBody {
     title: String,
@@ -52,7 +52,7 @@ pub struct ProgrammeBody {
 }
 
 /// One part as answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PartView {
     media_id: Option<String>,
     jingle: bool,
@@ -61,7 +61,8 @@ pub struct PartView {
 }
 
 /// A programme as answered: its parts, total length and the slot limit of its area.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Programme)]
 pub struct ProgrammeView {
     id: String,
     title: String,
@@ -254,6 +255,12 @@ fn detail(spec: &db::programmes::ProgrammeSpec) -> serde_json::Value {
 }
 
 /// `GET /programmes`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/programmes",
+    summary = "Programmes in reach (made in your subtree or above it).",
+    responses((status = 200, description = "the programmes", body = [ProgrammeView]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: User,
@@ -271,6 +278,13 @@ pub async fn list(
 }
 
 /// `POST /programmes` → 201, the programme (with its length against the slot limit).
+#[utoipa::path(
+    post,
+    path = "/api/v1/programmes",
+    summary = "Create a programme: ordered parts (media, or the station's jingle slot).",
+    request_body = ProgrammeBody,
+    responses((status = 201, description = "created", body = ProgrammeView))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
@@ -298,6 +312,12 @@ pub async fn create(
 }
 
 /// `GET /programmes/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/programmes/{id}",
+    summary = "One programme, with its length against the slot limit.",
+    responses((status = 200, description = "the programme", body = ProgrammeView), (status = 404, description = "no such programme in reach"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     user: User,
@@ -315,6 +335,13 @@ pub async fn show(
 
 /// `PUT /programmes/{id}`: replace the title, category and parts (same shape as create).
 /// Airings still to come follow; what aired stays as logged.
+#[utoipa::path(
+    put,
+    path = "/api/v1/programmes/{id}",
+    summary = "Replace a programme's title, category and parts (airings to come follow).",
+    request_body = ProgrammeBody,
+    responses((status = 200, description = "the programme", body = ProgrammeView), (status = 404, description = "no such programme in reach"))
+)]
 pub async fn replace(
     State(state): State<AppState>,
     Now(now): Now,
@@ -344,6 +371,12 @@ pub async fn replace(
 }
 
 /// `DELETE /programmes/{id}` → 204; 409 while a schedule airs it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/programmes/{id}",
+    summary = "Delete a programme no schedule airs.",
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such programme in reach"), (status = 409, description = "a schedule airs it"))
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Now(now): Now,
@@ -373,22 +406,38 @@ pub async fn remove(
 }
 
 /// `PUT /stations/{code}/jingle` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JingleBody {
     media_id: Option<String>,
 }
 
+/// What `PUT /stations/{code}/jingle` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Jingle {
+    /// The station.
+    code: String,
+    /// Its jingle's SHA-256, if it has one.
+    jingle: Option<String>,
+}
+
 /// `PUT /stations/{code}/jingle {"media_id": SHA256 | null}`: the station's own jingle,
 /// which fills the jingle slot of the programmes it airs (`null`: none, the slot is left
 /// out). Operators of the station's area.
+#[utoipa::path(
+    put,
+    path = "/api/v1/stations/{code}/jingle",
+    summary = "Set the station's own jingle (fills programmes' jingle slot); null clears it.",
+    request_body = JingleBody,
+    responses((status = 200, description = "the station's jingle", body = Jingle), (status = 404, description = "no such station in reach"))
+)]
 pub async fn set_jingle(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg(code): PathArg<String>,
     JsonBody(body): JsonBody<JingleBody>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<Jingle>> {
     user.require(Role::Operator)?;
     let c = code.clone();
     let jingle = state
@@ -425,26 +474,44 @@ pub async fn set_jingle(
         })
         .await?;
     publish_schedules(&state, vec![code.clone()], now).await;
-    Ok(Json(json!({"code": code, "jingle": jingle})))
+    Ok(Json(Jingle { code, jingle }))
 }
 
 /// `PUT /areas/{code}/slot-limit` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlotLimitBody {
     minutes: Option<u32>,
 }
 
+/// What `PUT /areas/{code}/slot-limit` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SlotLimit {
+    /// The area.
+    code: String,
+    /// Its own limit, minutes (`null`: inherited).
+    minutes: Option<u32>,
+    /// The limit in force for it, its own or inherited (`null`: none).
+    effective_minutes: Option<u32>,
+}
+
 /// `PUT /areas/{code}/slot-limit {"minutes": N | null}` (admin): the longest programme
 /// the area's slots take, for its whole subtree unless an area below sets its own
 /// (`null`: inherit). Programmes longer than it are answered with a warning.
+#[utoipa::path(
+    put,
+    path = "/api/v1/areas/{code}/slot-limit",
+    summary = "Set the longest programme an area's slots take, in minutes (admin); null inherits.",
+    request_body = SlotLimitBody,
+    responses((status = 200, description = "the area's limit", body = SlotLimit), (status = 404, description = "no such area in reach"))
+)]
 pub async fn set_slot_limit(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg(code): PathArg<String>,
     JsonBody(body): JsonBody<SlotLimitBody>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<SlotLimit>> {
     user.require(Role::Admin)?;
     if let Some(m) = body.minutes {
         if m == 0 || m > 24 * 60 {
@@ -469,7 +536,11 @@ pub async fn set_slot_limit(
             )?;
             let effective = db::areas::slot_limit_minutes(&tx, &code)?;
             tx.commit()?;
-            Ok(json!({"code": code, "minutes": body.minutes, "effective_minutes": effective}))
+            Ok(SlotLimit {
+                code,
+                minutes: body.minutes,
+                effective_minutes: effective,
+            })
         })
         .await?;
     Ok(Json(limit))

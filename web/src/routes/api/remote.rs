@@ -20,23 +20,34 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// `POST /stations/{code}/commands` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandBody {
+    /// stop, volume or resync.
+    #[schema(value_type = CommandKind)]
     kind: String,
+    /// Percent, 0 to 100; `volume` only.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100)]
     volume: Option<i64>,
 }
 
 /// `POST /stations/{code}/commands` (operator or admin, station in their area) → 202
 /// `{"id"}`; pushed to the station at once, or delivered when it reconnects.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stations/{code}/commands",
+    summary = "Remote command (operator): stop what airs, set the master volume, re-sync now.",
+    request_body = CommandBody,
+    responses((status = 202, description = "issued; the station acknowledges it", body = super::Created), (status = 404, description = "no such station in reach"))
+)]
 pub async fn issue(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg(code): PathArg<String>,
     JsonBody(b): JsonBody<CommandBody>,
-) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+) -> AppResult<(StatusCode, Json<super::Created>)> {
     user.require(Role::Operator)?;
     let kind: CommandKind = b
         .kind
@@ -87,10 +98,16 @@ pub async fn issue(
         .await?;
     let data = serde_json::to_string(&cmd)?;
     state.hub.publish(&station, Event::Command, data);
-    Ok((StatusCode::ACCEPTED, Json(json!({"id": cmd.id}))))
+    Ok((StatusCode::ACCEPTED, Json(super::Created { id: cmd.id })))
 }
 
 /// `GET /stations/{code}/commands/{id}`: the command and what became of it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/{code}/commands/{id}",
+    summary = "A remote command and the station's acknowledgement.",
+    responses((status = 200, description = "the command", body = CommandRow), (status = 404, description = "no such command"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     user: User,
@@ -108,6 +125,12 @@ pub async fn show(
 }
 
 /// `GET /stations/{code}/volume-schedule`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/{code}/volume-schedule",
+    summary = "The station's volume schedule (local times).",
+    responses((status = 200, description = "the steps", body = [VolumeStep]), (status = 404, description = "no such station in reach"))
+)]
 pub async fn volume_schedule(
     State(state): State<AppState>,
     user: User,
@@ -125,6 +148,13 @@ pub async fn volume_schedule(
 
 /// `PUT /stations/{code}/volume-schedule` `[{"from":"HH:MM","volume":N}, …]` (operator or
 /// admin): local times in the station's time zone, sorted; `[]` removes it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/stations/{code}/volume-schedule",
+    summary = "Replace the station's volume schedule (operator); [] removes it.",
+    request_body = Vec<VolumeStep>,
+    responses((status = 200, description = "the steps", body = [VolumeStep]), (status = 404, description = "no such station in reach"))
+)]
 pub async fn set_volume_schedule(
     State(state): State<AppState>,
     Now(now): Now,
@@ -158,6 +188,14 @@ pub async fn set_volume_schedule(
 }
 
 /// `POST /device/commands/{id}/ack` `{"state":"done"|"failed","reason"?,"at"}` → 204.
+#[utoipa::path(
+    post,
+    path = "/api/v1/device/commands/{id}/ack",
+    summary = "Acknowledge a remote command (done or failed, with what it did).",
+    security(("device" = [])),
+    request_body = CommandAck,
+    responses((status = 204, description = "recorded"), (status = 404, description = "no such command for this station"))
+)]
 pub async fn ack(
     State(state): State<AppState>,
     Now(now): Now,

@@ -18,11 +18,15 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 /// The query of every report.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
+    /// RFC 3339.
     from: Option<DateTime<Utc>>,
+    /// RFC 3339.
     to: Option<DateTime<Utc>>,
+    /// An area code in reach.
     area: Option<String>,
 }
 
@@ -71,6 +75,13 @@ fn with_headers(
 }
 
 /// `GET /reports/airtime?from&to&area`: the report as JSON.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/airtime",
+    summary = "Airtime report: per station and category, per station (every station of the area; `awaiting`: due occurrences without a log yet, `awaiting_since`), per category, per day.",
+    params(ReportQuery),
+    responses((status = 200, description = "the report", body = crate::reports::ReportJson))
+)]
 pub async fn airtime(
     State(state): State<AppState>,
     user: User,
@@ -80,6 +91,13 @@ pub async fn airtime(
 }
 
 /// `GET /reports/airtime.csv?from&to&area`: UTF-8 with BOM, one row per station and category.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/airtime.csv",
+    summary = "Airtime per station and category, CSV; every station of the area, a last column `awaiting` (due, no log yet).",
+    params(ReportQuery),
+    responses((status = 200, description = "the report", body = String, content_type = "text/csv"))
+)]
 pub async fn airtime_csv(
     State(state): State<AppState>,
     user: User,
@@ -96,6 +114,13 @@ pub async fn airtime_csv(
 }
 
 /// `GET /reports/airtime.xlsx?from&to&area`: the workbook.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/airtime.xlsx",
+    summary = "The airtime report as an XLSX workbook.",
+    params(ReportQuery),
+    responses((status = 200, description = "the workbook", body = String, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+)]
 pub async fn airtime_xlsx(
     State(state): State<AppState>,
     user: User,
@@ -117,6 +142,13 @@ pub async fn airtime_xlsx(
 
 /// `GET /reports/charts/{aired-by-station|compliance-by-day|share-by-category}.svg`, in the
 /// language of the `lang` cookie (Vietnamese by default).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/charts/{chart}",
+    summary = "A report chart as SVG: aired-by-station.svg, compliance-by-day.svg, share-by-category.svg.",
+    params(ReportQuery),
+    responses((status = 200, description = "the chart", body = String, content_type = "image/svg+xml"))
+)]
 pub async fn chart(
     State(state): State<AppState>,
     user: User,
@@ -145,6 +177,12 @@ pub async fn chart(
 
 /// `POST /reports/reconcile` (administrators): reconcile every station now; answers
 /// `{"stations", "missed"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/reconcile",
+    summary = "Mark occurrences with no log entry as missed now (admin).",
+    responses((status = 200, description = "what was marked", body = crate::reports::reconcile::Outcome))
+)]
 pub async fn reconcile(
     State(state): State<AppState>,
     user: User,

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// `POST /schedules` and `PUT /schedules/{id}` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
     title: String,
@@ -45,12 +45,16 @@ pub struct ScheduleBody {
     #[serde(default)]
     cron: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
     at: Option<Instant>,
     #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
     starts_on: Option<Day>,
     #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
     ends_on: Option<Day>,
     #[serde(default)]
+    #[schema(value_type = Vec<NaiveDate>)]
     excluded_dates: Vec<Day>,
     #[serde(default)]
     priority: Option<String>,
@@ -61,7 +65,8 @@ pub struct ScheduleBody {
 }
 
 /// A schedule as answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Schedule)]
 pub struct ScheduleView {
     id: String,
     title: String,
@@ -306,12 +311,19 @@ fn manageable(conn: &Connection, user: &User, id: &str) -> AppResult<ScheduleRow
 }
 
 /// `POST /schedules` → 201 `{"id"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules",
+    summary = "Create a schedule (cron or one-off `at`).",
+    request_body = ScheduleBody,
+    responses((status = 201, description = "created", body = super::Created))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     JsonBody(body): JsonBody<ScheduleBody>,
-) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+) -> AppResult<(StatusCode, Json<super::Created>)> {
     user.require(Role::Operator)?;
     let id = uuid::Uuid::new_v4().to_string();
     let (i, u) = (id.clone(), user.clone());
@@ -329,7 +341,7 @@ pub async fn create(
         })
         .await?;
     publish_schedules(&state, stations, now).await;
-    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+    Ok((StatusCode::CREATED, Json(super::Created { id })))
 }
 
 fn detail(spec: &ScheduleSpec) -> serde_json::Value {
@@ -344,13 +356,22 @@ fn detail(spec: &ScheduleSpec) -> serde_json::Value {
 }
 
 /// `GET /schedules` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Only those targeting this station.
     station: Option<String>,
 }
 
 /// `GET /schedules[?station=CODE]`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules",
+    summary = "Schedules in reach.",
+    params(ListQuery),
+    responses((status = 200, description = "the schedules", body = [ScheduleView]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: User,
@@ -374,6 +395,12 @@ pub async fn list(
 }
 
 /// `GET /schedules/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}",
+    summary = "One schedule.",
+    responses((status = 200, description = "the schedule", body = ScheduleView), (status = 404, description = "no such schedule in reach"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     user: User,
@@ -387,6 +414,13 @@ pub async fn show(
 }
 
 /// `PUT /schedules/{id}`: replace with a new body (same shape as create).
+#[utoipa::path(
+    put,
+    path = "/api/v1/schedules/{id}",
+    summary = "Replace a schedule.",
+    request_body = ScheduleBody,
+    responses((status = 200, description = "the schedule", body = ScheduleView), (status = 404, description = "no such schedule in reach"))
+)]
 pub async fn replace(
     State(state): State<AppState>,
     Now(now): Now,
@@ -454,6 +488,12 @@ async fn set_paused(
 }
 
 /// `POST /schedules/{id}/pause`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/pause",
+    summary = "Pause a schedule.",
+    responses((status = 200, description = "the schedule", body = ScheduleView), (status = 404, description = "no such schedule in reach"))
+)]
 pub async fn pause(
     State(state): State<AppState>,
     Now(now): Now,
@@ -464,6 +504,12 @@ pub async fn pause(
 }
 
 /// `POST /schedules/{id}/resume`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/resume",
+    summary = "Resume a paused schedule.",
+    responses((status = 200, description = "the schedule", body = ScheduleView), (status = 404, description = "no such schedule in reach"))
+)]
 pub async fn resume(
     State(state): State<AppState>,
     Now(now): Now,
@@ -474,6 +520,12 @@ pub async fn resume(
 }
 
 /// `DELETE /schedules/{id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/schedules/{id}",
+    summary = "Delete a schedule.",
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such schedule in reach"))
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Now(now): Now,
@@ -497,7 +549,8 @@ pub async fn remove(
 }
 
 /// `GET /schedules/preview` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewQuery {
     /// A crontab(5) expression; or, instead, `days` and `times` (the page's weekly form).
@@ -506,9 +559,30 @@ pub struct PreviewQuery {
     days: Option<String>,
     /// Times of day `HH:MM`, comma-separated.
     times: Option<String>,
+    /// IANA time zone, default Asia/Ho_Chi_Minh.
     tz: Option<String>,
+    /// RFC 3339; default now.
+    #[param(value_type = Option<String>, format = DateTime)]
     after: Option<Instant>,
+    /// How many times, 1 to 100, default 10.
     count: Option<u32>,
+}
+
+/// What `GET /schedules/preview` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    /// The expression (the weekly form's: its expressions joined by " | ").
+    cron: String,
+    /// Each expression (one for `cron`; one per distinct minute for the weekly form).
+    exprs: Vec<String>,
+    /// The time zone it is read in.
+    tz: String,
+    /// The next firing times.
+    times: Vec<DateTime<Utc>>,
+    /// The rule in Vietnamese words.
+    description_vi: String,
+    /// The rule in English words.
+    description_en: String,
 }
 
 /// `GET /schedules/preview?cron&tz&after&count` → the next `count` (≤ 100, default 10)
@@ -517,11 +591,18 @@ pub struct PreviewQuery {
 /// Instead of `cron`, `days` and `times` (the weekly form) are compiled to expressions
 /// here, the one place that does it (`exprs`: one per distinct minute); the times are
 /// then the first `count` of all of them, and the descriptions joined by "; ".
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/preview",
+    summary = "Next times a crontab(5) expression, or the weekly form's days and times, fires.",
+    params(PreviewQuery),
+    responses((status = 200, description = "the next times", body = Preview))
+)]
 pub async fn preview(
     Now(now): Now,
     _user: User,
     QueryArgs(q): QueryArgs<PreviewQuery>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<Preview>> {
     let exprs: Vec<String> = match (&q.cron, &q.days, &q.times) {
         (Some(c), None, None) => vec![c.clone()],
         (None, Some(days), Some(times)) => {
@@ -584,15 +665,15 @@ pub async fn preview(
             .collect::<Vec<_>>()
             .join("; ")
     };
-    let exprs: Vec<&str> = parsed.iter().map(CronExpr::as_str).collect();
-    Ok(Json(json!({
-        "cron": exprs.join(" | "),
-        "exprs": exprs,
-        "tz": tz.name(),
-        "times": times,
-        "description_vi": describe(Lang::Vi),
-        "description_en": describe(Lang::En),
-    })))
+    let exprs: Vec<String> = parsed.iter().map(|e| e.as_str().to_string()).collect();
+    Ok(Json(Preview {
+        cron: exprs.join(" | "),
+        exprs,
+        tz: tz.name().to_string(),
+        times,
+        description_vi: describe(Lang::Vi),
+        description_en: describe(Lang::En),
+    }))
 }
 
 /// The first `count` firings strictly after `after` (the `schedules` crate looks about

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// The next item a station will air.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Next {
     starts_at: DateTime<Utc>,
     title: String,
@@ -33,7 +33,8 @@ pub struct Next {
 }
 
 /// A station as answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Station)]
 pub struct StationView {
     code: String,
     name: String,
@@ -112,6 +113,12 @@ fn station_view(
 }
 
 /// `GET /stations`: the stations in the user's area.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations",
+    summary = "Stations in reach with online state and what plays.",
+    responses((status = 200, description = "the stations", body = [StationView]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Now(now): Now,
@@ -131,6 +138,12 @@ pub async fn list(
 }
 
 /// `GET /stations/{code}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/{code}",
+    summary = "One station.",
+    responses((status = 200, description = "the station", body = StationView), (status = 404, description = "no such station in reach"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     Now(now): Now,
@@ -149,14 +162,26 @@ pub async fn show(
 }
 
 /// `GET /stations/{code}/plan` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PlanQuery {
+    /// RFC 3339; default now.
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<Instant>,
+    /// RFC 3339; default one day after `from`.
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<Instant>,
 }
 
 /// `GET /stations/{code}/plan?from&to` (default: the next 24 hours; at most 31 days).
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/{code}/plan",
+    summary = "What the station will play, with interruptions and skips.",
+    params(PlanQuery),
+    responses((status = 200, description = "the plan", body = [PlanEntry]), (status = 404, description = "no such station in reach"))
+)]
 pub async fn plan(
     State(state): State<AppState>,
     Now(now): Now,
@@ -181,13 +206,28 @@ pub async fn plan(
     Ok(Json(out))
 }
 
+/// What `POST /stations/{code}/token` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NewToken {
+    /// The station's code.
+    station: String,
+    /// Its new device token (shown once).
+    token: String,
+}
+
 /// `POST /stations/{code}/token` (admin): a new device token; the old one stops working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/stations/{code}/token",
+    summary = "Rotate the station's device token (admin); answers the new one once.",
+    responses((status = 200, description = "the new token", body = NewToken), (status = 404, description = "no such station in reach"))
+)]
 pub async fn rotate_token(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg(code): PathArg<String>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<NewToken>> {
     user.require(Role::Admin)?;
     let token = auth::new_token();
     let hash = auth::token_hash(&token);
@@ -202,11 +242,14 @@ pub async fn rotate_token(
         })
         .await?;
     publish_schedules(&state, vec![code.clone()], now).await;
-    Ok(Json(json!({"station": code, "token": token})))
+    Ok(Json(NewToken {
+        station: code,
+        token,
+    }))
 }
 
 /// `POST /stations` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStation {
     code: String,
@@ -216,14 +259,30 @@ pub struct NewStation {
     timezone: Option<String>,
 }
 
+/// What `POST /stations` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StationCreated {
+    /// The station's code.
+    code: String,
+    /// Its device token (shown once).
+    token: String,
+}
+
 /// `POST /stations` (admin): a station in an area of the admin's subtree → 201 with its
 /// device token (shown once).
+#[utoipa::path(
+    post,
+    path = "/api/v1/stations",
+    summary = "Add a station (admin); answers its device token once.",
+    request_body = NewStation,
+    responses((status = 201, description = "added", body = StationCreated), (status = 409, description = "the code is taken"))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     JsonBody(b): JsonBody<NewStation>,
-) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+) -> AppResult<(StatusCode, Json<StationCreated>)> {
     user.require(Role::Admin)?;
     let code = b.code.clone();
     let token = state
@@ -245,17 +304,16 @@ pub async fn create(
             )
         })
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"code": code, "token": token})),
-    ))
+    Ok((StatusCode::CREATED, Json(StationCreated { code, token })))
 }
 
 /// `PATCH /stations/{code}` body: `{"location": {"lat", "lon"}}`, or `null` to clear it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StationChange {
+    /// Where it is; `null` clears it.
     #[serde(deserialize_with = "nullable")]
+    #[schema(required = true)]
     location: Option<GeoPoint>,
 }
 
@@ -265,6 +323,13 @@ fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<GeoPoint>, 
 }
 
 /// `PATCH /stations/{code}` (admin, a station in reach): set or clear its location.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/stations/{code}",
+    summary = "Set (or clear, with null) a station's location (admin).",
+    request_body = StationChange,
+    responses((status = 200, description = "the station", body = StationView), (status = 404, description = "no such station in reach"))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Now(now): Now,

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// `POST /urgent` body: `media_id` or `text`; `repeat` or `until` with `interval_minutes`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UrgentBody {
     title: String,
@@ -37,8 +37,10 @@ pub struct UrgentBody {
     #[serde(default)]
     interval_minutes: Option<u32>,
     #[serde(default)]
+    #[schema(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     until: Option<Instant>,
     #[serde(default)]
+    #[schema(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     expires_at: Option<Instant>,
     #[serde(default)]
     category: Option<String>,
@@ -113,23 +115,64 @@ fn validate(b: UrgentBody, now: DateTime<Utc>) -> AppResult<NewNotice> {
 }
 
 /// `POST /urgent` → 201 `{"id"}`; every target station is told at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/urgent",
+    summary = "Push an urgent notice: interrupts whatever plays on the stations.",
+    request_body = UrgentBody,
+    responses((status = 201, description = "pushed", body = super::Created))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     JsonBody(b): JsonBody<UrgentBody>,
-) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+) -> AppResult<(StatusCode, Json<super::Created>)> {
     user.require(Role::Operator)?;
     let n = validate(b, now)?;
     let (id, _) = urgent::send(&state, &user, now, n).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+    Ok((StatusCode::CREATED, Json(super::Created { id })))
 }
 
 fn visible(conn: &Connection, user: &User, id: &str) -> AppResult<UrgentRow> {
     Ok(objects::urgent(conn, user, Action::Read, id)?)
 }
 
-fn view(conn: &Connection, user: &User, u: UrgentRow) -> AppResult<serde_json::Value> {
+/// An urgent notice as answered, with its delivery at each station in reach.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Urgent)]
+pub struct UrgentView {
+    /// Its id.
+    id: String,
+    /// Title, as logged.
+    title: String,
+    /// Category.
+    category: String,
+    /// The media it plays (SHA-256).
+    media_id: String,
+    /// First airing.
+    starts_at: chrono::DateTime<chrono::Utc>,
+    /// How many times it airs.
+    repeat: u32,
+    /// Minutes between two airings.
+    interval_minutes: u64,
+    /// No airing starts at or after this instant.
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it was made.
+    created_at: chrono::DateTime<chrono::Utc>,
+    /// Who made it.
+    created_by: String,
+    /// When it was cancelled.
+    cancelled_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The text spoken, for a spoken notice.
+    text: Option<String>,
+    /// The CAP alert it came from.
+    cap: Option<String>,
+    /// Its delivery at each station in reach.
+    stations: Vec<db::urgent::Delivery>,
+}
+
+fn view(conn: &Connection, user: &User, u: UrgentRow) -> AppResult<UrgentView> {
     // The user's stations once, not an area walk per delivery (a province-wide notice has
     // thousands).
     let mine: std::collections::HashSet<String> = db::stations::list_in_subtree(conn, &user.area)?
@@ -140,29 +183,32 @@ fn view(conn: &Connection, user: &User, u: UrgentRow) -> AppResult<serde_json::V
         .into_iter()
         .filter(|d| mine.contains(&d.code))
         .collect();
-    Ok(json!({
-        "id": u.id,
-        "title": u.title,
-        "category": u.category,
-        "media_id": u.media_sha256,
-        "starts_at": u.starts_at,
-        "repeat": u.repeat,
-        "interval_minutes": u.interval_s / 60,
-        "expires_at": u.expires_at,
-        "created_at": u.created_at,
-        "created_by": u.created_by,
-        "cancelled_at": u.cancelled_at,
-        "text": u.text,
-        "cap": u.cap_key,
-        "stations": stations,
-    }))
+    Ok(UrgentView {
+        id: u.id,
+        title: u.title,
+        category: u.category,
+        media_id: u.media_sha256,
+        starts_at: u.starts_at,
+        repeat: u.repeat,
+        interval_minutes: u.interval_s / 60,
+        expires_at: u.expires_at,
+        created_at: u.created_at,
+        created_by: u.created_by,
+        cancelled_at: u.cancelled_at,
+        text: u.text,
+        cap: u.cap_key,
+        stations,
+    })
 }
 
 /// `GET /urgent`: notices the user can see, newest first, with delivery per station.
-pub async fn list(
-    State(state): State<AppState>,
-    user: User,
-) -> AppResult<Json<Vec<serde_json::Value>>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/urgent",
+    summary = "Urgent notices in reach.",
+    responses((status = 200, description = "the notices, newest first", body = [UrgentView]))
+)]
+pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<Vec<UrgentView>>> {
     let out = state
         .db
         .call(move |conn| {
@@ -176,11 +222,17 @@ pub async fn list(
 }
 
 /// `GET /urgent/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/urgent/{id}",
+    summary = "An urgent notice with its delivery state per station.",
+    responses((status = 200, description = "the notice", body = UrgentView), (status = 404, description = "no such notice in reach"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     user: User,
     PathArg(id): PathArg<String>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<UrgentView>> {
     let out = state
         .db
         .call(move |conn| {
@@ -193,12 +245,18 @@ pub async fn show(
 
 /// `POST /urgent/{id}/cancel` → 200 with the notice: deliveries not yet played (and, for a
 /// repeated notice, all of them) become `cancelled` and those stations are told to stop.
+#[utoipa::path(
+    post,
+    path = "/api/v1/urgent/{id}/cancel",
+    summary = "Cancel an urgent notice.",
+    responses((status = 200, description = "the notice", body = UrgentView), (status = 404, description = "no such notice in reach"), (status = 409, description = "already over"))
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg(id): PathArg<String>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<UrgentView>> {
     let (u, i) = (user.clone(), id.clone());
     state
         .db

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// `POST /users` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     username: String,
@@ -25,7 +25,8 @@ pub struct NewUser {
 }
 
 /// A user as answered (never the hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
     username: String,
     role: Role,
@@ -44,6 +45,12 @@ pub fn area_in_reach(conn: &rusqlite::Connection, user: &User, area: &str) -> Ap
 }
 
 /// `GET /users` (admin): users whose area is in the admin's subtree.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    summary = "Users in reach (admin).",
+    responses((status = 200, description = "the users", body = [UserView]))
+)]
 pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<Vec<UserView>>> {
     user.require(Role::Admin)?;
     let rows = state
@@ -63,12 +70,19 @@ pub async fn list(State(state): State<AppState>, user: User) -> AppResult<Json<V
 }
 
 /// `POST /users` (admin) → 201.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    summary = "Add a user (admin); password at least 8 characters.",
+    request_body = NewUser,
+    responses((status = 201, description = "added", body = UserCreated), (status = 409, description = "the username is taken"))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     JsonBody(b): JsonBody<NewUser>,
-) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+) -> AppResult<(StatusCode, Json<UserCreated>)> {
     user.require(Role::Admin)?;
     auth::check_password_rules(&b.password)?;
     let (u, area) = (user.clone(), b.area.clone());
@@ -81,7 +95,11 @@ pub async fn create(
         .await
         .map_err(AppError::internal)??;
     let (username, role, area) = (b.username, b.role, b.area);
-    let out = json!({"username": username, "role": role, "area": area});
+    let out = UserCreated {
+        username: username.clone(),
+        role,
+        area: area.clone(),
+    };
     state
         .db
         .call(move |conn| {
@@ -97,6 +115,26 @@ pub async fn create(
 
 /// The user `username` if their area lies in `admin`'s subtree; 404 otherwise (users outside
 /// one's area are not disclosed).
+/// What `POST /users` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserCreated {
+    /// Login name.
+    username: String,
+    /// Role over the area's subtree.
+    role: Role,
+    /// The area.
+    area: String,
+}
+
+/// What `POST /users/{username}/disable` and `…/enable` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserDisabled {
+    /// Login name.
+    username: String,
+    /// Whether the user is now disabled.
+    disabled: bool,
+}
+
 fn user_in_reach(
     conn: &rusqlite::Connection,
     admin: &User,
@@ -111,7 +149,7 @@ async fn set_disabled(
     user: User,
     username: String,
     disable: bool,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<UserDisabled>> {
     user.require(Role::Admin)?;
     if disable && username == user.username {
         return Err(AppError::conflict("you cannot disable your own account"));
@@ -127,34 +165,49 @@ async fn set_disabled(
                 "user.enable"
             };
             audit(conn, now, &user, action, &u.username, json!({}))?;
-            Ok(Json(json!({"username": u.username, "disabled": disable})))
+            Ok(Json(UserDisabled {
+                username: u.username,
+                disabled: disable,
+            }))
         })
         .await
 }
 
 /// `POST /users/{username}/disable` (admin): the user can no longer sign in and every
 /// session or token of theirs ends at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{username}/disable",
+    summary = "Disable a user (admin): no sign-in; their sessions and tokens end at once.",
+    responses((status = 200, description = "disabled", body = UserDisabled), (status = 404, description = "no such user in reach"), (status = 409, description = "your own account"))
+)]
 pub async fn disable(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg(username): PathArg<String>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<UserDisabled>> {
     set_disabled(state, now, user, username, true).await
 }
 
 /// `POST /users/{username}/enable` (admin): the user may sign in again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{username}/enable",
+    summary = "Enable a disabled user again (admin).",
+    responses((status = 200, description = "enabled", body = UserDisabled), (status = 404, description = "no such user in reach"))
+)]
 pub async fn enable(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     PathArg(username): PathArg<String>,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<UserDisabled>> {
     set_disabled(state, now, user, username, false).await
 }
 
 /// `POST /users/{username}/password` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
     password: String,
@@ -162,6 +215,13 @@ pub struct NewPassword {
 
 /// `POST /users/{username}/password` (admin) → 204: a new password for someone who lost
 /// theirs; every session and token of theirs ends.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{username}/password",
+    summary = "Set a new password for a user (admin); their sessions and tokens end.",
+    request_body = NewPassword,
+    responses((status = 204, description = "set"), (status = 404, description = "no such user in reach"))
+)]
 pub async fn reset_password(
     State(state): State<AppState>,
     Now(now): Now,
