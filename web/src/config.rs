@@ -5,7 +5,7 @@
 //! environment > file > defaults).
 //!
 //! Adding a server option is adding one field below; [`WebConfig::server_config`] turns
-//! the settings into the tunables the server runs with ([`crate::state::Config`]).
+//! the settings into the tunables the server runs with ([`Config`]).
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -156,8 +156,8 @@ impl WebConfig {
     }
 
     /// The server tunables these settings carry.
-    pub fn server_config(&self) -> crate::state::Config {
-        crate::state::Config {
+    pub fn server_config(&self) -> Config {
+        Config {
             log_retention: (self.log_retention_days > 0)
                 .then(|| chrono::Duration::days(i64::from(self.log_retention_days))),
             reconcile_grace: chrono::Duration::minutes(i64::from(self.reconcile_grace_minutes)),
@@ -188,6 +188,55 @@ impl WebConfig {
     /// The configuration as TOML (what `--print-config` prints).
     pub fn to_toml(&self) -> String {
         settings::to_toml(&SPEC, self)
+    }
+}
+
+/// The tunables the server runs with: the settings ([`WebConfig`]) in the
+/// units the code uses, and a few that are not settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest accepted upload, bytes.
+    pub max_upload_bytes: u64,
+    /// How long a sign-in token lives.
+    pub token_ttl: chrono::Duration,
+    /// A station is online when heard from this recently (or connected to the event stream).
+    pub online_window: chrono::Duration,
+    /// Widest window `GET /stations/{code}/plan` computes.
+    pub max_plan_window: chrono::Duration,
+    /// An occurrence with no log entry this long after its planned end is `missed`.
+    pub reconcile_grace: chrono::Duration,
+    /// How often the server reconciles plans with logs (and prunes old logs).
+    pub reconcile_every: std::time::Duration,
+    /// Keep log entries this long (None: forever).
+    pub log_retention: Option<chrono::Duration>,
+    /// Air CAP alerts with status `Exercise` (Test, System and Draft never air).
+    pub cap_air_exercises: bool,
+    /// Largest CAP audio resource fetched by `uri`, bytes.
+    pub cap_max_audio_bytes: u64,
+    /// Addresses CAP audio may be fetched from (URL prefixes); empty: none.
+    pub cap_fetch_allow: Vec<String>,
+    /// How long fetching a CAP audio resource may take.
+    pub cap_fetch_timeout: std::time::Duration,
+    /// An urgent notice's audio up to this size rides with the push (0: never).
+    pub urgent_inline_max_bytes: u64,
+    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<crate::client::Net>,
+    /// Clients reach the server through a TLS-terminating proxy: cookies are `Secure`.
+    pub behind_tls_proxy: bool,
+    /// Time a connection has to send a complete request head, from its opening or from the
+    /// end of its previous answer (slow senders and idle keep-alive connections are closed).
+    pub header_timeout: std::time::Duration,
+    /// A request whose connection moves no byte for this long is cut (event streams, which
+    /// send their own keep-alives, are exempt).
+    pub idle_timeout: std::time::Duration,
+    /// Open connections served at once; further ones get a 503 and are closed.
+    pub max_connections: usize,
+}
+
+impl Default for Config {
+    /// What the default settings give ([`WebConfig`]).
+    fn default() -> Self {
+        WebConfig::default().server_config()
     }
 }
 

@@ -9,7 +9,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::Listener;
-use axum::{Json, Router};
+use axum::Router;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -19,8 +19,8 @@ use tower_http::trace::TraceLayer;
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route("/healthz", get(routes::health::healthz))
+        .route("/metrics", get(routes::health::metrics))
         .route("/api/v1/openapi.json", get(crate::openapi::serve))
         .nest("/api/v1", routes::api::router())
         .merge(crate::pages::router())
@@ -57,29 +57,6 @@ async fn stamp_now(State(state): State<AppState>, mut req: Request, next: Next) 
         res.headers_mut().insert(header::DATE, v);
     }
     res
-}
-
-/// `GET /healthz`: 200 when the database answers (for scripts and load balancers).
-#[utoipa::path(
-    get,
-    path = "/healthz",
-    summary = "Health: 200 when the database answers.",
-    security(),
-    responses((status = 200, description = "the database answers", body = Health))
-)]
-pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
-    state
-        .db
-        .call(|conn| Ok(conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await?;
-    Ok(Json(Health { status: "ok" }))
-}
-
-/// What `GET /healthz` answers.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub(crate) struct Health {
-    /// `ok`.
-    status: &'static str,
 }
 
 async fn not_found() -> AppError {
@@ -177,27 +154,4 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         started.elapsed().as_secs_f64(),
     );
     res
-}
-
-/// `GET /metrics` (see [`crate::metrics`]).
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    summary = "Counters in the Prometheus text format (no sign-in; nothing sensitive).",
-    security(),
-    responses((status = 200, description = "the counters", body = String, content_type = "text/plain"))
-)]
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(
-        state.hub.connected_streams() as u64,
-        state.hub.urgent_pushed(),
-    );
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
-        )],
-        body,
-    )
-        .into_response()
 }

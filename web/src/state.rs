@@ -5,60 +5,13 @@ use crate::library::MediaStore;
 use crate::push::Hub;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use schedules::Clock;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The tunables the server runs with: the settings ([`crate::config::WebConfig`]) in the
-/// units the code uses, and a few that are not settings.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Largest accepted upload, bytes.
-    pub max_upload_bytes: u64,
-    /// How long a sign-in token lives.
-    pub token_ttl: Duration,
-    /// A station is online when heard from this recently (or connected to the event stream).
-    pub online_window: Duration,
-    /// Widest window `GET /stations/{code}/plan` computes.
-    pub max_plan_window: Duration,
-    /// An occurrence with no log entry this long after its planned end is `missed`.
-    pub reconcile_grace: Duration,
-    /// How often the server reconciles plans with logs (and prunes old logs).
-    pub reconcile_every: std::time::Duration,
-    /// Keep log entries this long (None: forever).
-    pub log_retention: Option<Duration>,
-    /// Air CAP alerts with status `Exercise` (Test, System and Draft never air).
-    pub cap_air_exercises: bool,
-    /// Largest CAP audio resource fetched by `uri`, bytes.
-    pub cap_max_audio_bytes: u64,
-    /// Addresses CAP audio may be fetched from (URL prefixes); empty: none.
-    pub cap_fetch_allow: Vec<String>,
-    /// How long fetching a CAP audio resource may take.
-    pub cap_fetch_timeout: std::time::Duration,
-    /// An urgent notice's audio up to this size rides with the push (0: never).
-    pub urgent_inline_max_bytes: u64,
-    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
-    pub trusted_proxies: Vec<crate::client::Net>,
-    /// Clients reach the server through a TLS-terminating proxy: cookies are `Secure`.
-    pub behind_tls_proxy: bool,
-    /// Time a connection has to send a complete request head, from its opening or from the
-    /// end of its previous answer (slow senders and idle keep-alive connections are closed).
-    pub header_timeout: std::time::Duration,
-    /// A request whose connection moves no byte for this long is cut (event streams, which
-    /// send their own keep-alives, are exempt).
-    pub idle_timeout: std::time::Duration,
-    /// Open connections served at once; further ones get a 503 and are closed.
-    pub max_connections: usize,
-}
-
-impl Default for Config {
-    /// What the default settings give ([`crate::config::WebConfig`]).
-    fn default() -> Self {
-        crate::config::WebConfig::default().server_config()
-    }
-}
+pub use crate::config::Config;
 
 /// Shared application state; cheap to clone.
 #[derive(Clone, Debug)]

@@ -45,8 +45,8 @@ pub enum Auth {
 #[openapi(
     components(schemas(crate::error::ErrorBody)),
     paths(
-        crate::startup::healthz,
-        crate::startup::metrics,
+        crate::routes::health::healthz,
+        crate::routes::health::metrics,
         serve,
         crate::routes::api::stations::list,
         crate::routes::api::stations::show,

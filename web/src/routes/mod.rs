@@ -1,3 +1,4 @@
-//! HTTP routes: the JSON API under `/api/v1`.
+//! HTTP routes: the JSON API under `/api/v1`, health and metrics.
 
 pub mod api;
+pub mod health;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cap;
 pub mod cap_sources;
 pub mod channels;
+pub mod common;
 pub mod device;
 pub mod logs;
 pub mod media;
@@ -120,11 +121,4 @@ pub fn router() -> Router<AppState> {
             patch(channels::update).delete(channels::delete),
         )
         .route("/channels/{id}/measure", post(channels::measure))
-}
-
-/// What a create answers when the new object's id is all it has to say: `{"id"}`.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct Created {
-    /// The new object's id.
-    pub id: String,
 }

@@ -39,7 +39,7 @@ pub struct CommandBody {
     path = "/api/v1/stations/{code}/commands",
     summary = "Remote command (operator): stop what airs, set the master volume, re-sync now.",
     request_body = CommandBody,
-    responses((status = 202, description = "issued; the station acknowledges it", body = super::Created), (status = 404, description = "no such station in reach"))
+    responses((status = 202, description = "issued; the station acknowledges it", body = super::common::Created), (status = 404, description = "no such station in reach"))
 )]
 pub async fn issue(
     State(state): State<AppState>,
@@ -47,7 +47,7 @@ pub async fn issue(
     user: User,
     PathArg(code): PathArg<String>,
     JsonBody(b): JsonBody<CommandBody>,
-) -> AppResult<(StatusCode, Json<super::Created>)> {
+) -> AppResult<(StatusCode, Json<super::common::Created>)> {
     user.require(Role::Operator)?;
     let kind: CommandKind = b
         .kind
@@ -98,7 +98,10 @@ pub async fn issue(
         .await?;
     let data = serde_json::to_string(&cmd)?;
     state.hub.publish(&station, Event::Command, data);
-    Ok((StatusCode::ACCEPTED, Json(super::Created { id: cmd.id })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(super::common::Created { id: cmd.id }),
+    ))
 }
 
 /// `GET /stations/{code}/commands/{id}`: the command and what became of it.

@@ -316,14 +316,14 @@ fn manageable(conn: &Connection, user: &User, id: &str) -> AppResult<ScheduleRow
     path = "/api/v1/schedules",
     summary = "Create a schedule (cron or one-off `at`).",
     request_body = ScheduleBody,
-    responses((status = 201, description = "created", body = super::Created))
+    responses((status = 201, description = "created", body = super::common::Created))
 )]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     JsonBody(body): JsonBody<ScheduleBody>,
-) -> AppResult<(StatusCode, Json<super::Created>)> {
+) -> AppResult<(StatusCode, Json<super::common::Created>)> {
     user.require(Role::Operator)?;
     let id = uuid::Uuid::new_v4().to_string();
     let (i, u) = (id.clone(), user.clone());
@@ -341,7 +341,7 @@ pub async fn create(
         })
         .await?;
     publish_schedules(&state, stations, now).await;
-    Ok((StatusCode::CREATED, Json(super::Created { id })))
+    Ok((StatusCode::CREATED, Json(super::common::Created { id })))
 }
 
 fn detail(spec: &ScheduleSpec) -> serde_json::Value {

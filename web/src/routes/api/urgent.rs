@@ -120,18 +120,18 @@ fn validate(b: UrgentBody, now: DateTime<Utc>) -> AppResult<NewNotice> {
     path = "/api/v1/urgent",
     summary = "Push an urgent notice: interrupts whatever plays on the stations.",
     request_body = UrgentBody,
-    responses((status = 201, description = "pushed", body = super::Created))
+    responses((status = 201, description = "pushed", body = super::common::Created))
 )]
 pub async fn create(
     State(state): State<AppState>,
     Now(now): Now,
     user: User,
     JsonBody(b): JsonBody<UrgentBody>,
-) -> AppResult<(StatusCode, Json<super::Created>)> {
+) -> AppResult<(StatusCode, Json<super::common::Created>)> {
     user.require(Role::Operator)?;
     let n = validate(b, now)?;
     let (id, _) = urgent::send(&state, &user, now, n).await?;
-    Ok((StatusCode::CREATED, Json(super::Created { id })))
+    Ok((StatusCode::CREATED, Json(super::common::Created { id })))
 }
 
 fn visible(conn: &Connection, user: &User, id: &str) -> AppResult<UrgentRow> {
