@@ -61,6 +61,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod library;
+pub mod live;
 pub mod manpage;
 pub mod measure;
 pub mod metrics;

@@ -50,6 +50,11 @@ pub struct Config {
     pub idle_timeout: std::time::Duration,
     /// Open connections served at once; further ones get a 503 and are closed.
     pub max_connections: usize,
+    /// Live broadcasts: every station plays each frame this long after its arrival at the
+    /// server (the same for all, so neighbouring loudspeakers stay in step), ms.
+    pub live_delay_ms: u32,
+    /// Live broadcasts: a session with no audio for this long ends (a vanished browser).
+    pub live_silence: std::time::Duration,
 }
 
 impl Default for Config {
@@ -72,6 +77,8 @@ impl Default for Config {
             header_timeout: std::time::Duration::from_secs(20),
             idle_timeout: std::time::Duration::from_secs(60),
             max_connections: 16_384,
+            live_delay_ms: 200,
+            live_silence: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -95,6 +102,8 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Counters for `GET /metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Open live broadcasts.
+    pub live: Arc<crate::live::Registry>,
 }
 
 /// Why the state could not be opened.
@@ -132,6 +141,11 @@ impl AppState {
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let media = MediaStore::open(data_dir, config.max_upload_bytes).map_err(io)?;
         let db = Db::open(&data_dir.join("loaxa.db"))?;
+        // A live session cannot outlive the process that carried it.
+        let now = clock.now();
+        if let Err(e) = db.call_blocking(move |c| Ok(crate::db::live::end_orphans(c, now)?)) {
+            tracing::error!("cannot close the live sessions of the last run: {e}");
+        }
         let first_event_id = clock.now().timestamp_millis().max(0) as u64 * 1000;
         Ok(AppState {
             db,
@@ -142,6 +156,7 @@ impl AppState {
             throttle: Arc::default(),
             data_dir: data_dir.to_path_buf(),
             metrics: Arc::default(),
+            live: Arc::default(),
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod areas;
 pub mod audit;
 pub mod cap_sources;
 pub mod channels;
+pub mod live;
 pub mod logs;
 pub mod media;
 pub mod migrations;
