@@ -46,6 +46,7 @@ pub mod config;
 pub mod decode;
 pub mod fetch;
 pub mod limiter;
+pub mod live;
 pub mod manpage;
 pub mod mixer;
 pub mod output;
@@ -159,6 +160,8 @@ pub struct Shared {
     /// Audio that came with an urgent push, verified, by SHA-256: the player plays it from
     /// here until it is written into the media cache (after the notice starts).
     held_audio: Mutex<HashMap<String, bytes::Bytes>>,
+    /// Live broadcasts announced on the event stream go to [`live::live_loop`].
+    live: Mutex<Option<mpsc::UnboundedSender<schedules::wire::LivePush>>>,
 }
 
 impl Shared {
@@ -184,6 +187,15 @@ impl Shared {
             commands,
             master_volume: std::sync::atomic::AtomicU8::new(master_volume),
             held_audio: Mutex::new(HashMap::new()),
+            live: Mutex::new(None),
+        }
+    }
+
+    /// A live broadcast was announced: hand it to the live loop.
+    pub fn live_push(&self, p: schedules::wire::LivePush) {
+        tracing::warn!(id = %p.id, title = %p.title, "live broadcast announced");
+        if let Some(tx) = self.live.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = tx.send(p);
         }
     }
 
@@ -544,6 +556,18 @@ pub async fn run(
             media: media_cache.clone(),
         },
         commands_rx,
+    ));
+    let (live_tx, live_rx) = mpsc::unbounded_channel();
+    *shared.live.lock().unwrap_or_else(|e| e.into_inner()) = Some(live_tx);
+    tasks.spawn(live::live_loop(
+        live::Ctx {
+            client: client.clone(),
+            mixer: mixer.clone(),
+            db: db.clone(),
+            shared: shared.clone(),
+            clock: clock.clone(),
+        },
+        live_rx,
     ));
     tasks.spawn(fetch::cache_loop(
         media_cache,

@@ -87,6 +87,7 @@ impl Backoff {
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    live_http: reqwest::Client,
     base: String,
     token: String,
 }
@@ -131,8 +132,16 @@ impl Client {
             .user_agent(concat!("loaxa-controller/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
+        let live_http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(800))
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(15))
+            .user_agent(concat!("loaxa-controller/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
         Self {
             http,
+            live_http,
             base: base.trim_end_matches('/').to_string(),
             token: token.trim().to_string(),
         }
@@ -145,6 +154,37 @@ impl Client {
 
     fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.get(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// `GET` a live stream (`path` as the server gave it, from `/api/v1`): a client of its
+    /// own that gives up connecting within a second, so a station is back on the air within
+    /// a second of the network's return.
+    pub async fn live_stream(&self, path: &str) -> Result<reqwest::Response, SyncError> {
+        let resp = self
+            .live_http
+            .get(format!("{}{}", self.base, path))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        check(resp).await
+    }
+
+    /// `POST /device/live/{id}/state`.
+    pub async fn live_report(
+        &self,
+        id: &str,
+        r: &schedules::wire::LiveReport,
+    ) -> Result<(), SyncError> {
+        let resp = self
+            .live_http
+            .post(self.url(&format!("/device/live/{id}/state")))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(3))
+            .json(r)
+            .send()
+            .await?;
+        check(resp).await?;
+        Ok(())
     }
 
     fn post(&self, path: &str) -> reqwest::RequestBuilder {
@@ -444,6 +484,11 @@ pub fn handle_event(
                 Err(e) => tracing::warn!("bad command event: {e}"),
             }
         }
+        // Live broadcast (#25): handed to `crate::live`.
+        Some(Event::Live) => match serde_json::from_str::<schedules::wire::LivePush>(&ev.data) {
+            Ok(p) => shared.live_push(p),
+            Err(e) => tracing::warn!("bad live event: {e}"),
+        },
         None => tracing::debug!("ignoring event {:?}", ev.event),
     }
 }

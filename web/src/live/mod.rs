@@ -121,6 +121,8 @@ pub struct Session {
     pub format: Format,
     /// Target stations.
     pub stations: Vec<String>,
+    /// The `live` event's data (sent again to a station whose event stream reconnects).
+    pub push: Arc<str>,
     frames: broadcast::Sender<Bytes>,
     inner: Mutex<Inner>,
     ended: watch::Sender<Option<Ended>>,
@@ -381,7 +383,19 @@ pub fn open(
             )
         })
         .collect();
+    let push = schedules::wire::LivePush {
+        id: n.id.clone(),
+        title: n.title.clone(),
+        priority: n.priority,
+        started_at: now,
+        stream: format!("/api/v1/device/live/{}/stream", n.id),
+        delay_ms: state.config.live_delay_ms,
+    };
+    let push: Arc<str> = serde_json::to_string(&push)
+        .unwrap_or_else(|_| "{}".into())
+        .into();
     let session = Arc::new(Session {
+        push,
         id: n.id.clone(),
         title: n.title.clone(),
         priority: n.priority,
@@ -403,24 +417,10 @@ pub fn open(
         ended: watch::channel(None).0,
     });
     state.live.lock().insert(n.id.clone(), session.clone());
-    let push = schedules::wire::LivePush {
-        id: n.id.clone(),
-        title: n.title,
-        priority: n.priority,
-        started_at: now,
-        stream: format!("/api/v1/device/live/{}/stream", n.id),
-        delay_ms: state.config.live_delay_ms,
-    };
-    match serde_json::to_string(&push) {
-        Ok(data) => {
-            let data: Arc<str> = data.into();
-            for s in &session.stations {
-                state
-                    .hub
-                    .publish(s, schedules::wire::Event::Live, data.clone());
-            }
-        }
-        Err(e) => tracing::error!("live push not encoded: {e}"),
+    for st in &session.stations {
+        state
+            .hub
+            .publish(st, schedules::wire::Event::Live, session.push.clone());
     }
     tokio::spawn(watchdog(state.clone(), session.clone()));
     session

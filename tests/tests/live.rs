@@ -1,0 +1,194 @@
+//! Live broadcasts (#25) end to end at the API level: the real server in-process on
+//! 127.0.0.1, real controllers writing what they air to WAV files, and a real WebSocket
+//! carrying PCM as a tool without a browser sends it.
+
+use anyhow::{anyhow, Context, Result};
+use chrono::{DateTime, Utc};
+use futures_util::{SinkExt, StreamExt};
+use schedules::{Clock, SystemClock};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tests::e2e::{eventually, seed, Aired, Api, InProcessController, Server, OP_PASSWORD};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Open the session's ingest socket with a bearer token.
+async fn connect(server: &Server, ingest: &str, token: &str) -> Result<Ws> {
+    let url = format!("ws://{}{ingest}", server.addr);
+    let mut req = url.into_client_request()?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+    Ok(ws)
+}
+
+/// `ms` of a `hz` tone at 48 kHz mono, 16-bit little-endian, in 20 ms messages, sent in
+/// real time. Answers the instant the first message left.
+async fn send_tone(ws: &mut Ws, hz: f32, ms: u32) -> Result<DateTime<Utc>> {
+    let samples = media::signal::tone(hz, ms, 48_000, 0.5);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut first = None;
+    for chunk in samples.chunks(960) {
+        tick.tick().await;
+        first.get_or_insert_with(|| SystemClock.now());
+        let bytes: Vec<u8> = chunk
+            .iter()
+            .flat_map(|s| ((s * 32767.0) as i16).to_le_bytes())
+            .collect();
+        ws.send(Message::Binary(bytes.into())).await?;
+    }
+    first.ok_or_else(|| anyhow!("no audio sent"))
+}
+
+/// Read text messages until one of `kind` comes (or the socket closes).
+async fn until_message(ws: &mut Ws, kind: &str) -> Result<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .map_err(|_| anyhow!("no {kind} message within 20 s"))?;
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(t.as_str())?;
+                if v["type"] == kind {
+                    return Ok(v);
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(anyhow!("socket failed before {kind}: {e}")),
+            None => return Err(anyhow!("socket closed before {kind}")),
+        }
+    }
+}
+
+fn wav_output(dir: &Path, code: &str) -> controller::OutputSpec {
+    format!("wav:{}", dir.join(format!("{code}.wav")).display())
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("server");
+    let tokens = seed(&data, &["XA", "XB", "XC"])?;
+    let server = Server::start(&data).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut ctrls = Vec::new();
+    for (code, token) in [("XA", &tokens[0]), ("XB", &tokens[1])] {
+        ctrls.push(InProcessController::start(
+            &server.url,
+            code,
+            token,
+            &dir.path().join(code),
+            wav_output(dir.path(), code),
+            clock.clone(),
+        )?);
+    }
+    let op = Api::login(&server, "op", OP_PASSWORD).await?;
+    eventually(Duration::from_secs(30), "both stations online", || async {
+        let st = op.get("/stations").await?;
+        let online = st
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["online"] == true)
+            .count();
+        Ok((online >= 2).then_some(()))
+    })
+    .await?;
+
+    let created = op
+        .post(
+            "/live",
+            &json!({"title": "Thông báo của Chủ tịch xã", "stations": ["XA", "XB"],
+                    "priority": "priority",
+                    "format": {"codec": "pcm_s16le", "sample_rate": 48000, "channels": 1}}),
+        )
+        .await?;
+    let id = created["id"].as_str().context("id")?.to_string();
+    let ingest = created["ingest"].as_str().context("ingest")?.to_string();
+    assert_eq!(ingest, format!("/api/v1/live/{id}/ingest"));
+    // Both stations open the session's stream before anyone speaks.
+    eventually(Duration::from_secs(20), "both stations connected", || async {
+        let s = op.get(&format!("/live/{id}")).await?;
+        let states: Vec<String> = s["stations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| x["state"].as_str().unwrap_or("").to_string())
+            .collect();
+        Ok((states.len() == 2 && states.iter().all(|s| s != "connecting")).then_some(()))
+    })
+    .await?;
+
+    let mut ws = connect(&server, &ingest, op.token()).await?;
+    let sent_at = send_tone(&mut ws, 1000.0, 3000).await?;
+    ws.send(Message::Text(r#"{"type":"stop"}"#.into())).await?;
+    let ended = until_message(&mut ws, "ended").await?;
+    assert!(
+        ended["reason"].as_str().unwrap_or("").contains("stopped by op"),
+        "{ended}"
+    );
+    let archive = ended["archive"]
+        .as_str()
+        .context("the recording is in the library")?
+        .to_string();
+
+    // One log entry per station, played, linked to the recording.
+    for code in ["XA", "XB"] {
+        let entry = eventually(Duration::from_secs(30), "the live log entry", || async {
+            let logs = op.get(&format!("/logs?station={code}")).await?;
+            Ok(logs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["id"] == format!("live:{id}"))
+                .cloned())
+        })
+        .await?;
+        assert_eq!(entry["status"], "played", "{entry}");
+        let played = entry["played_ms"].as_u64().unwrap_or(0);
+        assert!((2000..=4000).contains(&played), "{code} played {played} ms: {entry}");
+    }
+    let session = op.get(&format!("/live/{id}")).await?;
+    assert_eq!(session["state"], "ended");
+    assert_eq!(session["archive"], archive.as_str());
+    let aired = session["aired_s"].as_f64().unwrap_or(0.0);
+    assert!((2.5..=3.5).contains(&aired), "{session}");
+    let media = op
+        .request(reqwest::Method::GET, &format!("/media/{archive}"))
+        .send()
+        .await?;
+    assert!(media.status().is_success(), "{}", media.status());
+    let listed = op.get("/live").await?;
+    assert_eq!(listed[0]["id"], id.as_str());
+
+    for c in ctrls {
+        c.stop().await?;
+    }
+    // The tone is in both outputs, at the same instant, after it was sent.
+    let a = Aired::read(&dir.path().join("XA.wav"))?;
+    let b = Aired::read(&dir.path().join("XB.wav"))?;
+    let ta = a.first_sound_after(sent_at, 0.05).context("XA aired nothing")?;
+    let tb = b.first_sound_after(sent_at, 0.05).context("XB aired nothing")?;
+    let apart = (ta - tb).num_microseconds().unwrap_or(i64::MAX).abs();
+    eprintln!(
+        "first sound {} ms after the first message; stations {apart} µs apart",
+        (ta - sent_at).num_milliseconds()
+    );
+    assert!(apart <= 20_000, "XA and XB {apart} µs apart");
+    let mid = ta + chrono::Duration::milliseconds(1500);
+    for (code, aired) in [("XA", &a), ("XB", &b)] {
+        let f = aired.frequency_at(mid, 200).context("recording too short")?;
+        assert!((950.0..=1050.0).contains(&f), "{code} aired {f} Hz");
+        let sounding = aired.sounding_ms(ta, ta + chrono::Duration::seconds(5), 0.05);
+        assert!((2700..=3300).contains(&sounding), "{code} sounded {sounding} ms");
+    }
+    server.stop().await?;
+    Ok(())
+}
