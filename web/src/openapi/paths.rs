@@ -685,6 +685,7 @@ pub fn operations() -> Vec<Op> {
         .ok_as(204, None, json!({}))
         .errors(&[404]),
     ];
+    ops.extend(live_operations());
     ops.sort_by(|a, b| (a.path, a.method).cmp(&(b.path, b.method)));
     ops
 }
@@ -820,5 +821,96 @@ pub fn schemas() -> Value {
     if let (Some(all), Value::Object(cap)) = (all.as_object_mut(), cap) {
         all.extend(cap);
     }
+    if let (Some(all), Value::Object(live)) = (all.as_object_mut(), live_schemas()) {
+        all.extend(live);
+    }
     all
+}
+
+// ------------------------------------------------------------------ live broadcasts (#25)
+// A block of its own (operations and schemas), to move as one.
+
+fn live_operations() -> Vec<Op> {
+    vec![
+        Op::new("get", "/api/v1/live", "Live sessions in reach, newest first (the last 100).")
+            .ok(200, list("Live")),
+        Op::new(
+            "post",
+            "/api/v1/live",
+            "Open a live broadcast (operator; the targets' rules are urgent notices'): the stations connect at once; the audio comes over the `ingest` WebSocket.",
+        )
+        .json(r("LiveBody"))
+        .ok(201, obj(json!({"id": s(), "ingest": {"type": "string", "description": "the WebSocket path"}}), &["id", "ingest"])),
+        Op::new(
+            "get",
+            "/api/v1/live/{id}",
+            "A live session: its state, each station's state, seconds aired, the recording.",
+        )
+        .ok(200, r("Live"))
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/live/{id}/stop",
+            "End a live session (its recording goes into the library).",
+        )
+        .ok(200, r("Live"))
+        .errors(&[404, 409]),
+        Op::new(
+            "get",
+            "/api/v1/live/{id}/ingest",
+            "WebSocket (Upgrade: websocket) of the person who opened the session: binary messages of audio in the session's format (at most 64 KiB each, in real time); text {\"type\":\"stop\"} or closing ends it. The server sends {\"type\":\"state\"} twice a second, {\"type\":\"error\"} before closing on bad input, {\"type\":\"ended\"} at the end. With the session cookie, Origin must be this server.",
+        )
+        .ok_as(101, None, json!({}))
+        .errors(&[400, 404, 409]),
+        Op::new(
+            "get",
+            "/api/v1/device/live/{id}/stream",
+            "A live session's frames for the station (u32 big-endian length, then kind 1 audio: seq, timestamp µs, span µs, IMA ADPCM state and 14 kHz samples; 2 end: JSON; 3 keep-alive, every second).",
+        )
+        .auth(Auth::Device)
+        .ok_as(200, Some("application/octet-stream"), s())
+        .errors(&[404]),
+        Op::new(
+            "post",
+            "/api/v1/device/live/{id}/state",
+            "Report the station's state in a live session.",
+        )
+        .auth(Auth::Device)
+        .json(obj(
+            json!({"state": {"type": "string", "enum": ["waiting", "airing", "behind", "ended"]},
+                   "behind_ms": int(), "played_ms": int(), "gaps": int()}),
+            &["state"],
+        ))
+        .ok_as(204, None, json!({}))
+        .errors(&[404]),
+    ]
+}
+
+fn live_schemas() -> Value {
+    json!({
+        "LiveBody": obj(json!({"title": s(),
+            "stations": {"type": "array", "items": s(), "description": "codes, or [\"*\"]"},
+            "areas": {"type": "array", "items": s()},
+            "priority": {"type": "string", "enum": ["priority", "emergency"]},
+            "format": obj(json!({"codec": {"type": "string", "enum": ["pcm_s16le"]},
+                "sample_rate": {"type": "integer", "minimum": 8000, "maximum": 48000},
+                "channels": {"type": "integer", "minimum": 1, "maximum": 2}}),
+                &["codec", "sample_rate", "channels"])}),
+            &["title", "priority"]),
+        "Live": obj(json!({"id": s(), "title": s(),
+            "priority": {"type": "string", "enum": ["priority", "emergency"]},
+            "state": {"type": "string", "enum": ["open", "live", "ended"]},
+            "created_at": time(), "created_by": s(),
+            "started_at": {"type": "string", "nullable": true, "format": "date-time"},
+            "ended_at": {"type": "string", "nullable": true, "format": "date-time"},
+            "end_reason": {"type": "string", "nullable": true},
+            "aired_s": {"type": "number"},
+            "archive": {"type": "string", "nullable": true, "description": "the recording's sha256 in the library"},
+            "format": {"type": "object"}, "ingest": s(),
+            "stations": {"type": "array", "items": obj(json!({"code": s(),
+                "state": {"type": "string", "enum": ["connecting", "connected", "waiting", "airing", "behind", "lost", "ended"]},
+                "behind_ms": int(), "played_ms": int(), "gaps": int(), "updated_at": time()}),
+                &["code", "state"])}}),
+            &["id", "title", "priority", "state", "stations"]),
+    })
 }

@@ -14,6 +14,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/app.js"),
     ),
     (
+        "live-worklet.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/live-worklet.js"),
+    ),
+    (
         "app.css",
         "text/css; charset=utf-8",
         include_str!("../../static/app.css"),

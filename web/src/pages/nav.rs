@@ -64,6 +64,7 @@ pub const MENU: &[Item] = &[
         class: "nav-urgent",
         ..item("/urgent", "urgent", "nav_urgent", Role::Operator)
     },
+    item("/live", "live", "nav_live", Role::Operator),
     item("/cap", "cap", "nav_cap", Role::Viewer),
     item("/logs", "logs", "nav_logs", Role::Viewer),
     item("/reports", "reports", "nav_reports", Role::Viewer),

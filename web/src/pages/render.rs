@@ -35,6 +35,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/approvals.html"),
     ),
     ("urgent.html", include_str!("../../templates/urgent.html")),
+    ("live.html", include_str!("../../templates/live.html")),
     ("logs.html", include_str!("../../templates/logs.html")),
     ("reports.html", include_str!("../../templates/reports.html")),
     ("error.html", include_str!("../../templates/error.html")),
