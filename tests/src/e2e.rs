@@ -174,11 +174,16 @@ pub struct Api {
 impl Api {
     /// Log in with a username and password.
     pub async fn login(server: &Server, user: &str, password: &str) -> Result<Api> {
+        Self::login_at(&server.api(), user, password).await
+    }
+
+    /// Log in at the API base `api` (`http://127.0.0.1:PORT/api/v1`).
+    pub async fn login_at(api: &str, user: &str, password: &str) -> Result<Api> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
         let res = http
-            .post(format!("{}/auth/token", server.api()))
+            .post(format!("{api}/auth/token"))
             .json(&json!({"username": user, "password": password}))
             .send()
             .await?;
@@ -188,7 +193,7 @@ impl Api {
             .ok_or_else(|| anyhow!("no token in {body}"))?
             .to_string();
         Ok(Api {
-            base: server.api(),
+            base: api.to_string(),
             token,
             http,
         })

@@ -192,3 +192,160 @@ async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept
     server.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_callers_and_bad_input_are_refused_with_a_reason_and_silence_ends_a_session(
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("server");
+    seed(&data, &["XA", "XB"])?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = web::state::AppState::open_with(
+        &data,
+        clock.clone(),
+        web::state::Config {
+            live_silence: Duration::from_secs(1),
+            ..Default::default()
+        },
+    )?;
+    web::admin::add_user(
+        &state.db,
+        "test",
+        "nghe",
+        OP_PASSWORD,
+        web::db::users::Role::Viewer,
+        "TT",
+        clock.now(),
+    )?;
+    web::admin::add_area(&state.db, "test", "BP", "Bình Phú", None, clock.now())?;
+    web::admin::add_user(
+        &state.db,
+        "test",
+        "op_bp",
+        OP_PASSWORD,
+        web::db::users::Role::Operator,
+        "BP",
+        clock.now(),
+    )?;
+    let server = Server::serve_state(&data, "127.0.0.1:0".parse()?, state).await?;
+    let op = Api::login(&server, "op", OP_PASSWORD).await?;
+    let body = json!({"title": "t", "stations": ["XA"], "priority": "priority"});
+
+    // Without the right: 403, and nothing starts.
+    let viewer = Api::login(&server, "nghe", OP_PASSWORD).await?;
+    let res = viewer
+        .request(reqwest::Method::POST, "/live")
+        .json(&body)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 403);
+    let other = Api::login(&server, "op_bp", OP_PASSWORD).await?;
+    let res = other
+        .request(reqwest::Method::POST, "/live")
+        .json(&body)
+        .send()
+        .await?;
+    assert_eq!(res.status(), 403);
+    let msg: Value = res.json().await?;
+    assert!(msg["error"]["message"].as_str().unwrap_or("").contains("XA"), "{msg}");
+    assert_eq!(op.get("/live").await?, json!([]));
+
+    // A format the server does not take: refused, naming the field.
+    for (format, field) in [
+        (json!({"codec": "pcm_s16le", "sample_rate": 96000, "channels": 1}), "sample_rate"),
+        (json!({"codec": "pcm_s16le", "sample_rate": 16000, "channels": 6}), "channels"),
+        (json!({"codec": "mp3", "sample_rate": 16000, "channels": 1}), "codec"),
+    ] {
+        let res = op
+            .request(reqwest::Method::POST, "/live")
+            .json(&json!({"title": "t", "stations": ["XA"], "priority": "priority", "format": format}))
+            .send()
+            .await?;
+        assert!(res.status().is_client_error(), "{format}: {}", res.status());
+        let msg: Value = res.json().await?;
+        let text = msg["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            text.contains(field) || text.contains("mp3"),
+            "{format}: {msg}"
+        );
+    }
+    let res = op
+        .request(reqwest::Method::POST, "/live")
+        .json(&json!({"title": "t", "stations": ["XA"], "priority": "normal"}))
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+
+    // Garbage on the socket: an error the page can show, then the socket closes and the
+    // session ends.
+    let made = op.post("/live", &body).await?;
+    let (id, ingest) = (
+        made["id"].as_str().context("id")?.to_string(),
+        made["ingest"].as_str().context("ingest")?.to_string(),
+    );
+    let mut ws = connect(&server, &ingest, op.token()).await?;
+    // A second microphone on the same session: refused.
+    let second = connect(&server, &ingest, op.token()).await;
+    assert!(second.is_err(), "a second ingest connection was accepted");
+    ws.send(Message::Binary(vec![1, 2, 3].into())).await?;
+    let err = until_message(&mut ws, "error").await?;
+    assert!(
+        err["message"].as_str().unwrap_or("").contains("3 bytes"),
+        "{err}"
+    );
+    let s = op.get(&format!("/live/{id}")).await?;
+    assert_eq!(s["state"], "ended", "{s}");
+    assert!(
+        s["end_reason"].as_str().unwrap_or("").starts_with("bad input"),
+        "{s}"
+    );
+    let made = op.post("/live", &body).await?;
+    let mut ws = connect(&server, made["ingest"].as_str().context("ingest")?, op.token()).await?;
+    ws.send(Message::Text("hello".into())).await?;
+    let err = until_message(&mut ws, "error").await?;
+    assert!(
+        err["message"].as_str().unwrap_or("").contains("stop"),
+        "{err}"
+    );
+
+    // Signed in by cookie, the socket must come from this server's own pages.
+    let login: reqwest::Response = reqwest::Client::new()
+        .post(format!("{}/auth/login", server.api()))
+        .json(&json!({"username": "op", "password": OP_PASSWORD}))
+        .send()
+        .await?;
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("a session cookie")?
+        .to_string();
+    let made = op.post("/live", &body).await?;
+    let ingest = made["ingest"].as_str().context("ingest")?.to_string();
+    for origin in [None, Some("http://evil.example")] {
+        let mut req = format!("ws://{}{ingest}", server.addr).into_client_request()?;
+        req.headers_mut().insert("cookie", cookie.parse()?);
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", o.parse()?);
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+                assert_eq!(res.status(), 403, "origin {origin:?}")
+            }
+            other => panic!("origin {origin:?}: {:?}", other.map(|_| ())),
+        }
+    }
+    let mut req = format!("ws://{}{ingest}", server.addr).into_client_request()?;
+    req.headers_mut().insert("cookie", cookie.parse()?);
+    req.headers_mut()
+        .insert("origin", server.url.parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    let _ = until_message(&mut ws, "state").await?;
+
+    // Nobody speaks: the session ends after the configured silence, and says why.
+    let ended = until_message(&mut ws, "ended").await?;
+    assert_eq!(ended["reason"], "no audio for 1 s", "{ended}");
+    server.stop().await?;
+    Ok(())
+}

@@ -73,6 +73,14 @@ pub struct Cli {
     /// Largest media file accepted, MiB, 1 to 4096 [default: 200].
     #[arg(long, global = true)]
     pub max_upload_mib: Option<u32>,
+    /// Live broadcasts: play-out delay after arrival, the same on every station, ms, 60 to
+    /// 5000 [default: 200].
+    #[arg(long, global = true)]
+    pub live_delay_ms: Option<u32>,
+    /// Live broadcasts: a session without audio this many seconds ends, 5 to 3600
+    /// [default: 30].
+    #[arg(long, global = true)]
+    pub live_silence_seconds: Option<u32>,
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -131,6 +139,8 @@ impl Cli {
             ("max_connections", self.max_connections),
             ("token_ttl_days", self.token_ttl_days),
             ("max_upload_mib", self.max_upload_mib),
+            ("live_delay_ms", self.live_delay_ms),
+            ("live_silence_seconds", self.live_silence_seconds),
         ] {
             if let Some(v) = v {
                 flags.insert(key.into(), i64::from(v).into());

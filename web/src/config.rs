@@ -73,6 +73,12 @@ pub struct WebConfig {
     /// Largest media file accepted, MiB, 1 to 4096 (`--max-upload-mib`,
     /// `LOAXA_MAX_UPLOAD_MIB`).
     pub max_upload_mib: u32,
+    /// Live broadcasts: every station plays each frame this long after it reached the
+    /// server, ms, 60 to 5000 (`--live-delay-ms`, `LOAXA_LIVE_DELAY_MS`).
+    pub live_delay_ms: u32,
+    /// Live broadcasts: a session without audio this long ends, seconds, 5 to 3600
+    /// (`--live-silence-seconds`, `LOAXA_LIVE_SILENCE_SECONDS`).
+    pub live_silence_seconds: u32,
 }
 
 impl Default for WebConfig {
@@ -94,6 +100,8 @@ impl Default for WebConfig {
             max_connections: 16_384,
             token_ttl_days: 30,
             max_upload_mib: 200,
+            live_delay_ms: 200,
+            live_silence_seconds: 30,
         }
     }
 }
@@ -151,6 +159,16 @@ impl WebConfig {
                 )));
             }
         }
+        for (key, v, min, max) in [
+            ("live_delay_ms", self.live_delay_ms, 60, 5000),
+            ("live_silence_seconds", self.live_silence_seconds, 5, 3600),
+        ] {
+            if !(min..=max).contains(&v) {
+                return Err(settings::ConfigError::Flags(format!(
+                    "`{key}` must be between {min} and {max}, not {v}"
+                )));
+            }
+        }
         Ok(self)
     }
 
@@ -175,6 +193,8 @@ impl WebConfig {
             max_connections: self.max_connections as usize,
             token_ttl: chrono::Duration::days(i64::from(self.token_ttl_days)),
             max_upload_bytes: u64::from(self.max_upload_mib) * 1024 * 1024,
+            live_delay_ms: self.live_delay_ms,
+            live_silence: std::time::Duration::from_secs(u64::from(self.live_silence_seconds)),
             ..crate::state::Config::default()
         }
     }

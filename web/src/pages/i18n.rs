@@ -115,7 +115,7 @@ pub const TABLE: &[(&str, &str, &str)] = &[
         "Khử tiếng vọng và lọc tiếng ồn (tắt khi dùng micrô phòng thu)",
         "Echo cancellation and noise suppression (off for a studio microphone)",
     ),
-    ("live_start", "🎙 Bắt đầu phát", "🎙 Start speaking"),
+    ("live_start", "● Bắt đầu phát", "● Start speaking"),
     ("live_stop", "■ Dừng phát", "■ Stop"),
     ("live_meter", "Mức âm vào", "Input level"),
     ("live_stations", "Các đài", "Stations"),
