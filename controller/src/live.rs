@@ -21,7 +21,7 @@
 //! entry per session (`live:<id>`), with the milliseconds aired and the gaps.
 
 use crate::cache::{self, Db};
-use crate::mixer::{CueState, Cue, Mixer};
+use crate::mixer::{Cue, CueState, Mixer};
 use crate::sync::Client;
 use crate::Shared;
 use chrono::{DateTime, Utc};
@@ -112,7 +112,10 @@ impl Timeline {
             self.late_ms = self.late_ms.max((late / 1000) as u64);
         }
         self.first_us = Some(self.first_us.map_or(pts_us, |f| f.min(pts_us)));
-        self.newest_end_us = Some(self.newest_end_us.map_or(pts_us + span_us, |e| e.max(pts_us + span_us)));
+        self.newest_end_us = Some(
+            self.newest_end_us
+                .map_or(pts_us + span_us, |e| e.max(pts_us + span_us)),
+        );
         self.chunks.insert(pts_us, Chunk { span_us, samples });
     }
 
@@ -297,14 +300,32 @@ async fn session(ctx: Ctx, push: LivePush) {
                 let next = rendered + s.pushed.saturating_sub(consumed);
                 let want = rendered + lead_frames;
                 if next < want {
-                    fill(&ctx.mixer, &tl, s, &mut cur, &mut tally, next, want - next, delay_us);
+                    fill(
+                        &ctx.mixer,
+                        &tl,
+                        s,
+                        &mut cur,
+                        &mut tally,
+                        next,
+                        want - next,
+                        delay_us,
+                    );
                 }
             }
             (CueState::Pending, Some(s)) => {
                 state = "waiting";
                 if s.pushed == 0 {
                     if let Some(f) = cur.frame {
-                        fill(&ctx.mixer, &tl, s, &mut cur, &mut tally, f, lead_frames, delay_us);
+                        fill(
+                            &ctx.mixer,
+                            &tl,
+                            s,
+                            &mut cur,
+                            &mut tally,
+                            f,
+                            lead_frames,
+                            delay_us,
+                        );
                     }
                 }
             }
@@ -353,7 +374,16 @@ async fn session(ctx: Ctx, push: LivePush) {
                             airing: false,
                         };
                         cur.frame = None;
-                        fill(&ctx.mixer, &tl, &mut s, &mut cur, &mut tally, f, lead_frames, delay_us);
+                        fill(
+                            &ctx.mixer,
+                            &tl,
+                            &mut s,
+                            &mut cur,
+                            &mut tally,
+                            f,
+                            lead_frames,
+                            delay_us,
+                        );
                         seg = Some(s);
                     }
                 }
@@ -368,7 +398,12 @@ async fn session(ctx: Ctx, push: LivePush) {
             let late = std::mem::take(&mut lock(&tl).late_ms);
             let played = played_ms(&tally, seg.as_ref(), rate);
             let r = LiveReport {
-                state: if late > 0 && state == "airing" { "behind" } else { state }.into(),
+                state: if late > 0 && state == "airing" {
+                    "behind"
+                } else {
+                    state
+                }
+                .into(),
                 behind_ms: late,
                 played_ms: played,
                 gaps: tally.gaps.len() as u32,

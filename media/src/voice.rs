@@ -207,7 +207,8 @@ impl Stamper {
                 *min_err = (*min_err).min(err);
                 if start_us - *from >= SLEW_WINDOW_US {
                     // Correct the earliest arrival's offset over the next window.
-                    self.slew = (*min_err as f64 / SLEW_WINDOW_US as f64).clamp(-MAX_SLEW, MAX_SLEW);
+                    self.slew =
+                        (*min_err as f64 / SLEW_WINDOW_US as f64).clamp(-MAX_SLEW, MAX_SLEW);
                     self.window = Some((start_us, i64::MAX));
                 }
             }
@@ -228,10 +229,10 @@ pub mod adpcm {
     const STEPS: [i32; 89] = [
         7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 19, 21, 23, 25, 28, 31, 34, 37, 41, 45, 50, 55, 60,
         66, 73, 80, 88, 97, 107, 118, 130, 143, 157, 173, 190, 209, 230, 253, 279, 307, 337, 371,
-        408, 449, 494, 544, 598, 658, 724, 796, 876, 963, 1060, 1166, 1282, 1411, 1552, 1707,
-        1878, 2066, 2272, 2499, 2749, 3024, 3327, 3660, 4026, 4428, 4871, 5358, 5894, 6484, 7132,
-        7845, 8630, 9493, 10442, 11487, 12635, 13899, 15289, 16818, 18500, 20350, 22385, 24623,
-        27086, 29794, 32767,
+        408, 449, 494, 544, 598, 658, 724, 796, 876, 963, 1060, 1166, 1282, 1411, 1552, 1707, 1878,
+        2066, 2272, 2499, 2749, 3024, 3327, 3660, 4026, 4428, 4871, 5358, 5894, 6484, 7132, 7845,
+        8630, 9493, 10442, 11487, 12635, 13899, 15289, 16818, 18500, 20350, 22385, 24623, 27086,
+        29794, 32767,
     ];
     const INDEX: [i32; 16] = [-1, -1, -1, -1, 2, 4, 6, 8, -1, -1, -1, -1, 2, 4, 6, 8];
 
@@ -264,7 +265,8 @@ pub mod adpcm {
                 p += diff;
             }
             self.predictor = p.clamp(-32768, 32767) as i16;
-            self.index = (i32::from(self.index) + INDEX[usize::from(nibble & 15)]).clamp(0, 88) as u8;
+            self.index =
+                (i32::from(self.index) + INDEX[usize::from(nibble & 15)]).clamp(0, 88) as u8;
             self.predictor
         }
 
@@ -455,7 +457,11 @@ impl Framer {
     /// the frames they complete, with the PCM each carries (for the archive).
     pub fn push(&mut self, samples: &[f32], arrival_us: i64) -> Vec<(Frame, Vec<i16>)> {
         self.buf.extend(samples.iter().map(|&s| {
-            let s = if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 };
+            let s = if s.is_finite() {
+                s.clamp(-1.0, 1.0)
+            } else {
+                0.0
+            };
             (s * 32767.0).round() as i16
         }));
         let mut out = Vec::new();
@@ -583,7 +589,11 @@ mod tests {
         }
         let (arrival, st) = last.unwrap();
         assert_eq!(s.resyncs, 0);
-        assert!((arrival - st.pts_us).abs() < 10_000, "{}", arrival - st.pts_us);
+        assert!(
+            (arrival - st.pts_us).abs() < 10_000,
+            "{}",
+            arrival - st.pts_us
+        );
     }
 
     #[test]

@@ -147,7 +147,9 @@ async fn start_server(data: &Path) -> Result<Srv> {
     let Ok(bin) = std::env::var("LOAXA_WEB_BIN") else {
         return Ok(Srv::InProc(Server::start(data).await?));
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let child = std::process::Command::new(bin)
         .arg("--data")
         .arg(data)
@@ -190,7 +192,10 @@ async fn scenario(n: usize, secs: u64, cut: bool) -> Result<Outcome> {
     let mut wavs: Vec<PathBuf> = Vec::new();
     for (code, token) in codes.iter().zip(&tokens) {
         let wav = dir.path().join(format!("{code}.wav"));
-        let ctl_url = proxy.as_ref().map(|p| p.url()).unwrap_or_else(|| url.clone());
+        let ctl_url = proxy
+            .as_ref()
+            .map(|p| p.url())
+            .unwrap_or_else(|| url.clone());
         ctrls.push(InProcessController::start(
             &ctl_url,
             code,
@@ -323,10 +328,7 @@ async fn scenario(n: usize, secs: u64, cut: bool) -> Result<Outcome> {
         server_cpu_ms: cpu0.zip(cpu1).map(|(a, b)| b - a),
         ..Default::default()
     };
-    let aired: Vec<Aired> = wavs
-        .iter()
-        .map(|w| Aired::read(w))
-        .collect::<Result<_>>()?;
+    let aired: Vec<Aired> = wavs.iter().map(|w| Aired::read(w)).collect::<Result<_>>()?;
     if cut {
         let (a, b) = cut_window.context("cut")?;
         let w = &aired[0];
@@ -358,7 +360,8 @@ async fn scenario(n: usize, secs: u64, cut: bool) -> Result<Outcome> {
     if let (Some(&b0), Some(&bn)) = (bursts.first(), bursts.last()) {
         let sent = (bn - b0).num_microseconds().unwrap_or(0) as f64 / 1000.0;
         for w in &aired {
-            let (Some(a0), Some(an)) = (w.first_sound_after(b0, 0.05), w.first_sound_after(bn, 0.05))
+            let (Some(a0), Some(an)) =
+                (w.first_sound_after(b0, 0.05), w.first_sound_after(bn, 0.05))
             else {
                 continue;
             };

@@ -14,7 +14,8 @@ use tests::e2e::{eventually, seed, Aired, Api, InProcessController, Server, OP_P
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Open the session's ingest socket with a bearer token.
 async fn connect(server: &Server, ingest: &str, token: &str) -> Result<Ws> {
@@ -114,16 +115,20 @@ async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept
     let ingest = created["ingest"].as_str().context("ingest")?.to_string();
     assert_eq!(ingest, format!("/api/v1/live/{id}/ingest"));
     // Both stations open the session's stream before anyone speaks.
-    eventually(Duration::from_secs(20), "both stations connected", || async {
-        let s = op.get(&format!("/live/{id}")).await?;
-        let states: Vec<String> = s["stations"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|x| x["state"].as_str().unwrap_or("").to_string())
-            .collect();
-        Ok((states.len() == 2 && states.iter().all(|s| s != "connecting")).then_some(()))
-    })
+    eventually(
+        Duration::from_secs(20),
+        "both stations connected",
+        || async {
+            let s = op.get(&format!("/live/{id}")).await?;
+            let states: Vec<String> = s["stations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| x["state"].as_str().unwrap_or("").to_string())
+                .collect();
+            Ok((states.len() == 2 && states.iter().all(|s| s != "connecting")).then_some(()))
+        },
+    )
     .await?;
 
     let mut ws = connect(&server, &ingest, op.token()).await?;
@@ -131,7 +136,10 @@ async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept
     ws.send(Message::Text(r#"{"type":"stop"}"#.into())).await?;
     let ended = until_message(&mut ws, "ended").await?;
     assert!(
-        ended["reason"].as_str().unwrap_or("").contains("stopped by op"),
+        ended["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("stopped by op"),
         "{ended}"
     );
     let archive = ended["archive"]
@@ -153,7 +161,10 @@ async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept
         .await?;
         assert_eq!(entry["status"], "played", "{entry}");
         let played = entry["played_ms"].as_u64().unwrap_or(0);
-        assert!((2000..=4000).contains(&played), "{code} played {played} ms: {entry}");
+        assert!(
+            (2000..=4000).contains(&played),
+            "{code} played {played} ms: {entry}"
+        );
     }
     let session = op.get(&format!("/live/{id}")).await?;
     assert_eq!(session["state"], "ended");
@@ -174,8 +185,12 @@ async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept
     // The tone is in both outputs, at the same instant, after it was sent.
     let a = Aired::read(&dir.path().join("XA.wav"))?;
     let b = Aired::read(&dir.path().join("XB.wav"))?;
-    let ta = a.first_sound_after(sent_at, 0.05).context("XA aired nothing")?;
-    let tb = b.first_sound_after(sent_at, 0.05).context("XB aired nothing")?;
+    let ta = a
+        .first_sound_after(sent_at, 0.05)
+        .context("XA aired nothing")?;
+    let tb = b
+        .first_sound_after(sent_at, 0.05)
+        .context("XB aired nothing")?;
     let apart = (ta - tb).num_microseconds().unwrap_or(i64::MAX).abs();
     eprintln!(
         "first sound {} ms after the first message; stations {apart} µs apart",
@@ -184,10 +199,15 @@ async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept
     assert!(apart <= 20_000, "XA and XB {apart} µs apart");
     let mid = ta + chrono::Duration::milliseconds(1500);
     for (code, aired) in [("XA", &a), ("XB", &b)] {
-        let f = aired.frequency_at(mid, 200).context("recording too short")?;
+        let f = aired
+            .frequency_at(mid, 200)
+            .context("recording too short")?;
         assert!((950.0..=1050.0).contains(&f), "{code} aired {f} Hz");
         let sounding = aired.sounding_ms(ta, ta + chrono::Duration::seconds(5), 0.05);
-        assert!((2700..=3300).contains(&sounding), "{code} sounded {sounding} ms");
+        assert!(
+            (2700..=3300).contains(&sounding),
+            "{code} sounded {sounding} ms"
+        );
     }
     server.stop().await?;
     Ok(())
@@ -247,14 +267,29 @@ async fn bad_callers_and_bad_input_are_refused_with_a_reason_and_silence_ends_a_
         .await?;
     assert_eq!(res.status(), 403);
     let msg: Value = res.json().await?;
-    assert!(msg["error"]["message"].as_str().unwrap_or("").contains("XA"), "{msg}");
+    assert!(
+        msg["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("XA"),
+        "{msg}"
+    );
     assert_eq!(op.get("/live").await?, json!([]));
 
     // A format the server does not take: refused, naming the field.
     for (format, field) in [
-        (json!({"codec": "pcm_s16le", "sample_rate": 96000, "channels": 1}), "sample_rate"),
-        (json!({"codec": "pcm_s16le", "sample_rate": 16000, "channels": 6}), "channels"),
-        (json!({"codec": "mp3", "sample_rate": 16000, "channels": 1}), "codec"),
+        (
+            json!({"codec": "pcm_s16le", "sample_rate": 96000, "channels": 1}),
+            "sample_rate",
+        ),
+        (
+            json!({"codec": "pcm_s16le", "sample_rate": 16000, "channels": 6}),
+            "channels",
+        ),
+        (
+            json!({"codec": "mp3", "sample_rate": 16000, "channels": 1}),
+            "codec",
+        ),
     ] {
         let res = op
             .request(reqwest::Method::POST, "/live")
@@ -296,11 +331,19 @@ async fn bad_callers_and_bad_input_are_refused_with_a_reason_and_silence_ends_a_
     let s = op.get(&format!("/live/{id}")).await?;
     assert_eq!(s["state"], "ended", "{s}");
     assert!(
-        s["end_reason"].as_str().unwrap_or("").starts_with("bad input"),
+        s["end_reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("bad input"),
         "{s}"
     );
     let made = op.post("/live", &body).await?;
-    let mut ws = connect(&server, made["ingest"].as_str().context("ingest")?, op.token()).await?;
+    let mut ws = connect(
+        &server,
+        made["ingest"].as_str().context("ingest")?,
+        op.token(),
+    )
+    .await?;
     ws.send(Message::Text("hello".into())).await?;
     let err = until_message(&mut ws, "error").await?;
     assert!(
@@ -338,8 +381,7 @@ async fn bad_callers_and_bad_input_are_refused_with_a_reason_and_silence_ends_a_
     }
     let mut req = format!("ws://{}{ingest}", server.addr).into_client_request()?;
     req.headers_mut().insert("cookie", cookie.parse()?);
-    req.headers_mut()
-        .insert("origin", server.url.parse()?);
+    req.headers_mut().insert("origin", server.url.parse()?);
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
     let _ = until_message(&mut ws, "state").await?;
 

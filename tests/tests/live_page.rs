@@ -113,13 +113,19 @@ async fn an_operator_speaks_live_from_the_page_and_two_stations_air_it_in_step()
     }
     let a = Aired::read(&dir.path().join("XA.wav"))?;
     let b = Aired::read(&dir.path().join("XB.wav"))?;
-    let ta = a.first_sound_after(before, 0.05).context("XA aired nothing")?;
-    let tb = b.first_sound_after(before, 0.05).context("XB aired nothing")?;
+    let ta = a
+        .first_sound_after(before, 0.05)
+        .context("XA aired nothing")?;
+    let tb = b
+        .first_sound_after(before, 0.05)
+        .context("XB aired nothing")?;
     let apart = (ta - tb).num_microseconds().unwrap_or(i64::MAX).abs();
     assert!(apart <= 20_000, "XA and XB {apart} µs apart");
     let mid = ta + chrono::Duration::milliseconds(1500);
     for (code, aired) in [("XA", &a), ("XB", &b)] {
-        let f = aired.frequency_at(mid, 200).context("recording too short")?;
+        let f = aired
+            .frequency_at(mid, 200)
+            .context("recording too short")?;
         assert!(
             (TONE_HZ - 50.0..=TONE_HZ + 50.0).contains(&f),
             "{code} aired {f} Hz"

@@ -67,9 +67,7 @@ impl Kind {
             | Kind::Media
             | Kind::Urgent
             | Kind::Cap
-            | Kind::Live => {
-                Role::Operator
-            }
+            | Kind::Live => Role::Operator,
             Kind::Channel | Kind::Station | Kind::User | Kind::Area => Role::Admin,
         }
     }

@@ -107,9 +107,11 @@ pub fn insert(conn: &Connection, l: &LiveRow, stations: &[String]) -> rusqlite::
 
 /// One session.
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<LiveRow>> {
-    conn.prepare_cached(&format!("SELECT {COLS} FROM live_sessions l WHERE l.id = ?1"))?
-        .query_row([id], row)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM live_sessions l WHERE l.id = ?1"
+    ))?
+    .query_row([id], row)
+    .optional()
 }
 
 /// Sessions the area's users can see (opened in their subtree or aimed at a station in

@@ -76,10 +76,7 @@ impl Format {
             ));
         }
         if !(1..=2).contains(&self.channels) {
-            return Err(format!(
-                "format.channels: {} must be 1 or 2",
-                self.channels
-            ));
+            return Err(format!("format.channels: {} must be 1 or 2", self.channels));
         }
         Ok(())
     }
@@ -265,7 +262,9 @@ impl Session {
 
 impl std::fmt::Debug for Archive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Archive").field("file", &self.file.path()).finish()
+        f.debug_struct("Archive")
+            .field("file", &self.file.path())
+            .finish()
     }
 }
 

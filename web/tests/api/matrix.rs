@@ -631,9 +631,7 @@ impl Ctx {
                 json!({"title": "l", "stations": ["LQ"], "priority": "emergency"}),
             ),
             "GET /api/v1/live/{id}" => none(api(format!("/live/{}", self.live().await))),
-            "POST /api/v1/live/{id}/stop" => {
-                none(api(format!("/live/{}/stop", self.live().await)))
-            }
+            "POST /api/v1/live/{id}/stop" => none(api(format!("/live/{}/stop", self.live().await))),
             "GET /api/v1/live/{id}/ingest" => {
                 none(api(format!("/live/{}/ingest", self.live().await)))
             }

@@ -152,12 +152,12 @@ fn view(
         .map(|s| s.code)
         .collect();
     let (state, aired_ms, stations) = match open {
-        Some(s) => (
-            s.state().to_string(),
-            s.aired_ms(),
-            s.station_states(),
+        Some(s) => (s.state().to_string(), s.aired_ms(), s.station_states()),
+        None => (
+            l.state.clone(),
+            l.aired_ms,
+            db::live::stations(conn, &l.id)?,
         ),
-        None => (l.state.clone(), l.aired_ms, db::live::stations(conn, &l.id)?),
     };
     let stations: Vec<_> = stations
         .into_iter()
@@ -347,7 +347,9 @@ fn status(session: &Session) -> Message {
 async fn refuse(socket: &mut WebSocket, code: u16, message: &str) {
     let _ = socket
         .send(Message::Text(
-            json!({"type": "error", "message": message}).to_string().into(),
+            json!({"type": "error", "message": message})
+                .to_string()
+                .into(),
         ))
         .await;
     let reason: String = message.chars().take(60).collect();
@@ -452,11 +454,7 @@ pub async fn stream(
 ) -> AppResult<Response> {
     let code = device.station.code.clone();
     let headers = [(header::CONTENT_TYPE, "application/octet-stream")];
-    let Some(session) = state
-        .live
-        .get(&id)
-        .filter(|s| s.stations.contains(&code))
-    else {
+    let Some(session) = state.live.get(&id).filter(|s| s.stations.contains(&code)) else {
         let (i, c) = (id.clone(), code.clone());
         let row = state
             .db
