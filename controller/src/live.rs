@@ -247,7 +247,8 @@ struct Tally {
     gaps: Vec<RelayGap>,
     open_gap: Option<(DateTime<Utc>, u64)>,
     started_at: Option<DateTime<Utc>>,
-    cut: bool,
+    /// Cut by another item (an emergency) at this instant, and not yet airing again.
+    cut_at: Option<DateTime<Utc>>,
 }
 
 /// The play-out position: the next output frame to fill and the server instant (µs) it
@@ -291,9 +292,15 @@ async fn session(ctx: Ctx, push: LivePush) {
                 if !s.airing {
                     s.airing = true;
                     let start = rendered.saturating_sub(consumed);
-                    tally
-                        .started_at
-                        .get_or_insert(ctx.mixer.utc_of_frame(start).unwrap_or(now));
+                    let at = ctx.mixer.utc_of_frame(start).unwrap_or(now);
+                    tally.started_at.get_or_insert(at);
+                    if let Some(from) = tally.cut_at.take() {
+                        tally.gaps.push(RelayGap {
+                            from,
+                            to: at,
+                            reason: "interrupted by another item (an emergency)".into(),
+                        });
+                    }
                 }
                 s.consumed = consumed;
                 state = "airing";
@@ -334,7 +341,7 @@ async fn session(ctx: Ctx, push: LivePush) {
                 let finished = s.tx.is_none();
                 tally.consumed += if finished { s.pushed } else { s.consumed };
                 if !finished && s.airing {
-                    tally.cut = true;
+                    tally.cut_at = Some(now);
                     tracing::warn!(key = %key, "live broadcast cut by another item; cued again");
                 }
                 seg = None;
@@ -423,10 +430,10 @@ async fn session(ctx: Ctx, push: LivePush) {
     let now = ctx.clock.now();
     let (status, why) = if played == 0 {
         (PlayStatus::Skipped, Some(format!("never aired: {reason}")))
-    } else if tally.cut {
+    } else if tally.cut_at.is_some() {
         (
             PlayStatus::Interrupted,
-            Some(format!("cut by an emergency; {reason}")),
+            Some(format!("cut by another item (an emergency); {reason}")),
         )
     } else {
         (PlayStatus::Played, Some(reason.clone()))

@@ -391,3 +391,104 @@ async fn bad_callers_and_bad_input_are_refused_with_a_reason_and_silence_ends_a_
     server.stop().await?;
     Ok(())
 }
+
+/// Send `ms` of a `hz` tone (16 kHz mono) on a new session's socket, in real time.
+async fn speak(server: &Server, op: &Api, priority: &str, hz: f32, ms: u32) -> Result<String> {
+    let made = op
+        .post(
+            "/live",
+            &json!({"title": format!("{hz} Hz"), "stations": ["XA"], "priority": priority,
+                    "format": {"codec": "pcm_s16le", "sample_rate": 16000, "channels": 1}}),
+        )
+        .await?;
+    let id = made["id"].as_str().context("id")?.to_string();
+    let mut ws = connect(server, made["ingest"].as_str().context("ingest")?, op.token()).await?;
+    let samples = media::signal::tone(hz, ms, 16_000, 0.5);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for chunk in samples.chunks(320) {
+        tick.tick().await;
+        let bytes: Vec<u8> = chunk
+            .iter()
+            .flat_map(|s| ((s * 32767.0) as i16).to_le_bytes())
+            .collect();
+        ws.send(Message::Binary(bytes.into())).await?;
+    }
+    ws.send(Message::Text(r#"{"type":"stop"}"#.into())).await?;
+    until_message(&mut ws, "ended").await?;
+    Ok(id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_emergency_session_cuts_a_priority_one_which_resumes_after_and_they_never_mix(
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("server");
+    let tokens = seed(&data, &["XA"])?;
+    let server = Server::start(&data).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let ctl = InProcessController::start(
+        &server.url,
+        "XA",
+        &tokens[0],
+        &dir.path().join("XA"),
+        wav_output(dir.path(), "XA"),
+        clock,
+    )?;
+    let op = Api::login(&server, "op", OP_PASSWORD).await?;
+    eventually(Duration::from_secs(30), "the station online", || async {
+        let st = op.get("/stations/XA").await?;
+        Ok((st["online"] == true).then_some(()))
+    })
+    .await?;
+    let t0 = SystemClock.now();
+    let (a, b) = tokio::join!(speak(&server, &op, "priority", 1000.0, 5000), async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let at = SystemClock.now();
+        speak(&server, &op, "emergency", 500.0, 1500)
+            .await
+            .map(|id| (id, at))
+    });
+    let (a, (b, b_at)) = (a?, b?);
+    let mut entries = Vec::new();
+    for id in [&a, &b] {
+        entries.push(
+            eventually(Duration::from_secs(30), "the live log entry", || async {
+                let logs = op.get("/logs?station=XA").await?;
+                Ok(logs
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e["id"] == format!("live:{id}"))
+                    .cloned())
+            })
+            .await?,
+        );
+    }
+    ctl.stop().await?;
+    // The priority session: played, with the emergency's stretch as a gap.
+    assert_eq!(entries[0]["status"], "played", "{}", entries[0]);
+    assert!(
+        entries[0]["gaps"].to_string().contains("interrupted"),
+        "{}",
+        entries[0]
+    );
+    assert_eq!(entries[1]["status"], "played", "{}", entries[1]);
+    let w = Aired::read(&dir.path().join("XA.wav"))?;
+    let start = w.first_sound_after(t0, 0.05).context("nothing aired")?;
+    let f = |at: DateTime<Utc>| w.frequency_at(at, 200).unwrap_or(0.0);
+    let near = |got: f32, want: f32| (want - 40.0..=want + 40.0).contains(&got);
+    let before = start + chrono::Duration::milliseconds(700);
+    assert!(near(f(before), 1000.0), "before: {} Hz", f(before));
+    // During the emergency: its tone alone (mixed, the crossings would not be 500 Hz).
+    let e_start = w
+        .first_sound_after(b_at, 0.05)
+        .context("the emergency aired")?;
+    let during = b_at + chrono::Duration::milliseconds(900);
+    assert!(near(f(during), 500.0), "during: {} Hz", f(during));
+    let _ = e_start;
+    // After it: the priority session again, at the live instant.
+    let after = b_at + chrono::Duration::milliseconds(2600);
+    assert!(near(f(after), 1000.0), "after: {} Hz", f(after));
+    server.stop().await?;
+    Ok(())
+}

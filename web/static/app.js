@@ -1064,7 +1064,7 @@
       var r = run; run = null;
       if (!r) return;
       if (r.ws && r.ws.readyState === 1 && sendStop) r.ws.send(JSON.stringify({ type: "stop" }));
-      if (r.stream) r.stream.getTracks().forEach(function (t) { t.stop(); });
+      if (r.stream) r.stream.getTracks().forEach(function (track) { track.stop(); });
       if (r.ctx) r.ctx.close();
       idle();
     }

@@ -668,6 +668,7 @@ mod tests {
             include_str!("../../templates/users.html"),
             include_str!("../../templates/channels.html"),
             include_str!("../../templates/audit.html"),
+            include_str!("../../templates/live.html"),
             include_str!("../../static/app.js"),
         ];
         let keys: HashSet<&str> = TABLE.iter().map(|(k, _, _)| *k).collect();

@@ -93,7 +93,7 @@ mod tests {
         assert_eq!(entries(Role::Admin, Group::Admin).len(), Some(5));
         assert_eq!(entries(Role::Operator, Group::Admin).len(), Some(0));
         assert_eq!(entries(Role::Viewer, Group::Main).len(), Some(8));
-        assert_eq!(entries(Role::Operator, Group::Main).len(), Some(9));
+        assert_eq!(entries(Role::Operator, Group::Main).len(), Some(10));
     }
 
     #[test]
