@@ -52,6 +52,10 @@ const STREAM_IDLE: Duration = Duration::from_millis(1500);
 /// Wait between two attempts to open the stream.
 const RETRY: Duration = Duration::from_millis(200);
 
+/// Once audio has come, a session from which nothing more arrives for this long (the
+/// station's network is down) ends here: the loudspeakers are not held for silence.
+const GIVE_UP_US: i64 = 15_000_000;
+
 /// Gaps shorter than this are not logged (a frame or so).
 const MIN_GAP_MS: i64 = 60;
 
@@ -283,10 +287,20 @@ async fn session(ctx: Ctx, push: LivePush) {
         let rate = i64::from(fmt.rate.max(1));
         let lead_frames = (LEAD_US * rate / 1_000_000) as u64;
         let (rendered, cs) = ctx.mixer.cue_state(&key);
-        let (ended, first_us) = {
+        let (ended, first_us, newest) = {
             let t = lock(&tl);
-            (t.ended.clone(), t.first_us)
+            (t.ended.clone(), t.first_us, t.newest_end_us)
         };
+        if ended.is_none()
+            && newest.is_some_and(|n| now.timestamp_micros() - n > GIVE_UP_US + delay_us)
+        {
+            let why = "nothing came from the server for 15 s (network)".to_string();
+            tracing::warn!(key = %key, "live broadcast given up: {why}");
+            if let Some(s) = seg.take() {
+                tally.consumed += s.consumed;
+            }
+            break (why, None);
+        }
         match (cs, seg.as_mut()) {
             (CueState::Airing { consumed }, Some(s)) => {
                 if !s.airing {

@@ -8,8 +8,11 @@
 //!   server. Frames follow each other without a hole while the sender keeps time; the
 //!   timeline slews (at most [`MAX_SLEW`], an inaudible pitch change) towards the earliest
 //!   arrivals, which corrects the drift of the sender's sound card against the server's
-//!   clock; a stall longer than [`GAP_RESYNC_US`] restarts the timeline at the arrival (the
-//!   stations air silence for the gap, they never fall behind).
+//!   clock. Audio held up on the way (a stalled uplink that then delivers its backlog in a
+//!   burst) keeps its place: it comes too late to air, the stations air silence for it,
+//!   and what follows airs on time; the delay never grows. Only a sender that really
+//!   stopped and started again (late frames that do not catch up) restarts the timeline
+//!   at the arrival.
 //! - [`adpcm`]: IMA ADPCM, 4 bits a sample: [`VOICE_RATE`] = 14 kHz mono is 56 kbit/s of
 //!   audio, 61 kbit/s with the frame headers, under the 64 kbit/s a station may take. Each
 //!   frame carries its decoder state, so a lost frame never damages the next one.
@@ -28,9 +31,12 @@ pub const VOICE_RATE: u32 = 14_000;
 /// Samples in one frame: 40 ms.
 pub const FRAME_SAMPLES: usize = 560;
 
-/// A stall of the incoming audio longer than this restarts the timeline at the next
-/// arrival: the stations air silence for the gap instead of airing it later.
+/// A frame later than this against the timeline is late: it keeps its place (the stations
+/// air silence for it). Late frames that do not catch up restart the timeline.
 pub const GAP_RESYNC_US: i64 = 150_000;
+
+/// Late frames in a row, none catching up, after which the timeline restarts.
+const LATE_RUN_RESYNC: u32 = 3;
 
 /// Audio this far ahead of real time (a sender faster than its clock, or pushing a file)
 /// is dropped.
@@ -160,6 +166,8 @@ pub struct Stamper {
     /// Smallest (arrival-derived start - timeline) seen in this window, and the window's
     /// start.
     window: Option<(i64, i64)>,
+    /// The last late frame's lateness, and how many late frames in a row did not catch up.
+    late: Option<(i64, u32)>,
     /// Frames dropped for running ahead of real time.
     pub dropped: u64,
     /// Times the timeline restarted after a stall.
@@ -189,16 +197,34 @@ impl Stamper {
         let next = match self.next_us {
             None => start_us,
             Some(next) if start_us - next > GAP_RESYNC_US => {
-                self.resyncs += 1;
-                self.window = None;
-                self.slew = 0.0;
-                start_us
+                // Late. A backlog delivered after a stall catches up (each frame arrives
+                // sooner after the last than it lasts); a sender that paused does not.
+                let late = start_us - next;
+                let run = match self.late {
+                    Some((prev, _)) if late < prev - (nominal / 2.0) as i64 => 0,
+                    Some((_, run)) => run + 1,
+                    None => 1,
+                };
+                self.late = Some((late, run));
+                if run >= LATE_RUN_RESYNC {
+                    self.resyncs += 1;
+                    self.window = None;
+                    self.slew = 0.0;
+                    self.late = None;
+                    start_us
+                } else {
+                    next
+                }
             }
             Some(next) if next - start_us > MAX_AHEAD_US => {
+                self.late = None;
                 self.dropped += 1;
                 return None;
             }
-            Some(next) => next,
+            Some(next) => {
+                self.late = None;
+                next
+            }
         };
         let err = start_us - next;
         match &mut self.window {
@@ -563,9 +589,17 @@ mod tests {
         assert_eq!(b.pts_us, a.pts_us + i64::from(a.span_us));
         let c = s.stamp(1_000_000 + 2 * dur - 5_000, FRAME_SAMPLES).unwrap();
         assert_eq!(c.pts_us, b.pts_us + i64::from(b.span_us));
-        // A 3 s stall: the timeline restarts at the arrival.
-        let d = s.stamp(4_000_000, FRAME_SAMPLES).unwrap();
-        assert_eq!(d.pts_us, 4_000_000);
+        // The sender stops for 3 s and starts again: after three late frames that do not
+        // catch up, the timeline restarts at the arrival.
+        let late = s.stamp(4_000_000, FRAME_SAMPLES).unwrap();
+        assert_eq!(
+            late.pts_us,
+            c.pts_us + i64::from(c.span_us),
+            "keeps its place"
+        );
+        s.stamp(4_000_000 + dur, FRAME_SAMPLES).unwrap();
+        let d = s.stamp(4_000_000 + 2 * dur, FRAME_SAMPLES).unwrap();
+        assert_eq!(d.pts_us, 4_000_000 + 2 * dur);
         assert_eq!(s.resyncs, 1);
         // Audio pushed far faster than real time is dropped.
         let mut dropped = 0;
@@ -575,6 +609,29 @@ mod tests {
             }
         }
         assert!(dropped > 60, "{dropped}");
+    }
+
+    #[test]
+    fn a_backlog_after_a_stalled_uplink_keeps_its_place_and_the_delay_does_not_grow() {
+        let mut s = Stamper::new();
+        let dur = 40_000i64;
+        for k in 0..50 {
+            s.stamp(1_000_000 + k * dur, FRAME_SAMPLES).unwrap();
+        }
+        // 3 s of audio held up, then delivered within 30 ms; then on time again.
+        let mut last = None;
+        for k in 50..125 {
+            let arrival = 1_000_000 + 125 * dur - 30_000 + (k - 50) * 400;
+            last = Some(s.stamp(arrival, FRAME_SAMPLES).unwrap());
+        }
+        let after = s.stamp(1_000_000 + 125 * dur, FRAME_SAMPLES).unwrap();
+        assert_eq!(s.resyncs, 0);
+        assert_eq!(
+            after.pts_us,
+            1_000_000 + 125 * dur,
+            "on time again: no added delay"
+        );
+        assert!(last.is_some());
     }
 
     #[test]

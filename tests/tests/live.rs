@@ -402,7 +402,12 @@ async fn speak(server: &Server, op: &Api, priority: &str, hz: f32, ms: u32) -> R
         )
         .await?;
     let id = made["id"].as_str().context("id")?.to_string();
-    let mut ws = connect(server, made["ingest"].as_str().context("ingest")?, op.token()).await?;
+    let mut ws = connect(
+        server,
+        made["ingest"].as_str().context("ingest")?,
+        op.token(),
+    )
+    .await?;
     let samples = media::signal::tone(hz, ms, 16_000, 0.5);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     for chunk in samples.chunks(320) {
