@@ -51,6 +51,22 @@ fn env_or(name: &str, default: u64) -> u64 {
 async fn run() -> Result<()> {
     let secs = env_or("LIVE_BENCH_SECONDS", 60);
     let big = env_or("LIVE_BENCH_BIG", 100) as usize;
+    let only_big = std::env::var("LIVE_BENCH_ONLY").is_ok_and(|v| v == "big");
+    if !only_big {
+        small_and_cut(secs).await?;
+    }
+    let many = scenario(big, 10, false).await?;
+    report(&format!("{big} stations"), &many, 10);
+    if let Some(cpu) = many.server_cpu_ms {
+        let per = cpu as f64 / (big as f64 * many.sent_s);
+        println!(
+            "BENCH|live: server CPU per station per second of live audio ({big} stations)|{per:.3} ms|-|-"
+        );
+    }
+    Ok(())
+}
+
+async fn small_and_cut(secs: u64) -> Result<()> {
     let small = scenario(10, secs, false).await?;
     report("10 stations", &small, secs);
     let cut = scenario(1, 12, true).await?;
@@ -63,14 +79,6 @@ async fn run() -> Result<()> {
         "BENCH|live: longest silence during the 3 s cut|{} ms|about 3000 ms|-",
         cut.cut_silence_ms
     );
-    let many = scenario(big, 10, false).await?;
-    report(&format!("{big} stations"), &many, 10);
-    if let Some(cpu) = many.server_cpu_ms {
-        let per = cpu as f64 / (big as f64 * many.sent_s);
-        println!(
-            "BENCH|live: server CPU per station per second of live audio ({big} stations)|{per:.3} ms|-|-"
-        );
-    }
     Ok(())
 }
 
@@ -157,7 +165,10 @@ async fn start_server(data: &Path) -> Result<Srv> {
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(match std::env::var("LIVE_BENCH_SERVER_LOG") {
+            Ok(f) => std::fs::File::create(f)?.into(),
+            Err(_) => std::process::Stdio::null(),
+        })
         .spawn()
         .context("loaxa-web")?;
     let url = format!("http://127.0.0.1:{port}");
@@ -339,7 +350,7 @@ async fn scenario(n: usize, secs: u64, cut: bool) -> Result<Outcome> {
         }
         return Ok(out);
     }
-    for &b in &bursts {
+    for (k, &b) in bursts.iter().enumerate() {
         let onsets: Vec<DateTime<Utc>> = aired
             .iter()
             .filter_map(|w| w.first_sound_after(b, 0.05))
@@ -349,6 +360,14 @@ async fn scenario(n: usize, secs: u64, cut: bool) -> Result<Outcome> {
             out.latencies_ms
                 .push((*t - b).num_microseconds().unwrap_or(0) as f64 / 1000.0);
         }
+        let mut ls: Vec<i64> = onsets.iter().map(|t| (*t - b).num_milliseconds()).collect();
+        ls.sort_unstable();
+        println!(
+            "burst {k}: aired on {} of {} stations, median latency {:?} ms",
+            onsets.len(),
+            aired.len(),
+            ls.get(ls.len() / 2)
+        );
         if onsets.len() == aired.len() && onsets.len() > 1 {
             let lo = onsets.iter().min().copied().unwrap_or(b);
             let hi = onsets.iter().max().copied().unwrap_or(b);

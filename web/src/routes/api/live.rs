@@ -401,8 +401,11 @@ async fn speak(state: AppState, session: Arc<Session>, mut socket: WebSocket) {
                     pcm.extend(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])));
                     mono.clear();
                     resampler.push(&pcm, &mut mono);
-                    let before = framer.stamper.dropped;
+                    let (before, resyncs) = (framer.stamper.dropped, framer.stamper.resyncs);
                     let frames = framer.push(&mono, arrival_us);
+                    if framer.stamper.resyncs != resyncs {
+                        tracing::warn!(id = %session.id, "live audio stopped and started again: its timeline restarts at its arrival");
+                    }
                     if framer.stamper.dropped > before + 25 {
                         let m = "audio arrives faster than real time";
                         refuse(&mut socket, 1008, m).await;
