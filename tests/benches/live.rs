@@ -166,7 +166,11 @@ async fn start_server(data: &Path) -> Result<Srv> {
         .arg(format!("127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
         .stderr(match std::env::var("LIVE_BENCH_SERVER_LOG") {
-            Ok(f) => std::fs::File::create(f)?.into(),
+            Ok(f) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(f)?
+                .into(),
             Err(_) => std::process::Stdio::null(),
         })
         .spawn()
