@@ -69,6 +69,8 @@ impl Backoff {
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// For live broadcasts: gives up connecting within a second.
+    live_http: reqwest::Client,
     servers: Arc<Servers>,
     token: String,
 }
@@ -144,8 +146,16 @@ impl Client {
             .user_agent(concat!("loaxa-controller/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
+        let live_http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(800))
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(15))
+            .user_agent(concat!("loaxa-controller/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
         Self {
             http,
+            live_http,
             servers,
             token: token.trim().to_string(),
         }
@@ -176,6 +186,35 @@ impl Client {
         let (i, base) = self.servers.active();
         let req = self.http.post(format!("{base}/api/v1{path}"));
         Request(i, req.bearer_auth(&self.token))
+    }
+
+    /// `GET` a live stream (`path` as the server gave it, from `/api/v1`) from the active
+    /// server: a client of its own that gives up connecting within a second, so a station
+    /// is back on the air within a second of the network's return.
+    pub async fn live_stream(&self, path: &str) -> Result<reqwest::Response, SyncError> {
+        let (i, base) = self.servers.active();
+        let req = self
+            .live_http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&self.token);
+        check(Request(i, req).send_via(self).await?).await
+    }
+
+    /// `POST /device/live/{id}/state`.
+    pub async fn live_report(
+        &self,
+        id: &str,
+        r: &schedules::wire::LiveReport,
+    ) -> Result<(), SyncError> {
+        let (i, base) = self.servers.active();
+        let req = self
+            .live_http
+            .post(format!("{base}/api/v1/device/live/{id}/state"))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(3))
+            .json(r);
+        check(Request(i, req).send_via(self).await?).await?;
+        Ok(())
     }
 
     /// Send to the server the request was made for; one that does not answer (or answers

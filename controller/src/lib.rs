@@ -53,6 +53,7 @@ pub mod decode;
 pub mod fetch;
 pub mod format;
 pub mod limiter;
+pub mod live;
 pub mod manpage;
 pub mod mixer;
 pub mod output;
@@ -315,6 +316,18 @@ pub async fn run(
             media: media_cache.clone(),
         },
         commands_rx,
+    ));
+    let (live_tx, live_rx) = mpsc::unbounded_channel();
+    *shared.live.lock().unwrap_or_else(|e| e.into_inner()) = Some(live_tx);
+    tasks.spawn(live::live_loop(
+        live::Ctx {
+            client: client.clone(),
+            mixer: mixer.clone(),
+            db: db.clone(),
+            shared: shared.clone(),
+            clock: clock.clone(),
+        },
+        live_rx,
     ));
     tasks.spawn(fetch::cache_loop(
         media_cache,

@@ -615,6 +615,40 @@ impl Mixer {
     }
 }
 
+// ------------------------------------------------------------- live broadcast hook (#25)
+
+/// Where a cue stands, for [`crate::live`], which keeps a live cue's audio aligned to the
+/// output frame by frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CueState {
+    /// Neither queued nor airing (never cued, or ended).
+    Absent,
+    /// Queued: waiting for its start frame or for what airs to end.
+    Pending,
+    /// Airing; `consumed` frames of its audio have gone out (silence of underruns excluded).
+    Airing {
+        /// Frames of its audio rendered so far.
+        consumed: u64,
+    },
+}
+
+impl Mixer {
+    /// Frames rendered so far and where cue `key` stands, read together.
+    pub fn cue_state(&self, key: &str) -> (u64, CueState) {
+        let st = self.lock();
+        let cs = match &st.current {
+            Some(c) if c.key == key => CueState::Airing {
+                consumed: c.frames.saturating_sub(c.underrun_frames),
+            },
+            _ if st.pending.iter().any(|c| c.key == key) => CueState::Pending,
+            _ => CueState::Absent,
+        };
+        (st.frames, cs)
+    }
+}
+
+// ----------------------------------------------------------- end of the live broadcast hook
+
 fn signed_duration(a: Instant, b: Instant) -> CDuration {
     if a >= b {
         CDuration::from_std(a - b).unwrap_or(CDuration::zero())

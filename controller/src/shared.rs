@@ -77,6 +77,8 @@ pub struct Shared {
     /// Audio that came with an urgent push, verified, by SHA-256: the player plays it from
     /// here until it is written into the media cache (after the notice starts).
     held_audio: Mutex<HashMap<String, bytes::Bytes>>,
+    /// Live broadcasts announced on the event stream go to [`crate::live::live_loop`].
+    pub(crate) live: Mutex<Option<mpsc::UnboundedSender<schedules::wire::LivePush>>>,
 }
 
 impl Shared {
@@ -102,6 +104,15 @@ impl Shared {
             commands,
             master_volume: std::sync::atomic::AtomicU8::new(master_volume),
             held_audio: Mutex::new(HashMap::new()),
+            live: Mutex::new(None),
+        }
+    }
+
+    /// A live broadcast was announced: hand it to the live loop.
+    pub fn live_push(&self, p: schedules::wire::LivePush) {
+        tracing::warn!(id = %p.id, title = %p.title, "live broadcast announced");
+        if let Some(tx) = self.live.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = tx.send(p);
         }
     }
 

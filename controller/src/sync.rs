@@ -223,6 +223,11 @@ pub fn handle_event(
                 Err(e) => tracing::warn!("bad command event: {e}"),
             }
         }
+        // Live broadcast (#25): handed to `crate::live`.
+        Some(Event::Live) => match serde_json::from_str::<schedules::wire::LivePush>(&ev.data) {
+            Ok(p) => shared.live_push(p),
+            Err(e) => tracing::warn!("bad live event: {e}"),
+        },
         None => tracing::debug!("ignoring event {:?}", ev.event),
     }
 }

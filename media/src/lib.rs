@@ -30,6 +30,7 @@ mod ogg_tail;
 mod probe;
 pub mod signal;
 mod stream;
+pub mod voice;
 mod wav16;
 
 pub use decode::{decode_all, Decoder, Pcm};

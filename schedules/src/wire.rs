@@ -640,15 +640,18 @@ pub enum Event {
     Cancel,
     /// A remote command ([`crate::remote::RemoteCommand`]).
     Command,
+    /// A live broadcast starts ([`LivePush`]).
+    Live,
 }
 
 impl Event {
     /// Every event.
-    pub const ALL: [Event; 4] = [
+    pub const ALL: [Event; 5] = [
         Event::Schedule,
         Event::Urgent,
         Event::Cancel,
         Event::Command,
+        Event::Live,
     ];
 
     /// Its name on the wire.
@@ -658,6 +661,7 @@ impl Event {
             Event::Urgent => "urgent",
             Event::Cancel => "cancel",
             Event::Command => "command",
+            Event::Live => "live",
         }
     }
 
@@ -665,6 +669,45 @@ impl Event {
     pub fn parse(name: &str) -> Option<Event> {
         Event::ALL.into_iter().find(|e| e.as_str() == name)
     }
+}
+
+// ---------------------------------------------------------------- live broadcast (#25)
+
+/// A `live` event: a live broadcast (someone speaking) is on for this station. The station
+/// opens `stream` (binary frames, `media::voice::Frame`) and plays each frame at its
+/// timestamp plus `delay_ms`, the same for every station.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivePush {
+    /// The session id.
+    pub id: String,
+    /// Title, as logged.
+    pub title: String,
+    /// `priority` (ahead of the queue) or `emergency` (interrupts).
+    pub priority: Priority,
+    /// When the session was opened.
+    pub started_at: DateTime<Utc>,
+    /// The stream's path on the server (`/api/v1/device/live/{id}/stream`).
+    pub stream: String,
+    /// Play-out delay after each frame's timestamp, ms: the same for every station.
+    pub delay_ms: u32,
+}
+
+/// What a station reports about a live session (`POST /device/live/{id}/state`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LiveReport {
+    /// `waiting` (queued behind another item), `airing`, `behind` (audio reaches it late),
+    /// `ended`.
+    pub state: String,
+    /// For `behind`: how late the latest audio arrived, ms.
+    #[serde(default)]
+    pub behind_ms: u64,
+    /// Milliseconds aired so far.
+    #[serde(default)]
+    pub played_ms: u64,
+    /// Gaps so far (network), count.
+    #[serde(default)]
+    pub gaps: u32,
 }
 
 #[cfg(test)]

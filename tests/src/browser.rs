@@ -62,17 +62,29 @@ pub async fn start_driver() -> Driver {
 
 /// A headless Chromium session with its profile in `profile`, 1280×900.
 pub async fn browser(driver: &Driver, profile: &Path) -> Client {
+    browser_with(driver, profile, &[]).await
+}
+
+/// [`browser`] with more command-line switches (e.g. a fake microphone playing a file).
+pub async fn browser_with(driver: &Driver, profile: &Path, extra: &[String]) -> Client {
+    let mut args = vec![
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--no-first-run".into(),
+        "--disable-dev-shm-usage".into(),
+        "--window-size=1280,900".into(),
+        "--autoplay-policy=no-user-gesture-required".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    args.extend(extra.iter().cloned());
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--no-first-run",
-                     "--disable-dev-shm-usage", "--window-size=1280,900",
-                     "--autoplay-policy=no-user-gesture-required",
-                     format!("--user-data-dir={}", profile.display())],
-        }),
+        json!({"binary": "/usr/bin/chromium", "args": args}),
     );
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)

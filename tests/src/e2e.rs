@@ -199,6 +199,11 @@ impl Api {
         })
     }
 
+    /// Its bearer token (for clients other than this one, e.g. a WebSocket).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// The same client against another address (a restarted server).
     pub fn at(&self, server: &Server) -> Api {
         Api {

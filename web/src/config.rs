@@ -90,6 +90,14 @@ pub struct WebConfig {
     /// Largest media file accepted, MiB, 1 to 4096.
     #[arg(long, global = true, value_name = "MIB", default_value_t = 200)]
     pub max_upload_mib: u32,
+    /// Live broadcasts: every station plays each frame this long after it reached the
+    /// server (the same for all, so neighbouring loudspeakers stay in step), ms, 60 to 5000.
+    #[arg(long, global = true, value_name = "MS", default_value_t = 200)]
+    pub live_delay_ms: u32,
+    /// Live broadcasts: a session without audio this long ends (a vanished browser),
+    /// seconds, 5 to 3600.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    pub live_silence_seconds: u32,
 }
 
 impl Default for WebConfig {
@@ -142,6 +150,16 @@ impl WebConfig {
                 )));
             }
         }
+        for (key, v, min, max) in [
+            ("live_delay_ms", self.live_delay_ms, 60, 5000),
+            ("live_silence_seconds", self.live_silence_seconds, 5, 3600),
+        ] {
+            if !(min..=max).contains(&v) {
+                return Err(settings::ConfigError::Flags(format!(
+                    "`{key}` must be between {min} and {max}, not {v}"
+                )));
+            }
+        }
         for (key, v, max) in [
             ("token_ttl_days", self.token_ttl_days, 365),
             ("max_upload_mib", self.max_upload_mib, 4096),
@@ -176,6 +194,8 @@ impl WebConfig {
             max_connections: self.max_connections as usize,
             token_ttl: chrono::Duration::days(i64::from(self.token_ttl_days)),
             max_upload_bytes: u64::from(self.max_upload_mib) * 1024 * 1024,
+            live_delay_ms: self.live_delay_ms,
+            live_silence: std::time::Duration::from_secs(u64::from(self.live_silence_seconds)),
             // The tunables that are not settings.
             online_window: chrono::Duration::seconds(90),
             max_plan_window: chrono::Duration::days(31),
@@ -231,6 +251,11 @@ pub struct Config {
     pub idle_timeout: std::time::Duration,
     /// Open connections served at once; further ones get a 503 and are closed.
     pub max_connections: usize,
+    /// Live broadcasts: every station plays each frame this long after its arrival at the
+    /// server (the same for all, so neighbouring loudspeakers stay in step), ms.
+    pub live_delay_ms: u32,
+    /// Live broadcasts: a session with no audio for this long ends (a vanished browser).
+    pub live_silence: std::time::Duration,
 }
 
 impl Default for Config {
@@ -388,6 +413,13 @@ mod tests {
         ("max_connections", &["--max-connections", "9"], "9", "9"),
         ("token_ttl_days", &["--token-ttl-days", "9"], "9", "9"),
         ("max_upload_mib", &["--max-upload-mib", "9"], "9", "9"),
+        ("live_delay_ms", &["--live-delay-ms", "90"], "90", "90"),
+        (
+            "live_silence_seconds",
+            &["--live-silence-seconds", "9"],
+            "9",
+            "9",
+        ),
     ];
 
     #[test]

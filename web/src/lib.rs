@@ -63,6 +63,7 @@ pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod library;
+pub mod live;
 pub mod manpage;
 pub mod measure;
 pub mod metrics;

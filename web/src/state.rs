@@ -35,6 +35,8 @@ pub struct AppState {
     /// This node's name among those sharing the store (host, process, a random part): what
     /// holds background jobs' leases (see [`crate::jobs`]).
     pub node: Arc<str>,
+    /// Open live broadcasts.
+    pub live: Arc<crate::live::Registry>,
 }
 
 /// Why the state could not be opened.
@@ -72,6 +74,11 @@ impl AppState {
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let media = MediaStore::open(data_dir, config.max_upload_bytes).map_err(io)?;
         let db = Db::open(&data_dir.join("loaxa.db"))?;
+        // A live session cannot outlive the process that carried it.
+        let now = clock.now();
+        if let Err(e) = db.call_blocking(move |c| Ok(crate::db::live::end_orphans(c, now)?)) {
+            tracing::error!("cannot close the live sessions of the last run: {e}");
+        }
         let first_event_id = clock.now().timestamp_millis().max(0) as u64 * 1000;
         Ok(AppState {
             db,
@@ -83,6 +90,7 @@ impl AppState {
             data_dir: data_dir.to_path_buf(),
             metrics: Arc::default(),
             node: node_name().into(),
+            live: Arc::default(),
         })
     }
 }

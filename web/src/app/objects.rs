@@ -63,6 +63,26 @@ pub fn urgent(conn: &Connection, user: &User, action: Action, id: &str) -> Resul
     Ok(u)
 }
 
+/// A live session, for `action`: its targets are the stations it was opened for.
+pub fn live(conn: &Connection, user: &User, action: Action, id: &str) -> Result<db::live::LiveRow> {
+    let l = db::live::get(conn, id)?.ok_or_else(|| missing(Kind::Live, id))?;
+    let stations: Vec<String> = db::live::stations(conn, id)?
+        .into_iter()
+        .map(|s| s.code)
+        .collect();
+    let obj = Object::aimed(
+        conn,
+        Kind::Live,
+        id,
+        &l.owner_area,
+        &stations,
+        &[],
+        &stations,
+    )?;
+    authorize(conn, user, action, &obj)?;
+    Ok(l)
+}
+
 /// A relayed channel, for `action`.
 pub fn channel(conn: &Connection, user: &User, action: Action, id: &str) -> Result<Channel> {
     let c = db::channels::get(conn, id)?.ok_or_else(|| missing(Kind::Channel, id))?;

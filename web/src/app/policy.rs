@@ -54,15 +54,20 @@ pub enum Kind {
     User,
     /// An area (its settings: approval, slot limit).
     Area,
+    /// A live broadcast from someone's microphone.
+    Live,
 }
 
 impl Kind {
     /// The least role that may change or air an object of this kind.
     pub fn change_role(self) -> Role {
         match self {
-            Kind::Schedule | Kind::Programme | Kind::Media | Kind::Urgent | Kind::Cap => {
-                Role::Operator
-            }
+            Kind::Schedule
+            | Kind::Programme
+            | Kind::Media
+            | Kind::Urgent
+            | Kind::Cap
+            | Kind::Live => Role::Operator,
             Kind::Channel | Kind::Station | Kind::User | Kind::Area => Role::Admin,
         }
     }
@@ -85,6 +90,7 @@ impl Kind {
             Kind::Station => "station",
             Kind::User => "user",
             Kind::Area => "area",
+            Kind::Live => "live session",
         }
     }
 }

@@ -549,6 +549,37 @@ CREATE TABLE leases (
     acquired_at TEXT NOT NULL
 );
 "#,
+    // 14: live broadcasts from the operator's microphone (#25): the session, and its state at
+    // each target station.
+    r#"
+CREATE TABLE live_sessions (
+    id             TEXT PRIMARY KEY,
+    title          TEXT NOT NULL,
+    priority       TEXT NOT NULL CHECK (priority IN ('priority', 'emergency')),
+    owner_area     TEXT NOT NULL,
+    created_by     TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    targets        TEXT NOT NULL,
+    format         TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('open', 'live', 'ended')),
+    started_at     TEXT,
+    ended_at       TEXT,
+    end_reason     TEXT,
+    aired_ms       INTEGER NOT NULL DEFAULT 0,
+    archive_sha256 TEXT
+);
+CREATE INDEX live_sessions_created ON live_sessions(created_at);
+CREATE TABLE live_stations (
+    session_id TEXT NOT NULL REFERENCES live_sessions(id) ON DELETE CASCADE,
+    station    TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    behind_ms  INTEGER NOT NULL DEFAULT 0,
+    played_ms  INTEGER NOT NULL DEFAULT 0,
+    gaps       INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (session_id, station)
+);
+"#,
 ];
 
 /// The migrations, in order.

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cap_sources;
 pub mod channels;
 pub mod leases;
+pub mod live;
 pub mod logs;
 pub mod media;
 pub mod migrations;

@@ -46,6 +46,13 @@ pub enum Auth {
     components(schemas(crate::error::ErrorBody)),
     paths(
         crate::routes::health::healthz,
+        crate::routes::api::live::list,
+        crate::routes::api::live::create,
+        crate::routes::api::live::show,
+        crate::routes::api::live::stop,
+        crate::routes::api::live::ingest,
+        crate::routes::api::live::stream,
+        crate::routes::api::live::report,
         crate::routes::health::metrics,
         serve,
         crate::routes::api::stations::list,

@@ -66,6 +66,16 @@ pub const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/js/pages/dashboard.js"),
     ),
     (
+        "js/pages/live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/js/pages/live.js"),
+    ),
+    (
+        "js/live-worklet.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/js/live-worklet.js"),
+    ),
+    (
         "js/pages/logs.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/js/pages/logs.js"),

@@ -77,6 +77,49 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
 /// (key, Vietnamese, English).
 pub const TABLE: &[(&str, &str, &str)] = &[
     ("app_name", "Loa Xã", "Loa Xã"),
+    // Live broadcast (#25).
+    ("nav_live", "Phát trực tiếp", "Live"),
+    ("live_title", "Phát trực tiếp", "Live broadcast"),
+    (
+        "live_warn",
+        "Giọng nói của bạn phát ra loa các đài đã chọn sau khoảng 0,2 giây. Mức «khẩn cấp» ngắt ngay chương trình đang phát.",
+        "Your voice comes out of the chosen stations' loudspeakers about 0.2 s later. The emergency level interrupts whatever plays.",
+    ),
+    ("live_default_title", "Phát trực tiếp", "Live broadcast"),
+    ("live_level", "Mức ưu tiên", "Level"),
+    (
+        "live_priority",
+        "Ưu tiên: phát trước hàng đợi, không ngắt chương trình đang phát",
+        "Priority: ahead of the queue, cuts nothing",
+    ),
+    (
+        "live_emergency",
+        "Khẩn cấp: ngắt ngay chương trình đang phát",
+        "Emergency: interrupts whatever plays",
+    ),
+    (
+        "live_clean",
+        "Khử tiếng vọng và lọc tiếng ồn (tắt khi dùng micrô phòng thu)",
+        "Echo cancellation and noise suppression (off for a studio microphone)",
+    ),
+    ("live_start", "● Bắt đầu phát", "● Start speaking"),
+    ("live_stop", "■ Dừng phát", "■ Stop"),
+    ("live_meter", "Mức âm vào", "Input level"),
+    ("live_stations", "Các đài", "Stations"),
+    ("live_recent", "Các lần phát gần đây", "Recent sessions"),
+    ("live_starting", "Đang kết nối…", "Connecting…"),
+    ("live_on_air", "Đang phát trực tiếp", "On the air"),
+    ("live_ended", "Đã dừng", "Ended"),
+    ("live_no_mic", "Không mở được micrô: ", "Cannot open the microphone: "),
+    ("live_no_targets", "Chọn ít nhất một đài hoặc khu vực.", "Pick at least one station or area."),
+    ("live_connecting", "đang kết nối", "connecting"),
+    ("live_connected", "đã kết nối", "connected"),
+    ("live_waiting", "chờ chương trình đang phát kết thúc", "waiting for what airs to end"),
+    ("live_airing", "đang phát", "airing"),
+    ("live_behind", "chậm {n} ms", "behind by {n} ms"),
+    ("live_lost", "mất kết nối", "lost"),
+    ("live_state_ended", "đã kết thúc", "ended"),
+    ("live_recording", "Bản ghi", "Recording"),
     ("skip", "Bỏ qua phần điều hướng", "Skip to content"),
     ("nav", "Điều hướng chính", "Main navigation"),
     ("nav_dashboard", "Tổng quan", "Dashboard"),
@@ -612,6 +655,7 @@ mod tests {
             include_str!("../../templates/users.html"),
             include_str!("../../templates/channels.html"),
             include_str!("../../templates/audit.html"),
+            include_str!("../../templates/live.html"),
         ];
         let scripts = crate::pages::assets::FILES
             .iter()

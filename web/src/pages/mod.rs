@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/stations/{code}/week", get(views::week))
         .route("/urgent", get(views::urgent))
         .route("/urgent/{id}", get(views::urgent_board))
+        .route("/live", get(views::live))
         .route("/cap", get(views::cap))
         .route("/logs", get(views::logs))
         .route("/reports", get(views::reports))

@@ -64,6 +64,7 @@ pub const MENU: &[Item] = &[
         class: "nav-urgent",
         ..item("/urgent", "urgent", "nav_urgent", Role::Operator)
     },
+    item("/live", "live", "nav_live", Role::Operator),
     item("/cap", "cap", "nav_cap", Role::Viewer),
     item("/logs", "logs", "nav_logs", Role::Viewer),
     item("/reports", "reports", "nav_reports", Role::Viewer),
@@ -92,7 +93,7 @@ mod tests {
         assert_eq!(entries(Role::Admin, Group::Admin).len(), Some(5));
         assert_eq!(entries(Role::Operator, Group::Admin).len(), Some(0));
         assert_eq!(entries(Role::Viewer, Group::Main).len(), Some(8));
-        assert_eq!(entries(Role::Operator, Group::Main).len(), Some(9));
+        assert_eq!(entries(Role::Operator, Group::Main).len(), Some(10));
     }
 
     #[test]

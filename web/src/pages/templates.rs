@@ -49,6 +49,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("audit.html", include_str!("../../templates/audit.html")),
     ("cap.html", include_str!("../../templates/cap.html")),
+    ("live.html", include_str!("../../templates/live.html")),
 ];
 
 /// The parsed templates; built once (they are constants of the binary).

@@ -70,6 +70,14 @@ pub async fn urgent(session: Session) -> Response {
     shell(&session, "urgent.html", "urgent", "urgent_title")
 }
 
+/// `GET /live`: "Phát trực tiếp": speak into the chosen stations' loudspeakers (#25).
+pub async fn live(session: Session) -> Response {
+    if let Some(res) = session.require(Role::Operator) {
+        return res;
+    }
+    shell(&session, "live.html", "live", "live_title")
+}
+
 /// `GET /urgent/{id}`: the live delivery board of one notice.
 pub async fn urgent_board(session: Session, Path(id): Path<String>) -> Response {
     let lang = session.lang;

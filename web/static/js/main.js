@@ -6,7 +6,7 @@
 var sw = document.querySelector("[data-lang-switch]");
 if (sw) sw.href = sw.getAttribute("href") + encodeURIComponent(location.pathname + location.search);
 
-var PAGES = ["dashboard", "media", "schedules", "week", "urgent", "urgent-board", "logs",
+var PAGES = ["live", "dashboard", "media", "schedules", "week", "urgent", "urgent-board", "logs",
   "reports", "programmes", "approvals", "areas", "stations", "users", "audit", "channels"];
 var page = document.body.dataset.page;
 if (PAGES.indexOf(page) >= 0) {

@@ -156,6 +156,21 @@ const ROWS: &[(&str, &str)] = &[
         "POST /api/v1/device/commands/{id}/ack",
         "ffff ffff ffff o n u",
     ),
+    // Live broadcasts (#25): the rights of urgent notices; only the person who opened a
+    // session speaks into it (its WebSocket); the targeted station's controller streams it.
+    ("GET /api/v1/live", "oooo oooo oooo f f u"),
+    ("POST /api/v1/live", "ooof ffff ooof f f u"),
+    ("GET /api/v1/live/{id}", "oooo nnnn oooo f f u"),
+    ("POST /api/v1/live/{id}/stop", "ooof nnnn ooof f f u"),
+    ("GET /api/v1/live/{id}/ingest", "ffff nnnn ffff f f u"),
+    (
+        "GET /api/v1/device/live/{id}/stream",
+        "ffff ffff ffff o n u",
+    ),
+    (
+        "POST /api/v1/device/live/{id}/state",
+        "ffff ffff ffff o n u",
+    ),
     // Pages: people with a session cookie; everyone else is sent to the log-in form.
     ("GET /", "oooo oooo oooo r r r"),
     ("GET /login", "oooo oooo oooo o o o"),
@@ -171,6 +186,7 @@ const ROWS: &[(&str, &str)] = &[
     ("GET /stations/{code}/week", "oooo ffff oooo r r r"),
     ("GET /urgent", "ooof ooof ooof r r r"),
     ("GET /urgent/{id}", "oooo oooo oooo r r r"),
+    ("GET /live", "ooof ooof ooof r r r"),
     ("GET /cap", "oooo oooo oooo r r r"),
     ("GET /logs", "oooo oooo oooo r r r"),
     ("GET /reports", "oooo oooo oooo r r r"),
@@ -192,6 +208,7 @@ const UNAUDITED: &[&str] = &[
     "POST /api/v1/device/heartbeat",
     "POST /api/v1/device/urgent/{id}/state",
     "POST /api/v1/device/commands/{id}/ack",
+    "POST /api/v1/device/live/{id}/state",
     "POST /api/v1/reports/reconcile",
     "POST /login",
 ];
@@ -308,6 +325,15 @@ impl Ctx {
         .await
     }
 
+    async fn live(&self) -> String {
+        self.created(
+            &self.op_lq,
+            "/live",
+            json!({"title": format!("l{}", self.n()), "stations": ["LQ"], "priority": "priority"}),
+        )
+        .await
+    }
+
     async fn channel(&self) -> String {
         self.created(
             &self.admin_lq,
@@ -376,6 +402,7 @@ impl Ctx {
             | "GET /programmes"
             | "GET /approvals"
             | "GET /urgent"
+            | "GET /live"
             | "GET /logs"
             | "GET /cap"
             | "GET /reports"
@@ -597,6 +624,23 @@ impl Ctx {
             "POST /api/v1/device/commands/{id}/ack" => with(
                 api(format!("/device/commands/{}/ack", self.command().await)),
                 json!({"state": "done", "at": "2026-11-29T17:00:00Z"}),
+            ),
+            "GET /api/v1/live" => none(api("/live".into())),
+            "POST /api/v1/live" => with(
+                api("/live".into()),
+                json!({"title": "l", "stations": ["LQ"], "priority": "emergency"}),
+            ),
+            "GET /api/v1/live/{id}" => none(api(format!("/live/{}", self.live().await))),
+            "POST /api/v1/live/{id}/stop" => none(api(format!("/live/{}/stop", self.live().await))),
+            "GET /api/v1/live/{id}/ingest" => {
+                none(api(format!("/live/{}/ingest", self.live().await)))
+            }
+            "GET /api/v1/device/live/{id}/stream" => {
+                none(api(format!("/device/live/{}/stream", self.live().await)))
+            }
+            "POST /api/v1/device/live/{id}/state" => with(
+                api(format!("/device/live/{}/state", self.live().await)),
+                json!({"state": "airing", "played_ms": 1000}),
             ),
             "POST /login" => (
                 "/login".into(),

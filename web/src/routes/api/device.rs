@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use schedules::wire::{Heartbeat, LogAck, LogBatch, ScheduleChanged, UrgentAck};
 use std::convert::Infallible;
 use std::time::Duration;
@@ -105,6 +105,20 @@ pub async fn events(
     let first = current_schedule_event(&state, &device.station.code)
         .await
         .ok_or_else(|| AppError::internal("cannot build the schedule document"))?;
+    // Live broadcasts on the air for this station now (#25): announced again, so that a
+    // station whose stream was down when one began joins it.
+    let lives: Vec<Result<Event, Infallible>> = state
+        .live
+        .for_station(&device.station.code)
+        .into_iter()
+        .map(|s| {
+            Ok(event(Push {
+                id: state.hub.next_id(),
+                event: schedules::wire::Event::Live,
+                data: s.push.clone(),
+            }))
+        })
+        .collect();
     let closed = Box::pin(state.hub.closed());
     // Ids only grow on a stream: an event published while the first one was being built is
     // older than the document it announces, so it is dropped (the document covers it).
@@ -136,6 +150,10 @@ pub async fn events(
             }
         },
     );
+    // The `schedule` event first (it is ready at once), then the live ones, then the rest.
+    let mut stream = Box::pin(stream);
+    let first = stream.next().await;
+    let stream = stream::iter(first.into_iter().chain(lives)).chain(stream);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

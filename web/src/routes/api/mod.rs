@@ -9,6 +9,7 @@ pub mod cap_sources;
 pub mod channels;
 pub mod common;
 pub mod device;
+pub mod live;
 pub mod logs;
 pub mod media;
 pub mod password;
@@ -121,4 +122,11 @@ pub fn router() -> Router<AppState> {
             patch(channels::update).delete(channels::delete),
         )
         .route("/channels/{id}/measure", post(channels::measure))
+        // Live broadcasts (#25).
+        .route("/live", get(live::list).post(live::create))
+        .route("/live/{id}", get(live::show))
+        .route("/live/{id}/stop", post(live::stop))
+        .route("/live/{id}/ingest", get(live::ingest))
+        .route("/device/live/{id}/stream", get(live::stream))
+        .route("/device/live/{id}/state", post(live::report))
 }
