@@ -22,8 +22,8 @@
 
 use crate::cache::{self, Db};
 use crate::mixer::{Cue, CueState, Mixer};
+use crate::shared::Shared;
 use crate::sync::Client;
-use crate::Shared;
 use chrono::{DateTime, Utc};
 use media::voice::{adpcm, Frame};
 use schedules::wire::{LivePush, LiveReport, LogEntry, RelayGap};

@@ -8,7 +8,8 @@ use crate::app::{objects, targets, Action};
 use crate::auth::{Device, User};
 use crate::db::{self, live::LiveRow, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
-use crate::live::{self, Format, NewSession, Session};
+use crate::live::run::NewSession;
+use crate::live::{self, Format, Session};
 use crate::state::{AppState, Now};
 use axum::body::Body;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -175,7 +176,7 @@ pub async fn create(
             Ok(stations)
         })
         .await?;
-    live::open(
+    live::run::open(
         &state,
         &user,
         NewSession {
@@ -309,7 +310,7 @@ pub async fn stop(
             "live session {id} has already ended"
         )));
     };
-    if !live::end(&state, &session, &format!("stopped by {}", user.username)).await {
+    if !live::run::end(&state, &session, &format!("stopped by {}", user.username)).await {
         return Err(AppError::conflict(format!(
             "live session {id} has already ended"
         )));
@@ -506,7 +507,7 @@ async fn speak(state: AppState, session: Arc<Session>, mut socket: WebSocket) {
             }
         }
     };
-    live::end(&state, &session, &reason).await;
+    live::run::end(&state, &session, &reason).await;
     if let Some(e) = session.ended_now() {
         let _ = socket
             .send(Message::Text(
@@ -644,7 +645,7 @@ pub async fn report(
     if let Some(session) = state.live.get(&id).filter(|s| s.stations.contains(&code)) {
         session.set_station(&code, now, None, |s| apply(s, &r, now));
         if r.state == "ended" || session.ended_now().is_some() {
-            live::save_stations(&state, &session).await;
+            live::run::save_stations(&state, &session).await;
         }
         return Ok(StatusCode::NO_CONTENT);
     }
