@@ -671,6 +671,29 @@ fn stories() -> Vec<(&'static str, World, Vec<Step>)> {
             ],
         ),
         (
+            "what a jump forward passed over starts late within its bound, else is missed",
+            World::new(&[
+                bulletin("a", 4.0),
+                file(item("b", 6.0, 10, Priority::Normal, 20)),
+            ]),
+            vec![
+                ("a cued", tick(0.0), vec!["precise", "cue a at +4s"]),
+                (
+                    "the wall clock steps 60 s forward",
+                    Box::new(|w: &mut World| w.jump(60.0, 60.2)),
+                    vec!["reanchor", "uncue a"],
+                ),
+                (
+                    "a within its bound starts at once, b past its bound is missed",
+                    tick(60.3),
+                    vec![
+                        "cue a now",
+                        "log b missed: its time passed while the controller was not running",
+                    ],
+                ),
+            ],
+        ),
+        (
             "after a jump back nothing already handled plays again",
             World::new(&[bulletin("a", 0.0)]),
             vec![
