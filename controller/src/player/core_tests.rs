@@ -463,6 +463,36 @@ fn stories() -> Vec<(&'static str, World, Vec<Step>)> {
             ],
         ),
         (
+            "a media failure the journal refused is decided again as failed, not missed",
+            missing_media(World::new(&[file(item("a", 2.0, 10, Priority::Normal, 30))])),
+            vec![
+                ("waits", tick(0.0), vec!["precise"]),
+                (
+                    "past its bound",
+                    tick(33.0),
+                    vec![&*format!(
+                        "log a failed: media {} did not reach the local cache in time",
+                        sha('a')
+                    )
+                    .leak()],
+                ),
+                (
+                    "the disk refused it",
+                    Box::new(|w: &mut World| w.send(Event::NotLogged { key: "a".into() })),
+                    vec![],
+                ),
+                (
+                    "again",
+                    tick(33.2),
+                    vec![&*format!(
+                        "log a failed: media {} did not reach the local cache in time",
+                        sha('a')
+                    )
+                    .leak()],
+                ),
+            ],
+        ),
+        (
             "media still missing when an occurrence that may not wait is due fails at once",
             missing_media(World::new(&[file(item("a", 0.0, 10, Priority::Normal, 0))])),
             vec![(
