@@ -255,6 +255,10 @@ impl Core {
 
     fn tick(&mut self, t: &Tick<'_>, out: &mut Vec<Command>) {
         let now = t.now;
+        // What is handled needs no note of its waits any more.
+        let known = &self.known;
+        self.waiting_media.retain(|k| !known.contains(k));
+        self.said_late.retain(|k| !known.contains(k));
         // Cancelled notice airing now: stop it.
         if let Some(a) = &self.airing {
             if let Origin::Urgent(id) = &a.planned.origin {
@@ -338,7 +342,7 @@ impl Core {
                     ));
                 }
                 self.cue(planned, None, t, out);
-            } else if self.waiting_media.remove(key) {
+            } else if self.waiting_media.contains(key) {
                 let reason = format!(
                     "media {} did not reach the local cache in time",
                     planned.source.media().map(|m| m.as_str()).unwrap_or("?")
@@ -424,7 +428,6 @@ impl Core {
                 }
                 return;
             }
-            self.waiting_media.remove(key);
             let reason = format!("media {missing} is not in the local cache");
             out.push(Command::Say(Level::Error, format!("{key}: {reason}")));
             self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), out);
@@ -470,7 +473,6 @@ impl Core {
             }
             (Asked::Cue(planned), CueOutcome::Failed(reason))
             | (Asked::Relay(OpenRelay { planned, .. }), CueOutcome::Failed(reason)) => {
-                self.waiting_media.remove(&key);
                 out.push(Command::Say(Level::Error, format!("{key}: {reason}")));
                 self.log(planned.log_entry(PlayStatus::Failed, Some(reason)), out);
             }
@@ -596,11 +598,10 @@ impl Core {
         }
     }
 
-    /// An outcome: the occurrence is handled from now on.
+    /// An outcome: the occurrence is handled from now on (unless the journal refuses it:
+    /// [`Event::NotLogged`], and it is decided again from the same state).
     fn log(&mut self, entry: LogEntry, out: &mut Vec<Command>) {
         self.known.insert(entry.id.clone());
-        self.waiting_media.remove(&entry.id);
-        self.said_late.remove(&entry.id);
         out.push(Command::Log(entry));
     }
 }

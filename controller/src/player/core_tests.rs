@@ -463,6 +463,36 @@ fn stories() -> Vec<(&'static str, World, Vec<Step>)> {
             ],
         ),
         (
+            "a media failure the journal refused is decided again as failed, not missed",
+            missing_media(World::new(&[file(item("a", 2.0, 10, Priority::Normal, 30))])),
+            vec![
+                ("waits", tick(0.0), vec!["precise"]),
+                (
+                    "past its bound",
+                    tick(33.0),
+                    vec![&*format!(
+                        "log a failed: media {} did not reach the local cache in time",
+                        sha('a')
+                    )
+                    .leak()],
+                ),
+                (
+                    "the disk refused it",
+                    Box::new(|w: &mut World| w.send(Event::NotLogged { key: "a".into() })),
+                    vec![],
+                ),
+                (
+                    "again",
+                    tick(33.2),
+                    vec![&*format!(
+                        "log a failed: media {} did not reach the local cache in time",
+                        sha('a')
+                    )
+                    .leak()],
+                ),
+            ],
+        ),
+        (
             "media still missing when an occurrence that may not wait is due fails at once",
             missing_media(World::new(&[file(item("a", 0.0, 10, Priority::Normal, 0))])),
             vec![(
@@ -668,6 +698,29 @@ fn stories() -> Vec<(&'static str, World, Vec<Step>)> {
                     vec!["reanchor", "uncue a"],
                 ),
                 ("cued again", tick(3.3), vec!["cue a at +4s"]),
+            ],
+        ),
+        (
+            "what a jump forward passed over starts late within its bound, else is missed",
+            World::new(&[
+                bulletin("a", 4.0),
+                file(item("b", 6.0, 10, Priority::Normal, 20)),
+            ]),
+            vec![
+                ("a cued", tick(0.0), vec!["precise", "cue a at +4s"]),
+                (
+                    "the wall clock steps 60 s forward",
+                    Box::new(|w: &mut World| w.jump(60.0, 60.2)),
+                    vec!["reanchor", "uncue a"],
+                ),
+                (
+                    "a within its bound starts at once, b past its bound is missed",
+                    tick(60.3),
+                    vec![
+                        "cue a now",
+                        "log b missed: its time passed while the controller was not running",
+                    ],
+                ),
             ],
         ),
         (
