@@ -326,6 +326,7 @@ pub async fn run(
             db: db.clone(),
             shared: shared.clone(),
             clock: clock.clone(),
+            precision: out.precision(),
         },
         live_rx,
     ));

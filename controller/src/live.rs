@@ -72,6 +72,8 @@ pub struct Ctx {
     pub shared: Arc<Shared>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// The sound card's precision: held for the whole session.
+    pub precision: Arc<crate::precision::Precision>,
 }
 
 /// Start a session for each announced one (each once).
@@ -264,6 +266,9 @@ struct Cursor {
 }
 
 async fn session(ctx: Ctx, push: LivePush) {
+    // The card on its short period from the announcement on: the first audio comes a
+    // play-out delay later, and the switch takes a few tens of milliseconds.
+    let _precise = ctx.precision.hold();
     let tl: Shared2 = Arc::default();
     let receiver = tokio::spawn(receive(
         ctx.client.clone(),

@@ -9,9 +9,13 @@
 //! reopening its stream, which only ever drops silence: the player cues nothing until the
 //! output says the short period runs ([`Precision::is_precise`]).
 //!
+//! A live broadcast, which the player's core does not plan, holds precision for as long as
+//! it lasts ([`Precision::hold`]): the card runs its short period from the session's
+//! announcement, before its first audio is due.
+//!
 //! `null` and `wav:` outputs pace themselves and are always precise.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// The shared handle between the player (which wants) and the output (which runs).
@@ -28,10 +32,34 @@ pub struct Precision {
 struct State {
     /// What the player wants.
     wanted: bool,
+    /// Live sessions holding precision.
+    held: u32,
     /// What the output runs.
     precise: bool,
     /// Whether the output switches at all (only the sound card does).
     managed: bool,
+}
+
+impl State {
+    /// What the output should run: the player's wish, or precise while anything holds it.
+    fn target(&self) -> bool {
+        self.wanted || self.held > 0
+    }
+}
+
+/// Precision held for a live session; released when dropped.
+#[derive(Debug)]
+pub struct Hold(Arc<Precision>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        let before = st.target();
+        st.held = st.held.saturating_sub(1);
+        if st.managed && st.target() != before {
+            self.0.changed.notify_all();
+        }
+    }
 }
 
 impl Precision {
@@ -39,6 +67,7 @@ impl Precision {
     pub fn always() -> Self {
         Self::with(State {
             wanted: true,
+            held: 0,
             precise: true,
             managed: false,
         })
@@ -49,6 +78,7 @@ impl Precision {
     pub fn managed() -> Self {
         Self::with(State {
             wanted: true,
+            held: 0,
             precise: true,
             managed: true,
         })
@@ -69,10 +99,24 @@ impl Precision {
     /// The player: precision is (or is not) needed from now on.
     pub fn want(&self, precise: bool) {
         let mut st = self.lock();
-        if st.managed && st.wanted != precise {
-            st.wanted = precise;
+        let before = st.target();
+        st.wanted = precise;
+        if st.managed && st.target() != before {
             self.changed.notify_all();
         }
+    }
+
+    /// A live session: precision is needed until the returned hold is dropped, whatever
+    /// the player wants meanwhile.
+    pub fn hold(self: &Arc<Self>) -> Hold {
+        let mut st = self.lock();
+        let before = st.target();
+        st.held += 1;
+        if st.managed && st.target() != before {
+            self.changed.notify_all();
+        }
+        drop(st);
+        Hold(self.clone())
     }
 
     /// The player: whether the output runs precisely now (cue only then).
@@ -86,9 +130,9 @@ impl Precision {
         let st = self.lock();
         let (st, _) = self
             .changed
-            .wait_timeout_while(st, timeout, |s| s.wanted == running)
+            .wait_timeout_while(st, timeout, |s| s.target() == running)
             .unwrap_or_else(|e| e.into_inner());
-        st.wanted
+        st.target()
     }
 
     /// The output: it now runs precisely (or not). Wakes the player when that is what it
@@ -96,7 +140,7 @@ impl Precision {
     pub fn set_running(&self, precise: bool) {
         let mut st = self.lock();
         st.precise = precise;
-        if st.wanted == precise {
+        if st.target() == precise {
             self.switched.notify_one();
         }
     }
@@ -127,5 +171,30 @@ mod tests {
         assert!(p.wait_wanted(false, Duration::ZERO));
         p.set_running(true);
         assert!(p.is_precise());
+    }
+
+    #[test]
+    fn a_live_session_holds_precision_whatever_the_player_wants() {
+        let p = Arc::new(Precision::managed());
+        p.want(false);
+        p.set_running(false);
+        let hold = p.hold();
+        assert!(
+            p.wait_wanted(false, Duration::ZERO),
+            "held: the card must switch"
+        );
+        p.want(false);
+        assert!(
+            p.wait_wanted(false, Duration::ZERO),
+            "the player cannot relax it"
+        );
+        let second = p.hold();
+        drop(hold);
+        assert!(p.wait_wanted(false, Duration::ZERO), "one hold left");
+        drop(second);
+        assert!(
+            !p.wait_wanted(true, Duration::ZERO),
+            "released: back to the player's wish"
+        );
     }
 }
