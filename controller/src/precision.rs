@@ -99,9 +99,12 @@ impl Precision {
     /// The player: precision is (or is not) needed from now on.
     pub fn want(&self, precise: bool) {
         let mut st = self.lock();
+        if !st.managed {
+            return;
+        }
         let before = st.target();
         st.wanted = precise;
-        if st.managed && st.target() != before {
+        if st.target() != before {
             self.changed.notify_all();
         }
     }
