@@ -102,16 +102,7 @@ pub fn rules(
                 relays.push(WireRelay {
                     id: s.id.clone(),
                     title: s.spec.title.clone(),
-                    slot: WireSlot {
-                        category: s.spec.category.clone(),
-                        priority: s.spec.priority,
-                        cron: s.spec.cron.clone(),
-                        at: s.spec.at,
-                        starts_on: s.spec.starts_on,
-                        ends_on: s.spec.ends_on,
-                        excluded_dates: s.spec.excluded_dates.clone(),
-                        max_wait_ms: s.spec.max_wait_ms,
-                    },
+                    slot: slot(&s.spec),
                     window_ms: r.window_ms,
                     channel: RelayChannel {
                         id: c.id,
@@ -165,16 +156,7 @@ pub fn rules(
         out.push(WireRule {
             id: s.id.clone(),
             title: s.spec.title.clone(),
-            slot: WireSlot {
-                category: s.spec.category.clone(),
-                priority: s.spec.priority,
-                cron: s.spec.cron.clone(),
-                at: s.spec.at,
-                starts_on: s.spec.starts_on,
-                ends_on: s.spec.ends_on,
-                excluded_dates: s.spec.excluded_dates.clone(),
-                max_wait_ms: s.spec.max_wait_ms,
-            },
+            slot: slot(&s.spec),
             media_sha256: sha(&m.sha256)?,
             duration_ms,
             items,
@@ -248,4 +230,18 @@ pub fn version(doc: &ScheduleDocument) -> Result<String, AppError> {
     d.version.clear();
     let json = serde_json::to_vec(&d)?;
     Ok(hex::encode(sha2::Sha256::digest(&json)))
+}
+
+/// When a schedule airs and how it yields, as both its wire forms carry it.
+fn slot(spec: &crate::db::schedules::ScheduleSpec) -> WireSlot {
+    WireSlot {
+        category: spec.category.clone(),
+        priority: spec.priority,
+        cron: spec.cron.clone(),
+        at: spec.at,
+        starts_on: spec.starts_on,
+        ends_on: spec.ends_on,
+        excluded_dates: spec.excluded_dates.clone(),
+        max_wait_ms: spec.max_wait_ms,
+    }
 }
