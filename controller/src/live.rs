@@ -312,6 +312,15 @@ async fn session(ctx: Ctx, push: LivePush) {
                     s.airing = true;
                     let start = rendered.saturating_sub(consumed);
                     let at = ctx.mixer.utc_of_frame(start).unwrap_or(now);
+                    if tally.started_at.is_none() {
+                        // Journaled before anything else: a controller that dies while the
+                        // session airs logs it `interrupted` at its next start.
+                        let template = entry(&push, &key, Some(at), 0, &tally.gaps);
+                        let db = ctx.db.clone();
+                        if let Err(e) = db.call(move |c| cache::play_started(c, &template)).await {
+                            tracing::error!(key = %key, "cannot journal the live broadcast's start: {e}");
+                        }
+                    }
                     tally.started_at.get_or_insert(at);
                     if let Some(from) = tally.cut_at.take() {
                         tally.gaps.push(RelayGap {
@@ -423,6 +432,12 @@ async fn session(ctx: Ctx, push: LivePush) {
             last_report = tokio::time::Instant::now();
             let late = std::mem::take(&mut lock(&tl).late_ms);
             let played = played_ms(&tally, seg.as_ref(), rate);
+            if tally.started_at.is_some() {
+                let (db, k) = (ctx.db.clone(), key.clone());
+                if let Err(e) = db.call(move |c| cache::play_progress(c, &k, played)).await {
+                    tracing::warn!(key = %key, "cannot journal the live broadcast's progress: {e}");
+                }
+            }
             let r = LiveReport {
                 state: if late > 0 && state == "airing" {
                     "behind"
@@ -457,26 +472,11 @@ async fn session(ctx: Ctx, push: LivePush) {
     } else {
         (PlayStatus::Played, Some(reason.clone()))
     };
-    let entry = LogEntry {
-        id: key.clone(),
-        schedule_id: None,
-        urgent_id: None,
-        title: push.title.clone(),
-        category: "live".into(),
-        priority: push.priority,
-        media_sha256: archive.as_deref().and_then(|a| Sha256::parse(a).ok()),
-        scheduled_at: push.started_at,
-        started_at: tally.started_at,
-        ended_at: Some(now),
-        played_ms: played,
-        status,
-        reason: why,
-        rms_dbfs: None,
-        peak_dbfs: None,
-        gaps: tally.gaps.clone(),
-        part_of: None,
-        planned_ms: None,
-    };
+    let mut entry = entry(&push, &key, tally.started_at, played, &tally.gaps);
+    entry.media_sha256 = archive.as_deref().and_then(|a| Sha256::parse(a).ok());
+    entry.ended_at = Some(now);
+    entry.status = status;
+    entry.reason = why;
     tracing::info!(key = %key, played_ms = played, gaps = tally.gaps.len(), "live broadcast logged");
     if let Err(e) = ctx
         .db
@@ -494,6 +494,36 @@ async fn session(ctx: Ctx, push: LivePush) {
     };
     if let Err(e) = ctx.client.live_report(&push.id, &r).await {
         tracing::debug!(id = %push.id, "last live report not sent: {e}");
+    }
+}
+
+/// The session's log entry at this station so far (as it would be if it ended now).
+fn entry(
+    push: &LivePush,
+    key: &str,
+    started_at: Option<DateTime<Utc>>,
+    played_ms: u64,
+    gaps: &[RelayGap],
+) -> LogEntry {
+    LogEntry {
+        id: key.to_string(),
+        schedule_id: None,
+        urgent_id: None,
+        title: push.title.clone(),
+        category: "live".into(),
+        priority: push.priority,
+        media_sha256: None,
+        scheduled_at: push.started_at,
+        started_at,
+        ended_at: started_at.map(|s| s + chrono::Duration::milliseconds(played_ms as i64)),
+        played_ms,
+        status: PlayStatus::Played,
+        reason: None,
+        rms_dbfs: None,
+        peak_dbfs: None,
+        gaps: gaps.to_vec(),
+        part_of: None,
+        planned_ms: None,
     }
 }
 

@@ -497,3 +497,77 @@ async fn an_emergency_session_cuts_a_priority_one_which_resumes_after_and_they_n
     server.stop().await?;
     Ok(())
 }
+
+/// A station killed (`kill -9`) while a session airs there logs it at its next start:
+/// `interrupted`, with what had aired by then (journaled as it airs, like every item).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_station_killed_mid_session_logs_it_interrupted_at_its_next_start() -> Result<()> {
+    use tests::e2e::ControllerProcess;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("server");
+    let tokens = seed(&data, &["XK"])?;
+    let server = Server::start(&data).await?;
+    let wav = format!("wav:{}", dir.path().join("XK.wav").display());
+    let ctl_dir = dir.path().join("XK");
+    let ctl = ControllerProcess::spawn(&server.url, "XK", &tokens[0], &ctl_dir, &wav)?;
+    let op = Api::login(&server, "op", OP_PASSWORD).await?;
+    eventually(Duration::from_secs(30), "the station online", || async {
+        let st = op.get("/stations").await?;
+        let online = st
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["online"] == true);
+        Ok(online.then_some(()))
+    })
+    .await?;
+    let created = op
+        .post(
+            "/live",
+            &json!({"title": "Họp khẩn", "stations": ["XK"], "priority": "priority",
+                    "format": {"codec": "pcm_s16le", "sample_rate": 48000, "channels": 1}}),
+        )
+        .await?;
+    let id = created["id"].as_str().context("id")?.to_string();
+    let ingest = created["ingest"].as_str().context("ingest")?.to_string();
+    let mut ws = connect(&server, &ingest, op.token()).await?;
+    // Speak for 6 s in the background; kill the station once it has aired for a while.
+    let speaking = tokio::spawn(async move {
+        let _ = send_tone(&mut ws, 700.0, 6_000).await;
+        ws
+    });
+    eventually(Duration::from_secs(20), "airing for 2.5 s", || async {
+        let s = op.get(&format!("/live/{id}")).await?;
+        let played = s["stations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|x| x["code"] == "XK")
+            .and_then(|x| x["played_ms"].as_u64())
+            .unwrap_or(0);
+        Ok((played >= 2_500).then_some(()))
+    })
+    .await?;
+    ctl.kill9()?;
+    let mut ws = speaking.await?;
+    let _ = ws.send(Message::Text(r#"{"type":"stop"}"#.into())).await;
+
+    let _again = ControllerProcess::spawn(&server.url, "XK", &tokens[0], &ctl_dir, "null")?;
+    let entry = eventually(Duration::from_secs(30), "the interrupted entry", || async {
+        let logs = op.get("/logs?station=XK").await?;
+        Ok(logs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["id"].as_str().is_some_and(|i| i.contains(&id)))
+            .cloned())
+    })
+    .await?;
+    assert_eq!(entry["status"], "interrupted", "{entry}");
+    let played = entry["played_ms"].as_u64().unwrap_or(0);
+    assert!(
+        played >= 1_000,
+        "what aired before the kill is kept: {entry}"
+    );
+    Ok(())
+}
