@@ -235,6 +235,21 @@ impl Api {
         ok_json(res).await
     }
 
+    /// Wait (at most 30 s) until at least `n` stations in reach are online.
+    pub async fn wait_online(&self, n: usize) -> Result<()> {
+        eventually(Duration::from_secs(30), "the stations online", || async {
+            let st = self.get("/stations").await?;
+            let online = st
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| s["online"] == true)
+                .count();
+            Ok((online >= n).then_some(()))
+        })
+        .await
+    }
+
     /// The same client with another bearer token (e.g. a station's device token).
     pub fn with_token(&self, token: &str) -> Api {
         Api {

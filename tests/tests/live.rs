@@ -91,17 +91,7 @@ async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept
         )?);
     }
     let op = Api::login(&server, "op", OP_PASSWORD).await?;
-    eventually(Duration::from_secs(30), "both stations online", || async {
-        let st = op.get("/stations").await?;
-        let online = st
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|s| s["online"] == true)
-            .count();
-        Ok((online >= 2).then_some(()))
-    })
-    .await?;
+    op.wait_online(2).await?;
 
     let created = op
         .post(
@@ -511,16 +501,7 @@ async fn a_station_killed_mid_session_logs_it_interrupted_at_its_next_start() ->
     let ctl_dir = dir.path().join("XK");
     let ctl = ControllerProcess::spawn(&server.url, "XK", &tokens[0], &ctl_dir, &wav)?;
     let op = Api::login(&server, "op", OP_PASSWORD).await?;
-    eventually(Duration::from_secs(30), "the station online", || async {
-        let st = op.get("/stations").await?;
-        let online = st
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|s| s["online"] == true);
-        Ok(online.then_some(()))
-    })
-    .await?;
+    op.wait_online(1).await?;
     let created = op
         .post(
             "/live",

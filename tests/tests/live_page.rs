@@ -32,17 +32,7 @@ async fn an_operator_speaks_live_from_the_page_and_two_stations_air_it_in_step()
         )?);
     }
     let op = Api::login(&server, "op", OP_PASSWORD).await?;
-    eventually(Duration::from_secs(30), "both stations online", || async {
-        let st = op.get("/stations").await?;
-        let online = st
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|s| s["online"] == true)
-            .count();
-        Ok((online >= 2).then_some(()))
-    })
-    .await?;
+    op.wait_online(2).await?;
 
     // The fake microphone: half a second of silence, 3 s of tone, silence.
     let mic = dir.path().join("mic.wav");
