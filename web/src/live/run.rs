@@ -86,11 +86,11 @@ pub fn open(
         ended: watch::channel(None).0,
     });
     state.live.lock().insert(n.id.clone(), session.clone());
-    for st in &session.stations {
-        state
-            .hub
-            .publish(st, schedules::wire::Event::Live, session.push.clone());
-    }
+    state.hub.publish_many(
+        &session.stations,
+        schedules::wire::Event::Live,
+        session.push.clone(),
+    );
     tokio::spawn(watchdog(state.clone(), session.clone()));
     session
 }
