@@ -6,6 +6,7 @@
 //! connected when any node holds a stream for it. Without a relay the hub is this node's
 //! alone.
 
+pub mod live;
 pub mod relay;
 
 use schedules::wire::Event;
@@ -51,6 +52,8 @@ pub struct Hub {
     elsewhere: RwLock<HashSet<String>>,
     /// A station got its first stream or lost its last (the relay writes presence soon).
     presence_changed: Notify,
+    /// Live sessions of other nodes.
+    mirrors: live::Mirrors,
 }
 
 /// A station's open event stream; counts as connected until dropped.
@@ -98,6 +101,7 @@ impl Hub {
             relay: Mutex::new(None),
             elsewhere: RwLock::new(HashSet::new()),
             presence_changed: Notify::new(),
+            mirrors: live::Mirrors::default(),
         }
     }
 
@@ -152,12 +156,41 @@ impl Hub {
         self.deliver(stations, event, data.clone());
         let relay = self.relay.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = relay.as_ref() {
-            let _ = tx.send(relay::Outgoing {
+            let _ = tx.send(relay::Outgoing::Push {
                 stations: stations.to_vec(),
                 event,
                 data,
             });
         }
+    }
+
+    /// Send frames of live session `id` of this node to the other nodes (nothing without a
+    /// relay): their stations' streams read them from [`Hub::live_frames`] there.
+    pub fn publish_live(&self, id: &str, frames: Vec<bytes::Bytes>) {
+        let relay = self.relay.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = relay.as_ref() {
+            let _ = tx.send(relay::Outgoing::Live {
+                session: id.to_string(),
+                frames,
+            });
+        }
+    }
+
+    /// The frames of live session `id` of another node, with a relay attached (without one
+    /// there are no other nodes): what was sent in the last second, then the frames as they
+    /// come. The channel closes when the session has sent nothing for
+    /// [`live::MIRROR_IDLE`] (its node is gone); a station then reconnects.
+    #[allow(clippy::type_complexity)]
+    pub fn live_frames(
+        &self,
+        id: &str,
+    ) -> Option<(Vec<bytes::Bytes>, broadcast::Receiver<bytes::Bytes>)> {
+        let attached = self
+            .relay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        attached.then(|| self.mirrors.subscribe(id))
     }
 
     /// Send to the streams of `stations` open on this node only (what the relay does with

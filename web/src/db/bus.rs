@@ -9,6 +9,8 @@
 //!   station, and when each node last said it was alive. A station is online when a node
 //!   seen lately holds a stream for it.
 //!
+//! - Live frames (#25) go in notifications on [`LIVE_CHANNEL`], not in rows.
+//!
 //! Async over `tokio_postgres::Client`, unlike the rest of the store: these run on the
 //! relay's own connection, which also receives the notifications.
 
@@ -17,6 +19,13 @@ use tokio_postgres::{Client, Error};
 
 /// The notification channel: its payload is the newest `push_log` id of a write.
 pub const CHANNEL: &str = "loaxa_push";
+
+/// The notification channel of live frames: the payload is the session id, a space, and
+/// the frames (each with its length prefix) in base64. At most [`LIVE_PAYLOAD`] bytes.
+pub const LIVE_CHANNEL: &str = "loaxa_live";
+
+/// The longest payload sent on [`LIVE_CHANNEL`] (PostgreSQL refuses beyond 8000 bytes).
+pub const LIVE_PAYLOAD: usize = 7900;
 
 /// Tables and indexes of the bus (idempotent).
 pub const SCHEMA: &str = "
@@ -43,12 +52,17 @@ CREATE TABLE IF NOT EXISTS stream_presence (
 ";
 
 /// Create the tables unless there (under a lock: two nodes starting together would
-/// otherwise race on `CREATE TABLE IF NOT EXISTS`), and listen on [`CHANNEL`].
+/// otherwise race on `CREATE TABLE IF NOT EXISTS`), and listen on [`CHANNEL`] and [`LIVE_CHANNEL`].
 pub async fn prepare(c: &Client) -> Result<(), Error> {
     c.batch_execute(&format!(
-        "BEGIN; SELECT pg_advisory_xact_lock(2026002601); {SCHEMA} COMMIT; LISTEN {CHANNEL};"
+        "BEGIN; SELECT pg_advisory_xact_lock(2026002601); {SCHEMA} COMMIT; LISTEN {CHANNEL}; LISTEN {LIVE_CHANNEL};"
     ))
     .await
+}
+
+/// The pid of the connection's backend (the sender of its notifications).
+pub async fn backend_pid(c: &Client) -> Result<i32, Error> {
+    Ok(c.query_one("SELECT pg_backend_pid()", &[]).await?.get(0))
 }
 
 /// One publication to store.
@@ -86,6 +100,13 @@ pub async fn insert(c: &Client, origin: &str, rows: &[NewPush]) -> Result<(), Er
         &[&origin, &keys, &stations, &events, &data, &CHANNEL],
     )
     .await?;
+    Ok(())
+}
+
+/// Send live frames (see [`LIVE_CHANNEL`]).
+pub async fn notify_live(c: &Client, payload: &str) -> Result<(), Error> {
+    c.execute("SELECT pg_notify($1, $2)", &[&LIVE_CHANNEL, &payload])
+        .await?;
     Ok(())
 }
 

@@ -28,8 +28,10 @@
 //! inserting at once). So the relay re-reads the ids of the last
 //! [`RelayConfig::settle`] and skips those it delivered already.
 
-use super::Hub;
+use super::{live, Hub};
 use crate::db::bus;
+use base64::Engine as _;
+use bytes::Bytes;
 use schedules::wire::Event;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -93,12 +95,32 @@ pub enum RelayError {
     Closed,
 }
 
-/// A publication on its way to the other nodes.
+/// What goes to the other nodes.
 #[derive(Debug)]
-pub(crate) struct Outgoing {
-    pub(super) stations: Vec<String>,
-    pub(super) event: Event,
-    pub(super) data: Arc<str>,
+pub(crate) enum Outgoing {
+    /// A publication.
+    Push {
+        stations: Vec<String>,
+        event: Event,
+        data: Arc<str>,
+    },
+    /// Frames of a live session of this node.
+    Live { session: String, frames: Vec<Bytes> },
+}
+
+/// What the connection receives, and the backend that sent it.
+#[derive(Debug)]
+struct Note {
+    from: i32,
+    what: What,
+}
+
+#[derive(Debug)]
+enum What {
+    /// Something was stored in `push_log`.
+    Push,
+    /// A [`bus::LIVE_CHANNEL`] payload.
+    Live(String),
 }
 
 /// A running relay. [`RelayHandle::stop`] stops it cleanly (the other nodes forget this
@@ -187,11 +209,12 @@ async fn step<T>(
     }
 }
 
-/// One connection: the client, and the notifications its connection task receives
-/// (`None` once the connection has ended).
+/// One connection: the client, its backend's pid, and the notifications its connection
+/// task receives (`None` once the connection has ended).
 struct Conn {
     client: Client,
-    notes: mpsc::UnboundedReceiver<()>,
+    pid: i32,
+    notes: mpsc::UnboundedReceiver<Note>,
 }
 
 impl Conn {
@@ -207,8 +230,17 @@ impl Conn {
             }));
             while let Some(m) = futures_util::StreamExt::next(&mut messages).await {
                 match m {
-                    Ok(AsyncMessage::Notification(_)) => {
-                        if tx.send(()).is_err() {
+                    Ok(AsyncMessage::Notification(n)) => {
+                        let what = if n.channel() == bus::LIVE_CHANNEL {
+                            What::Live(n.payload().to_string())
+                        } else {
+                            What::Push
+                        };
+                        let note = Note {
+                            from: n.process_id(),
+                            what,
+                        };
+                        if tx.send(note).is_err() {
                             return;
                         }
                     }
@@ -221,7 +253,8 @@ impl Conn {
             }
         });
         step(limit, bus::prepare(&client)).await?;
-        Ok(Conn { client, notes })
+        let pid = step(limit, bus::backend_pid(&client)).await?;
+        Ok(Conn { client, pid, notes })
     }
 }
 
@@ -264,7 +297,8 @@ impl Relay {
                 tokio::select! {
                     _ = &mut stop => return,
                     o = outbox.recv() => match o {
-                        Some(o) => self.queue(o),
+                        // Live audio is useless late: dropped while cut off.
+                        Some(o) => self.queue(o, &mut Vec::new()),
                         None => return,
                     },
                     _ = tokio::time::sleep(backoff) => {
@@ -347,20 +381,31 @@ impl Relay {
                 _ = &mut *stop => return Ok(Stopped),
                 o = outbox.recv() => {
                     let Some(o) = o else { return Ok(Stopped) };
-                    self.queue(o);
+                    let mut frames = Vec::new();
+                    self.queue(o, &mut frames);
                     while let Ok(o) = outbox.try_recv() {
-                        self.queue(o);
+                        self.queue(o, &mut frames);
                     }
+                    self.send_live(c, frames).await?;
                     self.flush(c).await?;
                 }
                 n = c.notes.recv() => {
-                    if n.is_none() {
-                        return Err(RelayError::Closed);
+                    let Some(n) = n else { return Err(RelayError::Closed) };
+                    let mut pushed = false;
+                    for n in std::iter::once(n).chain(std::iter::from_fn(|| c.notes.try_recv().ok())) {
+                        // Our own notifications come back too: skipped.
+                        match n.what {
+                            _ if n.from == c.pid => {}
+                            What::Push => pushed = true,
+                            What::Live(payload) => self.deliver_live(&payload),
+                        }
                     }
-                    while c.notes.try_recv().is_ok() {}
-                    self.poll(c).await?;
+                    if pushed {
+                        self.poll(c).await?;
+                    }
                 }
                 _ = poll.tick() => {
+                    self.hub.mirrors.expire(live::MIRROR_IDLE);
                     self.poll(c).await?;
                     self.read_presence(c).await?;
                     step(t, bus::forget_older(&c.client, self.config.keep)).await?;
@@ -386,13 +431,25 @@ impl Relay {
         }
     }
 
-    fn queue(&mut self, o: Outgoing) {
+    /// Queue a publication, or set live frames aside in `frames`.
+    fn queue(&mut self, o: Outgoing, frames: &mut Vec<(String, Vec<Bytes>)>) {
+        let (stations, event, data) = match o {
+            Outgoing::Push {
+                stations,
+                event,
+                data,
+            } => (stations, event, data),
+            Outgoing::Live { session, frames: f } => {
+                frames.push((session, f));
+                return;
+            }
+        };
         self.seq += 1;
         self.pending.push_back(bus::NewPush {
             key: format!("{}-{}", self.instance, self.seq),
-            stations: serde_json::to_string(&o.stations).unwrap_or_else(|_| "[]".into()),
-            event: o.event.as_str().to_string(),
-            data: o.data.to_string(),
+            stations: serde_json::to_string(&stations).unwrap_or_else(|_| "[]".into()),
+            event: event.as_str().to_string(),
+            data: data.to_string(),
         });
         if self.pending.len() > self.config.max_pending {
             self.pending.pop_front();
@@ -436,6 +493,29 @@ impl Relay {
             self.dropped = 0;
         }
         Ok(())
+    }
+
+    /// Send live frames, as few notifications as fit (in order, per session).
+    async fn send_live(
+        &self,
+        c: &Conn,
+        frames: Vec<(String, Vec<Bytes>)>,
+    ) -> Result<(), RelayError> {
+        for payload in live_payloads(frames) {
+            step(self.config.timeout, bus::notify_live(&c.client, &payload)).await?;
+        }
+        Ok(())
+    }
+
+    fn deliver_live(&self, payload: &str) {
+        let frames = payload.split_once(' ').and_then(|(id, b64)| {
+            let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+            Some((id, live::split_frames(&raw)?))
+        });
+        match frames {
+            Some((id, frames)) => self.hub.mirrors.deliver(id, frames),
+            None => tracing::warn!("push relay: a bad live payload"),
+        }
     }
 
     /// Deliver the other nodes' publications not delivered yet.
@@ -519,6 +599,37 @@ impl Relay {
         self.hub.set_elsewhere(elsewhere.into_iter().collect());
         Ok(())
     }
+}
+
+/// [`bus::LIVE_CHANNEL`] payloads for `frames`: `id base64(frames…)`, each at most
+/// [`bus::LIVE_PAYLOAD`] bytes (a frame that cannot fit alone is dropped).
+fn live_payloads(frames: Vec<(String, Vec<Bytes>)>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (id, frames) in frames {
+        let room = (bus::LIVE_PAYLOAD.saturating_sub(id.len() + 1)) / 4 * 3;
+        let mut raw: Vec<u8> = Vec::new();
+        let mut emit = |raw: &mut Vec<u8>| {
+            if !raw.is_empty() {
+                out.push(format!(
+                    "{id} {}",
+                    base64::engine::general_purpose::STANDARD.encode(&raw)
+                ));
+                raw.clear();
+            }
+        };
+        for f in frames {
+            if f.len() > room {
+                tracing::warn!(session = %id, "push relay: a live frame too large to send");
+                continue;
+            }
+            if raw.len() + f.len() > room {
+                emit(&mut raw);
+            }
+            raw.extend_from_slice(&f);
+        }
+        emit(&mut raw);
+    }
+    out
 }
 
 #[cfg(test)]

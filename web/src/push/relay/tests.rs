@@ -130,11 +130,12 @@ async fn a_relay_cut_off_reconnects_and_delivers_what_was_published_meanwhile() 
     // On another database: one cannot forbid connections to the current one.
     let db = client(&format!("{cluster}/postgres")).await;
 
-    // B's connection is killed, and no new one is let in for a while (A's stays).
+    // B's connection is killed, and no new one is let in for a while (A's stays). Other
+    // tests run on the same cluster: only this database's B.
     db.batch_execute(&format!(
         "ALTER DATABASE {name} ALLOW_CONNECTIONS false;
          SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE application_name = 'loaxa-relay:B';"
+          WHERE application_name = 'loaxa-relay:B' AND datname = '{name}';"
     ))
     .await
     .unwrap();
@@ -237,4 +238,83 @@ async fn a_station_on_one_node_is_connected_on_the_other_until_that_node_is_gone
     })
     .await;
     assert!(gone < Duration::from_millis(500), "{gone:?}");
+}
+
+/// A frame as `media::voice::Frame::to_bytes` makes them: length, kind, body.
+fn frame(kind: u8, body: &[u8]) -> Bytes {
+    let mut f = ((body.len() + 1) as u32).to_be_bytes().to_vec();
+    f.push(kind);
+    f.extend_from_slice(body);
+    Bytes::from(f)
+}
+
+#[test]
+fn live_frames_are_cut_into_payloads_postgres_takes() {
+    // 40 ms of IMA ADPCM at 14 kHz is about 300 bytes: a second of backlog at once.
+    let frames: Vec<Bytes> = (0..25u8).map(|i| frame(1, &[i; 300])).collect();
+    let payloads = live_payloads(vec![("L1".into(), frames.clone())]);
+    assert!(payloads.len() > 1);
+    let mut back = Vec::new();
+    for p in &payloads {
+        assert!(p.len() <= bus::LIVE_PAYLOAD, "{}", p.len());
+        let (id, b64) = p.split_once(' ').unwrap();
+        assert_eq!(id, "L1");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        back.extend(live::split_frames(&raw).unwrap());
+    }
+    assert_eq!(back, frames);
+    assert!(live::split_frames(&frames[0][..10]).is_none());
+}
+
+#[tokio::test]
+async fn live_frames_of_a_session_on_one_node_reach_the_stations_of_the_other_in_order() {
+    let url = postgres_database();
+    let (a, b) = (node(&url, "A").await, node(&url, "B").await);
+    // A station of B connects before the first audio.
+    let (backlog, mut rx) = b.hub.live_frames("L1").unwrap();
+    assert!(backlog.is_empty());
+
+    let mut delays = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(40));
+    for i in 0..50u8 {
+        tick.tick().await;
+        let f = frame(1, &[i; 300]);
+        let sent = Instant::now();
+        a.hub.publish_live("L1", vec![f.clone()]);
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        delays.push(sent.elapsed());
+        assert_eq!(got, f);
+    }
+    delays.sort();
+    eprintln!(
+        "live frame A→B over NOTIFY: median {:?}, 95th {:?}, max {:?} (50 frames of 40 ms)",
+        delays[25], delays[47], delays[49]
+    );
+
+    // A second of frames at once (a sender catching up), then the end.
+    let burst: Vec<Bytes> = (0..25u8).map(|i| frame(1, &[i; 300])).collect();
+    a.hub.publish_live("L1", burst.clone());
+    let end = frame(2, b"{\"reason\":\"stop\",\"archive\":null}");
+    a.hub.publish_live("L1", vec![end.clone()]);
+    for f in burst.iter().chain([&end]) {
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&got, f);
+    }
+    assert!(live::is_end(&end));
+    // A station of B connecting late gets the last second, end included.
+    let (late, _) = b.hub.live_frames("L1").unwrap();
+    assert_eq!(late.last(), Some(&end));
+    assert_eq!(late.len(), 25);
+
+    // Without a relay there are no other nodes' sessions.
+    drop(b.relay);
+    assert!(b.hub.live_frames("L1").is_none());
 }
