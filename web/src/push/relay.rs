@@ -292,6 +292,9 @@ impl Relay {
         let mut conn = Some(first);
         let mut down_since: Option<Instant> = None;
         let mut backoff = Duration::from_millis(100);
+        // A deadline, not a sleep per turn: what is published meanwhile must not put the
+        // next attempt off.
+        let mut retry_at = Instant::now();
         loop {
             let Some(mut c) = conn.take() else {
                 tokio::select! {
@@ -301,8 +304,9 @@ impl Relay {
                         Some(o) => self.queue(o, &mut Vec::new()),
                         None => return,
                     },
-                    _ = tokio::time::sleep(backoff) => {
+                    _ = tokio::time::sleep_until(retry_at) => {
                         backoff = (backoff * 2).min(Duration::from_secs(5));
+                        retry_at = Instant::now() + backoff;
                         match Conn::open(&self.pg, self.config.timeout).await {
                             Ok(c) => conn = Some(c),
                             Err(e) => tracing::debug!("push relay: still no PostgreSQL: {e}"),
@@ -313,12 +317,14 @@ impl Relay {
                     // What the other nodes hold is unknown now: count none.
                     self.hub.set_elsewhere(HashSet::new());
                 }
+                self.hub.mirrors.expire(live::MIRROR_IDLE);
                 continue;
             };
             if let Err(e) = self.setup(&mut c).await {
                 if down_since.is_none() {
                     self.lost(&e);
                     down_since = Some(Instant::now());
+                    retry_at = Instant::now() + backoff;
                 }
                 continue;
             }
@@ -338,6 +344,7 @@ impl Relay {
                 Err(e) => {
                     self.lost(&e);
                     down_since = Some(Instant::now());
+                    retry_at = Instant::now() + backoff;
                 }
             }
         }
@@ -392,7 +399,8 @@ impl Relay {
                 n = c.notes.recv() => {
                     let Some(n) = n else { return Err(RelayError::Closed) };
                     let mut pushed = false;
-                    for n in std::iter::once(n).chain(std::iter::from_fn(|| c.notes.try_recv().ok())) {
+                    let more = std::iter::from_fn(|| c.notes.try_recv().ok());
+                    for n in std::iter::once(n).chain(more) {
                         // Our own notifications come back too: skipped.
                         match n.what {
                             _ if n.from == c.pid => {}

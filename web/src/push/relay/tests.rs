@@ -142,6 +142,17 @@ async fn a_relay_cut_off_reconnects_and_delivers_what_was_published_meanwhile() 
     a.hub.publish("LQ", Event::Urgent, "from A while B is away");
     b.hub
         .publish("LQ", Event::Cancel, "from B while it is away");
+    // A live session on B goes on sending meanwhile (its frames are dropped): B must
+    // still try to reconnect.
+    let talking = tokio::spawn({
+        let hub = b.hub.clone();
+        async move {
+            loop {
+                hub.publish_live("L1", vec![frame(1, &[0; 300])]);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
     assert_eq!(&*next(&mut on_a).await.data, "from A while B is away");
     assert_eq!(&*next(&mut on_b).await.data, "from B while it is away");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -153,6 +164,7 @@ async fn a_relay_cut_off_reconnects_and_delivers_what_was_published_meanwhile() 
         .unwrap();
     assert_eq!(&*next(&mut on_b).await.data, "from A while B is away");
     assert_eq!(&*next(&mut on_a).await.data, "from B while it is away");
+    talking.abort();
 
     // And the bus works as before.
     a.hub.publish("LQ", Event::Urgent, "after");
