@@ -8,6 +8,9 @@
 //! watchdog shell that waits for this process to disappear, then stops it and removes its
 //! directory.
 //!
+//! The databases are made through `tokio_postgres`: with `LOAXA_TEST_POSTGRES` set no
+//! PostgreSQL program is needed on this machine.
+//!
 //! Tests never skip: without PostgreSQL this panics and says what to install.
 
 use std::path::{Path, PathBuf};
@@ -30,7 +33,7 @@ pub fn postgres_database() -> String {
         NEXT.fetch_add(1, Ordering::Relaxed),
         rand::random::<u32>()
     );
-    psql(
+    execute(
         &format!("{base}/postgres"),
         &format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"),
     )
@@ -62,7 +65,7 @@ fn strip_database(url: &str) -> String {
     }
 }
 
-/// The directory of `initdb`, `pg_ctl` and `psql`.
+/// The directory of `initdb` and `pg_ctl`.
 fn bin_dir() -> Result<PathBuf, String> {
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
@@ -107,11 +110,30 @@ fn run(mut c: Command, what: &str) -> Result<(), String> {
     }
 }
 
-fn psql(url: &str, sql: &str) -> Result<(), String> {
-    let bin = bin_dir()?;
-    let mut c = Command::new(bin.join("psql"));
-    c.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]);
-    run(c, "psql")
+/// Run `sql` on `url`, on a thread of its own (callers may be inside a runtime or not).
+fn execute(url: &str, sql: &str) -> Result<(), String> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| e.to_string())?;
+            let connection = tokio::spawn(connection);
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| e.to_string())?;
+            drop(client);
+            let _ = connection.await;
+            Ok(())
+        })
+    })
+    .join()
+    .map_err(|_| "the SQL thread panicked".to_string())?
 }
 
 fn start_private() -> Result<String, String> {
@@ -226,7 +248,7 @@ mod tests {
     fn each_call_is_a_new_empty_database() {
         let (a, b) = (postgres_database(), postgres_database());
         assert_ne!(a, b);
-        psql(&a, "CREATE TABLE t (x INT)").unwrap();
-        psql(&b, "CREATE TABLE t (x INT)").unwrap();
+        execute(&a, "CREATE TABLE t (x INT)").unwrap();
+        execute(&b, "CREATE TABLE t (x INT)").unwrap();
     }
 }
