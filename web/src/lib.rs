@@ -40,7 +40,7 @@
 //! - [`db`]: the store, one file per table family;
 //! - [`auth`]: people, devices, tokens and passwords;
 //! - [`planning`]: schedule documents and plans (the `schedules` crate does the expanding);
-//! - [`push`]: per-station event channels;
+//! - [`push`]: per-station event channels, and their relay between nodes over PostgreSQL;
 //! - [`reports`]: airtime reports, exports, charts, reconciliation and log retention;
 //! - [`library`]: media files on disk; [`measure`]: a live channel's loudness from a sample;
 //! - [`metrics`], [`openapi`]: `GET /metrics` and `GET /api/v1/openapi.json`;
