@@ -25,8 +25,9 @@
 //!   delivers what the others published meanwhile (rows are kept [`RelayConfig::keep`]).
 //!
 //! Ids: rows are read by id, and an id can become visible after a larger one (two nodes
-//! inserting at once). So the relay re-reads the ids of the last
-//! [`RelayConfig::settle`] and skips those it delivered already.
+//! inserting at once). So the safety-net poll re-reads the ids of the last
+//! [`RelayConfig::settle`] and delivers those it had not; a notification reads only the
+//! ids above the newest delivered (cheap when thousands of rows come at once).
 
 use super::{live, Hub};
 use crate::db::bus;
@@ -56,7 +57,7 @@ pub struct RelayConfig {
     pub alive_window: Duration,
     /// How long publications are kept for nodes that were cut off: 10 minutes.
     pub keep: Duration,
-    /// How long an id may stay invisible behind a larger one: 5 s.
+    /// How long an id may stay invisible behind a larger one (longer than `poll`): 5 s.
     pub settle: Duration,
     /// Publications kept while PostgreSQL is away; the oldest go first: 10,000.
     pub max_pending: usize,
@@ -372,7 +373,7 @@ impl Relay {
         self.written.clear();
         self.write_presence(c).await?;
         self.flush(c).await?;
-        self.poll(c).await?;
+        self.poll(c, true).await?;
         self.read_presence(c).await
     }
 
@@ -415,12 +416,12 @@ impl Relay {
                         }
                     }
                     if pushed {
-                        self.poll(c).await?;
+                        self.poll(c, false).await?;
                     }
                 }
                 _ = poll.tick() => {
                     self.hub.mirrors.expire(live::MIRROR_IDLE);
-                    self.poll(c).await?;
+                    self.poll(c, true).await?;
                     self.read_presence(c).await?;
                     step(t, bus::forget_older(&c.client, self.config.keep)).await?;
                 }
@@ -524,10 +525,16 @@ impl Relay {
         }
     }
 
-    /// Deliver the other nodes' publications not delivered yet.
-    async fn poll(&mut self, c: &Conn) -> Result<(), RelayError> {
+    /// Deliver the other nodes' publications not delivered yet: those above the newest
+    /// delivered (on a notification), or (`gaps`, the safety net) every one above `floor`,
+    /// which finds an id that became visible after a larger one.
+    async fn poll(&mut self, c: &Conn, gaps: bool) -> Result<(), RelayError> {
         let t = self.config.timeout;
-        let ids = step(t, bus::ids_after(&c.client, self.floor, &self.me)).await?;
+        let from = match self.seen.last() {
+            Some(&newest) if !gaps => newest,
+            _ => self.floor,
+        };
+        let ids = step(t, bus::ids_after(&c.client, from, &self.me)).await?;
         let now = Instant::now();
         if let Some(&max) = ids.last() {
             if self.marks.back().is_none_or(|&(_, m)| m < max) {
