@@ -101,9 +101,11 @@ async fn an_urgent_notice_to_2000_stations_is_one_row() {
     let stations: Vec<String> = (0..2000).map(|i| format!("S{i:04}")).collect();
     let (mut first, mut last) = (b.hub.subscribe("S0000"), b.hub.subscribe("S1999"));
     let mut not_targeted = b.hub.subscribe("X");
+    let start = Instant::now();
     a.hub
         .publish_many(&stations, Event::Urgent, "{\"id\":\"u1\"}");
     let (x, y) = (next(&mut first).await, next(&mut last).await);
+    eprintln!("2,000 stations A→B: {:?}", start.elapsed());
     assert_eq!(
         x, y,
         "one event, one id, for every station of the publication"
@@ -342,4 +344,37 @@ async fn two_nodes_given_the_same_name_still_reach_each_other() {
         a.hub.is_connected("LQ")
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_burst_of_a_thousand_publications_reaches_the_other_node_whole() {
+    // A province-wide schedule change: one publication per station, all at once.
+    let url = postgres_database();
+    let (a, b) = (node(&url, "A").await, node(&url, "B").await);
+    let stations: Vec<String> = (0..1000).map(|i| format!("S{i:04}")).collect();
+    let mut subs: Vec<Subscription> = stations.iter().map(|s| b.hub.subscribe(s)).collect();
+    let start = Instant::now();
+    for s in &stations {
+        a.hub
+            .publish(s, Event::Schedule, format!("{{\"station\":\"{s}\"}}"));
+    }
+    let mut last_id = 0;
+    for (s, sub) in stations.iter().zip(&mut subs) {
+        let got = next(sub).await;
+        assert_eq!(&*got.data, format!("{{\"station\":\"{s}\"}}"));
+        assert!(got.id > last_id, "in the order published");
+        last_id = got.id;
+    }
+    eprintln!("1,000 publications A→B: {:?}", start.elapsed());
+    let db = client(&url).await;
+    let n: i64 = db
+        .query_one("SELECT count(*) FROM push_log", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1000);
+    assert!(
+        subs.iter_mut().all(|s| s.rx.try_recv().is_err()),
+        "once each"
+    );
 }
