@@ -175,8 +175,10 @@ fn start_private() -> Result<String, String> {
             .arg("-l")
             .arg(&log)
             .args(["-w", "-s", "-o"])
+            // Thrown away at the end: no fsync; each test server opens a few connections.
             .arg(format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1",
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 \
+                 -c fsync=off",
                 sock.display()
             ))
             .arg("start")
