@@ -9,7 +9,7 @@ use crate::auth;
 use crate::db::{self, users::Role, Db};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use schedules::geo::GeoPoint;
 use schedules::StationCode;
 use serde_json::json;

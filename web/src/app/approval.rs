@@ -8,7 +8,7 @@ use crate::auth::User;
 use crate::db::approvals::{self, Kind, State as Approval};
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use serde_json::json;
 
 fn policy_kind(kind: Kind) -> Policy {

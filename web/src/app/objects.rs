@@ -8,7 +8,7 @@ use crate::auth::User;
 use crate::db::{
     self, channels::Channel, programmes::ProgrammeRow, schedules::ScheduleRow, urgent::UrgentRow,
 };
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 
 fn missing(kind: Kind, id: &str) -> Error {
     Error::NotFound(format!("no {kind} {id:?}"))

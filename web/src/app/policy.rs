@@ -19,7 +19,7 @@
 use crate::app::error::Error;
 use crate::auth::User;
 use crate::db::{self, users::Role};
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use std::fmt;
 
 /// What the caller wants to do.

@@ -5,7 +5,7 @@
 use crate::db::{self, media::MediaRow, stations::Station, urgent::UrgentRow};
 use crate::error::AppError;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use schedules::wire::{
     MediaEntry, RelayChannel, ScheduleDocument, UrgentNotice, UrgentState, WireItem, WireRelay,
     WireRule, WireSlot,

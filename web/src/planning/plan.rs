@@ -6,7 +6,7 @@ use crate::db::{self, stations::Station};
 use crate::error::AppError;
 use crate::planning::document;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use schedules::{occurrence_key, occurrences, resolve, Item, Priority};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};

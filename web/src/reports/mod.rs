@@ -36,7 +36,7 @@ pub mod xlsx;
 
 use aggregate::{Aggregate, Counts, Figures};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use serde::Serialize;
 
 /// The earliest instant a report's `from` or `to` may name.

@@ -22,7 +22,7 @@ use crate::state::{AppState, Now};
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use serde::Deserialize;
 use serde_json::json;
 

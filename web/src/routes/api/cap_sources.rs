@@ -11,7 +11,7 @@ use crate::urgent::sources::{self, PollReport, MIN_POLL_SECONDS};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use schedules::cap_policy::SourcePolicy;
 use serde::Deserialize;
 use serde_json::json;

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -21,7 +21,7 @@ use axum::Json;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use media::voice::{Frame, Framer, Resampler};
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use schedules::wire::LiveReport;
 use schedules::Priority;
 use serde::{Deserialize, Serialize};

@@ -21,7 +21,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use schedules::Sha256;
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use schedules::rule::next_occurrences;
 use schedules::{describe_cron, CronExpr, Lang, Priority, Rule, Sha256, When};
 use serde::{Deserialize, Serialize};

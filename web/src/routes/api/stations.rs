@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 use schedules::geo::GeoPoint;
 use schedules::wire::NowPlaying;
 use serde::{Deserialize, Serialize};
