@@ -154,13 +154,45 @@ impl Pg {
         if let Some(s) = self.cache.borrow().get(sql) {
             return Ok(s.clone());
         }
-        let stmt = self.client.borrow_mut().prepare(&pg_dialect(sql))?;
+        let stmt = self.prepare(&pg_dialect(sql))?;
         let mut cache = self.cache.borrow_mut();
         if cache.len() >= PG_CACHE {
             cache.clear();
         }
         cache.insert(sql.to_string(), stmt.clone());
         Ok(stmt)
+    }
+
+    /// Prepare `sql`. A parameter PostgreSQL cannot type from its context (`?1 IS NULL OR
+    /// …`) is declared text and the statement prepared again: SQLite's parameters have no
+    /// type, and the statements only leave text ones untyped.
+    fn prepare(&self, sql: &str) -> Result<postgres::Statement> {
+        use postgres::types::{Kind, Type};
+        let unspecified = Type::new("unspecified".into(), 0, Kind::Pseudo, String::new());
+        let mut types: Vec<Type> = Vec::new();
+        loop {
+            match self.client.borrow_mut().prepare_typed(sql, &types) {
+                Ok(s) => return Ok(s),
+                Err(e) => {
+                    let untyped = e
+                        .as_db_error()
+                        .filter(|d| {
+                            d.code() == &postgres::error::SqlState::INDETERMINATE_DATATYPE
+                                || d.code() == &postgres::error::SqlState::AMBIGUOUS_PARAMETER
+                        })
+                        .and_then(|d| d.message().rsplit('$').next()?.parse::<usize>().ok());
+                    match untyped {
+                        Some(n) if n >= 1 && n <= 999 && types.get(n - 1) != Some(&Type::TEXT) => {
+                            if types.len() < n {
+                                types.resize(n, unspecified.clone());
+                            }
+                            types[n - 1] = Type::TEXT;
+                        }
+                        _ => return Err(e.into()),
+                    }
+                }
+            }
+        }
     }
 
     fn args<'p>(&self, stmt: &postgres::Statement, p: &'p [&'p dyn ToSql]) -> Result<Vec<Arg<'p>>> {

@@ -186,7 +186,7 @@ pub fn station(
         }
         tx.execute(
             "INSERT INTO reconcile_marks (station, until) VALUES (?1, ?2)
-             ON CONFLICT (station) DO UPDATE SET until = MAX(until, excluded.until)",
+             ON CONFLICT (station) DO UPDATE SET until = MAX(reconcile_marks.until, excluded.until)",
             params![st.code, ts(verdict.next_mark)],
         )?;
     }

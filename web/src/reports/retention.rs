@@ -26,7 +26,7 @@ pub fn prune(conn: &mut Connection, keep: Duration, now: DateTime<Utc>) -> crate
     tx.execute(
         "INSERT INTO log_retention (id, pruned_before, pruned_at) VALUES (1, ?1, ?2)
          ON CONFLICT (id) DO UPDATE SET
-            pruned_before = MAX(pruned_before, excluded.pruned_before),
+            pruned_before = MAX(log_retention.pruned_before, excluded.pruned_before),
             pruned_at = excluded.pruned_at",
         params![ts(cutoff), ts(now)],
     )?;

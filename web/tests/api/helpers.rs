@@ -11,6 +11,39 @@ use tokio::sync::oneshot;
 use web::db::users::Role;
 use web::state::{AppState, Config};
 
+/// The store the suite runs on: SQLite in each test's directory, or with
+/// `LOAXA_API_BACKEND=postgres` a fresh PostgreSQL database per test.
+pub fn test_database() -> Option<String> {
+    match std::env::var("LOAXA_API_BACKEND").as_deref() {
+        Ok("postgres") => Some(fresh_postgres()),
+        Ok("sqlite") | Err(_) => None,
+        Ok(other) => panic!("LOAXA_API_BACKEND={other}: expected sqlite or postgres"),
+    }
+}
+
+/// Is the suite running on PostgreSQL?
+pub fn on_postgres() -> bool {
+    std::env::var("LOAXA_API_BACKEND").as_deref() == Ok("postgres")
+}
+
+fn fresh_postgres() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let base = std::env::var("LOAXA_TEST_POSTGRES").expect("LOAXA_TEST_POSTGRES");
+    let name = format!("api_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    let admin = format!("{base}/postgres");
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        c.batch_execute(&format!(
+            "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"
+        ))
+        .unwrap();
+        format!("{base}/{name}")
+    })
+    .join()
+    .unwrap()
+}
+
 /// Monday 2026-11-30 00:00 in Hà Nội (2026-11-29T17:00Z).
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, 17, 0, 0).unwrap()
@@ -40,8 +73,11 @@ impl TestApp {
         Self::spawn_with(Config::default()).await
     }
 
-    pub async fn spawn_with(config: Config) -> TestApp {
+    pub async fn spawn_with(mut config: Config) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
+        if config.database.is_none() {
+            config.database = test_database();
+        }
         let clock = Arc::new(ManualClock::new(t0()));
         let state = AppState::open_with(dir.path(), clock.clone(), config).unwrap();
         let now = t0();
