@@ -83,7 +83,9 @@ impl AppError {
     /// 500: logged in full, answered with a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        if std::env::var_os("LOAXA_DEBUG_INTERNAL").is_some() { eprintln!("INTERNAL: {cause}"); }
+        if std::env::var_os("LOAXA_DEBUG_INTERNAL").is_some() {
+            eprintln!("INTERNAL: {cause}");
+        }
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

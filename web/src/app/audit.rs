@@ -4,8 +4,8 @@
 
 use crate::auth::User;
 use crate::db;
-use chrono::{DateTime, Utc};
 use crate::db::sql::{Connection, Transaction};
+use chrono::{DateTime, Utc};
 
 /// Record a change made by `user` in the audit log (inside the caller's transaction).
 pub fn record(

@@ -18,8 +18,8 @@
 
 use crate::app::error::Error;
 use crate::auth::User;
-use crate::db::{self, users::Role};
 use crate::db::sql::Connection;
+use crate::db::{self, users::Role};
 use std::fmt;
 
 /// What the caller wants to do.

@@ -2,9 +2,9 @@
 //! start as drafts, and only approved ones reach the stations. Urgent notices are never
 //! held; they wait for a review afterwards. Every step is a row of `approval_steps`.
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;

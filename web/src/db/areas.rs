@@ -1,8 +1,8 @@
 //! Areas: a tree (province → district → commune…); depth is data, not schema.
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::ts;
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 /// The recursive query giving `?1` and every area below it, as `sub(code)`.
@@ -185,8 +185,7 @@ mod tests {
     fn db() -> Connection {
         let mut raw = rusqlite::Connection::open_in_memory().unwrap();
         migrations().to_latest(&mut raw).unwrap();
-        let c = Connection::sqlite(raw);
-        c
+        Connection::sqlite(raw)
     }
 
     #[test]

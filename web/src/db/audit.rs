@@ -1,9 +1,9 @@
 //! The audit log: who changed what, when, from where.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection};
 use serde::Serialize;
 
 /// One audit entry.

@@ -1,9 +1,9 @@
 //! CAP sources (feeds the server polls) and every message fetched from them.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use schedules::cap_policy::SourcePolicy;
 use serde::Serialize;
 
@@ -74,9 +74,7 @@ fn row(r: &Row<'_>) -> crate::db::sql::Result<Source> {
 
 /// Add a source (due at once).
 pub fn insert(conn: &Connection, s: &Source) -> crate::db::sql::Result<()> {
-    let text = |r: serde_json::Result<String>| {
-        r.map_err(|e| crate::db::sql::Error::encode(e))
-    };
+    let text = |r: serde_json::Result<String>| r.map_err(crate::db::sql::Error::encode);
     conn.execute(
         &format!("INSERT INTO cap_sources ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, NULL, NULL, 0, ?11)"),
         params![
@@ -261,7 +259,10 @@ pub fn record(conn: &Connection, m: &Message, xml: Option<&str>) -> crate::db::s
 }
 
 /// One message, with the XML as fetched.
-pub fn message(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<(Message, Option<String>)>> {
+pub fn message(
+    conn: &Connection,
+    id: &str,
+) -> crate::db::sql::Result<Option<(Message, Option<String>)>> {
     conn.prepare_cached(&format!(
         "SELECT {MCOLS}, xml FROM cap_source_messages WHERE id = ?1"
     ))?
@@ -285,7 +286,10 @@ pub fn settle(
 }
 
 /// Held messages whose deadline has passed at `now`: `(id, owner_area)`.
-pub fn overdue(conn: &Connection, now: DateTime<Utc>) -> crate::db::sql::Result<Vec<(String, String)>> {
+pub fn overdue(
+    conn: &Connection,
+    now: DateTime<Utc>,
+) -> crate::db::sql::Result<Vec<(String, String)>> {
     let mut st = conn.prepare_cached(
         "SELECT id, owner_area FROM cap_source_messages
          WHERE approval = 'draft' AND deadline IS NOT NULL AND deadline <= ?1 ORDER BY id",

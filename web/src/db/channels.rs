@@ -2,9 +2,9 @@
 //! gain applied when relaying it. A channel is seen by users of its owner's area, of the
 //! areas above it and of the areas below it (a district registers VOV1 for its communes).
 
+use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use crate::db::{areas, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 /// One channel.
@@ -156,8 +156,7 @@ pub fn set_measured(conn: &Connection, id: &str, m: &Measurement) -> crate::db::
 /// The ids of the schedules that relay the channel.
 pub fn schedules_using(conn: &Connection, id: &str) -> crate::db::sql::Result<Vec<String>> {
     let mut st = conn.prepare("SELECT id FROM schedules WHERE channel_id = ?1 ORDER BY id")?;
-    let ids = st.query_map([id], |r| r.get(0))?.collect();
-    ids
+    st.query_map([id], |r| r.get(0))?.collect()
 }
 
 /// Delete a channel (no schedule may use it).

@@ -3,9 +3,9 @@
 //! One conditional upsert decides, so two nodes asking at once cannot both win (the same
 //! statement is PostgreSQL's `INSERT … ON CONFLICT … DO UPDATE … WHERE`).
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Duration, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension};
 
 /// Take or renew the lease on `job` for `holder` until `now + ttl`: answers whether
 /// `holder` holds it now (it was free, expired, or already `holder`'s).
@@ -39,7 +39,10 @@ pub fn release(conn: &Connection, job: &str, holder: &str) -> crate::db::sql::Re
 }
 
 /// Who holds `job`'s lease and until when (expired or not).
-pub fn holder(conn: &Connection, job: &str) -> crate::db::sql::Result<Option<(String, DateTime<Utc>)>> {
+pub fn holder(
+    conn: &Connection,
+    job: &str,
+) -> crate::db::sql::Result<Option<(String, DateTime<Utc>)>> {
     conn.query_row(
         "SELECT holder, expires_at FROM leases WHERE job = ?1",
         [job],

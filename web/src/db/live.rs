@@ -1,9 +1,9 @@
 //! Live broadcast sessions (#25) and their state at each target station.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension, Row};
 
 /// One session as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,7 +117,11 @@ pub fn get(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<LiveRow
 
 /// Sessions the area's users can see (opened in their subtree or aimed at a station in
 /// it), newest first, at most `limit`.
-pub fn list_visible(conn: &Connection, area: &str, limit: u32) -> crate::db::sql::Result<Vec<LiveRow>> {
+pub fn list_visible(
+    conn: &Connection,
+    area: &str,
+    limit: u32,
+) -> crate::db::sql::Result<Vec<LiveRow>> {
     let mut st = conn.prepare_cached(&format!(
         "{SUBTREE} SELECT {COLS} FROM live_sessions l
          WHERE l.owner_area IN (SELECT code FROM sub) OR EXISTS (

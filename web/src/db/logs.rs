@@ -1,12 +1,12 @@
 //! The as-run log: one row per occurrence per station, uploaded by the controllers.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::Connection;
+use crate::db::sql::ToSql;
+use crate::db::sql::{params, Transaction};
 use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use crate::db::sql::ToSql;
-use crate::db::sql::Connection;
-use crate::db::sql::{params, Transaction};
 use schedules::wire::LogEntry;
 use serde::Serialize;
 

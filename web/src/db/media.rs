@@ -2,9 +2,9 @@
 //! (see [`crate::library`]).
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Backend, Connection, OptionalExtension, Row};
 use crate::db::ts;
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 /// One media file as stored and answered (`id` equals `sha256`).
@@ -167,7 +167,11 @@ pub fn areas_of(conn: &Connection, sha256: &str) -> crate::db::sql::Result<Vec<S
 }
 
 /// Take a file out of these areas' libraries.
-pub fn forget_areas(conn: &Connection, sha256: &str, areas: &[String]) -> crate::db::sql::Result<()> {
+pub fn forget_areas(
+    conn: &Connection,
+    sha256: &str,
+    areas: &[String],
+) -> crate::db::sql::Result<()> {
     let mut st = conn.prepare_cached("DELETE FROM media_areas WHERE sha256 = ?1 AND area = ?2")?;
     for a in areas {
         st.execute(params![sha256, a])?;
@@ -178,5 +182,33 @@ pub fn forget_areas(conn: &Connection, sha256: &str, areas: &[String]) -> crate:
 /// Forget a file.
 pub fn delete(conn: &Connection, sha256: &str) -> crate::db::sql::Result<()> {
     conn.execute("DELETE FROM media WHERE sha256 = ?1", [sha256])?;
+    if conn.backend() == Backend::Postgres {
+        conn.execute("DELETE FROM media_blobs WHERE sha256 = ?1", [sha256])?;
+    }
     Ok(())
+}
+
+/// Keep a file's bytes in the shared store, so that every node can serve it (PostgreSQL;
+/// one SQLite node has its data directory and keeps nothing here).
+pub fn put_blob(conn: &Connection, sha256: &str, bytes: &[u8]) -> crate::db::sql::Result<()> {
+    if conn.backend() == Backend::Postgres {
+        conn.execute(
+            "INSERT INTO media_blobs (sha256, bytes) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![sha256, bytes],
+        )?;
+    }
+    Ok(())
+}
+
+/// A file's bytes from the shared store (None on SQLite, or when it is not there).
+pub fn blob(conn: &Connection, sha256: &str) -> crate::db::sql::Result<Option<Vec<u8>>> {
+    if conn.backend() != Backend::Postgres {
+        return Ok(None);
+    }
+    conn.query_row(
+        "SELECT bytes FROM media_blobs WHERE sha256 = ?1",
+        [sha256],
+        |r| r.get(0),
+    )
+    .optional()
 }

@@ -602,7 +602,10 @@ const PG_MIGRATION_LOCK: i64 = 0x4c6f_6158_6102;
 
 /// Bring a PostgreSQL database to the latest schema (creating it when empty), refusing one
 /// newer than this program.
-pub fn postgres(conn: &mut crate::db::sql::Connection, shown: &str) -> Result<(), crate::db::OpenError> {
+pub fn postgres(
+    conn: &mut crate::db::sql::Connection,
+    shown: &str,
+) -> Result<(), crate::db::OpenError> {
     use crate::db::OpenError;
     let fail = |e: crate::db::sql::Error| OpenError::Postgres {
         path: shown.to_string(),
@@ -615,7 +618,11 @@ pub fn postgres(conn: &mut crate::db::sql::Connection, shown: &str) -> Result<()
     .map_err(fail)?;
     let result = (|| -> Result<(), OpenError> {
         let found: i64 = conn
-            .query_row("SELECT COALESCE(MAX(version), 0) FROM loaxa_schema", [], |r| r.get(0))
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM loaxa_schema",
+                [],
+                |r| r.get(0),
+            )
             .map_err(fail)?;
         let known = PG_STEPS.last().map_or(0, |s| s.0);
         if found > known {

@@ -90,7 +90,10 @@ impl Location {
         if let Some(path) = s.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
-                return Err("--database sqlite: needs a file path, e.g. sqlite:/var/lib/loaxa/loaxa.db".into());
+                return Err(
+                    "--database sqlite: needs a file path, e.g. sqlite:/var/lib/loaxa/loaxa.db"
+                        .into(),
+                );
             }
             return Ok(Location::Sqlite(PathBuf::from(path)));
         }
@@ -255,8 +258,12 @@ impl Db {
         let queue = Arc::new(Mutex::new(queue));
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), OpenError>>();
         for n in 0..PG_THREADS {
-            let (queue, ready, url, name) =
-                (queue.clone(), ready_tx.clone(), url.to_string(), shown.to_string());
+            let (queue, ready, url, name) = (
+                queue.clone(),
+                ready_tx.clone(),
+                url.to_string(),
+                shown.to_string(),
+            );
             std::thread::Builder::new()
                 .name(format!("database-{n}"))
                 .spawn(move || {

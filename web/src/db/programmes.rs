@@ -2,9 +2,9 @@
 //! occurrence, scheduled like a single bulletin.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row, Transaction};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension, Row, Transaction};
 
 /// One part of a programme.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 //! of the station's schedule document (pending commands, the schedule), so a station that
 //! was offline gets them when it reconnects.
 
+use crate::db::sql::{params, Backend, Connection, OptionalExtension, Row};
 use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Duration, Utc};
-use crate::db::sql::{params, Backend, Connection, OptionalExtension, Row};
 use schedules::remote::{CommandKind, CommandState, RemoteCommand};
 use schedules::volume::VolumeStep;
 use serde::Serialize;
@@ -68,7 +68,11 @@ fn row(r: &Row<'_>) -> crate::db::sql::Result<CommandRow> {
 }
 
 /// Store a new command for `station`.
-pub fn insert_command(conn: &Connection, station: &str, c: &RemoteCommand) -> crate::db::sql::Result<()> {
+pub fn insert_command(
+    conn: &Connection,
+    station: &str,
+    c: &RemoteCommand,
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "INSERT INTO station_commands (id, station, kind, volume, issued_by, issued_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -105,7 +109,10 @@ pub fn pending_commands(
 }
 
 /// The latest command issued to `station`.
-pub fn last_command(conn: &Connection, station: &str) -> crate::db::sql::Result<Option<CommandRow>> {
+pub fn last_command(
+    conn: &Connection,
+    station: &str,
+) -> crate::db::sql::Result<Option<CommandRow>> {
     // Commands issued in the same millisecond: the later inserted wins (SQLite's rowid,
     // PostgreSQL's `seq`).
     let inserted = match conn.backend() {
@@ -155,7 +162,10 @@ pub fn acknowledge(
 }
 
 /// The volume schedule of `station` (empty when none was set).
-pub fn volume_schedule(conn: &Connection, station: &str) -> crate::db::sql::Result<Vec<VolumeStep>> {
+pub fn volume_schedule(
+    conn: &Connection,
+    station: &str,
+) -> crate::db::sql::Result<Vec<VolumeStep>> {
     let steps: Option<String> = conn
         .query_row(
             "SELECT steps FROM station_volume_schedules WHERE station = ?1",
@@ -165,9 +175,7 @@ pub fn volume_schedule(conn: &Connection, station: &str) -> crate::db::sql::Resu
         .optional()?;
     match steps {
         None => Ok(Vec::new()),
-        Some(s) => serde_json::from_str(&s).map_err(|e| {
-            crate::db::sql::Error::decode(0, e)
-        }),
+        Some(s) => serde_json::from_str(&s).map_err(|e| crate::db::sql::Error::decode(0, e)),
     }
 }
 
@@ -178,8 +186,7 @@ pub fn set_volume_schedule(
     steps: &[VolumeStep],
     now: DateTime<Utc>,
 ) -> crate::db::sql::Result<()> {
-    let steps = serde_json::to_string(steps)
-        .map_err(|e| crate::db::sql::Error::encode(e))?;
+    let steps = serde_json::to_string(steps).map_err(crate::db::sql::Error::encode)?;
     conn.execute(
         "INSERT INTO station_volume_schedules (station, steps, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (station) DO UPDATE SET steps = excluded.steps, updated_at = excluded.updated_at",

@@ -5,9 +5,9 @@
 //! stations added later); `"*"` in the API is the creator's own area.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row, Transaction};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, NaiveDate, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension, Row, Transaction};
 use schedules::Priority;
 
 /// What a schedule says, validated.
@@ -146,7 +146,11 @@ fn collect(
     Ok(out)
 }
 
-fn write_targets(tx: &Transaction<'_>, id: &str, spec: &ScheduleSpec) -> crate::db::sql::Result<()> {
+fn write_targets(
+    tx: &Transaction<'_>,
+    id: &str,
+    spec: &ScheduleSpec,
+) -> crate::db::sql::Result<()> {
     tx.execute("DELETE FROM schedule_targets WHERE schedule_id = ?1", [id])?;
     let mut st = tx.prepare_cached(
         "INSERT INTO schedule_targets (schedule_id, kind, code) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",

@@ -125,7 +125,7 @@ pub struct Connection {
 
 enum Inner {
     Sqlite(rusqlite::Connection),
-    Postgres(Pg),
+    Postgres(Box<Pg>),
 }
 
 impl fmt::Debug for Connection {
@@ -182,7 +182,9 @@ impl Pg {
                         })
                         .and_then(|d| d.message().rsplit('$').next()?.parse::<usize>().ok());
                     match untyped {
-                        Some(n) if n >= 1 && n <= 999 && types.get(n - 1) != Some(&Type::TEXT) => {
+                        Some(n)
+                            if (1..=999).contains(&n) && types.get(n - 1) != Some(&Type::TEXT) =>
+                        {
                             if types.len() < n {
                                 types.resize(n, unspecified.clone());
                             }
@@ -208,15 +210,19 @@ impl Pg {
 
     fn query(&self, stmt: &postgres::Statement, p: &[&dyn ToSql]) -> Result<Vec<postgres::Row>> {
         let args = self.args(stmt, p)?;
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-            args.iter().map(|a| a as &(dyn postgres::types::ToSql + Sync)).collect();
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = args
+            .iter()
+            .map(|a| a as &(dyn postgres::types::ToSql + Sync))
+            .collect();
         Ok(self.client.borrow_mut().query(stmt, &refs)?)
     }
 
     fn execute(&self, stmt: &postgres::Statement, p: &[&dyn ToSql]) -> Result<usize> {
         let args = self.args(stmt, p)?;
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-            args.iter().map(|a| a as &(dyn postgres::types::ToSql + Sync)).collect();
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = args
+            .iter()
+            .map(|a| a as &(dyn postgres::types::ToSql + Sync))
+            .collect();
         Ok(self.client.borrow_mut().execute(stmt, &refs)? as usize)
     }
 }
@@ -232,11 +238,11 @@ impl Connection {
     /// A connection over an open PostgreSQL client.
     pub fn postgres(client: postgres::Client) -> Self {
         Connection {
-            inner: Inner::Postgres(Pg {
+            inner: Inner::Postgres(Box::new(Pg {
                 client: RefCell::new(client),
                 cache: RefCell::new(HashMap::new()),
                 in_tx: Cell::new(false),
-            }),
+            })),
         }
     }
 
@@ -393,7 +399,11 @@ impl Statement<'_> {
     }
 
     /// Every row, each mapped by `f`.
-    pub fn query_map<T, P: Params, F>(&mut self, p: P, mut f: F) -> Result<std::vec::IntoIter<Result<T>>>
+    pub fn query_map<T, P: Params, F>(
+        &mut self,
+        p: P,
+        mut f: F,
+    ) -> Result<std::vec::IntoIter<Result<T>>>
     where
         F: FnMut(&Row<'_>) -> Result<T>,
     {
@@ -438,7 +448,9 @@ impl Statement<'_> {
 
     /// Does the query return a row?
     pub fn exists<P: Params>(&mut self, p: P) -> Result<bool> {
-        self.query_row(p, |_| Ok(())).optional().map(|r| r.is_some())
+        self.query_row(p, |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
     }
 
     /// Every row, to read one by one with [`Rows::next`] (SQLite streams them; PostgreSQL
@@ -571,7 +583,9 @@ impl Val {
             Val::Blob(b.to_vec())
         } else if *ty == Type::JSONB {
             // Binary JSONB: a version byte, then the text.
-            Val::Text(String::from_utf8(b.get(1..).unwrap_or_default().to_vec()).map_err(|_| bad())?)
+            Val::Text(
+                String::from_utf8(b.get(1..).unwrap_or_default().to_vec()).map_err(|_| bad())?,
+            )
         } else {
             // TEXT, VARCHAR, NAME, JSON, UNKNOWN…: the text itself.
             Val::Text(String::from_utf8(b.to_vec()).map_err(|_| bad())?)
@@ -777,7 +791,8 @@ impl postgres::types::ToSql for Arg<'_> {
         &self,
         ty: &postgres::types::Type,
         out: &mut bytes::BytesMut,
-    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
         use bytes::BufMut;
         use postgres::types::{IsNull, Type};
         let text_type = |t: &Type| {
@@ -1016,7 +1031,6 @@ fn sqlite_params<'a>(
     rusqlite::params_from_iter(p.iter().map(|v| AsSqlite(*v)))
 }
 
-
 /// The values of a statement: `params![a, b]`, `[a, b]`, `[]` or `()`.
 pub trait Params {
     /// Call `f` with the values as a slice.
@@ -1168,12 +1182,18 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c = $2 OR d = $1"
         );
         assert_eq!(pg_dialect("VALUES (?, ?, ?)"), "VALUES ($1, $2, $3)");
-        assert_eq!(pg_dialect("SELECT '?1', \"a?\" FROM t"), "SELECT '?1', \"a?\" FROM t");
+        assert_eq!(
+            pg_dialect("SELECT '?1', \"a?\" FROM t"),
+            "SELECT '?1', \"a?\" FROM t"
+        );
         assert_eq!(
             pg_dialect("SET n = MAX(excluded.n, t.n), m = (SELECT MAX(at) FROM s), k = min(?3, f(a, b))"),
             "SET n = GREATEST(excluded.n, t.n), m = (SELECT MAX(at) FROM s), k = LEAST($3, f(a, b))"
         );
-        assert_eq!(pg_dialect("SELECT total_max(a, b), 'é' || ?1"), "SELECT total_max(a, b), 'é' || $1");
+        assert_eq!(
+            pg_dialect("SELECT total_max(a, b), 'é' || ?1"),
+            "SELECT total_max(a, b), 'é' || $1"
+        );
     }
 
     #[test]
@@ -1191,27 +1211,44 @@ mod tests {
     #[test]
     fn sqlite_round_trip_through_the_common_types() {
         let c = Connection::sqlite(rusqlite::Connection::open_in_memory().unwrap());
-        c.execute_batch("CREATE TABLE t (a INTEGER, b TEXT, c REAL, d BLOB, e INTEGER)").unwrap();
+        c.execute_batch("CREATE TABLE t (a INTEGER, b TEXT, c REAL, d BLOB, e INTEGER)")
+            .unwrap();
         c.execute(
             "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5)",
             params![7i64, "x", 1.5f64, vec![1u8, 2], true],
         )
         .unwrap();
         let none: Option<String> = None;
-        c.execute("INSERT INTO t (a, b) VALUES (?1, ?2)", params![8u32, none]).unwrap();
-        let rows: Vec<(i64, Option<String>, Option<f64>, Option<Vec<u8>>, Option<bool>)> = c
+        c.execute("INSERT INTO t (a, b) VALUES (?1, ?2)", params![8u32, none])
+            .unwrap();
+        type Five = (
+            i64,
+            Option<String>,
+            Option<f64>,
+            Option<Vec<u8>>,
+            Option<bool>,
+        );
+        let rows: Vec<Five> = c
             .prepare_cached("SELECT a, b, c, d, e FROM t ORDER BY a")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .unwrap()
             .collect::<Result<_>>()
             .unwrap();
-        assert_eq!(rows[0], (7, Some("x".into()), Some(1.5), Some(vec![1, 2]), Some(true)));
+        assert_eq!(
+            rows[0],
+            (7, Some("x".into()), Some(1.5), Some(vec![1, 2]), Some(true))
+        );
         assert_eq!(rows[1], (8, None, None, None, None));
-        let missing = c.query_row("SELECT a FROM t WHERE a = ?1", [9i64], |r| r.get::<_, i64>(0));
+        let missing = c.query_row("SELECT a FROM t WHERE a = ?1", [9i64], |r| {
+            r.get::<_, i64>(0)
+        });
         assert!(matches!(missing, Err(Error::NoRows)));
         assert_eq!(
-            c.query_row("SELECT a FROM t WHERE a = ?1", [9i64], |r| r.get::<_, i64>(0))
+            c.query_row("SELECT a FROM t WHERE a = ?1", [9i64], |r| r
+                .get::<_, i64>(0))
                 .optional()
                 .unwrap(),
             None

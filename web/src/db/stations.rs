@@ -1,10 +1,10 @@
 //! Stations: a loudspeaker network's controller, its area, time zone and device token.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use crate::db::{opt_ts, ts};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use schedules::geo::GeoPoint;
 use schedules::wire::Heartbeat;
 
@@ -130,8 +130,7 @@ pub fn record_heartbeat(
     hb: &Heartbeat,
     now: DateTime<Utc>,
 ) -> crate::db::sql::Result<()> {
-    let hb =
-        serde_json::to_string(hb).map_err(|e| crate::db::sql::Error::encode(e))?;
+    let hb = serde_json::to_string(hb).map_err(crate::db::sql::Error::encode)?;
     conn.execute(
         "UPDATE stations SET last_seen = ?2, heartbeat = ?3 WHERE code = ?1",
         params![code, ts(now), hb],
@@ -160,7 +159,11 @@ pub fn jingle(conn: &Connection, code: &str) -> crate::db::sql::Result<Option<St
 }
 
 /// Set (or clear, with `None`) the station's jingle.
-pub fn set_jingle(conn: &Connection, code: &str, sha256: Option<&str>) -> crate::db::sql::Result<()> {
+pub fn set_jingle(
+    conn: &Connection,
+    code: &str,
+    sha256: Option<&str>,
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "UPDATE stations SET jingle_sha256 = ?2 WHERE code = ?1",
         params![code, sha256],

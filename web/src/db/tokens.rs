@@ -1,8 +1,8 @@
 //! Sign-in tokens of people (bearer tokens and browser sessions), stored as sha256 hashes.
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::{ts, users};
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension};
 
 /// How a token was issued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

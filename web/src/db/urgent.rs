@@ -1,9 +1,9 @@
 //! Urgent notices and their delivery state at each target station.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row, Transaction};
 use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension, Row, Transaction};
 use schedules::wire::UrgentState;
 
 /// One notice as stored.
@@ -98,7 +98,11 @@ fn row(r: &Row<'_>) -> crate::db::sql::Result<UrgentRow> {
 }
 
 /// Store a notice and a `pending` delivery for each station.
-pub fn insert(tx: &Transaction<'_>, u: &UrgentRow, stations: &[String]) -> crate::db::sql::Result<()> {
+pub fn insert(
+    tx: &Transaction<'_>,
+    u: &UrgentRow,
+    stations: &[String],
+) -> crate::db::sql::Result<()> {
     tx.execute(
         "INSERT INTO urgent (id, title, media_sha256, category, repeat, interval_s, starts_at,
             expires_at, owner_area, created_by, created_at, text, cap_key)
@@ -278,7 +282,11 @@ pub fn acknowledge(
 /// Cancel a notice: every delivery not yet played becomes `cancelled` (and, for a repeated
 /// notice, those that played already: their further airings stop). Answers the stations
 /// that were cancelled (they must be told to stop).
-pub fn cancel(conn: &Connection, id: &str, now: DateTime<Utc>) -> crate::db::sql::Result<Vec<String>> {
+pub fn cancel(
+    conn: &Connection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> crate::db::sql::Result<Vec<String>> {
     conn.execute(
         "UPDATE urgent SET cancelled_at = ?2 WHERE id = ?1 AND cancelled_at IS NULL",
         params![id, ts(now)],

@@ -1,8 +1,8 @@
 //! Users: people who sign in, with a role over an area's subtree.
 
+use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use crate::db::ts;
 use chrono::{DateTime, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -8,10 +8,10 @@
 //! id starts with [`ID_PREFIX`] and its reason with [`REASON_PREFIX`]. All of it lies
 //! before the stations' creation instant, so reconciliation never judges it again.
 
+use crate::db::sql::{params, Transaction};
 use crate::db::{self, ts};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use crate::db::sql::{params, Transaction};
 
 /// Days of history.
 pub const DAYS: i64 = 30;

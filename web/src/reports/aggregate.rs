@@ -8,11 +8,11 @@
 //! is a whole number of hours, Việt Nam's included).
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Backend, Connection};
 use crate::db::ts;
 use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use crate::db::sql::{params, Backend, Connection};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -391,7 +391,11 @@ fn raw(
             "CAST(TOTAL({}) AS INTEGER)",
             "INDEXED BY logs_report",
         ),
-        Backend::Postgres => ("COUNT(*) FILTER (WHERE status = '{}')", "COALESCE(SUM({}), 0)", ""),
+        Backend::Postgres => (
+            "COUNT(*) FILTER (WHERE status = '{}')",
+            "COALESCE(SUM({}), 0)",
+            "",
+        ),
     };
     let sum = |s: &str| sum.replace("{}", s);
     let total = |s: &str| total.replace("{}", s);

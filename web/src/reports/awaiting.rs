@@ -8,11 +8,11 @@
 //! reconciliation arrives.
 
 use super::reconcile::unjudged_from;
+use crate::db::sql::{Connection, OptionalExtension};
 use crate::db::stations::Station;
 use crate::error::AppError;
 use crate::planning::plan::{plan, PlanEntry};
 use chrono::{DateTime, Utc};
-use crate::db::sql::{Connection, OptionalExtension};
 use std::collections::HashSet;
 
 /// One occurrence awaiting its log.

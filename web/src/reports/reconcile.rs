@@ -14,12 +14,12 @@
 //! uploads its real entry for that occurrence, the device's entry replaces the server's
 //! (see `db::logs::insert_batch`): what the station says it did wins.
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::{self, stations::Station, ts};
 use crate::error::AppError;
 use crate::planning::plan::{plan, PlanEntry};
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::collections::HashSet;
 

@@ -1,9 +1,9 @@
 //! Log retention: delete entries due more than N days ago and remember the instant
 //! pruned before, so that reports reaching before it say they are incomplete.
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Duration, Utc};
-use crate::db::sql::{params, Connection, OptionalExtension};
 
 /// The instant before which entries may have been deleted, if any ever were.
 pub fn pruned_before(conn: &Connection) -> crate::db::sql::Result<Option<DateTime<Utc>>> {
@@ -19,7 +19,11 @@ pub fn pruned_before(conn: &Connection) -> crate::db::sql::Result<Option<DateTim
 
 /// Delete the entries due before `now - keep` (and their reconciliation marks stay): the
 /// recorded instant only ever moves forward. Answers how many entries were deleted.
-pub fn prune(conn: &mut Connection, keep: Duration, now: DateTime<Utc>) -> crate::db::sql::Result<u64> {
+pub fn prune(
+    conn: &mut Connection,
+    keep: Duration,
+    now: DateTime<Utc>,
+) -> crate::db::sql::Result<u64> {
     let cutoff = now - keep;
     let tx = conn.transaction()?;
     let n = tx.execute("DELETE FROM logs WHERE scheduled_at < ?1", [ts(cutoff)])?;

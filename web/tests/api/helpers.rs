@@ -30,7 +30,11 @@ fn fresh_postgres() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let base = std::env::var("LOAXA_TEST_POSTGRES").expect("LOAXA_TEST_POSTGRES");
-    let name = format!("api_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "api_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
     let admin = format!("{base}/postgres");
     std::thread::spawn(move || {
         let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
@@ -74,10 +78,20 @@ impl TestApp {
     }
 
     pub async fn spawn_with(mut config: Config) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
         if config.database.is_none() {
             config.database = test_database();
         }
+        Self::spawn_exactly(config).await
+    }
+
+    /// On SQLite in its data directory whatever the suite runs on (for what is SQLite's
+    /// own: the `backup` of the data directory).
+    pub async fn spawn_on_sqlite() -> TestApp {
+        Self::spawn_exactly(Config::default()).await
+    }
+
+    async fn spawn_exactly(config: Config) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(t0()));
         let state = AppState::open_with(dir.path(), clock.clone(), config).unwrap();
         let now = t0();
@@ -338,6 +352,7 @@ pub fn loaxa(data: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String
         .arg(data)
         .args(args)
         .env_remove("LOAXA_DATA")
+        .env_remove("LOAXA_DATABASE")
         .env_remove("LOAXA_LISTEN")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

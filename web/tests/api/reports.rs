@@ -681,7 +681,11 @@ async fn a_report_reaching_before_pruned_logs_says_it_is_incomplete() {
         .state
         .db
         .call_blocking(|conn| {
-            Ok(web::reports::retention::prune(conn, Duration::days(30), helpers::t0())?)
+            Ok(web::reports::retention::prune(
+                conn,
+                Duration::days(30),
+                helpers::t0(),
+            )?)
         })
         .unwrap();
     assert_eq!(n, 1);
