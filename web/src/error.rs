@@ -83,9 +83,6 @@ impl AppError {
     /// 500: logged in full, answered with a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        if std::env::var_os("LOAXA_DEBUG_INTERNAL").is_some() {
-            eprintln!("INTERNAL: {cause}");
-        }
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

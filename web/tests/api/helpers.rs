@@ -21,11 +21,6 @@ pub fn test_database() -> Option<String> {
     }
 }
 
-/// Is the suite running on PostgreSQL?
-pub fn on_postgres() -> bool {
-    std::env::var("LOAXA_API_BACKEND").as_deref() == Ok("postgres")
-}
-
 fn fresh_postgres() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
