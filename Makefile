@@ -7,7 +7,7 @@ LISTEN ?= 127.0.0.1:8080
 # Debian packages the build, the tests and the demo need.
 PKGS_BUILD := pkg-config libasound2-dev
 PKGS_RUN := espeak-ng xmlsec1
-PKGS_TEST := openssl xmlsec1 curl python3 python3-venv libreoffice-calc-nogui chromium chromium-driver sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng
+PKGS_TEST := openssl xmlsec1 curl python3 python3-venv libreoffice-calc-nogui chromium chromium-driver sox libsox-fmt-mp3 lame flac vorbis-tools ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng postgresql
 PKGS_BROWSER := chromium chromium-driver
 
 .PHONY: run test bench fuzz deps deps-test check-tools build clean package package-check pi

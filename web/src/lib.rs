@@ -76,6 +76,8 @@ pub mod routes;
 pub mod security;
 pub mod startup;
 pub mod state;
+#[doc(hidden)]
+pub mod testing;
 pub mod throttle;
 pub mod tls;
 pub mod urgent;

@@ -1,13 +1,19 @@
 //! Push to stations: one broadcast channel per station feeding its server-sent event
 //! streams, and a count of connected streams per station (a connected station is online).
 //!
-//! Kept behind this small type so that a shared pub/sub can replace it for several nodes.
+//! Several nodes sharing one PostgreSQL (#26) attach a [`relay`] to their hub: what is
+//! published on one node then reaches the streams held by the others, and a station is
+//! connected when any node holds a stream for it. Without a relay the hub is this node's
+//! alone.
+
+pub mod live;
+pub mod relay;
 
 use schedules::wire::Event;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::broadcast;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{broadcast, mpsc, Notify};
 
 /// One event for a station.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +46,14 @@ pub struct Hub {
     next_id: AtomicU64,
     urgent_pushed: AtomicU64,
     closing: tokio::sync::watch::Sender<bool>,
+    /// Where publications go to reach other nodes, while a relay is attached.
+    relay: Mutex<Option<mpsc::UnboundedSender<relay::Outgoing>>>,
+    /// Stations with a stream on another node, as the relay last read it.
+    elsewhere: RwLock<HashSet<String>>,
+    /// A station got its first stream or lost its last (the relay writes presence soon).
+    presence_changed: Notify,
+    /// Live sessions of other nodes.
+    mirrors: live::Mirrors,
 }
 
 /// A station's open event stream; counts as connected until dropped.
@@ -70,6 +84,7 @@ impl Drop for Connected {
             st.streams -= 1;
             if st.streams == 0 {
                 map.remove(&self.station);
+                self.hub.presence_changed.notify_one();
             }
         }
     }
@@ -83,6 +98,10 @@ impl Hub {
             next_id: AtomicU64::new(first_id),
             urgent_pushed: AtomicU64::new(0),
             closing: tokio::sync::watch::channel(false).0,
+            relay: Mutex::new(None),
+            elsewhere: RwLock::new(HashSet::new()),
+            presence_changed: Notify::new(),
+            mirrors: live::Mirrors::default(),
         }
     }
 
@@ -101,8 +120,12 @@ impl Hub {
             streams: 0,
         });
         st.streams += 1;
+        let first = st.streams == 1;
         let rx = st.tx.subscribe();
         drop(map);
+        if first {
+            self.presence_changed.notify_one();
+        }
         Subscription {
             rx,
             guard: Connected {
@@ -113,19 +136,76 @@ impl Hub {
     }
 
     /// Send an event to every open stream of `station` (none open: nothing happens; the
-    /// station resynchronises when it connects).
+    /// station resynchronises when it connects), on this node and, through the relay, on
+    /// the others.
     pub fn publish(&self, station: &str, event: Event, data: impl Into<Arc<str>>) {
+        self.publish_many(&[station.to_string()], event, data);
+    }
+
+    /// [`Hub::publish`] for many stations at once: the same event and data, one id, and one
+    /// publication for the other nodes (an urgent notice to 10,000 stations is one row).
+    pub fn publish_many(&self, stations: &[String], event: Event, data: impl Into<Arc<str>>) {
+        if stations.is_empty() {
+            return;
+        }
+        let data = data.into();
+        if event == Event::Urgent {
+            self.urgent_pushed
+                .fetch_add(stations.len() as u64, Ordering::Relaxed);
+        }
+        self.deliver(stations, event, data.clone());
+        let relay = self.relay.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = relay.as_ref() {
+            let _ = tx.send(relay::Outgoing::Push {
+                stations: stations.to_vec(),
+                event,
+                data,
+            });
+        }
+    }
+
+    /// Send frames of live session `id` of this node to the other nodes (nothing without a
+    /// relay): their stations' streams read them from [`Hub::live_frames`] there.
+    pub fn publish_live(&self, id: &str, frames: Vec<bytes::Bytes>) {
+        let relay = self.relay.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = relay.as_ref() {
+            let _ = tx.send(relay::Outgoing::Live {
+                session: id.to_string(),
+                frames,
+            });
+        }
+    }
+
+    /// The frames of live session `id` of another node, with a relay attached (without one
+    /// there are no other nodes): what was sent in the last second, then the frames as they
+    /// come. The channel closes when the session has sent nothing for
+    /// [`live::MIRROR_IDLE`] (its node is gone); a station then reconnects.
+    #[allow(clippy::type_complexity)]
+    pub fn live_frames(
+        &self,
+        id: &str,
+    ) -> Option<(Vec<bytes::Bytes>, broadcast::Receiver<bytes::Bytes>)> {
+        let attached = self
+            .relay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        attached.then(|| self.mirrors.subscribe(id))
+    }
+
+    /// Send to the streams of `stations` open on this node only (what the relay does with
+    /// what other nodes published), with a fresh id of this node.
+    fn deliver(&self, stations: &[String], event: Event, data: Arc<str>) {
         let push = Push {
             id: self.next_id(),
             event,
-            data: data.into(),
+            data,
         };
-        if event == Event::Urgent {
-            self.urgent_pushed.fetch_add(1, Ordering::Relaxed);
-        }
         let map = self.stations.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(st) = map.get(station) {
-            let _ = st.tx.send(push);
+        for station in stations {
+            if let Some(st) = map.get(station) {
+                let _ = st.tx.send(push.clone());
+            }
         }
     }
 
@@ -142,17 +222,43 @@ impl Hub {
         }
     }
 
-    /// Does `station` have an open stream?
+    /// Does `station` have an open stream, on this node or (with a relay) on another one
+    /// seen lately? The other nodes' streams are as the relay last read them (every
+    /// [`relay::RelayConfig::poll`]), so this stays a cheap call.
     pub fn is_connected(&self, station: &str) -> bool {
         self.stations
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(station)
+            || self
+                .elsewhere
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(station)
+    }
+
+    /// The open streams of this node, per station.
+    fn local_streams(&self) -> HashMap<String, usize> {
+        self.stations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(code, st)| (code.clone(), st.streams))
+            .collect()
+    }
+
+    fn set_elsewhere(&self, stations: HashSet<String>) {
+        *self.elsewhere.write().unwrap_or_else(|e| e.into_inner()) = stations;
+    }
+
+    /// Attach a relay (`Some`) or detach it (`None`).
+    fn set_relay(&self, tx: Option<mpsc::UnboundedSender<relay::Outgoing>>) {
+        *self.relay.lock().unwrap_or_else(|e| e.into_inner()) = tx;
     }
 }
 
 impl Hub {
-    /// Open event streams, all stations together (for `/metrics`).
+    /// Open event streams of this node, all stations together (for `/metrics`).
     pub fn connected_streams(&self) -> usize {
         self.stations
             .lock()

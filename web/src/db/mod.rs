@@ -8,6 +8,7 @@
 pub mod approvals;
 pub mod areas;
 pub mod audit;
+pub mod bus;
 pub mod cap_sources;
 pub mod channels;
 pub mod leases;

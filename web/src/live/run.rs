@@ -86,13 +86,37 @@ pub fn open(
         ended: watch::channel(None).0,
     });
     state.live.lock().insert(n.id.clone(), session.clone());
-    for st in &session.stations {
-        state
-            .hub
-            .publish(st, schedules::wire::Event::Live, session.push.clone());
-    }
+    state.hub.publish_many(
+        &session.stations,
+        schedules::wire::Event::Live,
+        session.push.clone(),
+    );
     tokio::spawn(watchdog(state.clone(), session.clone()));
+    tokio::spawn(to_other_nodes(state.hub.clone(), session.clone()));
     session
+}
+
+/// Send the session's frames to the other nodes (#26) as they go to this node's stations
+/// (nothing leaves without a relay), until its end frame.
+async fn to_other_nodes(hub: Arc<crate::push::Hub>, session: Arc<Session>) {
+    use tokio::sync::broadcast::error::RecvError;
+    let (_, mut rx) = session.subscribe();
+    loop {
+        let first = match rx.recv().await {
+            Ok(f) => f,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let mut frames = vec![first];
+        while let Ok(f) = rx.try_recv() {
+            frames.push(f);
+        }
+        let end = frames.iter().any(|f| crate::push::live::is_end(f));
+        hub.publish_live(&session.id, frames);
+        if end {
+            return;
+        }
+    }
 }
 
 /// End the session after [`crate::state::Config::live_silence`] without audio (a browser

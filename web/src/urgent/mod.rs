@@ -187,9 +187,7 @@ pub async fn send(
         .await?;
     let audio = inline_audio(state, &notice.media_sha256, size).await;
     let data: Arc<str> = serde_json::to_string(&UrgentPush { notice, audio })?.into();
-    for s in &stations {
-        state.hub.publish(s, Event::Urgent, data.clone());
-    }
+    state.hub.publish_many(&stations, Event::Urgent, data);
     // The notice itself is on its way; the new document versions follow in the background
     // (for a province that is thousands of documents, which must not delay the answer),
     // once the stations have had time to fetch the notice's audio: the documents and the
@@ -260,9 +258,7 @@ pub async fn cancel(
         .await?;
     let data: Arc<str> =
         serde_json::to_string(&schedules::wire::UrgentCancel { id: id.to_string() })?.into();
-    for s in &stations {
-        state.hub.publish(s, Event::Cancel, data.clone());
-    }
+    state.hub.publish_many(&stations, Event::Cancel, data);
     tokio::spawn({
         let (state, stations) = (state.clone(), stations.clone());
         async move { publish_schedules(&state, stations, now).await }

@@ -22,6 +22,7 @@ mod jobs;
 mod matrix;
 mod media;
 mod metrics;
+mod nodes;
 mod openapi;
 mod pages;
 mod places;

@@ -550,6 +550,13 @@ pub async fn stream(
             })
             .await?
             .ok_or_else(|| AppError::not_found(format!("no live session {id} for {code}")))?;
+        // A session open on another node (#26): its frames come through the push relay.
+        if row.state != "ended" {
+            if let Some((backlog, rx)) = state.hub.live_frames(&id) {
+                let body = Body::from_stream(frames(backlog, rx, None));
+                return Ok((headers, body).into_response());
+            }
+        }
         let end = live::Ended {
             reason: row.end_reason.unwrap_or_else(|| "ended".into()),
             archive: row.archive_sha256,
@@ -566,7 +573,18 @@ pub async fn stream(
         session: session.clone(),
         code,
     };
-    let s = futures_util::stream::unfold(
+    let body = Body::from_stream(frames(backlog, rx, Some(guard)));
+    Ok((headers, body).into_response())
+}
+
+/// The backlog, then frames as they come, a keep-alive frame after a second without; ends
+/// after the end frame. `guard` lives as long as the stream.
+fn frames(
+    backlog: Vec<Bytes>,
+    rx: tokio::sync::broadcast::Receiver<Bytes>,
+    guard: Option<StreamGuard>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::unfold(
         (backlog.into_iter(), rx, guard, false),
         |(mut backlog, mut rx, guard, done)| async move {
             if done {
@@ -590,8 +608,7 @@ pub async fn stream(
                 }
             }
         },
-    );
-    Ok((headers, Body::from_stream(s)).into_response())
+    )
 }
 
 fn is_end(b: &[u8]) -> bool {

@@ -1,0 +1,232 @@
+//! Test support: a fresh PostgreSQL database per test.
+//!
+//! [`postgres_database`] answers the URL of a new, empty database. The cluster it lives in
+//! is the one of `LOAXA_TEST_POSTGRES` (`scripts/with-postgres.sh` starts one and sets it,
+//! so every test process of a run shares it), or else a private cluster this process
+//! starts on first use: `initdb` in a temporary directory, a free port on 127.0.0.1, its
+//! own socket directory. A static has no destructor, so that cluster is stopped by a small
+//! watchdog shell that waits for this process to disappear, then stops it and removes its
+//! directory.
+//!
+//! Tests never skip: without PostgreSQL this panics and says what to install.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// The environment variable naming a running cluster, `postgres://USER@HOST:PORT`.
+pub const ENV: &str = "LOAXA_TEST_POSTGRES";
+
+/// The URL of a fresh, empty database (UTF-8, `C` locale) made for the caller.
+///
+/// Panics when no cluster can be had, with what to install.
+pub fn postgres_database() -> String {
+    let base = cluster_url();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "loaxa_test_{}_{}_{:08x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    );
+    psql(
+        &format!("{base}/postgres"),
+        &format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"),
+    )
+    .unwrap_or_else(|e| panic!("cannot create a test database on {base}: {e}"));
+    format!("{base}/{name}")
+}
+
+/// `postgres://user@host:port` without a database or parameters.
+fn cluster_url() -> String {
+    if let Ok(url) = std::env::var(ENV) {
+        return strip_database(&url);
+    }
+    static PRIVATE: OnceLock<Result<String, String>> = OnceLock::new();
+    match PRIVATE.get_or_init(start_private) {
+        Ok(url) => url.clone(),
+        Err(e) => panic!(
+            "the tests need PostgreSQL and none could be started: {e}\n\
+             Install it (Debian: apt-get install -y postgresql), or run the tests under \
+             scripts/with-postgres.sh, or set {ENV}=postgres://USER@HOST:PORT"
+        ),
+    }
+}
+
+fn strip_database(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find(['/', '?']) {
+        Some(i) => url[..after_scheme + i].to_string(),
+        None => url.to_string(),
+    }
+}
+
+/// The directory of `initdb`, `pg_ctl` and `psql`.
+fn bin_dir() -> Result<PathBuf, String> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    found.retain(|d| d.join("initdb").is_file());
+    found.sort();
+    if let Some(d) = found.pop() {
+        return Ok(d);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .find(|d| d.join("initdb").is_file())
+        .ok_or_else(|| "no initdb in /usr/lib/postgresql/*/bin nor on PATH".to_string())
+}
+
+/// Run as the cluster's owner: `postgres` when we are root (initdb refuses root).
+fn as_owner(program: &Path) -> Command {
+    if rustix::process::getuid().is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(mut c: Command, what: &str) -> Result<(), String> {
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn psql(url: &str, sql: &str) -> Result<(), String> {
+    let bin = bin_dir()?;
+    let mut c = Command::new(bin.join("psql"));
+    c.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]);
+    run(c, "psql")
+}
+
+fn start_private() -> Result<String, String> {
+    let bin = bin_dir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("loaxa-pg.")
+        .tempdir()
+        .map_err(|e| format!("temporary directory: {e}"))?
+        .keep();
+    let (data, sock, log) = (dir.join("data"), dir.join("sock"), dir.join("server.log"));
+    std::fs::create_dir(&sock).map_err(|e| format!("{}: {e}", sock.display()))?;
+    if rustix::process::getuid().is_root() {
+        let mut c = Command::new("chown");
+        c.args(["-R", "postgres:"]).arg(&dir);
+        run(c, "chown to postgres (is the postgres user there?)")?;
+    }
+    let mut c = as_owner(&bin.join("initdb"));
+    c.arg("-D").arg(&data).args([
+        "--auth=trust",
+        "-U",
+        "postgres",
+        "--no-locale",
+        "-E",
+        "UTF8",
+    ]);
+    run(c, "initdb")?;
+
+    // The watchdog first, so that the directory goes even if the start fails half-way.
+    watchdog(&bin, &dir, &data)?;
+    let mut last = String::new();
+    for _ in 0..8 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("a free port: {e}"))?
+            .port();
+        let mut c = as_owner(&bin.join("pg_ctl"));
+        c.arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-s", "-o"])
+            .arg(format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1",
+                sock.display()
+            ))
+            .arg("start")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own process group: a Ctrl-C on the tests leaves the stop to the watchdog.
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
+        match run(c, "pg_ctl start") {
+            Ok(()) => return Ok(format!("postgres://postgres@127.0.0.1:{port}")),
+            Err(e) => last = e,
+        }
+    }
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    Err(format!("{last}\n{log}"))
+}
+
+/// A shell that waits for this process to end, then stops the cluster and removes `dir`.
+fn watchdog(bin: &Path, dir: &Path, data: &Path) -> Result<(), String> {
+    let pg_ctl = bin.join("pg_ctl");
+    let stop = if rustix::process::getuid().is_root() {
+        "runuser -u postgres -- \"$2\" -D \"$3\" -m immediate -s stop"
+    } else {
+        "\"$2\" -D \"$3\" -m immediate -s stop"
+    };
+    let script = format!(
+        "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; \
+         if [ -f \"$3/postmaster.pid\" ]; then {stop}; fi; rm -rf \"$4\""
+    );
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(script)
+        .arg("loaxa-pg-watchdog")
+        .arg(std::process::id().to_string())
+        .arg(&pg_ctl)
+        .arg(data)
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
+    c.spawn()
+        .map(drop)
+        .map_err(|e| format!("the cluster's watchdog: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_url_loses_its_database_and_parameters() {
+        for (url, base) in [
+            (
+                "postgres://postgres@127.0.0.1:5432",
+                "postgres://postgres@127.0.0.1:5432",
+            ),
+            (
+                "postgres://postgres@127.0.0.1:5432/",
+                "postgres://postgres@127.0.0.1:5432",
+            ),
+            ("postgres://u@h:1/db?sslmode=disable", "postgres://u@h:1"),
+            ("postgres://u@h:1?x=y", "postgres://u@h:1"),
+        ] {
+            assert_eq!(strip_database(url), base, "{url}");
+        }
+    }
+
+    #[test]
+    fn each_call_is_a_new_empty_database() {
+        let (a, b) = (postgres_database(), postgres_database());
+        assert_ne!(a, b);
+        psql(&a, "CREATE TABLE t (x INT)").unwrap();
+        psql(&b, "CREATE TABLE t (x INT)").unwrap();
+    }
+}
