@@ -180,11 +180,7 @@ impl Hub {
     /// there are no other nodes): what was sent in the last second, then the frames as they
     /// come. The channel closes when the session has sent nothing for
     /// [`live::MIRROR_IDLE`] (its node is gone); a station then reconnects.
-    #[allow(clippy::type_complexity)]
-    pub fn live_frames(
-        &self,
-        id: &str,
-    ) -> Option<(Vec<bytes::Bytes>, broadcast::Receiver<bytes::Bytes>)> {
+    pub fn live_frames(&self, id: &str) -> Option<live::Frames> {
         let attached = self
             .relay
             .lock()
@@ -290,6 +286,11 @@ mod tests {
         assert!(b.rx.try_recv().is_err());
         hub.publish("A", Event::Urgent, "{}");
         assert!(a.rx.recv().await.unwrap().id > got.id);
+        let both = [String::from("A"), String::from("B")];
+        hub.publish_many(&both, Event::Cancel, "{}");
+        let (x, y) = (a.rx.recv().await.unwrap(), b.rx.recv().await.unwrap());
+        assert_eq!(x, y, "one event, one id");
+        hub.publish_many(&[], Event::Cancel, "{}");
         let second = hub.subscribe("A");
         drop(a);
         assert!(hub.is_connected("A"), "one stream of A is still open");

@@ -22,6 +22,9 @@ const STATION_QUEUE: usize = 64;
 /// session of a node still there sends its end frame).
 pub const MIRROR_IDLE: Duration = Duration::from_secs(60);
 
+/// What a station's stream reads: the last second, then the frames as they come.
+pub type Frames = (Vec<Bytes>, broadcast::Receiver<Bytes>);
+
 #[derive(Debug)]
 struct Mirror {
     tx: broadcast::Sender<Bytes>,
@@ -69,7 +72,7 @@ impl Mirrors {
 
     /// What was sent in the last second, then the frames as they come (a session whose
     /// first frames have not come yet gets its mirror now).
-    pub(crate) fn subscribe(&self, id: &str) -> (Vec<Bytes>, broadcast::Receiver<Bytes>) {
+    pub(crate) fn subscribe(&self, id: &str) -> Frames {
         let mut map = self.lock();
         let m = Self::entry(&mut map, id);
         (m.backlog.iter().cloned().collect(), m.tx.subscribe())

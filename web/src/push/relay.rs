@@ -44,7 +44,9 @@ use tokio_postgres::{AsyncMessage, Client, NoTls};
 /// Settings of a relay; [`RelayConfig::new`] has the production values.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    /// This node's name, unique among the running nodes (the host name and the port, say).
+    /// This node's name, for people (the host name and the port, say). Each start of a
+    /// relay also gets an identity of its own (`NAME/xxxxxxxx`, in `push_log.origin` and the
+    /// presence tables), so two nodes given the same name still reach each other.
     pub node: String,
     /// Safety-net poll of `push_log`, and refresh of the other nodes' stations: 2 s.
     pub poll: Duration,
@@ -177,10 +179,12 @@ pub async fn start_relay_with(
     let (tx, outbox) = mpsc::unbounded_channel();
     hub.set_relay(Some(tx));
     let (stop, stopped) = oneshot::channel();
+    let instance = uuid::Uuid::new_v4().simple().to_string();
     let relay = Relay {
         hub: hub.clone(),
         pg,
-        instance: uuid::Uuid::new_v4().simple().to_string(),
+        me: format!("{}/{}", config.node, &instance[..8]),
+        instance,
         seq: 0,
         pending: VecDeque::new(),
         dropped: 0,
@@ -262,6 +266,8 @@ struct Relay {
     hub: Arc<Hub>,
     config: RelayConfig,
     pg: tokio_postgres::Config,
+    /// This start's identity among the nodes: `NAME/xxxxxxxx`.
+    me: String,
     /// Unique per start: the keys of this run's publications are `instance-seq`.
     instance: String,
     seq: u64,
@@ -330,7 +336,7 @@ impl Relay {
             }
             if let Some(t) = down_since.take() {
                 tracing::info!(
-                    node = %self.config.node,
+                    node = %self.me,
                     "push relay: PostgreSQL is back after {:.1} s",
                     t.elapsed().as_secs_f64()
                 );
@@ -352,7 +358,7 @@ impl Relay {
 
     fn lost(&self, e: &RelayError) {
         tracing::warn!(
-            node = %self.config.node,
+            node = %self.me,
             "push relay: lost PostgreSQL ({e}); events of other nodes wait until it is back"
         );
     }
@@ -361,8 +367,8 @@ impl Relay {
     /// kept is stored, what the others published meanwhile is delivered.
     async fn setup(&mut self, c: &mut Conn) -> Result<(), RelayError> {
         let t = self.config.timeout;
-        step(t, bus::alive(&c.client, &self.config.node)).await?;
-        step(t, bus::clear_presence(&c.client, &self.config.node)).await?;
+        step(t, bus::alive(&c.client, &self.me)).await?;
+        step(t, bus::clear_presence(&c.client, &self.me)).await?;
         self.written.clear();
         self.write_presence(c).await?;
         self.flush(c).await?;
@@ -428,11 +434,7 @@ impl Relay {
     async fn leave(&mut self, c: &Conn) {
         let done = async {
             self.flush(c).await?;
-            step(
-                self.config.timeout,
-                bus::forget_node(&c.client, &self.config.node),
-            )
-            .await
+            step(self.config.timeout, bus::forget_node(&c.client, &self.me)).await
         };
         if let Err(e) = done.await {
             tracing::warn!("push relay: stopping: {e}");
@@ -486,11 +488,7 @@ impl Relay {
                 bytes += p.data.len() + p.stations.len();
             }
             let batch = &self.pending.make_contiguous()[..n];
-            step(
-                self.config.timeout,
-                bus::insert(&c.client, &self.config.node, batch),
-            )
-            .await?;
+            step(self.config.timeout, bus::insert(&c.client, &self.me, batch)).await?;
             self.pending.drain(..n);
         }
         if self.dropped > 0 {
@@ -529,7 +527,7 @@ impl Relay {
     /// Deliver the other nodes' publications not delivered yet.
     async fn poll(&mut self, c: &Conn) -> Result<(), RelayError> {
         let t = self.config.timeout;
-        let ids = step(t, bus::ids_after(&c.client, self.floor, &self.config.node)).await?;
+        let ids = step(t, bus::ids_after(&c.client, self.floor, &self.me)).await?;
         let now = Instant::now();
         if let Some(&max) = ids.last() {
             if self.marks.back().is_none_or(|&(_, m)| m < max) {
@@ -587,12 +585,8 @@ impl Relay {
             .cloned()
             .collect();
         let t = self.config.timeout;
-        step(t, bus::alive(&c.client, &self.config.node)).await?;
-        step(
-            t,
-            bus::set_presence(&c.client, &self.config.node, &changed, &gone),
-        )
-        .await?;
+        step(t, bus::alive(&c.client, &self.me)).await?;
+        step(t, bus::set_presence(&c.client, &self.me, &changed, &gone)).await?;
         self.written = now;
         Ok(())
     }
@@ -601,7 +595,7 @@ impl Relay {
     async fn read_presence(&mut self, c: &Conn) -> Result<(), RelayError> {
         let elsewhere = step(
             self.config.timeout,
-            bus::present_elsewhere(&c.client, &self.config.node, self.config.alive_window),
+            bus::present_elsewhere(&c.client, &self.me, self.config.alive_window),
         )
         .await?;
         self.hub.set_elsewhere(elsewhere.into_iter().collect());

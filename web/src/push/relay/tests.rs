@@ -330,3 +330,16 @@ async fn live_frames_of_a_session_on_one_node_reach_the_stations_of_the_other_in
     drop(b.relay);
     assert!(b.hub.live_frames("L1").is_none());
 }
+
+#[tokio::test]
+async fn two_nodes_given_the_same_name_still_reach_each_other() {
+    let url = postgres_database();
+    let (a, b) = (node(&url, "web").await, node(&url, "web").await);
+    let mut on_b = b.hub.subscribe("LQ");
+    a.hub.publish("LQ", Event::Command, "{}");
+    assert_eq!(next(&mut on_b).await.event, Event::Command);
+    until(Duration::from_secs(5), "A sees LQ on B", || {
+        a.hub.is_connected("LQ")
+    })
+    .await;
+}
