@@ -6,7 +6,7 @@
 //! comes back and takes its station again.
 
 use anyhow::Result;
-use chrono::Utc;
+use schedules::{Clock, SystemClock};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tests::e2e::{eventually, seed_on, Api, ControllerProcess, WebProcess, OP_PASSWORD};
@@ -101,7 +101,7 @@ async fn two_nodes_share_pushes_media_and_stations_and_survive_a_sigkill() -> Re
             "Bản tin trưa",
             &bulletin,
             "LQ",
-            Utc::now() + chrono::Duration::seconds(4),
+            SystemClock.now() + chrono::Duration::seconds(4),
         )
         .await?;
     eventually(Duration::from_secs(25), "B's bulletin aired on LQ", || {
@@ -120,7 +120,7 @@ async fn two_nodes_share_pushes_media_and_stations_and_survive_a_sigkill() -> Re
             "Bản tin chiều",
             &bulletin,
             "LQ",
-            Utc::now() + chrono::Duration::seconds(6),
+            SystemClock.now() + chrono::Duration::seconds(6),
         )
         .await?;
     // LQ's document reaches it through A's stream before A dies.

@@ -15,32 +15,10 @@ use web::state::{AppState, Config};
 /// `LOAXA_API_BACKEND=postgres` a fresh PostgreSQL database per test.
 pub fn test_database() -> Option<String> {
     match std::env::var("LOAXA_API_BACKEND").as_deref() {
-        Ok("postgres") => Some(fresh_postgres()),
+        Ok("postgres") => Some(web::testing::postgres_database()),
         Ok("sqlite") | Err(_) => None,
         Ok(other) => panic!("LOAXA_API_BACKEND={other}: expected sqlite or postgres"),
     }
-}
-
-fn fresh_postgres() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let base = std::env::var("LOAXA_TEST_POSTGRES").expect("LOAXA_TEST_POSTGRES");
-    let name = format!(
-        "api_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let admin = format!("{base}/postgres");
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-        c.batch_execute(&format!(
-            "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"
-        ))
-        .unwrap();
-        format!("{base}/{name}")
-    })
-    .join()
-    .unwrap()
 }
 
 /// Monday 2026-11-30 00:00 in Hà Nội (2026-11-29T17:00Z).
