@@ -43,7 +43,11 @@ test: deps-test
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/unused-deps.sh
-	$(CARGO) test --workspace --no-fail-fast
+	scripts/with-postgres.sh bash -c 'status=0; \
+	  $(CARGO) test --workspace --no-fail-fast || status=1; \
+	  echo "== the API suite again, on PostgreSQL"; \
+	  LOAXA_API_BACKEND=postgres $(CARGO) test -p web --test api --no-fail-fast || status=1; \
+	  exit $$status'
 	LOAXA_API_FUZZ_SECONDS=$${LOAXA_API_FUZZ_SECONDS:-90} scripts/fuzz-api.sh
 
 bench: deps-test

@@ -9,6 +9,9 @@
 # makes a fresh database on it for each test). Whatever CMD returns, the cluster is
 # stopped and its directory removed; the script exits with CMD's status.
 #
+# The cluster is thrown away: it runs without fsync, and takes up to 400 connections (each
+# test server opens a few).
+#
 # As root the cluster runs as the `postgres` user (initdb refuses root); otherwise as
 # the current user.
 set -euo pipefail
@@ -59,7 +62,7 @@ PORT=""
 for _ in 1 2 3 4 5 6 7 8; do
   p=$((20000 + RANDOM % 40000))
   if as_owner "$BIN/pg_ctl" -D "$DATA" -l "$TMP/server.log" -w -s \
-    -o "-p $p -k $SOCK -c listen_addresses=127.0.0.1" start >/dev/null 2>&1; then
+    -o "-p $p -k $SOCK -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off" start >/dev/null 2>&1; then
     PORT=$p
     STARTED=1
     break

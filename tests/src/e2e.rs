@@ -110,8 +110,17 @@ async fn bind_retrying(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
 /// Seed a district `TT` with the given commune stations (code = area code) and an operator
 /// `op` over the district. Returns each station's device token, in order.
 pub fn seed(data: &Path, stations: &[&str]) -> Result<Vec<String>> {
+    seed_on(data, None, stations)
+}
+
+/// [`seed`] into the store `database` (`postgres://…`; None: SQLite in `data`).
+pub fn seed_on(data: &Path, database: Option<&str>, stations: &[&str]) -> Result<Vec<String>> {
     let clock = SystemClock;
-    let state = web::state::AppState::open(data, Arc::new(clock))?;
+    let config = web::state::Config {
+        database: database.map(str::to_string),
+        ..Default::default()
+    };
+    let state = web::state::AppState::open_with(data, Arc::new(clock), config)?;
     let now = clock.now();
     web::admin::add_area(&state.db, "e2e", DISTRICT, "Huyện Thạch Thất", None, now)?;
     let mut tokens = Vec::new();
@@ -430,11 +439,26 @@ pub struct WebProcess {
 impl WebProcess {
     /// Start `loaxa-web serve` over `data` on `addr` and wait until `/healthz` answers.
     pub async fn spawn(data: &Path, addr: SocketAddr) -> Result<WebProcess> {
+        Self::spawn_on(data, None, addr).await
+    }
+
+    /// [`WebProcess::spawn`] on the store `database` (`postgres://…`; None: SQLite in
+    /// `data`): several nodes share one PostgreSQL, each with its own data directory.
+    pub async fn spawn_on(
+        data: &Path,
+        database: Option<&str>,
+        addr: SocketAddr,
+    ) -> Result<WebProcess> {
+        std::fs::create_dir_all(data)?;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(data.join("web.log"))?;
-        let child = Command::new(workspace_bin("web", "loaxa-web")?)
+        let mut cmd = Command::new(workspace_bin("web", "loaxa-web")?);
+        if let Some(db) = database {
+            cmd.arg("--database").arg(db);
+        }
+        let child = cmd
             .arg("--data")
             .arg(data)
             .arg("serve")

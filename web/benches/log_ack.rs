@@ -49,11 +49,12 @@ fn main() {
             let entries = batch();
             let started = Instant::now();
             db.call_blocking(|conn| {
-                let store = |tx: &rusqlite::Transaction<'_>| -> Result<(), web::error::AppError> {
-                    web::db::logs::insert_batch_counted(tx, "LQ", &entries, now)?;
-                    web::db::stations::touch(tx, "LQ", now)?;
-                    Ok(())
-                };
+                let store =
+                    |tx: &web::db::sql::Transaction<'_>| -> Result<(), web::error::AppError> {
+                        web::db::logs::insert_batch_counted(tx, "LQ", &entries, now)?;
+                        web::db::stations::touch(tx, "LQ", now)?;
+                        Ok(())
+                    };
                 if durable {
                     durably(conn, store)
                 } else {

@@ -4,8 +4,8 @@
 //! `BENCH|…` line per figure. Run: `cargo bench -p web --bench report`.
 
 use chrono::{Duration, TimeZone, Utc};
-use rusqlite::params;
 use std::time::Instant;
+use web::db::sql::params;
 use web::db::{ts, Db};
 use web::reports::{csv, xlsx, Report};
 

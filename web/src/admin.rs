@@ -6,10 +6,10 @@
 
 use crate::app::Error;
 use crate::auth;
+use crate::db::sql::Connection;
 use crate::db::{self, users::Role, Db};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use schedules::geo::GeoPoint;
 use schedules::StationCode;
 use serde_json::json;

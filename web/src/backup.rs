@@ -137,6 +137,24 @@ fn is_sha256(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Can `backup` and `restore` handle the store at `at`? They copy the data directory's
+/// `loaxa.db` and media; PostgreSQL, which holds the media too, is backed up with its own
+/// tools.
+pub fn supported(at: &crate::db::Location, data: &Path) -> Result<(), String> {
+    match at {
+        crate::db::Location::Sqlite(p) if p == &data.join(DB) => Ok(()),
+        crate::db::Location::Sqlite(p) => Err(format!(
+            "backup and restore copy the data directory's {DB}; the database is {}: \
+             point --data at its directory (named {DB}) or copy it with sqlite3's .backup",
+            p.display()
+        )),
+        crate::db::Location::Postgres(_) => Err(format!(
+            "the store is PostgreSQL ({at}), which holds the media files too: back it up with \
+             pg_dump --format=custom and restore with pg_restore (see docs/several-nodes.md)"
+        )),
+    }
+}
+
 /// Write a backup of the data directory `data` to `to`.
 pub fn backup(data: &Path, to: &Path) -> Result<Summary, BackupError> {
     let db_path = data.join(DB);

@@ -226,6 +226,12 @@ pub fn run(cli: Cli) -> ExitCode {
     let now = clock.now();
     let open_state = || open(&config.data, clock.clone(), config.server_config());
     let with_state = |f: &dyn Fn(AppState) -> ExitCode| open_state().map_or_else(|c| c, f);
+    let store = crate::db::Location::parse(config.database.as_deref(), &config.data);
+    if let (Command::Backup { .. } | Command::Restore { .. }, Ok(at)) = (&command, &store) {
+        if let Err(why) = crate::backup::supported(at, &config.data) {
+            return fail(why, 2);
+        }
+    }
     match command {
         Command::Backup { to } => match crate::backup::backup(&config.data, &to) {
             Ok(summary) => {

@@ -18,7 +18,7 @@ pub const DEFAULT_FILE: &str = "/etc/loaxa/web.toml";
 /// How keys map to environment variables (all `LOAXA_<KEY>`) and which are secret.
 pub const SPEC: settings::Spec = settings::Spec {
     env_renames: &[],
-    secrets: &[],
+    secrets: &["database"],
 };
 
 /// The effective server configuration.
@@ -28,6 +28,11 @@ pub struct WebConfig {
     /// Data directory: database, media files.
     #[arg(long, global = true, value_name = "DIR", default_value = "./data")]
     pub data: PathBuf,
+    /// The store: `sqlite:PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (several
+    /// nodes on one PostgreSQL). None, the default: `loaxa.db` in the data directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
     /// Address `serve` and `demo` listen on.
     #[arg(
         long,
@@ -120,6 +125,8 @@ impl WebConfig {
 
     /// Values that are each fine but wrong together.
     fn check(self) -> Result<Self, settings::ConfigError> {
+        crate::db::Location::parse(self.database.as_deref(), &self.data)
+            .map_err(settings::ConfigError::Flags)?;
         for a in &self.cap_fetch_allow {
             match reqwest::Url::parse(a) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
@@ -176,6 +183,7 @@ impl WebConfig {
     /// The server tunables these settings carry.
     pub fn server_config(&self) -> Config {
         Config {
+            database: self.database.clone(),
             log_retention: (self.log_retention_days > 0)
                 .then(|| chrono::Duration::days(i64::from(self.log_retention_days))),
             reconcile_grace: chrono::Duration::minutes(i64::from(self.reconcile_grace_minutes)),
@@ -215,6 +223,8 @@ impl WebConfig {
 /// units the code uses, and a few that are not settings.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `--database` as given (None: SQLite in the data directory).
+    pub database: Option<String>,
     /// Largest accepted upload, bytes.
     pub max_upload_bytes: u64,
     /// How long a sign-in token lives.
@@ -353,6 +363,12 @@ mod tests {
     /// as TOML. A key missing here fails the test below.
     const OTHER_VALUES: &[(&str, &[&str], &str, &str)] = &[
         ("data", &["--data", "/srv/d"], "/srv/d", "\"/srv/d\""),
+        (
+            "database",
+            &["--database", "postgres://loaxa@db.example/loaxa"],
+            "postgres://loaxa@db.example/loaxa",
+            "\"postgres://loaxa@db.example/loaxa\"",
+        ),
         (
             "listen",
             &["--listen", "0.0.0.0:81"],

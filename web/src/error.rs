@@ -135,8 +135,8 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<rusqlite::Error> for AppError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::db::sql::Error> for AppError {
+    fn from(e: crate::db::sql::Error) -> Self {
         AppError::internal(format!("database: {e}"))
     }
 }

@@ -106,13 +106,27 @@ where
     L: Listener<Addr = SocketAddr>,
 {
     let hub = state.hub.clone();
+    // Several nodes on one PostgreSQL share their pushes and their stations' presence.
+    let relay = match crate::db::Location::parse(state.config.database.as_deref(), &state.data_dir)
+    {
+        Ok(crate::db::Location::Postgres(url)) => Some(
+            crate::push::relay::start_relay(&url, &state.node, hub.clone())
+                .await
+                .map_err(|e| io::Error::other(format!("the push relay cannot start: {e}")))?,
+        ),
+        _ => None,
+    };
     let limits = crate::conn::Limits::of(&state.config);
     let router = app(state);
-    crate::conn::serve(listener, router, limits, tls, async move {
+    let served = crate::conn::serve(listener, router, limits, tls, async move {
         shutdown.await;
         hub.close();
     })
-    .await
+    .await;
+    if let Some(relay) = relay {
+        relay.stop().await;
+    }
+    served
 }
 
 /// Find the client once per request (its address, behind trusted proxies, and whether it

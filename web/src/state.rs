@@ -53,6 +53,9 @@ pub enum StartError {
     /// The database is not usable.
     #[error(transparent)]
     Db(#[from] OpenError),
+    /// `--database` does not name a store.
+    #[error("{0}")]
+    Database(String),
 }
 
 impl AppState {
@@ -73,7 +76,9 @@ impl AppState {
         };
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let media = MediaStore::open(data_dir, config.max_upload_bytes).map_err(io)?;
-        let db = Db::open(&data_dir.join("loaxa.db"))?;
+        let at = crate::db::Location::parse(config.database.as_deref(), data_dir)
+            .map_err(StartError::Database)?;
+        let db = Db::open_at(&at)?;
         // A live session cannot outlive the process that carried it.
         let now = clock.now();
         if let Err(e) = db.call_blocking(move |c| Ok(crate::db::live::end_orphans(c, now)?)) {

@@ -6,9 +6,9 @@ use crate::app::audit::record as audit;
 use crate::app::policy::{authorize, Action, Kind as Policy, Object};
 use crate::auth::User;
 use crate::db::approvals::{self, Kind, State as Approval};
+use crate::db::sql::Connection;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use serde_json::json;
 
 fn policy_kind(kind: Kind) -> Policy {

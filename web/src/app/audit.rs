@@ -4,8 +4,8 @@
 
 use crate::auth::User;
 use crate::db;
+use crate::db::sql::{Connection, Transaction};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction};
 
 /// Record a change made by `user` in the audit log (inside the caller's transaction).
 pub fn record(
@@ -15,7 +15,7 @@ pub fn record(
     action: &str,
     target: &str,
     detail: serde_json::Value,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     db::audit::record(
         conn,
         &db::audit::Change {
@@ -43,7 +43,7 @@ impl<'c> Audited<'c> {
         conn: &'c mut Connection,
         user: &'c User,
         now: DateTime<Utc>,
-    ) -> rusqlite::Result<Self> {
+    ) -> crate::db::sql::Result<Self> {
         Ok(Audited {
             tx: conn.transaction()?,
             user,
@@ -57,7 +57,7 @@ impl<'c> Audited<'c> {
         action: &str,
         target: &str,
         detail: serde_json::Value,
-    ) -> rusqlite::Result<()> {
+    ) -> crate::db::sql::Result<()> {
         record(&self.tx, self.now, self.user, action, target, detail)?;
         self.tx.commit()
     }

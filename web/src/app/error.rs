@@ -18,7 +18,7 @@ pub enum Error {
     /// Too large.
     TooLarge(String),
     /// The store failed.
-    Store(rusqlite::Error),
+    Store(crate::db::sql::Error),
 }
 
 /// Shorthand.
@@ -40,8 +40,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::db::sql::Error> for Error {
+    fn from(e: crate::db::sql::Error) -> Self {
         Error::Store(e)
     }
 }

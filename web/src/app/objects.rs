@@ -5,10 +5,10 @@
 use crate::app::error::{Error, Result};
 use crate::app::policy::{authorize, Action, Kind, Object};
 use crate::auth::User;
+use crate::db::sql::Connection;
 use crate::db::{
     self, channels::Channel, programmes::ProgrammeRow, schedules::ScheduleRow, urgent::UrgentRow,
 };
-use rusqlite::Connection;
 
 fn missing(kind: Kind, id: &str) -> Error {
     Error::NotFound(format!("no {kind} {id:?}"))

@@ -18,8 +18,8 @@
 
 use crate::app::error::Error;
 use crate::auth::User;
+use crate::db::sql::Connection;
 use crate::db::{self, users::Role};
-use rusqlite::Connection;
 use std::fmt;
 
 /// What the caller wants to do.

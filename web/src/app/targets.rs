@@ -6,7 +6,7 @@ use crate::app::error::{Error, Result};
 use crate::app::policy;
 use crate::auth::User;
 use crate::db;
-use rusqlite::Connection;
+use crate::db::sql::Connection;
 
 /// Validated targets.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

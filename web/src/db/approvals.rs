@@ -2,9 +2,9 @@
 //! start as drafts, and only approved ones reach the stations. Urgent notices are never
 //! held; they wait for a review afterwards. Every step is a row of `approval_steps`.
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -135,7 +135,7 @@ pub struct Pending {
 }
 
 /// Does `area` (or an area above it) require approval?
-pub fn required(conn: &Connection, area: &str) -> rusqlite::Result<bool> {
+pub fn required(conn: &Connection, area: &str) -> crate::db::sql::Result<bool> {
     conn.query_row(
         "WITH RECURSIVE up(code, parent) AS (
             SELECT code, parent FROM areas WHERE code = ?1
@@ -148,7 +148,7 @@ pub fn required(conn: &Connection, area: &str) -> rusqlite::Result<bool> {
 }
 
 /// Set whether `area` (and its subtree) requires approval.
-pub fn set_required(conn: &Connection, area: &str, required: bool) -> rusqlite::Result<()> {
+pub fn set_required(conn: &Connection, area: &str, required: bool) -> crate::db::sql::Result<()> {
     conn.execute(
         "UPDATE areas SET requires_approval = ?2 WHERE code = ?1",
         params![area, required],
@@ -173,7 +173,7 @@ pub fn state(
     kind: Kind,
     id: &str,
     area: &str,
-) -> rusqlite::Result<Option<State>> {
+) -> crate::db::sql::Result<Option<State>> {
     let (table, col) = place(kind);
     let sql = if kind == Kind::Media {
         format!("SELECT approval FROM {table} WHERE {col} = ?1 AND area = ?2")
@@ -197,7 +197,7 @@ pub fn set_state(
     by: &str,
     comment: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     let (table, col) = place(kind);
     let sql = if kind == Kind::Media {
         format!("UPDATE {table} SET approval = ?3 WHERE {col} = ?1 AND area = ?2")
@@ -206,7 +206,7 @@ pub fn set_state(
     };
     conn.execute(&sql, params![id, area, to.as_str()])?;
     conn.execute(
-        "INSERT INTO approval_steps (kind, target, area, action, by, at, comment)
+        "INSERT INTO approval_steps (kind, target, area, action, \"by\", at, comment)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![kind.as_str(), id, area, action, by, ts(now), comment],
     )?;
@@ -214,9 +214,9 @@ pub fn set_state(
 }
 
 /// An item's history, oldest first (every area's steps for a media file).
-pub fn history(conn: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Vec<Step>> {
+pub fn history(conn: &Connection, kind: Kind, id: &str) -> crate::db::sql::Result<Vec<Step>> {
     let mut st = conn.prepare_cached(
-        "SELECT action, by, at, comment FROM approval_steps WHERE kind = ?1 AND target = ?2
+        "SELECT action, \"by\", at, comment FROM approval_steps WHERE kind = ?1 AND target = ?2
          ORDER BY id",
     )?;
     let rows = st.query_map(params![kind.as_str(), id], |r| {
@@ -231,7 +231,7 @@ pub fn history(conn: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Vec<
 }
 
 /// Is the media file approved in at least one area (it may air)?
-pub fn media_approved(conn: &Connection, sha256: &str) -> rusqlite::Result<bool> {
+pub fn media_approved(conn: &Connection, sha256: &str) -> crate::db::sql::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM media_areas WHERE sha256 = ?1 AND approval = 'approved')",
         [sha256],
@@ -240,7 +240,7 @@ pub fn media_approved(conn: &Connection, sha256: &str) -> rusqlite::Result<bool>
 }
 
 /// Items of `root`'s subtree waiting for approval (drafts) or review (urgent notices).
-pub fn queue(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Pending>> {
+pub fn queue(conn: &Connection, root: &str) -> crate::db::sql::Result<Vec<Pending>> {
     let mut st = conn.prepare_cached(&format!(
         "{}, items(kind, id, title, area, state, created_by) AS (
             SELECT 'schedule', id, title, owner_area, approval, created_by FROM schedules

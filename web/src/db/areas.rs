@@ -1,8 +1,8 @@
 //! Areas: a tree (province → district → commune…); depth is data, not schema.
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::ts;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 /// The recursive query giving `?1` and every area below it, as `sub(code)`.
@@ -23,7 +23,7 @@ pub struct Area {
     pub official_code: Option<String>,
 }
 
-fn area_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Area> {
+fn area_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<Area> {
     Ok(Area {
         code: r.get(0)?,
         name: r.get(1)?,
@@ -39,7 +39,7 @@ pub fn insert(
     name: &str,
     parent: Option<&str>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "INSERT INTO areas (code, name, parent, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![code, name, parent, ts(now)],
@@ -54,7 +54,7 @@ pub fn update(
     code: &str,
     name: Option<&str>,
     parent: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     if let Some(n) = name {
         conn.execute(
             "UPDATE areas SET name = ?2 WHERE code = ?1",
@@ -71,7 +71,7 @@ pub fn update(
 }
 
 /// One area by code.
-pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<Area>> {
+pub fn get(conn: &Connection, code: &str) -> crate::db::sql::Result<Option<Area>> {
     conn.query_row(
         "SELECT code, name, parent, official_code FROM areas WHERE code = ?1",
         [code],
@@ -81,7 +81,7 @@ pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<Area>> {
 }
 
 /// The area whose official code is `official`.
-pub fn by_official_code(conn: &Connection, official: &str) -> rusqlite::Result<Option<Area>> {
+pub fn by_official_code(conn: &Connection, official: &str) -> crate::db::sql::Result<Option<Area>> {
     conn.query_row(
         "SELECT code, name, parent, official_code FROM areas WHERE official_code = ?1",
         [official],
@@ -95,7 +95,7 @@ pub fn set_official_code(
     conn: &Connection,
     code: &str,
     official: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "UPDATE areas SET official_code = ?2 WHERE code = ?1",
         params![code, official],
@@ -104,7 +104,7 @@ pub fn set_official_code(
 }
 
 /// `root` and every area below it.
-pub fn subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<String>> {
+pub fn subtree(conn: &Connection, root: &str) -> crate::db::sql::Result<Vec<String>> {
     let mut st =
         conn.prepare_cached(&format!("{SUBTREE_CTE} SELECT code FROM sub ORDER BY code"))?;
     let rows = st.query_map([root], |r| r.get(0))?;
@@ -112,7 +112,7 @@ pub fn subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<String>> {
 }
 
 /// Is `code` inside the subtree of `root` (or `root` itself)?
-pub fn in_subtree(conn: &Connection, root: &str, code: &str) -> rusqlite::Result<bool> {
+pub fn in_subtree(conn: &Connection, root: &str, code: &str) -> crate::db::sql::Result<bool> {
     conn.query_row(
         &format!("{SUBTREE_CTE} SELECT EXISTS (SELECT 1 FROM sub WHERE code = ?2)"),
         params![root, code],
@@ -121,7 +121,7 @@ pub fn in_subtree(conn: &Connection, root: &str, code: &str) -> rusqlite::Result
 }
 
 /// `code` and every area above it, nearest first.
-pub fn ancestors(conn: &Connection, code: &str) -> rusqlite::Result<Vec<String>> {
+pub fn ancestors(conn: &Connection, code: &str) -> crate::db::sql::Result<Vec<String>> {
     let mut st = conn.prepare_cached(
         "WITH RECURSIVE up(code, parent, depth) AS (
             SELECT code, parent, 0 FROM areas WHERE code = ?1
@@ -133,7 +133,7 @@ pub fn ancestors(conn: &Connection, code: &str) -> rusqlite::Result<Vec<String>>
 }
 
 /// The areas of `root`'s subtree.
-pub fn list_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Area>> {
+pub fn list_subtree(conn: &Connection, root: &str) -> crate::db::sql::Result<Vec<Area>> {
     let mut st = conn.prepare_cached(&format!(
         "{SUBTREE_CTE} SELECT a.code, a.name, a.parent, a.official_code
          FROM areas a JOIN sub ON sub.code = a.code ORDER BY a.code"
@@ -144,7 +144,7 @@ pub fn list_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Area>
 
 /// The longest programme (minutes) the slots of `code` take: its own setting, else the
 /// nearest area above it that has one; `None` when no area on the way sets a limit.
-pub fn slot_limit_minutes(conn: &Connection, code: &str) -> rusqlite::Result<Option<u32>> {
+pub fn slot_limit_minutes(conn: &Connection, code: &str) -> crate::db::sql::Result<Option<u32>> {
     conn.query_row(
         "WITH RECURSIVE up(code, parent, depth) AS (
             SELECT code, parent, 0 FROM areas WHERE code = ?1
@@ -163,7 +163,7 @@ pub fn set_slot_limit_minutes(
     conn: &Connection,
     code: &str,
     minutes: Option<u32>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "UPDATE areas SET slot_limit_minutes = ?2 WHERE code = ?1",
         params![code, minutes],
@@ -172,7 +172,7 @@ pub fn set_slot_limit_minutes(
 }
 
 /// How many areas there are.
-pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
+pub fn count(conn: &Connection) -> crate::db::sql::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM areas", [], |r| r.get(0))
 }
 
@@ -183,9 +183,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn db() -> Connection {
-        let mut c = Connection::open_in_memory().unwrap();
-        migrations().to_latest(&mut c).unwrap();
-        c
+        let mut raw = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_latest(&mut raw).unwrap();
+        Connection::sqlite(raw)
     }
 
     #[test]

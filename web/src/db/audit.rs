@@ -1,9 +1,9 @@
 //! The audit log: who changed what, when, from where.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection};
 use serde::Serialize;
 
 /// One audit entry.
@@ -47,7 +47,7 @@ pub struct Change<'a> {
 }
 
 /// Record a change.
-pub fn record(conn: &Connection, c: &Change<'_>) -> rusqlite::Result<()> {
+pub fn record(conn: &Connection, c: &Change<'_>) -> crate::db::sql::Result<()> {
     conn.execute(
         "INSERT INTO audit (at, username, area, action, target, detail, remote)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -84,7 +84,7 @@ pub fn list(
     f: &Filter,
     limit: u32,
     offset: u32,
-) -> rusqlite::Result<Vec<AuditEntry>> {
+) -> crate::db::sql::Result<Vec<AuditEntry>> {
     let mut st = conn.prepare_cached(&format!(
         "{SUBTREE} SELECT id, at, username, area, action, target, detail, remote FROM audit
          WHERE area IN (SELECT code FROM sub)

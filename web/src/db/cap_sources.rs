@@ -1,9 +1,9 @@
 //! CAP sources (feeds the server polls) and every message fetched from them.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use schedules::cap_policy::SourcePolicy;
 use serde::Serialize;
 
@@ -46,11 +46,11 @@ pub struct Source {
 const COLS: &str = "id, name, url, senders, area, poll_seconds, policy, created_by, created_at,
     next_poll_at, last_polled_at, last_ok_at, last_error, failures, signing_key";
 
-fn conversion(i: usize, e: serde_json::Error) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+fn conversion(i: usize, e: serde_json::Error) -> crate::db::sql::Error {
+    crate::db::sql::Error::decode(i, e)
 }
 
-fn row(r: &Row<'_>) -> rusqlite::Result<Source> {
+fn row(r: &Row<'_>) -> crate::db::sql::Result<Source> {
     let senders: String = r.get(3)?;
     let policy: String = r.get(6)?;
     Ok(Source {
@@ -73,10 +73,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Source> {
 }
 
 /// Add a source (due at once).
-pub fn insert(conn: &Connection, s: &Source) -> rusqlite::Result<()> {
-    let text = |r: serde_json::Result<String>| {
-        r.map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))
-    };
+pub fn insert(conn: &Connection, s: &Source) -> crate::db::sql::Result<()> {
+    let text = |r: serde_json::Result<String>| r.map_err(crate::db::sql::Error::encode);
     conn.execute(
         &format!("INSERT INTO cap_sources ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, NULL, NULL, 0, ?11)"),
         params![
@@ -97,21 +95,21 @@ pub fn insert(conn: &Connection, s: &Source) -> rusqlite::Result<()> {
 }
 
 /// One source.
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Source>> {
+pub fn get(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<Source>> {
     conn.prepare_cached(&format!("SELECT {COLS} FROM cap_sources WHERE id = ?1"))?
         .query_row([id], row)
         .optional()
 }
 
 /// One source by name.
-pub fn by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<Source>> {
+pub fn by_name(conn: &Connection, name: &str) -> crate::db::sql::Result<Option<Source>> {
     conn.prepare_cached(&format!("SELECT {COLS} FROM cap_sources WHERE name = ?1"))?
         .query_row([name], row)
         .optional()
 }
 
 /// The sources owned by `root`'s subtree, by name.
-pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Source>> {
+pub fn list_in_subtree(conn: &Connection, root: &str) -> crate::db::sql::Result<Vec<Source>> {
     let mut st = conn.prepare_cached(&format!(
         "{SUBTREE} SELECT {COLS} FROM cap_sources WHERE area IN (SELECT code FROM sub) ORDER BY name"
     ))?;
@@ -120,7 +118,7 @@ pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<So
 }
 
 /// Sources due at `now`, the longest waiting first.
-pub fn due(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<Source>> {
+pub fn due(conn: &Connection, now: DateTime<Utc>) -> crate::db::sql::Result<Vec<Source>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM cap_sources WHERE next_poll_at <= ?1 ORDER BY next_poll_at"
     ))?;
@@ -129,7 +127,7 @@ pub fn due(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<Source
 }
 
 /// When the next source is due, if there is one.
-pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub fn next_due(conn: &Connection) -> crate::db::sql::Result<Option<DateTime<Utc>>> {
     let t: Option<String> =
         conn.query_row("SELECT MIN(next_poll_at) FROM cap_sources", [], |r| {
             r.get(0)
@@ -138,7 +136,7 @@ pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
 }
 
 /// Remove a source (its messages go with it).
-pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Connection, id: &str) -> crate::db::sql::Result<bool> {
     Ok(conn.execute("DELETE FROM cap_sources WHERE id = ?1", [id])? == 1)
 }
 
@@ -149,7 +147,7 @@ pub fn polled(
     now: DateTime<Utc>,
     error: Option<&str>,
     next: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     match error {
         None => conn.execute(
             "UPDATE cap_sources SET last_polled_at = ?2, last_ok_at = ?2, last_error = NULL,
@@ -204,7 +202,7 @@ pub struct Message {
 const MCOLS: &str = "id, source_id, entry, link, fetched_at, cap_key, title, owner_area,
     created_by, outcome, detail, deadline, approval, urgent_id";
 
-fn mrow(r: &Row<'_>) -> rusqlite::Result<Message> {
+fn mrow(r: &Row<'_>) -> crate::db::sql::Result<Message> {
     let detail: String = r.get(10)?;
     Ok(Message {
         id: r.get(0)?,
@@ -225,7 +223,7 @@ fn mrow(r: &Row<'_>) -> rusqlite::Result<Message> {
 }
 
 /// Has `entry` of `source` been fetched already?
-pub fn seen(conn: &Connection, source: &str, entry: &str) -> rusqlite::Result<bool> {
+pub fn seen(conn: &Connection, source: &str, entry: &str) -> crate::db::sql::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM cap_source_messages WHERE source_id = ?1 AND entry = ?2)",
         params![source, entry],
@@ -234,11 +232,11 @@ pub fn seen(conn: &Connection, source: &str, entry: &str) -> rusqlite::Result<bo
 }
 
 /// Record a fetched message; `false` when its entry was recorded before.
-pub fn record(conn: &Connection, m: &Message, xml: Option<&str>) -> rusqlite::Result<bool> {
+pub fn record(conn: &Connection, m: &Message, xml: Option<&str>) -> crate::db::sql::Result<bool> {
     Ok(conn.execute(
         &format!(
-            "INSERT OR IGNORE INTO cap_source_messages ({MCOLS}, xml)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            "INSERT INTO cap_source_messages ({MCOLS}, xml)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT DO NOTHING"
         ),
         params![
             m.id,
@@ -261,7 +259,10 @@ pub fn record(conn: &Connection, m: &Message, xml: Option<&str>) -> rusqlite::Re
 }
 
 /// One message, with the XML as fetched.
-pub fn message(conn: &Connection, id: &str) -> rusqlite::Result<Option<(Message, Option<String>)>> {
+pub fn message(
+    conn: &Connection,
+    id: &str,
+) -> crate::db::sql::Result<Option<(Message, Option<String>)>> {
     conn.prepare_cached(&format!(
         "SELECT {MCOLS}, xml FROM cap_source_messages WHERE id = ?1"
     ))?
@@ -276,7 +277,7 @@ pub fn settle(
     outcome: &str,
     urgent_id: Option<&str>,
     detail: &serde_json::Value,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "UPDATE cap_source_messages SET outcome = ?2, urgent_id = ?3, detail = ?4 WHERE id = ?1",
         params![id, outcome, urgent_id, detail.to_string()],
@@ -285,7 +286,10 @@ pub fn settle(
 }
 
 /// Held messages whose deadline has passed at `now`: `(id, owner_area)`.
-pub fn overdue(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<(String, String)>> {
+pub fn overdue(
+    conn: &Connection,
+    now: DateTime<Utc>,
+) -> crate::db::sql::Result<Vec<(String, String)>> {
     let mut st = conn.prepare_cached(
         "SELECT id, owner_area FROM cap_source_messages
          WHERE approval = 'draft' AND deadline IS NOT NULL AND deadline <= ?1 ORDER BY id",
@@ -299,7 +303,7 @@ pub fn messages_in_subtree(
     conn: &Connection,
     root: &str,
     limit: u32,
-) -> rusqlite::Result<Vec<Message>> {
+) -> crate::db::sql::Result<Vec<Message>> {
     let mut st = conn.prepare_cached(&format!(
         "{SUBTREE} SELECT {MCOLS} FROM cap_source_messages
          WHERE owner_area IN (SELECT code FROM sub)

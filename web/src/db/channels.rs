@@ -2,9 +2,9 @@
 //! gain applied when relaying it. A channel is seen by users of its owner's area, of the
 //! areas above it and of the areas below it (a district registers VOV1 for its communes).
 
+use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use crate::db::{areas, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 /// One channel.
@@ -44,7 +44,7 @@ pub struct Measurement {
 const COLS: &str =
     "id, name, url, gain_db, owner_area, created_by, created_at, loudness_lufs, measured_at";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<Channel> {
+fn row(r: &Row<'_>) -> crate::db::sql::Result<Channel> {
     Ok(Channel {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -59,11 +59,11 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Channel> {
 }
 
 /// Store a new channel; false when the owner's area already has one of that name.
-pub fn insert(conn: &Connection, c: &Channel) -> rusqlite::Result<bool> {
+pub fn insert(conn: &Connection, c: &Channel) -> crate::db::sql::Result<bool> {
     Ok(conn.execute(
-        "INSERT OR IGNORE INTO channels (id, name, url, gain_db, owner_area, created_by,
+        "INSERT INTO channels (id, name, url, gain_db, owner_area, created_by,
             created_at, loudness_lufs, measured_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
         params![
             c.id,
             c.name,
@@ -79,7 +79,7 @@ pub fn insert(conn: &Connection, c: &Channel) -> rusqlite::Result<bool> {
 }
 
 /// One channel by id.
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Channel>> {
+pub fn get(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<Channel>> {
     conn.query_row(
         &format!("SELECT {COLS} FROM channels WHERE id = ?1"),
         [id],
@@ -89,17 +89,17 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Channel>> {
 }
 
 /// May users of `area` see (and schedule) a channel owned by `owner`?
-pub fn visible_to(conn: &Connection, owner: &str, area: &str) -> rusqlite::Result<bool> {
+pub fn visible_to(conn: &Connection, owner: &str, area: &str) -> crate::db::sql::Result<bool> {
     Ok(areas::in_subtree(conn, area, owner)?
         || areas::ancestors(conn, area)?.iter().any(|a| a == owner))
 }
 
 /// Channels users of `area` see, by name.
-pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<Channel>> {
+pub fn list_visible(conn: &Connection, area: &str) -> crate::db::sql::Result<Vec<Channel>> {
     let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM channels ORDER BY name, id"))?;
     let all = st
         .query_map([], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::sql::Result<Vec<_>>>()?;
     let mut out = Vec::new();
     for c in all {
         if visible_to(conn, &c.owner_area, area)? {
@@ -110,7 +110,7 @@ pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<Chann
 }
 
 /// How many schedules relay the channel.
-pub fn used_by(conn: &Connection, id: &str) -> rusqlite::Result<i64> {
+pub fn used_by(conn: &Connection, id: &str) -> crate::db::sql::Result<i64> {
     conn.query_row(
         "SELECT count(*) FROM schedules WHERE channel_id = ?1",
         [id],
@@ -120,7 +120,7 @@ pub fn used_by(conn: &Connection, id: &str) -> rusqlite::Result<i64> {
 
 /// Store a channel's name, address, gain and measurement; false when the new name is
 /// taken in its owner's area.
-pub fn update(conn: &Connection, c: &Channel) -> rusqlite::Result<bool> {
+pub fn update(conn: &Connection, c: &Channel) -> crate::db::sql::Result<bool> {
     let taken: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM channels WHERE owner_area = ?1 AND name = ?2 AND id <> ?3)",
         params![c.owner_area, c.name, c.id],
@@ -146,7 +146,7 @@ pub fn update(conn: &Connection, c: &Channel) -> rusqlite::Result<bool> {
 
 /// Record a measurement: the loudness, the gain set from it and when. False when the
 /// channel is gone.
-pub fn set_measured(conn: &Connection, id: &str, m: &Measurement) -> rusqlite::Result<bool> {
+pub fn set_measured(conn: &Connection, id: &str, m: &Measurement) -> crate::db::sql::Result<bool> {
     Ok(conn.execute(
         "UPDATE channels SET loudness_lufs = ?2, gain_db = ?3, measured_at = ?4 WHERE id = ?1",
         params![id, m.loudness_lufs, f64::from(m.gain_db), ts(m.at)],
@@ -154,14 +154,13 @@ pub fn set_measured(conn: &Connection, id: &str, m: &Measurement) -> rusqlite::R
 }
 
 /// The ids of the schedules that relay the channel.
-pub fn schedules_using(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
+pub fn schedules_using(conn: &Connection, id: &str) -> crate::db::sql::Result<Vec<String>> {
     let mut st = conn.prepare("SELECT id FROM schedules WHERE channel_id = ?1 ORDER BY id")?;
-    let ids = st.query_map([id], |r| r.get(0))?.collect();
-    ids
+    st.query_map([id], |r| r.get(0))?.collect()
 }
 
 /// Delete a channel (no schedule may use it).
-pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+pub fn delete(conn: &Connection, id: &str) -> crate::db::sql::Result<()> {
     conn.execute("DELETE FROM channels WHERE id = ?1", [id])?;
     Ok(())
 }

@@ -3,9 +3,9 @@
 //! One conditional upsert decides, so two nodes asking at once cannot both win (the same
 //! statement is PostgreSQL's `INSERT … ON CONFLICT … DO UPDATE … WHERE`).
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// Take or renew the lease on `job` for `holder` until `now + ttl`: answers whether
 /// `holder` holds it now (it was free, expired, or already `holder`'s).
@@ -15,7 +15,7 @@ pub fn acquire(
     holder: &str,
     now: DateTime<Utc>,
     ttl: Duration,
-) -> rusqlite::Result<bool> {
+) -> crate::db::sql::Result<bool> {
     let changed = conn.execute(
         "INSERT INTO leases (job, holder, expires_at, acquired_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (job) DO UPDATE SET
@@ -30,7 +30,7 @@ pub fn acquire(
 }
 
 /// Give the lease up (a clean stop), so another node need not wait for it to expire.
-pub fn release(conn: &Connection, job: &str, holder: &str) -> rusqlite::Result<()> {
+pub fn release(conn: &Connection, job: &str, holder: &str) -> crate::db::sql::Result<()> {
     conn.execute(
         "DELETE FROM leases WHERE job = ?1 AND holder = ?2",
         params![job, holder],
@@ -39,7 +39,10 @@ pub fn release(conn: &Connection, job: &str, holder: &str) -> rusqlite::Result<(
 }
 
 /// Who holds `job`'s lease and until when (expired or not).
-pub fn holder(conn: &Connection, job: &str) -> rusqlite::Result<Option<(String, DateTime<Utc>)>> {
+pub fn holder(
+    conn: &Connection,
+    job: &str,
+) -> crate::db::sql::Result<Option<(String, DateTime<Utc>)>> {
     conn.query_row(
         "SELECT holder, expires_at FROM leases WHERE job = ?1",
         [job],
@@ -57,8 +60,9 @@ mod tests {
 
     #[test]
     fn one_holder_at_a_time_and_another_takes_over_after_expiry() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        migrations().to_latest(&mut conn).unwrap();
+        let mut raw = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_latest(&mut raw).unwrap();
+        let conn = Connection::sqlite(raw);
         let t0 = Utc.with_ymd_and_hms(2026, 12, 7, 0, 0, 0).unwrap();
         let ttl = Duration::seconds(30);
         assert!(acquire(&conn, "reports", "a", t0, ttl).unwrap());

@@ -1,9 +1,9 @@
 //! Live broadcast sessions (#25) and their state at each target station.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 
 /// One session as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +59,7 @@ const COLS: &str = "l.id, l.title, l.priority, l.owner_area, l.created_by, l.cre
     l.targets, l.format, l.state, l.started_at, l.ended_at, l.end_reason, l.aired_ms, \
     l.archive_sha256";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<LiveRow> {
+fn row(r: &Row<'_>) -> crate::db::sql::Result<LiveRow> {
     Ok(LiveRow {
         id: r.get(0)?,
         title: r.get(1)?,
@@ -79,7 +79,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<LiveRow> {
 }
 
 /// Store a new session and a `connecting` state for each of its stations.
-pub fn insert(conn: &Connection, l: &LiveRow, stations: &[String]) -> rusqlite::Result<()> {
+pub fn insert(conn: &Connection, l: &LiveRow, stations: &[String]) -> crate::db::sql::Result<()> {
     conn.prepare_cached(
         "INSERT INTO live_sessions (id, title, priority, owner_area, created_by, created_at,
             targets, format, state, aired_ms)
@@ -107,7 +107,7 @@ pub fn insert(conn: &Connection, l: &LiveRow, stations: &[String]) -> rusqlite::
 }
 
 /// One session.
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<LiveRow>> {
+pub fn get(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<LiveRow>> {
     conn.prepare_cached(&format!(
         "SELECT {COLS} FROM live_sessions l WHERE l.id = ?1"
     ))?
@@ -117,7 +117,11 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<LiveRow>> {
 
 /// Sessions the area's users can see (opened in their subtree or aimed at a station in
 /// it), newest first, at most `limit`.
-pub fn list_visible(conn: &Connection, area: &str, limit: u32) -> rusqlite::Result<Vec<LiveRow>> {
+pub fn list_visible(
+    conn: &Connection,
+    area: &str,
+    limit: u32,
+) -> crate::db::sql::Result<Vec<LiveRow>> {
     let mut st = conn.prepare_cached(&format!(
         "{SUBTREE} SELECT {COLS} FROM live_sessions l
          WHERE l.owner_area IN (SELECT code FROM sub) OR EXISTS (
@@ -130,7 +134,7 @@ pub fn list_visible(conn: &Connection, area: &str, limit: u32) -> rusqlite::Resu
 }
 
 /// The session's stations with their state, by code.
-pub fn stations(conn: &Connection, id: &str) -> rusqlite::Result<Vec<LiveStation>> {
+pub fn stations(conn: &Connection, id: &str) -> crate::db::sql::Result<Vec<LiveStation>> {
     let mut st = conn.prepare_cached(
         "SELECT station, state, behind_ms, played_ms, gaps, updated_at FROM live_stations
          WHERE session_id = ?1 ORDER BY station",
@@ -149,7 +153,7 @@ pub fn stations(conn: &Connection, id: &str) -> rusqlite::Result<Vec<LiveStation
 }
 
 /// Save one station's state.
-pub fn set_station(conn: &Connection, id: &str, s: &LiveStation) -> rusqlite::Result<()> {
+pub fn set_station(conn: &Connection, id: &str, s: &LiveStation) -> crate::db::sql::Result<()> {
     conn.prepare_cached(
         "UPDATE live_stations SET state = ?3, behind_ms = ?4, played_ms = ?5, gaps = ?6,
             updated_at = ?7
@@ -168,7 +172,7 @@ pub fn set_station(conn: &Connection, id: &str, s: &LiveStation) -> rusqlite::Re
 }
 
 /// The first audio arrived.
-pub fn set_live(conn: &Connection, id: &str, at: DateTime<Utc>) -> rusqlite::Result<()> {
+pub fn set_live(conn: &Connection, id: &str, at: DateTime<Utc>) -> crate::db::sql::Result<()> {
     conn.prepare_cached(
         "UPDATE live_sessions SET state = 'live', started_at = ?2 WHERE id = ?1 AND state = 'open'",
     )?
@@ -184,7 +188,7 @@ pub fn end(
     reason: &str,
     aired_ms: u64,
     archive: Option<&str>,
-) -> rusqlite::Result<bool> {
+) -> crate::db::sql::Result<bool> {
     let n = conn
         .prepare_cached(
             "UPDATE live_sessions SET state = 'ended', ended_at = ?2, end_reason = ?3,
@@ -196,7 +200,7 @@ pub fn end(
 }
 
 /// Sessions left open by a previous run of the server (they cannot go on): ended.
-pub fn end_orphans(conn: &Connection, at: DateTime<Utc>) -> rusqlite::Result<usize> {
+pub fn end_orphans(conn: &Connection, at: DateTime<Utc>) -> crate::db::sql::Result<usize> {
     conn.prepare_cached(
         "UPDATE live_sessions SET state = 'ended', ended_at = ?1,
             end_reason = 'the server restarted'

@@ -1,12 +1,12 @@
 //! The as-run log: one row per occurrence per station, uploaded by the controllers.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::Connection;
+use crate::db::sql::ToSql;
+use crate::db::sql::{params, Transaction};
 use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rusqlite::types::ToSql;
-use rusqlite::Connection;
-use rusqlite::{params, Transaction};
 use schedules::wire::LogEntry;
 use serde::Serialize;
 
@@ -66,7 +66,7 @@ pub fn insert_batch(
     station: &str,
     entries: &[LogEntry],
     now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<String>> {
+) -> crate::db::sql::Result<Vec<String>> {
     Ok(insert_batch_counted(tx, station, entries, now)?.0)
 }
 
@@ -76,7 +76,7 @@ pub fn insert_batch_counted(
     station: &str,
     entries: &[LogEntry],
     now: DateTime<Utc>,
-) -> rusqlite::Result<(Vec<String>, usize)> {
+) -> crate::db::sql::Result<(Vec<String>, usize)> {
     let mut new = 0;
     let mut st = tx.prepare_cached(
         "INSERT INTO logs (station, id, schedule_id, urgent_id, title, category,
@@ -188,7 +188,7 @@ const FILTERED: &str = ", sub2(code) AS (
       AND (?7 IS NULL OR l.scheduled_at < ?7)";
 
 /// Log rows of stations in `root`'s subtree, by due time.
-pub fn query(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<Vec<LogRow>> {
+pub fn query(conn: &Connection, root: &str, f: &Filter) -> crate::db::sql::Result<Vec<LogRow>> {
     let cols = "l.id, l.station, l.title, l.scheduled_at, l.started_at, l.ended_at, l.status, \
         l.played_ms, l.category, l.priority, l.reason, l.schedule_id, l.urgent_id, \
         l.media_sha256, l.rms_dbfs, l.peak_dbfs, l.source, l.part_of, l.gaps";
@@ -251,7 +251,7 @@ fn with_filter<T>(
 }
 
 /// How many rows [`query`] selects, paging aside.
-pub fn count(conn: &Connection, root: &str, f: &Filter) -> rusqlite::Result<u64> {
+pub fn count(conn: &Connection, root: &str, f: &Filter) -> crate::db::sql::Result<u64> {
     let sql = format!("{SUBTREE}{}", FILTERED.replace("{cols}", "COUNT(*)"));
     with_filter(root, f, &[], |bound| {
         conn.query_row(&sql, bound, |r| r.get::<_, i64>(0))
@@ -290,7 +290,7 @@ pub fn airtime(
     root: &str,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-) -> rusqlite::Result<Vec<Airtime>> {
+) -> crate::db::sql::Result<Vec<Airtime>> {
     let cols = "l.station, s.name, l.category, COUNT(*),
         SUM(l.status = 'played'), SUM(l.status = 'interrupted'), SUM(l.status = 'skipped'),
         SUM(l.status = 'failed'), SUM(l.status = 'missed'), SUM(l.played_ms)";

@@ -2,9 +2,9 @@
 //! (see [`crate::library`]).
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Backend, Connection, OptionalExtension, Row};
 use crate::db::ts;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 /// One media file as stored and answered (`id` equals `sha256`).
@@ -38,7 +38,7 @@ pub struct MediaRow {
 const COLS: &str = "m.sha256, m.title, m.size_bytes, m.duration_ms, m.codec, m.sample_rate, \
                     m.channels, m.loudness_lufs, m.true_peak_dbtp, m.gain_db";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<MediaRow> {
+fn row(r: &Row<'_>) -> crate::db::sql::Result<MediaRow> {
     let sha: String = r.get(0)?;
     Ok(MediaRow {
         id: sha.clone(),
@@ -63,11 +63,11 @@ pub fn insert_or_keep(
     area: &str,
     uploaded_by: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<MediaRow> {
+) -> crate::db::sql::Result<MediaRow> {
     conn.execute(
-        "INSERT OR IGNORE INTO media (sha256, title, size_bytes, duration_ms, codec, sample_rate,
+        "INSERT INTO media (sha256, title, size_bytes, duration_ms, codec, sample_rate,
             channels, loudness_lufs, true_peak_dbtp, gain_db, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
         params![
             m.sha256,
             m.title,
@@ -83,15 +83,15 @@ pub fn insert_or_keep(
         ],
     )?;
     conn.execute(
-        "INSERT OR IGNORE INTO media_areas (sha256, area, uploaded_by, created_at)
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO media_areas (sha256, area, uploaded_by, created_at)
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
         params![m.sha256, area, uploaded_by, ts(now)],
     )?;
     Ok(get(conn, &m.sha256)?.unwrap_or_else(|| m.clone()))
 }
 
 /// One file by hash.
-pub fn get(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<MediaRow>> {
+pub fn get(conn: &Connection, sha256: &str) -> crate::db::sql::Result<Option<MediaRow>> {
     conn.prepare_cached(&format!("SELECT {COLS} FROM media m WHERE m.sha256 = ?1"))?
         .query_row([sha256], row)
         .optional()
@@ -110,7 +110,7 @@ fn with_up() -> String {
 }
 
 /// Can users of `area` see this file?
-pub fn visible_to(conn: &Connection, sha256: &str, area: &str) -> rusqlite::Result<bool> {
+pub fn visible_to(conn: &Connection, sha256: &str, area: &str) -> crate::db::sql::Result<bool> {
     conn.query_row(
         &format!(
             "{} SELECT EXISTS (SELECT 1 FROM media m WHERE m.sha256 = ?2 AND {VISIBLE})",
@@ -122,7 +122,7 @@ pub fn visible_to(conn: &Connection, sha256: &str, area: &str) -> rusqlite::Resu
 }
 
 /// Files users of `area` see, newest first.
-pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<MediaRow>> {
+pub fn list_visible(conn: &Connection, area: &str) -> crate::db::sql::Result<Vec<MediaRow>> {
     let mut st = conn.prepare_cached(&format!(
         "{} SELECT {COLS} FROM media m WHERE {VISIBLE} ORDER BY m.created_at DESC, m.sha256",
         with_up()
@@ -132,7 +132,7 @@ pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<Media
 }
 
 /// Was it uploaded from inside `area`'s subtree (so its users may delete it)?
-pub fn owned_within(conn: &Connection, sha256: &str, area: &str) -> rusqlite::Result<bool> {
+pub fn owned_within(conn: &Connection, sha256: &str, area: &str) -> crate::db::sql::Result<bool> {
     conn.query_row(
         &format!(
             "{SUBTREE} SELECT EXISTS (SELECT 1 FROM media_areas
@@ -144,7 +144,7 @@ pub fn owned_within(conn: &Connection, sha256: &str, area: &str) -> rusqlite::Re
 }
 
 /// How many schedules and urgent notices (cancelled ones too: their history plays it) use this file.
-pub fn references(conn: &Connection, sha256: &str) -> rusqlite::Result<(i64, i64)> {
+pub fn references(conn: &Connection, sha256: &str) -> crate::db::sql::Result<(i64, i64)> {
     let s = conn.query_row(
         "SELECT COUNT(*) FROM schedules WHERE media_sha256 = ?1",
         [sha256],
@@ -159,7 +159,7 @@ pub fn references(conn: &Connection, sha256: &str) -> rusqlite::Result<(i64, i64
 }
 
 /// The areas a file was uploaded in.
-pub fn areas_of(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<String>> {
+pub fn areas_of(conn: &Connection, sha256: &str) -> crate::db::sql::Result<Vec<String>> {
     let mut st =
         conn.prepare_cached("SELECT area FROM media_areas WHERE sha256 = ?1 ORDER BY area")?;
     let rows = st.query_map([sha256], |r| r.get(0))?;
@@ -167,7 +167,11 @@ pub fn areas_of(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<String>
 }
 
 /// Take a file out of these areas' libraries.
-pub fn forget_areas(conn: &Connection, sha256: &str, areas: &[String]) -> rusqlite::Result<()> {
+pub fn forget_areas(
+    conn: &Connection,
+    sha256: &str,
+    areas: &[String],
+) -> crate::db::sql::Result<()> {
     let mut st = conn.prepare_cached("DELETE FROM media_areas WHERE sha256 = ?1 AND area = ?2")?;
     for a in areas {
         st.execute(params![sha256, a])?;
@@ -176,7 +180,35 @@ pub fn forget_areas(conn: &Connection, sha256: &str, areas: &[String]) -> rusqli
 }
 
 /// Forget a file.
-pub fn delete(conn: &Connection, sha256: &str) -> rusqlite::Result<()> {
+pub fn delete(conn: &Connection, sha256: &str) -> crate::db::sql::Result<()> {
     conn.execute("DELETE FROM media WHERE sha256 = ?1", [sha256])?;
+    if conn.backend() == Backend::Postgres {
+        conn.execute("DELETE FROM media_blobs WHERE sha256 = ?1", [sha256])?;
+    }
     Ok(())
+}
+
+/// Keep a file's bytes in the shared store, so that every node can serve it (PostgreSQL;
+/// one SQLite node has its data directory and keeps nothing here).
+pub fn put_blob(conn: &Connection, sha256: &str, bytes: &[u8]) -> crate::db::sql::Result<()> {
+    if conn.backend() == Backend::Postgres {
+        conn.execute(
+            "INSERT INTO media_blobs (sha256, bytes) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![sha256, bytes],
+        )?;
+    }
+    Ok(())
+}
+
+/// A file's bytes from the shared store (None on SQLite, or when it is not there).
+pub fn blob(conn: &Connection, sha256: &str) -> crate::db::sql::Result<Option<Vec<u8>>> {
+    if conn.backend() != Backend::Postgres {
+        return Ok(None);
+    }
+    conn.query_row(
+        "SELECT bytes FROM media_blobs WHERE sha256 = ?1",
+        [sha256],
+        |r| r.get(0),
+    )
+    .optional()
 }

@@ -592,6 +592,69 @@ pub fn latest_version() -> i64 {
     STEPS.len() as i64
 }
 
+/// PostgreSQL's steps: the schema as of SQLite's step 14 in one, then each later step with
+/// the same number as SQLite's. `loaxa_schema` holds the version reached.
+const PG_STEPS: &[(i64, &str)] = &[(14, include_str!("postgres/0014-schema.sql"))];
+
+/// The advisory lock a node holds while it migrates, so that nodes starting together
+/// migrate once.
+const PG_MIGRATION_LOCK: i64 = 0x4c6f_6158_6102;
+
+/// Bring a PostgreSQL database to the latest schema (creating it when empty), refusing one
+/// newer than this program.
+pub fn postgres(
+    conn: &mut crate::db::sql::Connection,
+    shown: &str,
+) -> Result<(), crate::db::OpenError> {
+    use crate::db::OpenError;
+    let fail = |e: crate::db::sql::Error| OpenError::Postgres {
+        path: shown.to_string(),
+        source: Box::new(e),
+    };
+    conn.execute_batch(&format!(
+        "SELECT pg_advisory_lock({PG_MIGRATION_LOCK});
+         CREATE TABLE IF NOT EXISTS loaxa_schema (version BIGINT NOT NULL)"
+    ))
+    .map_err(fail)?;
+    let result = (|| -> Result<(), OpenError> {
+        let found: i64 = conn
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM loaxa_schema",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(fail)?;
+        let known = PG_STEPS.last().map_or(0, |s| s.0);
+        if found > known {
+            return Err(OpenError::TooNew {
+                path: shown.to_string(),
+                found,
+                known,
+            });
+        }
+        for (version, script) in PG_STEPS.iter().filter(|s| s.0 > found) {
+            let tx = conn.transaction().map_err(fail)?;
+            tx.execute_batch(script).map_err(fail)?;
+            tx.execute("DELETE FROM loaxa_schema", []).map_err(fail)?;
+            tx.execute("INSERT INTO loaxa_schema (version) VALUES (?1)", [*version])
+                .map_err(fail)?;
+            tx.commit().map_err(fail)?;
+            tracing::info!(database = shown, version, "database schema migrated");
+        }
+        Ok(())
+    })();
+    let unlocked = conn
+        .execute_batch(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"))
+        .map_err(fail);
+    result?;
+    unlocked
+}
+
+/// The latest PostgreSQL schema version this program knows.
+pub fn pg_latest_version() -> i64 {
+    PG_STEPS.last().map_or(0, |s| s.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

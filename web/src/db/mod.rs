@@ -20,6 +20,7 @@ pub mod passwords;
 pub mod programmes;
 pub mod remote;
 pub mod schedules;
+pub mod sql;
 pub mod stations;
 pub mod tokens;
 pub mod urgent;
@@ -27,26 +28,112 @@ pub mod users;
 
 use crate::error::AppError;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::Connection;
-use std::path::Path;
+use sql::{Backend, Connection};
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
-/// Work for the database thread.
+/// Work for a database thread.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-/// The database handle: one connection, used by one thread that runs the calls in the
-/// order they come (and, for the command line, by the caller's thread under the same lock).
+/// Where the store is: `sqlite:PATH` (the default, a file in the data directory) or a
+/// PostgreSQL URL (`postgres://user@host:port/db`), shared by several nodes.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string (URL or `key=value` form).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_string())
+    }
+}
+
+impl std::fmt::Display for Location {
+    /// As given, with any password hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            Location::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+/// A PostgreSQL URL with its password replaced by `***`.
+fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((auth, host)) = rest.split_once('@') {
+            if let Some((user, _)) = auth.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+        return url.to_string();
+    }
+    // key=value form: hide password=…
+    url.split_whitespace()
+        .map(|kv| match kv.split_once('=') {
+            Some(("password", _)) => "password=***".to_string(),
+            _ => kv.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Location {
+    /// Read `--database`: `sqlite:PATH`, `postgres://…`/`postgresql://…`; `None` is
+    /// `loaxa.db` in `data_dir`.
+    pub fn parse(given: Option<&str>, data_dir: &Path) -> Result<Location, String> {
+        let Some(s) = given.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(Location::Sqlite(data_dir.join("loaxa.db")));
+        };
+        if let Some(path) = s.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(
+                    "--database sqlite: needs a file path, e.g. sqlite:/var/lib/loaxa/loaxa.db"
+                        .into(),
+                );
+            }
+            return Ok(Location::Sqlite(PathBuf::from(path)));
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            s.parse::<postgres::Config>()
+                .map_err(|e| format!("--database {}: {e}", redact(s)))?;
+            return Ok(Location::Postgres(s.to_string()));
+        }
+        Err(format!(
+            "--database {}: expected sqlite:PATH or postgres://USER@HOST:PORT/DATABASE",
+            redact(s)
+        ))
+    }
+}
+
+/// The database handle.
 ///
-/// SQLite serialises writers anyway; one connection keeps transactions simple. Reads are
-/// short, so a province's controllers are served comfortably. A queue in front of one
-/// thread, rather than a lock taken from a blocking thread per call: when a thousand
+/// SQLite: one connection, used by one thread that runs the calls in the order they come
+/// (and, for the command line, by the caller's thread under the same lock). SQLite
+/// serialises writers anyway; one connection keeps transactions simple. A queue in front of
+/// one thread, rather than a lock taken from a blocking thread per call: when a thousand
 /// stations report at once, a call costs a message each way instead of a thread woken to
 /// wait on the lock.
+///
+/// PostgreSQL: [`PG_THREADS`] threads, each with its own connection, take calls from one
+/// queue; a connection that broke is opened again before the next call. Transactions are
+/// serialised across every node (see [`sql::PG_WRITE_LOCK`]).
 #[derive(Clone, Debug)]
 pub struct Db {
-    conn: Arc<Mutex<Connection>>,
     jobs: mpsc::Sender<Job>,
+    /// SQLite's one connection, for the command line's direct calls.
+    direct: Option<Arc<Mutex<Connection>>>,
+    /// PostgreSQL's connection string and how it is shown, for the command line's calls.
+    postgres: Option<Arc<(String, String)>>,
+    backend: Backend,
 }
+
+/// Connections (and threads) per node on PostgreSQL.
+pub const PG_THREADS: usize = 4;
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +145,26 @@ pub enum OpenError {
         path: String,
         /// The cause.
         source: rusqlite::Error,
+    },
+    /// PostgreSQL refused or could not be reached.
+    #[error("cannot open database {path}: {source}")]
+    Postgres {
+        /// The database, password hidden.
+        path: String,
+        /// The cause.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The PostgreSQL database does not sort text byte by byte.
+    #[error(
+        "database {path} sorts text by the collation {collation}; Loa Xã needs byte order \
+         (instants are stored as text). Create it with: CREATE DATABASE loaxa TEMPLATE template0 \
+         ENCODING 'UTF8' LOCALE 'C'"
+    )]
+    Collation {
+        /// The database, password hidden.
+        path: String,
+        /// Its collation.
+        collation: String,
     },
     /// The schema is newer than this program.
     #[error(
@@ -91,14 +198,26 @@ pub enum OpenError {
 }
 
 impl Db {
-    /// Open (creating if needed) and migrate the database at `path`.
+    /// Open (creating if needed) and migrate the SQLite database at `path`.
     pub fn open(path: &Path) -> Result<Db, OpenError> {
+        Self::open_at(&Location::Sqlite(path.to_path_buf()))
+    }
+
+    /// Open (creating or migrating the schema if needed) the store at `at`.
+    pub fn open_at(at: &Location) -> Result<Db, OpenError> {
+        match at {
+            Location::Sqlite(path) => Self::open_sqlite(path),
+            Location::Postgres(url) => Self::open_postgres(url, &at.to_string()),
+        }
+    }
+
+    fn open_sqlite(path: &Path) -> Result<Db, OpenError> {
         let p = path.display().to_string();
         let sqlite = |source| OpenError::Sqlite {
             path: p.clone(),
             source,
         };
-        let mut conn = Connection::open(path).map_err(sqlite)?;
+        let mut conn = rusqlite::Connection::open(path).map_err(sqlite)?;
         configure(&conn).map_err(sqlite)?;
         let found: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -117,7 +236,7 @@ impl Db {
                 path: p.clone(),
                 source,
             })?;
-        let conn = Arc::new(Mutex::new(conn));
+        let conn = Arc::new(Mutex::new(Connection::sqlite(conn)));
         let (jobs, queue) = mpsc::channel::<Job>();
         let shared = conn.clone();
         std::thread::Builder::new()
@@ -127,10 +246,79 @@ impl Db {
                 path: p.clone(),
                 source: e,
             })?;
-        Ok(Db { conn, jobs })
+        Ok(Db {
+            jobs,
+            direct: Some(conn),
+            postgres: None,
+            backend: Backend::Sqlite,
+        })
     }
 
-    /// Run `f` with the connection on the database thread.
+    fn open_postgres(url: &str, shown: &str) -> Result<Db, OpenError> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), OpenError>>();
+        for n in 0..PG_THREADS {
+            let (queue, ready, url, name) = (
+                queue.clone(),
+                ready_tx.clone(),
+                url.to_string(),
+                shown.to_string(),
+            );
+            std::thread::Builder::new()
+                .name(format!("database-{n}"))
+                .spawn(move || {
+                    let shown = name.as_str();
+                    // The first thread migrates; the others connect once it has.
+                    let opened = pg_connect(&url, shown).and_then(|mut c| {
+                        if n == 0 {
+                            migrations::postgres(&mut c, shown)?;
+                        }
+                        Ok(c)
+                    });
+                    match opened {
+                        Ok(conn) => {
+                            let _ = ready.send(Ok(()));
+                            run_pg_jobs(conn, &url, shown, &queue);
+                        }
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                        }
+                    }
+                })
+                .map_err(|e| OpenError::Thread {
+                    path: shown.to_string(),
+                    source: e,
+                })?;
+            // Wait for the migrating thread before starting the others.
+            if n == 0 {
+                ready_rx.recv().map_err(|_| OpenError::Postgres {
+                    path: shown.to_string(),
+                    source: "the database thread stopped".into(),
+                })??;
+            }
+        }
+        drop(ready_tx);
+        for _ in 1..PG_THREADS {
+            ready_rx.recv().map_err(|_| OpenError::Postgres {
+                path: shown.to_string(),
+                source: "the database thread stopped".into(),
+            })??;
+        }
+        Ok(Db {
+            jobs,
+            direct: None,
+            postgres: Some(Arc::new((url.to_string(), shown.to_string()))),
+            backend: Backend::Postgres,
+        })
+    }
+
+    /// Which store this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Run `f` with a connection on a database thread.
     pub async fn call<F, R>(&self, f: F) -> Result<R, AppError>
     where
         F: FnOnce(&mut Connection) -> Result<R, AppError> + Send + 'static,
@@ -146,19 +334,37 @@ impl Db {
             .map_err(|_| AppError::internal("database task failed (see the log)"))?
     }
 
-    /// Run `f` with the connection on the current thread (for the command line).
+    /// Run `f` with a connection, waiting on the current thread (for the command line and
+    /// set-up code; not from a busy async task).
     pub fn call_blocking<F, R>(&self, f: F) -> Result<R, AppError>
     where
-        F: FnOnce(&mut Connection) -> Result<R, AppError>,
+        F: FnOnce(&mut Connection) -> Result<R, AppError> + Send,
+        R: Send,
     {
-        let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut guard)
+        if let Some(conn) = &self.direct {
+            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+            return f(&mut guard);
+        }
+        // PostgreSQL: its own connection on a scoped thread (the client must not run
+        // inside an async runtime, and set-up code may call this from one).
+        let Some((url, shown)) = self.postgres.as_deref() else {
+            return Err(AppError::internal("no database connection"));
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut conn = pg_connect(url, shown)
+                    .map_err(|e| AppError::internal(format!("database: {e}")))?;
+                f(&mut conn)
+            })
+            .join()
+            .unwrap_or_else(|_| Err(AppError::internal("a database call panicked")))
+        })
     }
 }
 
-/// The database thread: run each job with the connection, in order, until every handle is
-/// gone. A job that panics is logged and dropped (its caller gets an error; an open
-/// transaction rolls back as it unwinds); the thread goes on with the next.
+/// A SQLite database thread: run each job with the connection, in order, until every
+/// handle is gone. A job that panics is logged and dropped (its caller gets an error; an
+/// open transaction rolls back as it unwinds); the thread goes on with the next.
 fn run_jobs(conn: &Mutex<Connection>, queue: mpsc::Receiver<Job>) {
     for job in queue {
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -171,7 +377,76 @@ fn run_jobs(conn: &Mutex<Connection>, queue: mpsc::Receiver<Job>) {
     }
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
+/// A PostgreSQL database thread: like [`run_jobs`], taking jobs from the queue it shares
+/// with the node's other threads, and opening its connection again when it broke.
+fn run_pg_jobs(mut conn: Connection, url: &str, shown: &str, queue: &Mutex<mpsc::Receiver<Job>>) {
+    let mut warned = false;
+    loop {
+        let job = {
+            let q = queue.lock().unwrap_or_else(|e| e.into_inner());
+            match q.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        if conn.is_closed() {
+            match pg_connect(url, shown) {
+                Ok(c) => {
+                    conn = c;
+                    if warned {
+                        tracing::info!(database = shown, "connected to the database again");
+                    }
+                    warned = false;
+                }
+                Err(e) => {
+                    if !warned {
+                        tracing::error!(error = %e, "the database connection is lost");
+                    }
+                    warned = true;
+                }
+            }
+        }
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+        if ran.is_err() {
+            tracing::error!("a database call panicked; its request failed");
+            // A transaction the panic left open is rolled back by its guard; a connection
+            // left in an unknown state is replaced.
+            if let Ok(c) = pg_connect(url, shown) {
+                conn = c;
+            }
+        }
+    }
+}
+
+/// Open one PostgreSQL connection and check the database sorts text byte by byte.
+fn pg_connect(url: &str, shown: &str) -> Result<Connection, OpenError> {
+    let fail = |e: postgres::Error| OpenError::Postgres {
+        path: shown.to_string(),
+        source: Box::new(e),
+    };
+    let mut config: postgres::Config = url.parse().map_err(fail)?;
+    if config.get_application_name().is_none() {
+        config.application_name("loaxa-web");
+    }
+    config.connect_timeout(std::time::Duration::from_secs(10));
+    let mut client = config.connect(postgres::NoTls).map_err(fail)?;
+    let collation: String = client
+        .query_one(
+            "SELECT datcollate::text FROM pg_database WHERE datname = current_database()",
+            &[],
+        )
+        .map_err(fail)?
+        .get(0);
+    if collation != "C" && collation != "POSIX" {
+        return Err(OpenError::Collation {
+            path: shown.to_string(),
+            collation,
+        });
+    }
+    Ok(Connection::postgres(client))
+}
+
+fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -181,23 +456,29 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Run `f` in a transaction that is on disk when this returns: the connection runs with
+/// Run `f` in a transaction that is on disk when this returns. SQLite runs with
 /// `synchronous = NORMAL` (in WAL mode a commit survives a crash of the process, but the
 /// last commits may be lost to a power cut), and this one transaction with `FULL` (the WAL
-/// is fsynced at its commit). For what the server acknowledges to a device that then
-/// deletes its copy: log entries.
-pub fn durably<R, E: From<rusqlite::Error>>(
+/// is fsynced at its commit). PostgreSQL commits durably anyway. For what the server
+/// acknowledges to a device that then deletes its copy: log entries.
+pub fn durably<R, E: From<sql::Error>>(
     conn: &mut Connection,
-    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R, E>,
+    f: impl FnOnce(&sql::Transaction<'_>) -> Result<R, E>,
 ) -> Result<R, E> {
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    let sync = |c: &Connection, level: &str| -> Result<(), sql::Error> {
+        if let Some(s) = c.as_sqlite() {
+            s.pragma_update(None, "synchronous", level)?;
+        }
+        Ok(())
+    };
+    sync(conn, "FULL")?;
     let done = (|| -> Result<R, E> {
         let tx = conn.transaction()?;
         let r = f(&tx)?;
         tx.commit()?;
         Ok(r)
     })();
-    let restored = conn.pragma_update(None, "synchronous", "NORMAL");
+    let restored = sync(conn, "NORMAL");
     let r = done?;
     restored?;
     Ok(r)
@@ -229,7 +510,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("loaxa.db")).unwrap();
         let sync = |c: &Connection| -> i64 {
-            c.pragma_query_value(None, "synchronous", |r| r.get(0))
+            c.as_sqlite()
+                .unwrap()
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
                 .unwrap()
         };
         db.call_blocking(|c| {
@@ -313,7 +596,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("loaxa.db");
         drop(Db::open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
         conn.pragma_update(None, "user_version", 999).unwrap();
         drop(conn);
         let err = Db::open(&path).unwrap_err().to_string();

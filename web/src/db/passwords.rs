@@ -1,6 +1,6 @@
 //! Changing a user's password: the new hash, and every other sign-in of theirs revoked.
 
-use rusqlite::{params, Connection};
+use crate::db::sql::{params, Connection};
 
 /// Store `password_hash` for `user_id` and delete their tokens except `keep_token_hash`
 /// (the session making the change), in one transaction.
@@ -9,7 +9,7 @@ pub fn set(
     user_id: i64,
     password_hash: &str,
     keep_token_hash: &str,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     let tx = conn.transaction()?;
     tx.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",

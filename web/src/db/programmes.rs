@@ -2,9 +2,9 @@
 //! occurrence, scheduled like a single bulletin.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row, Transaction};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 /// One part of a programme.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub struct ProgrammeRow {
 const COLS: &str = "p.id, p.title, p.category, p.owner_area, p.created_by, p.created_at, \
     p.updated_at";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<ProgrammeRow> {
+fn row(r: &Row<'_>) -> crate::db::sql::Result<ProgrammeRow> {
     Ok(ProgrammeRow {
         id: r.get(0)?,
         spec: ProgrammeSpec {
@@ -68,7 +68,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ProgrammeRow> {
     })
 }
 
-fn load_parts(conn: &Connection, p: &mut ProgrammeRow) -> rusqlite::Result<()> {
+fn load_parts(conn: &Connection, p: &mut ProgrammeRow) -> crate::db::sql::Result<()> {
     let mut st = conn.prepare_cached(
         "SELECT media_sha256, title FROM programme_items WHERE programme_id = ?1
          ORDER BY position",
@@ -83,7 +83,7 @@ fn load_parts(conn: &Connection, p: &mut ProgrammeRow) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn write_parts(tx: &Transaction<'_>, id: &str, spec: &ProgrammeSpec) -> rusqlite::Result<()> {
+fn write_parts(tx: &Transaction<'_>, id: &str, spec: &ProgrammeSpec) -> crate::db::sql::Result<()> {
     tx.execute("DELETE FROM programme_items WHERE programme_id = ?1", [id])?;
     let mut st = tx.prepare_cached(
         "INSERT INTO programme_items (programme_id, position, media_sha256, title)
@@ -103,7 +103,7 @@ pub fn insert(
     owner_area: &str,
     created_by: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     tx.execute(
         "INSERT INTO programmes (id, title, category, owner_area, created_by, created_at,
             updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -126,7 +126,7 @@ pub fn update(
     id: &str,
     spec: &ProgrammeSpec,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     tx.execute(
         "UPDATE programmes SET title = ?2, category = ?3, updated_at = ?4 WHERE id = ?1",
         params![id, spec.title, spec.category, ts(now)],
@@ -142,7 +142,7 @@ pub fn update(
 }
 
 /// One programme by id.
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<ProgrammeRow>> {
+pub fn get(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<ProgrammeRow>> {
     let p = conn
         .query_row(
             &format!("SELECT {COLS} FROM programmes p WHERE p.id = ?1"),
@@ -161,7 +161,7 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<ProgrammeRow>
 
 /// Programmes users of `area` see: made in their subtree or above it (a district's
 /// programmes are the communes' to schedule).
-pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<ProgrammeRow>> {
+pub fn list_visible(conn: &Connection, area: &str) -> crate::db::sql::Result<Vec<ProgrammeRow>> {
     let mut st = conn.prepare_cached(&format!(
         "{SUBTREE}, up(code, parent) AS (
             SELECT code, parent FROM areas WHERE code = ?1
@@ -178,7 +178,7 @@ pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<Progr
 }
 
 /// The schedules airing a programme, by id.
-pub fn schedules_using(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
+pub fn schedules_using(conn: &Connection, id: &str) -> crate::db::sql::Result<Vec<String>> {
     let mut st =
         conn.prepare_cached("SELECT id FROM schedules WHERE programme_id = ?1 ORDER BY id")?;
     let rows = st.query_map([id], |r| r.get(0))?;
@@ -186,7 +186,7 @@ pub fn schedules_using(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Stri
 }
 
 /// How many programmes use a media file as a part.
-pub fn using_media(conn: &Connection, sha256: &str) -> rusqlite::Result<i64> {
+pub fn using_media(conn: &Connection, sha256: &str) -> crate::db::sql::Result<i64> {
     conn.query_row(
         "SELECT COUNT(DISTINCT programme_id) FROM programme_items WHERE media_sha256 = ?1",
         [sha256],
@@ -195,7 +195,7 @@ pub fn using_media(conn: &Connection, sha256: &str) -> rusqlite::Result<i64> {
 }
 
 /// Delete a programme (its parts go with it).
-pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+pub fn delete(conn: &Connection, id: &str) -> crate::db::sql::Result<()> {
     conn.execute("DELETE FROM programmes WHERE id = ?1", [id])?;
     Ok(())
 }

@@ -3,9 +3,9 @@
 //! of the station's schedule document (pending commands, the schedule), so a station that
 //! was offline gets them when it reconnects.
 
+use crate::db::sql::{params, Backend, Connection, OptionalExtension, Row};
 use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use schedules::remote::{CommandKind, CommandState, RemoteCommand};
 use schedules::volume::VolumeStep;
 use serde::Serialize;
@@ -51,7 +51,7 @@ impl CommandRow {
 
 const COLS: &str = "id, kind, volume, issued_by, issued_at, state, reason, acked_at";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<CommandRow> {
+fn row(r: &Row<'_>) -> crate::db::sql::Result<CommandRow> {
     let kind: String = r.get(1)?;
     let state: String = r.get(5)?;
     let volume: Option<i64> = r.get(2)?;
@@ -68,7 +68,11 @@ fn row(r: &Row<'_>) -> rusqlite::Result<CommandRow> {
 }
 
 /// Store a new command for `station`.
-pub fn insert_command(conn: &Connection, station: &str, c: &RemoteCommand) -> rusqlite::Result<()> {
+pub fn insert_command(
+    conn: &Connection,
+    station: &str,
+    c: &RemoteCommand,
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "INSERT INTO station_commands (id, station, kind, volume, issued_by, issued_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -90,7 +94,7 @@ pub fn pending_commands(
     conn: &Connection,
     station: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<RemoteCommand>> {
+) -> crate::db::sql::Result<Vec<RemoteCommand>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM station_commands
          WHERE station = ?1 AND state = 'pending' AND issued_at >= ?2
@@ -98,18 +102,27 @@ pub fn pending_commands(
     ))?;
     let rows = st.query_map(params![station, ts(now - DELIVER_FOR)], row)?;
     Ok(rows
-        .collect::<rusqlite::Result<Vec<_>>>()?
+        .collect::<crate::db::sql::Result<Vec<_>>>()?
         .iter()
         .map(CommandRow::wire)
         .collect())
 }
 
 /// The latest command issued to `station`.
-pub fn last_command(conn: &Connection, station: &str) -> rusqlite::Result<Option<CommandRow>> {
+pub fn last_command(
+    conn: &Connection,
+    station: &str,
+) -> crate::db::sql::Result<Option<CommandRow>> {
+    // Commands issued in the same millisecond: the later inserted wins (SQLite's rowid,
+    // PostgreSQL's `seq`).
+    let inserted = match conn.backend() {
+        Backend::Sqlite => "rowid",
+        Backend::Postgres => "seq",
+    };
     conn.query_row(
         &format!(
             "SELECT {COLS} FROM station_commands WHERE station = ?1
-             ORDER BY issued_at DESC, rowid DESC LIMIT 1"
+             ORDER BY issued_at DESC, {inserted} DESC LIMIT 1"
         ),
         [station],
         row,
@@ -122,7 +135,7 @@ pub fn get_command(
     conn: &Connection,
     station: &str,
     id: &str,
-) -> rusqlite::Result<Option<CommandRow>> {
+) -> crate::db::sql::Result<Option<CommandRow>> {
     conn.query_row(
         &format!("SELECT {COLS} FROM station_commands WHERE station = ?1 AND id = ?2"),
         params![station, id],
@@ -140,7 +153,7 @@ pub fn acknowledge(
     state: CommandState,
     reason: Option<&str>,
     at: DateTime<Utc>,
-) -> rusqlite::Result<bool> {
+) -> crate::db::sql::Result<bool> {
     Ok(conn.execute(
         "UPDATE station_commands SET state = ?3, reason = ?4, acked_at = ?5
          WHERE station = ?1 AND id = ?2",
@@ -149,7 +162,10 @@ pub fn acknowledge(
 }
 
 /// The volume schedule of `station` (empty when none was set).
-pub fn volume_schedule(conn: &Connection, station: &str) -> rusqlite::Result<Vec<VolumeStep>> {
+pub fn volume_schedule(
+    conn: &Connection,
+    station: &str,
+) -> crate::db::sql::Result<Vec<VolumeStep>> {
     let steps: Option<String> = conn
         .query_row(
             "SELECT steps FROM station_volume_schedules WHERE station = ?1",
@@ -159,9 +175,7 @@ pub fn volume_schedule(conn: &Connection, station: &str) -> rusqlite::Result<Vec
         .optional()?;
     match steps {
         None => Ok(Vec::new()),
-        Some(s) => serde_json::from_str(&s).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-        }),
+        Some(s) => serde_json::from_str(&s).map_err(|e| crate::db::sql::Error::decode(0, e)),
     }
 }
 
@@ -171,9 +185,8 @@ pub fn set_volume_schedule(
     station: &str,
     steps: &[VolumeStep],
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
-    let steps = serde_json::to_string(steps)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+) -> crate::db::sql::Result<()> {
+    let steps = serde_json::to_string(steps).map_err(crate::db::sql::Error::encode)?;
     conn.execute(
         "INSERT INTO station_volume_schedules (station, steps, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (station) DO UPDATE SET steps = excluded.steps, updated_at = excluded.updated_at",

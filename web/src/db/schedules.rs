@@ -5,9 +5,9 @@
 //! stations added later); `"*"` in the API is the creator's own area.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row, Transaction};
 use crate::db::{parse_ts, ts};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use schedules::Priority;
 
 /// What a schedule says, validated.
@@ -75,7 +75,7 @@ const COLS: &str = "s.id, s.title, s.media_sha256, s.cron, s.at, s.starts_on, s.
     s.excluded_dates, s.priority, s.category, s.max_wait_ms, s.paused, s.owner_area, \
     s.created_by, s.created_at, s.updated_at, s.channel_id, s.window_ms, s.programme_id";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<ScheduleRow> {
+fn row(r: &Row<'_>) -> crate::db::sql::Result<ScheduleRow> {
     let at: Option<String> = r.get(4)?;
     let date = |s: Option<String>| s.and_then(|s| s.parse::<NaiveDate>().ok());
     let excluded: String = r.get(7)?;
@@ -115,7 +115,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ScheduleRow> {
     })
 }
 
-fn load_targets(conn: &Connection, s: &mut ScheduleRow) -> rusqlite::Result<()> {
+fn load_targets(conn: &Connection, s: &mut ScheduleRow) -> crate::db::sql::Result<()> {
     let mut st = conn.prepare_cached(
         "SELECT kind, code FROM schedule_targets WHERE schedule_id = ?1 ORDER BY kind, code",
     )?;
@@ -136,8 +136,8 @@ fn load_targets(conn: &Connection, s: &mut ScheduleRow) -> rusqlite::Result<()> 
 fn collect(
     conn: &Connection,
     sql: &str,
-    p: impl rusqlite::Params,
-) -> rusqlite::Result<Vec<ScheduleRow>> {
+    p: impl crate::db::sql::Params,
+) -> crate::db::sql::Result<Vec<ScheduleRow>> {
     let mut st = conn.prepare_cached(sql)?;
     let mut out: Vec<ScheduleRow> = st.query_map(p, row)?.collect::<Result<_, _>>()?;
     for s in &mut out {
@@ -146,10 +146,14 @@ fn collect(
     Ok(out)
 }
 
-fn write_targets(tx: &Transaction<'_>, id: &str, spec: &ScheduleSpec) -> rusqlite::Result<()> {
+fn write_targets(
+    tx: &Transaction<'_>,
+    id: &str,
+    spec: &ScheduleSpec,
+) -> crate::db::sql::Result<()> {
     tx.execute("DELETE FROM schedule_targets WHERE schedule_id = ?1", [id])?;
     let mut st = tx.prepare_cached(
-        "INSERT OR IGNORE INTO schedule_targets (schedule_id, kind, code) VALUES (?1, ?2, ?3)",
+        "INSERT INTO schedule_targets (schedule_id, kind, code) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
     )?;
     for s in &spec.stations {
         st.execute(params![id, "station", s])?;
@@ -168,7 +172,7 @@ pub fn insert(
     owner_area: &str,
     created_by: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     tx.execute(
         "INSERT INTO schedules (id, title, media_sha256, cron, at, starts_on, ends_on,
             excluded_dates, priority, category, max_wait_ms, paused, owner_area, created_by,
@@ -204,7 +208,7 @@ pub fn update(
     id: &str,
     spec: &ScheduleSpec,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     tx.execute(
         "UPDATE schedules SET title = ?2, media_sha256 = ?3, cron = ?4, at = ?5, starts_on = ?6,
             ends_on = ?7, excluded_dates = ?8, priority = ?9, category = ?10, max_wait_ms = ?11,
@@ -232,7 +236,7 @@ pub fn update(
 }
 
 /// One schedule by id.
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<ScheduleRow>> {
+pub fn get(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<ScheduleRow>> {
     let s = conn
         .query_row(
             &format!("SELECT {COLS} FROM schedules s WHERE s.id = ?1"),
@@ -250,7 +254,7 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<ScheduleRow>>
 }
 
 /// The stations a schedule plays on now, by code.
-pub fn target_stations(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
+pub fn target_stations(conn: &Connection, id: &str) -> crate::db::sql::Result<Vec<String>> {
     let mut st = conn.prepare_cached(
         "WITH RECURSIVE sub(code) AS (
             SELECT code FROM schedule_targets WHERE schedule_id = ?1 AND kind = 'area'
@@ -270,7 +274,7 @@ pub fn for_station(
     station: &str,
     area: &str,
     include_paused: bool,
-) -> rusqlite::Result<Vec<ScheduleRow>> {
+) -> crate::db::sql::Result<Vec<ScheduleRow>> {
     collect(
         conn,
         &format!(
@@ -288,7 +292,7 @@ pub fn for_station(
 }
 
 /// Schedules users of `area` see: created in their subtree, or playing on a station in it.
-pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<ScheduleRow>> {
+pub fn list_visible(conn: &Connection, area: &str) -> crate::db::sql::Result<Vec<ScheduleRow>> {
     collect(
         conn,
         &format!(
@@ -314,7 +318,7 @@ pub fn set_paused(
     id: &str,
     paused: bool,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "UPDATE schedules SET paused = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, paused, ts(now)],
@@ -323,7 +327,7 @@ pub fn set_paused(
 }
 
 /// Delete a schedule.
-pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+pub fn delete(conn: &Connection, id: &str) -> crate::db::sql::Result<()> {
     conn.execute("DELETE FROM schedules WHERE id = ?1", [id])?;
     Ok(())
 }

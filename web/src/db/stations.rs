@@ -1,10 +1,10 @@
 //! Stations: a loudspeaker network's controller, its area, time zone and device token.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use crate::db::{opt_ts, ts};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use schedules::geo::GeoPoint;
 use schedules::wire::Heartbeat;
 
@@ -36,7 +36,7 @@ impl Station {
 
 const COLS: &str = "code, name, area, timezone, last_seen, heartbeat, lat, lon";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<Station> {
+fn row(r: &Row<'_>) -> crate::db::sql::Result<Station> {
     let hb: Option<String> = r.get(5)?;
     Ok(Station {
         code: r.get(0)?,
@@ -61,7 +61,7 @@ pub fn insert(
     timezone: &str,
     token_hash: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "INSERT INTO stations (code, name, area, timezone, token_hash, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -71,14 +71,14 @@ pub fn insert(
 }
 
 /// One station by code.
-pub fn get(conn: &Connection, code: &str) -> rusqlite::Result<Option<Station>> {
+pub fn get(conn: &Connection, code: &str) -> crate::db::sql::Result<Option<Station>> {
     conn.prepare_cached(&format!("SELECT {COLS} FROM stations WHERE code = ?1"))?
         .query_row([code], row)
         .optional()
 }
 
 /// The station whose device token hashes to `hash`.
-pub fn by_token_hash(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Station>> {
+pub fn by_token_hash(conn: &Connection, hash: &str) -> crate::db::sql::Result<Option<Station>> {
     conn.prepare_cached(&format!(
         "SELECT {COLS} FROM stations WHERE token_hash = ?1"
     ))?
@@ -87,7 +87,7 @@ pub fn by_token_hash(conn: &Connection, hash: &str) -> rusqlite::Result<Option<S
 }
 
 /// Every station in `root`'s subtree, by code.
-pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Station>> {
+pub fn list_in_subtree(conn: &Connection, root: &str) -> crate::db::sql::Result<Vec<Station>> {
     let mut st = conn.prepare_cached(&format!(
         "{SUBTREE} SELECT {COLS} FROM stations WHERE area IN (SELECT code FROM sub) ORDER BY code"
     ))?;
@@ -100,7 +100,7 @@ pub fn set_location(
     conn: &Connection,
     code: &str,
     location: Option<GeoPoint>,
-) -> rusqlite::Result<bool> {
+) -> crate::db::sql::Result<bool> {
     Ok(conn.execute(
         "UPDATE stations SET lat = ?2, lon = ?3 WHERE code = ?1",
         params![code, location.map(|p| p.lat()), location.map(|p| p.lon())],
@@ -108,7 +108,7 @@ pub fn set_location(
 }
 
 /// Every station in `root`'s subtree that has a location.
-pub fn located_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<Station>> {
+pub fn located_in_subtree(conn: &Connection, root: &str) -> crate::db::sql::Result<Vec<Station>> {
     Ok(list_in_subtree(conn, root)?
         .into_iter()
         .filter(|s| s.location.is_some())
@@ -116,7 +116,7 @@ pub fn located_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec
 }
 
 /// Replace a station's device token hash.
-pub fn set_token(conn: &Connection, code: &str, token_hash: &str) -> rusqlite::Result<bool> {
+pub fn set_token(conn: &Connection, code: &str, token_hash: &str) -> crate::db::sql::Result<bool> {
     Ok(conn.execute(
         "UPDATE stations SET token_hash = ?2 WHERE code = ?1",
         params![code, token_hash],
@@ -129,9 +129,8 @@ pub fn record_heartbeat(
     code: &str,
     hb: &Heartbeat,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
-    let hb =
-        serde_json::to_string(hb).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+) -> crate::db::sql::Result<()> {
+    let hb = serde_json::to_string(hb).map_err(crate::db::sql::Error::encode)?;
     conn.execute(
         "UPDATE stations SET last_seen = ?2, heartbeat = ?3 WHERE code = ?1",
         params![code, ts(now), hb],
@@ -140,7 +139,7 @@ pub fn record_heartbeat(
 }
 
 /// Note that the station's controller was heard from.
-pub fn touch(conn: &Connection, code: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
+pub fn touch(conn: &Connection, code: &str, now: DateTime<Utc>) -> crate::db::sql::Result<()> {
     conn.execute(
         "UPDATE stations SET last_seen = ?2 WHERE code = ?1",
         params![code, ts(now)],
@@ -149,7 +148,7 @@ pub fn touch(conn: &Connection, code: &str, now: DateTime<Utc>) -> rusqlite::Res
 }
 
 /// The station's own jingle (media sha256), which fills the jingle slot of programmes.
-pub fn jingle(conn: &Connection, code: &str) -> rusqlite::Result<Option<String>> {
+pub fn jingle(conn: &Connection, code: &str) -> crate::db::sql::Result<Option<String>> {
     conn.query_row(
         "SELECT jingle_sha256 FROM stations WHERE code = ?1",
         [code],
@@ -160,7 +159,11 @@ pub fn jingle(conn: &Connection, code: &str) -> rusqlite::Result<Option<String>>
 }
 
 /// Set (or clear, with `None`) the station's jingle.
-pub fn set_jingle(conn: &Connection, code: &str, sha256: Option<&str>) -> rusqlite::Result<()> {
+pub fn set_jingle(
+    conn: &Connection,
+    code: &str,
+    sha256: Option<&str>,
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "UPDATE stations SET jingle_sha256 = ?2 WHERE code = ?1",
         params![code, sha256],
@@ -169,7 +172,7 @@ pub fn set_jingle(conn: &Connection, code: &str, sha256: Option<&str>) -> rusqli
 }
 
 /// The stations whose jingle is this media file.
-pub fn jingle_users(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<String>> {
+pub fn jingle_users(conn: &Connection, sha256: &str) -> crate::db::sql::Result<Vec<String>> {
     let mut st =
         conn.prepare_cached("SELECT code FROM stations WHERE jingle_sha256 = ?1 ORDER BY code")?;
     let rows = st.query_map([sha256], |r| r.get(0))?;
@@ -177,6 +180,6 @@ pub fn jingle_users(conn: &Connection, sha256: &str) -> rusqlite::Result<Vec<Str
 }
 
 /// How many stations there are.
-pub fn count(conn: &Connection) -> rusqlite::Result<i64> {
+pub fn count(conn: &Connection) -> crate::db::sql::Result<i64> {
     conn.query_row("SELECT COUNT(*) FROM stations", [], |r| r.get(0))
 }

@@ -1,8 +1,8 @@
 //! Sign-in tokens of people (bearer tokens and browser sessions), stored as sha256 hashes.
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::{ts, users};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// How a token was issued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub fn insert(
     csrf: Option<&str>,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "INSERT INTO tokens (hash, user_id, kind, csrf, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -56,7 +56,7 @@ pub fn lookup(
     conn: &Connection,
     hash: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Option<TokenRow>> {
+) -> crate::db::sql::Result<Option<TokenRow>> {
     conn.query_row(
         &format!(
             "SELECT {}, tokens.kind, tokens.csrf FROM tokens JOIN users ON users.id = tokens.user_id
@@ -81,7 +81,7 @@ pub fn lookup(
 }
 
 /// Revoke a token; also drops every expired one.
-pub fn delete(conn: &Connection, hash: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
+pub fn delete(conn: &Connection, hash: &str, now: DateTime<Utc>) -> crate::db::sql::Result<()> {
     conn.execute("DELETE FROM tokens WHERE hash = ?1", [hash])?;
     conn.execute("DELETE FROM tokens WHERE expires_at <= ?1", [ts(now)])?;
     Ok(())

@@ -1,9 +1,9 @@
 //! Urgent notices and their delivery state at each target station.
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Connection, OptionalExtension, Row, Transaction};
 use crate::db::{opt_ts, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use schedules::wire::UrgentState;
 
 /// One notice as stored.
@@ -78,7 +78,7 @@ const COLS: &str = "u.id, u.title, u.media_sha256, u.category, u.repeat, u.inter
     u.starts_at, u.expires_at, u.owner_area, u.created_by, u.created_at, u.cancelled_at, \
     u.text, u.cap_key";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<UrgentRow> {
+fn row(r: &Row<'_>) -> crate::db::sql::Result<UrgentRow> {
     Ok(UrgentRow {
         id: r.get(0)?,
         title: r.get(1)?,
@@ -98,7 +98,11 @@ fn row(r: &Row<'_>) -> rusqlite::Result<UrgentRow> {
 }
 
 /// Store a notice and a `pending` delivery for each station.
-pub fn insert(tx: &Transaction<'_>, u: &UrgentRow, stations: &[String]) -> rusqlite::Result<()> {
+pub fn insert(
+    tx: &Transaction<'_>,
+    u: &UrgentRow,
+    stations: &[String],
+) -> crate::db::sql::Result<()> {
     tx.execute(
         "INSERT INTO urgent (id, title, media_sha256, category, repeat, interval_s, starts_at,
             expires_at, owner_area, created_by, created_at, text, cap_key)
@@ -120,8 +124,8 @@ pub fn insert(tx: &Transaction<'_>, u: &UrgentRow, stations: &[String]) -> rusql
         ],
     )?;
     let mut st = tx.prepare_cached(
-        "INSERT OR IGNORE INTO urgent_stations (urgent_id, station, state, updated_at)
-         VALUES (?1, ?2, 'pending', ?3)",
+        "INSERT INTO urgent_stations (urgent_id, station, state, updated_at)
+         VALUES (?1, ?2, 'pending', ?3) ON CONFLICT DO NOTHING",
     )?;
     for s in stations {
         st.execute(params![u.id, s, ts(u.created_at)])?;
@@ -130,7 +134,7 @@ pub fn insert(tx: &Transaction<'_>, u: &UrgentRow, stations: &[String]) -> rusql
 }
 
 /// One notice by id.
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<UrgentRow>> {
+pub fn get(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<UrgentRow>> {
     conn.query_row(
         &format!("SELECT {COLS} FROM urgent u WHERE u.id = ?1"),
         [id],
@@ -140,7 +144,7 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<UrgentRow>> {
 }
 
 /// Delivery at every target station, by code.
-pub fn deliveries(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Delivery>> {
+pub fn deliveries(conn: &Connection, id: &str) -> crate::db::sql::Result<Vec<Delivery>> {
     let mut st = conn.prepare_cached(
         "SELECT station, state, updated_at, reason, received_at, playing_at, played_at,
             failed_at, cancelled_at FROM urgent_stations
@@ -163,7 +167,7 @@ pub fn deliveries(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Delivery>
 }
 
 /// Notices users of `area` see: created in their subtree or sent to a station in it; newest first.
-pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<UrgentRow>> {
+pub fn list_visible(conn: &Connection, area: &str) -> crate::db::sql::Result<Vec<UrgentRow>> {
     let mut st = conn.prepare_cached(&format!(
         "{SUBTREE} SELECT {COLS} FROM urgent u
          WHERE u.owner_area IN (SELECT code FROM sub) OR EXISTS (
@@ -179,7 +183,7 @@ pub fn list_visible(conn: &Connection, area: &str) -> rusqlite::Result<Vec<Urgen
 pub fn for_station(
     conn: &Connection,
     station: &str,
-) -> rusqlite::Result<Vec<(UrgentRow, UrgentState)>> {
+) -> crate::db::sql::Result<Vec<(UrgentRow, UrgentState)>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {COLS}, us.state FROM urgent u JOIN urgent_stations us ON us.urgent_id = u.id
          WHERE us.station = ?1 AND u.cancelled_at IS NULL AND us.state <> 'cancelled'
@@ -194,7 +198,7 @@ pub fn for_station(
 /// Whether a notice sent to `station`, and not cancelled or played there (as its document
 /// has it), airs `sha256`: such audio may be downloaded by the station at once, without
 /// building its whole document (every station fetches a notice's audio in the same second).
-pub fn airs_media(conn: &Connection, station: &str, sha256: &str) -> rusqlite::Result<bool> {
+pub fn airs_media(conn: &Connection, station: &str, sha256: &str) -> crate::db::sql::Result<bool> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM urgent u JOIN urgent_stations us ON us.urgent_id = u.id
          WHERE us.station = ?1 AND u.media_sha256 = ?2 AND u.cancelled_at IS NULL
@@ -246,7 +250,7 @@ pub fn acknowledge(
     state: UrgentState,
     at: DateTime<Utc>,
     reason: Option<&str>,
-) -> rusqlite::Result<Acked> {
+) -> crate::db::sql::Result<Acked> {
     let current: Option<String> = conn
         .query_row(
             "SELECT state FROM urgent_stations WHERE urgent_id = ?1 AND station = ?2",
@@ -278,7 +282,11 @@ pub fn acknowledge(
 /// Cancel a notice: every delivery not yet played becomes `cancelled` (and, for a repeated
 /// notice, those that played already: their further airings stop). Answers the stations
 /// that were cancelled (they must be told to stop).
-pub fn cancel(conn: &Connection, id: &str, now: DateTime<Utc>) -> rusqlite::Result<Vec<String>> {
+pub fn cancel(
+    conn: &Connection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> crate::db::sql::Result<Vec<String>> {
     conn.execute(
         "UPDATE urgent SET cancelled_at = ?2 WHERE id = ?1 AND cancelled_at IS NULL",
         params![id, ts(now)],
@@ -339,11 +347,11 @@ pub struct CapRecord {
 pub fn claim_cap(
     conn: &Connection,
     c: &CapRecord,
-) -> rusqlite::Result<Option<(bool, Option<String>)>> {
+) -> crate::db::sql::Result<Option<(bool, Option<String>)>> {
     let new = conn.execute(
-        "INSERT OR IGNORE INTO cap_messages (key, sender, identifier, sent, status, msg_type,
+        "INSERT INTO cap_messages (key, sender, identifier, sent, status, msg_type,
             aired, urgent_id, received_by, received_at, xml)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
         params![
             c.key,
             c.sender,
@@ -376,7 +384,7 @@ pub fn settle_cap(
     key: &str,
     aired: bool,
     urgent_id: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     conn.execute(
         "UPDATE cap_messages SET aired = ?3, urgent_id = ?4 WHERE received_by = ?1 AND key = ?2",
         params![received_by, key, aired, urgent_id],
@@ -385,7 +393,7 @@ pub fn settle_cap(
 }
 
 /// Give up a claim: the message was refused, and may be sent again corrected.
-pub fn release_cap(conn: &Connection, received_by: &str, key: &str) -> rusqlite::Result<()> {
+pub fn release_cap(conn: &Connection, received_by: &str, key: &str) -> crate::db::sql::Result<()> {
     conn.execute(
         "DELETE FROM cap_messages WHERE received_by = ?1 AND key = ?2",
         params![received_by, key],
@@ -401,7 +409,7 @@ pub fn late_start(
     id: &str,
     station: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<DateTime<Utc>> {
+) -> crate::db::sql::Result<DateTime<Utc>> {
     conn.execute(
         "UPDATE urgent_stations SET late_start = ?3
          WHERE urgent_id = ?1 AND station = ?2 AND late_start IS NULL",

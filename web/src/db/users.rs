@@ -1,8 +1,8 @@
 //! Users: people who sign in, with a role over an area's subtree.
 
+use crate::db::sql::{params, Connection, OptionalExtension, Row};
 use crate::db::ts;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -84,7 +84,7 @@ pub const COLS: &str = "users.id, users.username, users.password_hash, \
 pub const NCOLS: usize = 6;
 
 /// Read a user from [`COLS`].
-pub fn row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
+pub fn row(r: &Row<'_>) -> crate::db::sql::Result<UserRow> {
     let role: String = r.get(3)?;
     Ok(UserRow {
         id: r.get(0)?,
@@ -104,10 +104,10 @@ pub fn insert(
     role: Role,
     area: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<i64> {
-    conn.execute(
+) -> crate::db::sql::Result<i64> {
+    conn.query_row(
         "INSERT INTO users (username, password_hash, role, area, created_at, approver)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
         params![
             username,
             password_hash,
@@ -121,12 +121,12 @@ pub fn insert(
             ts(now),
             role == Role::Approver
         ],
-    )?;
-    Ok(conn.last_insert_rowid())
+        |r| r.get(0),
+    )
 }
 
 /// One user by login name.
-pub fn by_username(conn: &Connection, username: &str) -> rusqlite::Result<Option<UserRow>> {
+pub fn by_username(conn: &Connection, username: &str) -> crate::db::sql::Result<Option<UserRow>> {
     conn.query_row(
         &format!("SELECT {COLS} FROM users WHERE username = ?1"),
         [username],
@@ -136,7 +136,7 @@ pub fn by_username(conn: &Connection, username: &str) -> rusqlite::Result<Option
 }
 
 /// Users whose area is in `root`'s subtree, by name.
-pub fn list_in_subtree(conn: &Connection, root: &str) -> rusqlite::Result<Vec<UserRow>> {
+pub fn list_in_subtree(conn: &Connection, root: &str) -> crate::db::sql::Result<Vec<UserRow>> {
     let mut st = conn.prepare_cached(&format!(
         "{} SELECT {COLS} FROM users WHERE users.area IN (SELECT code FROM sub)
          ORDER BY users.username",
@@ -152,7 +152,7 @@ pub fn set_disabled(
     conn: &mut Connection,
     user_id: i64,
     at: Option<DateTime<Utc>>,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     let tx = conn.transaction()?;
     tx.execute(
         "UPDATE users SET disabled_at = ?2 WHERE id = ?1",

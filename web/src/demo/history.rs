@@ -8,10 +8,10 @@
 //! id starts with [`ID_PREFIX`] and its reason with [`REASON_PREFIX`]. All of it lies
 //! before the stations' creation instant, so reconciliation never judges it again.
 
+use crate::db::sql::{params, Transaction};
 use crate::db::{self, ts};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use rusqlite::{params, Transaction};
 
 /// Days of history.
 pub const DAYS: i64 = 30;
@@ -78,7 +78,7 @@ pub fn seed<'a>(
     stations: &[&'a str],
     refs: &Refs<'a>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<usize> {
+) -> crate::db::sql::Result<usize> {
     let tz = schedules::DEFAULT_TZ;
     let today = now.with_timezone(&tz).date_naive();
     let mut entries = Vec::new();
@@ -189,11 +189,11 @@ pub fn seed<'a>(
         }
     }
     let mut ins = tx.prepare(
-        "INSERT OR IGNORE INTO logs (station, id, schedule_id, urgent_id, title, category,
+        "INSERT INTO logs (station, id, schedule_id, urgent_id, title, category,
             priority, media_sha256, scheduled_at, started_at, ended_at, played_ms, status,
             reason, received_at, source, planned_ms, local_date)
          VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-            ?17)",
+            ?17) ON CONFLICT DO NOTHING",
     )?;
     let mut n = 0;
     for e in &entries {

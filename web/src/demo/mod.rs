@@ -322,7 +322,7 @@ pub async fn seed_if_empty(state: &AppState) -> Result<Option<Seeded>, AppError>
                     },
                 )?;
             }
-            let ms = |sha: &str| -> rusqlite::Result<i64> {
+            let ms = |sha: &str| -> crate::db::sql::Result<i64> {
                 tx.query_row(
                     "SELECT duration_ms FROM media WHERE sha256 = ?1",
                     [sha],

@@ -215,6 +215,43 @@ impl MediaStore {
     }
 }
 
+/// Make sure the file `sha256` is on this node's disk: with several nodes it may have been
+/// uploaded to another, and is then fetched once from the shared store, checked against
+/// its hash and kept here (files are named by their content: a kept copy never goes stale).
+/// Nothing to do on one SQLite node, or when the file is here.
+pub async fn ensure_local(
+    store: &std::sync::Arc<MediaStore>,
+    db: &crate::db::Db,
+    sha256: &schedules::Sha256,
+) -> Result<(), AppError> {
+    if db.backend() != db::sql::Backend::Postgres
+        || store.hot(sha256).is_some()
+        || store.path_of(sha256).exists()
+    {
+        return Ok(());
+    }
+    let s = sha256.as_str().to_string();
+    let Some(bytes) = db.call(move |c| Ok(db::media::blob(c, &s)?)).await? else {
+        return Ok(());
+    };
+    let (store, sha) = (store.clone(), sha256.clone());
+    tokio::task::spawn_blocking(move || -> Result<(), AppError> {
+        use sha2::Digest;
+        let got = hex::encode(sha2::Sha256::digest(&bytes));
+        if got != sha.as_str() {
+            return Err(AppError::internal(format!(
+                "the shared copy of media {sha} has hash {got}: not kept"
+            )));
+        }
+        let mut tmp = store.temp_file()?;
+        std::io::Write::write_all(&mut tmp, &bytes)?;
+        store.place(tmp, &sha)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("media fetch task failed: {e}")))?
+}
+
 /// Take a complete temporary file into the library for `area`: probe, store, index. The
 /// one path every media file takes (uploads and the demo's generated bulletins alike).
 pub async fn ingest(
@@ -238,6 +275,10 @@ pub async fn ingest(
         let sha = schedules::Sha256::parse(&row.sha256).map_err(AppError::internal)?;
         let tx = conn.transaction()?;
         let row = db::media::insert_or_keep(&tx, &row, &area, &uploaded_by, now)?;
+        if tx.backend() == db::sql::Backend::Postgres {
+            // Every node serves every file: the bytes go to the shared store with the row.
+            db::media::put_blob(&tx, sha.as_str(), &std::fs::read(tmp.path())?)?;
+        }
         store.place(tmp, &sha)?;
         tx.commit()?;
         Ok(row)

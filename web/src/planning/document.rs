@@ -2,10 +2,10 @@
 //! to air and every media file they need, with a version that is the sha256 of the
 //! document's canonical JSON.
 
+use crate::db::sql::Connection;
 use crate::db::{self, media::MediaRow, stations::Station, urgent::UrgentRow};
 use crate::error::AppError;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::Connection;
 use schedules::wire::{
     MediaEntry, RelayChannel, ScheduleDocument, UrgentNotice, UrgentState, WireItem, WireRelay,
     WireRule, WireSlot,

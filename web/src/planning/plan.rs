@@ -2,11 +2,11 @@
 //! resolved into what plays, what is interrupted and what is skipped, by the same
 //! `schedules` code the controller runs.
 
+use crate::db::sql::Connection;
 use crate::db::{self, stations::Station};
 use crate::error::AppError;
 use crate::planning::document;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::Connection;
 use schedules::{occurrence_key, occurrences, resolve, Item, Priority};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};

@@ -8,11 +8,11 @@
 //! is a whole number of hours, Việt Nam's included).
 
 use crate::db::areas::SUBTREE_CTE as SUBTREE;
+use crate::db::sql::{params, Backend, Connection};
 use crate::db::ts;
 use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use rusqlite::{params, Connection};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -340,28 +340,26 @@ fn rollup(
     lo: Option<NaiveDate>,
     hi: Option<NaiveDate>,
     add: &mut impl FnMut(usize, String, NaiveDate, Counts),
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     let mut st = conn.prepare_cached(
         "SELECT station, day, category, scheduled, played, interrupted, skipped, failed,
-            missed, CAST(played_ms AS INTEGER), CAST(planned_ms AS INTEGER)
+            missed, CAST(played_ms AS BIGINT), CAST(planned_ms AS BIGINT)
          FROM log_days WHERE day >= ?1 AND day < ?2 AND scheduled > 0",
     )?;
     let mut rows = st.query(params![day_text(lo, ""), day_text(hi, "~")])?;
     while let Some(r) = rows.next()? {
-        let Some(&si) = index.get(r.get_ref(0)?.as_str().unwrap_or_default()) else {
+        let Some(&si) = index.get(r.get::<_, String>(0)?.as_str()) else {
             continue;
         };
-        let Ok(day) =
-            NaiveDate::parse_from_str(r.get_ref(1)?.as_str().unwrap_or_default(), "%Y-%m-%d")
-        else {
+        let Ok(day) = NaiveDate::parse_from_str(&r.get::<_, String>(1)?, "%Y-%m-%d") else {
             continue;
         };
-        add(si, r.get(2)?, day, counts(r, 3)?);
+        add(si, r.get(2)?, day, counts(&r, 3)?);
     }
     Ok(())
 }
 
-fn counts(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Counts> {
+fn counts(r: &crate::db::sql::Row<'_>, at: usize) -> crate::db::sql::Result<Counts> {
     Ok(Counts {
         scheduled: r.get(at)?,
         played: r.get(at + 1)?,
@@ -384,30 +382,51 @@ fn raw(
     lo: Option<DateTime<Utc>>,
     hi: Option<DateTime<Utc>>,
     add: &mut impl FnMut(usize, String, NaiveDate, Counts),
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
+    // SQLite sums its 0/1 comparisons and is told the covering index; PostgreSQL counts
+    // with FILTER and plans for itself.
+    let (sum, total, indexed) = match conn.backend() {
+        Backend::Sqlite => (
+            "SUM(status = '{}')",
+            "CAST(TOTAL({}) AS INTEGER)",
+            "INDEXED BY logs_report",
+        ),
+        Backend::Postgres => (
+            "COUNT(*) FILTER (WHERE status = '{}')",
+            "COALESCE(SUM({}), 0)",
+            "",
+        ),
+    };
+    let sum = |s: &str| sum.replace("{}", s);
+    let total = |s: &str| total.replace("{}", s);
     let mut st = conn.prepare_cached(&format!(
         "{SUBTREE}, st(code) AS (SELECT code FROM stations WHERE area IN (SELECT code FROM sub))
          SELECT station, category, substr(scheduled_at, 1, 13) AS hour, COUNT(*),
-            SUM(status = 'played'), SUM(status = 'interrupted'), SUM(status = 'skipped'),
-            SUM(status = 'failed'), SUM(status = 'missed'), CAST(TOTAL(played_ms) AS INTEGER),
-            CAST(TOTAL(planned_ms) AS INTEGER)
-         FROM logs INDEXED BY logs_report
+            {}, {}, {}, {}, {}, {}, {}
+         FROM logs {indexed}
          WHERE scheduled_at >= ?2 AND scheduled_at < ?3 AND station IN (SELECT code FROM st)
            AND part_of IS NULL
-         GROUP BY station, category, hour"
+         GROUP BY station, category, hour",
+        sum("played"),
+        sum("interrupted"),
+        sum("skipped"),
+        sum("failed"),
+        sum("missed"),
+        total("played_ms"),
+        total("planned_ms"),
     ))?;
     let lo = lo.map(ts).unwrap_or_default();
     let hi = hi.map(ts).unwrap_or_else(|| "~".to_string());
     let mut rows = st.query(params![area, lo, hi])?;
     while let Some(r) = rows.next()? {
-        let Some(&si) = index.get(r.get_ref(0)?.as_str().unwrap_or_default()) else {
+        let Some(&si) = index.get(r.get::<_, String>(0)?.as_str()) else {
             continue;
         };
         let hour: String = r.get(2)?;
         let Some(day) = local_date(&hour, stations[si].2) else {
             continue;
         };
-        add(si, r.get(1)?, day, counts(r, 3)?);
+        add(si, r.get(1)?, day, counts(&r, 3)?);
     }
     Ok(())
 }

@@ -8,11 +8,11 @@
 //! reconciliation arrives.
 
 use super::reconcile::unjudged_from;
+use crate::db::sql::{Connection, OptionalExtension};
 use crate::db::stations::Station;
 use crate::error::AppError;
 use crate::planning::plan::{plan, PlanEntry};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashSet;
 
 /// One occurrence awaiting its log.
@@ -71,7 +71,7 @@ pub fn of_station(
             .iter()
             .filter(|p| p.scheduled_at >= lo && p.scheduled_at < hi && p.scheduled_at <= now)
         {
-            if exists.exists(rusqlite::params![station.code, p.key])? {
+            if exists.exists(crate::db::sql::params![station.code, p.key])? {
                 logged.insert(p.key.clone());
             }
         }

@@ -34,9 +34,9 @@ pub mod retention;
 pub mod task;
 pub mod xlsx;
 
+use crate::db::sql::Connection;
 use aggregate::{Aggregate, Counts, Figures};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::Connection;
 use serde::Serialize;
 
 /// The earliest instant a report's `from` or `to` may name.

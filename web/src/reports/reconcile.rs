@@ -14,12 +14,12 @@
 //! uploads its real entry for that occurrence, the device's entry replaces the server's
 //! (see `db::logs::insert_batch`): what the station says it did wins.
 
+use crate::db::sql::{params, Connection, OptionalExtension};
 use crate::db::{self, stations::Station, ts};
 use crate::error::AppError;
 use crate::planning::plan::{plan, PlanEntry};
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -134,7 +134,7 @@ fn logged_ids(
     station: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> rusqlite::Result<HashSet<String>> {
+) -> crate::db::sql::Result<HashSet<String>> {
     let mut q = conn.prepare_cached(
         "SELECT id FROM logs WHERE station = ?1 AND scheduled_at >= ?2 AND scheduled_at < ?3",
     )?;
@@ -161,11 +161,11 @@ pub fn station(
     let mut n = 0;
     {
         let mut ins = tx.prepare_cached(
-            "INSERT OR IGNORE INTO logs (station, id, schedule_id, urgent_id, title, category,
+            "INSERT INTO logs (station, id, schedule_id, urgent_id, title, category,
                 priority, media_sha256, scheduled_at, started_at, ended_at, played_ms, status,
                 reason, received_at, source, planned_ms, local_date)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL, 0, 'missed', ?10, ?11,
-                'server', COALESCE((SELECT duration_ms FROM media WHERE sha256 = ?8), ?12), ?13)",
+                'server', COALESCE((SELECT duration_ms FROM media WHERE sha256 = ?8), ?12), ?13) ON CONFLICT DO NOTHING",
         )?;
         for p in &verdict.missed {
             n += ins.execute(params![
@@ -186,7 +186,7 @@ pub fn station(
         }
         tx.execute(
             "INSERT INTO reconcile_marks (station, until) VALUES (?1, ?2)
-             ON CONFLICT (station) DO UPDATE SET until = MAX(until, excluded.until)",
+             ON CONFLICT (station) DO UPDATE SET until = MAX(reconcile_marks.until, excluded.until)",
             params![st.code, ts(verdict.next_mark)],
         )?;
     }

@@ -372,7 +372,7 @@ pub async fn reach(state: &AppState, user: &User, alert: &CapAlert) -> AppResult
 }
 
 fn reach_in(
-    conn: &rusqlite::Connection,
+    conn: &crate::db::sql::Connection,
     user: &User,
     alert: &CapAlert,
     codes: &[String],

@@ -209,6 +209,9 @@ async fn inline_audio(state: &AppState, sha: &Sha256, size: u64) -> Option<Strin
     if size == 0 || size > state.config.urgent_inline_max_bytes {
         return None;
     }
+    if let Err(e) = crate::library::ensure_local(&state.media, &state.db, sha).await {
+        tracing::warn!("urgent audio {sha}: {e}");
+    }
     let (store, s) = (state.media.clone(), sha.clone());
     match tokio::task::spawn_blocking(move || store.read_whole(&s)).await {
         Ok(Ok(bytes)) => Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),

@@ -22,7 +22,7 @@ fn count(db: &Path, table: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_serving_restores_to_a_working_server() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_on_sqlite().await;
     let op = app.token("op_lq").await;
     let mut before = Vec::new();
     for f in [440.0, 550.0, 660.0] {
@@ -114,7 +114,7 @@ async fn a_backup_taken_while_serving_restores_to_a_working_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_refuses_damage_and_never_overwrites_without_force() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_on_sqlite().await;
     let op = app.token("op_lq").await;
     let sha = app.upload_tone(&op, 440.0, 500).await;
     let data = app.dir.path().to_path_buf();
@@ -204,4 +204,43 @@ fn backup_of_a_directory_without_a_database_is_refused() {
     assert_eq!(code, 2);
     assert!(err.contains("no database"), "{err}");
     assert!(!to.exists());
+}
+
+#[test]
+fn backup_and_restore_send_a_postgresql_store_to_its_own_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Refused before any connection: the address need not answer.
+    let pg = "postgres://loaxa:secret@127.0.0.1:1/loaxa";
+    for args in [
+        vec!["--database", pg, "backup", "--to", "out.tar"],
+        vec!["--database", pg, "restore", "--from", "in.tar"],
+    ] {
+        let (code, _, err) = loaxa(d, &args, "");
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("pg_dump"), "{err}");
+        assert!(!err.contains("secret"), "the password is not shown: {err}");
+    }
+    // A SQLite file elsewhere than the data directory is named, not silently skipped.
+    let (code, _, err) = loaxa(
+        d,
+        &[
+            "--database",
+            "sqlite:/srv/other.db",
+            "backup",
+            "--to",
+            "o.tar",
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/srv/other.db"), "{err}");
+    // A --database that is neither says what it takes.
+    let (code, _, err) = loaxa(
+        d,
+        &["--database", "mysql://x", "backup", "--to", "o.tar"],
+        "",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("sqlite:PATH or postgres://"), "{err}");
 }

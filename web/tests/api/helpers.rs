@@ -11,6 +11,16 @@ use tokio::sync::oneshot;
 use web::db::users::Role;
 use web::state::{AppState, Config};
 
+/// The store the suite runs on: SQLite in each test's directory, or with
+/// `LOAXA_API_BACKEND=postgres` a fresh PostgreSQL database per test.
+pub fn test_database() -> Option<String> {
+    match std::env::var("LOAXA_API_BACKEND").as_deref() {
+        Ok("postgres") => Some(web::testing::postgres_database()),
+        Ok("sqlite") | Err(_) => None,
+        Ok(other) => panic!("LOAXA_API_BACKEND={other}: expected sqlite or postgres"),
+    }
+}
+
 /// Monday 2026-11-30 00:00 in Hà Nội (2026-11-29T17:00Z).
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 29, 17, 0, 0).unwrap()
@@ -40,7 +50,20 @@ impl TestApp {
         Self::spawn_with(Config::default()).await
     }
 
-    pub async fn spawn_with(config: Config) -> TestApp {
+    pub async fn spawn_with(mut config: Config) -> TestApp {
+        if config.database.is_none() {
+            config.database = test_database();
+        }
+        Self::spawn_exactly(config).await
+    }
+
+    /// On SQLite in its data directory whatever the suite runs on (for what is SQLite's
+    /// own: the `backup` of the data directory).
+    pub async fn spawn_on_sqlite() -> TestApp {
+        Self::spawn_exactly(Config::default()).await
+    }
+
+    async fn spawn_exactly(config: Config) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(t0()));
         let state = AppState::open_with(dir.path(), clock.clone(), config).unwrap();
@@ -302,6 +325,7 @@ pub fn loaxa(data: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String
         .arg(data)
         .args(args)
         .env_remove("LOAXA_DATA")
+        .env_remove("LOAXA_DATABASE")
         .env_remove("LOAXA_LISTEN")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -266,12 +266,10 @@ struct Ctx {
 impl Ctx {
     /// Entries in the audit log now.
     fn audited(&self) -> i64 {
-        let db = rusqlite::Connection::open_with_flags(
-            self.app.dir.path().join("loaxa.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        db.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+        self.app
+            .state
+            .db
+            .call_blocking(|c| Ok(c.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))?))
             .unwrap()
     }
 

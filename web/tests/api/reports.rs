@@ -441,10 +441,7 @@ fn libreoffice_csv(dir: &std::path::Path, name: &str) -> String {
 #[tokio::test]
 async fn a_month_report_over_fifty_thousand_generated_entries_adds_up() {
     let app = TestApp::spawn().await;
-    // Generate straight into the server's database file (WAL: a second connection is fine).
-    let conn = rusqlite::Connection::open(app.dir.path().join("loaxa.db")).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
+    // Generate straight into the server's database.
     let statuses = [
         "played",
         "played",
@@ -456,36 +453,43 @@ async fn a_month_report_over_fifty_thousand_generated_entries_adds_up() {
     ];
     let cats = ["thông báo", "cải cách hành chính", "tiếp sóng"];
     let base = Utc.with_ymd_and_hms(2026, 10, 31, 17, 0, 0).unwrap();
-    let (mut played_ms, mut played) = (0i64, 0i64);
-    conn.execute_batch("BEGIN").unwrap();
-    {
-        let mut st = conn.prepare("INSERT INTO logs (station, id, title, category, priority, scheduled_at, played_ms, planned_ms, status, received_at, local_date) VALUES (?1, ?2, 'Bản tin', ?3, 'normal', ?4, ?5, 60000, ?6, ?4, date(?4, '+7 hours'))").unwrap();
-        for i in 0..50_000i64 {
-            let station = if i % 2 == 0 { "LQ" } else { "BP" };
-            let status = statuses[(i % 7) as usize];
-            let ms = match status {
-                "played" => 60_000,
-                "interrupted" => 20_000,
-                _ => 0,
-            };
-            if status == "played" {
-                played += 1;
+    let hanoi: chrono_tz::Tz = "Asia/Ho_Chi_Minh".parse().unwrap();
+    let (played_ms, played) = app
+        .state
+        .db
+        .call_blocking(move |conn| {
+            let (mut played_ms, mut played) = (0i64, 0i64);
+            let tx = conn.transaction()?;
+            let mut st = tx.prepare("INSERT INTO logs (station, id, title, category, priority, scheduled_at, played_ms, planned_ms, status, received_at, local_date) VALUES (?1, ?2, 'Bản tin', ?3, 'normal', ?4, ?5, 60000, ?6, ?4, ?7)")?;
+            for i in 0..50_000i64 {
+                let station = if i % 2 == 0 { "LQ" } else { "BP" };
+                let status = statuses[(i % 7) as usize];
+                let ms = match status {
+                    "played" => 60_000,
+                    "interrupted" => 20_000,
+                    _ => 0,
+                };
+                if status == "played" {
+                    played += 1;
+                }
+                played_ms += ms;
+                // Spread over 30 days (plus a few minutes): the month of November in Hà Nội.
+                let at = base + Duration::seconds(i * 51);
+                st.execute(web::db::sql::params![
+                    station,
+                    format!("g@{i}"),
+                    cats[(i % 3) as usize],
+                    web::db::ts(at),
+                    ms,
+                    status,
+                    web::db::logs::local_date(at, hanoi)
+                ])?;
             }
-            played_ms += ms;
-            // Spread over 30 days (plus a few minutes): the month of November in Hà Nội.
-            let at = base + Duration::seconds(i * 51);
-            st.execute(rusqlite::params![
-                station,
-                format!("g@{i}"),
-                cats[(i % 3) as usize],
-                web::db::ts(at),
-                ms,
-                status
-            ])
-            .unwrap();
-        }
-    }
-    conn.execute_batch("COMMIT").unwrap();
+            drop(st);
+            tx.commit()?;
+            Ok((played_ms, played))
+        })
+        .unwrap();
     let t = app.token("admin_tt").await;
     let (s, r) = app
         .get(
@@ -672,11 +676,18 @@ async fn a_report_reaching_before_pruned_logs_says_it_is_incomplete() {
         ]}),
     )
     .await;
-    let mut conn = rusqlite::Connection::open(app.dir.path().join("loaxa.db")).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
     // t0 is 2026-11-29T17:00Z; keep 30 days: entries before 2026-10-30T17:00Z go.
-    let n = web::reports::retention::prune(&mut conn, Duration::days(30), helpers::t0()).unwrap();
+    let n = app
+        .state
+        .db
+        .call_blocking(|conn| {
+            Ok(web::reports::retention::prune(
+                conn,
+                Duration::days(30),
+                helpers::t0(),
+            )?)
+        })
+        .unwrap();
     assert_eq!(n, 1);
     let t = app.token("admin_tt").await;
     let (_, r) = app

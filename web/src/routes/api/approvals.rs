@@ -15,6 +15,7 @@ use crate::app::audit::record as audit;
 use crate::app::{objects, policy, Action};
 use crate::auth::User;
 use crate::db::approvals::{self, Kind, State as Approval};
+use crate::db::sql::Connection;
 use crate::db::{self, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::planning::publish_schedules;
@@ -22,7 +23,6 @@ use crate::state::{AppState, Now};
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::json;
 

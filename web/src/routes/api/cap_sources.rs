@@ -4,6 +4,7 @@
 use crate::app::{objects, Action};
 use crate::auth::User;
 use crate::db::cap_sources::{Message, Source};
+use crate::db::sql::Connection;
 use crate::db::{self, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg, QueryArgs};
 use crate::state::{AppState, Now};
@@ -11,7 +12,6 @@ use crate::urgent::sources::{self, PollReport, MIN_POLL_SECONDS};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rusqlite::Connection;
 use schedules::cap_policy::SourcePolicy;
 use serde::Deserialize;
 use serde_json::json;

@@ -5,6 +5,7 @@
 use crate::app::audit::record as audit;
 use crate::app::{objects, Action};
 use crate::auth::User;
+use crate::db::sql::Connection;
 use crate::db::{self, channels::Channel, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::measure::{self, Sampled};
@@ -14,7 +15,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -6,6 +6,7 @@
 use crate::app::audit::record as audit;
 use crate::app::{objects, targets, Action};
 use crate::auth::{Device, User};
+use crate::db::sql::Connection;
 use crate::db::{self, live::LiveRow, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::live::run::NewSession;
@@ -21,7 +22,6 @@ use axum::Json;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use media::voice::{Frame, Framer, Resampler};
-use rusqlite::Connection;
 use schedules::wire::LiveReport;
 use schedules::Priority;
 use serde::{Deserialize, Serialize};

@@ -326,6 +326,7 @@ async fn serve_file(
             return Ok((StatusCode::OK, h, Body::from(bytes)).into_response());
         }
     }
+    crate::library::ensure_local(&state.media, &state.db, sha).await?;
     // Open, measure and (a small file) read in one blocking step.
     let (store, s) = (state.media.clone(), sha.clone());
     let opened = tokio::task::spawn_blocking(move || store.open_file(&s))

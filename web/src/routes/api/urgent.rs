@@ -4,6 +4,7 @@
 use crate::app::validate::Instant;
 use crate::app::{objects, Action};
 use crate::auth::User;
+use crate::db::sql::Connection;
 use crate::db::{self, urgent::UrgentRow, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::state::{AppState, Now};
@@ -12,7 +13,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use schedules::Sha256;
 use serde::Deserialize;
 use serde_json::json;

@@ -36,7 +36,7 @@ pub struct UserView {
 
 /// Refuse unless `area` exists (422: it is a field of the body) and lies in the admin's
 /// subtree.
-pub fn area_in_reach(conn: &rusqlite::Connection, user: &User, area: &str) -> AppResult<()> {
+pub fn area_in_reach(conn: &crate::db::sql::Connection, user: &User, area: &str) -> AppResult<()> {
     if db::areas::get(conn, area)?.is_none() {
         return Err(AppError::invalid(format!("area: unknown area {area:?}")));
     }
@@ -136,7 +136,7 @@ pub struct UserDisabled {
 }
 
 fn user_in_reach(
-    conn: &rusqlite::Connection,
+    conn: &crate::db::sql::Connection,
     admin: &User,
     username: &str,
 ) -> AppResult<db::users::UserRow> {
