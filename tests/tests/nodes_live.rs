@@ -1,0 +1,150 @@
+//! A live broadcast across two nodes (#25, #26): two servers in-process on one PostgreSQL,
+//! the session opened and spoken into on node A, one station streaming from A and one from
+//! B. B's station gets the frames through the push relay and airs them in step with A's.
+
+use anyhow::{anyhow, Context, Result};
+use chrono::{DateTime, Utc};
+use futures_util::{SinkExt, StreamExt};
+use schedules::{Clock, SystemClock};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tests::e2e::{eventually, seed_on, Aired, Api, InProcessController, Server, OP_PASSWORD};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn node(data: &std::path::Path, db: &str) -> Result<Server> {
+    let config = web::state::Config {
+        database: Some(db.to_string()),
+        ..Default::default()
+    };
+    let state = web::state::AppState::open_with(data, Arc::new(SystemClock), config)?;
+    Server::serve_state(data, "127.0.0.1:0".parse()?, state).await
+}
+
+/// `ms` of a `hz` tone at 48 kHz mono in 20 ms messages, in real time; answers the instant
+/// the first left.
+async fn send_tone(ws: &mut Ws, hz: f32, ms: u32) -> Result<DateTime<Utc>> {
+    let samples = media::signal::tone(hz, ms, 48_000, 0.5);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut first = None;
+    for chunk in samples.chunks(960) {
+        tick.tick().await;
+        first.get_or_insert_with(|| SystemClock.now());
+        let bytes: Vec<u8> = chunk
+            .iter()
+            .flat_map(|s| ((s * 32767.0) as i16).to_le_bytes())
+            .collect();
+        ws.send(Message::Binary(bytes.into())).await?;
+    }
+    first.ok_or_else(|| anyhow!("no audio sent"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_voice_spoken_into_node_a_airs_in_step_on_a_station_streaming_from_node_b() -> Result<()>
+{
+    let db = web::testing::postgres_database();
+    let dir = tempfile::tempdir()?;
+    let (a_data, b_data) = (dir.path().join("a"), dir.path().join("b"));
+    let tokens = seed_on(&a_data, Some(&db), &["XA", "XB"])?;
+    let a = node(&a_data, &db).await?;
+    let b = node(&b_data, &db).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut ctrls = Vec::new();
+    for (code, server, token) in [("XA", &a, &tokens[0]), ("XB", &b, &tokens[1])] {
+        ctrls.push(InProcessController::start(
+            &server.url,
+            code,
+            token,
+            &dir.path().join(code),
+            format!("wav:{}", dir.path().join(format!("{code}.wav")).display())
+                .parse()
+                .map_err(|e| anyhow!("{e}"))?,
+            clock.clone(),
+        )?);
+    }
+    let op = Api::login(&a, "op", OP_PASSWORD).await?;
+    op.wait_online(2).await?;
+    let created = op
+        .post(
+            "/live",
+            &json!({"title": "Thông báo của Chủ tịch xã", "stations": ["XA", "XB"],
+                    "priority": "priority",
+                    "format": {"codec": "pcm_s16le", "sample_rate": 48000, "channels": 1}}),
+        )
+        .await?;
+    let id = created["id"].as_str().context("id")?.to_string();
+    let ingest = created["ingest"].as_str().context("ingest")?.to_string();
+    // Each station has opened the session's stream and said so, on its own node (XB's
+    // report is stored by B).
+    let on_b = op.at(&b);
+    for (api, code) in [(&op, "XA"), (&on_b, "XB")] {
+        eventually(Duration::from_secs(20), "the station waits", || async {
+            let s: Value = api.get(&format!("/live/{id}")).await?;
+            let state = s["stations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|x| x["code"] == code)
+                .and_then(|x| x["state"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            Ok((state != "connecting" && !state.is_empty()).then_some(()))
+        })
+        .await?;
+    }
+
+    let mut req = format!("ws://{}{ingest}", a.addr).into_client_request()?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {}", op.token()).parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    let sent_at = send_tone(&mut ws, 1000.0, 3000).await?;
+    ws.send(Message::Text(r#"{"type":"stop"}"#.into())).await?;
+    while let Some(Ok(m)) = ws.next().await {
+        if matches!(&m, Message::Text(t) if t.as_str().contains("\"ended\"")) {
+            break;
+        }
+    }
+
+    for code in ["XA", "XB"] {
+        let entry = eventually(Duration::from_secs(30), "the live log entry", || async {
+            let logs = op.get(&format!("/logs?station={code}")).await?;
+            Ok(logs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["id"] == format!("live:{id}"))
+                .cloned())
+        })
+        .await?;
+        assert_eq!(entry["status"], "played", "{code}: {entry}");
+    }
+    for c in ctrls {
+        c.stop().await?;
+    }
+    let xa = Aired::read(&dir.path().join("XA.wav"))?;
+    let xb = Aired::read(&dir.path().join("XB.wav"))?;
+    let ta = xa
+        .first_sound_after(sent_at, 0.05)
+        .context("XA aired nothing")?;
+    let tb = xb
+        .first_sound_after(sent_at, 0.05)
+        .context("XB aired nothing")?;
+    let apart = (ta - tb).num_microseconds().unwrap_or(i64::MAX).abs();
+    eprintln!(
+        "first sound {} ms after the first message; XA (node A) and XB (node B) {apart} µs apart",
+        (ta - sent_at).num_milliseconds()
+    );
+    assert!(apart <= 20_000, "XA and XB {apart} µs apart");
+    let sounding = xb.sounding_ms(tb, tb + chrono::Duration::seconds(5), 0.05);
+    assert!(
+        (2700..=3300).contains(&sounding),
+        "XB sounded {sounding} ms"
+    );
+    a.stop().await?;
+    b.stop().await?;
+    Ok(())
+}
