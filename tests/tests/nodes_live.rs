@@ -78,11 +78,11 @@ async fn a_voice_spoken_into_node_a_airs_in_step_on_a_station_streaming_from_nod
         .await?;
     let id = created["id"].as_str().context("id")?.to_string();
     let ingest = created["ingest"].as_str().context("ingest")?.to_string();
-    // Each station has opened the session's stream and said so, on its own node (XB's
-    // report is stored by B).
-    let on_b = op.at(&b);
-    for (api, code) in [(&op, "XA"), (&on_b, "XB")] {
-        eventually(Duration::from_secs(20), "the station waits", || async {
+    // Each station has opened the session's stream, on its own node: node A, which holds
+    // the session, knows of both.
+    for code in ["XA", "XB"] {
+        let api = &op;
+        eventually(Duration::from_secs(20), "the station connected", || async {
             let s: Value = api.get(&format!("/live/{id}")).await?;
             let state = s["stations"]
                 .as_array()
@@ -121,6 +121,22 @@ async fn a_voice_spoken_into_node_a_airs_in_step_on_a_station_streaming_from_nod
         })
         .await?;
         assert_eq!(entry["status"], "played", "{code}: {entry}");
+    }
+    // The session's states, on either node, have XB's reports (played about 3 s).
+    for api in [&op, &op.at(&b)] {
+        let s = api.get(&format!("/live/{id}")).await?;
+        let xb = s["stations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|x| x["code"] == "XB")
+            .cloned()
+            .unwrap_or_default();
+        let played = xb["played_ms"].as_u64().unwrap_or(0);
+        assert!(
+            (2000..=4000).contains(&played),
+            "XB as its session has it: {xb}"
+        );
     }
     for c in ctrls {
         c.stop().await?;

@@ -176,6 +176,20 @@ impl Hub {
         }
     }
 
+    /// Tell the node of a live session what became of one of its stations here (nothing
+    /// without a relay).
+    pub fn publish_live_station(&self, update: live::StationUpdate) {
+        let relay = self.relay.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = relay.as_ref() {
+            let _ = tx.send(relay::Outgoing::LiveStation(update));
+        }
+    }
+
+    /// What other nodes tell of the stations of this node's live sessions.
+    pub fn live_station_updates(&self) -> broadcast::Receiver<live::StationUpdate> {
+        self.mirrors.updates()
+    }
+
     /// The frames of live session `id` of another node, with a relay attached (without one
     /// there are no other nodes): what was sent in the last second, then the frames as they
     /// come. The channel closes when the session has sent nothing for

@@ -20,8 +20,9 @@ use tokio_postgres::{Client, Error};
 /// The notification channel: its payload is the newest `push_log` id of a write.
 pub const CHANNEL: &str = "loaxa_push";
 
-/// The notification channel of live frames: the payload is the session id, a space, and
-/// the frames (each with its length prefix) in base64. At most [`LIVE_PAYLOAD`] bytes.
+/// The notification channel of live sessions: `f ID BASE64` carries frames of session ID
+/// (each with its length prefix), `s JSON` what became of a station of another node's
+/// session. At most [`LIVE_PAYLOAD`] bytes.
 pub const LIVE_CHANNEL: &str = "loaxa_live";
 
 /// The longest payload sent on [`LIVE_CHANNEL`] (PostgreSQL refuses beyond 8000 bytes).

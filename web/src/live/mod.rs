@@ -305,6 +305,22 @@ impl Archive {
     }
 }
 
+/// A station's report applied to its state.
+pub fn apply_report(s: &mut LiveStation, r: &schedules::wire::LiveReport, at: DateTime<Utc>) {
+    s.state = r.state.clone();
+    s.behind_ms = r.behind_ms.min(3_600_000);
+    s.played_ms = r.played_ms.min(MAX_SESSION_MS);
+    s.gaps = r.gaps;
+    s.updated_at = at;
+}
+
+/// A station's stream of a session that goes on closed: `lost`, unless it had ended.
+pub fn stream_closed(s: &mut LiveStation) {
+    if s.state != "ended" {
+        s.state = "lost".into()
+    }
+}
+
 /// The open sessions of this server.
 #[derive(Debug, Default)]
 pub struct Registry {

@@ -92,29 +92,60 @@ pub fn open(
         session.push.clone(),
     );
     tokio::spawn(watchdog(state.clone(), session.clone()));
-    tokio::spawn(to_other_nodes(state.hub.clone(), session.clone()));
+    tokio::spawn(to_other_nodes(state.clone(), session.clone()));
     session
 }
 
 /// Send the session's frames to the other nodes (#26) as they go to this node's stations
-/// (nothing leaves without a relay), until its end frame.
-async fn to_other_nodes(hub: Arc<crate::push::Hub>, session: Arc<Session>) {
+/// (nothing leaves without a relay), until its end frame; meanwhile apply what the other
+/// nodes tell of the session's stations whose streams they hold.
+async fn to_other_nodes(state: AppState, session: Arc<Session>) {
+    use crate::push::live::StationChange;
     use tokio::sync::broadcast::error::RecvError;
-    let (_, mut rx) = session.subscribe();
+    let (_, mut frames_rx) = session.subscribe();
+    let mut updates = state.hub.live_station_updates();
     loop {
-        let first = match rx.recv().await {
-            Ok(f) => f,
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => return,
-        };
-        let mut frames = vec![first];
-        while let Ok(f) = rx.try_recv() {
-            frames.push(f);
-        }
-        let end = frames.iter().any(|f| crate::push::live::is_end(f));
-        hub.publish_live(&session.id, frames);
-        if end {
-            return;
+        tokio::select! {
+            got = frames_rx.recv() => {
+                let first = match got {
+                    Ok(f) => f,
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                };
+                let mut frames = vec![first];
+                while let Ok(f) = frames_rx.try_recv() {
+                    frames.push(f);
+                }
+                let end = frames.iter().any(|f| crate::push::live::is_end(f));
+                state.hub.publish_live(&session.id, frames);
+                if end {
+                    return;
+                }
+            }
+            got = updates.recv() => {
+                // The hub keeps the sender: only Lagged can come (updates lost, the next
+                // report of each station sets it right).
+                let Ok(u) = got else { continue };
+                if u.session != session.id {
+                    continue;
+                }
+                let now = state.clock.now();
+                match u.change {
+                    StationChange::Opened => {
+                        session.set_station(&u.code, now, Some(&["connecting", "lost"]), |s| {
+                            s.state = "connected".into()
+                        })
+                    }
+                    StationChange::Closed => {
+                        if session.ended_now().is_none() {
+                            session.set_station(&u.code, now, None, stream_closed);
+                        }
+                    }
+                    StationChange::Report(r) => {
+                        session.set_station(&u.code, now, None, |s| apply_report(s, &r, now));
+                    }
+                }
+            }
         }
     }
 }

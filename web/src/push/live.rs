@@ -1,11 +1,15 @@
 //! Live sessions of other nodes (#25, #26): the frames a session on node A sends reach,
 //! through the [`super::relay`], a mirror on node B, from which the streams of B's
-//! stations read as they would from a session of B's own.
+//! stations read as they would from a session of B's own. What becomes of B's stations
+//! (their stream opened or closed, their reports) goes back to A as [`StationUpdate`]s,
+//! so that the session's node keeps the states of all its stations.
 //!
 //! Frames travel in `NOTIFY` payloads, not rows: live audio is useless late, so a node
 //! cut off from PostgreSQL leaves a gap at its stations rather than replaying it.
 
 use bytes::Bytes;
+use schedules::wire::LiveReport;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -32,10 +36,48 @@ struct Mirror {
     last: Instant,
 }
 
-/// The mirrors of other nodes' sessions, by session id.
-#[derive(Debug, Default)]
+/// What became of a station in a live session of another node: sent by the node its
+/// stream is on to the session's node, which keeps the states of all its stations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StationUpdate {
+    /// The session.
+    pub session: String,
+    /// The station.
+    pub code: String,
+    /// What happened.
+    pub change: StationChange,
+}
+
+/// See [`StationUpdate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StationChange {
+    /// Its stream of the session opened.
+    Opened,
+    /// Its stream closed.
+    Closed,
+    /// It reported its state.
+    Report(LiveReport),
+}
+
+/// Updates from other nodes waiting for the session's task (they are few: a report every
+/// few seconds per station).
+const UPDATES_QUEUE: usize = 1024;
+
+/// The mirrors of other nodes' sessions, by session id, and the updates other nodes send
+/// about this node's sessions.
+#[derive(Debug)]
 pub(crate) struct Mirrors {
     sessions: Mutex<HashMap<String, Mirror>>,
+    updates: broadcast::Sender<StationUpdate>,
+}
+
+impl Default for Mirrors {
+    fn default() -> Self {
+        Mirrors {
+            sessions: Mutex::default(),
+            updates: broadcast::channel(UPDATES_QUEUE).0,
+        }
+    }
 }
 
 /// Is this (length-prefixed) frame a session's end?
@@ -76,6 +118,16 @@ impl Mirrors {
         let mut map = self.lock();
         let m = Self::entry(&mut map, id);
         (m.backlog.iter().cloned().collect(), m.tx.subscribe())
+    }
+
+    /// An update about one of this node's sessions came from another node.
+    pub(crate) fn deliver_update(&self, u: StationUpdate) {
+        let _ = self.updates.send(u);
+    }
+
+    /// The updates about this node's sessions, as they come.
+    pub(crate) fn updates(&self) -> broadcast::Receiver<StationUpdate> {
+        self.updates.subscribe()
     }
 
     /// Drop the mirrors idle for `idle` (their streams end).

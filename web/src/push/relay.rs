@@ -109,6 +109,8 @@ pub(crate) enum Outgoing {
     },
     /// Frames of a live session of this node.
     Live { session: String, frames: Vec<Bytes> },
+    /// A station of another node's live session.
+    LiveStation(live::StationUpdate),
 }
 
 /// What the connection receives, and the backend that sent it.
@@ -308,7 +310,7 @@ impl Relay {
                     _ = &mut stop => return,
                     o = outbox.recv() => match o {
                         // Live audio is useless late: dropped while cut off.
-                        Some(o) => self.queue(o, &mut Vec::new()),
+                        Some(o) => self.queue(o, &mut Vec::new(), &mut Vec::new()),
                         None => return,
                     },
                     _ = tokio::time::sleep_until(retry_at) => {
@@ -395,12 +397,12 @@ impl Relay {
                 _ = &mut *stop => return Ok(Stopped),
                 o = outbox.recv() => {
                     let Some(o) = o else { return Ok(Stopped) };
-                    let mut frames = Vec::new();
-                    self.queue(o, &mut frames);
+                    let (mut frames, mut updates) = (Vec::new(), Vec::new());
+                    self.queue(o, &mut frames, &mut updates);
                     while let Ok(o) = outbox.try_recv() {
-                        self.queue(o, &mut frames);
+                        self.queue(o, &mut frames, &mut updates);
                     }
-                    self.send_live(c, frames).await?;
+                    self.send_live(c, frames, updates).await?;
                     self.flush(c).await?;
                 }
                 n = c.notes.recv() => {
@@ -442,8 +444,13 @@ impl Relay {
         }
     }
 
-    /// Queue a publication, or set live frames aside in `frames`.
-    fn queue(&mut self, o: Outgoing, frames: &mut Vec<(String, Vec<Bytes>)>) {
+    /// Queue a publication, or set live frames and station updates aside.
+    fn queue(
+        &mut self,
+        o: Outgoing,
+        frames: &mut Vec<(String, Vec<Bytes>)>,
+        updates: &mut Vec<live::StationUpdate>,
+    ) {
         let (stations, event, data) = match o {
             Outgoing::Push {
                 stations,
@@ -452,6 +459,10 @@ impl Relay {
             } => (stations, event, data),
             Outgoing::Live { session, frames: f } => {
                 frames.push((session, f));
+                return;
+            }
+            Outgoing::LiveStation(u) => {
+                updates.push(u);
                 return;
             }
         };
@@ -502,26 +513,43 @@ impl Relay {
         Ok(())
     }
 
-    /// Send live frames, as few notifications as fit (in order, per session).
+    /// Send live frames, as few notifications as fit (in order, per session), then the
+    /// station updates.
     async fn send_live(
         &self,
         c: &Conn,
         frames: Vec<(String, Vec<Bytes>)>,
+        updates: Vec<live::StationUpdate>,
     ) -> Result<(), RelayError> {
-        for payload in live_payloads(frames) {
+        let updates = updates
+            .iter()
+            .filter_map(|u| serde_json::to_string(u).ok())
+            .map(|json| format!("s {json}"))
+            .filter(|p| p.len() <= bus::LIVE_PAYLOAD);
+        for payload in live_payloads(frames).into_iter().chain(updates) {
             step(self.config.timeout, bus::notify_live(&c.client, &payload)).await?;
         }
         Ok(())
     }
 
+    /// `f ID BASE64` (frames) or `s JSON` (a station update).
     fn deliver_live(&self, payload: &str) {
-        let frames = payload.split_once(' ').and_then(|(id, b64)| {
-            let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-            Some((id, live::split_frames(&raw)?))
-        });
-        match frames {
-            Some((id, frames)) => self.hub.mirrors.deliver(id, frames),
-            None => tracing::warn!("push relay: a bad live payload"),
+        match payload.split_once(' ') {
+            Some(("f", rest)) => {
+                let frames = rest.split_once(' ').and_then(|(id, b64)| {
+                    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+                    Some((id, live::split_frames(&raw)?))
+                });
+                match frames {
+                    Some((id, frames)) => self.hub.mirrors.deliver(id, frames),
+                    None => tracing::warn!("push relay: bad live frames"),
+                }
+            }
+            Some(("s", json)) => match serde_json::from_str(json) {
+                Ok(u) => self.hub.mirrors.deliver_update(u),
+                Err(e) => tracing::warn!("push relay: a bad live station update: {e}"),
+            },
+            _ => tracing::warn!("push relay: a live payload of an unknown kind"),
         }
     }
 
@@ -610,17 +638,17 @@ impl Relay {
     }
 }
 
-/// [`bus::LIVE_CHANNEL`] payloads for `frames`: `id base64(frames…)`, each at most
+/// [`bus::LIVE_CHANNEL`] payloads for `frames`: `f id base64(frames…)`, each at most
 /// [`bus::LIVE_PAYLOAD`] bytes (a frame that cannot fit alone is dropped).
 fn live_payloads(frames: Vec<(String, Vec<Bytes>)>) -> Vec<String> {
     let mut out = Vec::new();
     for (id, frames) in frames {
-        let room = (bus::LIVE_PAYLOAD.saturating_sub(id.len() + 1)) / 4 * 3;
+        let room = (bus::LIVE_PAYLOAD.saturating_sub(id.len() + 3)) / 4 * 3;
         let mut raw: Vec<u8> = Vec::new();
         let mut emit = |raw: &mut Vec<u8>| {
             if !raw.is_empty() {
                 out.push(format!(
-                    "{id} {}",
+                    "f {id} {}",
                     base64::engine::general_purpose::STANDARD.encode(&raw)
                 ));
                 raw.clear();

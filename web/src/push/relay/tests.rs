@@ -271,7 +271,7 @@ fn live_frames_are_cut_into_payloads_postgres_takes() {
     let mut back = Vec::new();
     for p in &payloads {
         assert!(p.len() <= bus::LIVE_PAYLOAD, "{}", p.len());
-        let (id, b64) = p.split_once(' ').unwrap();
+        let (id, b64) = p.strip_prefix("f ").unwrap().split_once(' ').unwrap();
         assert_eq!(id, "L1");
         let raw = base64::engine::general_purpose::STANDARD
             .decode(b64)
@@ -283,7 +283,8 @@ fn live_frames_are_cut_into_payloads_postgres_takes() {
 }
 
 #[tokio::test]
-async fn live_frames_of_a_session_on_one_node_reach_the_stations_of_the_other_in_order() {
+async fn live_frames_of_a_session_on_one_node_reach_the_stations_of_the_other_in_order_and_their_states_come_back(
+) {
     let url = postgres_database();
     let (a, b) = (node(&url, "A").await, node(&url, "B").await);
     // A station of B connects before the first audio.
@@ -327,6 +328,25 @@ async fn live_frames_of_a_session_on_one_node_reach_the_stations_of_the_other_in
     let (late, _) = b.hub.live_frames("L1").unwrap();
     assert_eq!(late.last(), Some(&end));
     assert_eq!(late.len(), 25);
+
+    // What became of B's station goes back to A, the session's node.
+    let mut updates = a.hub.live_station_updates();
+    let u = live::StationUpdate {
+        session: "L1".into(),
+        code: "XB".into(),
+        change: live::StationChange::Report(schedules::wire::LiveReport {
+            state: "airing".into(),
+            behind_ms: 0,
+            played_ms: 2000,
+            gaps: 0,
+        }),
+    };
+    b.hub.publish_live_station(u.clone());
+    let got = tokio::time::timeout(Duration::from_secs(5), updates.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, u);
 
     // Without a relay there are no other nodes' sessions.
     drop(b.relay);

@@ -11,6 +11,7 @@ use crate::db::{self, live::LiveRow, users::Role};
 use crate::error::{AppError, AppResult, JsonBody, PathArg};
 use crate::live::run::NewSession;
 use crate::live::{self, Format, Session};
+use crate::push::live::{StationChange, StationUpdate};
 use crate::state::{AppState, Now};
 use axum::body::Body;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -20,7 +21,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use media::voice::{Frame, Framer, Resampler};
 use schedules::wire::LiveReport;
 use schedules::Priority;
@@ -553,7 +553,8 @@ pub async fn stream(
         // A session open on another node (#26): its frames come through the push relay.
         if row.state != "ended" {
             if let Some((backlog, rx)) = state.hub.live_frames(&id) {
-                let body = Body::from_stream(frames(backlog, rx, None));
+                let guard = StreamGuard::elsewhere(&state, &id, &code);
+                let body = Body::from_stream(frames(backlog, rx, guard));
                 return Ok((headers, body).into_response());
             }
         }
@@ -568,12 +569,12 @@ pub async fn stream(
     session.set_station(&code, now, Some(&["connecting", "lost"]), |s| {
         s.state = "connected".into()
     });
-    let guard = StreamGuard {
+    let guard = StreamGuard::Here {
         state: state.clone(),
         session: session.clone(),
         code,
     };
-    let body = Body::from_stream(frames(backlog, rx, Some(guard)));
+    let body = Body::from_stream(frames(backlog, rx, guard));
     Ok((headers, body).into_response())
 }
 
@@ -582,7 +583,7 @@ pub async fn stream(
 fn frames(
     backlog: Vec<Bytes>,
     rx: tokio::sync::broadcast::Receiver<Bytes>,
-    guard: Option<StreamGuard>,
+    guard: StreamGuard,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     futures_util::stream::unfold(
         (backlog.into_iter(), rx, guard, false),
@@ -616,22 +617,58 @@ fn is_end(b: &[u8]) -> bool {
 }
 
 /// A station's stream: while open the station is connected; closed before the session
-/// ended, it is `lost`.
-struct StreamGuard {
-    state: AppState,
-    session: Arc<Session>,
-    code: String,
+/// ended, it is `lost`. For a session of another node, that node is told.
+enum StreamGuard {
+    Here {
+        state: AppState,
+        session: Arc<Session>,
+        code: String,
+    },
+    Elsewhere {
+        hub: Arc<crate::push::Hub>,
+        session: String,
+        code: String,
+    },
+}
+
+impl StreamGuard {
+    fn elsewhere(state: &AppState, session: &str, code: &str) -> StreamGuard {
+        let update = |change| StationUpdate {
+            session: session.to_string(),
+            code: code.to_string(),
+            change,
+        };
+        state
+            .hub
+            .publish_live_station(update(StationChange::Opened));
+        StreamGuard::Elsewhere {
+            hub: state.hub.clone(),
+            session: session.to_string(),
+            code: code.to_string(),
+        }
+    }
 }
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        if self.session.ended_now().is_none() {
-            let now = self.state.clock.now();
-            self.session.set_station(&self.code, now, None, |s| {
-                if s.state != "ended" {
-                    s.state = "lost".into()
+        match self {
+            StreamGuard::Here {
+                state,
+                session,
+                code,
+            } => {
+                if session.ended_now().is_none() {
+                    let now = state.clock.now();
+                    session.set_station(code, now, None, live::stream_closed);
                 }
-            });
+            }
+            StreamGuard::Elsewhere { hub, session, code } => {
+                hub.publish_live_station(StationUpdate {
+                    session: std::mem::take(session),
+                    code: std::mem::take(code),
+                    change: StationChange::Closed,
+                })
+            }
         }
     }
 }
@@ -660,31 +697,30 @@ pub async fn report(
         )));
     }
     if let Some(session) = state.live.get(&id).filter(|s| s.stations.contains(&code)) {
-        session.set_station(&code, now, None, |s| apply(s, &r, now));
+        session.set_station(&code, now, None, |s| live::apply_report(s, &r, now));
         if r.state == "ended" || session.ended_now().is_some() {
             live::run::save_stations(&state, &session).await;
         }
         return Ok(StatusCode::NO_CONTENT);
     }
+    let (i, c, report) = (id.clone(), code.clone(), r.clone());
     state
         .db
         .call(move |conn| {
-            let mut s = db::live::stations(conn, &id)?
+            let mut s = db::live::stations(conn, &i)?
                 .into_iter()
-                .find(|s| s.code == code)
-                .ok_or_else(|| AppError::not_found(format!("no live session {id} for {code}")))?;
-            apply(&mut s, &r, now);
-            db::live::set_station(conn, &id, &s)?;
+                .find(|s| s.code == c)
+                .ok_or_else(|| AppError::not_found(format!("no live session {i} for {c}")))?;
+            live::apply_report(&mut s, &report, now);
+            db::live::set_station(conn, &i, &s)?;
             Ok(())
         })
         .await?;
+    // A session of another node (#26): its node keeps its stations' states too.
+    state.hub.publish_live_station(StationUpdate {
+        session: id,
+        code,
+        change: StationChange::Report(r),
+    });
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn apply(s: &mut db::live::LiveStation, r: &LiveReport, at: DateTime<Utc>) {
-    s.state = r.state.clone();
-    s.behind_ms = r.behind_ms.min(3_600_000);
-    s.played_ms = r.played_ms.min(live::MAX_SESSION_MS);
-    s.gaps = r.gaps;
-    s.updated_at = at;
 }
