@@ -580,6 +580,10 @@ CREATE TABLE live_stations (
     PRIMARY KEY (session_id, station)
 );
 "#,
+    // 15: the node carrying each live session (several nodes: a session ends with its node).
+    r#"
+ALTER TABLE live_sessions ADD COLUMN node TEXT;
+"#,
 ];
 
 /// The migrations, in order.
@@ -594,7 +598,10 @@ pub fn latest_version() -> i64 {
 
 /// PostgreSQL's steps: the schema as of SQLite's step 14 in one, then each later step with
 /// the same number as SQLite's. `loaxa_schema` holds the version reached.
-const PG_STEPS: &[(i64, &str)] = &[(14, include_str!("postgres/0014-schema.sql"))];
+const PG_STEPS: &[(i64, &str)] = &[
+    (14, include_str!("postgres/0014-schema.sql")),
+    (15, include_str!("postgres/0015-live-node.sql")),
+];
 
 /// The advisory lock a node holds while it migrates, so that nodes starting together
 /// migrate once.
