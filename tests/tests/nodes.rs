@@ -60,18 +60,16 @@ async fn two_nodes_share_pushes_media_and_stations_and_survive_a_sigkill() -> Re
     .await?;
     let on_a = Api::login_at(&format!("{}/api/v1", a.url), "op", OP_PASSWORD).await?;
     let on_b = Api::login_at(&format!("{}/api/v1", b.url), "op", OP_PASSWORD).await?;
-    // Presence is shared: each node sees both stations online.
-    for api in [&on_a, &on_b] {
-        eventually(Duration::from_secs(15), "both stations online", || async {
-            let v = api.get("/stations").await?;
-            let online = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|s| s["online"] == true)
-                .count();
-            Ok((online == 2).then_some(()))
-        })
+    // Presence is shared: each node shows the station streaming from the other connected.
+    for (api, code) in [(&on_b, "LQ"), (&on_a, "BP")] {
+        eventually(
+            Duration::from_secs(15),
+            "the other node's station connected",
+            || {
+                let path = format!("/stations/{code}");
+                async move { Ok((api.get(&path).await?["connected"] == true).then_some(())) }
+            },
+        )
         .await?;
     }
 

@@ -23,13 +23,7 @@ pub const ENV: &str = "LOAXA_TEST_POSTGRES";
 /// Panics when no cluster can be had, with what to install.
 pub fn postgres_database() -> String {
     let base = cluster_url();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name = format!(
-        "loaxa_test_{}_{}_{:08x}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed),
-        rand::random::<u32>()
-    );
+    let name = fresh_name();
     psql(
         &format!("{base}/postgres"),
         &format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"),
@@ -59,13 +53,7 @@ pub fn postgres_database_migrated() -> String {
         Ok(t) => t.clone(),
         Err(e) => panic!("cannot prepare the template database on {base}: {e}"),
     };
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name = format!(
-        "loaxa_test_{}_{}_{:08x}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed),
-        rand::random::<u32>()
-    );
+    let name = fresh_name();
     let sql = format!("CREATE DATABASE {name} TEMPLATE {template}");
     let mut last = String::new();
     // The template's last connections may still be closing, or another copy running.
@@ -80,6 +68,17 @@ pub fn postgres_database_migrated() -> String {
         }
     }
     panic!("cannot copy the template database on {base}: {last}")
+}
+
+/// A database name no other test of any process uses.
+fn fresh_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "loaxa_test_{}_{}_{:08x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    )
 }
 
 /// `postgres://user@host:port` without a database or parameters.

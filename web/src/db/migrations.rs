@@ -629,14 +629,20 @@ impl From<crate::db::sql::Error> for PgMigrationError {
 
 /// Bring a PostgreSQL database to the latest schema (creating it when empty), refusing one
 /// newer than this program.
-pub fn postgres(conn: &mut crate::db::sql::Connection, shown: &str) -> Result<(), PgMigrationError> {
+pub fn postgres(
+    conn: &mut crate::db::sql::Connection,
+    shown: &str,
+) -> Result<(), PgMigrationError> {
     conn.execute_batch(&format!(
         "SELECT pg_advisory_lock({PG_MIGRATION_LOCK});
          CREATE TABLE IF NOT EXISTS loaxa_schema (version BIGINT NOT NULL)"
     ))?;
     let result = (|| -> Result<(), PgMigrationError> {
-        let found: i64 =
-            conn.query_row("SELECT COALESCE(MAX(version), 0) FROM loaxa_schema", [], |r| r.get(0))?;
+        let found: i64 = conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM loaxa_schema",
+            [],
+            |r| r.get(0),
+        )?;
         let known = pg_latest_version();
         if found > known {
             return Err(PgMigrationError::TooNew { found, known });
