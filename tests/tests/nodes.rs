@@ -1,5 +1,6 @@
 //! Two `loaxa-web` nodes on one PostgreSQL, with real controller processes spread over
-//! them: an urgent notice posted on node A plays on the station connected to node B; a
+//! them: an urgent notice posted on node A plays on the station connected to node B, and a
+//! remote command issued on A is carried out there; a
 //! bulletin uploaded and scheduled on B airs on the station connected to A (A serves the
 //! file it never received); A is killed with SIGKILL mid-day: its station moves to B within
 //! 10 s, airs from its cache meanwhile, and every occurrence is logged exactly once; A
@@ -59,18 +60,16 @@ async fn two_nodes_share_pushes_media_and_stations_and_survive_a_sigkill() -> Re
     .await?;
     let on_a = Api::login_at(&format!("{}/api/v1", a.url), "op", OP_PASSWORD).await?;
     let on_b = Api::login_at(&format!("{}/api/v1", b.url), "op", OP_PASSWORD).await?;
-    // Presence is shared: each node sees both stations online.
-    for api in [&on_a, &on_b] {
-        eventually(Duration::from_secs(15), "both stations online", || async {
-            let v = api.get("/stations").await?;
-            let online = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|s| s["online"] == true)
-                .count();
-            Ok((online == 2).then_some(()))
-        })
+    // Presence is shared: each node shows the station streaming from the other connected.
+    for (api, code) in [(&on_b, "LQ"), (&on_a, "BP")] {
+        eventually(
+            Duration::from_secs(15),
+            "the other node's station connected",
+            || {
+                let path = format!("/stations/{code}");
+                async move { Ok((api.get(&path).await?["connected"] == true).then_some(())) }
+            },
+        )
         .await?;
     }
 
@@ -92,6 +91,25 @@ async fn two_nodes_share_pushes_media_and_stations_and_survive_a_sigkill() -> Re
         }
     })
     .await?;
+
+    // A remote command issued on A reaches BP through B, and BP's acknowledgement (to B)
+    // shows on A.
+    let cmd = on_a
+        .post(
+            "/stations/BP/commands",
+            &json!({"kind": "volume", "volume": 70}),
+        )
+        .await?;
+    let cmd = cmd["id"].as_str().unwrap_or_default().to_string();
+    let acked = eventually(Duration::from_secs(20), "BP's acknowledgement", || {
+        let (api, cmd) = (on_a.clone(), cmd.clone());
+        async move {
+            let c = api.get(&format!("/stations/BP/commands/{cmd}")).await?;
+            Ok((c["state"] != "pending").then_some(c))
+        }
+    })
+    .await?;
+    assert_eq!(acked["state"], "done", "{acked}");
 
     // 2. A bulletin uploaded and scheduled on B airs on LQ, held by A: A never received
     // the file and serves it from the shared store.

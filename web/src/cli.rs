@@ -372,6 +372,7 @@ fn serve_blocking(state: AppState, config: &WebConfig, demo: bool) -> ExitCode {
         };
         crate::reports::task::spawn(state.clone());
         crate::urgent::sources::spawn(state.clone());
+        crate::live::run::spawn_orphan_sweep(state.clone());
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(%addr, data = %state.data_dir.display(), "loaxa-web listening");
         let scheme = if tls.is_some() { "https" } else { "http" };

@@ -79,11 +79,16 @@ fn row(r: &Row<'_>) -> crate::db::sql::Result<LiveRow> {
 }
 
 /// Store a new session and a `connecting` state for each of its stations.
-pub fn insert(conn: &Connection, l: &LiveRow, stations: &[String]) -> crate::db::sql::Result<()> {
+pub fn insert(
+    conn: &Connection,
+    l: &LiveRow,
+    stations: &[String],
+    node: &str,
+) -> crate::db::sql::Result<()> {
     conn.prepare_cached(
         "INSERT INTO live_sessions (id, title, priority, owner_area, created_by, created_at,
-            targets, format, state, aired_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)",
+            targets, format, state, aired_ms, node)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)",
     )?
     .execute(params![
         l.id,
@@ -94,7 +99,8 @@ pub fn insert(conn: &Connection, l: &LiveRow, stations: &[String]) -> crate::db:
         ts(l.created_at),
         l.targets,
         l.format,
-        l.state
+        l.state,
+        node
     ])?;
     let mut st = conn.prepare_cached(
         "INSERT INTO live_stations (session_id, station, state, updated_at)
@@ -199,12 +205,22 @@ pub fn end(
     Ok(n > 0)
 }
 
-/// Sessions left open by a previous run of the server (they cannot go on): ended.
+/// End the sessions whose node is gone: on SQLite (one node) every session not ended,
+/// at start; on PostgreSQL those whose node's push relay has not said it is alive for 15 s
+/// (`node_alive`, kept by [`crate::push::relay`]), at start and then regularly.
 pub fn end_orphans(conn: &Connection, at: DateTime<Utc>) -> crate::db::sql::Result<usize> {
-    conn.prepare_cached(
+    let gone = match conn.backend() {
+        crate::db::sql::Backend::Sqlite => "",
+        crate::db::sql::Backend::Postgres => {
+            "AND NOT EXISTS (SELECT 1 FROM node_alive a
+                 WHERE left(a.node, length(live_sessions.node) + 1) = live_sessions.node || '/'
+                   AND a.seen_at > now() - interval '15 seconds')"
+        }
+    };
+    conn.prepare_cached(&format!(
         "UPDATE live_sessions SET state = 'ended', ended_at = ?1,
             end_reason = 'the server restarted'
-         WHERE state <> 'ended'",
-    )?
+         WHERE state <> 'ended' {gone}"
+    ))?
     .execute([ts(at)])
 }

@@ -580,6 +580,10 @@ CREATE TABLE live_stations (
     PRIMARY KEY (session_id, station)
 );
 "#,
+    // 15: the node carrying each live session (several nodes: a session ends with its node).
+    r#"
+ALTER TABLE live_sessions ADD COLUMN node TEXT;
+"#,
 ];
 
 /// The migrations, in order.
@@ -594,60 +598,68 @@ pub fn latest_version() -> i64 {
 
 /// PostgreSQL's steps: the schema as of SQLite's step 14 in one, then each later step with
 /// the same number as SQLite's. `loaxa_schema` holds the version reached.
-const PG_STEPS: &[(i64, &str)] = &[(14, include_str!("postgres/0014-schema.sql"))];
+const PG_STEPS: &[(i64, &str)] = &[
+    (14, include_str!("postgres/0014-schema.sql")),
+    (15, include_str!("postgres/0015-live-node.sql")),
+];
 
 /// The advisory lock a node holds while it migrates, so that nodes starting together
 /// migrate once.
 const PG_MIGRATION_LOCK: i64 = 0x4c6f_6158_6102;
+
+/// Why a PostgreSQL database could not be brought to the latest schema.
+#[derive(Debug)]
+pub enum PgMigrationError {
+    /// Its schema is newer than this program's.
+    TooNew {
+        /// Its version.
+        found: i64,
+        /// The latest this program knows.
+        known: i64,
+    },
+    /// The store refused.
+    Store(crate::db::sql::Error),
+}
+
+impl From<crate::db::sql::Error> for PgMigrationError {
+    fn from(e: crate::db::sql::Error) -> Self {
+        PgMigrationError::Store(e)
+    }
+}
 
 /// Bring a PostgreSQL database to the latest schema (creating it when empty), refusing one
 /// newer than this program.
 pub fn postgres(
     conn: &mut crate::db::sql::Connection,
     shown: &str,
-) -> Result<(), crate::db::OpenError> {
-    use crate::db::OpenError;
-    let fail = |e: crate::db::sql::Error| OpenError::Postgres {
-        path: shown.to_string(),
-        source: Box::new(e),
-    };
+) -> Result<(), PgMigrationError> {
     conn.execute_batch(&format!(
         "SELECT pg_advisory_lock({PG_MIGRATION_LOCK});
          CREATE TABLE IF NOT EXISTS loaxa_schema (version BIGINT NOT NULL)"
-    ))
-    .map_err(fail)?;
-    let result = (|| -> Result<(), OpenError> {
-        let found: i64 = conn
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM loaxa_schema",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(fail)?;
-        let known = PG_STEPS.last().map_or(0, |s| s.0);
+    ))?;
+    let result = (|| -> Result<(), PgMigrationError> {
+        let found: i64 = conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM loaxa_schema",
+            [],
+            |r| r.get(0),
+        )?;
+        let known = pg_latest_version();
         if found > known {
-            return Err(OpenError::TooNew {
-                path: shown.to_string(),
-                found,
-                known,
-            });
+            return Err(PgMigrationError::TooNew { found, known });
         }
         for (version, script) in PG_STEPS.iter().filter(|s| s.0 > found) {
-            let tx = conn.transaction().map_err(fail)?;
-            tx.execute_batch(script).map_err(fail)?;
-            tx.execute("DELETE FROM loaxa_schema", []).map_err(fail)?;
-            tx.execute("INSERT INTO loaxa_schema (version) VALUES (?1)", [*version])
-                .map_err(fail)?;
-            tx.commit().map_err(fail)?;
+            let tx = conn.transaction()?;
+            tx.execute_batch(script)?;
+            tx.execute("DELETE FROM loaxa_schema", [])?;
+            tx.execute("INSERT INTO loaxa_schema (version) VALUES (?1)", [*version])?;
+            tx.commit()?;
             tracing::info!(database = shown, version, "database schema migrated");
         }
         Ok(())
     })();
-    let unlocked = conn
-        .execute_batch(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"))
-        .map_err(fail);
+    let unlocked = conn.execute_batch(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"));
     result?;
-    unlocked
+    Ok(unlocked?)
 }
 
 /// The latest PostgreSQL schema version this program knows.

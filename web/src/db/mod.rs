@@ -272,7 +272,19 @@ impl Db {
                     // The first thread migrates; the others connect once it has.
                     let opened = pg_connect(&url, shown).and_then(|mut c| {
                         if n == 0 {
-                            migrations::postgres(&mut c, shown)?;
+                            migrations::postgres(&mut c, shown).map_err(|e| match e {
+                                migrations::PgMigrationError::TooNew { found, known } => {
+                                    OpenError::TooNew {
+                                        path: shown.to_string(),
+                                        found,
+                                        known,
+                                    }
+                                }
+                                migrations::PgMigrationError::Store(e) => OpenError::Postgres {
+                                    path: shown.to_string(),
+                                    source: Box::new(e),
+                                },
+                            })?;
                         }
                         Ok(c)
                     });

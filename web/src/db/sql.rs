@@ -164,35 +164,50 @@ impl Pg {
     }
 
     /// Prepare `sql`. A parameter PostgreSQL cannot type from its context (`?1 IS NULL OR
-    /// …`) is declared text and the statement prepared again: SQLite's parameters have no
-    /// type, and the statements only leave text ones untyped.
+    /// …`) is declared, in turn, text, integer, float or bytes, until the statement
+    /// prepares: SQLite's parameters have no type.
     fn prepare(&self, sql: &str) -> Result<postgres::Statement> {
+        use postgres::error::SqlState;
         use postgres::types::{Kind, Type};
+        const GUESSES: [Type; 4] = [Type::TEXT, Type::INT8, Type::FLOAT8, Type::BYTEA];
         let unspecified = Type::new("unspecified".into(), 0, Kind::Pseudo, String::new());
         let mut types: Vec<Type> = Vec::new();
+        // The parameter being guessed, and which guess it is on.
+        let mut guessing: Option<(usize, usize)> = None;
         loop {
-            match self.client.borrow_mut().prepare_typed(sql, &types) {
+            let e = match self.client.borrow_mut().prepare_typed(sql, &types) {
                 Ok(s) => return Ok(s),
-                Err(e) => {
-                    let untyped = e
-                        .as_db_error()
-                        .filter(|d| {
-                            d.code() == &postgres::error::SqlState::INDETERMINATE_DATATYPE
-                                || d.code() == &postgres::error::SqlState::AMBIGUOUS_PARAMETER
-                        })
-                        .and_then(|d| d.message().rsplit('$').next()?.parse::<usize>().ok());
-                    match untyped {
-                        Some(n)
-                            if (1..=999).contains(&n) && types.get(n - 1) != Some(&Type::TEXT) =>
-                        {
-                            if types.len() < n {
-                                types.resize(n, unspecified.clone());
-                            }
-                            types[n - 1] = Type::TEXT;
-                        }
-                        _ => return Err(e.into()),
-                    }
+                Err(e) => e,
+            };
+            let Some(db) = e.as_db_error() else {
+                return Err(e.into());
+            };
+            let untyped = (db.code() == &SqlState::INDETERMINATE_DATATYPE
+                || db.code() == &SqlState::AMBIGUOUS_PARAMETER)
+                .then(|| db.message().rsplit('$').next()?.parse::<usize>().ok())
+                .flatten()
+                .filter(|n| (1..=999).contains(n));
+            let next = match (untyped, guessing) {
+                // A new parameter without a type: its first guess.
+                (Some(n), g) if g.map(|g| g.0) != Some(n) => Some((n, 0)),
+                // The guess does not fit its use: the next one.
+                (None, Some((n, k)))
+                    if db.code() == &SqlState::UNDEFINED_FUNCTION
+                        || db.code() == &SqlState::DATATYPE_MISMATCH =>
+                {
+                    Some((n, k + 1))
                 }
+                _ => None,
+            };
+            match next {
+                Some((n, k)) if k < GUESSES.len() => {
+                    if types.len() < n {
+                        types.resize(n, unspecified.clone());
+                    }
+                    types[n - 1] = GUESSES[k].clone();
+                    guessing = Some((n, k));
+                }
+                _ => return Err(e.into()),
             }
         }
     }

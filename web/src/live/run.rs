@@ -289,3 +289,30 @@ pub async fn save_stations(state: &AppState, session: &Session) {
         })
         .await;
 }
+
+/// On PostgreSQL, every 10 s: end the live sessions whose node died (see
+/// [`crate::db::live::end_orphans`]). One SQLite node ends its own at start.
+pub fn spawn_orphan_sweep(state: AppState) {
+    if state.db.backend() != crate::db::sql::Backend::Postgres {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let now = state.clock.now();
+            match state
+                .db
+                .call(move |c| Ok(crate::db::live::end_orphans(c, now)?))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(sessions = n, "ended the live sessions of a node that died")
+                }
+                Err(e) => tracing::warn!(error = %e.message, "cannot end orphaned live sessions"),
+            }
+        }
+    });
+}

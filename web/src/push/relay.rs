@@ -85,10 +85,10 @@ impl RelayConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     /// The URL is not a PostgreSQL connection string.
-    #[error("push relay: bad PostgreSQL URL: {0}")]
+    #[error("push relay: bad PostgreSQL URL: {}", describe(.0))]
     Url(tokio_postgres::Error),
     /// PostgreSQL refused or failed.
-    #[error("push relay: PostgreSQL: {0}")]
+    #[error("push relay: PostgreSQL: {}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// PostgreSQL did not answer in time.
     #[error("push relay: PostgreSQL did not answer within {0:?}")]
@@ -96,6 +96,14 @@ pub enum RelayError {
     /// The connection ended.
     #[error("push relay: the PostgreSQL connection ended")]
     Closed,
+}
+
+/// A `tokio_postgres` error with its cause: its own text is only the kind ("db error").
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }
 
 /// What goes to the other nodes.

@@ -15,7 +15,7 @@ use web::state::{AppState, Config};
 /// `LOAXA_API_BACKEND=postgres` a fresh PostgreSQL database per test.
 pub fn test_database() -> Option<String> {
     match std::env::var("LOAXA_API_BACKEND").as_deref() {
-        Ok("postgres") => Some(web::testing::postgres_database()),
+        Ok("postgres") => Some(web::testing::postgres_database_migrated()),
         Ok("sqlite") | Err(_) => None,
         Ok(other) => panic!("LOAXA_API_BACKEND={other}: expected sqlite or postgres"),
     }

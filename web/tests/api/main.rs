@@ -33,6 +33,7 @@ mod router;
 mod schedules;
 mod security;
 mod sign_in;
+mod store;
 mod throttle;
 mod tls;
 mod urgent;

@@ -25,7 +25,10 @@ async fn relay(url: &str, node: &str, app: &TestApp) -> RelayHandle {
 #[tokio::test]
 async fn an_urgent_notice_sent_on_one_node_reaches_a_station_streaming_from_the_other() {
     let url = web::testing::postgres_database();
-    let (a, b) = (TestApp::spawn().await, TestApp::spawn().await);
+    let (a, b) = (
+        TestApp::spawn_on_sqlite().await,
+        TestApp::spawn_on_sqlite().await,
+    );
     let (ra, rb) = (relay(&url, "A", &a).await, relay(&url, "B", &b).await);
     let t = a.token("admin_tt").await;
 

@@ -150,7 +150,7 @@ pub async fn create(
         aired_ms: 0,
         archive_sha256: None,
     };
-    let (u, r) = (user.clone(), row.clone());
+    let (u, r, node) = (user.clone(), row.clone(), state.node.clone());
     let stations = state
         .db
         .call(move |conn| {
@@ -162,7 +162,7 @@ pub async fn create(
                 ));
             }
             let tx = conn.transaction()?;
-            db::live::insert(&tx, &r, &stations)?;
+            db::live::insert(&tx, &r, &stations, &node)?;
             audit(
                 &tx,
                 now,
