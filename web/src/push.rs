@@ -7,6 +7,7 @@
 //! alone.
 
 pub mod live;
+pub mod outgoing;
 pub mod relay;
 
 use schedules::wire::Event;
@@ -47,7 +48,7 @@ pub struct Hub {
     urgent_pushed: AtomicU64,
     closing: tokio::sync::watch::Sender<bool>,
     /// Where publications go to reach other nodes, while a relay is attached.
-    relay: Mutex<Option<mpsc::UnboundedSender<relay::Outgoing>>>,
+    relay: Mutex<Option<mpsc::UnboundedSender<outgoing::Outgoing>>>,
     /// Stations with a stream on another node, as the relay last read it.
     elsewhere: RwLock<HashSet<String>>,
     /// A station got its first stream or lost its last (the relay writes presence soon).
@@ -156,7 +157,7 @@ impl Hub {
         self.deliver(stations, event, data.clone());
         let relay = self.relay.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = relay.as_ref() {
-            let _ = tx.send(relay::Outgoing::Push {
+            let _ = tx.send(outgoing::Outgoing::Push {
                 stations: stations.to_vec(),
                 event,
                 data,
@@ -169,7 +170,7 @@ impl Hub {
     pub fn publish_live(&self, id: &str, frames: Vec<bytes::Bytes>) {
         let relay = self.relay.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = relay.as_ref() {
-            let _ = tx.send(relay::Outgoing::Live {
+            let _ = tx.send(outgoing::Outgoing::Live {
                 session: id.to_string(),
                 frames,
             });
@@ -181,7 +182,7 @@ impl Hub {
     pub fn publish_live_station(&self, update: live::StationUpdate) {
         let relay = self.relay.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = relay.as_ref() {
-            let _ = tx.send(relay::Outgoing::LiveStation(update));
+            let _ = tx.send(outgoing::Outgoing::LiveStation(update));
         }
     }
 
@@ -262,7 +263,7 @@ impl Hub {
     }
 
     /// Attach a relay (`Some`) or detach it (`None`).
-    fn set_relay(&self, tx: Option<mpsc::UnboundedSender<relay::Outgoing>>) {
+    fn set_relay(&self, tx: Option<mpsc::UnboundedSender<outgoing::Outgoing>>) {
         *self.relay.lock().unwrap_or_else(|e| e.into_inner()) = tx;
     }
 }

@@ -29,6 +29,7 @@
 //! [`RelayConfig::settle`] and delivers those it had not; a notification reads only the
 //! ids above the newest delivered (cheap when thousands of rows come at once).
 
+use super::outgoing::Outgoing;
 use super::{live, Hub};
 use crate::db::bus;
 use base64::Engine as _;
@@ -104,21 +105,6 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
         Some(cause) => format!("{e}: {cause}"),
         None => e.to_string(),
     }
-}
-
-/// What goes to the other nodes.
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    /// A publication.
-    Push {
-        stations: Vec<String>,
-        event: Event,
-        data: Arc<str>,
-    },
-    /// Frames of a live session of this node.
-    Live { session: String, frames: Vec<Bytes> },
-    /// A station of another node's live session.
-    LiveStation(live::StationUpdate),
 }
 
 /// What the connection receives, and the backend that sent it.
