@@ -100,7 +100,13 @@ async fn bench() -> Result<()> {
 
     // 1. Streams over both nodes, an urgent notice posted on A.
     let token = bench::login(&a.addr).await?;
-    let sha = bench::upload_tone(&a.addr, &token).await?;
+    // The notice's audio rides in its event: 96 KB at 48 kHz (as in `sync_load`), or
+    // `LOAXA_BENCH_AUDIO_HZ=16000` for text-to-speech's 32 KB.
+    let rate: u32 = std::env::var("LOAXA_BENCH_AUDIO_HZ")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48_000);
+    let sha = bench::upload_tone(&a.addr, &token, rate).await?;
     let fleet = Fleet::new(vec![a.addr.clone(), b.addr.clone()], n);
     let half = n / 2;
     let first = |i: usize| if i < half { A } else { B };
@@ -162,8 +168,9 @@ async fn bench() -> Result<()> {
         )
     };
     println!(
-        "Urgent notice POSTed on A (answered in {post_ms:.0} ms): {got} of {held} streams had \
-         it whole; on A's streams {}; on B's, through the relay, {}",
+        "Urgent notice (a second of {rate} Hz audio in the event) POSTed on A (answered in \
+         {post_ms:.0} ms): {got} of {held} streams had it whole; on A's streams {}; on B's, \
+         through the relay, {}",
         line(&via_a),
         line(&via_b)
     );

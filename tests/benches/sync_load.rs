@@ -22,7 +22,7 @@ async fn bench() -> Result<()> {
     let server = Node::start(&data, None).await?;
     let pid = server.pid();
     let token = bench::login(&server.addr).await?;
-    let sha = bench::upload_tone(&server.addr, &token).await?;
+    let sha = bench::upload_tone(&server.addr, &token, 48_000).await?;
     let rss_before = bench::rss_kib(pid);
 
     let fleet = Fleet::new(vec![server.addr.clone()], n);

@@ -230,12 +230,13 @@ pub async fn login(addr: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("login on {addr} failed: {v}"))
 }
 
-/// Upload a second of 880 Hz, 48 kHz mono WAV (96 KB: under the inline limit, so an
-/// urgent notice carries it in its event); answers its sha256.
-pub async fn upload_tone(addr: &str, token: &str) -> Result<String> {
+/// Upload a second of 880 Hz mono WAV at `rate` Hz (48 kHz: 96 KB; 16 kHz, text-to-speech's
+/// rate: 32 KB; both under the inline limit, so an urgent notice carries it in its event);
+/// answers its sha256.
+pub async fn upload_tone(addr: &str, token: &str, rate: u32) -> Result<String> {
     let pcm = media::Pcm {
-        samples: media::signal::tone(880.0, 1000, 48_000, 0.5),
-        sample_rate: 48_000,
+        samples: media::signal::tone(880.0, 1000, rate, 0.5),
+        sample_rate: rate,
         channels: 1,
     };
     let form = reqwest::multipart::Form::new().part(
