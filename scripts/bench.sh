@@ -37,7 +37,7 @@ build() { "$@" >> "$out/build.txt" 2>&1 || { echo "   build FAILED: $* (see $out
 build cargo bench -p media --bench probe --no-run
 build cargo test -p media --release --test fuzz --no-run
 build cargo bench -p controller --bench start_error --no-run
-for b in sync_load urgent_push soak cap_feed live; do
+for b in sync_load urgent_push soak cap_feed live nodes; do
   have_bench tests "$b" && build cargo bench -p tests --bench "$b" --no-run
 done
 have_bench web report && build cargo bench -p web --bench report --no-run
@@ -52,7 +52,7 @@ run_start=$SECONDS
 run media-probe cargo bench -p media --bench probe
 run media-fuzz env LOAXA_FUZZ_CASES="${LOAXA_FUZZ_CASES:-3000}" cargo test -p media --release --test fuzz
 run controller-start-error cargo bench -p controller --bench start_error
-for b in sync_load urgent_push soak cap_feed live; do
+for b in sync_load urgent_push soak cap_feed live nodes; do
   have_bench tests "$b" && run "tests-$b" cargo bench -p tests --bench "$b"
 done
 have_bench web report && run web-report cargo bench -p web --bench report

@@ -1,5 +1,8 @@
 //! End-to-end test helpers: start the real server and controllers on 127.0.0.1.
 //!
+//! - [`bench`]: what the server benchmarks share: `loaxa-web` as its own process, many
+//!   stations seeded at once, a fleet of bare event streams that fail over like
+//!   controllers;
 //! - [`e2e`]: the server in-process (restartable on its address), controller processes
 //!   (killable with SIGKILL) or in-process controllers with a fake clock, an API client,
 //!   `wav:` readers;
@@ -10,6 +13,7 @@
 //! - [`scenarios`]: fault scenarios and the exactly-once log check, shared by the fault
 //!   tests and the soak benchmark.
 
+pub mod bench;
 pub mod browser;
 pub mod cap_feed;
 pub mod e2e;
