@@ -523,6 +523,22 @@ impl Row<'_> {
     }
 }
 
+impl Row<'_> {
+    /// Column `i` as text, borrowed from the row when the store allows (SQLite): for the
+    /// hot loops that only look a value up.
+    pub fn text(&self, i: usize) -> Result<std::borrow::Cow<'_, str>> {
+        match &self.0 {
+            RowInner::Sqlite(r) => match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+                    .map(std::borrow::Cow::Borrowed)
+                    .map_err(|e| Error::decode(i, e)),
+                other => Err(Error::decode(i, format!("expected text, found {other:?}"))),
+            },
+            RowInner::Postgres(_) => self.get::<_, String>(i).map(std::borrow::Cow::Owned),
+        }
+    }
+}
+
 /// A column's position (from 0).
 pub trait RowIndex {
     /// As a number.

@@ -348,10 +348,10 @@ fn rollup(
     )?;
     let mut rows = st.query(params![day_text(lo, ""), day_text(hi, "~")])?;
     while let Some(r) = rows.next()? {
-        let Some(&si) = index.get(r.get::<_, String>(0)?.as_str()) else {
+        let Some(&si) = index.get(&*r.text(0)?) else {
             continue;
         };
-        let Ok(day) = NaiveDate::parse_from_str(&r.get::<_, String>(1)?, "%Y-%m-%d") else {
+        let Ok(day) = NaiveDate::parse_from_str(&r.text(1)?, "%Y-%m-%d") else {
             continue;
         };
         add(si, r.get(2)?, day, counts(&r, 3)?);
@@ -419,11 +419,10 @@ fn raw(
     let hi = hi.map(ts).unwrap_or_else(|| "~".to_string());
     let mut rows = st.query(params![area, lo, hi])?;
     while let Some(r) = rows.next()? {
-        let Some(&si) = index.get(r.get::<_, String>(0)?.as_str()) else {
+        let Some(&si) = index.get(&*r.text(0)?) else {
             continue;
         };
-        let hour: String = r.get(2)?;
-        let Some(day) = local_date(&hour, stations[si].2) else {
+        let Some(day) = local_date(&r.text(2)?, stations[si].2) else {
             continue;
         };
         add(si, r.get(1)?, day, counts(&r, 3)?);
