@@ -36,7 +36,7 @@ async fn an_urgent_notice_sent_on_one_node_reaches_a_station_streaming_from_the_
     let mut lq = Sse::connect(&b, &b.lq_device).await;
     assert_eq!(lq.next().await.event, "schedule");
     let mut connected = false;
-    for _ in 0..100 {
+    for _ in 0..300 {
         let (_, st) = a.get("/stations/LQ", &t).await;
         connected = st["connected"] == true;
         if connected {
