@@ -12,7 +12,7 @@
 //! 3. failover: A is SIGKILLed with its streams open; its stations move to B; the share of
 //!    all stations holding a stream on a live node 10 s later, and when the last was back.
 //!
-//! PostgreSQL: the cluster of `LOAXA_TEST_POSTGRES` if set, else a private one started for
+//! PostgreSQL: the cluster of `LOAXA_BENCH_POSTGRES` if set, else a private one started for
 //! this run with PostgreSQL's default (durable) settings; the settings are printed.
 //! Bounded: about two minutes (`LOAXA_BENCH_DOC_SECS`, 5, sets each document window).
 
@@ -54,8 +54,9 @@ async fn bench() -> Result<()> {
         .unwrap_or(5);
     let dir = tempfile::tempdir()?;
 
-    // The store: a fresh database (and a private cluster unless one is named).
-    let url = std::panic::catch_unwind(web::testing::postgres_database)
+    // The store: a fresh database on a durable cluster (a private one unless
+    // LOAXA_BENCH_POSTGRES names one).
+    let url = std::panic::catch_unwind(web::testing::postgres_database_durable)
         .map_err(|p| anyhow!("no PostgreSQL: {}", panic_text(&p)))?;
     let t = Instant::now();
     let tokens = bench::seed(&dir.path().join("seed"), Some(&url), n)?;

@@ -84,13 +84,36 @@ fn fresh_name() -> String {
     )
 }
 
+/// For benchmarks: the URL of a fresh, empty database on a cluster with PostgreSQL's
+/// default, durable settings (fsync on): `LOAXA_BENCH_POSTGRES`'s, else a private one this
+/// process starts. The tests' cluster runs without fsync and is no place to measure.
+pub fn postgres_database_durable() -> String {
+    let base = match std::env::var("LOAXA_BENCH_POSTGRES") {
+        Ok(url) => strip_database(&url),
+        Err(_) => {
+            static DURABLE: OnceLock<Result<String, String>> = OnceLock::new();
+            match DURABLE.get_or_init(|| start_private(true)) {
+                Ok(url) => url.clone(),
+                Err(e) => panic!("no PostgreSQL for the benchmark: {e}"),
+            }
+        }
+    };
+    let name = fresh_name();
+    execute(
+        &format!("{base}/postgres"),
+        &format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"),
+    )
+    .unwrap_or_else(|e| panic!("cannot create a database on {base}: {e}"));
+    format!("{base}/{name}")
+}
+
 /// `postgres://user@host:port` without a database or parameters.
 fn cluster_url() -> String {
     if let Ok(url) = std::env::var(ENV) {
         return strip_database(&url);
     }
     static PRIVATE: OnceLock<Result<String, String>> = OnceLock::new();
-    match PRIVATE.get_or_init(start_private) {
+    match PRIVATE.get_or_init(|| start_private(false)) {
         Ok(url) => url.clone(),
         Err(e) => panic!(
             "the tests need PostgreSQL and none could be started: {e}\n\
@@ -179,7 +202,9 @@ fn execute(url: &str, sql: &str) -> Result<(), String> {
     .map_err(|_| "the SQL thread panicked".to_string())?
 }
 
-fn start_private() -> Result<String, String> {
+/// Start a private cluster: `durable`, with PostgreSQL's default settings; else thrown
+/// away at the end, without fsync.
+fn start_private(durable: bool) -> Result<String, String> {
     let bin = bin_dir()?;
     let dir = tempfile::Builder::new()
         .prefix("loaxa-pg.")
@@ -218,11 +243,11 @@ fn start_private() -> Result<String, String> {
             .arg("-l")
             .arg(&log)
             .args(["-w", "-s", "-o"])
-            // Thrown away at the end: no fsync; each test server opens a few connections.
+            // Each test server opens a few connections.
             .arg(format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 \
-                 -c fsync=off",
-                sock.display()
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400{}",
+                sock.display(),
+                if durable { "" } else { " -c fsync=off" }
             ))
             .arg("start")
             .stdout(Stdio::null())
