@@ -26,20 +26,7 @@ const A: usize = 0;
 const B: usize = 1;
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("nodes: no runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(e) = rt.block_on(bench()) {
-        eprintln!("nodes: {e:#}");
-        std::process::exit(1);
-    }
+    tests::bench::main_of("nodes", bench);
 }
 
 async fn bench() -> Result<()> {

@@ -83,18 +83,5 @@ async fn bench() -> Result<()> {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("no runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    if let Err(e) = rt.block_on(bench()) {
-        eprintln!("sync_load: {e:#}");
-        std::process::exit(1);
-    }
+    tests::bench::main_of("sync_load", bench);
 }

@@ -17,6 +17,28 @@ use tokio::net::TcpStream;
 /// The administrator [`seed`] adds, and its password.
 pub const ADMIN: (&str, &str) = ("admin", "mật khẩu đủ dài 2026");
 
+/// A benchmark's `main`: nothing for `--list` (cargo asks), else run `bench` on a runtime
+/// and exit 1 with `name` and the error when it fails.
+pub fn main_of<F>(name: &str, bench: impl FnOnce() -> F)
+where
+    F: std::future::Future<Output = Result<()>>,
+{
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: no runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(bench()) {
+        eprintln!("{name}: {e:#}");
+        std::process::exit(1);
+    }
+}
+
 /// The release `loaxa-web`: the one `LOAXA_WEB_BIN` names (`make bench` builds it first),
 /// or built beside this benchmark (once a process).
 pub fn web_bin() -> Result<PathBuf> {

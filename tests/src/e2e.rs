@@ -715,6 +715,41 @@ pub struct Aired {
     pub mono: Vec<f32>,
 }
 
+/// Two stations' recordings (`XA.wav`, `XB.wav` in `dir`) of one live voice: each
+/// station's recording, its first sound after `after`, and how far apart (µs) they are.
+pub struct InStep {
+    /// XA's recording.
+    pub a: Aired,
+    /// XB's recording.
+    pub b: Aired,
+    /// XA's first sound.
+    pub ta: DateTime<Utc>,
+    /// XB's first sound.
+    pub tb: DateTime<Utc>,
+    /// |ta − tb| in microseconds.
+    pub apart_us: i64,
+}
+
+/// Read `XA.wav` and `XB.wav` in `dir` and find their first sound after `after`.
+pub fn in_step(dir: &Path, after: DateTime<Utc>) -> Result<InStep> {
+    let a = Aired::read(&dir.join("XA.wav"))?;
+    let b = Aired::read(&dir.join("XB.wav"))?;
+    let ta = a
+        .first_sound_after(after, 0.05)
+        .context("XA aired nothing")?;
+    let tb = b
+        .first_sound_after(after, 0.05)
+        .context("XB aired nothing")?;
+    let apart_us = (ta - tb).num_microseconds().unwrap_or(i64::MAX).abs();
+    Ok(InStep {
+        a,
+        b,
+        ta,
+        tb,
+        apart_us,
+    })
+}
+
 impl Aired {
     /// Read `FILE` and `FILE.json`.
     pub fn read(wav: &Path) -> Result<Aired> {

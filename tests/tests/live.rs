@@ -173,15 +173,13 @@ async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept
         c.stop().await?;
     }
     // The tone is in both outputs, at the same instant, after it was sent.
-    let a = Aired::read(&dir.path().join("XA.wav"))?;
-    let b = Aired::read(&dir.path().join("XB.wav"))?;
-    let ta = a
-        .first_sound_after(sent_at, 0.05)
-        .context("XA aired nothing")?;
-    let tb = b
-        .first_sound_after(sent_at, 0.05)
-        .context("XB aired nothing")?;
-    let apart = (ta - tb).num_microseconds().unwrap_or(i64::MAX).abs();
+    let tests::e2e::InStep {
+        a,
+        b,
+        ta,
+        tb: _,
+        apart_us: apart,
+    } = tests::e2e::in_step(dir.path(), sent_at)?;
     eprintln!(
         "first sound {} ms after the first message; stations {apart} µs apart",
         (ta - sent_at).num_milliseconds()

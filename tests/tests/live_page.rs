@@ -8,7 +8,7 @@ use schedules::{Clock, SystemClock};
 use std::sync::Arc;
 use std::time::Duration;
 use tests::browser::{browser_with, click, login, shot, start_driver, wait_text, WAIT};
-use tests::e2e::{eventually, seed, Aired, Api, InProcessController, Server, OP_PASSWORD};
+use tests::e2e::{eventually, seed, Api, InProcessController, Server, OP_PASSWORD};
 
 const TONE_HZ: f32 = 800.0;
 
@@ -101,15 +101,13 @@ async fn an_operator_speaks_live_from_the_page_and_two_stations_air_it_in_step()
     for ctl in ctrls {
         ctl.stop().await?;
     }
-    let a = Aired::read(&dir.path().join("XA.wav"))?;
-    let b = Aired::read(&dir.path().join("XB.wav"))?;
-    let ta = a
-        .first_sound_after(before, 0.05)
-        .context("XA aired nothing")?;
-    let tb = b
-        .first_sound_after(before, 0.05)
-        .context("XB aired nothing")?;
-    let apart = (ta - tb).num_microseconds().unwrap_or(i64::MAX).abs();
+    let tests::e2e::InStep {
+        a,
+        b,
+        ta,
+        tb: _,
+        apart_us: apart,
+    } = tests::e2e::in_step(dir.path(), before)?;
     assert!(apart <= 20_000, "XA and XB {apart} µs apart");
     let mid = ta + chrono::Duration::milliseconds(1500);
     for (code, aired) in [("XA", &a), ("XB", &b)] {

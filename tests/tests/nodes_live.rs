@@ -9,7 +9,7 @@ use schedules::{Clock, SystemClock};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use tests::e2e::{eventually, seed_on, Aired, Api, InProcessController, Server, OP_PASSWORD};
+use tests::e2e::{eventually, seed_on, Api, InProcessController, Server, OP_PASSWORD};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -141,15 +141,13 @@ async fn a_voice_spoken_into_node_a_airs_in_step_on_a_station_streaming_from_nod
     for c in ctrls {
         c.stop().await?;
     }
-    let xa = Aired::read(&dir.path().join("XA.wav"))?;
-    let xb = Aired::read(&dir.path().join("XB.wav"))?;
-    let ta = xa
-        .first_sound_after(sent_at, 0.05)
-        .context("XA aired nothing")?;
-    let tb = xb
-        .first_sound_after(sent_at, 0.05)
-        .context("XB aired nothing")?;
-    let apart = (ta - tb).num_microseconds().unwrap_or(i64::MAX).abs();
+    let tests::e2e::InStep {
+        a: _,
+        b: xb,
+        ta,
+        tb,
+        apart_us: apart,
+    } = tests::e2e::in_step(dir.path(), sent_at)?;
     eprintln!(
         "first sound {} ms after the first message; XA (node A) and XB (node B) {apart} µs apart",
         (ta - sent_at).num_milliseconds()
