@@ -333,9 +333,14 @@ impl Connection {
                 if pg.in_tx.get() {
                     return Err(Error::Encode("a transaction is already open".into()));
                 }
-                pg.client.borrow_mut().batch_execute(&format!(
+                let begun = pg.client.borrow_mut().batch_execute(&format!(
                     "BEGIN; SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})"
-                ))?;
+                ));
+                if let Err(e) = begun {
+                    // Leave no half-open transaction behind for the next call.
+                    let _ = pg.client.borrow_mut().batch_execute("ROLLBACK");
+                    return Err(e.into());
+                }
                 pg.in_tx.set(true);
             }
         }
