@@ -46,7 +46,7 @@ test: deps-test
 	scripts/with-postgres.sh bash -c 'status=0; \
 	  $(CARGO) test --workspace --no-fail-fast || status=1; \
 	  echo "== the API suite again, on PostgreSQL"; \
-	  LOAXA_API_BACKEND=postgres $(CARGO) test --workspace --test api --no-fail-fast || status=1; \
+	  LOAXA_API_BACKEND=postgres $(CARGO) test --workspace --test api --no-fail-fast -- --test-threads=4 || status=1; \
 	  exit $$status'
 	LOAXA_API_FUZZ_SECONDS=$${LOAXA_API_FUZZ_SECONDS:-90} scripts/fuzz-api.sh
 
