@@ -259,6 +259,37 @@ impl Api {
         .await
     }
 
+    /// Wait (at most 30 s) for the log entry of live session `id` at `station`.
+    pub async fn live_entry(&self, station: &str, id: &str) -> Result<Value> {
+        let (path, want) = (format!("/logs?station={station}"), format!("live:{id}"));
+        eventually(Duration::from_secs(30), "the live log entry", || async {
+            let logs = self.get(&path).await?;
+            Ok(logs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["id"] == want.as_str())
+                .cloned())
+        })
+        .await
+    }
+
+    /// Open a priority live session on stations XA and XB, 48 kHz mono PCM: its id and
+    /// its ingest path.
+    pub async fn live_on_xa_xb(&self) -> Result<(String, String)> {
+        let created = self
+            .post(
+                "/live",
+                &json!({"title": "Thông báo của Chủ tịch xã", "stations": ["XA", "XB"],
+                        "priority": "priority",
+                        "format": {"codec": "pcm_s16le", "sample_rate": 48000, "channels": 1}}),
+            )
+            .await?;
+        let id = created["id"].as_str().context("id")?.to_string();
+        let ingest = created["ingest"].as_str().context("ingest")?.to_string();
+        Ok((id, ingest))
+    }
+
     /// The same client with another bearer token (e.g. a station's device token).
     pub fn with_token(&self, token: &str) -> Api {
         Api {

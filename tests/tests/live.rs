@@ -93,16 +93,7 @@ async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept
     let op = Api::login(&server, "op", OP_PASSWORD).await?;
     op.wait_online(2).await?;
 
-    let created = op
-        .post(
-            "/live",
-            &json!({"title": "Thông báo của Chủ tịch xã", "stations": ["XA", "XB"],
-                    "priority": "priority",
-                    "format": {"codec": "pcm_s16le", "sample_rate": 48000, "channels": 1}}),
-        )
-        .await?;
-    let id = created["id"].as_str().context("id")?.to_string();
-    let ingest = created["ingest"].as_str().context("ingest")?.to_string();
+    let (id, ingest) = op.live_on_xa_xb().await?;
     assert_eq!(ingest, format!("/api/v1/live/{id}/ingest"));
     // Both stations open the session's stream before anyone speaks.
     eventually(
@@ -139,16 +130,7 @@ async fn a_voice_sent_as_pcm_airs_in_step_on_two_stations_and_is_logged_and_kept
 
     // One log entry per station, played, linked to the recording.
     for code in ["XA", "XB"] {
-        let entry = eventually(Duration::from_secs(30), "the live log entry", || async {
-            let logs = op.get(&format!("/logs?station={code}")).await?;
-            Ok(logs
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|e| e["id"] == format!("live:{id}"))
-                .cloned())
-        })
-        .await?;
+        let entry = op.live_entry(code, &id).await?;
         assert_eq!(entry["status"], "played", "{entry}");
         let played = entry["played_ms"].as_u64().unwrap_or(0);
         assert!(
@@ -444,18 +426,7 @@ async fn an_emergency_session_cuts_a_priority_one_which_resumes_after_and_they_n
     let (a, (b, b_at)) = (a?, b?);
     let mut entries = Vec::new();
     for id in [&a, &b] {
-        entries.push(
-            eventually(Duration::from_secs(30), "the live log entry", || async {
-                let logs = op.get("/logs?station=XA").await?;
-                Ok(logs
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|e| e["id"] == format!("live:{id}"))
-                    .cloned())
-            })
-            .await?,
-        );
+        entries.push(op.live_entry("XA", id).await?);
     }
     ctl.stop().await?;
     // The priority session: played, with the emergency's stretch as a gap.

@@ -8,7 +8,7 @@ use schedules::{Clock, SystemClock};
 use std::sync::Arc;
 use std::time::Duration;
 use tests::browser::{browser_with, click, login, shot, start_driver, wait_text, WAIT};
-use tests::e2e::{eventually, seed, Api, InProcessController, Server, OP_PASSWORD};
+use tests::e2e::{seed, Api, InProcessController, Server, OP_PASSWORD};
 
 const TONE_HZ: f32 = 800.0;
 
@@ -86,16 +86,7 @@ async fn an_operator_speaks_live_from_the_page_and_two_stations_air_it_in_step()
     assert_eq!(sessions[0]["created_by"], "op");
     assert!(sessions[0]["archive"].is_string(), "{}", sessions[0]);
     for code in ["XA", "XB"] {
-        let entry = eventually(Duration::from_secs(30), "the live log entry", || async {
-            let logs = op.get(&format!("/logs?station={code}")).await?;
-            Ok(logs
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|e| e["id"] == format!("live:{id}"))
-                .cloned())
-        })
-        .await?;
+        let entry = op.live_entry(code, &id).await?;
         assert_eq!(entry["status"], "played", "{entry}");
     }
     for ctl in ctrls {

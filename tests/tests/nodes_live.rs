@@ -2,11 +2,11 @@
 //! the session opened and spoken into on node A, one station streaming from A and one from
 //! B. B's station gets the frames through the push relay and airs them in step with A's.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
 use schedules::{Clock, SystemClock};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tests::e2e::{eventually, seed_on, Api, InProcessController, Server, OP_PASSWORD};
@@ -68,16 +68,7 @@ async fn a_voice_spoken_into_node_a_airs_in_step_on_a_station_streaming_from_nod
     }
     let op = Api::login(&a, "op", OP_PASSWORD).await?;
     op.wait_online(2).await?;
-    let created = op
-        .post(
-            "/live",
-            &json!({"title": "Thông báo của Chủ tịch xã", "stations": ["XA", "XB"],
-                    "priority": "priority",
-                    "format": {"codec": "pcm_s16le", "sample_rate": 48000, "channels": 1}}),
-        )
-        .await?;
-    let id = created["id"].as_str().context("id")?.to_string();
-    let ingest = created["ingest"].as_str().context("ingest")?.to_string();
+    let (id, ingest) = op.live_on_xa_xb().await?;
     // Each station has opened the session's stream, on its own node: node A, which holds
     // the session, knows of both.
     for code in ["XA", "XB"] {
@@ -110,16 +101,7 @@ async fn a_voice_spoken_into_node_a_airs_in_step_on_a_station_streaming_from_nod
     }
 
     for code in ["XA", "XB"] {
-        let entry = eventually(Duration::from_secs(30), "the live log entry", || async {
-            let logs = op.get(&format!("/logs?station={code}")).await?;
-            Ok(logs
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|e| e["id"] == format!("live:{id}"))
-                .cloned())
-        })
-        .await?;
+        let entry = op.live_entry(code, &id).await?;
         assert_eq!(entry["status"], "played", "{code}: {entry}");
     }
     // The session's states, on either node, have XB's reports (played about 3 s).
