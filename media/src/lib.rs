@@ -20,6 +20,8 @@
 //! It does no network I/O and never reads the clock.
 
 mod decode;
+#[cfg(feature = "encode")]
+pub mod encode;
 mod error;
 mod hash;
 mod live;

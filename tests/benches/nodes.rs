@@ -88,8 +88,10 @@ async fn bench() -> Result<()> {
 
     // 1. Streams over both nodes, an urgent notice posted on A.
     let token = bench::login(&a.addr).await?;
-    // The notice's audio rides in its event: 96 KB at 48 kHz (as in `sync_load`), or
-    // `LOAXA_BENCH_AUDIO_HZ=16000` for text-to-speech's 32 KB.
+    // The notice's audio, a second of WAV: 96 KB at 48 kHz (as in `sync_load`), or
+    // `LOAXA_BENCH_AUDIO_HZ=16000` for text-to-speech's 32 KB. Its event carries the
+    // server's 48 kb/s copy (6 KB), or the WAV itself with `LOAXA_URGENT_MP3_KBPS=0` in the
+    // environment, which the nodes inherit.
     let rate: u32 = std::env::var("LOAXA_BENCH_AUDIO_HZ")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -124,6 +126,7 @@ async fn bench() -> Result<()> {
         bail!("POST /urgent on A: {} {}", r.status(), r.text().await?);
     }
     let post_ms = t_post.elapsed().as_secs_f64() * 1000.0;
+    let notice: serde_json::Value = r.json().await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while fleet.urgent_count() < held && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -140,6 +143,8 @@ async fn bench() -> Result<()> {
         v
     };
     let (all, via_a, via_b) = (ms(None), ms(Some(A)), ms(Some(B)));
+    let id = notice["id"].as_str().unwrap_or_default();
+    let sent = bench::sent_audio_text(bench::sent_audio(&a.addr, &token, id, &sha).await?);
     let (p50, p99, max) = (
         bench::percentile(&all, 50.0),
         bench::percentile(&all, 99.0),
@@ -156,14 +161,14 @@ async fn bench() -> Result<()> {
         )
     };
     println!(
-        "Urgent notice (a second of {rate} Hz audio in the event) POSTed on A (answered in \
-         {post_ms:.0} ms): {got} of {held} streams had it whole; on A's streams {}; on B's, \
+        "Urgent notice (a second of {rate} Hz WAV uploaded; in the event: {sent}) POSTed \
+         on A (answered in {post_ms:.0} ms): {got} of {held} streams had it whole; on A's streams {}; on B's, \
          through the relay, {}",
         line(&via_a),
         line(&via_b)
     );
     println!("BENCH|nodes: urgent notice POSTed on A → event on each of {held} streams over two nodes, p50|{p50:.0} ms|-|-");
-    println!("BENCH|nodes: urgent notice POSTed on A → event on each of {held} streams over two nodes, p99|{p99:.0} ms (max {max:.0} ms)|<= 1000 ms|-");
+    println!("BENCH|nodes: urgent notice POSTed on A → event on each of {held} streams over two nodes, p99|{p99:.0} ms (max {max:.0} ms; audio {sent}; POST {post_ms:.0} ms)|<= 1000 ms|-");
     println!(
         "BENCH|nodes: urgent notice, streams that had it|{got}/{held} (A {}/{on_a}, B via the relay {}/{on_b}; p99 A {:.0} ms, B {:.0} ms)|all|-",
         via_a.len(),

@@ -47,23 +47,27 @@ async fn bench() -> Result<()> {
         bail!("POST /urgent: {} {}", r.status(), r.text().await?);
     }
     let post_ms = t_push.elapsed().as_millis();
+    let notice: serde_json::Value = r.json().await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while fleet.urgent_count() < held && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let got = fleet.urgent_count();
     let all_ms = t_push.elapsed().as_millis();
-    // The notice carries its audio (a second of 48 kHz WAV, under the inline limit): each
-    // stream's copy of the event lives until it is written. The peak says what that costs.
+    // The notice carries its audio (the server's MP3 copy of a second of 48 kHz WAV, or the
+    // WAV with `LOAXA_URGENT_MP3_KBPS=0`; under the inline limit either way): each stream's
+    // copy of the event lives until it is written. The peak says what that costs.
     let peak = tests::status_kib(pid, "VmHWM:");
+    let id = notice["id"].as_str().unwrap_or_default();
+    let sent = bench::sent_audio_text(bench::sent_audio(&server.addr, &token, id, &sha).await?);
 
     println!("Stations connected: {held} of {n} (fd limit {nofile}) in {conn_secs:.1} s");
     println!("Server RSS: {rss_before} KiB before, {rss_after} KiB with {held} streams: {per_conn:.1} KiB each");
-    println!("Urgent notice: POST answered in {post_ms} ms; {got} of {held} streams carried it within {all_ms} ms");
+    println!("Urgent notice (audio in the event: {sent}): POST answered in {post_ms} ms; {got} of {held} streams carried it within {all_ms} ms");
     println!("BENCH|event streams held by one server|{held} (of {n} tried)|>= 10000|-");
     println!("BENCH|server memory per event stream|{per_conn:.1} KiB|<= 20 KiB|-");
     println!(
-        "BENCH|urgent notice on every stream|{got}/{held} in {all_ms} ms (POST {post_ms} ms)|all|-"
+        "BENCH|urgent notice on every stream|{got}/{held} in {all_ms} ms (POST {post_ms} ms; audio {sent})|all|-"
     );
     println!(
         "BENCH|server peak memory once the notice went out|{} MiB (from {} MiB with the streams)|-|-",

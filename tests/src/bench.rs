@@ -279,6 +279,42 @@ pub async fn upload_tone(addr: &str, token: &str, rate: u32) -> Result<String> {
         .ok_or_else(|| anyhow!("upload failed: {v}"))
 }
 
+/// What urgent notice `id` sends (the POST's answer names it): its file's size in bytes
+/// and whether it is the server's compact copy (`urgent_mp3_kbps`) rather than the upload.
+pub async fn sent_audio(addr: &str, token: &str, id: &str, uploaded: &str) -> Result<(u64, bool)> {
+    let get = |path: String| async move {
+        reqwest::Client::new()
+            .get(format!("http://{addr}/api/v1{path}"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json::<serde_json::Value>()
+            .await
+    };
+    let notice = get(format!("/urgent/{id}")).await?;
+    let sent = notice["media_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("urgent notice {id}: {notice}"))?
+        .to_string();
+    let library = get("/media".into()).await?;
+    let size = library
+        .as_array()
+        .and_then(|l| l.iter().find(|m| m["id"] == sent.as_str()))
+        .and_then(|m| m["size_bytes"].as_u64())
+        .ok_or_else(|| anyhow!("media {sent} not in the library"))?;
+    Ok((size, sent != uploaded))
+}
+
+/// How a benchmark names what an urgent notice carried: "6 KB (the 48 kb/s copy)".
+pub fn sent_audio_text((size, copy): (u64, bool)) -> String {
+    let what = if copy {
+        "the server's MP3 copy"
+    } else {
+        "the file as uploaded"
+    };
+    format!("{:.0} KB, {what}", size as f64 / 1000.0)
+}
+
 /// Schedule documents per second from the node at `addr` over `secs`, one client per
 /// station of `tokens` in parallel, each asking again as soon as it has its answer:
 /// `conditional` with the ETag it holds (unchanged → 304), else without (→ 200). Answers

@@ -60,6 +60,11 @@ pub struct WebConfig {
     /// that stations play it without fetching it; 0 never does.
     #[arg(long, global = true, value_name = "KIB", default_value_t = 256)]
     pub urgent_inline_kib: u32,
+    /// An urgent notice's audio is sent to the stations as mono MP3 at this bit rate
+    /// (kb/s: 16, 24, 32, 40, 48, 64, 80, 96 or 128), a copy kept in the library, unless the
+    /// file is already that compact or longer than five minutes; 0 sends files as uploaded.
+    #[arg(long, global = true, value_name = "KBPS", default_value_t = 48)]
+    pub urgent_mp3_kbps: u16,
     /// PEM certificate chain: serve HTTPS directly (with --tls-key).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[arg(long, global = true, value_name = "FILE")]
@@ -137,6 +142,14 @@ impl WebConfig {
                 }
             }
         }
+        if self.urgent_mp3_kbps != 0 && !media::encode::BIT_RATES.contains(&self.urgent_mp3_kbps) {
+            return Err(settings::ConfigError::Flags(format!(
+                "`urgent_mp3_kbps`: {} kb/s is not an MP3 bit rate; use 0 (send files as \
+                 uploaded) or one of {:?}",
+                self.urgent_mp3_kbps,
+                media::encode::BIT_RATES
+            )));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(settings::ConfigError::Flags(
                 "`tls_cert` and `tls_key` go together: give both to serve HTTPS, or neither".into(),
@@ -190,6 +203,7 @@ impl WebConfig {
             cap_air_exercises: self.cap_air_exercises,
             cap_fetch_allow: self.cap_fetch_allow.clone(),
             urgent_inline_max_bytes: u64::from(self.urgent_inline_kib) * 1024,
+            urgent_mp3_kbps: self.urgent_mp3_kbps,
             // Checked by `check`.
             trusted_proxies: self
                 .trusted_proxies
@@ -249,6 +263,8 @@ pub struct Config {
     pub cap_fetch_timeout: std::time::Duration,
     /// An urgent notice's audio up to this size rides with the push (0: never).
     pub urgent_inline_max_bytes: u64,
+    /// An urgent notice's audio goes out as a mono MP3 copy at this bit rate (0: as uploaded).
+    pub urgent_mp3_kbps: u16,
     /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<crate::client::Net>,
     /// Clients reach the server through a TLS-terminating proxy: cookies are `Secure`.
@@ -400,6 +416,7 @@ mod tests {
             "[\"https://a.example/\"]",
         ),
         ("urgent_inline_kib", &["--urgent-inline-kib", "9"], "9", "9"),
+        ("urgent_mp3_kbps", &["--urgent-mp3-kbps", "32"], "32", "32"),
         (
             "tls_cert",
             &["--tls-cert", "/c.pem"],

@@ -4,6 +4,7 @@
 
 pub mod cap;
 pub mod chime;
+pub mod compact;
 pub mod signature;
 pub mod sources;
 pub mod tts;
@@ -131,6 +132,8 @@ pub async fn send(
     if n.chime {
         sha = chime::prepend(state, user, now, &n.title, &sha).await?;
     }
+    let sent_from = sha.clone();
+    sha = compact::for_sending(state, user, now, &n.title, &sha).await?;
     let text = match &n.sound {
         Sound::Text(t) => Some(t.clone()),
         _ => None,
@@ -154,6 +157,8 @@ pub async fn send(
         cap_key: n.cap_key,
     };
     let (r, u, extra) = (row.clone(), user.clone(), n.extra);
+    // The file the sent copy was made from, if one was made.
+    let from = (sent_from != sha).then(|| sent_from.to_string());
     let (st, ar, chime) = (n.stations, n.areas, n.chime);
     let (notice, size, stations) = state
         .db
@@ -178,6 +183,7 @@ pub async fn send(
                 json!({"title": r.title, "media_id": r.media_sha256, "text": r.text,
                        "chime": chime, "stations": stations, "repeat": r.repeat,
                        "interval_s": r.interval_s, "expires_at": r.expires_at,
+                       "audio_from": from,
                        "cap": r.cap_key, "source": extra}),
             )?;
             crate::app::approval::mark_for_review(&tx, &u, &r.id, &r.owner_area, now)?;

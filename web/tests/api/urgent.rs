@@ -30,10 +30,15 @@ async fn an_urgent_notice_is_pushed_at_once_and_tracked_station_by_station() {
         assert_eq!(n.id, id);
         assert_eq!(n.repeat, 3);
         assert_eq!(n.interval_s, 1800);
-        assert_eq!(n.duration_ms, 2000);
+        // What is sent is the file's 48 kb/s copy (see `sent_copy…` below).
+        assert_ne!(n.media_sha256.as_str(), m.as_str());
+        assert!((2000..2100).contains(&n.duration_ms), "{}", n.duration_ms);
         assert_eq!(n.starts_at, crate::helpers::t0());
-        // The file is small: its bytes ride with the notice.
-        assert_eq!(audio_sha(&ev.data).as_deref(), Some(m.as_str()));
+        // The copy is small: its bytes ride with the notice.
+        assert_eq!(
+            audio_sha(&ev.data).as_deref(),
+            Some(n.media_sha256.as_str())
+        );
         assert_eq!(sse.next().await.event, "schedule");
     }
     let (_, doc) = app.get("/device/schedule", &app.lq_device).await;
@@ -122,6 +127,7 @@ fn audio_sha(data: &serde_json::Value) -> Option<String> {
 async fn a_file_over_the_inline_limit_is_not_sent_with_the_push() {
     let app = TestApp::spawn_with(web::state::Config {
         urgent_inline_max_bytes: 16 * 1024,
+        urgent_mp3_kbps: 0,
         ..web::state::Config::default()
     })
     .await;
@@ -147,6 +153,99 @@ async fn a_file_over_the_inline_limit_is_not_sent_with_the_push() {
         assert_eq!(audio_sha(&ev.data), want, "{m}");
         assert_eq!(lq.next().await.event, "schedule");
     }
+    drop(lq);
+    app.stop().await;
+}
+
+/// The sent copy: a mono MP3 at `urgent_mp3_kbps` in the library, named after the notice,
+/// recorded in the audit entry; files already that compact, and every file when the
+/// setting is 0, are sent as uploaded.
+#[tokio::test]
+async fn sent_copy_of_a_notices_audio_is_a_compact_mp3_in_the_library() {
+    let app = TestApp::spawn().await;
+    let t = app.token("admin_tt").await;
+    // Three seconds of 16 kHz 16-bit WAV: 96 KB.
+    let wav = app.upload_tone(&t, 880.0, 3000).await;
+    let mut lq = Sse::connect(&app, &app.lq_device).await;
+    lq.next().await;
+    let post = |m: String, title: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            let (s, v) = app
+                .post(
+                    "/urgent",
+                    t,
+                    json!({"title": title, "media_id": m, "stations": ["LQ"]}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+            v["id"].as_str().unwrap().to_string()
+        }
+    };
+    let id = post(wav.clone(), "Lũ quét").await;
+    let ev = lq.next().await;
+    let sent = ev.data["media_sha256"].as_str().unwrap().to_string();
+    assert_ne!(sent, wav);
+    assert_eq!(audio_sha(&ev.data).as_deref(), Some(sent.as_str()));
+    assert_eq!(lq.next().await.event, "schedule");
+    let (s, list) = app.get("/media", &t).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        2,
+        "the file and its copy: {list}"
+    );
+    let copy = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == sent.as_str())
+        .unwrap();
+    assert_eq!(copy["title"], "Lũ quét (48 kb/s)");
+    assert_eq!(copy["codec"], "mp3");
+    assert_eq!(copy["channels"], 1);
+    let size = copy["size_bytes"].as_u64().unwrap();
+    assert!(
+        (17_000..21_000).contains(&size),
+        "{size} bytes for 3 s at 48 kb/s"
+    );
+    let (_, u) = app.get(&format!("/urgent/{id}"), &t).await;
+    assert_eq!(u["media_id"], sent.as_str(), "{u}");
+    let (_, log) = app.get("/audit?action=urgent.create", &t).await;
+    assert_eq!(log[0]["detail"]["audio_from"], wav.as_str(), "{log}");
+    assert_eq!(log[0]["detail"]["media_id"], sent.as_str(), "{log}");
+
+    // The same file again: the same copy (the encoding is repeatable), no second one.
+    post(wav.clone(), "Lũ quét").await;
+    assert_eq!(lq.next().await.data["media_sha256"], sent.as_str());
+    assert_eq!(lq.next().await.event, "schedule");
+    // The copy itself is compact already: sent as it is.
+    post(sent.clone(), "Lũ quét").await;
+    assert_eq!(lq.next().await.data["media_sha256"], sent.as_str());
+    assert_eq!(lq.next().await.event, "schedule");
+    drop(lq);
+    app.stop().await;
+
+    let app = TestApp::spawn_with(web::state::Config {
+        urgent_mp3_kbps: 0,
+        ..web::state::Config::default()
+    })
+    .await;
+    let t = app.token("admin_tt").await;
+    let wav = app.upload_tone(&t, 880.0, 3000).await;
+    let mut lq = Sse::connect(&app, &app.lq_device).await;
+    lq.next().await;
+    let (s, v) = app
+        .post(
+            "/urgent",
+            &t,
+            json!({"title": "Lũ", "media_id": wav, "stations": ["LQ"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let ev = lq.next().await;
+    assert_eq!(ev.data["media_sha256"], wav.as_str());
+    assert_eq!(audio_sha(&ev.data).as_deref(), Some(wav.as_str()));
     drop(lq);
     app.stop().await;
 }
