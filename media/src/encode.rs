@@ -7,6 +7,7 @@
 
 use crate::{signal, MediaError, Pcm};
 use mp3lame_encoder::{Bitrate, Builder, FlushGap, Mode, MonoPcm, Quality};
+use std::num::NonZeroU32;
 
 /// The bit rates [`mp3_mono`] takes, kb/s: LAME's constant rates from 16 to 128.
 pub const BIT_RATES: [u16; 9] = [16, 24, 32, 40, 48, 64, 80, 96, 128];
@@ -14,9 +15,9 @@ pub const BIT_RATES: [u16; 9] = [16, 24, 32, 40, 48, 64, 80, 96, 128];
 /// Samples handed to LAME at a time (its output buffer is sized for them).
 const CHUNK: usize = 16_384;
 
-/// Encode `pcm` (any rate, any channels) as mono MP3 at `kbps`, one of [`BIT_RATES`].
-/// LAME chooses the output rate that suits the bit rate (32 kHz at 48 kb/s). The first
-/// frame is LAME's information tag, so decoders trim the encoder's delay and padding.
+/// Encode `pcm` (any rate, any channels) as mono MP3 at `kbps`, one of [`BIT_RATES`], at
+/// [`output_rate`]. The first frame is LAME's information tag, so decoders trim the
+/// encoder's delay and padding.
 pub fn mp3_mono(pcm: &Pcm, kbps: u16) -> Result<Vec<u8>, MediaError> {
     let rate = match kbps {
         16 => Bitrate::Kbps16,
@@ -46,6 +47,7 @@ pub fn mp3_mono(pcm: &Pcm, kbps: u16) -> Result<Vec<u8>, MediaError> {
     let built = builder
         .set_num_channels(1)
         .and_then(|()| builder.set_sample_rate(mono.sample_rate))
+        .and_then(|()| builder.set_output_sample_rate(NonZeroU32::new(output_rate(kbps))))
         .and_then(|()| builder.set_brate(rate))
         .and_then(|()| builder.set_mode(Mode::Mono))
         .and_then(|()| builder.set_quality(Quality::Good))
@@ -71,6 +73,17 @@ pub fn mp3_mono(pcm: &Pcm, kbps: u16) -> Result<Vec<u8>, MediaError> {
         out[..tag.len()].copy_from_slice(&tag);
     }
     Ok(out)
+}
+
+/// The copy's sample rate for `kbps`: a divisor of 48 kHz, the rate sound cards run at, so
+/// that a station upsamples by a whole factor (its cheap path) — 16 kHz up to 24 kb/s,
+/// 24 kHz (speech up to about 11 kHz) up to 64 kb/s, 48 kHz above.
+pub fn output_rate(kbps: u16) -> u32 {
+    match kbps {
+        0..=24 => 16_000,
+        25..=64 => 24_000,
+        _ => 48_000,
+    }
 }
 
 fn encoding(detail: String) -> MediaError {
@@ -133,8 +146,9 @@ mod tests {
     #[test]
     fn rates_above_48k_and_every_bit_rate_encode() {
         for kbps in BIT_RATES {
-            let mp3 = mp3_mono(&tone(96_000, 1, 300), kbps).unwrap();
-            assert!(!decode(mp3).samples.is_empty(), "{kbps}");
+            let back = decode(mp3_mono(&tone(96_000, 1, 300), kbps).unwrap());
+            assert!(!back.samples.is_empty(), "{kbps}");
+            assert_eq!(back.sample_rate, output_rate(kbps), "{kbps}");
         }
     }
 

@@ -219,6 +219,17 @@ async fn run(n: usize, budget: Duration) -> Result<(), String> {
             ..(*state.config).clone()
         });
     }
+    // `URGENT_BENCH_MP3_KBPS=0`: the file goes out as uploaded (16 kHz WAV), not as the
+    // server's MP3 copy (`urgent_mp3_kbps`, 48 kb/s by default).
+    if let Some(kbps) = std::env::var("URGENT_BENCH_MP3_KBPS")
+        .ok()
+        .and_then(|v| v.parse::<u16>().ok())
+    {
+        state.config = Arc::new(web::state::Config {
+            urgent_mp3_kbps: kbps,
+            ..(*state.config).clone()
+        });
+    }
     let now = clock.now();
     let e = |e: web::error::AppError| e.message;
     web::admin::add_area(&state.db, "bench", "TT", "Huyện", None, now).map_err(e)?;
