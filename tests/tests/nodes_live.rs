@@ -144,3 +144,67 @@ async fn a_voice_spoken_into_node_a_airs_in_step_on_a_station_streaming_from_nod
     b.stop().await?;
     Ok(())
 }
+
+/// Stopping a live session through the node that does not carry it (#26): that node tells
+/// the session's node, which ends it as if stopped there (recording kept, the speaker's
+/// socket told); a microphone sent to the wrong node is refused with the node to use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_carried_by_node_a_is_stopped_through_node_b() -> Result<()> {
+    let db = web::testing::postgres_database();
+    let dir = tempfile::tempdir()?;
+    let (a_data, b_data) = (dir.path().join("a"), dir.path().join("b"));
+    seed_on(&a_data, Some(&db), &["XA", "XB"])?;
+    let a = node(&a_data, &db).await?;
+    let b = node(&b_data, &db).await?;
+    let op = Api::login(&a, "op", OP_PASSWORD).await?;
+    let on_b = op.at(&b);
+    let (id, ingest) = op.live_on_xa_xb().await?;
+
+    // The microphone goes to A, which carries the session; B refuses it and says so.
+    let connect = |server: &Server| -> Result<_> {
+        let mut req = format!("ws://{}{ingest}", server.addr).into_client_request()?;
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {}", op.token()).parse()?);
+        Ok(tokio_tungstenite::connect_async(req))
+    };
+    match connect(&b)?.await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), 409);
+            let body = String::from_utf8_lossy(res.body().as_deref().unwrap_or_default());
+            assert!(body.contains("is carried by node"), "{body}");
+        }
+        other => panic!("the microphone on B: {:?}", other.map(|_| ())),
+    }
+    let (mut ws, _) = connect(&a)?.await?;
+    send_tone(&mut ws, 1000.0, 1000).await?;
+
+    // Stopped through B: answered once A has ended it.
+    let stopped = on_b.post(&format!("/live/{id}/stop"), &Value::Null).await?;
+    assert_eq!(stopped["state"], "ended", "{stopped}");
+    assert_eq!(stopped["end_reason"], "stopped by op", "{stopped}");
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if matches!(&m, Message::Text(t) if t.as_str().contains("\"ended\"")) {
+                return true;
+            }
+        }
+        false
+    })
+    .await?;
+    assert!(ended, "the speaker's socket on A is told the session ended");
+    let on_a = op.get(&format!("/live/{id}")).await?;
+    assert_eq!(on_a["state"], "ended", "{on_a}");
+    assert!(on_a["archive"].is_string(), "the recording is kept: {on_a}");
+    let audit = op.get("/audit?action=live.stop").await?;
+    assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
+
+    // Again, through either node: it has ended.
+    for api in [&on_b, &op] {
+        let again = api.post(&format!("/live/{id}/stop"), &Value::Null).await;
+        let e = again.expect_err("a second stop").to_string();
+        assert!(e.contains("409") && e.contains("already ended"), "{e}");
+    }
+    a.stop().await?;
+    b.stop().await?;
+    Ok(())
+}

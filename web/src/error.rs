@@ -75,6 +75,10 @@ impl AppError {
     pub fn bad_gateway(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_GATEWAY, "bad_gateway", message)
     }
+    /// 503: what was asked depends on another node that did not answer in time.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
     /// The same error with a more precise code, e.g. `silent` rather than `invalid`.
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;

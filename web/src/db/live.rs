@@ -205,6 +205,13 @@ pub fn end(
     Ok(n > 0)
 }
 
+/// The node that carries session `id` (the one it was opened on), if there is such a session.
+pub fn node_of(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<String>> {
+    conn.prepare_cached("SELECT node FROM live_sessions WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()
+}
+
 /// End the sessions whose node is gone: on SQLite (one node) every session not ended,
 /// at start; on PostgreSQL those whose node's push relay has not said it is alive for 15 s
 /// (`node_alive`, kept by [`crate::push::relay`]), at start and then regularly.

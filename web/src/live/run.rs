@@ -144,6 +144,10 @@ async fn to_other_nodes(state: AppState, session: Arc<Session>) {
                     StationChange::Report(r) => {
                         session.set_station(&u.code, now, None, |s| apply_report(s, &r, now));
                     }
+                    // Its end frame then goes out through the loop's first branch.
+                    StationChange::Stop(reason) => {
+                        end(&state, &session, &reason).await;
+                    }
                 }
             }
         }

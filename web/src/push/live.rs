@@ -57,6 +57,9 @@ pub enum StationChange {
     Closed,
     /// It reported its state.
     Report(LiveReport),
+    /// Someone stopped the session through another node (`code` is empty): its node ends
+    /// it with this reason.
+    Stop(String),
 }
 
 /// Updates from other nodes waiting for the session's task (they are few: a report every

@@ -288,8 +288,8 @@ pub async fn show(
 #[utoipa::path(
     post,
     path = "/api/v1/live/{id}/stop",
-    summary = "End a live session (its recording goes into the library).",
-    responses((status = 200, description = "ended", body = LiveView), (status = 404, description = "no such session in reach"), (status = 409, description = "it had ended already"))
+    summary = "End a live session (its recording goes into the library). With several nodes, any node takes it: the session's own node is told and ends it.",
+    responses((status = 200, description = "ended", body = LiveView), (status = 404, description = "no such session in reach"), (status = 409, description = "it had ended already"), (status = 503, description = "the node carrying it did not end it within 5 s"))
 )]
 pub async fn stop(
     State(state): State<AppState>,
@@ -305,15 +305,14 @@ pub async fn stop(
             Ok(())
         })
         .await?;
-    let Some(session) = state.live.get(&id).filter(|s| s.ended_now().is_none()) else {
-        return Err(AppError::conflict(format!(
-            "live session {id} has already ended"
-        )));
-    };
-    if !live::run::end(&state, &session, &format!("stopped by {}", user.username)).await {
-        return Err(AppError::conflict(format!(
-            "live session {id} has already ended"
-        )));
+    let reason = format!("stopped by {}", user.username);
+    match state.live.get(&id) {
+        Some(session) => {
+            if !live::run::end(&state, &session, &reason).await {
+                return Err(ended(&id));
+            }
+        }
+        None => stop_elsewhere(&state, &id, reason).await?,
     }
     let (u, i) = (user.clone(), id.clone());
     let out = state
@@ -325,6 +324,51 @@ pub async fn stop(
         })
         .await?;
     Ok(Json(out))
+}
+
+fn ended(id: &str) -> AppError {
+    AppError::conflict(format!("live session {id} has already ended"))
+}
+
+/// How long a stop made through another node waits for the session's node to end it.
+const STOP_ELSEWHERE_WAIT: Duration = Duration::from_secs(5);
+
+/// Stop session `id`, which this node does not carry (#26): the node that does is told
+/// through the push relay and ends it as if stopped there; answers once it has.
+async fn stop_elsewhere(state: &AppState, id: &str, reason: String) -> AppResult<()> {
+    let open = |state: &AppState| {
+        let i = id.to_string();
+        state.db.call(move |conn| {
+            let row = db::live::get(conn, &i)?;
+            Ok(row.filter(|r| r.state != "ended").is_some())
+        })
+    };
+    if !open(state).await? {
+        return Err(ended(id));
+    }
+    state.hub.publish_live_station(StationUpdate {
+        session: id.to_string(),
+        code: String::new(),
+        change: StationChange::Stop(reason),
+    });
+    let deadline = tokio::time::Instant::now() + STOP_ELSEWHERE_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if !open(state).await? {
+            return Ok(());
+        }
+    }
+    let i = id.to_string();
+    let node = state
+        .db
+        .call(move |conn| Ok(db::live::node_of(conn, &i)?))
+        .await?
+        .unwrap_or_default();
+    Err(AppError::unavailable(format!(
+        "live session {id} is carried by node {node}, which did not end it within {} s; a \
+         session whose node is gone is ended within 30 s",
+        STOP_ELSEWHERE_WAIT.as_secs()
+    )))
 }
 
 /// With the session cookie (no `Authorization` header), a WebSocket must come from our own
@@ -384,9 +428,22 @@ pub async fn ingest(
         )));
     }
     let Some(session) = state.live.get(&id).filter(|s| s.ended_now().is_none()) else {
-        return Err(AppError::conflict(format!(
-            "live session {id} has already ended"
-        )));
+        let i = id.clone();
+        let elsewhere = state
+            .db
+            .call(move |conn| {
+                let open = db::live::get(conn, &i)?.is_some_and(|r| r.state != "ended");
+                Ok(if open { db::live::node_of(conn, &i)? } else { None })
+            })
+            .await?;
+        return Err(match elsewhere {
+            // Several nodes (#26): the microphone must reach the session's own node.
+            Some(node) => AppError::conflict(format!(
+                "live session {id} is carried by node {node}: connect the microphone to that \
+                 node (behind a load balancer, send one browser's /api/v1/live/ to one node)"
+            )),
+            None => ended(&id),
+        });
     };
     let Ok(ws) = ws else {
         return Err(AppError::invalid(
