@@ -9,8 +9,9 @@ use crate::{signal, MediaError, Pcm};
 use mp3lame_encoder::{Bitrate, Builder, FlushGap, Mode, MonoPcm, Quality};
 use std::num::NonZeroU32;
 
-/// The bit rates [`mp3_mono`] takes, kb/s: LAME's constant rates from 16 to 128.
-pub const BIT_RATES: [u16; 9] = [16, 24, 32, 40, 48, 64, 80, 96, 128];
+/// The bit rates [`mp3_mono`] takes, kb/s: LAME's constant rates from 24 to 128 (at
+/// 16 kb/s no frame holds the information tag; see [`output_rate`]).
+pub const BIT_RATES: [u16; 8] = [24, 32, 40, 48, 64, 80, 96, 128];
 
 /// Samples handed to LAME at a time (its output buffer is sized for them).
 const CHUNK: usize = 16_384;
@@ -20,7 +21,6 @@ const CHUNK: usize = 16_384;
 /// encoder's delay and padding.
 pub fn mp3_mono(pcm: &Pcm, kbps: u16) -> Result<Vec<u8>, MediaError> {
     let rate = match kbps {
-        16 => Bitrate::Kbps16,
         24 => Bitrate::Kbps24,
         32 => Bitrate::Kbps32,
         40 => Bitrate::Kbps40,
@@ -75,13 +75,15 @@ pub fn mp3_mono(pcm: &Pcm, kbps: u16) -> Result<Vec<u8>, MediaError> {
     Ok(out)
 }
 
-/// The copy's sample rate for `kbps`: a divisor of 48 kHz, the rate sound cards run at, so
-/// that a station upsamples by a whole factor (its cheap path) — 16 kHz up to 24 kb/s,
-/// 24 kHz (speech up to about 11 kHz) up to 64 kb/s, 48 kHz above.
+/// The copy's sample rate for `kbps`. A divisor of 48 kHz, the rate sound cards run at, so
+/// that a station upsamples by a whole factor (its cheap path); and low enough that a frame
+/// holds LAME's information tag, without which decoders keep the encoder's delay (about
+/// 50 ms of silence before the audio). 8 kHz up to 32 kb/s (telephone speech), 16 kHz up
+/// to 64 kb/s (speech up to about 7.5 kHz, what a horn loudspeaker plays), 48 kHz above.
 pub fn output_rate(kbps: u16) -> u32 {
     match kbps {
-        0..=24 => 16_000,
-        25..=64 => 24_000,
+        0..=32 => 8_000,
+        33..=64 => 16_000,
         _ => 48_000,
     }
 }
@@ -144,18 +146,28 @@ mod tests {
     }
 
     #[test]
-    fn rates_above_48k_and_every_bit_rate_encode() {
-        for kbps in BIT_RATES {
-            let back = decode(mp3_mono(&tone(96_000, 1, 300), kbps).unwrap());
-            assert!(!back.samples.is_empty(), "{kbps}");
-            assert_eq!(back.sample_rate, output_rate(kbps), "{kbps}");
+    fn every_bit_rate_keeps_the_exact_length_from_any_rate() {
+        for (rate, kbps) in [16_000, 44_100, 48_000, 96_000]
+            .into_iter()
+            .flat_map(|r| BIT_RATES.map(|k| (r, k)))
+        {
+            let mp3 = mp3_mono(&tone(rate, 1, 3_000), kbps).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("copy.mp3");
+            std::fs::write(&path, &mp3).unwrap();
+            let info = crate::probe_file(&path, &crate::ProbeOptions::default()).unwrap();
+            // The information tag is there: the delay and padding are trimmed.
+            assert_eq!(info.duration_ms, 3_000, "{rate} Hz at {kbps} kb/s");
+            assert_eq!(info.sample_rate, output_rate(kbps), "{kbps}");
         }
     }
 
     #[test]
     fn a_bit_rate_lame_has_not_and_no_audio_are_refused() {
-        let e = mp3_mono(&tone(16_000, 1, 100), 50).unwrap_err();
-        assert!(e.to_string().contains("50 kb/s"), "{e}");
+        for kbps in [16, 50] {
+            let e = mp3_mono(&tone(16_000, 1, 100), kbps).unwrap_err();
+            assert!(e.to_string().contains(&format!("{kbps} kb/s")), "{e}");
+        }
         let empty = Pcm {
             samples: vec![],
             sample_rate: 16_000,

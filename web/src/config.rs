@@ -61,7 +61,7 @@ pub struct WebConfig {
     #[arg(long, global = true, value_name = "KIB", default_value_t = 256)]
     pub urgent_inline_kib: u32,
     /// An urgent notice's audio is sent to the stations as mono MP3 at this bit rate
-    /// (kb/s: 16, 24, 32, 40, 48, 64, 80, 96 or 128), a copy kept in the library, unless the
+    /// (kb/s: 24, 32, 40, 48, 64, 80, 96 or 128), a copy kept in the library, unless the
     /// file is already that compact or longer than five minutes; 0 sends files as uploaded.
     #[arg(long, global = true, value_name = "KBPS", default_value_t = 48)]
     pub urgent_mp3_kbps: u16,
@@ -329,6 +329,23 @@ mod tests {
         let toml = "trusted_proxies = [\"127.0.0.1\"]\nmax_connections = 100\n";
         let c: WebConfig = toml::from_str(toml).unwrap();
         assert_eq!((c.trusted_proxies.len(), c.max_connections), (1, 100));
+    }
+
+    #[test]
+    fn the_urgent_copy_bit_rate_is_an_mp3_rate_or_zero() {
+        for ok in [0, 24, 48, 128] {
+            let c: WebConfig = toml::from_str(&format!("urgent_mp3_kbps = {ok}")).unwrap();
+            assert_eq!(c.check().unwrap().server_config().urgent_mp3_kbps, ok);
+        }
+        assert_eq!(Config::default().urgent_mp3_kbps, 48);
+        for bad in [1, 16, 50, 320] {
+            let c: WebConfig = toml::from_str(&format!("urgent_mp3_kbps = {bad}")).unwrap();
+            let e = c.check().unwrap_err().to_string();
+            assert!(
+                e.contains("urgent_mp3_kbps") && e.contains(&format!("{bad} kb/s")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

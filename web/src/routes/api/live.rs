@@ -336,14 +336,14 @@ const STOP_ELSEWHERE_WAIT: Duration = Duration::from_secs(5);
 /// Stop session `id`, which this node does not carry (#26): the node that does is told
 /// through the push relay and ends it as if stopped there; answers once it has.
 async fn stop_elsewhere(state: &AppState, id: &str, reason: String) -> AppResult<()> {
-    let open = |state: &AppState| {
+    let open = || {
         let i = id.to_string();
         state.db.call(move |conn| {
             let row = db::live::get(conn, &i)?;
             Ok(row.filter(|r| r.state != "ended").is_some())
         })
     };
-    if !open(state).await? {
+    if !open().await? {
         return Err(ended(id));
     }
     state.hub.publish_live_station(StationUpdate {
@@ -354,7 +354,7 @@ async fn stop_elsewhere(state: &AppState, id: &str, reason: String) -> AppResult
     let deadline = tokio::time::Instant::now() + STOP_ELSEWHERE_WAIT;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if !open(state).await? {
+        if !open().await? {
             return Ok(());
         }
     }
@@ -433,7 +433,11 @@ pub async fn ingest(
             .db
             .call(move |conn| {
                 let open = db::live::get(conn, &i)?.is_some_and(|r| r.state != "ended");
-                Ok(if open { db::live::node_of(conn, &i)? } else { None })
+                Ok(if open {
+                    db::live::node_of(conn, &i)?
+                } else {
+                    None
+                })
             })
             .await?;
         return Err(match elsewhere {
