@@ -91,6 +91,14 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Copy the SQLite store (and every media file of the data directory) into a new, empty
+    /// PostgreSQL database, for several nodes (stop the server first; docs/several-nodes.md).
+    CopyToPostgres {
+        /// The PostgreSQL database (postgres://USER:PASSWORD@HOST/DB): empty, or freshly
+        /// made with CREATE DATABASE … LOCALE 'C'.
+        #[arg(long)]
+        to: String,
+    },
     /// Restore a backup into the data directory (stop the server first).
     Restore {
         /// The backup file written by `backup`.
@@ -247,6 +255,23 @@ pub fn run(cli: Cli) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e, e.exit_code()),
+            }
+        }
+        Command::CopyToPostgres { to } => {
+            let sqlite = match &store {
+                Ok(crate::db::Location::Sqlite(p)) => p.clone(),
+                Ok(at) => return fail(format!("the store is already PostgreSQL ({at})"), 2),
+                Err(e) => return fail(e, 2),
+            };
+            match crate::db::copy::run(&config.data, &sqlite, &to) {
+                Ok(copied) => {
+                    println!("{copied}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) if e.status == axum::http::StatusCode::UNPROCESSABLE_ENTITY => {
+                    fail(e.message, 2)
+                }
+                Err(e) => fail(e.message, 1),
             }
         }
         Command::Serve => with_state(&|state| serve_blocking(state, &config, false)),

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod bus;
 pub mod cap_sources;
 pub mod channels;
+pub mod copy;
 pub mod leases;
 pub mod live;
 pub mod logs;

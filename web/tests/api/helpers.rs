@@ -85,6 +85,25 @@ impl TestApp {
         ] {
             add_user(db, "test", u, PASSWORD, role, area, now).unwrap();
         }
+        Self::serve(state, clock, dir, lq_device, bp_device).await
+    }
+
+    /// On a store that holds the seed already (e.g. copied from another), with its devices'
+    /// tokens; a fresh data directory.
+    pub async fn spawn_seeded(config: Config, lq_device: String, bp_device: String) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(t0()));
+        let state = AppState::open_with(dir.path(), clock.clone(), config).unwrap();
+        Self::serve(state, clock, dir, lq_device, bp_device).await
+    }
+
+    async fn serve(
+        state: AppState,
+        clock: Arc<ManualClock>,
+        dir: tempfile::TempDir,
+        lq_device: String,
+        bp_device: String,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();

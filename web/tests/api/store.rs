@@ -218,3 +218,116 @@ async fn the_live_sessions_of_a_node_that_died_are_ended_and_the_others_kept() {
         ]
     );
 }
+
+/// `loaxa-web copy-to-postgres`: a province on one SQLite node moves to PostgreSQL whole —
+/// every table and every media file — and a node on the copy answers as the original did;
+/// a database that holds data already is refused and left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_store_is_copied_whole_into_postgresql() {
+    use crate::helpers::{loaxa, TestApp};
+    use serde_json::json;
+    use sha2::Digest;
+    let app = TestApp::spawn_on_sqlite().await;
+    let t = app.token("admin_tt").await;
+    let m = app.upload_tone(&t, 880.0, 1500).await;
+    app.schedule(&t, &m, &["LQ"], "0 7 * * *").await;
+    let (s, v) = app
+        .post(
+            "/urgent",
+            &t,
+            json!({"title": "Lũ", "media_id": m, "stations": ["LQ"]}),
+        )
+        .await;
+    assert!(s.is_success(), "{v}");
+    let read = [
+        "/areas",
+        "/stations",
+        "/users",
+        "/media",
+        "/schedules",
+        "/urgent",
+    ];
+    let mut before = Vec::new();
+    for path in read {
+        before.push(app.get(path, &t).await.1);
+    }
+    let (_, doc_before) = app.get("/device/schedule", &app.lq_device).await;
+
+    let url = web::testing::postgres_database();
+    let (code, out, err) = loaxa(app.dir.path(), &["copy-to-postgres", "--to", &url], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("2 media files"),
+        "the upload and its sent copy: {out}"
+    );
+
+    let copy = TestApp::spawn_seeded(
+        web::state::Config {
+            database: Some(url.clone()),
+            ..Default::default()
+        },
+        app.lq_device.clone(),
+        app.bp_device.clone(),
+    )
+    .await;
+    let t2 = copy.token("admin_tt").await;
+    for (path, want) in read.iter().zip(&before) {
+        let (s, got) = copy.get(path, &t2).await;
+        assert!(s.is_success(), "{path}: {got}");
+        assert_eq!(&got, want, "{path}");
+    }
+    let (_, doc) = copy.get("/device/schedule", &copy.lq_device).await;
+    assert_eq!(doc, doc_before);
+    // The file, from the store: the new node's data directory never had it.
+    let bytes = copy
+        .client
+        .get(copy.url(&format!("/media/{m}")))
+        .bearer_auth(&copy.lq_device)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), m);
+    // New rows continue the copied ones.
+    let (s, v) = copy
+        .post(
+            "/urgent",
+            &t2,
+            json!({"title": "Bão", "media_id": m, "stations": ["BP"]}),
+        )
+        .await;
+    assert!(s.is_success(), "{v}");
+    copy.stop().await;
+
+    // Again into the same database: refused, nothing written.
+    let (code, out, err) = loaxa(app.dir.path(), &["copy-to-postgres", "--to", &url], "");
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("already holds data"), "{err}");
+    // A media file missing from the data directory: refused, naming it; nothing written.
+    let sha = schedules::Sha256::parse(&m).unwrap();
+    std::fs::remove_file(app.state.media.path_of(&sha)).unwrap();
+    let empty = web::testing::postgres_database();
+    let (code, out, err) = loaxa(app.dir.path(), &["copy-to-postgres", "--to", &empty], "");
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains(&m) && err.contains("nothing was copied"),
+        "{err}"
+    );
+    let db = Db::open_at(&Location::Postgres(empty)).unwrap();
+    let areas: i64 = db
+        .call(|c| Ok(c.query_row("SELECT COUNT(*) FROM areas", [], |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(areas, 0);
+    // Not PostgreSQL.
+    let (code, _, err) = loaxa(
+        app.dir.path(),
+        &["copy-to-postgres", "--to", "sqlite:/x.db"],
+        "",
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a PostgreSQL database"), "{err}");
+    app.stop().await;
+}
