@@ -15,7 +15,6 @@ use crate::app::{self, objects, targets, Action};
 use crate::auth::User;
 use crate::db::{self, urgent::CapRecord};
 use crate::error::{AppError, AppResult};
-use crate::library;
 use crate::state::AppState;
 use crate::urgent::{self, NewNotice, Sound};
 use chrono::{DateTime, Utc};
@@ -475,24 +474,15 @@ async fn audio(
     })
     .await
     .map_err(AppError::internal)??;
-    let row = library::ingest(
-        &state.media,
-        &state.db,
-        tmp,
-        title.to_string(),
-        user.area.clone(),
-        user.username.clone(),
-        now,
-    )
-    .await
-    .map_err(|e| {
-        if e.status.is_client_error() {
-            AppError::invalid(format!("info/resource: {}", e.message))
-        } else {
-            e
-        }
-    })?;
-    Sha256::parse(&row.sha256).map_err(AppError::internal)
+    super::made::into_library(state, user, now, tmp, title.to_string())
+        .await
+        .map_err(|e| {
+            if e.status.is_client_error() {
+                AppError::invalid(format!("info/resource: {}", e.message))
+            } else {
+                e
+            }
+        })
 }
 
 /// GET `uri`, only when it starts with one of the addresses an admin allowed

@@ -3,7 +3,6 @@
 
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
-use crate::library;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use media::signal;
@@ -30,15 +29,5 @@ pub async fn prepend(
     })
     .await
     .map_err(AppError::internal)??;
-    let row = library::ingest(
-        &state.media,
-        &state.db,
-        tmp,
-        format!("{title} (chime)"),
-        user.area.clone(),
-        user.username.clone(),
-        now,
-    )
-    .await?;
-    Sha256::parse(&row.sha256).map_err(AppError::internal)
+    super::made::into_library(state, user, now, tmp, format!("{title} (chime)")).await
 }

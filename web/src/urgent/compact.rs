@@ -84,17 +84,7 @@ async fn copy(
     })
     .await
     .map_err(AppError::internal)??;
-    let row = library::ingest(
-        &state.media,
-        &state.db,
-        tmp,
-        format!("{title} ({kbps} kb/s)"),
-        user.area.clone(),
-        user.username.clone(),
-        now,
-    )
-    .await?;
-    Sha256::parse(&row.sha256).map_err(AppError::internal)
+    super::made::into_library(state, user, now, tmp, format!("{title} ({kbps} kb/s)")).await
 }
 
 #[cfg(test)]

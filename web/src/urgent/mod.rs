@@ -5,6 +5,7 @@
 pub mod cap;
 pub mod chime;
 pub mod compact;
+mod made;
 pub mod signature;
 pub mod sources;
 pub mod tts;

@@ -3,7 +3,6 @@
 
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
-use crate::library;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use schedules::Sha256;
@@ -77,15 +76,5 @@ pub async fn speak_into_library(
     text: &str,
 ) -> AppResult<Sha256> {
     let wav = speak(state, text).await?;
-    let row = library::ingest(
-        &state.media,
-        &state.db,
-        wav,
-        format!("{title} (TTS)"),
-        user.area.clone(),
-        user.username.clone(),
-        now,
-    )
-    .await?;
-    Sha256::parse(&row.sha256).map_err(AppError::internal)
+    super::made::into_library(state, user, now, wav, format!("{title} (TTS)")).await
 }
