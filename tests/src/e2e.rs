@@ -1012,3 +1012,39 @@ pub fn longest_quiet_run(samples: &[f32], threshold: f32) -> usize {
     }
     best
 }
+
+/// A live session's ingest WebSocket.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Open live session `ingest` (its path) on `server` with a bearer token.
+pub async fn live_ingest(server: &Server, ingest: &str, token: &str) -> Result<Ws> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}{ingest}", server.addr).into_client_request()?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+    Ok(ws)
+}
+
+/// `ms` of a `hz` tone at 48 kHz mono, 16-bit little-endian, in 20 ms messages, sent in
+/// real time. Answers the instant the first message left.
+pub async fn send_tone(ws: &mut Ws, hz: f32, ms: u32) -> Result<DateTime<Utc>> {
+    use futures_util::SinkExt;
+    let samples = media::signal::tone(hz, ms, 48_000, 0.5);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut first = None;
+    for chunk in samples.chunks(960) {
+        tick.tick().await;
+        first.get_or_insert_with(|| SystemClock.now());
+        let bytes: Vec<u8> = chunk
+            .iter()
+            .flat_map(|s| ((s * 32767.0) as i16).to_le_bytes())
+            .collect();
+        ws.send(tokio_tungstenite::tungstenite::Message::Binary(
+            bytes.into(),
+        ))
+        .await?;
+    }
+    first.ok_or_else(|| anyhow!("no audio sent"))
+}

@@ -10,40 +10,12 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tests::e2e::{eventually, seed, Aired, Api, InProcessController, Server, OP_PASSWORD};
+use tests::e2e::{
+    eventually, live_ingest as connect, seed, send_tone, Aired, Api, InProcessController, Server,
+    Ws, OP_PASSWORD,
+};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Open the session's ingest socket with a bearer token.
-async fn connect(server: &Server, ingest: &str, token: &str) -> Result<Ws> {
-    let url = format!("ws://{}{ingest}", server.addr);
-    let mut req = url.into_client_request()?;
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    let (ws, _) = tokio_tungstenite::connect_async(req).await?;
-    Ok(ws)
-}
-
-/// `ms` of a `hz` tone at 48 kHz mono, 16-bit little-endian, in 20 ms messages, sent in
-/// real time. Answers the instant the first message left.
-async fn send_tone(ws: &mut Ws, hz: f32, ms: u32) -> Result<DateTime<Utc>> {
-    let samples = media::signal::tone(hz, ms, 48_000, 0.5);
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    let mut first = None;
-    for chunk in samples.chunks(960) {
-        tick.tick().await;
-        first.get_or_insert_with(|| SystemClock.now());
-        let bytes: Vec<u8> = chunk
-            .iter()
-            .flat_map(|s| ((s * 32767.0) as i16).to_le_bytes())
-            .collect();
-        ws.send(Message::Binary(bytes.into())).await?;
-    }
-    first.ok_or_else(|| anyhow!("no audio sent"))
-}
 
 /// Read text messages until one of `kind` comes (or the socket closes).
 async fn until_message(ws: &mut Ws, kind: &str) -> Result<Value> {

@@ -3,18 +3,15 @@
 //! B. B's station gets the frames through the push relay and airs them in step with A's.
 
 use anyhow::{anyhow, Result};
-use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
 use schedules::{Clock, SystemClock};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use tests::e2e::{eventually, seed_on, Api, InProcessController, Server, OP_PASSWORD};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use tests::e2e::{
+    eventually, live_ingest, seed_on, send_tone, Api, InProcessController, Server, OP_PASSWORD,
+};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 async fn node(data: &std::path::Path, db: &str) -> Result<Server> {
     let config = web::state::Config {
@@ -23,24 +20,6 @@ async fn node(data: &std::path::Path, db: &str) -> Result<Server> {
     };
     let state = web::state::AppState::open_with(data, Arc::new(SystemClock), config)?;
     Server::serve_state(data, "127.0.0.1:0".parse()?, state).await
-}
-
-/// `ms` of a `hz` tone at 48 kHz mono in 20 ms messages, in real time; answers the instant
-/// the first left.
-async fn send_tone(ws: &mut Ws, hz: f32, ms: u32) -> Result<DateTime<Utc>> {
-    let samples = media::signal::tone(hz, ms, 48_000, 0.5);
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    let mut first = None;
-    for chunk in samples.chunks(960) {
-        tick.tick().await;
-        first.get_or_insert_with(|| SystemClock.now());
-        let bytes: Vec<u8> = chunk
-            .iter()
-            .flat_map(|s| ((s * 32767.0) as i16).to_le_bytes())
-            .collect();
-        ws.send(Message::Binary(bytes.into())).await?;
-    }
-    first.ok_or_else(|| anyhow!("no audio sent"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -88,10 +67,7 @@ async fn a_voice_spoken_into_node_a_airs_in_step_on_a_station_streaming_from_nod
         .await?;
     }
 
-    let mut req = format!("ws://{}{ingest}", a.addr).into_client_request()?;
-    req.headers_mut()
-        .insert("authorization", format!("Bearer {}", op.token()).parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    let mut ws = live_ingest(&a, &ingest, op.token()).await?;
     let sent_at = send_tone(&mut ws, 1000.0, 3000).await?;
     ws.send(Message::Text(r#"{"type":"stop"}"#.into())).await?;
     while let Some(Ok(m)) = ws.next().await {
@@ -161,21 +137,16 @@ async fn a_session_carried_by_node_a_is_stopped_through_node_b() -> Result<()> {
     let (id, ingest) = op.live_on_xa_xb().await?;
 
     // The microphone goes to A, which carries the session; B refuses it and says so.
-    let connect = |server: &Server| -> Result<_> {
-        let mut req = format!("ws://{}{ingest}", server.addr).into_client_request()?;
-        req.headers_mut()
-            .insert("authorization", format!("Bearer {}", op.token()).parse()?);
-        Ok(tokio_tungstenite::connect_async(req))
-    };
-    match connect(&b)?.await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+    let refused = live_ingest(&b, &ingest, op.token()).await.map(|_| ());
+    match refused.as_ref().map_err(|e| e.downcast_ref::<WsError>()) {
+        Err(Some(WsError::Http(res))) => {
             assert_eq!(res.status(), 409);
             let body = String::from_utf8_lossy(res.body().as_deref().unwrap_or_default());
             assert!(body.contains("is carried by node"), "{body}");
         }
-        other => panic!("the microphone on B: {:?}", other.map(|_| ())),
+        _ => panic!("the microphone on B: {refused:?}"),
     }
-    let (mut ws, _) = connect(&a)?.await?;
+    let mut ws = live_ingest(&a, &ingest, op.token()).await?;
     send_tone(&mut ws, 1000.0, 1000).await?;
 
     // Stopped through B: answered once A has ended it.
