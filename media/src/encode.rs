@@ -89,10 +89,7 @@ pub fn output_rate(kbps: u16) -> u32 {
 }
 
 fn encoding(detail: String) -> MediaError {
-    MediaError::Corrupt {
-        at_ms: 0,
-        detail: format!("MP3 encoding: {detail}"),
-    }
+    MediaError::Encode(detail)
 }
 
 #[cfg(test)]

@@ -79,6 +79,10 @@ pub enum MediaError {
     /// A generated signal could not be written (e.g. invalid WAV parameters).
     #[error("could not write WAV: {0}")]
     Wav(String),
+
+    /// Audio could not be encoded (the server's MP3 copy of a notice).
+    #[error("could not encode MP3: {0}")]
+    Encode(String),
 }
 
 /// Milliseconds shown as seconds with one decimal, e.g. `12.3`.

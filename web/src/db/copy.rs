@@ -32,7 +32,7 @@ const VALUES_PER_INSERT: usize = 30_000;
 pub struct Copied {
     /// Rows per table, in the order copied.
     pub tables: Vec<(String, usize)>,
-    /// Media files copied into `media_blobs`, and their bytes.
+    /// Media files copied into `media_blobs`.
     pub files: usize,
     /// Their size in all.
     pub bytes: u64,
@@ -55,12 +55,12 @@ impl fmt::Display for Copied {
     }
 }
 
-/// Copy the SQLite store `src` (media files under `media_dir`, by [`crate::library`]'s
-/// layout, read through `file_of`) into the empty PostgreSQL store `dst`.
+/// Copy the SQLite store `src` (its media files where `file_of` says) into the empty
+/// PostgreSQL store `dst`.
 pub fn sqlite_to_postgres(
     src: &mut Connection,
     dst: &mut Connection,
-    file_of: &dyn Fn(&str) -> std::path::PathBuf,
+    file_of: &dyn Fn(&schedules::Sha256) -> std::path::PathBuf,
 ) -> AppResult<Copied> {
     let held: i64 = dst
         .prepare_cached(
@@ -90,7 +90,10 @@ pub fn sqlite_to_postgres(
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for sha in shas {
-        let path = file_of(&sha);
+        let path =
+            file_of(&schedules::Sha256::parse(&sha).map_err(|e| {
+                AppError::invalid(format!("media {sha:?}: {e}; nothing was copied"))
+            })?);
         let bytes = std::fs::read(&path).map_err(|e| {
             AppError::invalid(format!(
                 "media {sha}: cannot read {} ({e}); nothing was copied",
@@ -240,11 +243,6 @@ pub fn run(data: &Path, sqlite: &Path, to: &str) -> AppResult<Copied> {
     let media = crate::library::MediaStore::open(data, u64::MAX)
         .map_err(|e| AppError::invalid(format!("the media directory: {e}")))?;
     src.call_blocking(|s| {
-        dst.call_blocking(|d| {
-            sqlite_to_postgres(s, d, &|sha| match schedules::Sha256::parse(sha) {
-                Ok(sha) => media.path_of(&sha),
-                Err(_) => data.join("media").join(sha),
-            })
-        })
+        dst.call_blocking(|d| sqlite_to_postgres(s, d, &|sha| media.path_of(sha)))
     })
 }

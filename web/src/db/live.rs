@@ -205,9 +205,9 @@ pub fn end(
     Ok(n > 0)
 }
 
-/// The node that carries session `id` (the one it was opened on), if there is such a session.
-pub fn node_of(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<String>> {
-    conn.prepare_cached("SELECT node FROM live_sessions WHERE id = ?1")?
+/// The node that carries session `id` (the one it was opened on), while it has not ended.
+pub fn open_on(conn: &Connection, id: &str) -> crate::db::sql::Result<Option<String>> {
+    conn.prepare_cached("SELECT node FROM live_sessions WHERE id = ?1 AND state <> 'ended'")?
         .query_row([id], |r| r.get(0))
         .optional()
 }

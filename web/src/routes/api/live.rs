@@ -336,16 +336,13 @@ const STOP_ELSEWHERE_WAIT: Duration = Duration::from_secs(5);
 /// Stop session `id`, which this node does not carry (#26): the node that does is told
 /// through the push relay and ends it as if stopped there; answers once it has.
 async fn stop_elsewhere(state: &AppState, id: &str, reason: String) -> AppResult<()> {
-    let open = || {
+    let open_on = || {
         let i = id.to_string();
-        state.db.call(move |conn| {
-            let row = db::live::get(conn, &i)?;
-            Ok(row.filter(|r| r.state != "ended").is_some())
-        })
+        state.db.call(move |conn| Ok(db::live::open_on(conn, &i)?))
     };
-    if !open().await? {
+    let Some(mut node) = open_on().await? else {
         return Err(ended(id));
-    }
+    };
     state.hub.publish_live_station(StationUpdate {
         session: id.to_string(),
         code: String::new(),
@@ -354,16 +351,11 @@ async fn stop_elsewhere(state: &AppState, id: &str, reason: String) -> AppResult
     let deadline = tokio::time::Instant::now() + STOP_ELSEWHERE_WAIT;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if !open().await? {
-            return Ok(());
+        match open_on().await? {
+            Some(n) => node = n,
+            None => return Ok(()),
         }
     }
-    let i = id.to_string();
-    let node = state
-        .db
-        .call(move |conn| Ok(db::live::node_of(conn, &i)?))
-        .await?
-        .unwrap_or_default();
     Err(AppError::unavailable(format!(
         "live session {id} is carried by node {node}, which did not end it within {} s; a \
          session whose node is gone is ended within 30 s",
@@ -431,14 +423,7 @@ pub async fn ingest(
         let i = id.clone();
         let elsewhere = state
             .db
-            .call(move |conn| {
-                let open = db::live::get(conn, &i)?.is_some_and(|r| r.state != "ended");
-                Ok(if open {
-                    db::live::node_of(conn, &i)?
-                } else {
-                    None
-                })
-            })
+            .call(move |conn| Ok(db::live::open_on(conn, &i)?))
             .await?;
         return Err(match elsewhere {
             // Several nodes (#26): the microphone must reach the session's own node.
